@@ -1,0 +1,314 @@
+//! Checks on the IR: every rule runs once here, whichever front end built the schema.
+//!
+//! Each rule is a small function that pushes to a shared list, so a user sees every problem at once (as
+//! serde_derive's `Ctxt` does). Emitters only ever see a schema that passed.
+
+use crate::diagnostic::Diagnostic;
+use crate::ir::{
+    CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar, Schema,
+    parse_ttl,
+};
+use std::collections::{BTreeMap, HashSet};
+
+/// Runs every check; an empty list means the schema is sound.
+pub fn check(schema: &Schema) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for message in &schema.messages {
+        match &message.entity {
+            Some(entity) => check_entity(message, entity, &mut out),
+            None => storage_options_need_entity(message, &mut out),
+        }
+        for field in &message.fields {
+            encrypt_needs_string_or_bytes(message, field, &mut out);
+        }
+    }
+    one_table_per_entity(schema, &mut out);
+    out
+}
+
+/// The checks one entity must pass; the derive front end calls this for its one struct.
+pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Diagnostic>) {
+    exactly_one_primary_key(message, entity, out);
+    for field in &message.fields {
+        if let Some(index) = &field.options.index {
+            index_fits_field(message, field, index.value, &index.origin, out);
+        }
+        encrypted_field_is_not_indexed(message, field, out);
+    }
+    for index in &entity.indexes {
+        composite_index_is_sound(message, index, out);
+    }
+    unique_columns(message, out);
+    unique_index_names(message, entity, out);
+    if let Some(cache) = &entity.cache
+        && let Some(ttl) = &cache.ttl
+        && let Err(reason) = parse_ttl(&ttl.value)
+    {
+        out.push(
+            Diagnostic::new(
+                &ttl.origin,
+                format!("`{}`: (capacitor.v1.entity).cache.ttl: {reason}", message.full_name),
+                "bad ttl",
+            )
+            .help("examples: \"500ms\", \"90s\", \"5m\", \"1h\", \"7d\""),
+        );
+    }
+}
+
+fn field_name(message: &Message, field: &Field) -> String {
+    format!("`{}.{}` (field {})", message.full_name, field.name, field.number)
+}
+
+/// Storage needs exactly one key: zero leaves rows unaddressable; two is ambiguous.
+fn exactly_one_primary_key(message: &Message, entity: &EntityOptions, out: &mut Vec<Diagnostic>) {
+    let fields = message.fields.iter().filter_map(|f| {
+        f.options
+            .index
+            .as_ref()
+            .filter(|i| i.value == IndexKind::Primary)
+            .map(|i| (i.origin.clone(), format!("field `{}`", f.name)))
+    });
+    let composite = entity
+        .indexes
+        .iter()
+        .filter(|i| i.primary)
+        .map(|i| (i.origin.clone(), format!("composite index ({})", i.fields.join(", "))));
+    let keys: Vec<(Origin, String)> = fields.chain(composite).collect();
+    match keys.as_slice() {
+        [] => out.push(
+            Diagnostic::new(
+                &entity.origin,
+                format!("entity `{}` has no primary key", message.full_name),
+                "entity declared here",
+            )
+            .help("mark one field `[(capacitor.v1.field).index = INDEX_PRIMARY]`, or add a composite index with `primary: true`"),
+        ),
+        [_] => {}
+        [(_, first), rest @ ..] => {
+            for (origin, what) in rest {
+                out.push(
+                    Diagnostic::new(
+                        origin,
+                        format!(
+                            "entity `{}` has more than one primary key: {what} and {first}",
+                            message.full_name
+                        ),
+                        "second primary key",
+                    )
+                    .help("keep one INDEX_PRIMARY; for a key over several fields use one composite index with `primary: true`"),
+                );
+            }
+        }
+    }
+}
+
+/// An index needs one comparable value per row: no lists, maps or structured messages. A key must also be
+/// present in every row, so it may not be ignored (unstored).
+fn index_fits_field(
+    message: &Message,
+    field: &Field,
+    kind: IndexKind,
+    origin: &Origin,
+    out: &mut Vec<Diagnostic>,
+) {
+    let what = match kind {
+        IndexKind::Primary => "a primary key",
+        IndexKind::Unique => "a unique index",
+        IndexKind::Secondary => "an index",
+    };
+    let shape = match (&field.label, &field.ty) {
+        (Label::Repeated, _) => Some("a repeated field"),
+        (Label::Map { .. }, _) => Some("a map field"),
+        (_, FieldType::Message(_)) => Some("a message field"),
+        _ => None,
+    };
+    if let Some(shape) = shape {
+        out.push(
+            Diagnostic::new(
+                origin,
+                format!("{}: {what} cannot be on {shape}", field_name(message, field)),
+                format!("{what} on {shape}"),
+            )
+            .help("index a scalar, an enum, or a one-column well-known type (Timestamp, Duration, wrappers)"),
+        );
+    }
+    if field.options.ignore {
+        out.push(Diagnostic::new(
+            origin,
+            format!("{}: {what} cannot be on an `ignore`d field, which is not stored", field_name(message, field)),
+            "ignored field",
+        ));
+    }
+}
+
+/// Encryption is defined on byte strings only.
+fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
+        return;
+    };
+    if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes)) || matches!(field.label, Label::Map { .. }) {
+        out.push(
+            Diagnostic::new(
+                &encrypt.origin,
+                format!("{}: `encrypt` needs a string or bytes field", field_name(message, field)),
+                "encrypt on a field that is not string or bytes",
+            )
+            .help("store the value as string or bytes, or drop `encrypt`"),
+        );
+    }
+}
+
+/// Encrypted columns hold ciphertext that differs on every write, so an index on them finds nothing.
+fn encrypted_field_is_not_indexed(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    if let (Some(encrypt), Some(_)) = (field.options.encrypt.as_ref().filter(|e| e.value), &field.options.index) {
+        out.push(Diagnostic::new(
+            &encrypt.origin,
+            format!("{}: an encrypted field cannot be indexed (ciphertext is not comparable)", field_name(message, field)),
+            "encrypted and indexed",
+        ));
+    }
+}
+
+/// A composite index must name fields that exist, once each, and that fit an index.
+fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut Vec<Diagnostic>) {
+    if index.fields.is_empty() {
+        out.push(Diagnostic::new(
+            &index.origin,
+            format!("`{}`: (capacitor.v1.entity).indexes: an index needs at least one field", message.full_name),
+            "empty index",
+        ));
+    }
+    if index.primary && index.unique {
+        out.push(Diagnostic::new(
+            &index.origin,
+            format!("`{}`: (capacitor.v1.entity).indexes: set `primary` or `unique`, not both (a primary key is unique)", message.full_name),
+            "primary and unique",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for name in &index.fields {
+        if !seen.insert(name) {
+            out.push(Diagnostic::new(
+                &index.origin,
+                format!("`{}`: (capacitor.v1.entity).indexes names field `{name}` twice", message.full_name),
+                "duplicate field",
+            ));
+        }
+        match message.field(name) {
+            None => {
+                let known: Vec<&str> = message.fields.iter().map(|f| f.name.as_str()).collect();
+                out.push(
+                    Diagnostic::new(
+                        &index.origin,
+                        format!("`{}`: (capacitor.v1.entity).indexes names `{name}`, which is not a field of the message", message.full_name),
+                        "unknown field",
+                    )
+                    .help(format!("fields are: {}", known.join(", "))),
+                );
+            }
+            Some(field) => {
+                let kind = if index.primary {
+                    IndexKind::Primary
+                } else if index.unique {
+                    IndexKind::Unique
+                } else {
+                    IndexKind::Secondary
+                };
+                index_fits_field(message, field, kind, &index.origin, out);
+            }
+        }
+    }
+}
+
+/// Two fields in one column would overwrite each other.
+fn unique_columns(message: &Message, out: &mut Vec<Diagnostic>) {
+    let mut columns: BTreeMap<&str, &Field> = BTreeMap::new();
+    for field in message.fields.iter().filter(|f| f.is_stored()) {
+        if let Some(first) = columns.insert(field.column(), field) {
+            out.push(
+                Diagnostic::new(
+                    &field.origin,
+                    format!(
+                        "{} and field `{}` are both stored in column `{}`",
+                        field_name(message, field),
+                        first.name,
+                        field.column()
+                    ),
+                    "column used twice",
+                )
+                .help("give one of them another `column`"),
+            );
+        }
+    }
+}
+
+/// Index names are global per table in SQLite and per schema in Postgres.
+fn unique_index_names(message: &Message, entity: &EntityOptions, out: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    for index in message.resolved_indexes(entity) {
+        if !seen.insert(index.name.clone()) {
+            out.push(
+                Diagnostic::new(
+                    &entity.origin,
+                    format!("entity `{}` declares index `{}` twice", message.full_name, index.name),
+                    "duplicate index name",
+                )
+                .help("give the composite index a distinct `name`"),
+            );
+        }
+    }
+}
+
+/// `index`, `column`, `encrypt` and `ignore` describe storage; on a message that is not an entity they would be
+/// silently ignored, which usually means the entity option was forgotten.
+fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
+    for field in &message.fields {
+        let o = &field.options;
+        let origin = o
+            .index
+            .as_ref()
+            .map(|i| &i.origin)
+            .or(o.encrypt.as_ref().map(|e| &e.origin));
+        let used = o.index.is_some() || o.column.is_some() || o.ignore || o.encrypt.as_ref().is_some_and(|e| e.value);
+        if used {
+            out.push(
+                Diagnostic::new(
+                    origin.unwrap_or(&field.origin),
+                    format!(
+                        "{}: storage options (index, column, encrypt, ignore) on a message that is not an entity",
+                        field_name(message, field)
+                    ),
+                    "storage option outside an entity",
+                )
+                .help(format!("add `option (capacitor.v1.entity) = {{}};` to `{}`, or remove the option", message.full_name)),
+            );
+        }
+    }
+}
+
+/// Two entities in one table would read each other's rows.
+fn one_table_per_entity(schema: &Schema, out: &mut Vec<Diagnostic>) {
+    let mut tables: BTreeMap<(String, crate::ir::Backend), &Message> = BTreeMap::new();
+    for (message, entity) in schema.entities() {
+        if entity.backend() == crate::ir::Backend::Memory {
+            continue;
+        }
+        let key = (entity.table_name(message), entity.backend());
+        if let Some(first) = tables.get(&key) {
+            let origin = entity.table.as_ref().map_or(&entity.origin, |t| &t.origin);
+            out.push(
+                Diagnostic::new(
+                    origin,
+                    format!(
+                        "entities `{}` and `{}` are both mapped to table `{}`",
+                        first.full_name, message.full_name, key.0
+                    ),
+                    "table used twice",
+                )
+                .help("set a distinct `table` in one of the entity options"),
+            );
+        } else {
+            tables.insert(key, message);
+        }
+    }
+}

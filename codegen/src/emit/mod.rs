@@ -1,0 +1,3 @@
+//! Emitters: each reads only the IR.
+
+pub mod rust;

@@ -1,0 +1,246 @@
+//! Rust emission shared by the proto path (`capgen`, build.rs) and the derive path (`capacitor-macros`).
+//!
+//! Everything here returns tokens; the proto path formats them with prettyplease, the derive path hands them to
+//! the compiler. Generated code names the runtime by a path (`::capacitor` unless the user re-exports it), the
+//! way prost-build names `::prost`, so this crate never depends on the runtime.
+
+use crate::ir::{
+    EntityOptions, Field, FieldType, IndexKind, Label, Message, Pii, Scalar, WellKnown,
+};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+/// The path generated code uses for the runtime crate (`::capacitor` by default).
+#[derive(Debug, Clone)]
+pub struct RuntimePath(TokenStream);
+
+impl Default for RuntimePath {
+    fn default() -> Self {
+        RuntimePath(quote!(::capacitor))
+    }
+}
+
+impl RuntimePath {
+    /// Parses a path such as `::capacitor` or `my_app::reexports::capacitor`.
+    pub fn parse(path: &str) -> Result<Self, String> {
+        syn::parse_str::<syn::Path>(path)
+            .map(|p| RuntimePath(quote!(#p)))
+            .map_err(|e| format!("`{path}` is not a Rust path: {e}"))
+    }
+
+    /// The runtime path as tokens.
+    pub fn tokens(&self) -> &TokenStream {
+        &self.0
+    }
+}
+
+/// Parses a Rust path written relative to the package module (`user_profile::Contact`, `r#type`).
+fn rust_path(path: &str) -> TokenStream {
+    syn::parse_str::<syn::Path>(path)
+        .map(|p| quote!(#p))
+        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
+}
+
+fn rust_ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// `impl Entity for X { const SCHEMA … }`: what the schema says about one entity, as a `'static` constant.
+///
+/// `message_name` is the name recorded in the schema (the proto name relative to its package).
+pub fn entity_impl(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -> TokenStream {
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let package = &message.package;
+    let name = message
+        .full_name
+        .strip_prefix(&format!("{package}."))
+        .unwrap_or(&message.full_name);
+    let table = entity.table_name(message);
+    let backend = format_ident!("{}", entity.backend().variant_name());
+    let consistency = format_ident!("{}", entity.consistency().variant_name());
+    let cache = match entity.effective_cache() {
+        None => quote!(::core::option::Option::None),
+        Some(cache) => {
+            let ttl = option_u64(cache.ttl().map(|d| d.as_millis() as u64));
+            let entries = option_u64(cache.max_entries);
+            let bytes = option_u64(cache.max_bytes);
+            quote!(::core::option::Option::Some(#rt::schema::CacheSchema {
+                ttl_ms: #ttl, max_entries: #entries, max_bytes: #bytes,
+            }))
+        }
+    };
+    let primary_key = message.primary_key(entity);
+    let fields = message.fields.iter().map(|f| field_schema(f, rt));
+    let indexes = message.resolved_indexes(entity).into_iter().map(|i| {
+        let name = &i.name;
+        let numbers = &i.fields;
+        let kind = format_ident!(
+            "{}",
+            match i.kind {
+                IndexKind::Primary => "Primary",
+                IndexKind::Unique => "Unique",
+                IndexKind::Secondary => "Secondary",
+            }
+        );
+        quote!(#rt::schema::IndexSchema { name: #name, fields: &[#(#numbers),*], kind: #rt::schema::IndexKind::#kind })
+    });
+    quote! {
+        impl #rt::Entity for #ty {
+            const SCHEMA: &'static #rt::schema::EntitySchema = &#rt::schema::EntitySchema {
+                package: #package,
+                message: #name,
+                table: #table,
+                backend: #rt::schema::Backend::#backend,
+                consistency: #rt::schema::Consistency::#consistency,
+                cache: #cache,
+                primary_key: &[#(#primary_key),*],
+                fields: &[#(#fields),*],
+                indexes: &[#(#indexes),*],
+            };
+        }
+    }
+}
+
+fn option_u64(value: Option<u64>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn scalar_tokens(scalar: Scalar, rt: &TokenStream) -> TokenStream {
+    let variant = format_ident!("{}", heck::ToUpperCamelCase::to_upper_camel_case(scalar.proto_name()));
+    quote!(#rt::schema::Scalar::#variant)
+}
+
+fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
+    let number = field.number;
+    let name = &field.name;
+    let column = match field.is_stored() {
+        true => {
+            let c = field.column();
+            quote!(::core::option::Option::Some(#c))
+        }
+        false => quote!(::core::option::Option::None),
+    };
+    let ty = match &field.ty {
+        FieldType::Scalar(s) => {
+            let s = scalar_tokens(*s, rt);
+            quote!(#rt::schema::FieldType::Scalar(#s))
+        }
+        FieldType::Enum(_) => quote!(#rt::schema::FieldType::Enum),
+        FieldType::Message(_) => quote!(#rt::schema::FieldType::Message),
+        FieldType::WellKnown(w) => {
+            let variant = format_ident!("{}", well_known_variant(*w));
+            quote!(#rt::schema::FieldType::WellKnown(#rt::schema::WellKnown::#variant))
+        }
+    };
+    let label = match &field.label {
+        Label::Implicit => quote!(#rt::schema::Label::Implicit),
+        Label::Optional => quote!(#rt::schema::Label::Optional),
+        Label::Required => quote!(#rt::schema::Label::Required),
+        Label::Repeated => quote!(#rt::schema::Label::Repeated),
+        Label::Map { key } => {
+            let key = scalar_tokens(*key, rt);
+            quote!(#rt::schema::Label::Map { key: #key })
+        }
+    };
+    let pii = match field.options.pii {
+        Some(p) => {
+            let variant = pii_variant(p);
+            quote!(::core::option::Option::Some(#rt::schema::Pii::#variant))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let redacted = field.is_redacted();
+    let encrypt = field.options.encrypt.as_ref().is_some_and(|e| e.value);
+    quote! {
+        #rt::schema::FieldSchema {
+            number: #number, name: #name, column: #column, ty: #ty, label: #label,
+            pii: #pii, redacted: #redacted, encrypt: #encrypt,
+        }
+    }
+}
+
+fn pii_variant(p: Pii) -> Ident {
+    format_ident!("{}", p.variant_name())
+}
+
+fn well_known_variant(w: WellKnown) -> &'static str {
+    match w {
+        WellKnown::Timestamp => "Timestamp",
+        WellKnown::Duration => "Duration",
+        WellKnown::DoubleValue => "DoubleValue",
+        WellKnown::FloatValue => "FloatValue",
+        WellKnown::Int64Value => "Int64Value",
+        WellKnown::Uint64Value => "Uint64Value",
+        WellKnown::Int32Value => "Int32Value",
+        WellKnown::Uint32Value => "Uint32Value",
+        WellKnown::BoolValue => "BoolValue",
+        WellKnown::StringValue => "StringValue",
+        WellKnown::BytesValue => "BytesValue",
+    }
+}
+
+/// `impl Debug` that prints `<redacted>` for every PII or `debug_redact` field, and the same for the message's
+/// oneof enums (prost-build's `skip_debug` drops Debug from both).
+///
+/// Unredacted fields print as prost's derived Debug prints them, except that enum fields print their number.
+pub fn debug_impls(message: &Message) -> TokenStream {
+    let ty = rust_path(&message.rust_path);
+    let display_name = &message.rust_name;
+    let mut entries = Vec::new();
+    for field in message.fields.iter().filter(|f| f.oneof.is_none()) {
+        let name = field.rust_name.trim_start_matches("r#");
+        let ident = rust_ident(&field.rust_name);
+        entries.push(if field.is_redacted() {
+            quote!(.field(#name, &::core::format_args!("<redacted>")))
+        } else {
+            quote!(.field(#name, &self.#ident))
+        });
+    }
+    let mut oneof_impls = Vec::new();
+    for oneof in &message.oneofs {
+        let name = oneof.rust_name.trim_start_matches("r#");
+        let ident = rust_ident(&oneof.rust_name);
+        entries.push(quote!(.field(#name, &self.#ident)));
+        let enum_ty = rust_path(&oneof.rust_type);
+        let arms = message
+            .fields
+            .iter()
+            .filter(|f| f.oneof.as_deref() == Some(oneof.name.as_str()))
+            .map(|f| {
+                let variant = format_ident!("{}", oneof_variant_name(&f.name));
+                let variant_name = variant.to_string();
+                if f.is_redacted() {
+                    quote!(#enum_ty::#variant(_) => f.debug_tuple(#variant_name).field(&::core::format_args!("<redacted>")).finish())
+                } else {
+                    quote!(#enum_ty::#variant(value) => f.debug_tuple(#variant_name).field(value).finish())
+                }
+            });
+        oneof_impls.push(quote! {
+            impl ::core::fmt::Debug for #enum_ty {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match self { #(#arms,)* }
+                }
+            }
+        });
+    }
+    quote! {
+        impl ::core::fmt::Debug for #ty {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#display_name) #(#entries)* .finish()
+            }
+        }
+        #(#oneof_impls)*
+    }
+}
+
+/// prost's name for a oneof variant: the field name in UpperCamelCase.
+fn oneof_variant_name(field_name: &str) -> String {
+    crate::names::type_name(field_name)
+}
