@@ -5,8 +5,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
-    CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar, Schema,
-    parse_ttl,
+    CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar,
+    Schema, parse_ttl,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -47,7 +47,10 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
         out.push(
             Diagnostic::new(
                 &ttl.origin,
-                format!("`{}`: (capacitor.v1.entity).cache.ttl: {reason}", message.full_name),
+                format!(
+                    "`{}`: (capacitor.v1.entity).cache.ttl: {reason}",
+                    message.full_name
+                ),
                 "bad ttl",
             )
             .help("examples: \"500ms\", \"90s\", \"5m\", \"1h\", \"7d\""),
@@ -56,7 +59,10 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
 }
 
 fn field_name(message: &Message, field: &Field) -> String {
-    format!("`{}.{}` (field {})", message.full_name, field.name, field.number)
+    format!(
+        "`{}.{}` (field {})",
+        message.full_name, field.name, field.number
+    )
 }
 
 /// Storage needs exactly one key: zero leaves rows unaddressable; two is ambiguous.
@@ -68,11 +74,12 @@ fn exactly_one_primary_key(message: &Message, entity: &EntityOptions, out: &mut 
             .filter(|i| i.value == IndexKind::Primary)
             .map(|i| (i.origin.clone(), format!("field `{}`", f.name)))
     });
-    let composite = entity
-        .indexes
-        .iter()
-        .filter(|i| i.primary)
-        .map(|i| (i.origin.clone(), format!("composite index ({})", i.fields.join(", "))));
+    let composite = entity.indexes.iter().filter(|i| i.primary).map(|i| {
+        (
+            i.origin.clone(),
+            format!("composite index ({})", i.fields.join(", ")),
+        )
+    });
     let keys: Vec<(Origin, String)> = fields.chain(composite).collect();
     match keys.as_slice() {
         [] => out.push(
@@ -135,7 +142,10 @@ fn index_fits_field(
     if field.options.ignore {
         out.push(Diagnostic::new(
             origin,
-            format!("{}: {what} cannot be on an `ignore`d field, which is not stored", field_name(message, field)),
+            format!(
+                "{}: {what} cannot be on an `ignore`d field, which is not stored",
+                field_name(message, field)
+            ),
             "ignored field",
         ));
     }
@@ -146,11 +156,16 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
     let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
         return;
     };
-    if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes)) || matches!(field.label, Label::Map { .. }) {
+    if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes))
+        || matches!(field.label, Label::Map { .. })
+    {
         out.push(
             Diagnostic::new(
                 &encrypt.origin,
-                format!("{}: `encrypt` needs a string or bytes field", field_name(message, field)),
+                format!(
+                    "{}: `encrypt` needs a string or bytes field",
+                    field_name(message, field)
+                ),
                 "encrypt on a field that is not string or bytes",
             )
             .help("store the value as string or bytes, or drop `encrypt`"),
@@ -160,10 +175,16 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
 
 /// Encrypted columns hold ciphertext that differs on every write, so an index on them finds nothing.
 fn encrypted_field_is_not_indexed(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
-    if let (Some(encrypt), Some(_)) = (field.options.encrypt.as_ref().filter(|e| e.value), &field.options.index) {
+    if let (Some(encrypt), Some(_)) = (
+        field.options.encrypt.as_ref().filter(|e| e.value),
+        &field.options.index,
+    ) {
         out.push(Diagnostic::new(
             &encrypt.origin,
-            format!("{}: an encrypted field cannot be indexed (ciphertext is not comparable)", field_name(message, field)),
+            format!(
+                "{}: an encrypted field cannot be indexed (ciphertext is not comparable)",
+                field_name(message, field)
+            ),
             "encrypted and indexed",
         ));
     }
@@ -174,7 +195,10 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
     if index.fields.is_empty() {
         out.push(Diagnostic::new(
             &index.origin,
-            format!("`{}`: (capacitor.v1.entity).indexes: an index needs at least one field", message.full_name),
+            format!(
+                "`{}`: (capacitor.v1.entity).indexes: an index needs at least one field",
+                message.full_name
+            ),
             "empty index",
         ));
     }
@@ -190,7 +214,10 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
         if !seen.insert(name) {
             out.push(Diagnostic::new(
                 &index.origin,
-                format!("`{}`: (capacitor.v1.entity).indexes names field `{name}` twice", message.full_name),
+                format!(
+                    "`{}`: (capacitor.v1.entity).indexes names field `{name}` twice",
+                    message.full_name
+                ),
                 "duplicate field",
             ));
         }
@@ -250,7 +277,10 @@ fn unique_index_names(message: &Message, entity: &EntityOptions, out: &mut Vec<D
             out.push(
                 Diagnostic::new(
                     &entity.origin,
-                    format!("entity `{}` declares index `{}` twice", message.full_name, index.name),
+                    format!(
+                        "entity `{}` declares index `{}` twice",
+                        message.full_name, index.name
+                    ),
                     "duplicate index name",
                 )
                 .help("give the composite index a distinct `name`"),
@@ -269,7 +299,10 @@ fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
             .as_ref()
             .map(|i| &i.origin)
             .or(o.encrypt.as_ref().map(|e| &e.origin));
-        let used = o.index.is_some() || o.column.is_some() || o.ignore || o.encrypt.as_ref().is_some_and(|e| e.value);
+        let used = o.index.is_some()
+            || o.column.is_some()
+            || o.ignore
+            || o.encrypt.as_ref().is_some_and(|e| e.value);
         if used {
             out.push(
                 Diagnostic::new(

@@ -150,7 +150,9 @@ pub enum Label {
     Required,
     Repeated,
     /// `map<K, V>`; [`Field::ty`] is the value type.
-    Map { key: Scalar },
+    Map {
+        key: Scalar,
+    },
 }
 
 /// The type of a field's value.
@@ -407,21 +409,27 @@ option_enum! {
 impl Pii {
     /// The value with this proto enum number (`capacitor.v1.Pii`); `None` for UNSPECIFIED or unknown.
     pub fn from_number(n: i32) -> Option<Pii> {
-        usize::try_from(n - 1).ok().and_then(|i| Pii::ALL.get(i).copied())
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| Pii::ALL.get(i).copied())
     }
 }
 
 impl Backend {
     /// The value with this proto enum number; `None` for UNSPECIFIED or unknown.
     pub fn from_number(n: i32) -> Option<Backend> {
-        usize::try_from(n - 1).ok().and_then(|i| Backend::ALL.get(i).copied())
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| Backend::ALL.get(i).copied())
     }
 }
 
 impl Consistency {
     /// The value with this proto enum number; `None` for UNSPECIFIED or unknown.
     pub fn from_number(n: i32) -> Option<Consistency> {
-        usize::try_from(n - 1).ok().and_then(|i| Consistency::ALL.get(i).copied())
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| Consistency::ALL.get(i).copied())
     }
 }
 
@@ -500,9 +508,15 @@ pub struct CompositeIndex {
 /// assert!(parse_ttl("5 minutes").is_err());
 /// ```
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
-    let bad = || format!("`{text}` is not a ttl: write a whole number followed by ms, s, m, h or d (\"90s\", \"5m\")");
+    let bad = || {
+        format!(
+            "`{text}` is not a ttl: write a whole number followed by ms, s, m, h or d (\"90s\", \"5m\")"
+        )
+    };
     let n: u64 = number.parse().map_err(|_| bad())?;
     let millis_per_unit = match unit {
         "ms" => 1,
@@ -513,7 +527,9 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
         _ => return Err(bad()),
     };
     if n == 0 {
-        return Err(format!("ttl `{text}` is zero: leave the ttl out, or disable the cache with `disabled: true`"));
+        return Err(format!(
+            "ttl `{text}` is zero: leave the ttl out, or disable the cache with `disabled: true`"
+        ));
     }
     n.checked_mul(millis_per_unit)
         .map(Duration::from_millis)

@@ -34,7 +34,9 @@ mod builder;
 #[cfg(feature = "proto")]
 mod error;
 #[cfg(feature = "proto")]
-mod generate;
+pub mod generate;
+#[cfg(feature = "proto")]
+pub mod inspect;
 #[cfg(feature = "proto")]
 pub mod output;
 #[cfg(feature = "proto")]
@@ -47,4 +49,4 @@ pub use builder::{Builder, configure};
 #[cfg(feature = "proto")]
 pub use error::Error;
 #[cfg(feature = "proto")]
-pub use generate::{GeneratedFile, generate};
+pub use generate::{Generated, GeneratedFile, generate};

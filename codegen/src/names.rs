@@ -6,10 +6,11 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 /// does not (`self`, `super`, `crate`, `Self`, `extern`, `_`), a leading `_` before a digit.
 pub fn escape(name: &str) -> String {
     const RAW: &[&str] = &[
-        "as", "break", "const", "continue", "else", "enum", "false", "fn", "for", "if", "impl", "in", "let",
-        "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true",
-        "type", "unsafe", "use", "where", "while", "dyn", "abstract", "become", "box", "do", "final", "macro",
-        "override", "priv", "typeof", "unsized", "virtual", "yield", "async", "await", "try", "gen",
+        "as", "break", "const", "continue", "else", "enum", "false", "fn", "for", "if", "impl",
+        "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static",
+        "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "dyn", "abstract",
+        "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
+        "virtual", "yield", "async", "await", "try", "gen",
     ];
     const SUFFIXED: &[&str] = &["_", "super", "self", "Self", "extern", "crate"];
     if RAW.contains(&name) {

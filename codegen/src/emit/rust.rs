@@ -51,7 +51,11 @@ fn rust_ident(name: &str) -> Ident {
 /// `impl Entity for X { const SCHEMA … }`: what the schema says about one entity, as a `'static` constant.
 ///
 /// `message_name` is the name recorded in the schema (the proto name relative to its package).
-pub fn entity_impl(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -> TokenStream {
+pub fn entity_impl(
+    message: &Message,
+    entity: &EntityOptions,
+    runtime: &RuntimePath,
+) -> TokenStream {
     let rt = runtime.tokens();
     let ty = rust_path(&message.rust_path);
     let package = &message.package;
@@ -113,7 +117,10 @@ fn option_u64(value: Option<u64>) -> TokenStream {
 }
 
 fn scalar_tokens(scalar: Scalar, rt: &TokenStream) -> TokenStream {
-    let variant = format_ident!("{}", heck::ToUpperCamelCase::to_upper_camel_case(scalar.proto_name()));
+    let variant = format_ident!(
+        "{}",
+        heck::ToUpperCamelCase::to_upper_camel_case(scalar.proto_name())
+    );
     quote!(#rt::schema::Scalar::#variant)
 }
 

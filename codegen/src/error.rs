@@ -1,0 +1,88 @@
+//! The library's error type.
+
+use crate::report::SourceDiagnostic;
+use std::path::PathBuf;
+
+/// Why generation failed. Every variant says what is wrong and where; render it with miette for the source
+/// snippet (`capgen` does), or print it: `Display` lists each problem as `file:line:col: message`.
+#[derive(thiserror::Error, miette::Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// A proto file does not parse, or an import or type cannot be resolved.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Parse(Box<protox::Error>),
+
+    /// The schema parsed but breaks Capacitor's rules (two primary keys, an index on a map, …).
+    #[error("{}", schema_message(diagnostics))]
+    Schema {
+        #[related]
+        diagnostics: Vec<SourceDiagnostic>,
+    },
+
+    /// An `edition = "…"` file: prost and prost-reflect cannot read editions yet.
+    #[error(
+        "`{file}` uses protobuf editions, which capgen does not read yet (prost-build and prost-reflect reject them)"
+    )]
+    #[diagnostic(help("declare the file with `syntax = \"proto3\";` or `syntax = \"proto2\";`"))]
+    Editions { file: String },
+
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A `--descriptor-set-in` file is not a serialized `FileDescriptorSet`.
+    #[error("`{path}` is not a serialized FileDescriptorSet: {reason}")]
+    DescriptorSet { path: PathBuf, reason: String },
+
+    /// An output file could not be written; nothing was written.
+    #[error("cannot write `{path}`: {source} (no file was written)")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A builder option is invalid.
+    #[error("invalid option `{option}`: {reason}")]
+    Config {
+        option: &'static str,
+        reason: String,
+    },
+
+    /// prost-build or pbjson-build failed on a schema that passed every check.
+    #[error("code generation failed: {0}")]
+    Generate(String),
+}
+
+fn schema_message(diagnostics: &[SourceDiagnostic]) -> String {
+    let mut text = match diagnostics.len() {
+        1 => "1 problem in the schema:".to_string(),
+        n => format!("{n} problems in the schema:"),
+    };
+    for d in diagnostics {
+        text.push_str("\n  ");
+        text.push_str(&d.to_string());
+    }
+    text
+}
+
+/// `Debug` renders the full report (source snippets included), so a build script that returns this error
+/// from `main` shows the user where the problem is.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+        match self {
+            Error::Schema { diagnostics } => {
+                for d in diagnostics {
+                    handler.render_report(f, d)?;
+                }
+                Ok(())
+            }
+            other => handler.render_report(f, other),
+        }
+    }
+}

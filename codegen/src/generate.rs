@@ -1,0 +1,211 @@
+//! The pure generation step: input in, file contents out. No I/O beyond reading the input; writing is
+//! [`crate::output`]'s job, so the CLI, `capgen check` and build.rs share this path.
+
+use crate::check::check;
+use crate::emit::rust::{RuntimePath, debug_impls, entity_impl};
+use crate::error::Error;
+use crate::ir::Schema;
+use crate::proto::{self, Input, Loaded};
+use crate::report::SourceDiagnostic;
+use prost::Message as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One generated file: a name relative to the output directory and its full contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// `app.v1.rs`: one file per proto package, named as prost-build names it.
+    pub name: String,
+    pub contents: String,
+}
+
+/// Everything one generation produced.
+#[derive(Debug)]
+pub struct Generated {
+    pub files: Vec<GeneratedFile>,
+    /// The checked IR.
+    pub schema: Schema,
+    /// Every input file read from disk.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// prost-build options that pass through to the DTOs (see [`crate::Builder`] for each one's meaning).
+#[derive(Debug, Clone, Default)]
+pub struct DtoOptions {
+    pub runtime: RuntimePath,
+    pub extern_paths: Vec<(String, String)>,
+    pub type_attributes: Vec<(String, String)>,
+    pub message_attributes: Vec<(String, String)>,
+    pub enum_attributes: Vec<(String, String)>,
+    pub field_attributes: Vec<(String, String)>,
+    pub bytes: Vec<String>,
+    pub btree_map: Vec<String>,
+    pub boxed: Vec<String>,
+}
+
+/// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters.
+pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
+    let loaded = proto::load(input)?;
+    let (schema, mut diagnostics) = proto::build_schema(&loaded);
+    diagnostics.extend(check(&schema));
+    if !diagnostics.is_empty() {
+        return Err(Error::Schema {
+            diagnostics: diagnostics
+                .into_iter()
+                .map(|d| SourceDiagnostic::new(d, &loaded.sources))
+                .collect(),
+        });
+    }
+    Ok((loaded, schema))
+}
+
+/// Compiles `input` and generates the Rust for every proto package: prost structs, proto3-JSON serde impls,
+/// redacting `Debug` impls and `impl Entity` for entities. Output is formatted and byte-identical for the same
+/// input.
+pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
+    let (loaded, schema) = load_schema(input)?;
+    let files = generate_dtos(&loaded, &schema, options)?;
+    Ok(Generated {
+        files,
+        schema,
+        inputs: loaded.inputs,
+    })
+}
+
+fn generate_dtos(
+    loaded: &Loaded,
+    schema: &Schema,
+    options: &DtoOptions,
+) -> Result<Vec<GeneratedFile>, Error> {
+    let mut prost = prost_build::Config::new();
+    prost
+        .compile_well_known_types()
+        .extern_path(".google.protobuf", "::pbjson_types");
+    for (proto, rust) in &options.extern_paths {
+        prost.extern_path(proto, rust);
+    }
+    for (path, attr) in &options.type_attributes {
+        prost.type_attribute(path, attr);
+    }
+    for (path, attr) in &options.message_attributes {
+        prost.message_attribute(path, attr);
+    }
+    for (path, attr) in &options.enum_attributes {
+        prost.enum_attribute(path, attr);
+    }
+    for (path, attr) in &options.field_attributes {
+        prost.field_attribute(path, attr);
+    }
+    prost.bytes(&options.bytes).btree_map(&options.btree_map);
+    for path in &options.boxed {
+        prost.boxed(path);
+    }
+    for message in &schema.messages {
+        if message.needs_redaction() {
+            prost.skip_debug([format!(".{}", message.full_name)]);
+        }
+        // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint.
+        for oneof in &message.oneofs {
+            prost.enum_attribute(
+                format!(".{}.{}", message.full_name, oneof.name),
+                "#[allow(clippy::large_enum_variant)]",
+            );
+        }
+    }
+
+    let requests: Vec<(prost_build::Module, prost_types::FileDescriptorProto)> = loaded
+        .targets
+        .iter()
+        .filter_map(|name| loaded.pool.get_file_by_name(name))
+        .map(|f| {
+            let proto = f.file_descriptor_proto().clone();
+            (
+                prost_build::Module::from_protobuf_package_name(proto.package()),
+                proto,
+            )
+        })
+        .collect();
+    let modules = prost
+        .generate(requests)
+        .map_err(|e| Error::Generate(e.to_string()))?;
+
+    let json = generate_json(loaded, options)?;
+
+    let mut files = BTreeMap::new();
+    for (module, code) in modules {
+        let name = module.to_file_name_or("_");
+        let mut code = code;
+        if let Some(serde) = json.get(&name) {
+            code.push_str(serde);
+        }
+        files.insert(name, code);
+    }
+    for message in &schema.messages {
+        let name =
+            prost_build::Module::from_protobuf_package_name(&message.package).to_file_name_or("_");
+        let Some(code) = files.get_mut(&name) else {
+            continue;
+        };
+        if message.needs_redaction() {
+            code.push_str(&debug_impls(message).to_string());
+        }
+        if let Some(entity) = &message.entity {
+            code.push_str(&entity_impl(message, entity, &options.runtime).to_string());
+        }
+    }
+    files
+        .into_iter()
+        .map(|(name, code)| {
+            let file = syn::parse_file(&code).map_err(|e| {
+                Error::Generate(format!("generated code for `{name}` does not parse: {e}"))
+            })?;
+            let contents = format!(
+                "// @generated by capgen {} from Protobuf sources. Do not edit: regenerate.\n{}",
+                env!("CARGO_PKG_VERSION"),
+                prettyplease::unparse(&file)
+            );
+            Ok(GeneratedFile { name, contents })
+        })
+        .collect()
+}
+
+/// proto3 JSON mapping through pbjson-build, keyed by the same file name prost-build uses.
+fn generate_json(loaded: &Loaded, options: &DtoOptions) -> Result<BTreeMap<String, String>, Error> {
+    let set = prost_types::FileDescriptorSet {
+        file: loaded
+            .pool
+            .files()
+            .map(|f| f.file_descriptor_proto().clone())
+            .collect(),
+    };
+    let mut builder = pbjson_build::Builder::new();
+    builder
+        .register_descriptors(&set.encode_to_vec())
+        .map_err(|e| Error::Generate(format!("pbjson: {e}")))?
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .btree_map(options.btree_map.iter().cloned());
+    for (proto, rust) in &options.extern_paths {
+        builder.extern_path(proto, rust);
+    }
+    let mut prefixes: Vec<String> = loaded
+        .targets
+        .iter()
+        .filter_map(|n| loaded.pool.get_file_by_name(n))
+        .map(|f| f.package_name().to_string())
+        .filter(|p| !p.is_empty())
+        .map(|p| format!(".{p}"))
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let generated = builder
+        .generate(&prefixes, |_| Ok(Vec::new()))
+        .map_err(|e| Error::Generate(format!("pbjson: {e}")))?;
+    generated
+        .into_iter()
+        .map(|(package, bytes)| {
+            let code =
+                String::from_utf8(bytes).map_err(|e| Error::Generate(format!("pbjson: {e}")))?;
+            Ok((format!("{package}.rs"), code))
+        })
+        .collect()
+}

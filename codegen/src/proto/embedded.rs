@@ -1,0 +1,42 @@
+//! Proto files compiled into capgen, so users `import "capacitor/v1/options.proto";` without copying it.
+
+use protox::file::{File, FileResolver};
+
+/// `capacitor/v1/options.proto`, Capacitor's option vocabulary.
+pub const OPTIONS_PROTO_NAME: &str = "capacitor/v1/options.proto";
+/// The text of `capacitor/v1/options.proto`.
+pub const OPTIONS_PROTO: &str = include_str!("../../../schemas/capacitor/v1/options.proto");
+
+/// Resolves the embedded files after the user's include paths (so a user's own copy wins, as with protoc).
+#[derive(Debug, Default)]
+pub struct EmbeddedFiles;
+
+impl EmbeddedFiles {
+    /// The embedded files, by import name.
+    pub const FILES: &'static [(&'static str, &'static str)] =
+        &[(OPTIONS_PROTO_NAME, OPTIONS_PROTO)];
+
+    /// Whether `name` is one of ours, or another vendor file that is never generated into user code.
+    pub fn is_vendor_file(name: &str) -> bool {
+        Self::FILES.iter().any(|(n, _)| *n == name)
+            || name.starts_with("google/protobuf/")
+            || name.starts_with("buf/validate/")
+    }
+
+    /// The text of an embedded file.
+    pub fn source(name: &str) -> Option<&'static str> {
+        Self::FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+    }
+}
+
+impl FileResolver for EmbeddedFiles {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        match Self::source(name) {
+            Some(source) => File::from_source(name, source),
+            None => Err(protox::Error::file_not_found(name)),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The proto front end: `.proto` files (or a pre-built descriptor set) in, [`ir::Schema`](crate::ir::Schema) out.
+//!
+//! Files are compiled with protox into a prost-reflect [`DescriptorPool`], which keeps extension options
+//! (`protox::compile()` and prost-types drop them) and source info for `file:line:col` diagnostics.
+
+mod embedded;
+mod schema;
+mod source;
+
+pub use embedded::{EmbeddedFiles, OPTIONS_PROTO, OPTIONS_PROTO_NAME};
+pub use schema::build_schema;
+
+use crate::error::Error;
+use prost::Message as _;
+use prost_reflect::DescriptorPool;
+use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the schema comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `.proto` files, found through include paths (protoc's `-I`).
+    Files {
+        includes: Vec<PathBuf>,
+        files: Vec<PathBuf>,
+    },
+    /// A serialized `FileDescriptorSet` (protoc's `--descriptor_set_in`), e.g. from `buf build -o`.
+    DescriptorSet { path: PathBuf },
+}
+
+/// A compiled schema: the descriptor pool and what is needed to point at its sources.
+#[derive(Debug)]
+pub struct Loaded {
+    pub pool: DescriptorPool,
+    /// Files to generate code for, by import name: every file but vendor files (well-known types, Capacitor's
+    /// and buf.validate's options), imports included, as prost-build does.
+    pub targets: Vec<String>,
+    /// Source text by import name, for diagnostics.
+    pub sources: BTreeMap<String, SourceFile>,
+    /// Every file read from disk (for `cargo:rerun-if-changed`).
+    pub inputs: Vec<PathBuf>,
+}
+
+/// The text of one proto file and where it lives.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path on disk (`None` for embedded files and descriptor sets).
+    pub path: Option<PathBuf>,
+    pub text: Option<String>,
+}
+
+impl SourceFile {
+    /// The name to show in diagnostics: the path on disk when known, else the import name.
+    pub fn display_name(&self, import_name: &str) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| import_name.to_string(), |p| p.display().to_string())
+    }
+}
+
+/// Compiles the input into a descriptor pool.
+pub fn load(input: &Input) -> Result<Loaded, Error> {
+    match input {
+        Input::Files { includes, files } => load_files(includes, files),
+        Input::DescriptorSet { path } => load_descriptor_set(path),
+    }
+}
+
+fn load_files(includes: &[PathBuf], files: &[PathBuf]) -> Result<Loaded, Error> {
+    let mut resolver = ChainFileResolver::new();
+    for include in includes {
+        resolver.add(IncludeFileResolver::new(include.clone()));
+    }
+    resolver.add(EmbeddedFiles);
+    resolver.add(GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_imports(true).include_source_info(true);
+    for file in files {
+        compiler
+            .open_file(file)
+            .map_err(|e| parse_error(e, includes))?;
+    }
+    let pool = compiler.descriptor_pool();
+    let mut sources = BTreeMap::new();
+    let mut inputs = Vec::new();
+    for meta in compiler.files() {
+        let path = meta.path().map(Path::to_path_buf);
+        if let Some(p) = &path {
+            inputs.push(p.clone());
+        }
+        let text = match &path {
+            Some(p) => std::fs::read_to_string(p).ok(),
+            None => EmbeddedFiles::source(meta.name()).map(str::to_string),
+        };
+        sources.insert(meta.name().to_string(), SourceFile { path, text });
+    }
+    Ok(Loaded {
+        targets: targets(&pool),
+        pool,
+        sources,
+        inputs,
+    })
+}
+
+/// protox reports an `edition = "2023"` file as a plain syntax error; say what is really going on.
+fn parse_error(error: protox::Error, includes: &[PathBuf]) -> Error {
+    if error.is_parse()
+        && let Some(file) = error.file()
+        && let Some(text) = includes
+            .iter()
+            .find_map(|i| std::fs::read_to_string(i.join(file)).ok())
+        && text.lines().any(|l| l.trim_start().starts_with("edition"))
+    {
+        return Error::Editions {
+            file: file.to_string(),
+        };
+    }
+    Error::Parse(Box::new(error))
+}
+
+fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // prost-reflect panics on editions descriptors: look at the raw files first (prost-types keeps `syntax`).
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
+        Error::DescriptorSet {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    if let Some(file) = set.file.iter().find(|f| f.syntax() == "editions") {
+        return Err(Error::Editions {
+            file: file.name().to_string(),
+        });
+    }
+    let pool = DescriptorPool::decode(bytes.as_slice()).map_err(|e| Error::DescriptorSet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let sources = pool
+        .files()
+        .map(|f| {
+            let source = SourceFile {
+                path: None,
+                text: EmbeddedFiles::source(f.name()).map(str::to_string),
+            };
+            (f.name().to_string(), source)
+        })
+        .collect();
+    Ok(Loaded {
+        targets: targets(&pool),
+        pool,
+        sources,
+        inputs: vec![path.to_path_buf()],
+    })
+}
+
+fn targets(pool: &DescriptorPool) -> Vec<String> {
+    pool.files()
+        .map(|f| f.name().to_string())
+        .filter(|n| !EmbeddedFiles::is_vendor_file(n))
+        .collect()
+}
