@@ -272,7 +272,12 @@ fn unique_columns(message: &Message, out: &mut Vec<Diagnostic>) {
 /// Index names are global per table in SQLite and per schema in Postgres.
 fn unique_index_names(message: &Message, entity: &EntityOptions, out: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
-    for index in message.resolved_indexes(entity) {
+    // Primary keys are counted by `exactly_one_primary_key`; a second one is not also a name clash.
+    for index in message
+        .resolved_indexes(entity)
+        .into_iter()
+        .filter(|i| i.kind != IndexKind::Primary)
+    {
         if !seen.insert(index.name.clone()) {
             out.push(
                 Diagnostic::new(

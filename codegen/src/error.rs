@@ -22,10 +22,14 @@ pub enum Error {
 
     /// An `edition = "…"` file: prost and prost-reflect cannot read editions yet.
     #[error(
-        "`{file}` uses protobuf editions, which capgen does not read yet (prost-build and prost-reflect reject them)"
+        "{location}: `{file}` uses protobuf editions, which capgen does not read yet (prost-build and prost-reflect reject them)"
     )]
     #[diagnostic(help("declare the file with `syntax = \"proto3\";` or `syntax = \"proto2\";`"))]
-    Editions { file: String },
+    Editions {
+        file: String,
+        /// `path:line:col` of the `edition` declaration (the file name alone for descriptor sets).
+        location: String,
+    },
 
     /// A file could not be read.
     #[error("cannot read `{path}`: {source}")]

@@ -6,6 +6,7 @@ use capacitor_codegen::output::{stale_files, write_all};
 use capacitor_codegen::proto::Input;
 use capacitor_codegen::{Error, inspect};
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -118,12 +119,12 @@ fn run(command: Command) -> Result<ExitCode, Error> {
         Command::Generate { input, out } => {
             let generated = generate(&input.input(), &input.options()?)?;
             let written = write_all(&out, &generated.files)?;
-            eprintln!(
+            say(&format!(
                 "capgen: {} file(s) generated in {} ({} changed)",
                 generated.files.len(),
                 out.display(),
                 written.len()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { input, out } => {
@@ -163,10 +164,17 @@ fn report(error: Error) {
         Error::Schema { diagnostics } => {
             let count = diagnostics.len();
             for d in diagnostics {
-                eprintln!("{:?}", miette::Report::new(d));
+                say(&format!("{:?}", miette::Report::new(d)));
             }
-            eprintln!("capgen: {count} problem(s) in the schema; nothing was written");
+            say(&format!(
+                "capgen: {count} problem(s) in the schema; nothing was written"
+            ));
         }
-        other => eprintln!("{:?}", miette::Report::new(other)),
+        other => say(&format!("{:?}", miette::Report::new(other))),
     }
+}
+
+/// Writes a line to stderr; a closed stderr is not worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -107,13 +107,22 @@ fn load_files(includes: &[PathBuf], files: &[PathBuf]) -> Result<Loaded, Error> 
 fn parse_error(error: protox::Error, includes: &[PathBuf]) -> Error {
     if error.is_parse()
         && let Some(file) = error.file()
-        && let Some(text) = includes
-            .iter()
-            .find_map(|i| std::fs::read_to_string(i.join(file)).ok())
-        && text.lines().any(|l| l.trim_start().starts_with("edition"))
+        && let Some((path, text)) = includes.iter().find_map(|i| {
+            std::fs::read_to_string(i.join(file))
+                .ok()
+                .map(|t| (i.join(file), t))
+        })
+        && let Some(line) = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("edition"))
     {
+        let column = text
+            .lines()
+            .nth(line)
+            .map_or(0, |l| l.len() - l.trim_start().len());
         return Error::Editions {
             file: file.to_string(),
+            location: format!("{}:{}:{}", path.display(), line + 1, column + 1),
         };
     }
     Error::Parse(Box::new(error))
@@ -134,6 +143,7 @@ fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
     if let Some(file) = set.file.iter().find(|f| f.syntax() == "editions") {
         return Err(Error::Editions {
             file: file.name().to_string(),
+            location: format!("{} (in {})", file.name(), path.display()),
         });
     }
     let pool = DescriptorPool::decode(bytes.as_slice()).map_err(|e| Error::DescriptorSet {

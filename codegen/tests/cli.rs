@@ -1,0 +1,371 @@
+//! The `capgen` binary, end to end: generation, `check`, `inspect`, descriptor-set input, and the bad-input
+//! corpus in `tests/bad_input/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn capgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capgen"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capgen runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// miette wraps long messages and frames them with box characters; fold that back into plain text.
+fn unwrap_report(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const QUICKSTART: &str = "examples/quickstart/proto/app/v1/user.proto";
+const QUICKSTART_INCLUDE: &str = "examples/quickstart/proto";
+
+fn generate_into(out: &Path) -> Output {
+    capgen(&[
+        "generate",
+        "-I",
+        QUICKSTART_INCLUDE,
+        "--out",
+        out.to_str().unwrap(),
+        QUICKSTART,
+    ])
+}
+
+#[test]
+fn bad_input_corpus() {
+    let dir = repo().join("tests/bad_input");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "proto"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 20,
+        "the corpus has {} schemas; it needs at least 20",
+        cases.len()
+    );
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_str().unwrap();
+        let text = fs::read_to_string(case).unwrap();
+        let expect = text
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("// expect: "))
+            .unwrap_or_else(|| {
+                panic!("{name}: the last line must be `// expect: <line>:<col> <text>`")
+            });
+        let (position, message) = expect.split_once(' ').unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let out_dir = out.path().join("gen");
+        let output = capgen(&[
+            "generate",
+            "-I",
+            "tests/bad_input",
+            "--out",
+            out_dir.to_str().unwrap(),
+            &format!("tests/bad_input/{name}"),
+        ]);
+        let err = stderr(&output);
+        let plain = unwrap_report(&err);
+        let mut problems = Vec::new();
+        if output.status.code() != Some(1) {
+            problems.push(format!("exit code {:?}, expected 1", output.status.code()));
+        }
+        if err.contains("panicked") {
+            problems.push("panicked".to_string());
+        }
+        if !err.contains(&format!("{name}:{position}")) {
+            problems.push(format!("no `{name}:{position}` in the report"));
+        }
+        if !plain.contains(&unwrap_report(message)) {
+            problems.push(format!("no `{message}` in the report"));
+        }
+        if out_dir.exists() {
+            problems.push("the output directory was created".to_string());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}\n{err}", problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_bad_schema_leaves_earlier_output_untouched() {
+    let out = tempfile::tempdir().unwrap();
+    assert!(generate_into(out.path()).status.success());
+    let before = fs::read(out.path().join("app.v1.rs")).unwrap();
+    let output = capgen(&[
+        "generate",
+        "-I",
+        "tests/bad_input",
+        "--out",
+        out.path().to_str().unwrap(),
+        "tests/bad_input/two_primary_keys.proto",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let names: Vec<_> = fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["app.v1.rs"], "only the earlier file remains");
+    assert_eq!(fs::read(out.path().join("app.v1.rs")).unwrap(), before);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("many.proto"),
+        r#"syntax = "proto3";
+package many.v1;
+import "capacitor/v1/options.proto";
+message User {
+  option (capacitor.v1.entity) = { cache: { ttl: "soon" } };
+  string id = 1 [(capacitor.v1.field).index = INDEX_PRIMARY];
+  repeated string tags = 2 [(capacitor.v1.field).index = INDEX_SECONDARY];
+  int32 age = 3 [(capacitor.v1.field).encrypt = true];
+}
+"#,
+    )
+    .unwrap();
+    let include = dir.path().to_str().unwrap();
+    let file = dir.path().join("many.proto");
+    let output = capgen(&["inspect", "-I", include, file.to_str().unwrap()]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    for position in ["many.proto:5:", "many.proto:7:29", "many.proto:8:18"] {
+        assert!(err.contains(position), "missing {position} in\n{err}");
+    }
+    assert!(err.contains("3 problem(s) in the schema"), "{err}");
+}
+
+#[test]
+fn generate_is_byte_stable_and_check_catches_stale_and_missing_files() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    assert!(generate_into(out.path()).status.success());
+    let first = fs::read(out.path().join("app.v1.rs")).unwrap();
+    assert!(generate_into(out.path()).status.success());
+    assert_eq!(
+        fs::read(out.path().join("app.v1.rs")).unwrap(),
+        first,
+        "same input, same bytes"
+    );
+
+    let check = |out: &str| capgen(&["check", "-I", QUICKSTART_INCLUDE, "--out", out, QUICKSTART]);
+    assert!(
+        check(dir).status.success(),
+        "fresh output passes: {}",
+        stderr(&check(dir))
+    );
+
+    let mut edited = first.clone();
+    edited.extend_from_slice(b"\n// hand edit\n");
+    fs::write(out.path().join("app.v1.rs"), edited).unwrap();
+    let stale = check(dir);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("app.v1.rs: stale"),
+        "{}",
+        stderr(&stale)
+    );
+
+    fs::remove_file(out.path().join("app.v1.rs")).unwrap();
+    let missing = check(dir);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("app.v1.rs: missing"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn descriptor_set_input_generates_the_same_code() {
+    let mut compiler = protox::Compiler::with_file_resolver({
+        let mut chain = protox::file::ChainFileResolver::new();
+        chain.add(protox::file::IncludeFileResolver::new(
+            repo().join(QUICKSTART_INCLUDE),
+        ));
+        chain.add(protox::file::IncludeFileResolver::new(
+            repo().join("schemas"),
+        ));
+        chain.add(protox::file::GoogleFileResolver::new());
+        chain
+    });
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_file("app/v1/user.proto").unwrap();
+    let set = compiler.encode_file_descriptor_set();
+    let work = tempfile::tempdir().unwrap();
+    let set_path = work.path().join("set.binpb");
+    fs::write(&set_path, set).unwrap();
+
+    let from_sources = work.path().join("sources");
+    assert!(generate_into(&from_sources).status.success());
+    let from_set = work.path().join("set");
+    let output = capgen(&[
+        "generate",
+        "--descriptor-set-in",
+        set_path.to_str().unwrap(),
+        "--out",
+        from_set.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(from_set.join("app.v1.rs")).unwrap(),
+        fs::read_to_string(from_sources.join("app.v1.rs")).unwrap()
+    );
+}
+
+#[test]
+fn a_descriptor_set_that_is_not_one_is_an_error() {
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("garbage.binpb");
+    fs::write(&path, b"\xff\xff\xff not protobuf").unwrap();
+    let output = capgen(&["inspect", "--descriptor-set-in", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is not a serialized FileDescriptorSet"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_editions_descriptor_set_is_refused_without_a_panic() {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet {
+        file: vec![prost_types::FileDescriptorProto {
+            name: Some("ed/v1/thing.proto".into()),
+            package: Some("ed.v1".into()),
+            syntax: Some("editions".into()),
+            message_type: vec![prost_types::DescriptorProto {
+                name: Some("Thing".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("editions.binpb");
+    fs::write(&path, set.encode_to_vec()).unwrap();
+    let output = capgen(&["inspect", "--descriptor-set-in", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        unwrap_report(&err).contains("`ed/v1/thing.proto` uses protobuf editions"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inspect_lists_keys_indexes_pii_backend_cache_and_consistency() {
+    let output = capgen(&["inspect", "--json", "-I", QUICKSTART_INCLUDE, QUICKSTART]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let user = &json["entities"][0];
+    assert_eq!(user["message"], "app.v1.UserProfile");
+    assert_eq!(user["table"], "user_profile");
+    assert_eq!(
+        user["backend"], "sqlite",
+        "an unspecified backend is the embedded default"
+    );
+    assert_eq!(user["consistency"], "strong");
+    assert_eq!(user["cache"]["ttl_ms"], 60_000);
+    assert_eq!(user["cache"]["max_entries"], 10_000);
+    assert_eq!(user["primary_key"], serde_json::json!(["user_id"]));
+    let pii: Vec<&str> = user["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(pii, ["email", "name", "phone"]);
+    let unique = user["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "unique")
+        .unwrap();
+    assert_eq!(unique["name"], "user_profile_email_key");
+    assert_eq!(unique["fields"], serde_json::json!(["email"]));
+
+    let table = capgen(&["inspect", "-I", QUICKSTART_INCLUDE, QUICKSTART]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("primary key  user_id"), "{text}");
+    assert!(text.contains("pii          email (email)"), "{text}");
+}
+
+#[test]
+fn file_options_supply_entity_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("defaults.proto"),
+        r#"syntax = "proto3";
+package defaults.v1;
+import "capacitor/v1/options.proto";
+option (capacitor.v1.file) = { backend: BACKEND_POSTGRES cache: { ttl: "5m" } consistency: CONSISTENCY_EVENTUAL };
+message Inherits {
+  option (capacitor.v1.entity) = {};
+  string id = 1 [(capacitor.v1.field).index = INDEX_PRIMARY];
+}
+message Overrides {
+  option (capacitor.v1.entity) = { backend: BACKEND_MEMORY cache: { disabled: true } consistency: CONSISTENCY_STRONG };
+  string id = 1 [(capacitor.v1.field).index = INDEX_PRIMARY];
+}
+"#,
+    )
+    .unwrap();
+    let file = dir.path().join("defaults.proto");
+    let output = capgen(&[
+        "inspect",
+        "--json",
+        "-I",
+        dir.path().to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let inherits = &json["entities"][0];
+    assert_eq!(inherits["backend"], "postgres");
+    assert_eq!(inherits["consistency"], "eventual");
+    assert_eq!(inherits["cache"]["ttl_ms"], 300_000);
+    let overrides = &json["entities"][1];
+    assert_eq!(overrides["backend"], "memory");
+    assert_eq!(overrides["consistency"], "strong");
+    assert!(overrides["cache"].is_null(), "a disabled cache is no cache");
+}
+
+#[test]
+fn every_subcommand_help_shows_an_example() {
+    for sub in ["generate", "check", "inspect"] {
+        let output = capgen(&[sub, "--help"]);
+        assert!(output.status.success());
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            text.contains("Example") && text.contains(&format!("capgen {sub} ")),
+            "{sub}: {text}"
+        );
+    }
+}
