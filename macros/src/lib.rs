@@ -1,14 +1,153 @@
-//! Derives for Capacitor (re-exported by the `capacitor` crate).
-use proc_macro::TokenStream;
+//! Derives for Capacitor, re-exported by the `capacitor` crate: [`Entity`](macro@Entity) and
+//! [`RedactedDebug`](macro@RedactedDebug).
+//!
+//! This is the derive front end of Capacitor's one IR: it reads a hand-written prost message and its
+//! `#[capacitor(...)]` attributes into a `capacitor_codegen::ir::Message`, runs the same checks
+//! (`capacitor_codegen::check`) and the same Rust emitter (`capacitor_codegen::emit::rust`) as the proto front
+//! end, and reports every problem at once, each at the span it was written at.
+//!
+//! The stages follow serde_derive: parse (`#[capacitor]` and `#[prost]` attributes) → model (the IR) → check →
+//! emit; the emitter never sees a model that failed.
 
-/// Placeholder replaced by the derive front end.
+mod attr;
+mod ctxt;
+mod entity;
+mod model;
+mod prost_attr;
+mod redacted_debug;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Implements `capacitor::Entity` for a prost message: a `'static` schema (table, key, columns, indexes, PII,
+/// cache, consistency) that the runtime's stores and repositories read.
+///
+/// Field numbers and proto types come from prost's own `#[prost(...)]` attributes, so every field needs an
+/// explicit `tag = "N"` (columns are keyed by number, so the derive does not infer numbers from field order).
+/// A field's proto name is its Rust name without a raw prefix (`r#type` is `type`).
+///
+/// # Struct attributes: `#[capacitor(...)]`
+///
+/// | attribute | meaning | default |
+/// |---|---|---|
+/// | `table = "users"` | the table name | the struct name in snake_case |
+/// | `backend = "sqlite"` | `sqlite`, `postgres` or `memory` | `sqlite` |
+/// | `consistency = "strong"` | `strong` or `eventual` | `strong` |
+/// | `cache(ttl = "60s", max_entries = 10000, max_bytes = 1048576)` | cache the entity; a ttl is a whole number followed by `ms`, `s`, `m`, `h` or `d` | not cached |
+/// | `cache(disabled)` | declare the cache but turn it off | |
+/// | `index(name = "...", fields("a", "b"), unique)` | a composite index, repeatable; `primary` makes it the key | name derived from the table and columns |
+/// | `package = "app.v1"` | the proto package, for the schema's full name | none |
+/// | `crate = "my_app::capacitor"` | where the runtime crate is, when it is re-exported | `::capacitor` |
+///
+/// # Field attributes: `#[capacitor(...)]`
+///
+/// | attribute | meaning |
+/// |---|---|
+/// | `primary_key` | the entity's key (exactly one, or one composite `index(..., primary)`) |
+/// | `unique` | a unique index on this field |
+/// | `index` | a secondary index on this field |
+/// | `pii = "email"` | personal data of this kind: `email`, `name`, `phone`, `postal_address`, `national_id`, `date_of_birth`, `ip_address`, `geolocation`, `payment_card`, `free_text`, `other`; `RedactedDebug` hides it |
+/// | `redact` | hide the value from Debug without calling it personal data (protobuf's `debug_redact`) |
+/// | `encrypt` | store the value encrypted (string and bytes fields only; not indexable) |
+/// | `column = "email_address"` | the column name | the field name |
+/// | `ignore` | keep the field in the message but do not store it |
+///
+/// Indexes and keys fit one comparable value per row: not a repeated field, a map or a message (a oneof is
+/// stored as one message-typed value). `Timestamp`, `Duration` and the wrapper types (`Option<String>` for
+/// `StringValue`, ...) count as one value.
+///
+/// # Example
+///
+/// ```
+/// use capacitor::Entity;
+/// use capacitor::schema::{Backend, Consistency, IndexKind, Pii};
+///
+/// #[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+/// #[prost(skip_debug)]
+/// #[capacitor(
+///     table = "accounts",
+///     backend = "postgres",
+///     consistency = "eventual",
+///     cache(ttl = "5m", max_entries = 1000),
+///     package = "bank.v1",
+///     index(fields("owner", "opened_at")),
+/// )]
+/// pub struct Account {
+///     #[prost(string, tag = "1")]
+///     #[capacitor(primary_key)]
+///     pub id: String,
+///     #[prost(string, tag = "2")]
+///     #[capacitor(pii = "name", column = "owner_name")]
+///     pub owner: String,
+///     #[prost(string, tag = "3")]
+///     #[capacitor(pii = "national_id", encrypt)]
+///     pub tax_id: String,
+///     #[prost(int64, tag = "4")]
+///     pub opened_at: i64,
+///     #[prost(string, tag = "5")]
+///     #[capacitor(ignore)]
+///     pub scratch: String,
+/// }
+///
+/// let schema = Account::SCHEMA;
+/// assert_eq!(schema.table, "accounts");
+/// assert_eq!(schema.backend, Backend::Postgres);
+/// assert_eq!(schema.consistency, Consistency::Eventual);
+/// assert_eq!(schema.cache.unwrap().ttl_ms, Some(300_000));
+/// assert_eq!(schema.primary_key, &[1]);
+/// assert_eq!(schema.field("owner").unwrap().column, Some("owner_name"));
+/// assert_eq!(schema.field("tax_id").unwrap().pii, Some(Pii::NationalId));
+/// assert!(schema.field("tax_id").unwrap().encrypt);
+/// assert_eq!(schema.field("scratch").unwrap().column, None);
+/// assert_eq!(schema.indexes[1].name, "accounts_owner_name_opened_at_idx");
+/// assert_eq!(schema.indexes[1].kind, IndexKind::Secondary);
+/// ```
+///
+/// Mistakes are compile errors at the attribute that caused them, all at once:
+///
+/// ```compile_fail
+/// #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+/// pub struct Tagged {
+///     #[prost(string, repeated, tag = "1")]
+///     #[capacitor(primary_key)] // error: a primary key cannot be on a repeated field
+///     pub tags: Vec<String>,
+/// }
+/// ```
 #[proc_macro_derive(Entity, attributes(capacitor))]
-pub fn derive_entity(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_entity(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    entity::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
-/// Placeholder replaced by the derive front end.
+/// Implements `Debug` printing `<redacted>` in place of every `#[capacitor(pii = "...")]` and
+/// `#[capacitor(redact)]` field, and the other fields as a derived Debug would.
+///
+/// Works on any struct with named fields. On a prost message, add `#[prost(skip_debug)]` so that prost does not
+/// derive its own Debug. A prost oneof field prints with its enum's own Debug (or `<redacted>` when marked).
+///
+/// It reads the same `#[capacitor(...)]` attributes as [`Entity`](macro@Entity) (it uses `pii` and `redact`),
+/// so an unknown or malformed attribute is an error here too.
+///
+/// ```
+/// #[derive(capacitor::RedactedDebug)]
+/// pub struct Login {
+///     pub user: String,
+///     #[capacitor(redact)]
+///     pub password: String,
+///     #[capacitor(pii = "ip_address")]
+///     pub from: String,
+/// }
+///
+/// let login = Login { user: "u1".into(), password: "hunter2".into(), from: "192.0.2.1".into() };
+/// let printed = format!("{login:?}");
+/// assert!(printed == r#"Login { user: "u1", password: <redacted>, from: <redacted> }"#);
+/// ```
 #[proc_macro_derive(RedactedDebug, attributes(capacitor))]
-pub fn derive_redacted_debug(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    redacted_debug::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

@@ -1,0 +1,31 @@
+//! `#[derive(Entity)]`: parse → model → check → emit. The emitter only ever sees a model that passed.
+
+use crate::ctxt::Ctxt;
+use crate::model::{self, Derive};
+use capacitor_codegen::check;
+use capacitor_codegen::emit::rust::entity_impl;
+use capacitor_codegen::ir::Schema;
+use proc_macro2::TokenStream;
+use syn::DeriveInput;
+
+pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
+    let mut cx = Ctxt::default();
+    let model = model::read(&mut cx, input, Derive::Entity)?;
+    // Checks run on a complete model only: a field dropped for a bad attribute would otherwise show up as
+    // "no primary key" or "unknown field in index", which is noise on top of the real error.
+    cx.check()?;
+    let schema = Schema {
+        messages: vec![model.message],
+    };
+    // `check` runs the entity checks plus the per-field ones (encrypt) that apply to every message.
+    for diagnostic in check::check(&schema) {
+        cx.diagnostic(&diagnostic, model.ident_span);
+    }
+    cx.check()?;
+    let message = &schema.messages[0];
+    let entity = message
+        .entity
+        .as_ref()
+        .expect("the Entity model always has entity options");
+    Ok(entity_impl(message, entity, &model.runtime))
+}

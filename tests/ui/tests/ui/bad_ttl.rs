@@ -1,0 +1,9 @@
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(cache(ttl = "5 minutes"))]
+pub struct User {
+    #[prost(string, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: String,
+}
+
+fn main() {}
