@@ -220,6 +220,8 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
                 ),
                 "duplicate field",
             ));
+            // The checks below already ran for this field.
+            continue;
         }
         match message.field(name) {
             None => {

@@ -75,6 +75,8 @@ pub struct Message {
     pub fields: Vec<Field>,
     /// Real oneofs (not proto3 `optional` synthetics), in declaration order.
     pub oneofs: Vec<Oneof>,
+    /// `(buf.validate.message)` rules.
+    pub rules: Vec<Rule>,
     /// `Some` when the message carries `(capacitor.v1.entity)` (or `#[derive(Entity)]`).
     pub entity: Option<EntityOptions>,
     pub origin: Origin,
@@ -93,7 +95,7 @@ impl Message {
 }
 
 /// A oneof: prost stores it as one `Option<Enum>` field of the struct.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Oneof {
     /// The proto name (`contact`).
     pub name: String,
@@ -101,6 +103,8 @@ pub struct Oneof {
     pub rust_name: String,
     /// The enum's path relative to the package module (`user_profile::Contact`).
     pub rust_type: String,
+    /// `(buf.validate.oneof)` rules.
+    pub rules: Vec<Rule>,
 }
 
 /// One field of a message. Fields are identified by number; names may change.
@@ -118,6 +122,8 @@ pub struct Field {
     pub options: FieldOptions,
     /// protobuf's standard `debug_redact` field option.
     pub debug_redact: bool,
+    /// `(buf.validate.field)` rules.
+    pub rules: Vec<Rule>,
     pub origin: Origin,
 }
 
@@ -603,4 +609,40 @@ impl Message {
             .map(|i| i.fields)
             .unwrap_or_default()
     }
+}
+
+/// One `buf.validate` rule as declared: its path inside the rules message and its value
+/// (`string.max_len = 200`, `required = true`, `repeated.items.string.uuid = true`).
+///
+/// The IR keeps rules exactly as written, in the field-number order of the rules message; the validator
+/// emitter decides what they mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    /// Dotted field names inside `buf.validate.FieldRules` / `MessageRules` / `OneofRules`.
+    pub path: String,
+    pub value: RuleValue,
+    pub origin: Origin,
+}
+
+/// The value of a [`Rule`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleValue {
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    String(String),
+    Bytes(Vec<u8>),
+    /// An enum value by number (e.g. `ignore`, `well_known_regex`).
+    Enum(i32),
+    /// A `google.protobuf.Duration` or `Timestamp` (`duration.lt`, `timestamp.within`).
+    Time {
+        seconds: i64,
+        nanos: i32,
+    },
+    /// A repeated rule (`string.in`, `int32.not_in`).
+    List(Vec<RuleValue>),
+    /// A message-valued entry of a repeated rule (`cel`: id, message, expression).
+    Message(Vec<(String, RuleValue)>),
 }

@@ -146,6 +146,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
                 ignore: attrs.ignore.is_set(),
             },
             debug_redact: attrs.redact.is_set(),
+            rules: Vec::new(),
             origin: cx.origin(span),
         };
         ir_fields.push(field);
@@ -164,6 +165,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         rust_name,
         fields: ir_fields,
         oneofs: Vec::new(),
+        rules: Vec::new(),
         entity: (derive == Derive::Entity).then_some(entity),
         origin: cx.origin(ident_span),
     };

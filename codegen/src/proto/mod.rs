@@ -4,6 +4,7 @@
 //! (`protox::compile()` and prost-types drop them) and source info for `file:line:col` diagnostics.
 
 mod embedded;
+mod rules;
 mod schema;
 mod source;
 

@@ -1,11 +1,12 @@
 //! Reads messages, fields and Capacitor's options out of the descriptor pool into the IR.
 
 use super::Loaded;
+use super::rules;
 use super::source::SourceMap;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
     Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions, Field,
-    FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, Pii, Scalar, Schema,
+    FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, Pii, Rule, Scalar, Schema,
     WellKnown,
 };
 use crate::names;
@@ -17,6 +18,7 @@ use prost_reflect::{
 // Field numbers inside descriptor.proto, for source-info paths.
 const MESSAGE_OPTIONS: i32 = 7; // DescriptorProto.options
 const FIELD_OPTIONS: i32 = 8; // FieldDescriptorProto.options
+const ONEOF_OPTIONS: i32 = 2; // OneofDescriptorProto.options
 
 // Extension numbers in capacitor/v1/options.proto.
 const FIELD_EXT: i32 = 50700;
@@ -27,6 +29,9 @@ struct Extensions {
     field: Option<ExtensionDescriptor>,
     entity: Option<ExtensionDescriptor>,
     file: Option<ExtensionDescriptor>,
+    validate_field: Option<ExtensionDescriptor>,
+    validate_message: Option<ExtensionDescriptor>,
+    validate_oneof: Option<ExtensionDescriptor>,
 }
 
 /// Builds the IR for every target file of `loaded`. Option values that cannot be represented (an enum number
@@ -36,6 +41,9 @@ pub fn build_schema(loaded: &Loaded) -> (Schema, Vec<Diagnostic>) {
         field: loaded.pool.get_extension_by_name("capacitor.v1.field"),
         entity: loaded.pool.get_extension_by_name("capacitor.v1.entity"),
         file: loaded.pool.get_extension_by_name("capacitor.v1.file"),
+        validate_field: loaded.pool.get_extension_by_name("buf.validate.field"),
+        validate_message: loaded.pool.get_extension_by_name("buf.validate.message"),
+        validate_oneof: loaded.pool.get_extension_by_name("buf.validate.oneof"),
     };
     let mut schema = Schema::default();
     let mut diagnostics = Vec::new();
@@ -110,6 +118,22 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The `buf.validate` rules in `options` (declared at `path` + `options_field`).
+    fn rules(
+        &self,
+        ext: &Option<ExtensionDescriptor>,
+        options: &DynamicMessage,
+        path: &[i32],
+        options_field: i32,
+    ) -> Vec<Rule> {
+        let Some(ext) = ext else {
+            return Vec::new();
+        };
+        let mut options_path = path.to_vec();
+        options_path.push(options_field);
+        rules::read(options, ext, self.spans, &options_path)
+    }
+
     /// Adds `message` and its nested messages (map entries excluded) to `out`.
     fn message(&mut self, message: &MessageDescriptor, module: &str, out: &mut Vec<Message>) {
         if message.is_map_entry() {
@@ -134,6 +158,12 @@ impl Reader<'_> {
                 name: oneof.name().to_string(),
                 rust_name: names::field_name(oneof.name()),
                 rust_type: format!("{module}{}::{type_name}", names::field_name(message.name())),
+                rules: self.rules(
+                    &self.ext.validate_oneof,
+                    &oneof.options(),
+                    oneof.path(),
+                    ONEOF_OPTIONS,
+                ),
             });
         }
         let fields = message.fields().map(|f| self.field(&f)).collect();
@@ -145,6 +175,12 @@ impl Reader<'_> {
             rust_path,
             fields,
             oneofs,
+            rules: self.rules(
+                &self.ext.validate_message,
+                &message.options(),
+                &path,
+                MESSAGE_OPTIONS,
+            ),
             entity,
             origin: self.spans.origin(&path),
         });
@@ -182,6 +218,12 @@ impl Reader<'_> {
                 .map(|o| o.name().to_string()),
             options,
             debug_redact,
+            rules: self.rules(
+                &self.ext.validate_field,
+                &field_options,
+                &path,
+                FIELD_OPTIONS,
+            ),
             origin,
         }
     }

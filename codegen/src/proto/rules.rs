@@ -1,0 +1,97 @@
+//! Reads `buf.validate` rules (`(buf.validate.field)`, `(buf.validate.message)`, `(buf.validate.oneof)`) into
+//! the IR, when the schema imports `buf/validate/validate.proto`.
+
+use super::source::SourceMap;
+use crate::ir::{Rule, RuleValue};
+use prost_reflect::{DynamicMessage, ExtensionDescriptor, ReflectMessage, Value};
+
+/// The number of every `buf.validate` extension (on field, message and oneof options alike).
+pub const EXTENSION: i32 = 1159;
+
+/// Flattens a rules message into one [`Rule`] per set scalar, list or message-list, with the position of the
+/// rule when source info has it (falling back to the option, then the declaration).
+pub fn read(
+    options: &DynamicMessage,
+    ext: &ExtensionDescriptor,
+    spans: &SourceMap,
+    options_path: &[i32],
+) -> Vec<Rule> {
+    if !options.has_extension(ext) {
+        return Vec::new();
+    }
+    let Some(rules) = options.get_extension(ext).as_message().cloned() else {
+        return Vec::new();
+    };
+    let mut path = options_path.to_vec();
+    path.push(EXTENSION);
+    let mut out = Vec::new();
+    flatten(&rules, "", &path, spans, &mut out);
+    out
+}
+
+fn flatten(
+    message: &DynamicMessage,
+    prefix: &str,
+    path: &[i32],
+    spans: &SourceMap,
+    out: &mut Vec<Rule>,
+) {
+    for (field, value) in message.fields() {
+        let name = format!("{prefix}{}", field.name());
+        let mut field_path = path.to_vec();
+        field_path.push(field.number() as i32);
+        match value {
+            Value::Message(m) if !is_time(m.descriptor().full_name()) => {
+                flatten(m, &format!("{name}."), &field_path, spans, out);
+            }
+            other => out.push(Rule {
+                path: name,
+                value: convert(other),
+                origin: spans.origin(&field_path),
+            }),
+        }
+    }
+}
+
+fn is_time(full_name: &str) -> bool {
+    matches!(
+        full_name,
+        "google.protobuf.Duration" | "google.protobuf.Timestamp"
+    )
+}
+
+fn convert(value: &Value) -> RuleValue {
+    match value {
+        Value::Bool(b) => RuleValue::Bool(*b),
+        Value::I32(v) => RuleValue::Int(i64::from(*v)),
+        Value::I64(v) => RuleValue::Int(*v),
+        Value::U32(v) => RuleValue::Uint(u64::from(*v)),
+        Value::U64(v) => RuleValue::Uint(*v),
+        Value::F32(v) => RuleValue::Float(f64::from(*v)),
+        Value::F64(v) => RuleValue::Float(*v),
+        Value::String(s) => RuleValue::String(s.clone()),
+        Value::Bytes(b) => RuleValue::Bytes(b.to_vec()),
+        Value::EnumNumber(n) => RuleValue::Enum(*n),
+        Value::List(items) => RuleValue::List(items.iter().map(convert).collect()),
+        Value::Message(m) if is_time(m.descriptor().full_name()) => {
+            let int = |name: &str| {
+                m.get_field_by_name(name).map_or(0, |v| match v.as_ref() {
+                    Value::I64(v) => *v,
+                    Value::I32(v) => i64::from(*v),
+                    _ => 0,
+                })
+            };
+            RuleValue::Time {
+                seconds: int("seconds"),
+                nanos: int("nanos") as i32,
+            }
+        }
+        Value::Message(m) => RuleValue::Message(
+            m.fields()
+                .map(|(f, v)| (f.name().to_string(), convert(v)))
+                .collect(),
+        ),
+        // buf.validate declares no map-valued rule.
+        Value::Map(_) => RuleValue::List(Vec::new()),
+    }
+}
