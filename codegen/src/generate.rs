@@ -169,7 +169,8 @@ fn generate_dtos(
         .collect()
 }
 
-/// proto3 JSON mapping through pbjson-build, keyed by the same file name prost-build uses.
+/// proto3 JSON mapping through pbjson-build, post-processed by [`crate::emit::json`], keyed by the same file name
+/// prost-build uses.
 fn generate_json(loaded: &Loaded, options: &DtoOptions) -> Result<BTreeMap<String, String>, Error> {
     let set = prost_types::FileDescriptorSet {
         file: loaded
@@ -205,6 +206,9 @@ fn generate_json(loaded: &Loaded, options: &DtoOptions) -> Result<BTreeMap<Strin
         .map(|(package, bytes)| {
             let code =
                 String::from_utf8(bytes).map_err(|e| Error::Generate(format!("pbjson: {e}")))?;
+            // pbjson-build's gaps (Rust 2024 keywords, well-known types it maps wrong) are closed here.
+            let code = crate::emit::json::postprocess(&code, &loaded.pool)
+                .map_err(|e| Error::Generate(format!("pbjson ({package}): {e}")))?;
             Ok((format!("{package}.rs"), code))
         })
         .collect()

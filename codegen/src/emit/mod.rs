@@ -1,3 +1,5 @@
 //! Emitters: each reads only the IR.
 
+#[cfg(feature = "proto")]
+pub mod json;
 pub mod rust;

@@ -1,0 +1,25 @@
+//! Generates the test schemas with the build.rs API users call, and writes the descriptor set the JSON oracle
+//! (prost-reflect's `DynamicMessage`) reads.
+
+use capacitor_codegen::proto::Input;
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "proto/e2e/v1/scalars.proto",
+    "proto/e2e/v1/collections.proto",
+    "proto/e2e/v1/wkt.proto",
+    "proto/e2e/v1/keywords.proto",
+    "proto/e2e/legacy/legacy.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    capacitor_codegen::configure().compile_protos(PROTOS, &["proto"])?;
+
+    let loaded = capacitor_codegen::proto::load(&Input::Files {
+        includes: vec![PathBuf::from("proto")],
+        files: PROTOS.iter().map(PathBuf::from).collect(),
+    })?;
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    std::fs::write(out.join("descriptors.bin"), loaded.pool.encode_to_vec())?;
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! The code Capacitor generates for `proto/`, included as a user would, plus the descriptor set of the same
+//! schemas for tests that need an independent proto3 JSON implementation to compare against.
+
+pub mod e2e {
+    pub mod v1 {
+        capacitor::include_proto!("e2e.v1");
+    }
+    pub mod legacy {
+        capacitor::include_proto!("e2e.legacy");
+    }
+}
+
+/// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
+pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
