@@ -100,10 +100,15 @@ fn generate_dtos(
     for path in &options.boxed {
         prost.boxed(path);
     }
+    // `skip_debug` replaces its list on each call: give it every path at once.
+    prost.skip_debug(
+        schema
+            .messages
+            .iter()
+            .filter(|m| m.needs_redaction())
+            .map(|m| format!(".{}", m.full_name)),
+    );
     for message in &schema.messages {
-        if message.needs_redaction() {
-            prost.skip_debug([format!(".{}", message.full_name)]);
-        }
         // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint.
         for oneof in &message.oneofs {
             prost.enum_attribute(
@@ -113,10 +118,12 @@ fn generate_dtos(
         }
     }
 
+    // prost-build resolves field types (for its Copy/Eq derives) only among the files it is given, and
+    // panics on a type it cannot find: give it every file, imports and well-known types included, and keep
+    // only the target packages' modules.
     let requests: Vec<(prost_build::Module, prost_types::FileDescriptorProto)> = loaded
-        .targets
-        .iter()
-        .filter_map(|name| loaded.pool.get_file_by_name(name))
+        .pool
+        .files()
         .map(|f| {
             let proto = f.file_descriptor_proto().clone();
             (
@@ -131,9 +138,20 @@ fn generate_dtos(
 
     let json = generate_json(loaded, options)?;
 
+    let target_modules: Vec<String> = loaded
+        .targets
+        .iter()
+        .filter_map(|name| loaded.pool.get_file_by_name(name))
+        .map(|f| {
+            prost_build::Module::from_protobuf_package_name(f.package_name()).to_file_name_or("_")
+        })
+        .collect();
     let mut files = BTreeMap::new();
     for (module, code) in modules {
         let name = module.to_file_name_or("_");
+        if !target_modules.contains(&name) {
+            continue;
+        }
         let mut code = code;
         if let Some(serde) = json.get(&name) {
             code.push_str(serde);

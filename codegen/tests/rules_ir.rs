@@ -5,7 +5,7 @@ use capacitor_codegen::ir::{Origin, Rule, RuleValue};
 use capacitor_codegen::proto::Input;
 use std::path::PathBuf;
 
-fn rules_of<'a>(rules: &'a [Rule]) -> Vec<(&'a str, &'a RuleValue)> {
+fn rules_of(rules: &[Rule]) -> Vec<(&str, &RuleValue)> {
     rules.iter().map(|r| (r.path.as_str(), &r.value)).collect()
 }
 

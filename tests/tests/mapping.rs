@@ -114,6 +114,11 @@ fn debug_hides_pii_and_debug_redact_values() {
     let debug = format!("{order:?}");
     assert!(!debug.contains(&order.email), "{debug}");
     assert!(!debug.contains(&order.secret), "{debug}");
+    let user_name = &order.user.as_ref().expect("the fixture has a user").name;
+    assert!(
+        !debug.contains(user_name.as_str()),
+        "a nested message's PII is hidden too: {debug}"
+    );
     assert!(
         debug.contains(&order.order),
         "non-PII fields stay visible: {debug}"

@@ -80,6 +80,14 @@ fn oneofs() {
 #[test]
 fn well_known_types() {
     check("e2e.v1.WellKnown", &support::well_known());
+    let stamped = capacitor_tests::e2e::v1::Stamped {
+        id: "s-1".into(),
+        at: Some(pbjson_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 123_456_789,
+        }),
+    };
+    check("e2e.v1.Stamped", &stamped);
     use capacitor_tests::e2e::v1::well_known::When;
     for when in [
         When::At(timestamp(1, 5_000_000)),
