@@ -47,7 +47,7 @@ pub trait Entity {
 
 /// Includes the Rust code that `capacitor_codegen` generated for a proto package into `OUT_DIR`.
 ///
-/// ```ignore
+/// ```text
 /// pub mod app {
 ///     pub mod v1 {
 ///         capacitor::include_proto!("app.v1");
