@@ -126,7 +126,7 @@ fn index_fits_field(
     let shape = match (&field.label, &field.ty) {
         (Label::Repeated, _) => Some("a repeated field"),
         (Label::Map { .. }, _) => Some("a map field"),
-        (_, FieldType::Message(_)) => Some("a message field"),
+        (_, ty) if !ty.is_indexable() => Some("a message field"),
         _ => None,
     };
     if let Some(shape) = shape {

@@ -139,12 +139,9 @@ fn generate_dtos(
     let json = generate_json(loaded, options)?;
 
     let target_modules: Vec<String> = loaded
-        .targets
+        .target_packages()
         .iter()
-        .filter_map(|name| loaded.pool.get_file_by_name(name))
-        .map(|f| {
-            prost_build::Module::from_protobuf_package_name(f.package_name()).to_file_name_or("_")
-        })
+        .map(|p| prost_build::Module::from_protobuf_package_name(p).to_file_name_or("_"))
         .collect();
     let mut files = BTreeMap::new();
     for (module, code) in modules {
@@ -206,16 +203,12 @@ fn generate_json(loaded: &Loaded, options: &DtoOptions) -> Result<BTreeMap<Strin
     for (proto, rust) in &options.extern_paths {
         builder.extern_path(proto, rust);
     }
-    let mut prefixes: Vec<String> = loaded
-        .targets
-        .iter()
-        .filter_map(|n| loaded.pool.get_file_by_name(n))
-        .map(|f| f.package_name().to_string())
+    let prefixes: Vec<String> = loaded
+        .target_packages()
+        .into_iter()
         .filter(|p| !p.is_empty())
         .map(|p| format!(".{p}"))
         .collect();
-    prefixes.sort();
-    prefixes.dedup();
     let generated = builder
         .generate(&prefixes, |_| Ok(Vec::new()))
         .map_err(|e| Error::Generate(format!("pbjson: {e}")))?;

@@ -370,6 +370,12 @@ macro_rules! option_enum {
                 Self::ALL.iter().copied().find(|v| v.short_name() == name)
             }
 
+            /// The value with this proto enum number; `None` for UNSPECIFIED (0) or a number the vocabulary
+            /// does not know. Values are numbered from 1 in declaration order.
+            pub fn from_number(n: i32) -> Option<$name> {
+                usize::try_from(n - 1).ok().and_then(|i| Self::ALL.get(i).copied())
+            }
+
             /// The Rust variant name, as emitted into `::capacitor::schema`.
             pub fn variant_name(self) -> &'static str {
                 match self { $($name::$variant => stringify!($variant),)* }
@@ -409,33 +415,6 @@ option_enum! {
     Consistency {
         Strong = "CONSISTENCY_STRONG" / "strong",
         Eventual = "CONSISTENCY_EVENTUAL" / "eventual",
-    }
-}
-
-impl Pii {
-    /// The value with this proto enum number (`capacitor.v1.Pii`); `None` for UNSPECIFIED or unknown.
-    pub fn from_number(n: i32) -> Option<Pii> {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| Pii::ALL.get(i).copied())
-    }
-}
-
-impl Backend {
-    /// The value with this proto enum number; `None` for UNSPECIFIED or unknown.
-    pub fn from_number(n: i32) -> Option<Backend> {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| Backend::ALL.get(i).copied())
-    }
-}
-
-impl Consistency {
-    /// The value with this proto enum number; `None` for UNSPECIFIED or unknown.
-    pub fn from_number(n: i32) -> Option<Consistency> {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| Consistency::ALL.get(i).copied())
     }
 }
 

@@ -51,6 +51,21 @@ pub struct SourceFile {
     pub text: Option<String>,
 }
 
+impl Loaded {
+    /// The proto packages of the target files, sorted, each once (`""` for files without a package).
+    pub fn target_packages(&self) -> Vec<String> {
+        let mut packages: Vec<String> = self
+            .targets
+            .iter()
+            .filter_map(|name| self.pool.get_file_by_name(name))
+            .map(|f| f.package_name().to_string())
+            .collect();
+        packages.sort();
+        packages.dedup();
+        packages
+    }
+}
+
 impl SourceFile {
     /// The name to show in diagnostics: the path on disk when known, else the import name.
     pub fn display_name(&self, import_name: &str) -> String {
