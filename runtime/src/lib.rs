@@ -32,9 +32,11 @@
 //! ```
 
 pub mod schema;
+pub mod validate;
 
 pub use capacitor_macros::{Entity, RedactedDebug};
 pub use schema::EntitySchema;
+pub use validate::Validate;
 
 /// A stored entity: a message with a key, columns and indexes.
 ///

@@ -1,0 +1,60 @@
+//! Small helpers that generated validators call. Each is allocation-free.
+
+#[doc(hidden)]
+pub use regex;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The length of `s` in Unicode code points (protovalidate's string length).
+#[inline]
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Whether every item differs from every other (`repeated.unique`). Compares by `==`, so `NaN`s are unique.
+pub fn is_unique<T: PartialEq>(items: &[T]) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .all(|(i, a)| items[i + 1..].iter().all(|b| a != b))
+}
+
+/// The current time as (seconds, nanos) since the Unix epoch, for `lt_now`, `gt_now` and `within`.
+pub fn now() -> (i64, i32) {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos() as i32),
+        Err(e) => {
+            let d = e.duration();
+            let (s, n) = (d.as_secs() as i64, d.subsec_nanos() as i32);
+            if n == 0 {
+                (-s, 0)
+            } else {
+                (-s - 1, 1_000_000_000 - n)
+            }
+        }
+    }
+}
+
+/// Adds (`sign` = 1) or subtracts (`sign` = -1) a duration to a timestamp, normalized.
+pub fn time_add(t: (i64, i32), d: (i64, i32), sign: i64) -> (i64, i32) {
+    let total = i128::from(t.0) * 1_000_000_000
+        + i128::from(t.1)
+        + sign as i128 * (i128::from(d.0) * 1_000_000_000 + i128::from(d.1));
+    (
+        total.div_euclid(1_000_000_000) as i64,
+        total.rem_euclid(1_000_000_000) as i32,
+    )
+}
+
+/// Whether a `google.protobuf.Duration` is valid (|seconds| ≤ 10,000 years, nanos of the same sign).
+pub fn duration_is_valid(seconds: i64, nanos: i32) -> bool {
+    const MAX: i64 = 315_576_000_000;
+    (-MAX..=MAX).contains(&seconds)
+        && (-999_999_999..=999_999_999).contains(&nanos)
+        && !(seconds > 0 && nanos < 0 || seconds < 0 && nanos > 0)
+}
+
+/// Whether a `google.protobuf.Timestamp` is valid (0001-01-01 to 9999-12-31, nanos in range).
+pub fn timestamp_is_valid(seconds: i64, nanos: i32) -> bool {
+    (-62_135_596_800..=253_402_300_799).contains(&seconds) && (0..=999_999_999).contains(&nanos)
+}

@@ -1,0 +1,146 @@
+//! What a failed validation reports.
+
+use super::path::{FieldPath, Subscript};
+use std::borrow::Cow;
+use std::fmt;
+
+/// One broken rule: which field, which rule, and what was expected.
+///
+/// The message states the expectation (`value length must be at most 200 characters`) and never the value,
+/// so a violation of a field holding personal data can be logged, displayed or returned as-is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// The field that broke the rule, outermost first; empty for a message-level rule.
+    pub field: FieldPath,
+    /// The rule inside `buf.validate.FieldRules` (or `MessageRules`, `OneofRules`), e.g. `string.max_len`.
+    pub rule: FieldPath,
+    /// protovalidate's rule id (`string.email`, `int32.gt_lt`, `repeated.unique`, `required`).
+    pub rule_id: Cow<'static, str>,
+    /// What was expected, in words.
+    pub message: Cow<'static, str>,
+    /// Whether the violation is about a map key rather than its value.
+    pub for_key: bool,
+}
+
+/// `items[2].name: value length must be at most 200 characters [string.max_len]`
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        write!(f, "{} [{}]", self.message, self.rule_id)
+    }
+}
+
+/// Like Display: the path and the expectation, never a field's value (a string map key prints as `<key>`).
+impl fmt::Debug for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Violation")
+            .field("field", &format_args!("{}", self.field))
+            .field("rule", &format_args!("{}", self.rule))
+            .field("rule_id", &self.rule_id)
+            .field("message", &self.message)
+            .field("for_key", &self.for_key)
+            .finish()
+    }
+}
+
+/// Every violation one validation found, in the order the rules were checked. Never empty when returned
+/// as an error.
+///
+/// ```
+/// use capacitor::validate::{FieldPath, Violation, Violations};
+/// let v = Violations::from(vec![Violation {
+///     field: FieldPath::default(),
+///     rule: FieldPath::default(),
+///     rule_id: "required".into(),
+///     message: "value is required".into(),
+///     for_key: false,
+/// }]);
+/// assert_eq!(v.len(), 1);
+/// assert_eq!(v.to_string(), "value is required [required]");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    /// How many violations there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (never true for an `Err` from [`Validate`](super::Validate)).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The violations, in the order they were found.
+    pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
+        self.0.iter()
+    }
+
+    /// The violations as a vector.
+    pub fn into_vec(self) -> Vec<Violation> {
+        self.0
+    }
+
+    pub(crate) fn push(&mut self, v: Violation) {
+        self.0.push(v);
+    }
+}
+
+impl From<Vec<Violation>> for Violations {
+    fn from(v: Vec<Violation>) -> Self {
+        Violations(v)
+    }
+}
+
+impl IntoIterator for Violations {
+    type Item = Violation;
+    type IntoIter = std::vec::IntoIter<Violation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Violations {
+    type Item = &'a Violation;
+    type IntoIter = std::slice::Iter<'a, Violation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// One violation per line.
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.0).finish()
+    }
+}
+
+impl std::error::Error for Violations {}
+
+/// A string map key is data: Debug shows its shape, never its value.
+impl fmt::Debug for Subscript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subscript::Index(i) => f.debug_tuple("Index").field(i).finish(),
+            Subscript::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Subscript::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Subscript::Uint(u) => f.debug_tuple("Uint").field(u).finish(),
+            Subscript::String(_) => f.write_str("String(<redacted>)"),
+        }
+    }
+}
