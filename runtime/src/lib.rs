@@ -32,6 +32,8 @@
 //! ```
 
 pub mod schema;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;
 pub mod validate;
 
 pub use capacitor_macros::{Entity, RedactedDebug};
