@@ -12,7 +12,7 @@
 /// An email address as the HTML standard defines a valid one (WHATWG "valid e-mail address"), e.g.
 /// `"ada@example.com"`.
 ///
-/// The local part is one or more of `A-Z a-z 0-9 . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -`; the domain is one
+/// The local part is one or more of ``A-Z a-z 0-9 . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -``; the domain is one
 /// or more dot-separated labels of 1–63 letters, digits and hyphens that neither start nor end with a hyphen.
 /// Quoted local parts, comments, IP-literal domains and a trailing dot are not accepted: the standard
 /// deliberately deviates from RFC 5322 here.
@@ -725,14 +725,20 @@ impl<'a> UriParser<'a> {
 /// Whether `raw` (whose every `%` starts a valid `%XX` escape) decodes to valid UTF-8, checked one encoded
 /// character at a time so nothing is allocated.
 fn pct_decodes_to_utf8(raw: &[u8]) -> bool {
-    let mut decoded = raw.iter().enumerate().filter_map(|(i, &b)| match b {
-        b'%' => Some(Some(hex_value(raw[i + 1]) << 4 | hex_value(raw[i + 2]))),
-        _ if i >= 1 && raw[i - 1] == b'%' => None,
-        _ if i >= 2 && raw[i - 2] == b'%' => None,
-        _ => Some(Some(b)),
+    let mut rest = raw;
+    let mut decoded = std::iter::from_fn(|| match *rest {
+        [b'%', hi, lo, ref tail @ ..] => {
+            rest = tail;
+            Some(hex_value(hi) << 4 | hex_value(lo))
+        }
+        [b, ref tail @ ..] => {
+            rest = tail;
+            Some(b)
+        }
+        [] => None,
     });
     let mut char_buf = [0u8; 4];
-    while let Some(Some(lead)) = decoded.next() {
+    while let Some(lead) = decoded.next() {
         let len = match lead {
             0x00..=0x7f => 1,
             0xc0..=0xdf => 2,
@@ -743,8 +749,8 @@ fn pct_decodes_to_utf8(raw: &[u8]) -> bool {
         char_buf[0] = lead;
         for slot in &mut char_buf[1..len] {
             match decoded.next() {
-                Some(Some(b)) => *slot = b,
-                _ => return false,
+                Some(b) => *slot = b,
+                None => return false,
             }
         }
         if std::str::from_utf8(&char_buf[..len]).is_err() {
@@ -754,11 +760,13 @@ fn pct_decodes_to_utf8(raw: &[u8]) -> bool {
     true
 }
 
+/// The value of an ASCII hex digit (the caller has checked it is one).
 fn hex_value(b: u8) -> u8 {
     match b {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
-        _ => b.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10),
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
     }
 }
 
