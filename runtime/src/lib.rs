@@ -31,13 +31,26 @@
 //! assert!(!format!("{user:?}").contains("ada@"));
 //! ```
 
+pub mod cache;
+pub mod error;
+pub mod record;
+#[cfg(feature = "redis")]
+pub mod redis;
+pub mod repo;
 pub mod schema;
+pub mod store;
+pub mod versioned;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
 pub mod validate;
 
 pub use capacitor_macros::{Entity, RedactedDebug};
+pub use error::{Error, Tier};
+pub use record::Record;
+pub use repo::Repository;
 pub use schema::EntitySchema;
+pub use store::Store;
+pub use versioned::Versioned;
 pub use validate::Validate;
 
 /// A stored entity: a message with a key, columns and indexes.

@@ -1,0 +1,177 @@
+//! What the data access layer needs from an entity beyond its [`Entity::SCHEMA`]: its key, its protobuf
+//! encoding and its row mapping.
+//!
+//! Generated code implements [`Record`] for every entity; until the emitter does, tests implement it by hand.
+//! Everything else (caching, promotion, write-through, metrics) lives once in the runtime, generic over it.
+
+use crate::Entity;
+use crate::error::DecodeError;
+use crate::schema::EntitySchema;
+use std::fmt::Write;
+use std::hash::Hash;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Receives the column values of a row or key, in column order. Implemented by each store (binding through the
+/// SQL value codec for its dialect) and by the Redis key encoder.
+pub trait ColumnWriter {
+    /// The next column's value.
+    fn column<T: Column>(&mut self, value: &T);
+}
+
+/// Hands out the column values of a row or key, in column order.
+pub trait ColumnReader {
+    /// The next column's value.
+    fn column<T: Column>(&mut self) -> Result<T, DecodeError>;
+}
+
+/// A Rust value that maps to a column. Generated code names only this trait and the two visitors above, which
+/// exist whatever runtime features are on; each store maps a `Column` with its own dialect's codec.
+pub trait Column: Sized + Send + Sync + 'static {
+    /// Appends an unambiguous text form of the value (used in Redis keys): a kind letter, then the value, with
+    /// a length prefix wherever the value could contain a separator.
+    fn write_token(&self, out: &mut String);
+}
+
+macro_rules! integer_column {
+    ($($ty:ty),*) => {$(
+        impl Column for $ty {
+            fn write_token(&self, out: &mut String) {
+                let _ = write!(out, "i{self};");
+            }
+        }
+    )*};
+}
+integer_column!(i32, i64, u32, u64);
+
+impl Column for bool {
+    fn write_token(&self, out: &mut String) {
+        out.push_str(if *self { "t;" } else { "f;" });
+    }
+}
+
+impl Column for f64 {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "d{:016x};", self.to_bits());
+    }
+}
+
+impl Column for f32 {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "e{:08x};", self.to_bits());
+    }
+}
+
+impl Column for String {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "s{}:{self};", self.len());
+    }
+}
+
+impl Column for Vec<u8> {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "b{}:", self.len());
+        for byte in self {
+            let _ = write!(out, "{byte:02x}");
+        }
+        out.push(';');
+    }
+}
+
+impl<T: Column> Column for Option<T> {
+    fn write_token(&self, out: &mut String) {
+        match self {
+            Some(v) => v.write_token(out),
+            None => out.push_str("n;"),
+        }
+    }
+}
+
+/// Writes a key's columns as one Redis key segment.
+pub(crate) struct TokenWriter(pub(crate) String);
+
+impl ColumnWriter for TokenWriter {
+    fn column<T: Column>(&mut self, value: &T) {
+        value.write_token(&mut self.0);
+    }
+}
+
+/// The Redis key segment of `key`.
+pub fn key_token<E: Record>(key: &E::Key) -> String {
+    let mut writer = TokenWriter(String::new());
+    E::write_key(key, &mut writer);
+    writer.0
+}
+
+/// An entity the repository can store and cache.
+///
+/// The column order of [`write_row`](Record::write_row) and [`read_row`](Record::read_row) is the order of
+/// [`stored_columns`] over [`Entity::SCHEMA`]: every field with a column, in declaration order. The key columns
+/// of [`write_key`](Record::write_key) follow [`EntitySchema::primary_key`].
+pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'static {
+    /// The primary key: the field's type for a one-field key, a tuple for a composite key.
+    type Key: Clone + Eq + Hash + Ord + Send + Sync + 'static;
+
+    /// The key of this value.
+    fn key(&self) -> Self::Key;
+
+    /// Writes the key's columns, in primary key order.
+    fn write_key<W: ColumnWriter>(key: &Self::Key, out: &mut W);
+
+    /// Reads a key from its columns (the inverse of [`write_key`](Record::write_key)); keyset cursors use it.
+    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<Self::Key, DecodeError>;
+
+    /// Writes the stored columns.
+    fn write_row<W: ColumnWriter>(&self, out: &mut W);
+
+    /// Reads a value from its stored columns.
+    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError>;
+
+    /// A fingerprint of the encoding of cached bytes: it goes into Redis keys, so bytes written under an older
+    /// schema are never decoded as the new one. The default hashes [`Entity::SCHEMA`]; generated code may
+    /// override it with a hash of the full descriptor (nested messages included).
+    fn fingerprint() -> u64 {
+        schema_fingerprint(Self::SCHEMA)
+    }
+}
+
+/// The fields of `schema` that have a column, in declaration order: the order of a row.
+pub fn stored_columns(
+    schema: &'static EntitySchema,
+) -> impl Iterator<Item = (&'static crate::schema::FieldSchema, &'static str)> {
+    schema
+        .fields
+        .iter()
+        .filter_map(|f| f.column.map(|c| (f, c)))
+}
+
+/// FNV-1a over what decides a message's stored encoding: each field's number, name, type and label.
+pub fn schema_fingerprint(schema: &EntitySchema) -> u64 {
+    let mut text = format!("{}.{}", schema.package, schema.message);
+    for field in schema.fields {
+        text.push_str(&format!(
+            "|{}:{}:{:?}:{:?}",
+            field.number, field.name, field.ty, field.label
+        ));
+    }
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    text.bytes()
+        .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// The version of the next write of a row whose current version is `current` (`None` when absent).
+///
+/// `max(current + 1, now in microseconds since the Unix epoch)`: strictly increasing per key, and a row
+/// re-inserted after a delete starts above any version it had before (its old versions were taken from an
+/// earlier clock), so a cached copy of the deleted row can never win a version comparison against it. Writers'
+/// clocks must not step back by more than the time between a delete and the re-insert.
+pub fn next_version(current: Option<u64>) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    match current {
+        Some(v) => now.max(v + 1),
+        None => now,
+    }
+}

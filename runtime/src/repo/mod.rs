@@ -1,0 +1,450 @@
+//! The generic tiered repository: L1 memory → L2 Redis → store.
+//!
+//! - **Reads** try each tier in turn and promote a hit into the faster tiers, always as "set if newer".
+//! - **Writes** commit to the store first (the source of truth), then write through to L2 and L1 as version
+//!   compare-and-set, so an older write or a slow miss-fill never overwrites a newer cached value.
+//! - **Dropped futures**: a write runs in its own task (commit and cache updates together) and the caller
+//!   awaits it, so dropping the caller's future after the commit cannot leave a stale cache entry behind.
+//! - **Consistency**: strong entities get no L1 (no cross-process invalidation is needed, so a write is
+//!   acknowledged after the store commit and the Redis compare-and-set); eventual entities use L1 with the
+//!   entity's TTL. See `docs/repository.md`.
+//! - **Redis failures** are counted and absorbed: the operation continues on the store.
+
+mod stats;
+
+use crate::cache::{Lookup, MemoryTier};
+use crate::error::{Error, Tier};
+use crate::record::Record;
+use crate::schema::Consistency;
+use crate::store::{Page, Store};
+use crate::versioned::Versioned;
+use stats::Counters;
+pub use stats::Stats;
+use std::sync::Arc;
+use tracing::Instrument;
+
+#[cfg(feature = "redis")]
+use crate::redis::{Cached, RedisEntity, RedisTier};
+
+/// A typed repository of entity `E` over the configured tiers.
+pub struct Repository<E: Record> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E: Record> Clone for Repository<E> {
+    fn clone(&self) -> Self {
+        Repository {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<E: Record> {
+    store: Store,
+    l1: Option<MemoryTier<E>>,
+    #[cfg(feature = "redis")]
+    l2: Option<RedisEntity<E>>,
+    counters: Counters,
+}
+
+/// Configures a [`Repository`].
+pub struct RepositoryBuilder<E: Record> {
+    store: Store,
+    l1: bool,
+    #[cfg(feature = "redis")]
+    redis: Option<RedisTier>,
+    _entity: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E: Record> RepositoryBuilder<E> {
+    /// Turns the L1 tier off even where the schema asks for it (e.g. to measure without it).
+    pub fn without_l1(mut self) -> Self {
+        self.l1 = false;
+        self
+    }
+
+    /// Adds the shared Redis tier (L2).
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, redis: RedisTier) -> Self {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// Builds the repository.
+    pub fn build(self) -> Repository<E> {
+        let schema = E::SCHEMA;
+        // Strong entities get no L1: a read after an acknowledged write must see it from any process, and an
+        // in-process cache would need cross-process invalidation before every ack.
+        let l1 = match (self.l1, schema.consistency, &schema.cache) {
+            (true, Consistency::Eventual, Some(cache)) => Some(MemoryTier::new(cache)),
+            _ => None,
+        };
+        #[cfg(feature = "redis")]
+        let l2 = self
+            .redis
+            .map(|r| r.entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl())));
+        Repository {
+            inner: Arc::new(Inner {
+                store: self.store,
+                l1,
+                #[cfg(feature = "redis")]
+                l2,
+                counters: Counters::new(schema.message),
+            }),
+        }
+    }
+}
+
+impl<E: Record> Repository<E> {
+    /// A repository of `E` on `store`, with L1 as the schema asks and no Redis.
+    pub fn new(store: Store) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// Configures a repository of `E` on `store`.
+    pub fn builder(store: Store) -> RepositoryBuilder<E> {
+        RepositoryBuilder {
+            store,
+            l1: true,
+            #[cfg(feature = "redis")]
+            redis: None,
+            _entity: std::marker::PhantomData,
+        }
+    }
+
+    /// The store this repository reads and writes.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Whether reads use an L1 tier (eventual entities with a `cache` option).
+    pub fn has_l1(&self) -> bool {
+        self.inner.l1.is_some()
+    }
+
+    /// Counters since the repository was built.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The value of `key` with its version; [`Error::NotFound`] when absent.
+    pub async fn get(&self, key: &E::Key) -> Result<Versioned<E>, Error> {
+        let inner = &self.inner;
+        if let Some(l1) = &inner.l1 {
+            match l1.get(key) {
+                Lookup::Hit(v) => {
+                    inner.counters.hit(Tier::Memory);
+                    return Ok(v);
+                }
+                Lookup::Deleted(_) => {
+                    inner.counters.hit(Tier::Memory);
+                    return Err(self.not_found());
+                }
+                Lookup::Miss => inner.counters.miss(Tier::Memory),
+            }
+        }
+        let found = self
+            .get_many_below_l1(std::slice::from_ref(key))
+            .instrument(self.span("get"))
+            .await?;
+        found
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| self.not_found())
+    }
+
+    /// The values of `keys`, aligned with them (`None` where absent), with one round trip per tier.
+    pub async fn get_many(&self, keys: &[E::Key]) -> Result<Vec<Option<Versioned<E>>>, Error> {
+        let inner = &self.inner;
+        let Some(l1) = &inner.l1 else {
+            return self
+                .get_many_below_l1(keys)
+                .instrument(self.span("get_many"))
+                .await;
+        };
+        let mut out: Vec<Option<Versioned<E>>> = Vec::with_capacity(keys.len());
+        let mut missing_at = Vec::new();
+        let mut missing = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            match l1.get(key) {
+                Lookup::Hit(v) => {
+                    inner.counters.hit(Tier::Memory);
+                    out.push(Some(v));
+                }
+                Lookup::Deleted(_) => {
+                    inner.counters.hit(Tier::Memory);
+                    out.push(None);
+                }
+                Lookup::Miss => {
+                    inner.counters.miss(Tier::Memory);
+                    out.push(None);
+                    missing_at.push(i);
+                    missing.push(key.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let found = self
+                .get_many_below_l1(&missing)
+                .instrument(self.span("get_many"))
+                .await?;
+            for (i, v) in missing_at.into_iter().zip(found) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts or replaces `value`; returns its new version.
+    pub async fn put(&self, value: E) -> Result<u64, Error> {
+        self.write(
+            "put",
+            move |store, value: E| async move {
+                let version = store.put(&value).await?;
+                Ok(vec![(value.key(), Some(value), version)])
+            },
+            value,
+        )
+        .await
+        .map(first_version)
+    }
+
+    /// Inserts `value`; [`Error::Conflict`] (with `expected: None`) if its key is present.
+    pub async fn insert(&self, value: E) -> Result<u64, Error> {
+        self.write(
+            "insert",
+            move |store, value: E| async move {
+                let version = store.insert(&value).await?;
+                Ok(vec![(value.key(), Some(value), version)])
+            },
+            value,
+        )
+        .await
+        .map(first_version)
+    }
+
+    /// Replaces `value` if the stored row is at `expected_version`; [`Error::Conflict`] otherwise.
+    pub async fn update(&self, value: E, expected_version: u64) -> Result<u64, Error> {
+        self.write(
+            "update",
+            move |store, value: E| async move {
+                let version = store.update(&value, expected_version).await?;
+                Ok(vec![(value.key(), Some(value), version)])
+            },
+            value,
+        )
+        .await
+        .map(first_version)
+    }
+
+    /// Deletes the row of `key`; returns whether there was one.
+    pub async fn delete(&self, key: &E::Key) -> Result<bool, Error> {
+        let written = self
+            .write(
+                "delete",
+                move |store, key: E::Key| async move {
+                    Ok(match store.delete::<E>(&key).await? {
+                        Some(version) => vec![(key, None, version)],
+                        None => Vec::new(),
+                    })
+                },
+                key.clone(),
+            )
+            .await?;
+        Ok(!written.is_empty())
+    }
+
+    /// Inserts or replaces every value in one store transaction; returns their new versions.
+    pub async fn put_many(&self, values: Vec<E>) -> Result<Vec<u64>, Error> {
+        let written = self
+            .write(
+                "put_many",
+                move |store, values: Vec<E>| async move {
+                    let versions = store.put_many(&values).await?;
+                    Ok(values
+                        .into_iter()
+                        .zip(versions)
+                        .map(|(v, version)| (v.key(), Some(v), version))
+                        .collect())
+                },
+                values,
+            )
+            .await?;
+        Ok(written.into_iter().map(|(_, _, v)| v).collect())
+    }
+
+    /// Deletes every key in one store transaction; returns how many rows existed.
+    pub async fn delete_many(&self, keys: &[E::Key]) -> Result<usize, Error> {
+        let written = self
+            .write(
+                "delete_many",
+                move |store, keys: Vec<E::Key>| async move {
+                    let versions = store.delete_many::<E>(&keys).await?;
+                    Ok(keys
+                        .into_iter()
+                        .zip(versions)
+                        .filter_map(|(k, v)| v.map(|version| (k, None, version)))
+                        .collect())
+                },
+                keys.to_vec(),
+            )
+            .await?;
+        Ok(written.len())
+    }
+
+    /// Up to `limit` rows in key order after `after` (straight from the store: scans bypass the caches).
+    pub async fn scan(&self, after: Option<&E::Key>, limit: usize) -> Result<Page<E>, Error> {
+        self.inner
+            .store
+            .scan::<E>(after, limit)
+            .instrument(self.span("scan"))
+            .await
+    }
+
+    fn not_found(&self) -> Error {
+        Error::NotFound {
+            entity: E::SCHEMA.message,
+        }
+    }
+
+    fn span(&self, op: &'static str) -> tracing::Span {
+        tracing::debug_span!("capacitor.repo", entity = E::SCHEMA.message, op)
+    }
+
+    /// L2, then the store for what L2 lacks; promotes what it finds.
+    async fn get_many_below_l1(&self, keys: &[E::Key]) -> Result<Vec<Option<Versioned<E>>>, Error> {
+        let inner = &self.inner;
+        let mut out: Vec<Option<Versioned<E>>> = vec![None; keys.len()];
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut pending: Vec<usize> = (0..keys.len()).collect();
+
+        #[cfg(feature = "redis")]
+        if let Some(l2) = &inner.l2 {
+            match l2.get_many(keys).await {
+                Ok(cached) => {
+                    pending.clear();
+                    for (i, c) in cached.into_iter().enumerate() {
+                        match c {
+                            Cached::Hit(v) => {
+                                inner.counters.hit(Tier::Redis);
+                                if let Some(l1) = &inner.l1
+                                    && l1.set_if_newer(&keys[i], &v.value, v.version)
+                                {
+                                    inner.counters.promotion(Tier::Memory);
+                                }
+                                out[i] = Some(v);
+                            }
+                            Cached::Deleted(version) => {
+                                inner.counters.hit(Tier::Redis);
+                                if let Some(l1) = &inner.l1 {
+                                    l1.set_deleted(&keys[i], version);
+                                }
+                            }
+                            Cached::Miss => {
+                                inner.counters.miss(Tier::Redis);
+                                pending.push(i);
+                            }
+                        }
+                    }
+                }
+                Err(e) => inner.counters.error(Tier::Redis, &e),
+            }
+        }
+        if pending.is_empty() {
+            return Ok(out);
+        }
+
+        let wanted: Vec<E::Key> = pending.iter().map(|&i| keys[i].clone()).collect();
+        let rows = match inner.store.get_many::<E>(&wanted).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                inner.counters.error(Tier::Store, &e);
+                return Err(e);
+            }
+        };
+        #[cfg(feature = "redis")]
+        let mut fills = Vec::new();
+        for (&i, row) in pending.iter().zip(rows) {
+            match &row {
+                Some(v) => {
+                    inner.counters.hit(Tier::Store);
+                    if let Some(l1) = &inner.l1
+                        && l1.set_if_newer(&keys[i], &v.value, v.version)
+                    {
+                        inner.counters.promotion(Tier::Memory);
+                    }
+                    #[cfg(feature = "redis")]
+                    fills.push((keys[i].clone(), Some(v.value.clone()), v.version));
+                }
+                None => inner.counters.miss(Tier::Store),
+            }
+            out[i] = row;
+        }
+        #[cfg(feature = "redis")]
+        if let (Some(l2), false) = (&inner.l2, fills.is_empty()) {
+            match l2.set_many_if_newer(&fills).await {
+                Ok(()) => inner.counters.promotions(Tier::Redis, fills.len()),
+                Err(e) => inner.counters.error(Tier::Redis, &e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a store write and the cache write-through in one spawned task, so the caches are updated even if
+    /// the caller drops its future after the commit. `commit` returns what it wrote: (key, value or `None` for
+    /// a delete, new version).
+    async fn write<A, F, Fut>(
+        &self,
+        op: &'static str,
+        commit: F,
+        arg: A,
+    ) -> Result<Vec<(E::Key, Option<E>, u64)>, Error>
+    where
+        A: Send + 'static,
+        F: FnOnce(Store, A) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<(E::Key, Option<E>, u64)>, Error>> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let span = self.span(op);
+        let task = async move {
+            let written = match commit(inner.store.clone(), arg).await {
+                Ok(written) => written,
+                Err(e) => {
+                    if !matches!(e, Error::Conflict { .. } | Error::NotFound { .. }) {
+                        inner.counters.error(Tier::Store, &e);
+                    }
+                    return Err(e);
+                }
+            };
+            inner.counters.write(written.len());
+            #[cfg(feature = "redis")]
+            if let (Some(l2), false) = (&inner.l2, written.is_empty())
+                && let Err(e) = l2.set_many_if_newer(&written).await
+            {
+                inner.counters.error(Tier::Redis, &e);
+            }
+            if let Some(l1) = &inner.l1 {
+                for (key, value, version) in &written {
+                    match value {
+                        Some(v) => {
+                            l1.set_if_newer(key, v, *version);
+                        }
+                        None => l1.set_deleted(key, *version),
+                    }
+                }
+            }
+            Ok(written)
+        }
+        .instrument(span);
+        match tokio::spawn(task).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
+        }
+    }
+}
+
+fn first_version<K, E>(written: Vec<(K, Option<E>, u64)>) -> u64 {
+    written.first().map(|(_, _, v)| *v).unwrap_or_default()
+}
