@@ -252,8 +252,14 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
 /// Two fields in one column would overwrite each other.
 fn unique_columns(message: &Message, out: &mut Vec<Diagnostic>) {
     let mut columns: BTreeMap<&str, &Field> = BTreeMap::new();
-    for field in message.fields.iter().filter(|f| f.is_stored()) {
-        if let Some(first) = columns.insert(field.column(), field) {
+    // A oneof's members share the oneof's column; a clash is a field (or another oneof) in the same column.
+    for field in message.fields.iter() {
+        let Some(column) = field.stored_in() else {
+            continue;
+        };
+        if let Some(first) = columns.insert(column, field)
+            && (first.oneof.is_none() || first.oneof != field.oneof)
+        {
             out.push(
                 Diagnostic::new(
                     &field.origin,
@@ -261,7 +267,7 @@ fn unique_columns(message: &Message, out: &mut Vec<Diagnostic>) {
                         "{} and field `{}` are both stored in column `{}`",
                         field_name(message, field),
                         first.name,
-                        field.column()
+                        column
                     ),
                     "column used twice",
                 )

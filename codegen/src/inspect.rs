@@ -88,11 +88,11 @@ impl Inventory {
                     columns: m
                         .fields
                         .iter()
-                        .filter(|f| f.is_stored())
-                        .map(|f: &Field| ColumnView {
+                        .filter_map(|f: &Field| f.stored_in().map(|c| (f, c)))
+                        .map(|(f, column)| ColumnView {
                             number: f.number,
                             field: f.name.clone(),
-                            column: f.column().to_string(),
+                            column: column.to_string(),
                             encrypt: f.options.encrypt.as_ref().is_some_and(|e| e.value),
                         })
                         .collect(),

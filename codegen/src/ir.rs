@@ -79,6 +79,10 @@ pub struct Message {
     pub rules: Vec<Rule>,
     /// `Some` when the message carries `(capacitor.v1.entity)` (or `#[derive(Entity)]`).
     pub entity: Option<EntityOptions>,
+    /// Reserved field numbers (`reserved 4, 9 to 11;`), as half-open ranges. A stored field may only be
+    /// deleted once its number is reserved (the migration differ enforces it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reserved: Vec<std::ops::Range<u32>>,
     pub origin: Origin,
 }
 
@@ -86,6 +90,11 @@ impl Message {
     /// A field by its proto name.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether field number `number` is reserved.
+    pub fn is_reserved(&self, number: u32) -> bool {
+        self.reserved.iter().any(|r| r.contains(&number))
     }
 
     /// Whether the Debug output must hide something: a PII field or a `debug_redact` field.
@@ -105,6 +114,14 @@ pub struct Oneof {
     pub rust_type: String,
     /// `(buf.validate.oneof)` rules.
     pub rules: Vec<Rule>,
+}
+
+impl Oneof {
+    /// The column the oneof is stored in, as one value (JSON in the proto3 mapping, NULL when no member is
+    /// set): the oneof's name.
+    pub fn column(&self) -> &str {
+        &self.name
+    }
 }
 
 /// One field of a message. Fields are identified by number; names may change.
@@ -133,9 +150,20 @@ impl Field {
         self.debug_redact || self.options.pii.is_some()
     }
 
-    /// Whether the field is stored in a column of its own.
+    /// Whether the field is stored in a column of its own: not `ignore`d and not a oneof member (a oneof is
+    /// stored as one value, in its [`Oneof::column`]).
     pub fn is_stored(&self) -> bool {
-        !self.options.ignore
+        !self.options.ignore && self.oneof.is_none()
+    }
+
+    /// The column holding the field's value: its own [`Field::column`], its oneof's column for a oneof member,
+    /// `None` for an `ignore`d field.
+    pub fn stored_in(&self) -> Option<&str> {
+        match (&self.oneof, self.options.ignore) {
+            (_, true) => None,
+            (Some(oneof), false) => Some(oneof),
+            (None, false) => Some(self.column()),
+        }
     }
 
     /// The column name: the `column` option, or the field name.

@@ -28,6 +28,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod ir;
 pub mod names;
+pub mod sql;
 
 #[cfg(feature = "proto")]
 mod builder;
@@ -37,6 +38,8 @@ mod error;
 pub mod generate;
 #[cfg(feature = "proto")]
 pub mod inspect;
+#[cfg(feature = "proto")]
+pub mod migrate;
 #[cfg(feature = "proto")]
 pub mod output;
 #[cfg(feature = "proto")]

@@ -4,7 +4,8 @@ use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::generate::{DtoOptions, generate, load_schema};
 use capacitor_codegen::output::{stale_files, write_all};
 use capacitor_codegen::proto::Input;
-use capacitor_codegen::{Error, inspect};
+use capacitor_codegen::sql::Dialect;
+use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,73 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Versioned SQL migrations (sqlx format) for the Postgres and SQLite entities.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Writes the next reversible migration (and the lockfile) in each dialect folder whose tables changed.
+    #[command(
+        after_help = "Example:\n  capgen migrate diff -I proto --dir migrations --name add_email proto/app/v1/user.proto"
+    )]
+    Diff {
+        #[command(flatten)]
+        migrations: MigrationArgs,
+        /// The migration's name (`add_email`): files are `<version>_<name>.up.sql` / `.down.sql`.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// A message was renamed: keep its table and data (`--renamed-from app.v1.User=app.v1.Account`).
+        #[arg(long, value_name = "OLD=NEW", value_parser = parse_rename)]
+        renamed_from: Vec<(String, String)>,
+        /// Writes destructive changes (dropped tables or columns, narrowing types, NOT NULL without a
+        /// default) instead of refusing them.
+        #[arg(long)]
+        allow_destructive: bool,
+    },
+    /// Exits 1 when the schema has changes no migration in --dir captures (for CI).
+    #[command(
+        after_help = "Example:\n  capgen migrate check -I proto --dir migrations proto/app/v1/user.proto"
+    )]
+    Check {
+        #[command(flatten)]
+        migrations: MigrationArgs,
+    },
+    /// Prints the full CREATE script of one dialect.
+    #[command(
+        after_help = "Example:\n  capgen migrate sql --dialect postgres -I proto proto/app/v1/user.proto"
+    )]
+    Sql {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
+        dialect: Dialect,
+    },
+}
+
+#[derive(Args)]
+struct MigrationArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The migrations directory (holds `postgres/` and `sqlite/`).
+    #[arg(long, value_name = "DIR", default_value = "migrations")]
+    dir: PathBuf,
+    /// Only this dialect (`postgres` or `sqlite`); both by default.
+    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
+    dialect: Option<Dialect>,
+}
+
+fn parse_dialect(text: &str) -> Result<Dialect, String> {
+    Dialect::from_name(text)
+        .ok_or_else(|| format!("`{text}` is not a dialect: use postgres or sqlite"))
+}
+
+fn parse_rename(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .ok_or_else(|| format!("`{text}` is not OLD=NEW"))
 }
 
 #[derive(Args)]
@@ -116,6 +184,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Migrate(command) => migrate_command(command),
         Command::Generate { input, out } => {
             let generated = generate(&input.input(), &input.options()?)?;
             let written = write_all(&out, &generated.files)?;
@@ -153,6 +222,71 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             } else {
                 print!("{view}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
+    let failed = |error: migrate::Error| {
+        say(&format!("{:?}", miette::Report::new(error)));
+        Ok(ExitCode::from(1))
+    };
+    match command {
+        MigrateCommand::Diff {
+            migrations,
+            name,
+            renamed_from,
+            allow_destructive,
+        } => {
+            let (_, schema) = load_schema(&migrations.input.input())?;
+            let options = migrate::DiffOptions {
+                name: name.clone(),
+                dialects: migrations.dialect.into_iter().collect(),
+                renamed_from,
+                allow_destructive,
+            };
+            let planned = match migrate::plan(&schema, &migrations.dir, &options) {
+                Ok(planned) => planned,
+                Err(e) => return failed(e),
+            };
+            if planned.is_empty() {
+                say("capgen: no schema changes; no migration written");
+                return Ok(ExitCode::SUCCESS);
+            }
+            match migrate::write(&migrations.dir, &planned, &name) {
+                Ok(written) => {
+                    for path in written {
+                        say(&format!("capgen: wrote {}", path.display()));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => failed(e),
+            }
+        }
+        MigrateCommand::Check { migrations } => {
+            let (_, schema) = load_schema(&migrations.input.input())?;
+            let dialects: Vec<Dialect> = migrations.dialect.into_iter().collect();
+            let pending = match migrate::pending(&schema, &migrations.dir, &dialects) {
+                Ok(pending) => pending,
+                Err(e) => return failed(e),
+            };
+            if pending.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (dialect, changes) in &pending {
+                for change in changes {
+                    say(&format!("{dialect}: {}", migrate::describe(change)));
+                }
+            }
+            say(
+                "capgen: the schema has changes no migration captures: run `capgen migrate diff --name <name>` with the same arguments",
+            );
+            Ok(ExitCode::from(1))
+        }
+        MigrateCommand::Sql { input, dialect } => {
+            let (_, schema) = load_schema(&input.input())?;
+            print!("{}", migrate::create_script(&schema, dialect));
             Ok(ExitCode::SUCCESS)
         }
     }

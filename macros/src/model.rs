@@ -167,6 +167,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         oneofs: Vec::new(),
         rules: Vec::new(),
         entity: (derive == Derive::Entity).then_some(entity),
+        reserved: Vec::new(),
         origin: cx.origin(ident_span),
     };
     Ok(Model {

@@ -127,12 +127,9 @@ fn scalar_tokens(scalar: Scalar, rt: &TokenStream) -> TokenStream {
 fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
     let number = field.number;
     let name = &field.name;
-    let column = match field.is_stored() {
-        true => {
-            let c = field.column();
-            quote!(::core::option::Option::Some(#c))
-        }
-        false => quote!(::core::option::Option::None),
+    let column = match field.stored_in() {
+        Some(c) => quote!(::core::option::Option::Some(#c)),
+        None => quote!(::core::option::Option::None),
     };
     let ty = match &field.ty {
         FieldType::Scalar(s) => {

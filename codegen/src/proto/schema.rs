@@ -182,6 +182,7 @@ impl Reader<'_> {
                 MESSAGE_OPTIONS,
             ),
             entity,
+            reserved: message.reserved_ranges().collect(),
             origin: self.spans.origin(&path),
         });
         let nested_module = format!("{module}{}::", names::field_name(message.name()));

@@ -1,0 +1,152 @@
+//! The destructive-change guard and the deleted-field rule, checked before anything is written.
+
+use super::diff::{Change, ColumnChange};
+use crate::ir::Schema;
+use crate::sql::{Column, ColumnKey};
+use std::fmt;
+
+/// A change capgen refuses to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The message (`app.v1.User`).
+    pub message: String,
+    /// The field (or oneof) concerned, when the problem is about one.
+    pub field: Option<String>,
+    /// Its number, when it has one.
+    pub number: Option<u32>,
+    /// A stable rule id (`FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED`, `DESTRUCTIVE_DROP_COLUMN`, …).
+    pub rule: &'static str,
+    /// What would happen and what to do.
+    pub reason: String,
+    /// Whether `--allow-destructive` lifts it (a deleted field without a reserved number never is lifted).
+    pub allowable: bool,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(field) = &self.field {
+            write!(f, " field `{field}`")?;
+        }
+        if let Some(number) = self.number {
+            write!(f, " (number {number})")?;
+        }
+        write!(f, ": {}: {}", self.rule, self.reason)
+    }
+}
+
+/// Widening type changes, which keep every value: `(old, new)`.
+const WIDENING: &[(&str, &str)] = &[
+    ("INTEGER", "BIGINT"),
+    ("INTEGER", "NUMERIC(20,0)"),
+    ("BIGINT", "NUMERIC(20,0)"),
+    ("REAL", "DOUBLE PRECISION"),
+    ("INTEGER[]", "BIGINT[]"),
+    ("INTEGER[]", "NUMERIC(20,0)[]"),
+    ("BIGINT[]", "NUMERIC(20,0)[]"),
+    ("REAL[]", "DOUBLE PRECISION[]"),
+];
+
+/// Every problem in `changes` (against the current `schema`, for reserved numbers).
+pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for change in changes {
+        match change {
+            Change::Create(_) => {}
+            Change::Drop(table) => out.push(Problem {
+                message: table.message.clone(),
+                field: None,
+                number: None,
+                rule: "DESTRUCTIVE_DROP_TABLE",
+                reason: format!(
+                    "table \"{}\" would be dropped with its rows (the message is no longer an entity of this backend; if it was renamed, pass --renamed-from {}=<new name>)",
+                    table.name, table.message
+                ),
+                allowable: true,
+            }),
+            Change::Alter(change) => {
+                let message = schema.message(&change.new.message);
+                for column in &change.columns {
+                    let problem = |rule, reason: String, allowable| Problem {
+                        message: change.new.message.clone(),
+                        field: Some(column_field(column)),
+                        number: column.key().field_number(),
+                        rule,
+                        reason,
+                        allowable,
+                    };
+                    match column {
+                        ColumnChange::Drop(c) => {
+                            if matches!(c.key, ColumnKey::Nanos(_)) {
+                                continue;
+                            }
+                            if let ColumnKey::Field(n) = c.key {
+                                let deleted = message.is_none_or(|m| m.fields.iter().all(|f| f.number != n));
+                                if deleted && !message.is_some_and(|m| m.is_reserved(n)) {
+                                    out.push(problem(
+                                        "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                                        format!(
+                                            "the field was deleted without reserving its number; add `reserved {n};` (and `reserved \"{}\";`) to the message so the number is never reused with another meaning",
+                                            c.field
+                                        ),
+                                        false,
+                                    ));
+                                    continue;
+                                }
+                            }
+                            out.push(problem(
+                                "DESTRUCTIVE_DROP_COLUMN",
+                                format!("column \"{}\" would be dropped with its data", c.name),
+                                true,
+                            ));
+                        }
+                        ColumnChange::Add(c) if !c.nullable && c.default.is_none() => {
+                            out.push(problem(
+                                "DESTRUCTIVE_NOT_NULL_WITHOUT_DEFAULT",
+                                format!(
+                                    "new column \"{}\" is NOT NULL without a default, so existing rows cannot be kept",
+                                    c.name
+                                ),
+                                true,
+                            ))
+                        }
+                        ColumnChange::Alter { old, new } => {
+                            if old.sql_type != new.sql_type
+                                && !WIDENING.contains(&(old.sql_type.as_str(), new.sql_type.as_str()))
+                            {
+                                out.push(problem(
+                                    "DESTRUCTIVE_NARROWING_TYPE_CHANGE",
+                                    format!(
+                                        "column \"{}\" would change from {} to {}, which cannot hold every old value",
+                                        new.name, old.sql_type, new.sql_type
+                                    ),
+                                    true,
+                                ));
+                            }
+                            if old.nullable && !new.nullable && new.default.is_none() {
+                                out.push(problem(
+                                    "DESTRUCTIVE_NOT_NULL_WITHOUT_DEFAULT",
+                                    format!(
+                                        "column \"{}\" would become NOT NULL without a default, so rows holding NULL cannot be kept",
+                                        new.name
+                                    ),
+                                    true,
+                                ));
+                            }
+                        }
+                        ColumnChange::Add(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn column_field(change: &ColumnChange) -> String {
+    let column: &Column = match change {
+        ColumnChange::Add(c) | ColumnChange::Drop(c) => c,
+        ColumnChange::Alter { new, .. } => new,
+    };
+    column.field.clone()
+}

@@ -1,0 +1,1 @@
+ALTER TABLE {{ table }} ADD CONSTRAINT {{ name }} PRIMARY KEY ({{ columns|join(", ") }});

@@ -1,0 +1,1 @@
+ALTER INDEX {{ from }} RENAME TO {{ to }};

@@ -1,0 +1,1 @@
+ALTER TABLE {{ from }} RENAME TO {{ to }};
