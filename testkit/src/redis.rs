@@ -1,1 +1,184 @@
 //! A Redis 7 server for tests: `redis-server` on a loopback port, stoppable, hangable and restartable.
+//!
+//! ```no_run
+//! let redis = capacitor_testkit::redis::RedisServer::start().unwrap();
+//! let url = redis.url();             // redis://127.0.0.1:<port>/
+//! redis.hang();                      // SIGSTOP: connections stay open, nothing answers
+//! redis.resume();                    // SIGCONT
+//! ```
+//!
+//! [`RedisServer::start_persistent`] keeps an append-only file in the server's temp dir, so
+//! [`RedisServer::restart`] brings the server back on the same port WITH its data (the "Redis returns with
+//! entries that missed writes while it was away" case). The server is killed when the handle drops.
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The `redis-server` binary (Debian's `redis-server` package).
+const REDIS_SERVER: &str = "redis-server";
+
+/// A running (or stopped) test Redis server.
+pub struct RedisServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    persistent: bool,
+    child: Mutex<Option<Child>>,
+}
+
+impl RedisServer {
+    /// Starts a server without persistence (`--save '' --appendonly no`) on a free loopback port.
+    pub fn start() -> io::Result<Self> {
+        Self::launch(false)
+    }
+
+    /// Starts a server that keeps its data in an append-only file, so [`restart`](Self::restart) keeps it.
+    pub fn start_persistent() -> io::Result<Self> {
+        Self::launch(true)
+    }
+
+    fn launch(persistent: bool) -> io::Result<Self> {
+        let server = RedisServer {
+            port: free_port()?,
+            dir: tempfile::Builder::new()
+                .prefix("capacitor-redis-")
+                .tempdir()?,
+            persistent,
+            child: Mutex::new(None),
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The loopback port the server listens on (kept across restarts).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's working directory (its append-only file lives here when persistent).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    /// Stops the server (SIGTERM; a persistent server flushes its append-only file first) and waits for it.
+    pub fn stop(&self) -> io::Result<()> {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut c) = child.take() {
+            signal(c.id(), "CONT")?; // a hung server cannot handle SIGTERM
+            signal(c.id(), "TERM")?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if c.try_wait()?.is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    c.kill()?;
+                    c.wait()?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same port and directory (with its data when persistent).
+    pub fn restart(&self) -> io::Result<()> {
+        self.stop()?;
+        self.spawn()
+    }
+
+    /// SIGSTOP: the server keeps its connections but answers nothing until [`resume`](Self::resume).
+    pub fn hang(&self) -> io::Result<()> {
+        self.send("STOP")
+    }
+
+    /// SIGCONT after [`hang`](Self::hang).
+    pub fn resume(&self) -> io::Result<()> {
+        self.send("CONT")
+    }
+
+    fn send(&self, sig: &str) -> io::Result<()> {
+        let child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        match child.as_ref() {
+            Some(c) => signal(c.id(), sig),
+            None => Err(io::Error::other("redis-server is not running")),
+        }
+    }
+
+    fn spawn(&self) -> io::Result<()> {
+        let mut command = Command::new(REDIS_SERVER);
+        command
+            .current_dir(self.dir.path())
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--dir", &self.dir.path().to_string_lossy()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if self.persistent {
+            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            command.args(["--appendonly", "no"]);
+        }
+        let child = command.spawn().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start `{REDIS_SERVER}` ({e}); install Debian's redis-server package"
+                ),
+            )
+        })?;
+        *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+        wait_for_port(self.port, Duration::from_secs(10))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut c) = child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) -> io::Result<()> {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("kill -{sig} {pid} failed")))
+    }
+}
+
+/// A port the OS reports free on loopback (another process may take it before the server binds; tests
+/// retry by starting a new server).
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("redis-server did not listen on 127.0.0.1:{port} within {timeout:?}"),
+    ))
+}

@@ -68,13 +68,16 @@ impl<E: Record> MemoryTier<E> {
     /// Returns whether it was stored.
     pub fn set_if_newer(&self, key: &E::Key, value: &E, version: u64) -> bool {
         let expires = self.expiry();
-        self.write_if_newer(key, version, || Slot::live(value.clone(), version, expires))
+        self.write_if_newer(key, (version, false), || {
+            Slot::live(value.clone(), version, expires)
+        })
     }
 
-    /// Records that `key` was deleted at `version`, unless L1 already holds a newer version.
+    /// Records that the row of `key` at `version` was deleted, unless L1 already holds a newer version. The
+    /// tombstone replaces the live value of the same version.
     pub fn set_deleted(&self, key: &E::Key, version: u64) {
         let expires = self.expiry();
-        self.write_if_newer(key, version, || Slot::deleted(version, expires));
+        self.write_if_newer(key, (version, true), || Slot::deleted(version, expires));
     }
 
     /// Drops whatever L1 holds for `key` (used when the outcome of a write is unknown).
@@ -101,10 +104,15 @@ impl<E: Record> MemoryTier<E> {
         self.ttl.map(|ttl| Instant::now() + ttl)
     }
 
-    fn write_if_newer(&self, key: &E::Key, version: u64, make: impl FnOnce() -> Slot<E>) -> bool {
+    fn write_if_newer(
+        &self,
+        key: &E::Key,
+        rank: (u64, bool),
+        make: impl FnOnce() -> Slot<E>,
+    ) -> bool {
         let mut make = Some(make);
         let result = self.cache.entry(key, None, |_, current: &mut Slot<E>| {
-            if version > current.version() {
+            if rank > current.rank() {
                 *current = (make.take().expect("called once"))();
                 EntryAction::Retain(true)
             } else {

@@ -34,9 +34,12 @@ impl<E> Slot<E> {
         Slot::Deleted { version, expires }
     }
 
-    pub(super) fn version(&self) -> u64 {
+    /// The order in which writes win: by version, and a delete beats the live value of the same version
+    /// (the row it deleted).
+    pub(super) fn rank(&self) -> (u64, bool) {
         match self {
-            Slot::Live { version, .. } | Slot::Deleted { version, .. } => *version,
+            Slot::Live { version, .. } => (*version, false),
+            Slot::Deleted { version, .. } => (*version, true),
         }
     }
 

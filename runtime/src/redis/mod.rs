@@ -6,13 +6,16 @@
 //! - **Keys**: `<prefix>:{<table>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all
 //!   keys of one entity live in one slot, so the scripts below may touch several of them. The fingerprint
 //!   changes with the schema, so bytes written under an old schema are never decoded as the new one.
-//! - **Values**: the row version as 16 hex digits, `L` (live) or `D` (deleted), then the protobuf bytes.
-//!   Fixed-width hex compares like the number, so the Lua scripts compare versions as strings.
+//! - **Values**: the row version as 16 hex digits, `L` (live) or `T` (tombstone), then the protobuf bytes.
+//!   Fixed-width hex compares like the number and `T` sorts after `L`, so the Lua scripts compare these 17
+//!   bytes as strings: newer versions win, and a delete wins over the live value of its own version.
 //! - **Writes** are version compare-and-set in one Lua script: set only if newer than what Redis holds.
-//! - **Missed writes**: when an operation fails or Redis is skipped, the tier is marked dirty. Before it uses
-//!   Redis again, it increments the entity's generation (`<prefix>:{<table>}:gen`); every script reads the
+//! - **Missed writes**: any failure on a connection (error or timeout, for any entity) is counted. Before an
+//!   entity uses Redis again, it increments its generation (`<prefix>:{<table>}:gen`); every script reads the
 //!   generation server-side, so entries that may have missed a write are never served again, by any process
-//!   (they expire by their TTL). See `docs/repository.md` for the window this leaves between processes.
+//!   (they expire by their TTL). A Redis restart breaks every process's connection, so every process sees a
+//!   failure and bumps before reading. See `docs/repository.md` for what this does not cover (a partition that
+//!   hides Redis from one process only).
 
 mod keys;
 mod scripts;
@@ -24,7 +27,7 @@ use keys::KeySpace;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How the Redis tier connects and behaves.
@@ -77,6 +80,7 @@ impl Connection {
 pub struct RedisTier {
     connection: Connection,
     options: Arc<RedisOptions>,
+    health: Arc<Health>,
 }
 
 impl RedisTier {
@@ -117,6 +121,7 @@ impl RedisTier {
         Ok(RedisTier {
             connection,
             options: Arc::new(options),
+            health: Arc::default(),
         })
     }
 
@@ -131,19 +136,20 @@ impl RedisTier {
             tier: self.clone(),
             keys: KeySpace::new(&self.options.prefix, E::SCHEMA.table, E::fingerprint()),
             ttl: ttl.or(self.options.default_ttl),
-            // A new handle may be created after an outage it did not see: the first use bumps the generation
-            // only if this handle itself misses a write, so start clean.
-            state: Arc::new(State::default()),
+            // Outages before this handle existed were handled by the handles that saw them.
+            clean_through: Arc::new(AtomicU64::new(self.health.failures.load(Ordering::Acquire))),
             _entity: PhantomData,
         }
     }
 }
 
+/// The health of one Redis connection, shared by every entity that uses it.
 #[derive(Default)]
-struct State {
-    /// A write may not have reached Redis: bump the generation before using Redis again.
-    dirty: AtomicBool,
-    /// Until when Redis is skipped, in milliseconds since `EPOCH` (0: not skipped).
+struct Health {
+    /// Failures so far (errors, timeouts); an entity whose generation was bumped through a smaller count
+    /// bumps it again before its next use of Redis.
+    failures: AtomicU64,
+    /// Until when Redis is skipped, in milliseconds since the process epoch (0: not skipped).
     skip_until_ms: AtomicU64,
 }
 
@@ -163,7 +169,8 @@ pub struct RedisEntity<E> {
     tier: RedisTier,
     keys: KeySpace,
     ttl: Option<Duration>,
-    state: Arc<State>,
+    /// The tier failure count through which this entity's generation has been bumped.
+    clean_through: Arc<AtomicU64>,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -173,7 +180,7 @@ impl<E> Clone for RedisEntity<E> {
             tier: self.tier.clone(),
             keys: self.keys.clone(),
             ttl: self.ttl,
-            state: self.state.clone(),
+            clean_through: self.clean_through.clone(),
             _entity: PhantomData,
         }
     }
@@ -191,19 +198,20 @@ fn now_ms() -> u64 {
 impl<E: Record> RedisEntity<E> {
     /// Whether the tier will skip Redis right now (it failed less than `backoff` ago).
     pub fn is_skipping(&self) -> bool {
-        now_ms() < self.state.skip_until_ms.load(Ordering::Acquire)
+        now_ms() < self.tier.health.skip_until_ms.load(Ordering::Acquire)
     }
 
-    /// Whether a write may have missed Redis and the generation has not been bumped yet.
-    pub fn is_dirty(&self) -> bool {
-        self.state.dirty.load(Ordering::Acquire)
+    /// Whether Redis failed since this entity's generation was last bumped (the next use bumps it).
+    pub fn needs_new_generation(&self) -> bool {
+        self.tier.health.failures.load(Ordering::Acquire)
+            > self.clean_through.load(Ordering::Acquire)
     }
 
     /// Looks up `keys` in one round trip.
     pub async fn get_many(&self, keys: &[E::Key]) -> Result<Vec<Cached<E>>, Error> {
         let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
         let raw: Vec<Option<Vec<u8>>> = self
-            .run(false, |mut c, keys| async move {
+            .run(|mut c, keys| async move {
                 let mut call = scripts::get_many().key(keys.gen_key());
                 call.arg(keys.base());
                 for t in &tokens {
@@ -240,31 +248,19 @@ impl<E: Record> RedisEntity<E> {
         let args: Vec<(String, String, Vec<u8>, u64)> = entries
             .iter()
             .map(|(key, value, version)| {
-                let (payload, ttl) = match value {
-                    Some(v) => {
-                        let mut bytes = Vec::with_capacity(1 + v.encoded_len());
-                        bytes.push(b'L');
-                        v.encode(&mut bytes).expect("a Vec grows as needed");
-                        (bytes, ttl_ms(true))
-                    }
-                    None => (vec![b'D'], ttl_ms(false)),
+                let (kind, payload, ttl) = match value {
+                    Some(v) => (b'L', v.encode_to_vec(), ttl_ms(true)),
+                    None => (b'T', Vec::new(), ttl_ms(false)),
                 };
-                (
-                    self.keys.token::<E>(key),
-                    format!("{version:016x}"),
-                    payload,
-                    ttl,
-                )
+                let rank = format!("{version:016x}{}", kind as char);
+                (self.keys.token::<E>(key), rank, payload, ttl)
             })
             .collect();
-        self.run(true, |mut c, keys| async move {
+        self.run(|mut c, keys| async move {
             let mut call = scripts::set_if_newer().key(keys.gen_key());
             call.arg(keys.base());
-            for (token, version, payload, ttl) in &args {
-                call.arg(token)
-                    .arg(version)
-                    .arg(payload.as_slice())
-                    .arg(*ttl);
+            for (token, rank, payload, ttl) in &args {
+                call.arg(token).arg(rank).arg(payload.as_slice()).arg(*ttl);
             }
             c.invoke::<i64>(&call).await
         })
@@ -285,7 +281,7 @@ impl<E: Record> RedisEntity<E> {
             .and_then(|s| u64::from_str_radix(s, 16).ok())
             .ok_or_else(|| corrupt("cached entry has no version"))?;
         match raw[16] {
-            b'D' => Ok(Cached::Deleted(version)),
+            b'T' => Ok(Cached::Deleted(version)),
             b'L' => E::decode(&raw[17..])
                 .map(|value| Cached::Hit(Versioned::new(value, version)))
                 .map_err(|_| corrupt("cached entry does not decode")),
@@ -293,19 +289,17 @@ impl<E: Record> RedisEntity<E> {
         }
     }
 
-    /// Runs one operation under the timeout, after bumping the generation if a write was missed. A failure
-    /// (or a skipped write) marks the tier dirty and starts the backoff.
-    async fn run<T, F, Fut>(&self, is_write: bool, op: F) -> Result<T, Error>
+    /// Runs one operation under the timeout, after bumping the entity's generation if Redis failed (for any
+    /// entity of this connection) since the last bump. A failure starts the backoff.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, Error>
     where
         F: FnOnce(Connection, KeySpace) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let entity = E::SCHEMA.message;
+        let health = &self.tier.health;
         let timeout = self.tier.options.timeout;
         if self.is_skipping() {
-            if is_write {
-                self.state.dirty.store(true, Ordering::Release);
-            }
             return Err(Error::backend(
                 entity,
                 Tier::Redis,
@@ -313,15 +307,16 @@ impl<E: Record> RedisEntity<E> {
             ));
         }
         let attempt = async {
-            if self.state.dirty.load(Ordering::Acquire) {
+            let failures = health.failures.load(Ordering::Acquire);
+            if failures > self.clean_through.load(Ordering::Acquire) {
                 let mut c = self.tier.connection.clone();
                 c.invoke::<i64>(&scripts::bump_generation().key(self.keys.gen_key()))
                     .await?;
-                self.state.dirty.store(false, Ordering::Release);
+                self.clean_through.fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(
                     entity,
                     tier = "redis",
-                    "redis generation bumped after missed writes"
+                    "redis generation bumped after an outage"
                 );
             }
             op(self.tier.connection.clone(), self.keys.clone()).await
@@ -335,13 +330,12 @@ impl<E: Record> RedisEntity<E> {
                 after: timeout,
             },
         };
-        // A failed read leaves Redis as it was; a failed (or timed out) write may or may not have landed, and
-        // any write this process makes while skipping will miss Redis: bump the generation before reuse.
-        if is_write {
-            self.state.dirty.store(true, Ordering::Release);
-        }
+        // Any failure may hide missed writes: a failed or timed-out write may not have landed, writes made while
+        // Redis is skipped miss it, and a Redis that restarts WITH its data brings back entries other writers
+        // could not update. Count it; every entity bumps its generation before using Redis again.
+        health.failures.fetch_add(1, Ordering::AcqRel);
         let until = now_ms() + self.tier.options.backoff.as_millis() as u64;
-        self.state.skip_until_ms.store(until, Ordering::Release);
+        health.skip_until_ms.fetch_max(until, Ordering::AcqRel);
         Err(outcome)
     }
 }

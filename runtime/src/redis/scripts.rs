@@ -14,15 +14,16 @@ end
 return out
 ";
 
-/// ARGV: base, then (token, version as 16 hex digits, payload, ttl ms or 0) per entry. Writes each entry
-/// unless the stored version is the same or newer. Returns how many were written.
+/// ARGV: base, then (token, rank, payload, ttl ms or 0) per entry, where the rank is the version as 16 hex
+/// digits followed by `L` (live) or `T` (tombstone). Writes each entry unless the stored rank is the same or
+/// higher (a tombstone outranks the live value of the same version). Returns how many were written.
 const SET_IF_NEWER: &str = r"
 local g = redis.call('GET', KEYS[1]) or '0'
 local written = 0
 for i = 2, #ARGV, 4 do
   local k = ARGV[1] .. ':' .. g .. ':' .. ARGV[i]
   local cur = redis.call('GET', k)
-  if not cur or string.sub(cur, 1, 16) < ARGV[i + 1] then
+  if not cur or string.sub(cur, 1, 17) < ARGV[i + 1] then
     local ttl = tonumber(ARGV[i + 3])
     if ttl > 0 then
       redis.call('SET', k, ARGV[i + 1] .. ARGV[i + 2], 'PX', ttl)

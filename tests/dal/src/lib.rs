@@ -1,0 +1,115 @@
+//! Entities for the repository tests, with the [`capacitor::Record`] impls generated code will emit (written
+//! by hand until the emitter does).
+
+use capacitor::error::DecodeError;
+use capacitor::record::{ColumnReader, ColumnWriter, Record};
+
+/// An eventual entity with an L1 cache.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(
+    package = "dal.v1",
+    table = "accounts",
+    consistency = "eventual",
+    cache(ttl = "60s", max_entries = 1000)
+)]
+pub struct Account {
+    #[prost(string, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    #[capacitor(pii = "email", unique)]
+    pub email: String,
+    #[prost(int64, tag = "3")]
+    pub balance: i64,
+}
+
+impl Record for Account {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn write_key<W: ColumnWriter>(key: &String, out: &mut W) {
+        out.column(key);
+    }
+
+    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<String, DecodeError> {
+        columns.column()
+    }
+
+    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
+        out.column(&self.id);
+        out.column(&self.email);
+        out.column(&self.balance);
+    }
+
+    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
+        Ok(Account {
+            id: columns.column()?,
+            email: columns.column()?,
+            balance: columns.column()?,
+        })
+    }
+}
+
+/// A strong entity (no L1) with a composite key.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(
+    package = "dal.v1",
+    table = "ledger",
+    consistency = "strong",
+    cache(ttl = "60s"),
+    index(name = "ledger_pkey", fields("account", "seq"), primary)
+)]
+pub struct Entry {
+    #[prost(string, tag = "1")]
+    pub account: String,
+    #[prost(int64, tag = "2")]
+    pub seq: i64,
+    #[prost(string, tag = "3")]
+    #[capacitor(pii = "free_text")]
+    pub memo: String,
+}
+
+impl Record for Entry {
+    type Key = (String, i64);
+
+    fn key(&self) -> (String, i64) {
+        (self.account.clone(), self.seq)
+    }
+
+    fn write_key<W: ColumnWriter>(key: &(String, i64), out: &mut W) {
+        out.column(&key.0);
+        out.column(&key.1);
+    }
+
+    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<(String, i64), DecodeError> {
+        Ok((columns.column()?, columns.column()?))
+    }
+
+    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
+        out.column(&self.account);
+        out.column(&self.seq);
+        out.column(&self.memo);
+    }
+
+    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
+        Ok(Entry {
+            account: columns.column()?,
+            seq: columns.column()?,
+            memo: columns.column()?,
+        })
+    }
+}
+
+/// An account with an id and a balance (the email derived from the id).
+pub fn account(id: &str, balance: i64) -> Account {
+    Account {
+        id: id.to_owned(),
+        email: format!("{id}@example.com"),
+        balance,
+    }
+}

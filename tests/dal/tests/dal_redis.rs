@@ -1,0 +1,218 @@
+//! The repository with a real Redis (L2): promotion between processes, version compare-and-set, and the
+//! faults the issue lists — Redis hung (SIGSTOP), Redis stopped during writes and restarted WITH its data,
+//! delete + re-insert.
+
+use capacitor::redis::{Cached, RedisOptions, RedisTier};
+use capacitor::{Repository, Store};
+use capacitor_dal_tests::{Account, Entry, account};
+use capacitor_testkit::redis::RedisServer;
+use std::time::{Duration, Instant};
+
+async fn tier(server: &RedisServer, prefix: &str) -> RedisTier {
+    RedisTier::connect(
+        &server.url(),
+        RedisOptions {
+            prefix: prefix.to_owned(),
+            timeout: Duration::from_millis(100),
+            backoff: Duration::from_millis(200),
+            ..RedisOptions::default()
+        },
+    )
+    .await
+    .expect("connects to the test server")
+}
+
+/// Two repositories on one store and one Redis, each with its own connection and L1: two processes.
+async fn two_processes<E: capacitor::Record>(
+    server: &RedisServer,
+    prefix: &str,
+) -> (Repository<E>, Repository<E>) {
+    let store = Store::memory();
+    let a = Repository::builder(store.clone())
+        .redis(tier(server, prefix).await)
+        .build();
+    let b = Repository::builder(store)
+        .redis(tier(server, prefix).await)
+        .build();
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_promote_from_redis_and_strong_reads_see_acknowledged_writes() {
+    let server = RedisServer::start().unwrap();
+    let (a, b) = two_processes::<Entry>(&server, "promote").await;
+    let key = ("acct".to_owned(), 1);
+    let entry = |memo: &str| Entry {
+        account: "acct".into(),
+        seq: 1,
+        memo: memo.into(),
+    };
+    a.put(entry("one")).await.unwrap();
+    assert_eq!(b.get(&key).await.unwrap().value.memo, "one");
+    let stats = b.stats();
+    assert_eq!((stats.redis_hits, stats.store_hits), (1, 0), "{stats:?}");
+
+    // Strong: after a's write is acknowledged, b reads it (b has no L1; Redis holds the new version).
+    for i in 0..20 {
+        let memo = format!("v{i}");
+        a.put(entry(&memo)).await.unwrap();
+        assert_eq!(b.get(&key).await.unwrap().value.memo, memo);
+    }
+    a.delete(&key).await.unwrap();
+    assert!(b.get(&key).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keeps_the_newest_version() {
+    let server = RedisServer::start().unwrap();
+    let l2 = tier(&server, "cas").await.entity::<Account>(None);
+    let k = "k".to_owned();
+    l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
+    // The stale miss-fill: v1 read from the store before v2 was cached.
+    l2.set_if_newer(&k, &account("k", 1), 1).await.unwrap();
+    match &l2.get_many(std::slice::from_ref(&k)).await.unwrap()[0] {
+        Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (2, 2)),
+        other => panic!("{other:?}"),
+    }
+    l2.set_many_if_newer(&[(k.clone(), None, 3)]).await.unwrap();
+    l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
+    assert_eq!(
+        l2.get_many(std::slice::from_ref(&k)).await.unwrap()[0],
+        Cached::Deleted(3)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_use_one_round_trip_per_tier_and_fill_redis() {
+    let server = RedisServer::start().unwrap();
+    let (a, b) = two_processes::<Account>(&server, "batch").await;
+    let values: Vec<Account> = (0..50).map(|i| account(&format!("k{i}"), i)).collect();
+    a.put_many(values).await.unwrap();
+    let keys: Vec<String> = (0..60).map(|i| format!("k{i}")).collect();
+    let got = b.get_many(&keys).await.unwrap();
+    assert_eq!(got.iter().filter(|v| v.is_some()).count(), 50);
+    assert_eq!(got[7].as_ref().unwrap().value.balance, 7);
+    let stats = b.stats();
+    assert_eq!(
+        (stats.redis_hits, stats.redis_misses),
+        (50, 10),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_costs_the_timeout_not_the_request() {
+    let server = RedisServer::start().unwrap();
+    let (a, _) = two_processes::<Entry>(&server, "hang").await;
+    let entry = |seq: i64| Entry {
+        account: "x".into(),
+        seq,
+        memo: "m".into(),
+    };
+    a.put(entry(0)).await.unwrap();
+    server.hang().unwrap();
+    let started = Instant::now();
+    for seq in 1..=20 {
+        a.put(entry(seq)).await.unwrap();
+        assert_eq!(a.get(&("x".to_owned(), seq)).await.unwrap().value.seq, seq);
+    }
+    let elapsed = started.elapsed();
+    // 40 operations: at most a few pay the 100 ms timeout before the backoff skips Redis.
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert!(a.stats().redis_errors > 0);
+    server.resume().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_with_its_data_never_serves_a_missed_write() {
+    let server = RedisServer::start_persistent().unwrap();
+    let (a, b) = two_processes::<Entry>(&server, "restart").await;
+    let key = ("acct".to_owned(), 1);
+    let entry = |memo: &str| Entry {
+        account: "acct".into(),
+        seq: 1,
+        memo: memo.into(),
+    };
+    a.put(entry("before")).await.unwrap();
+    assert_eq!(b.get(&key).await.unwrap().value.memo, "before"); // cached in Redis
+
+    server.stop().unwrap();
+    a.put(entry("while-down")).await.unwrap(); // commits to the store; misses Redis
+    // b does not touch Redis while it is down.
+    server.restart().unwrap(); // back WITH "before" in its data
+
+    // b reads first: its connection broke with the restart, so it too bumps the generation before serving
+    // anything from Redis (its first attempt may fail and fall back to the store).
+    for _ in 0..30 {
+        let memo = b.get(&key).await.unwrap().value.memo;
+        assert_eq!(memo, "while-down", "b served the stale entry");
+        let memo = a.get(&key).await.unwrap().value.memo;
+        assert_eq!(memo, "while-down", "a served the stale entry");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(a.stats().redis_errors > 0);
+    // Redis is used again once the backoff is over.
+    let hits = b.stats().redis_hits;
+    b.get(&key).await.unwrap();
+    assert!(b.stats().redis_hits > hits, "{:?}", b.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_and_reinsert_never_resurrects_an_old_copy() {
+    let server = RedisServer::start().unwrap();
+    // Strong entity: both processes must see every acknowledged insert and delete at once.
+    let (a, b) = two_processes::<Entry>(&server, "reinsert").await;
+    let key = ("acct".to_owned(), 1);
+    for round in 0..10 {
+        let memo = format!("round {round}");
+        a.insert(Entry {
+            account: "acct".into(),
+            seq: 1,
+            memo: memo.clone(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(b.get(&key).await.unwrap().value.memo, memo);
+        assert!(a.delete(&key).await.unwrap());
+        assert!(
+            b.get(&key).await.unwrap_err().is_not_found(),
+            "round {round}"
+        );
+    }
+    // Eventual entity, one process: its own L1 and Redis hold tombstones after the delete.
+    let (a, _) = two_processes::<Account>(&server, "reinsert-eventual").await;
+    let k = "k".to_owned();
+    for round in 0..10 {
+        a.insert(account("k", round)).await.unwrap();
+        assert_eq!(a.get(&k).await.unwrap().value.balance, round);
+        assert!(a.delete(&k).await.unwrap());
+        assert!(a.get(&k).await.unwrap_err().is_not_found());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_carry_the_prefix_table_hash_tag_and_fingerprint() {
+    let server = RedisServer::start().unwrap();
+    let (a, _) = two_processes::<Account>(&server, "layout").await;
+    a.put(account("k", 1)).await.unwrap();
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "--scan",
+            "--pattern",
+            "layout:*",
+        ])
+        .output()
+        .expect("redis-cli from the redis-tools package");
+    let keys = String::from_utf8_lossy(&out.stdout);
+    let key = keys
+        .lines()
+        .find(|k| !k.ends_with(":gen"))
+        .expect("one data key");
+    assert!(key.starts_with("layout:{accounts}:"), "{key}");
+    assert!(
+        key.ends_with(":0:s1:k;"),
+        "generation 0, then the key token: {key}"
+    );
+}
