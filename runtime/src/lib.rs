@@ -33,25 +33,29 @@
 
 pub mod cache;
 pub mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod migrate;
 pub mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod repo;
 pub mod schema;
-pub mod store;
-pub mod versioned;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
+pub mod store;
 pub mod validate;
+pub mod versioned;
 
 pub use capacitor_macros::{Entity, RedactedDebug};
 pub use error::{Error, Tier};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use migrate::migrate;
 pub use record::Record;
 pub use repo::Repository;
 pub use schema::EntitySchema;
 pub use store::Store;
-pub use versioned::Versioned;
 pub use validate::Validate;
+pub use versioned::Versioned;
 
 /// A stored entity: a message with a key, columns and indexes.
 ///

@@ -3,10 +3,7 @@
 use super::json::{
     JsonScalar, array_from_text, array_to_text, duration_from_text, duration_to_text,
 };
-use super::{
-    CodecError, Duration, Json, Repeated, Timestamp, f32_from_ordered, f32_to_ordered,
-    f64_from_ordered, f64_to_ordered,
-};
+use super::{CodecError, Duration, Json, Repeated, Timestamp, f64_from_ordered, f64_to_ordered};
 
 /// A proto value kind stored in one SQLite column.
 ///
@@ -68,14 +65,24 @@ impl SqliteValue for f64 {
     }
 }
 
+/// A float is stored as the image of its exact widening to a double, so changing a field from float to double
+/// needs no data migration.
 impl SqliteValue for f32 {
     type Column = i64;
     fn to_sqlite(&self) -> Result<i64, CodecError> {
-        Ok(f32_to_ordered(*self))
+        Ok(f64_to_ordered(f64::from(*self)))
     }
     fn from_sqlite(column: i64) -> Result<f32, CodecError> {
-        f32_from_ordered(column)
-            .ok_or_else(|| CodecError::new("float", "the column is out of range"))
+        let wide = f64_from_ordered(column);
+        let narrow = wide as f32;
+        if f64::from(narrow).to_bits() == wide.to_bits() || wide.is_nan() {
+            Ok(narrow)
+        } else {
+            Err(CodecError::new(
+                "float",
+                "the column holds a double that is not a float",
+            ))
+        }
     }
 }
 
