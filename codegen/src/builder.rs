@@ -143,6 +143,27 @@ impl Builder {
         self
     }
 
+    /// Leaves out the proto3 JSON (serde) impls, for crates that only use the wire format; their users need
+    /// no `serde`/`pbjson` dependency and build faster.
+    pub fn skip_json(&mut self, yes: bool) -> &mut Self {
+        self.options.skip_json = yes;
+        self
+    }
+
+    /// Leaves out the `impl Validate` of every message.
+    pub fn skip_validators(&mut self, yes: bool) -> &mut Self {
+        self.options.skip_validators = yes;
+        self
+    }
+
+    /// Generates validators even when the schema holds `buf.validate` rules capgen cannot check yet (CEL
+    /// expressions and predefined rules): those rules are skipped with a warning on stderr, the rest is
+    /// generated. Without it such a rule is an error naming the rule.
+    pub fn allow_unsupported_rules(&mut self, yes: bool) -> &mut Self {
+        self.options.allow_unsupported_rules = yes;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` for every input (default: yes).
     pub fn emit_rerun_if_changed(&mut self, yes: bool) -> &mut Self {
         self.emit_rerun_if_changed = yes;

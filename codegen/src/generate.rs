@@ -3,6 +3,7 @@
 
 use crate::check::check;
 use crate::emit::rust::{RuntimePath, debug_impls, entity_impl};
+use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
 use crate::proto::{self, Input, Loaded};
@@ -41,6 +42,13 @@ pub struct DtoOptions {
     pub bytes: Vec<String>,
     pub btree_map: Vec<String>,
     pub boxed: Vec<String>,
+    /// Leave out the proto3 JSON (serde) impls, e.g. where only the wire format is used.
+    pub skip_json: bool,
+    /// Generate no `impl Validate`.
+    pub skip_validators: bool,
+    /// Generate validators even when the schema holds rules capgen cannot check yet (CEL), skipping those
+    /// rules with a warning instead of refusing the schema.
+    pub allow_unsupported_rules: bool,
 }
 
 /// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters.
@@ -136,7 +144,19 @@ fn generate_dtos(
         .generate(requests)
         .map_err(|e| Error::Generate(e.to_string()))?;
 
-    let json = generate_json(loaded, options)?;
+    let json = if options.skip_json {
+        BTreeMap::new()
+    } else {
+        generate_json(loaded, options)?
+    };
+    let validation = ValidationFacts::new(loaded);
+    let validate_cx = ValidateContext {
+        runtime: &options.runtime,
+        schema,
+        enum_values: &validation.enum_values,
+        implicit_presence: &loaded.implicit_presence,
+        groups: &validation.groups,
+    };
 
     let target_modules: Vec<String> = loaded
         .target_packages()
@@ -166,6 +186,9 @@ fn generate_dtos(
         }
         if let Some(entity) = &message.entity {
             code.push_str(&entity_impl(message, entity, &options.runtime).to_string());
+        }
+        if !options.skip_validators {
+            code.push_str(&validate_impl(message, validate_cx).to_string());
         }
     }
     files
@@ -223,4 +246,38 @@ fn generate_json(loaded: &Loaded, options: &DtoOptions) -> Result<BTreeMap<Strin
             Ok((format!("{package}.rs"), code))
         })
         .collect()
+}
+
+/// What the validator emitter needs from the descriptor pool beyond the IR.
+struct ValidationFacts {
+    /// Defined numbers of every enum, by fully qualified name.
+    enum_values: BTreeMap<String, Vec<i32>>,
+    /// Fields encoded as groups, as `pkg.Message.field`.
+    groups: std::collections::BTreeSet<String>,
+}
+
+impl ValidationFacts {
+    fn new(loaded: &Loaded) -> Self {
+        let enum_values = loaded
+            .pool
+            .all_enums()
+            .map(|e| {
+                let mut numbers: Vec<i32> = e.values().map(|v| v.number()).collect();
+                numbers.sort_unstable();
+                numbers.dedup();
+                (e.full_name().to_string(), numbers)
+            })
+            .collect();
+        let groups = loaded
+            .pool
+            .all_messages()
+            .flat_map(|m| m.fields().collect::<Vec<_>>())
+            .filter(|f| f.is_group())
+            .map(|f| f.full_name().to_string())
+            .collect();
+        ValidationFacts {
+            enum_values,
+            groups,
+        }
+    }
 }

@@ -28,6 +28,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod ir;
 pub mod names;
+pub mod rules;
 pub mod sql;
 
 #[cfg(feature = "proto")]

@@ -3,3 +3,4 @@
 #[cfg(feature = "proto")]
 pub mod json;
 pub mod rust;
+pub mod validate;

@@ -7,20 +7,27 @@ pub const OPTIONS_PROTO_NAME: &str = "capacitor/v1/options.proto";
 /// The text of `capacitor/v1/options.proto`.
 pub const OPTIONS_PROTO: &str = include_str!("../../../schemas/capacitor/v1/options.proto");
 
+/// `buf/validate/validate.proto`: Capacitor's own compatible declaration of protovalidate's rules.
+pub const VALIDATE_PROTO_NAME: &str = "buf/validate/validate.proto";
+/// The text of Capacitor's `buf/validate/validate.proto`.
+pub const VALIDATE_PROTO: &str = include_str!("../../../schemas/buf/validate/validate.proto");
+
 /// Resolves the embedded files after the user's include paths (so a user's own copy wins, as with protoc).
 #[derive(Debug, Default)]
 pub struct EmbeddedFiles;
 
 impl EmbeddedFiles {
     /// The embedded files, by import name.
-    pub const FILES: &'static [(&'static str, &'static str)] =
-        &[(OPTIONS_PROTO_NAME, OPTIONS_PROTO)];
+    pub const FILES: &'static [(&'static str, &'static str)] = &[
+        (OPTIONS_PROTO_NAME, OPTIONS_PROTO),
+        (VALIDATE_PROTO_NAME, VALIDATE_PROTO),
+    ];
 
     /// Whether `name` is one of ours, or another vendor file that is never generated into user code.
     pub fn is_vendor_file(name: &str) -> bool {
         Self::FILES.iter().any(|(n, _)| *n == name)
             || name.starts_with("google/protobuf/")
-            || name.starts_with("buf/validate/")
+            || name == VALIDATE_PROTO_NAME
     }
 
     /// The text of an embedded file.

@@ -3,6 +3,7 @@
 //! Files are compiled with protox into a prost-reflect [`DescriptorPool`], which keeps extension options
 //! (`protox::compile()` and prost-types drop them) and source info for `file:line:col` diagnostics.
 
+mod editions;
 mod embedded;
 mod rules;
 mod schema;
@@ -41,6 +42,9 @@ pub struct Loaded {
     pub sources: BTreeMap<String, SourceFile>,
     /// Every file read from disk (for `cargo:rerun-if-changed`).
     pub inputs: Vec<PathBuf>,
+    /// Fields (`pkg.Message.field`) of editions files declared with implicit presence, which lowering to
+    /// proto2 turned into optional fields: validators treat them as implicit (see [`editions`]).
+    pub implicit_presence: std::collections::BTreeSet<String>,
 }
 
 /// The text of one proto file and where it lives.
@@ -116,6 +120,7 @@ fn load_files(includes: &[PathBuf], files: &[PathBuf]) -> Result<Loaded, Error> 
         pool,
         sources,
         inputs,
+        implicit_presence: Default::default(),
     })
 }
 
@@ -149,19 +154,25 @@ fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    // prost-reflect panics on editions descriptors: look at the raw files first (prost-types keeps `syntax`).
+    // prost-reflect panics on editions descriptors: look at the raw files first (prost-types keeps `syntax`),
+    // and lower editions files to proto2 on the raw bytes before anything decodes them.
     let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
         Error::DescriptorSet {
             path: path.to_path_buf(),
             reason: e.to_string(),
         }
     })?;
-    if let Some(file) = set.file.iter().find(|f| f.syntax() == "editions") {
-        return Err(Error::Editions {
-            file: file.name().to_string(),
-            location: format!("{} (in {})", file.name(), path.display()),
-        });
-    }
+    let mut implicit_presence = std::collections::BTreeSet::new();
+    let bytes = if set.file.iter().any(|f| f.syntax() == "editions") {
+        let lowered = editions::lower(&bytes).map_err(|reason| Error::DescriptorSet {
+            path: path.to_path_buf(),
+            reason: format!("cannot lower its editions files to proto2: {reason}"),
+        })?;
+        implicit_presence = lowered.implicit_presence;
+        lowered.bytes
+    } else {
+        bytes
+    };
     let pool = DescriptorPool::decode(bytes.as_slice()).map_err(|e| Error::DescriptorSet {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -181,6 +192,7 @@ fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
         pool,
         sources,
         inputs: vec![path.to_path_buf()],
+        implicit_presence,
     })
 }
 

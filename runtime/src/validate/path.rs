@@ -89,7 +89,7 @@ pub enum Subscript {
 /// One step of a [`FieldPath`]: a field, and the item of it when the field is repeated or a map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldPathElement {
-    /// The field's number.
+    /// The field's number; 0 for a oneof, which has none (the wire form then omits number and type).
     pub field_number: i32,
     /// The field's proto name.
     pub field_name: Cow<'static, str>,
@@ -177,13 +177,15 @@ impl Segment {
         }
     }
 
+    /// A map's key and value types are named only on a path to one entry, as protovalidate does.
     fn element(&self, subscript: Option<Subscript>) -> FieldPathElement {
+        let entry = subscript.is_some();
         FieldPathElement {
             field_number: self.number,
             field_name: Cow::Borrowed(self.name),
             field_type: self.ty,
-            key_type: self.key_type,
-            value_type: self.value_type,
+            key_type: self.key_type.filter(|_| entry),
+            value_type: self.value_type.filter(|_| entry),
             subscript,
         }
     }

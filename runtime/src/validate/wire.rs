@@ -93,9 +93,10 @@ impl From<&FieldPath> for WireFieldPath {
                 .elements
                 .iter()
                 .map(|e| WireFieldPathElement {
-                    field_number: Some(e.field_number),
+                    // A oneof has no number and no type.
+                    field_number: (e.field_number != 0).then_some(e.field_number),
                     field_name: Some(e.field_name.to_string()),
-                    field_type: Some(e.field_type.number()),
+                    field_type: (e.field_number != 0).then_some(e.field_type.number()),
                     key_type: e.key_type.map(FieldType::number),
                     value_type: e.value_type.map(FieldType::number),
                     subscript: e.subscript.as_ref().map(|s| match s {
@@ -168,7 +169,10 @@ impl TryFrom<&WireFieldPath> for FieldPath {
                 Ok(FieldPathElement {
                     field_number: e.field_number(),
                     field_name: Cow::Owned(e.field_name().to_string()),
-                    field_type: field_type(e.field_type())?,
+                    field_type: match e.field_type {
+                        Some(n) => field_type(n)?,
+                        None => FieldType::Message,
+                    },
                     key_type: e.key_type.map(field_type).transpose()?,
                     value_type: e.value_type.map(field_type).transpose()?,
                     subscript: e.subscript.as_ref().map(|s| match s {
