@@ -311,6 +311,19 @@ impl Emitter<'_> {
         quote!(#(#out)*)
     }
 
+    fn in_message_oneof(&self, field: &Field) -> bool {
+        let Some(RuleValue::List(items)) = Rules::of(&self.message.rules).get("oneof") else {
+            return false;
+        };
+        items.iter().any(|item| match item {
+            RuleValue::Message(entries) => entries.iter().any(|(name, value)| {
+                name == "fields"
+                    && matches!(value, RuleValue::List(l) if l.iter().any(|v| matches!(v, RuleValue::String(s) if *s == field.name)))
+            }),
+            _ => false,
+        })
+    }
+
     /// Whether a field is populated, as an expression on `self`.
     fn is_set(&self, field: &Field) -> TokenStream {
         let ident = rust_ident(&field.rust_name);
@@ -387,7 +400,12 @@ impl Emitter<'_> {
     }
 
     fn field(&self, field: &Field) -> TokenStream {
-        let rules = Rules::of(&field.rules);
+        let mut rules = Rules::of(&field.rules);
+        // A field named by a `(buf.validate.message).oneof` rule is implicitly IGNORE_IF_ZERO_VALUE.
+        static IF_ZERO: RuleValue = RuleValue::Enum(IGNORE_IF_ZERO_VALUE);
+        if rules.get("ignore").is_none() && self.in_message_oneof(field) {
+            rules.entries.push(("ignore", &IF_ZERO));
+        }
         let kind = kind_of(&field.ty);
         let recurses = matches!(&kind, Kind::Message(m) if self.cx.schema.message(m).is_some());
         if rules.ignore() == IGNORE_ALWAYS || (rules.is_empty() && !recurses) {
@@ -433,12 +451,9 @@ impl Emitter<'_> {
         } else {
             quote!()
         };
-        // Rules on a populated value; `ignore: IGNORE_IF_ZERO_VALUE` also skips a set zero.
-        let on_value = if if_zero {
-            quote!(if !(#zero) { #checks })
-        } else {
-            quote!(#checks)
-        };
+        // A field with presence is validated whenever it is set, zero or not: `IGNORE_IF_ZERO_VALUE` only
+        // skips unset fields there (protovalidate's semantics).
+        let on_value = checks.clone();
         if let Some(oneof) = &field.oneof
             && let Some(o) = self.message.oneofs.iter().find(|o| &o.name == oneof)
         {
@@ -560,11 +575,15 @@ impl Emitter<'_> {
             &quote!(::core::option::Option::Some(&item)),
             false,
         );
-        let recurse = self.recurse(
-            kind,
-            &quote!(v),
-            &quote!(::core::option::Option::Some(&item)),
-        );
+        let recurse = if items.ignore() == IGNORE_ALWAYS {
+            quote!()
+        } else {
+            self.recurse(
+                kind,
+                &quote!(v),
+                &quote!(::core::option::Option::Some(&item)),
+            )
+        };
         let per_item = if item_checks.is_empty() && recurse.is_empty() {
             quote!()
         } else {
@@ -679,7 +698,11 @@ impl Emitter<'_> {
             &entry_at,
             false,
         );
-        let recurse = self.recurse(kind, &quote!(v), &entry_at);
+        let recurse = if rules.sub("map.values").ignore() == IGNORE_ALWAYS {
+            quote!()
+        } else {
+            self.recurse(kind, &quote!(v), &entry_at)
+        };
         let key_expr = match key {
             Scalar::String => quote!(#rt::validate::Key::String(k.as_str())),
             Scalar::Bool => quote!(#rt::validate::Key::Bool(*k)),
