@@ -226,7 +226,11 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        write_all(&out_dir, &result?.files)?;
+        let generated = result?;
+        for warning in &generated.warnings {
+            println!("cargo:warning={warning}");
+        }
+        write_all(&out_dir, &generated.files)?;
         Ok(())
     }
 }

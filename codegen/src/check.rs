@@ -3,6 +3,8 @@
 //! Each rule is a small function that pushes to a shared list, so a user sees every problem at once (as
 //! serde_derive's `Ctxt` does). Emitters only ever see a schema that passed.
 
+pub mod validate;
+
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
     CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar,

@@ -28,6 +28,9 @@ pub struct Generated {
     pub schema: Schema,
     /// Every input file read from disk.
     pub inputs: Vec<PathBuf>,
+    /// Rules skipped because they are not supported yet (with `allow_unsupported_rules`), one line each
+    /// (`file:line:col: …`).
+    pub warnings: Vec<String>,
 }
 
 /// prost-build options that pass through to the DTOs (see [`crate::Builder`] for each one's meaning).
@@ -51,11 +54,28 @@ pub struct DtoOptions {
     pub allow_unsupported_rules: bool,
 }
 
-/// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters.
+/// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters. Rules capgen cannot
+/// check yet (CEL) do not stop it.
 pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
+    load_checked(input, true).map(|(loaded, schema, _)| (loaded, schema))
+}
+
+/// Loads and checks the schema, `buf.validate` rules included; unsupported rules are errors unless
+/// `allow_unsupported_rules`, when they come back as warnings.
+fn load_checked(
+    input: &Input,
+    allow_unsupported_rules: bool,
+) -> Result<(Loaded, Schema, Vec<String>), Error> {
     let loaded = proto::load(input)?;
     let (schema, mut diagnostics) = proto::build_schema(&loaded);
     diagnostics.extend(check(&schema));
+    let rules = crate::check::validate::check_rules(&schema, allow_unsupported_rules);
+    diagnostics.extend(rules.errors);
+    let warnings = rules
+        .warnings
+        .into_iter()
+        .map(|d| SourceDiagnostic::new(d, &loaded.sources).to_string())
+        .collect();
     if !diagnostics.is_empty() {
         return Err(Error::Schema {
             diagnostics: diagnostics
@@ -64,19 +84,20 @@ pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
                 .collect(),
         });
     }
-    Ok((loaded, schema))
+    Ok((loaded, schema, warnings))
 }
 
 /// Compiles `input` and generates the Rust for every proto package: prost structs, proto3-JSON serde impls,
 /// redacting `Debug` impls and `impl Entity` for entities. Output is formatted and byte-identical for the same
 /// input.
 pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
-    let (loaded, schema) = load_schema(input)?;
+    let (loaded, schema, warnings) = load_checked(input, options.allow_unsupported_rules)?;
     let files = generate_dtos(&loaded, &schema, options)?;
     Ok(Generated {
         files,
         schema,
         inputs: loaded.inputs,
+        warnings,
     })
 }
 

@@ -135,6 +135,10 @@ struct InputArgs {
     /// Path the generated code uses for the runtime crate, for re-exports.
     #[arg(long, value_name = "PATH", default_value = "::capacitor")]
     runtime_crate: String,
+    /// Generates validators even when the schema holds rules capgen does not support yet (CEL): those
+    /// rules are skipped, each with a warning.
+    #[arg(long)]
+    allow_unsupported_rules: bool,
     /// The .proto files to compile.
     #[arg(value_name = "FILES", required_unless_present = "descriptor_set_in")]
     files: Vec<PathBuf>,
@@ -166,6 +170,7 @@ impl InputArgs {
         })?;
         Ok(DtoOptions {
             runtime,
+            allow_unsupported_rules: self.allow_unsupported_rules,
             ..DtoOptions::default()
         })
     }
@@ -187,6 +192,9 @@ fn run(command: Command) -> Result<ExitCode, Error> {
         Command::Migrate(command) => migrate_command(command),
         Command::Generate { input, out } => {
             let generated = generate(&input.input(), &input.options()?)?;
+            for warning in &generated.warnings {
+                eprintln!("warning: {warning}");
+            }
             let written = write_all(&out, &generated.files)?;
             say(&format!(
                 "capgen: {} file(s) generated in {} ({} changed)",

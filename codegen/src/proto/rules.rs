@@ -36,6 +36,17 @@ fn flatten(
     spans: &SourceMap,
     out: &mut Vec<Rule>,
 ) {
+    // Predefined rules are extensions of the rules messages; keep them (named `[full.name]`) so the checks
+    // can report them instead of dropping them silently.
+    for (ext, value) in message.extensions() {
+        let mut field_path = path.to_vec();
+        field_path.push(ext.number() as i32);
+        out.push(Rule {
+            path: format!("{prefix}[{}]", ext.full_name()),
+            value: convert(value),
+            origin: spans.origin(&field_path),
+        });
+    }
     for (field, value) in message.fields() {
         let name = format!("{prefix}{}", field.name());
         let mut field_path = path.to_vec();

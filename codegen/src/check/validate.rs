@@ -1,0 +1,387 @@
+//! Checks on `buf.validate` rules: a rule that cannot be generated is a diagnostic at the rule, never
+//! generated code that fails to compile.
+
+use crate::diagnostic::Diagnostic;
+use crate::ir::{Field, FieldType, Label, Message, Rule, RuleValue, Schema, WellKnown};
+use crate::rules;
+
+/// The rules capgen cannot check yet, found in the schema: CEL expressions and predefined (extension) rules.
+///
+/// With `allow_unsupported`, they come back as warnings (the validators skip them); otherwise as errors.
+#[derive(Debug, Default)]
+pub struct RuleReport {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Checks every rule of the schema.
+pub fn check_rules(schema: &Schema, allow_unsupported: bool) -> RuleReport {
+    let mut report = RuleReport::default();
+    for message in &schema.messages {
+        check_message(message, allow_unsupported, &mut report);
+    }
+    report
+}
+
+/// Checks the rules of one message and its fields (the derive front end calls this for its one struct).
+pub fn check_message(message: &Message, allow_unsupported: bool, report: &mut RuleReport) {
+    for rule in &message.rules {
+        if is_unsupported(&rule.path) {
+            unsupported(
+                &format!("`{}`", message.full_name),
+                "(buf.validate.message)",
+                rule,
+                allow_unsupported,
+                report,
+            );
+        }
+    }
+    for oneof in &message.oneofs {
+        for rule in &oneof.rules {
+            if rule.path != "required" {
+                unsupported(
+                    &format!("`{}.{}`", message.full_name, oneof.name),
+                    "(buf.validate.oneof)",
+                    rule,
+                    allow_unsupported,
+                    report,
+                );
+            }
+        }
+    }
+    if let Some(RuleValue::List(items)) = message
+        .rules
+        .iter()
+        .find(|r| r.path == "oneof")
+        .map(|r| &r.value)
+    {
+        let rule = message.rules.iter().find(|r| r.path == "oneof");
+        for item in items {
+            if let (RuleValue::Message(entries), Some(rule)) = (item, rule) {
+                for (name, value) in entries {
+                    if let ("fields", RuleValue::List(names)) = (name.as_str(), value) {
+                        for n in names {
+                            if let RuleValue::String(n) = n
+                                && message.field(n).is_none()
+                            {
+                                report.errors.push(
+                                    Diagnostic::new(
+                                        &rule.origin,
+                                        format!(
+                                            "`{}`: (buf.validate.message).oneof names `{n}`, which is not a field of the message",
+                                            message.full_name
+                                        ),
+                                        "unknown field",
+                                    )
+                                    .help("list the message's own field names"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for field in &message.fields {
+        check_field(message, field, allow_unsupported, report);
+    }
+}
+
+fn is_unsupported(path: &str) -> bool {
+    path.split('.').any(|step| step == "cel") || path.contains('[')
+}
+
+fn unsupported(what: &str, option: &str, rule: &Rule, allow: bool, report: &mut RuleReport) {
+    let kind = if rule.path.contains('[') {
+        "a predefined rule (a CEL expression declared by an extension)"
+    } else {
+        "a CEL rule"
+    };
+    let d = Diagnostic::new(
+        &rule.origin,
+        format!(
+            "{what}: {option}.{} is {kind}, which capgen does not support yet",
+            rule.path
+        ),
+        "unsupported rule",
+    );
+    if allow {
+        report
+            .warnings
+            .push(d.help("skipped: the generated validator does not check it"));
+    } else {
+        report.errors.push(d.help(
+            "remove the rule, or pass --allow-unsupported-rules (Builder::allow_unsupported_rules) to generate the other rules and skip this one with a warning",
+        ));
+    }
+}
+
+/// Which typed rules (`string`, `int32`, …) fit a value of this type.
+fn member_for(ty: &FieldType) -> Option<&'static str> {
+    match ty {
+        FieldType::Scalar(s) => Some(s.proto_name()),
+        FieldType::Enum(_) => Some("enum"),
+        FieldType::WellKnown(w) => Some(match w {
+            WellKnown::Timestamp => "timestamp",
+            WellKnown::Duration => "duration",
+            WellKnown::DoubleValue => "double",
+            WellKnown::FloatValue => "float",
+            WellKnown::Int64Value => "int64",
+            WellKnown::Uint64Value => "uint64",
+            WellKnown::Int32Value => "int32",
+            WellKnown::Uint32Value => "uint32",
+            WellKnown::BoolValue => "bool",
+            WellKnown::StringValue => "string",
+            WellKnown::BytesValue => "bytes",
+        }),
+        FieldType::Message(m) if m == "google.protobuf.Any" => Some("any"),
+        FieldType::Message(_) => None,
+    }
+}
+
+fn type_words(ty: &FieldType, label: &Label) -> String {
+    let base = match ty {
+        FieldType::Scalar(s) => s.proto_name().to_string(),
+        FieldType::Enum(e) => format!("enum {e}"),
+        FieldType::WellKnown(w) => format!("google.protobuf.{}", w.name()),
+        FieldType::Message(m) => format!("message {m}"),
+    };
+    match label {
+        Label::Repeated => format!("repeated {base}"),
+        Label::Map { key } => format!("map<{}, {base}>", key.proto_name()),
+        _ => base,
+    }
+}
+
+fn check_field(message: &Message, field: &Field, allow_unsupported: bool, report: &mut RuleReport) {
+    let what = format!(
+        "`{}.{}` (field {})",
+        message.full_name, field.name, field.number
+    );
+    for rule in &field.rules {
+        if is_unsupported(&rule.path) {
+            unsupported(
+                &what,
+                "(buf.validate.field)",
+                rule,
+                allow_unsupported,
+                report,
+            );
+            continue;
+        }
+        if rules::resolve_field_rule(&rule.path).is_none() {
+            report.errors.push(Diagnostic::new(
+                &rule.origin,
+                format!(
+                    "{what}: (buf.validate.field).{} is not a buf.validate rule",
+                    rule.path
+                ),
+                "unknown rule",
+            ));
+            continue;
+        }
+        if let Some(problem) = fit(&rule.path, &field.ty, &field.label) {
+            report.errors.push(
+                Diagnostic::new(
+                    &rule.origin,
+                    format!("{what}: (buf.validate.field).{} {problem}", rule.path),
+                    "rule does not fit the field",
+                )
+                .help("use the rules of the field's own type (`string.*` on a string, `repeated.items.*` on a repeated field's items)"),
+            );
+            continue;
+        }
+        check_value(&what, rule, report);
+    }
+    check_bounds(&what, &field.rules, report);
+}
+
+/// Why a rule does not fit a field of this type and label, if it does not.
+fn fit(path: &str, ty: &FieldType, label: &Label) -> Option<String> {
+    let mut steps = path.split('.');
+    let first = steps.next()?;
+    let rest: Vec<&str> = steps.collect();
+    let rest_path = rest.join(".");
+    match first {
+        "required" | "ignore" => None,
+        "repeated" => match label {
+            Label::Repeated => match rest.first() {
+                Some(&"items") => fit(
+                    &rest_path["items.".len().min(rest_path.len())..],
+                    ty,
+                    &Label::Implicit,
+                ),
+                _ => None,
+            },
+            other => Some(format!(
+                "needs a repeated field, but the field is {}",
+                type_words(ty, other)
+            )),
+        },
+        "map" => match label {
+            Label::Map { key } => match rest.first() {
+                Some(&"keys") => fit(
+                    &rest_path["keys.".len().min(rest_path.len())..],
+                    &FieldType::Scalar(*key),
+                    &Label::Implicit,
+                ),
+                Some(&"values") => fit(
+                    &rest_path["values.".len().min(rest_path.len())..],
+                    ty,
+                    &Label::Implicit,
+                ),
+                _ => None,
+            },
+            other => Some(format!(
+                "needs a map field, but the field is {}",
+                type_words(ty, other)
+            )),
+        },
+        member => {
+            if matches!(label, Label::Repeated | Label::Map { .. }) {
+                return Some(format!(
+                    "applies to single values, but the field is {}: put it under `{}`",
+                    type_words(ty, label),
+                    if matches!(label, Label::Repeated) {
+                        "repeated.items"
+                    } else {
+                        "map.values"
+                    }
+                ));
+            }
+            match member_for(ty) {
+                Some(m) if m == member => None,
+                _ => Some(format!(
+                    "needs a {member} field, but the field is {}",
+                    type_words(ty, label)
+                )),
+            }
+        }
+    }
+}
+
+fn check_value(what: &str, rule: &Rule, report: &mut RuleReport) {
+    let last = rule.path.rsplit('.').next().unwrap_or("");
+    if last == "pattern"
+        && let RuleValue::String(p) = &rule.value
+        && let Err(e) = regex::Regex::new(p)
+    {
+        let reason = e.to_string();
+        let reason = reason.lines().last().unwrap_or("").trim().to_string();
+        report.errors.push(
+            Diagnostic::new(
+                &rule.origin,
+                format!("{what}: (buf.validate.field).{} is not a valid RE2 regular expression: {reason}", rule.path),
+                "invalid pattern",
+            )
+            .help("patterns use RE2 syntax: no look-around, no backreferences"),
+        );
+    }
+    if (last == "in" || last == "not_in")
+        && let RuleValue::List(items) = &rule.value
+    {
+        for (i, item) in items.iter().enumerate() {
+            if items[..i].contains(item) {
+                report.errors.push(
+                    Diagnostic::new(
+                        &rule.origin,
+                        format!(
+                            "{what}: (buf.validate.field).{} lists {} more than once",
+                            rule.path,
+                            show(item)
+                        ),
+                        "duplicate value",
+                    )
+                    .help("list each value once"),
+                );
+                break;
+            }
+        }
+    }
+}
+
+fn show(v: &RuleValue) -> String {
+    match v {
+        RuleValue::String(s) => format!("\"{s}\""),
+        RuleValue::Int(i) => i.to_string(),
+        RuleValue::Uint(u) => u.to_string(),
+        RuleValue::Float(f) => f.to_string(),
+        RuleValue::Enum(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `min_len` above `max_len` (and the other min/max pairs) can never be satisfied.
+fn check_bounds(what: &str, field_rules: &[Rule], report: &mut RuleReport) {
+    let get = |path: &str| field_rules.iter().find(|r| r.path == path);
+    let mut prefixes = vec![String::new()];
+    for p in ["repeated.items.", "map.keys.", "map.values."] {
+        prefixes.push(p.to_string());
+    }
+    for prefix in prefixes {
+        for (min, max) in [
+            ("string.min_len", "string.max_len"),
+            ("string.min_bytes", "string.max_bytes"),
+            ("bytes.min_len", "bytes.max_len"),
+            ("repeated.min_items", "repeated.max_items"),
+            ("map.min_pairs", "map.max_pairs"),
+        ] {
+            let (min, max) = (format!("{prefix}{min}"), format!("{prefix}{max}"));
+            if let (Some(lo), Some(hi)) = (get(&min), get(&max))
+                && let (RuleValue::Uint(l), RuleValue::Uint(h)) = (&lo.value, &hi.value)
+                && l > h
+            {
+                report.errors.push(
+                    Diagnostic::new(
+                        &lo.origin,
+                        format!("{what}: (buf.validate.field).{min} = {l} is greater than {max} = {h}, so no value can pass"),
+                        "min above max",
+                    )
+                    .help(format!("make {min} at most {max}")),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Scalar;
+
+    #[test]
+    fn rules_fit_their_fields() {
+        let string = FieldType::Scalar(Scalar::String);
+        assert_eq!(fit("string.min_len", &string, &Label::Implicit), None);
+        assert!(
+            fit(
+                "string.min_len",
+                &FieldType::Scalar(Scalar::Int32),
+                &Label::Implicit
+            )
+            .is_some()
+        );
+        assert_eq!(
+            fit("repeated.items.string.uuid", &string, &Label::Repeated),
+            None
+        );
+        assert!(fit("repeated.min_items", &string, &Label::Implicit).is_some());
+        assert!(fit("string.min_len", &string, &Label::Repeated).is_some());
+        assert_eq!(
+            fit(
+                "map.keys.int32.gt",
+                &string,
+                &Label::Map { key: Scalar::Int32 }
+            ),
+            None
+        );
+        assert_eq!(
+            fit(
+                "int32.gt",
+                &FieldType::WellKnown(WellKnown::Int32Value),
+                &Label::Optional
+            ),
+            None
+        );
+    }
+}
