@@ -1,6 +1,6 @@
 //! The `#[capacitor(...)]` attributes, parsed once into a model that every derive reads.
 //!
-//! One parser serves `Entity`, `RedactedDebug` (and later `Validate`): each derive takes the options it needs,
+//! One parser serves `Entity`, `RedactedDebug` and `Validate`: each derive takes the options it needs,
 //! and a key no derive knows is an error in all of them, so a typo never passes silently. Keys are dispatched
 //! from one table per place an attribute can be written ([`CONTAINER_KEYS`], [`FIELD_KEYS`], [`CACHE_KEYS`],
 //! [`INDEX_KEYS`]); each entry carries an example that error messages quote.
@@ -107,6 +107,9 @@ pub(crate) struct FieldAttrs {
     pub(crate) column: Attr<String>,
     pub(crate) ignore: Flag,
     pub(crate) redact: Flag,
+    /// Every `validate(...)`, in order, its items unparsed: rule names include keywords (`in`, `const`) that
+    /// `syn::Meta` refuses, so `crate::validate` parses them.
+    pub(crate) validate: Vec<syn::MetaList>,
 }
 
 /// One key of the attribute language: its name, an example of its use, and what it does to the model.
@@ -293,6 +296,14 @@ const FIELD_KEYS: &[Key<FieldAttrs>] = &[
         name: "redact",
         example: "redact",
         apply: |cx, m, meta, ex| set_flag(cx, &mut m.redact, meta, ex),
+    },
+    Key {
+        name: "validate",
+        example: "validate(min_len = 1, max_len = 254, email)",
+        apply: |cx, m, meta, ex| match meta {
+            Meta::List(list) => m.validate.push(list.clone()),
+            _ => wrong_shape(cx, meta, "a list of rules", ex),
+        },
     },
 ];
 

@@ -116,6 +116,8 @@ const PROTO_TO_ATTRIBUTE: &[(&str, &str)] = &[
         "keep one `primary_key`; for a key over several fields use one `#[capacitor(index(fields(...), primary))]`",
     ),
     ("`disabled: true`", "`cache(disabled)`"),
+    // Rule checks name a rule by its path (`string.min_len`), which is what a `validate(...)` key maps to.
+    ("(buf.validate.field).", ""),
     (
         "add `option (capacitor.v1.entity) = {};`",
         "derive `Entity`",

@@ -1,5 +1,5 @@
-//! Derives for Capacitor, re-exported by the `capacitor` crate: [`Entity`](macro@Entity) and
-//! [`RedactedDebug`](macro@RedactedDebug).
+//! Derives for Capacitor, re-exported by the `capacitor` crate: [`Entity`](macro@Entity),
+//! [`RedactedDebug`](macro@RedactedDebug) and [`Validate`](macro@Validate).
 //!
 //! This is the derive front end of Capacitor's one IR: it reads a hand-written prost message and its
 //! `#[capacitor(...)]` attributes into a `capacitor_codegen::ir::Message`, runs the same checks
@@ -15,6 +15,8 @@ mod entity;
 mod model;
 mod prost_attr;
 mod redacted_debug;
+mod rust_type;
+mod validate;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -148,6 +150,70 @@ pub fn derive_entity(input: TokenStream) -> TokenStream {
 pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     redacted_debug::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `capacitor::Validate` for any struct with named fields, from `buf.validate` rules written as
+/// `#[capacitor(validate(...))]` field attributes: the same rules, rule ids, violation paths and generated checks
+/// as a proto message declaring them with `(buf.validate.field)`.
+///
+/// ```
+/// use capacitor::Validate;
+///
+/// #[derive(capacitor::Validate)]
+/// pub struct Signup {
+///     #[capacitor(validate(email, max_len = 254))]
+///     pub email: String,
+///     #[capacitor(validate(gt = 0, lte = 150))]
+///     pub age: i32,
+///     #[capacitor(validate(unique, max_items = 5, items(min_len = 1)))]
+///     pub tags: Vec<String>,
+/// }
+///
+/// let ok = Signup { email: "ada@example.com".into(), age: 36, tags: vec!["math".into()] };
+/// assert!(ok.validate().is_ok());
+/// let bad = Signup { email: "ada".into(), age: 0, tags: vec![String::new()] };
+/// let violations = bad.validate().unwrap_err();
+/// let ids: Vec<&str> = violations.iter().map(|v| &*v.rule_id).collect();
+/// assert_eq!(ids, ["string.email", "int32.gt_lte", "string.min_len"]);
+/// ```
+///
+/// # Rule families
+///
+/// A key names a rule of the field's family, which the field's type decides: `String` → `string`,
+/// `Vec<u8>`/`Bytes` → `bytes`, `i32` → `int32`, `i64` → `int64`, `u32` → `uint32`, `u64` → `uint64`,
+/// `f32` → `float`, `f64` → `double`, `bool` → `bool`, an enum → `enum`, `Timestamp` → `timestamp`,
+/// `Duration` → `duration`. On a prost message the field's `#[prost(...)]` type wins (`sint32`, `fixed64`, a
+/// wrapper type, `enumeration = "Status"`); elsewhere, `validate(enumeration = "Status", defined_only)` says
+/// that an `i32` holds a prost enum (`defined_only` is not supported on the derive path yet: list the numbers
+/// with `in`). `Option<T>` has explicit presence (rules apply when it is `Some`).
+///
+/// | written | rule |
+/// |---|---|
+/// | `email`, `uuid`, `hostname`, `ip`, … (a flag) | `string.email = true`, … |
+/// | `min_len = 3`, `gt = -5`, `pattern = "^[a-z]+$"`, `prefix = b"\x01"` | the family's rule with that value |
+/// | `in = [1, 2]`, `not_in = ["a"]` | list rules |
+/// | `well_known_regex = "http_header_name"`, `strict = false` | `string.well_known_regex` |
+/// | `within = "1h"`, `lt = "30s"` (durations), `gt = "2024-01-01T00:00:00Z"` (timestamps) | time rules |
+/// | `min_items`, `max_items`, `unique`, `items(...)` on a `Vec<T>` | `repeated.*`; `items` takes `T`'s rules |
+/// | `min_pairs`, `max_pairs`, `keys(...)`, `values(...)` on a `HashMap`/`BTreeMap` | `map.*` |
+/// | `required` | `required` |
+/// | `ignore = "if_zero_value"` / `ignore = "always"` | `ignore` |
+///
+/// A field of any other type is a nested message: its own `Validate` impl runs, and its violations carry this
+/// field in their path. `ignore = "always"` leaves a field out entirely (do that for a type that does not
+/// implement `Validate`).
+///
+/// Field numbers in violation paths come from `#[prost(tag = "N")]`; without one a field gets the previous
+/// field's number + 1, as prost numbers fields (so 1-based declaration order when no field has a tag).
+///
+/// A key that does not fit the field's type, a malformed value and every check the proto path runs (a
+/// `min_len` above `max_len`, a pattern that is not a valid regex, ...) are compile errors at the attribute.
+#[proc_macro_derive(Validate, attributes(capacitor))]
+pub fn derive_validate(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    validate::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -3,6 +3,7 @@
 use crate::attr::{ContainerAttrs, FieldAttrs, Spanned};
 use crate::ctxt::{Ctxt, SpanRange};
 use crate::prost_attr::{self, ProstField};
+use crate::validate;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::ir::{
     CacheOptions, CompositeIndex, Declared, EntityOptions, Field, FieldOptions, FieldType,
@@ -15,6 +16,7 @@ use syn::{Data, DeriveInput, Fields};
 pub(crate) enum Derive {
     Entity,
     RedactedDebug,
+    Validate,
 }
 
 impl Derive {
@@ -22,6 +24,7 @@ impl Derive {
         match self {
             Derive::Entity => "Entity",
             Derive::RedactedDebug => "RedactedDebug",
+            Derive::Validate => "Validate",
         }
     }
 }
@@ -86,6 +89,8 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
 
     let mut prost_fields = false;
     let mut ir_fields = Vec::new();
+    // `Validate` numbers a field without a prost tag as prost does: the previous field's number + 1.
+    let mut next_number = 1;
     for (position, field) in fields.named.iter().enumerate() {
         let ident = field.ident.as_ref().expect("named fields have identifiers");
         let attrs = FieldAttrs::from_attrs(cx, &field.attrs);
@@ -94,7 +99,20 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         let rust_name = ident.to_string();
         let proto_name = rust_name.trim_start_matches("r#").to_string();
         let span = SpanRange::of(ident);
+        let mut rules = Vec::new();
         let (number, ty, label) = match (&prost, derive) {
+            (_, Derive::Validate) => {
+                let read = validate::read_field(
+                    cx,
+                    field,
+                    prost.as_ref(),
+                    &attrs.validate,
+                    &mut next_number,
+                );
+                let Some(read) = read else { continue };
+                rules = read.rules;
+                (read.number, read.ty, read.label)
+            }
             (Some(p), _) => {
                 let (ty, label) = p.ir_type(&field.ty);
                 let number = p.number.unwrap_or_else(|| {
@@ -146,7 +164,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
                 ignore: attrs.ignore.is_set(),
             },
             debug_redact: attrs.redact.is_set(),
-            rules: Vec::new(),
+            rules,
             origin: cx.origin(span),
         };
         ir_fields.push(field);

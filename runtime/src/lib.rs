@@ -46,7 +46,7 @@ pub mod store;
 pub mod validate;
 pub mod versioned;
 
-pub use capacitor_macros::{Entity, RedactedDebug};
+pub use capacitor_macros::{Entity, RedactedDebug, Validate};
 pub use error::{Error, Tier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrate::migrate;
