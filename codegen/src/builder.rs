@@ -164,6 +164,15 @@ impl Builder {
         self
     }
 
+    /// Generates a message whose `buf.validate` rules are invalid without its rules, listing it in
+    /// [`Generated::refused`](crate::Generated) and its problems in the warnings, instead of failing. Meant for
+    /// test harnesses such as the conformance runner, which expect a per-message "compilation error".
+    #[doc(hidden)]
+    pub fn refuse_invalid_messages(&mut self, yes: bool) -> &mut Self {
+        self.options.refuse_invalid_messages = yes;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` for every input (default: yes).
     pub fn emit_rerun_if_changed(&mut self, yes: bool) -> &mut Self {
         self.emit_rerun_if_changed = yes;

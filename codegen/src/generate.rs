@@ -31,6 +31,9 @@ pub struct Generated {
     /// Rules skipped because they are not supported yet (with `allow_unsupported_rules`), one line each
     /// (`file:line:col: …`).
     pub warnings: Vec<String>,
+    /// Messages whose rules were invalid, generated without validation rules (only with
+    /// `refuse_invalid_messages`; otherwise invalid rules fail the generation).
+    pub refused: Vec<String>,
 }
 
 /// prost-build options that pass through to the DTOs (see [`crate::Builder`] for each one's meaning).
@@ -52,12 +55,16 @@ pub struct DtoOptions {
     /// Generate validators even when the schema holds rules capgen cannot check yet (CEL), skipping those
     /// rules with a warning instead of refusing the schema.
     pub allow_unsupported_rules: bool,
+    /// Instead of failing on a message whose rules are invalid, generate it without rules and list it in
+    /// [`Generated::refused`]. For test harnesses (the conformance runner expects a "compilation error" per
+    /// message); users want the error.
+    pub refuse_invalid_messages: bool,
 }
 
 /// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters. Rules capgen cannot
 /// check yet (CEL) do not stop it.
 pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
-    load_checked(input, true).map(|(loaded, schema, _)| (loaded, schema))
+    load_checked(input, true, false).map(|(loaded, schema, _, _)| (loaded, schema))
 }
 
 /// Loads and checks the schema, `buf.validate` rules included; unsupported rules are errors unless
@@ -65,11 +72,28 @@ pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
 fn load_checked(
     input: &Input,
     allow_unsupported_rules: bool,
-) -> Result<(Loaded, Schema, Vec<String>), Error> {
+    refuse_invalid_messages: bool,
+) -> Result<(Loaded, Schema, Vec<String>, Vec<String>), Error> {
     let loaded = proto::load(input)?;
-    let (schema, mut diagnostics) = proto::build_schema(&loaded);
+    let (mut schema, mut diagnostics) = proto::build_schema(&loaded);
     diagnostics.extend(check(&schema));
-    let rules = crate::check::validate::check_rules(&schema, allow_unsupported_rules);
+    let mut rules = crate::check::validate::RuleReport::default();
+    let mut refused = Vec::new();
+    for message in &mut schema.messages {
+        let mut own = crate::check::validate::RuleReport::default();
+        crate::check::validate::check_message(message, allow_unsupported_rules, &mut own);
+        rules.warnings.extend(own.warnings);
+        if refuse_invalid_messages && !own.errors.is_empty() {
+            // The message gets no rules at all, and is listed as refused.
+            refused.push(message.full_name.clone());
+            rules.warnings.extend(own.errors);
+            message.rules.clear();
+            message.oneofs.iter_mut().for_each(|o| o.rules.clear());
+            message.fields.iter_mut().for_each(|f| f.rules.clear());
+        } else {
+            rules.errors.extend(own.errors);
+        }
+    }
     diagnostics.extend(rules.errors);
     let warnings = rules
         .warnings
@@ -84,20 +108,25 @@ fn load_checked(
                 .collect(),
         });
     }
-    Ok((loaded, schema, warnings))
+    Ok((loaded, schema, warnings, refused))
 }
 
 /// Compiles `input` and generates the Rust for every proto package: prost structs, proto3-JSON serde impls,
 /// redacting `Debug` impls and `impl Entity` for entities. Output is formatted and byte-identical for the same
 /// input.
 pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
-    let (loaded, schema, warnings) = load_checked(input, options.allow_unsupported_rules)?;
+    let (loaded, schema, warnings, refused) = load_checked(
+        input,
+        options.allow_unsupported_rules,
+        options.refuse_invalid_messages,
+    )?;
     let files = generate_dtos(&loaded, &schema, options)?;
     Ok(Generated {
         files,
         schema,
         inputs: loaded.inputs,
         warnings,
+        refused,
     })
 }
 

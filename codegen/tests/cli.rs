@@ -252,7 +252,7 @@ fn a_descriptor_set_that_is_not_one_is_an_error() {
 }
 
 #[test]
-fn an_editions_descriptor_set_is_refused_without_a_panic() {
+fn an_editions_descriptor_set_is_lowered_to_proto2_and_generated() {
     use prost::Message as _;
     let set = prost_types::FileDescriptorSet {
         file: vec![prost_types::FileDescriptorProto {
@@ -261,6 +261,14 @@ fn an_editions_descriptor_set_is_refused_without_a_panic() {
             syntax: Some("editions".into()),
             message_type: vec![prost_types::DescriptorProto {
                 name: Some("Thing".into()),
+                field: vec![prost_types::FieldDescriptorProto {
+                    name: Some("name".into()),
+                    number: Some(1),
+                    label: Some(prost_types::field_descriptor_proto::Label::Optional as i32),
+                    r#type: Some(prost_types::field_descriptor_proto::Type::String as i32),
+                    json_name: Some("name".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -269,13 +277,21 @@ fn an_editions_descriptor_set_is_refused_without_a_panic() {
     let work = tempfile::tempdir().unwrap();
     let path = work.path().join("editions.binpb");
     fs::write(&path, set.encode_to_vec()).unwrap();
-    let output = capgen(&["inspect", "--descriptor-set-in", path.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
+    let out = work.path().join("gen");
+    let output = capgen(&[
+        "generate",
+        "--descriptor-set-in",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let err = stderr(&output);
-    assert!(!err.contains("panicked"), "{err}");
+    assert!(output.status.success(), "{err}");
+    let code = fs::read_to_string(out.join("ed.v1.rs")).unwrap();
+    // Edition 2023's default presence is explicit: the field is optional.
     assert!(
-        unwrap_report(&err).contains("`ed/v1/thing.proto` uses protobuf editions"),
-        "{err}"
+        code.contains("pub name: ::core::option::Option<::prost::alloc::string::String>"),
+        "{code}"
     );
 }
 

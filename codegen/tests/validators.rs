@@ -1,0 +1,59 @@
+//! The generated `impl Validate` for a schema that uses each rule family, as a snapshot
+//! (`cargo insta review` to accept changes). The conformance runner (`tests/conformance`) checks behavior.
+
+use capacitor_codegen::proto::Input;
+use std::path::Path;
+
+#[test]
+fn validators_for_every_rule_family() {
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/validate");
+    let input = Input::Files {
+        files: vec![include.join("shop/v1/order.proto")],
+        includes: vec![include],
+    };
+    let generated = capacitor_codegen::configure()
+        .skip_json(true)
+        .generate(&input)
+        .unwrap_or_else(|e| panic!("generates: {e}"));
+    assert_eq!(generated.files.len(), 1);
+    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    insta::assert_snapshot!("shop.v1.validate.rs", generated.files[0].contents);
+}
+
+#[test]
+fn cel_rules_are_skipped_with_a_warning_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cel.proto"),
+        r#"syntax = "proto3";
+package cel.v1;
+import "buf/validate/validate.proto";
+message M {
+  string name = 1 [(buf.validate.field).cel = { id: "x", expression: "this != ''" }, (buf.validate.field).string.max_len = 3];
+}
+"#,
+    )
+    .unwrap();
+    let input = Input::Files {
+        files: vec![dir.path().join("cel.proto")],
+        includes: vec![dir.path().to_path_buf()],
+    };
+    let refused = capacitor_codegen::configure().generate(&input).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("(buf.validate.field).cel is a CEL rule"),
+        "{refused}"
+    );
+    let generated = capacitor_codegen::configure()
+        .allow_unsupported_rules(true)
+        .generate(&input)
+        .unwrap();
+    assert_eq!(generated.warnings.len(), 1, "{:?}", generated.warnings);
+    assert!(
+        generated.warnings[0].contains("cel.proto:5:"),
+        "{:?}",
+        generated.warnings
+    );
+    assert!(generated.files[0].contents.contains("string.max_len"));
+}
