@@ -25,11 +25,88 @@ pub trait ColumnReader {
 }
 
 /// A Rust value that maps to a column. Generated code names only this trait and the two visitors above, which
-/// exist whatever runtime features are on; each store maps a `Column` with its own dialect's codec.
+/// exist whatever runtime features are on; each store maps a `Column` with its own dialect's codec
+/// ([`capacitor::sql`](crate::sql)), through the hidden methods below.
 pub trait Column: Sized + Send + Sync + 'static {
     /// Appends an unambiguous text form of the value (used in Redis keys): a kind letter, then the value, with
     /// a length prefix wherever the value could contain a separator.
     fn write_token(&self, out: &mut String);
+
+    #[cfg(feature = "sqlite")]
+    #[doc(hidden)]
+    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
+    #[cfg(feature = "sqlite")]
+    #[doc(hidden)]
+    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
+    /// Reads the column at `*index` (advancing it); `None` for NULL.
+    #[cfg(feature = "sqlite")]
+    #[doc(hidden)]
+    fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError>;
+
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError>;
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError>;
+    /// Reads the column(s) at `*index` (advancing past them); `None` for NULL.
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError>;
+}
+
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgArguments, PgRow};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
+    DecodeError::new(format!("column {column}: {e}"))
+}
+
+/// The SQL hooks of a one-column type, through the codec.
+macro_rules! sql_hooks {
+    () => {
+        #[cfg(feature = "sqlite")]
+        fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+            args.add(crate::sql::SqliteValue::to_sqlite(self)?)
+        }
+        #[cfg(feature = "sqlite")]
+        fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+            args.add(None::<<Self as crate::sql::SqliteValue>::Column>)
+        }
+        #[cfg(feature = "sqlite")]
+        fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+            let at = *index;
+            *index += 1;
+            let column: Option<<Self as crate::sql::SqliteValue>::Column> =
+                row.try_get(at).map_err(|e| codec_error(at, e))?;
+            column
+                .map(|c| crate::sql::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
+                .transpose()
+        }
+        #[cfg(feature = "postgres")]
+        fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
+            args.add(crate::sql::PgValue::to_pg(self)?)
+        }
+        #[cfg(feature = "postgres")]
+        fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
+            args.add(None::<<Self as crate::sql::PgValue>::Column>)
+        }
+        #[cfg(feature = "postgres")]
+        fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+            let at = *index;
+            *index += 1;
+            let column: Option<<Self as crate::sql::PgValue>::Column> =
+                row.try_get(at).map_err(|e| codec_error(at, e))?;
+            column
+                .map(|c| crate::sql::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
+                .transpose()
+        }
+    };
 }
 
 macro_rules! integer_column {
@@ -38,6 +115,7 @@ macro_rules! integer_column {
             fn write_token(&self, out: &mut String) {
                 let _ = write!(out, "i{self};");
             }
+            sql_hooks!();
         }
     )*};
 }
@@ -47,24 +125,28 @@ impl Column for bool {
     fn write_token(&self, out: &mut String) {
         out.push_str(if *self { "t;" } else { "f;" });
     }
+    sql_hooks!();
 }
 
 impl Column for f64 {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "d{:016x};", self.to_bits());
     }
+    sql_hooks!();
 }
 
 impl Column for f32 {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "e{:08x};", self.to_bits());
     }
+    sql_hooks!();
 }
 
 impl Column for String {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "s{}:{self};", self.len());
     }
+    sql_hooks!();
 }
 
 impl Column for Vec<u8> {
@@ -75,6 +157,7 @@ impl Column for Vec<u8> {
         }
         out.push(';');
     }
+    sql_hooks!();
 }
 
 impl<T: Column> Column for Option<T> {
@@ -83,6 +166,36 @@ impl<T: Column> Column for Option<T> {
             Some(v) => v.write_token(out),
             None => out.push_str("n;"),
         }
+    }
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        match self {
+            Some(v) => v.bind_sqlite(args),
+            None => T::bind_sqlite_null(args),
+        }
+    }
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        T::bind_sqlite_null(args)
+    }
+    #[cfg(feature = "sqlite")]
+    fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+        Ok(Some(T::read_sqlite(row, index)?))
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
+        match self {
+            Some(v) => v.bind_pg(args),
+            None => T::bind_pg_null(args),
+        }
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
+        T::bind_pg_null(args)
+    }
+    #[cfg(feature = "postgres")]
+    fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+        Ok(Some(T::read_pg(row, index)?))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The `memory` backend: rows in a map per table, each operation atomic under one lock.
 
 use super::Page;
-use crate::error::Error;
-use crate::record::{Record, next_version};
+use crate::error::{Error, Tier};
+use crate::record::{Column, ColumnWriter, Record, next_version, stored_columns};
+use crate::schema::IndexKind;
 use crate::versioned::Versioned;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,7 @@ impl MemoryStore {
                 found: Some(current.version),
             }),
             None => {
+                check_unique(t, value)?;
                 let version = next_version(None);
                 t.insert(value.key(), Versioned::new(value.clone(), version));
                 Ok(version)
@@ -54,7 +56,7 @@ impl MemoryStore {
         })
     }
 
-    pub(super) fn put<E: Record>(&self, value: &E) -> u64 {
+    pub(super) fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
         self.with::<E, _>(|t| put_one(t, value))
     }
 
@@ -68,7 +70,7 @@ impl MemoryStore {
                     found,
                 });
             }
-            Ok(put_one(t, value))
+            put_one(t, value)
         })
     }
 
@@ -76,8 +78,16 @@ impl MemoryStore {
         self.with::<E, _>(|t| t.remove(key).map(|v| v.version))
     }
 
-    pub(super) fn put_many<E: Record>(&self, values: &[E]) -> Vec<u64> {
-        self.with::<E, _>(|t| values.iter().map(|v| put_one(t, v)).collect())
+    /// All or nothing, like a transaction: on a failure the table is restored.
+    pub(super) fn put_many<E: Record>(&self, values: &[E]) -> Result<Vec<u64>, Error> {
+        self.with::<E, _>(|t| {
+            let before = t.clone();
+            let result: Result<Vec<u64>, Error> = values.iter().map(|v| put_one(t, v)).collect();
+            if result.is_err() {
+                *t = before;
+            }
+            result
+        })
     }
 
     pub(super) fn delete_many<E: Record>(&self, keys: &[E::Key]) -> Vec<Option<u64>> {
@@ -106,8 +116,66 @@ impl MemoryStore {
     }
 }
 
-fn put_one<E: Record>(table: &mut Table<E>, value: &E) -> u64 {
+/// The Redis-style token of each stored column of a row, to compare index values without knowing the types.
+struct ColumnTokens(Vec<String>);
+
+impl ColumnWriter for ColumnTokens {
+    fn column<T: Column>(&mut self, value: &T) {
+        let mut token = String::new();
+        value.write_token(&mut token);
+        self.0.push(token);
+    }
+}
+
+fn column_tokens<E: Record>(value: &E) -> Vec<String> {
+    let mut tokens = ColumnTokens(Vec::new());
+    value.write_row(&mut tokens);
+    tokens.0
+}
+
+/// Fails like a SQL store when `value` would break a unique index (naming the index, never the value).
+fn check_unique<E: Record>(table: &Table<E>, value: &E) -> Result<(), Error> {
+    let schema = E::SCHEMA;
+    let positions: Vec<u32> = stored_columns(schema).map(|(f, _)| f.number).collect();
+    let unique: Vec<(&str, Vec<usize>)> = schema
+        .indexes
+        .iter()
+        .filter(|i| i.kind == IndexKind::Unique)
+        .map(|i| {
+            let at = i
+                .fields
+                .iter()
+                .filter_map(|n| positions.iter().position(|p| p == n))
+                .collect();
+            (i.name, at)
+        })
+        .collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let key = value.key();
+    let mine = column_tokens(value);
+    for (other_key, other) in table.iter() {
+        if *other_key == key {
+            continue;
+        }
+        let theirs = column_tokens(&other.value);
+        for (name, at) in &unique {
+            if at.iter().all(|&i| mine.get(i) == theirs.get(i)) {
+                return Err(Error::backend(
+                    schema.message,
+                    Tier::Store,
+                    format!("unique index `{name}` violated"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn put_one<E: Record>(table: &mut Table<E>, value: &E) -> Result<u64, Error> {
+    check_unique(table, value)?;
     let version = next_version(table.get(&value.key()).map(|v| v.version));
     table.insert(value.key(), Versioned::new(value.clone(), version));
-    version
+    Ok(version)
 }

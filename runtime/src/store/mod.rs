@@ -8,6 +8,8 @@
 //! versions never go backwards, not even across delete and re-insert.
 
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 use crate::error::Error;
 use crate::record::Record;
@@ -24,6 +26,23 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Memory(Arc<MemoryStore>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<sql::sqlite::SqliteStore>),
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<sql::postgres::PgStore>),
+}
+
+/// Runs `$call` on the SQL store behind `$self`, or `$memory` on the in-memory one.
+macro_rules! dispatch {
+    ($self:ident, |$m:ident| $memory:expr, |$s:ident| $call:expr) => {
+        match &$self.backend {
+            Backend::Memory($m) => $memory,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite($s) => $call.await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres($s) => $call.await,
+        }
+    };
 }
 
 /// One page of a keyset scan.
@@ -43,24 +62,78 @@ impl Store {
         }
     }
 
-    /// Opens the store a URL names: `memory:` for the in-memory backend.
+    /// Opens the store a URL names: `memory:`, `sqlite:<path>` (feature `sqlite`; created if missing, WAL,
+    /// busy timeout) or `postgres://…` (feature `postgres`).
     pub async fn open(url: &str) -> Result<Self, Error> {
-        match url.split_once(':').map(|(scheme, _)| scheme) {
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme);
+        #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_variables))]
+        let backend = |backend| Ok::<_, Error>(Store { backend });
+        match scheme {
             Some("memory") => Ok(Store::memory()),
+            #[cfg(feature = "sqlite")]
+            Some("sqlite") => backend(Backend::Sqlite(Arc::new(
+                sql::sqlite::SqliteStore::open(url).await?,
+            ))),
+            #[cfg(feature = "postgres")]
+            Some("postgres" | "postgresql") => backend(Backend::Postgres(Arc::new(
+                sql::postgres::PgStore::open(url).await?,
+            ))),
             Some(scheme) => Err(Error::Config(format!(
-                "store URL scheme `{scheme}:` is not supported (or its cargo feature is off)"
+                "store URL scheme `{scheme}:` is not supported (its cargo feature may be off: \
+                 `sqlite`, `postgres`)"
             ))),
             None => Err(Error::Config(
-                "store URL has no scheme (expected `memory:`)".to_owned(),
+                "store URL has no scheme (expected `sqlite:`, `postgres://` or `memory:`)"
+                    .to_owned(),
             )),
+        }
+    }
+
+    /// Applies `migrator`'s migrations (capgen's, embedded with `sqlx::migrate!`) to a SQLite store.
+    #[cfg(feature = "sqlite")]
+    pub async fn migrate_sqlite(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Sqlite(s) => migrator
+                .run(&s.pool)
+                .await
+                .map_err(|e| Error::backend("store", crate::error::Tier::Store, e)),
+            _ => Err(Error::Config("not a SQLite store".to_owned())),
+        }
+    }
+
+    /// Applies `migrator`'s migrations (capgen's, embedded with `sqlx::migrate!`) to a Postgres store.
+    #[cfg(feature = "postgres")]
+    pub async fn migrate_postgres(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Postgres(s) => migrator
+                .run(&s.pool)
+                .await
+                .map_err(|e| Error::backend("store", crate::error::Tier::Store, e)),
+            _ => Err(Error::Config("not a Postgres store".to_owned())),
+        }
+    }
+
+    /// The SQLite pool of a SQLite store (for DDL in tests, raw queries, benchmarks).
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(s) => Some(&s.pool),
+            _ => None,
+        }
+    }
+
+    /// The Postgres pool of a Postgres store.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Postgres(s) => Some(&s.pool),
+            _ => None,
         }
     }
 
     /// The row of `key`.
     pub async fn get<E: Record>(&self, key: &E::Key) -> Result<Option<Versioned<E>>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.get::<E>(key)),
-        }
+        dispatch!(self, |m| Ok(m.get::<E>(key)), |s| s.get::<E>(key))
     }
 
     /// The rows of `keys`, aligned with them, in one round trip.
@@ -68,51 +141,40 @@ impl Store {
         &self,
         keys: &[E::Key],
     ) -> Result<Vec<Option<Versioned<E>>>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.get_many::<E>(keys)),
-        }
+        dispatch!(self, |m| Ok(m.get_many::<E>(keys)), |s| s
+            .get_many::<E>(keys))
     }
 
     /// Inserts `value`; [`Error::Conflict`] if its key is present. Returns the new version.
     pub async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
-        match &self.backend {
-            Backend::Memory(m) => m.insert(value),
-        }
+        dispatch!(self, |m| m.insert(value), |s| s.insert(value))
     }
 
     /// Inserts or replaces `value`. Returns the new version.
     pub async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.put(value)),
-        }
+        dispatch!(self, |m| m.put(value), |s| s.put(value))
     }
 
     /// Replaces `value` if the stored version is `expected`; [`Error::Conflict`] otherwise.
     pub async fn update<E: Record>(&self, value: &E, expected: u64) -> Result<u64, Error> {
-        match &self.backend {
-            Backend::Memory(m) => m.update(value, expected),
-        }
+        dispatch!(self, |m| m.update(value, expected), |s| s
+            .update(value, expected))
     }
 
     /// Deletes the row of `key`; returns the version it had, `None` when absent.
     pub async fn delete<E: Record>(&self, key: &E::Key) -> Result<Option<u64>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.delete::<E>(key)),
-        }
+        dispatch!(self, |m| Ok(m.delete::<E>(key)), |s| s.delete::<E>(key))
     }
 
     /// Inserts or replaces every value in one transaction. Returns their new versions.
     pub async fn put_many<E: Record>(&self, values: &[E]) -> Result<Vec<u64>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.put_many(values)),
-        }
+        dispatch!(self, |m| m.put_many(values), |s| s.put_many(values))
     }
 
     /// Deletes every key in one transaction; returns the versions the rows had.
     pub async fn delete_many<E: Record>(&self, keys: &[E::Key]) -> Result<Vec<Option<u64>>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.delete_many::<E>(keys)),
-        }
+        dispatch!(self, |m| Ok(m.delete_many::<E>(keys)), |s| s
+            .delete_many::<E>(keys))
     }
 
     /// Up to `limit` rows in key order, starting after `after`.
@@ -121,8 +183,7 @@ impl Store {
         after: Option<&E::Key>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
-        match &self.backend {
-            Backend::Memory(m) => Ok(m.scan::<E>(after, limit)),
-        }
+        dispatch!(self, |m| Ok(m.scan::<E>(after, limit)), |s| s
+            .scan::<E>(after, limit))
     }
 }

@@ -1,0 +1,328 @@
+//! The operations of a SQL store, written once for both dialects: `sql_store!` expands them for one sqlx
+//! database (the dialects differ only in types and in the statements' text).
+
+/// Expands a store type over one sqlx database. Parameters: the store type, sqlx's database, pool, arguments
+/// and row types, the column hooks (`bind`, `null`, `read` of [`Column`](crate::record::Column)) and the
+/// [`Dialect`](super::Dialect).
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $pool:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
+        use crate::error::{BoxError, DecodeError, Error, Tier};
+        use crate::record::{Column, ColumnReader, ColumnWriter, Record, next_version};
+        use crate::store::Page;
+        use crate::store::sql::{StatementCache, Statements};
+        use crate::versioned::Versioned;
+        use sqlx::{Arguments, Row};
+        use std::sync::Arc;
+
+        /// A SQL store: a connection pool and the statements of each entity it has served.
+        pub(crate) struct $store {
+            pub(crate) pool: $pool,
+            statements: StatementCache,
+        }
+
+        struct Writer {
+            args: $args,
+            error: Option<BoxError>,
+        }
+
+        impl ColumnWriter for Writer {
+            fn column<T: Column>(&mut self, value: &T) {
+                if self.error.is_none() {
+                    if let Err(e) = value.$bind(&mut self.args) {
+                        self.error = Some(e);
+                    }
+                }
+            }
+        }
+
+        impl Writer {
+            fn new() -> Self {
+                Writer {
+                    args: <$args>::default(),
+                    error: None,
+                }
+            }
+
+            fn int(&mut self, value: i64) {
+                if self.error.is_none() {
+                    if let Err(e) = self.args.add(value) {
+                        self.error = Some(e);
+                    }
+                }
+            }
+
+            fn finish<E: Record>(self) -> Result<$args, Error> {
+                match self.error {
+                    None => Ok(self.args),
+                    Some(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
+                }
+            }
+        }
+
+        struct Reader<'r> {
+            row: &'r $row,
+            index: usize,
+        }
+
+        impl ColumnReader for Reader<'_> {
+            fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
+                let at = self.index;
+                T::$read(self.row, &mut self.index)?
+                    .ok_or_else(|| DecodeError::new(format!("column {at}: unexpected NULL")))
+            }
+        }
+
+        fn store_error<E: Record>(e: impl Into<BoxError>) -> Error {
+            Error::backend(E::SCHEMA.message, Tier::Store, e)
+        }
+
+        fn version_of(row: &$row, at: usize) -> Result<u64, DecodeError> {
+            row.try_get::<i64, _>(at)
+                .map(|v| v as u64)
+                .map_err(|e| DecodeError::new(format!("_version: {e}")))
+        }
+
+        fn decode_row<E: Record>(row: &$row) -> Result<(E, u64), Error> {
+            let mut reader = Reader { row, index: 0 };
+            let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
+            let version = version_of(row, reader.index).map_err(store_error::<E>)?;
+            Ok((value, version))
+        }
+
+        fn key_args<E: Record>(key: &E::Key, writer: &mut Writer) {
+            E::write_key(key, writer);
+        }
+
+        impl $store {
+            pub(crate) fn new(pool: $pool) -> Self {
+                $store {
+                    pool,
+                    statements: StatementCache::default(),
+                }
+            }
+
+            fn statements<E: Record>(&self) -> Arc<Statements> {
+                self.statements.get::<E>($dialect)
+            }
+
+            pub(crate) async fn get<E: Record>(
+                &self,
+                key: &E::Key,
+            ) -> Result<Option<Versioned<E>>, Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                key_args::<E>(key, &mut w);
+                let row = sqlx::query_with(&st.select_one, w.finish::<E>()?)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                row.map(|r| decode_row::<E>(&r).map(|(v, version)| Versioned::new(v, version)))
+                    .transpose()
+            }
+
+            pub(crate) async fn get_many<E: Record>(
+                &self,
+                keys: &[E::Key],
+            ) -> Result<Vec<Option<Versioned<E>>>, Error> {
+                if keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                for key in keys {
+                    key_args::<E>(key, &mut w);
+                }
+                let sql = st.select_many(keys.len());
+                let rows = sqlx::query_with(&sql, w.finish::<E>()?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                let mut found = std::collections::HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let (value, version) = decode_row::<E>(row)?;
+                    found.insert(value.key(), Versioned::new(value, version));
+                }
+                Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+            }
+
+            async fn current_version<'c, E: Record, X>(
+                &self,
+                executor: X,
+                key: &E::Key,
+            ) -> Result<Option<u64>, Error>
+            where
+                X: sqlx::Executor<'c, Database = $db>,
+            {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                key_args::<E>(key, &mut w);
+                let row = sqlx::query_with(&st.version_of, w.finish::<E>()?)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(store_error::<E>)?;
+                row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
+                    .transpose()
+            }
+
+            pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                value.write_row(&mut w);
+                w.int(next_version(None) as i64);
+                let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                match row {
+                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
+                    None => Err(Error::Conflict {
+                        entity: E::SCHEMA.message,
+                        expected: None,
+                        found: self
+                            .current_version::<E, _>(&self.pool, &value.key())
+                            .await?,
+                    }),
+                }
+            }
+
+            async fn upsert_on<'c, E: Record, X>(
+                st: &Statements,
+                executor: X,
+                value: &E,
+            ) -> Result<u64, Error>
+            where
+                X: sqlx::Executor<'c, Database = $db>,
+            {
+                let mut w = Writer::new();
+                value.write_row(&mut w);
+                w.int(next_version(None) as i64);
+                let row = sqlx::query_with(&st.upsert, w.finish::<E>()?)
+                    .fetch_one(executor)
+                    .await
+                    .map_err(store_error::<E>)?;
+                version_of(&row, 0).map_err(store_error::<E>)
+            }
+
+            pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                Self::upsert_on(&st, &self.pool, value).await
+            }
+
+            pub(crate) async fn update<E: Record>(
+                &self,
+                value: &E,
+                expected: u64,
+            ) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                value.write_row(&mut w);
+                w.int(next_version(Some(expected)) as i64);
+                key_args::<E>(&value.key(), &mut w);
+                w.int(expected as i64);
+                let row = sqlx::query_with(&st.update, w.finish::<E>()?)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                match row {
+                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
+                    None => Err(Error::Conflict {
+                        entity: E::SCHEMA.message,
+                        expected: Some(expected),
+                        found: self
+                            .current_version::<E, _>(&self.pool, &value.key())
+                            .await?,
+                    }),
+                }
+            }
+
+            async fn delete_on<'c, E: Record, X>(
+                st: &Statements,
+                executor: X,
+                key: &E::Key,
+            ) -> Result<Option<u64>, Error>
+            where
+                X: sqlx::Executor<'c, Database = $db>,
+            {
+                let mut w = Writer::new();
+                key_args::<E>(key, &mut w);
+                let row = sqlx::query_with(&st.delete, w.finish::<E>()?)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(store_error::<E>)?;
+                row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
+                    .transpose()
+            }
+
+            pub(crate) async fn delete<E: Record>(
+                &self,
+                key: &E::Key,
+            ) -> Result<Option<u64>, Error> {
+                let st = self.statements::<E>();
+                Self::delete_on::<E, _>(&st, &self.pool, key).await
+            }
+
+            pub(crate) async fn put_many<E: Record>(
+                &self,
+                values: &[E],
+            ) -> Result<Vec<u64>, Error> {
+                let st = self.statements::<E>();
+                let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
+                let mut versions = Vec::with_capacity(values.len());
+                for value in values {
+                    versions.push(Self::upsert_on(&st, &mut *tx, value).await?);
+                }
+                tx.commit().await.map_err(store_error::<E>)?;
+                Ok(versions)
+            }
+
+            pub(crate) async fn delete_many<E: Record>(
+                &self,
+                keys: &[E::Key],
+            ) -> Result<Vec<Option<u64>>, Error> {
+                let st = self.statements::<E>();
+                let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
+                let mut versions = Vec::with_capacity(keys.len());
+                for key in keys {
+                    versions.push(Self::delete_on::<E, _>(&st, &mut *tx, key).await?);
+                }
+                tx.commit().await.map_err(store_error::<E>)?;
+                Ok(versions)
+            }
+
+            pub(crate) async fn scan<E: Record>(
+                &self,
+                after: Option<&E::Key>,
+                limit: usize,
+            ) -> Result<Page<E>, Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                let sql = match after {
+                    Some(key) => {
+                        key_args::<E>(key, &mut w);
+                        &st.scan_after
+                    }
+                    None => &st.scan_first,
+                };
+                // One row more than asked tells whether there is a next page.
+                w.int(limit as i64 + 1);
+                let rows = sqlx::query_with(sql, w.finish::<E>()?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                let more = rows.len() > limit;
+                let mut items = Vec::with_capacity(rows.len().min(limit));
+                for row in rows.iter().take(limit) {
+                    let (value, version) = decode_row::<E>(row)?;
+                    items.push(Versioned::new(value, version));
+                }
+                let next = match more {
+                    true => items.last().map(|v| v.value.key()),
+                    false => None,
+                };
+                Ok(Page { items, next })
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

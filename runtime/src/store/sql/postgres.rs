@@ -1,0 +1,26 @@
+//! The Postgres store (feature `postgres`).
+
+use super::ops::sql_store;
+use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+
+sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    PgPool,
+    PgArguments,
+    PgRow,
+    bind_pg,
+    read_pg,
+    super::Dialect::Postgres
+);
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names.
+    pub(crate) async fn open(url: &str) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .connect(url)
+            .await
+            .map_err(|e| Error::backend("store", Tier::Store, e))?;
+        Ok(PgStore::new(pool))
+    }
+}

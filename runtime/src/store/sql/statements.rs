@@ -1,0 +1,261 @@
+//! The SQL text of one entity's operations in one dialect.
+
+use crate::schema::{EntitySchema, FieldType, WellKnown};
+use std::fmt::Write;
+
+/// The SQL dialect of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The statements of one entity. Placeholders are numbered in bind order: the row's columns, then the new
+/// version, then (for `update`) the key and the expected version.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    dialect: Dialect,
+    table: String,
+    /// Every column of a row, in `write_row` order, then `"_version"`.
+    select_list: String,
+    columns: Vec<String>,
+    key_columns: Vec<String>,
+    pub(crate) select_one: String,
+    pub(crate) version_of: String,
+    pub(crate) insert: String,
+    pub(crate) upsert: String,
+    pub(crate) update: String,
+    pub(crate) delete: String,
+    pub(crate) scan_first: String,
+    pub(crate) scan_after: String,
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// The columns a field occupies: a Timestamp is two on Postgres (`<col>` and `<col>_nanos`; see the codec).
+fn field_columns(column: &str, ty: FieldType, dialect: Dialect) -> Vec<String> {
+    match (ty, dialect) {
+        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) => {
+            vec![quote(column), quote(&format!("{column}_nanos"))]
+        }
+        _ => vec![quote(column)],
+    }
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &'static EntitySchema, dialect: Dialect) -> Self {
+        let columns: Vec<String> = schema
+            .fields
+            .iter()
+            .filter_map(|f| f.column.map(|c| field_columns(c, f.ty, dialect)))
+            .flatten()
+            .collect();
+        let key_columns: Vec<String> = schema
+            .primary_key
+            .iter()
+            .filter_map(|n| schema.field_by_number(*n))
+            .filter_map(|f| f.column.map(|c| field_columns(c, f.ty, dialect)))
+            .flatten()
+            .collect();
+        let table = quote(schema.table);
+        let select_list = format!("{}, \"_version\"", columns.join(", "));
+        let mut s = Statements {
+            dialect,
+            table,
+            select_list,
+            columns,
+            key_columns,
+            select_one: String::new(),
+            version_of: String::new(),
+            insert: String::new(),
+            upsert: String::new(),
+            update: String::new(),
+            delete: String::new(),
+            scan_first: String::new(),
+            scan_after: String::new(),
+        };
+        s.build();
+        s
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// `"k1" = $from AND "k2" = $from+1`.
+    fn key_match(&self, from: usize) -> String {
+        self.key_columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = {}", self.placeholder(from + i)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    fn greatest(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "MAX",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
+    fn build(&mut self) {
+        let (t, list, n) = (&self.table, &self.select_list, self.columns.len());
+        let keys = self.key_columns.join(", ");
+        self.select_one = format!("SELECT {list} FROM {t} WHERE {}", self.key_match(1));
+        self.version_of = format!("SELECT \"_version\" FROM {t} WHERE {}", self.key_match(1));
+        let values: Vec<String> = (1..=n + 1).map(|i| self.placeholder(i)).collect();
+        let insert_head = format!(
+            "INSERT INTO {t} ({}, \"_version\") VALUES ({})",
+            self.columns.join(", "),
+            values.join(", ")
+        );
+        self.insert =
+            format!("{insert_head} ON CONFLICT ({keys}) DO NOTHING RETURNING \"_version\"");
+        let set_excluded: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| !self.key_columns.contains(c))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let greatest = self.greatest();
+        let mut set_list = set_excluded.join(", ");
+        if !set_list.is_empty() {
+            set_list.push_str(", ");
+        }
+        self.upsert = format!(
+            "{insert_head} ON CONFLICT ({keys}) DO UPDATE SET {set_list}\"_version\" = \
+             {greatest}({t}.\"_version\" + 1, excluded.\"_version\") RETURNING \"_version\""
+        );
+        // UPDATE binds the whole row (keys included, rewritten to themselves), the new version, the key, and
+        // the expected version.
+        let assignments: Vec<String> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = {}", self.placeholder(i + 1)))
+            .collect();
+        let k = self.key_columns.len();
+        self.update = format!(
+            "UPDATE {t} SET {}, \"_version\" = {greatest}(\"_version\" + 1, {}) WHERE {} AND \"_version\" = {} \
+             RETURNING \"_version\"",
+            assignments.join(", "),
+            self.placeholder(n + 1),
+            self.key_match(n + 2),
+            self.placeholder(n + 2 + k)
+        );
+        self.delete = format!(
+            "DELETE FROM {t} WHERE {} RETURNING \"_version\"",
+            self.key_match(1)
+        );
+        self.scan_first = format!(
+            "SELECT {list} FROM {t} ORDER BY {keys} LIMIT {}",
+            self.placeholder(1)
+        );
+        let after: Vec<String> = (1..=k).map(|i| self.placeholder(i)).collect();
+        self.scan_after = format!(
+            "SELECT {list} FROM {t} WHERE ({keys}) > ({}) ORDER BY {keys} LIMIT {}",
+            after.join(", "),
+            self.placeholder(k + 1)
+        );
+    }
+
+    /// `SELECT … WHERE (keys) IN ((…), …)` for `count` keys: one round trip for a batch.
+    pub(crate) fn select_many(&self, count: usize) -> String {
+        let k = self.key_columns.len();
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE ({}) IN (",
+            self.select_list,
+            self.table,
+            self.key_columns.join(", ")
+        );
+        for i in 0..count {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let tuple: Vec<String> = (0..k).map(|j| self.placeholder(i * k + j + 1)).collect();
+            let _ = write!(sql, "({})", tuple.join(", "));
+        }
+        sql.push(')');
+        sql
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::*;
+
+    const SCHEMA: EntitySchema = EntitySchema {
+        package: "t.v1",
+        message: "Row",
+        table: "rows",
+        backend: Backend::Sqlite,
+        consistency: Consistency::Strong,
+        cache: None,
+        primary_key: &[1],
+        fields: &[
+            FieldSchema {
+                number: 1,
+                name: "id",
+                column: Some("id"),
+                ty: FieldType::Scalar(Scalar::String),
+                label: Label::Implicit,
+                pii: None,
+                redacted: false,
+                encrypt: false,
+            },
+            FieldSchema {
+                number: 2,
+                name: "at",
+                column: Some("at"),
+                ty: FieldType::WellKnown(WellKnown::Timestamp),
+                label: Label::Optional,
+                pii: None,
+                redacted: false,
+                encrypt: false,
+            },
+        ],
+        indexes: &[],
+    };
+
+    #[test]
+    fn postgres_statements() {
+        let s = Statements::new(&SCHEMA, Dialect::Postgres);
+        assert_eq!(
+            s.select_one,
+            r#"SELECT "id", "at", "at_nanos", "_version" FROM "rows" WHERE "id" = $1"#
+        );
+        assert_eq!(
+            s.upsert,
+            r#"INSERT INTO "rows" ("id", "at", "at_nanos", "_version") VALUES ($1, $2, $3, $4) ON CONFLICT ("id") DO UPDATE SET "at" = excluded."at", "at_nanos" = excluded."at_nanos", "_version" = GREATEST("rows"."_version" + 1, excluded."_version") RETURNING "_version""#
+        );
+        assert_eq!(
+            s.update,
+            r#"UPDATE "rows" SET "id" = $1, "at" = $2, "at_nanos" = $3, "_version" = GREATEST("_version" + 1, $4) WHERE "id" = $5 AND "_version" = $6 RETURNING "_version""#
+        );
+        assert_eq!(
+            s.select_many(2),
+            r#"SELECT "id", "at", "at_nanos", "_version" FROM "rows" WHERE ("id") IN (($1), ($2))"#
+        );
+    }
+
+    #[test]
+    fn sqlite_statements() {
+        let s = Statements::new(&SCHEMA, Dialect::Sqlite);
+        assert_eq!(
+            s.scan_after,
+            r#"SELECT "id", "at", "_version" FROM "rows" WHERE ("id") > (?1) ORDER BY "id" LIMIT ?2"#
+        );
+        assert_eq!(
+            s.insert,
+            r#"INSERT INTO "rows" ("id", "at", "_version") VALUES (?1, ?2, ?3) ON CONFLICT ("id") DO NOTHING RETURNING "_version""#
+        );
+    }
+}
