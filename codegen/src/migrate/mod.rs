@@ -151,35 +151,35 @@ fn folder_state(dir: &Path, dialect: Dialect) -> Result<Option<Lockfile>, Error>
     Ok(lock)
 }
 
+/// The `--renamed-from` pairs that apply to one dialect's tables, fully qualified; marks in `used` which
+/// arguments matched (an argument must match in at least one dialect).
 fn resolve_renames(
     renames: &[(String, String)],
     old: &[sql::Table],
     schema: &Schema,
+    used: &mut [bool],
 ) -> Result<Vec<(String, String)>, Error> {
     let matches = |full: &str, given: &str| full == given || full.rsplit('.').next() == Some(given);
-    renames
-        .iter()
-        .map(|(from, to)| {
-            let argument = format!("{from}={to}");
-            let old_name = old
-                .iter()
-                .map(|t| t.message.as_str())
-                .find(|m| matches(m, from))
-                .ok_or_else(|| Error::Rename {
-                    argument: argument.clone(),
-                    reason: format!("no table in the lockfile belongs to a message named `{from}`"),
-                })?;
-            let new_name = schema
-                .entities()
-                .map(|(m, _)| m.full_name.as_str())
-                .find(|m| matches(m, to))
-                .ok_or_else(|| Error::Rename {
-                    argument: argument.clone(),
-                    reason: format!("no entity in the schema is named `{to}`"),
-                })?;
-            Ok((old_name.to_string(), new_name.to_string()))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (i, (from, to)) in renames.iter().enumerate() {
+        let new_name = schema
+            .entities()
+            .map(|(m, _)| m.full_name.as_str())
+            .find(|m| matches(m, to))
+            .ok_or_else(|| Error::Rename {
+                argument: format!("{from}={to}"),
+                reason: format!("no entity in the schema is named `{to}`"),
+            })?;
+        if let Some(old_name) = old
+            .iter()
+            .map(|t| t.message.as_str())
+            .find(|m| matches(m, from))
+        {
+            used[i] = true;
+            out.push((old_name.to_string(), new_name.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 fn dialects(selected: &[Dialect]) -> Vec<Dialect> {
@@ -205,11 +205,12 @@ pub fn plan(schema: &Schema, dir: &Path, options: &DiffOptions) -> Result<Vec<Pl
     }
     let mut planned = Vec::new();
     let mut problems = Vec::new();
+    let mut used = vec![false; options.renamed_from.len()];
     for dialect in dialects(&options.dialects) {
         let lock = folder_state(dir, dialect)?;
         let old = lock.as_ref().map(|l| l.tables.clone()).unwrap_or_default();
         let new = sql::tables(schema, dialect);
-        let renames = resolve_renames(&options.renamed_from, &old, schema)?;
+        let renames = resolve_renames(&options.renamed_from, &old, schema, &mut used)?;
         let changes = diff::diff(&old, &new, &renames);
         if changes.is_empty() {
             continue;
@@ -236,6 +237,13 @@ pub fn plan(schema: &Schema, dir: &Path, options: &DiffOptions) -> Result<Vec<Pl
             down: plan::script(&down_changes, dialect),
             changes,
             lockfile: Lockfile::new(dialect, version, new),
+        });
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        let (from, to) = &options.renamed_from[i];
+        return Err(Error::Rename {
+            argument: format!("{from}={to}"),
+            reason: format!("no table in the lockfile belongs to a message named `{from}`"),
         });
     }
     if !problems.is_empty() {
