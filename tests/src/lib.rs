@@ -10,5 +10,12 @@ pub mod e2e {
     }
 }
 
+/// The proto twin of the `#[derive(Validate)]` struct in `tests/derive_validate_twin.rs`.
+pub mod derive {
+    pub mod v1 {
+        capacitor::include_proto!("derive.v1");
+    }
+}
+
 /// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
