@@ -77,8 +77,10 @@ fn main() {
             out.push_str("}\n");
         }
     }
-    let mut code =
-        String::from("/// The dump was found and generated.\npub const DUMP_FOUND: bool = true;\n");
+    let mut code = format!(
+        "/// Whether the dump was found and generated.\npub static DUMP_FOUND: bool = {};\n",
+        conformance.is_some()
+    );
     render(&tree, &mut code);
     code.push_str("/// Messages capgen refused to generate validators for (invalid rules): a \"compilation error\".\npub const REFUSED: &[&str] = &[\n");
     for name in refused {
