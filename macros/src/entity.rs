@@ -5,6 +5,7 @@ use crate::model::{self, Derive};
 use capacitor_codegen::check;
 use capacitor_codegen::emit::rust::entity_impl;
 use capacitor_codegen::ir::Schema;
+use capacitor_codegen::sql::constants::create_table_constants;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
@@ -27,5 +28,7 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         .entity
         .as_ref()
         .expect("the Entity model always has entity options");
-    Ok(entity_impl(message, entity, &model.runtime))
+    let mut out = entity_impl(message, entity, &model.runtime);
+    out.extend(create_table_constants(message, entity));
+    Ok(out)
 }

@@ -9,6 +9,7 @@
 //! Every column carries a stable [`ColumnKey`] derived from the proto field *number*, so a renamed field is a
 //! renamed column, never a drop and an add.
 
+pub mod constants;
 mod mapping;
 pub mod render;
 

@@ -1,0 +1,36 @@
+//! The `CREATE TABLE` constants `#[derive(Entity)]` gives a hand-written entity, rendered at expansion time by
+//! the same templates as `capgen migrate sql`: `User::CREATE_TABLE_POSTGRES`, `User::CREATE_TABLE_SQLITE`.
+//!
+//! For tests and prototypes; applications evolve their tables with `capgen migrate diff` instead.
+
+use super::{Dialect, render, table};
+use crate::ir::{EntityOptions, Message};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+/// An inherent impl with one `CREATE_TABLE_<DIALECT>` constant per dialect (the table and its indexes).
+pub fn create_table_constants(message: &Message, entity: &EntityOptions) -> TokenStream {
+    let ty = Ident::new(&message.rust_name, Span::call_site());
+    let name = entity.table_name(message);
+    let indexes = message.resolved_indexes(entity);
+    let constants = Dialect::ALL.into_iter().map(|dialect| {
+        let sql = render::create_table(&table(message, &name, &indexes, dialect), dialect);
+        let constant = Ident::new(
+            &format!("CREATE_TABLE_{}", dialect.name().to_uppercase()),
+            Span::call_site(),
+        );
+        let doc = format!(
+            "`CREATE TABLE` (and its indexes) for this entity on {dialect}, as `capgen migrate sql` renders it."
+        );
+        quote! {
+            #[doc = #doc]
+            pub const #constant: &'static str = #sql;
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #ty {
+            #(#constants)*
+        }
+    }
+}
