@@ -76,6 +76,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) runtime: Attr<RuntimePath>,
     /// `index(...)`, once per composite index.
     pub(crate) indexes: Vec<Spanned<IndexAttrs>>,
+    /// Every `validate(...)` (message rules such as `oneof(...)`), its items unparsed (see [`FieldAttrs`]).
+    pub(crate) validate: Vec<syn::MetaList>,
 }
 
 /// `cache(...)` on the struct.
@@ -189,6 +191,14 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
                     span: SpanRange::of(meta),
                 });
             }
+        },
+    },
+    Key {
+        name: "validate",
+        example: "validate(oneof(fields = [\"email\", \"phone\"], required))",
+        apply: |cx, m, meta, ex| match meta {
+            Meta::List(list) => m.validate.push(list.clone()),
+            _ => wrong_shape(cx, meta, "a list of message rules", ex),
         },
     },
 ];

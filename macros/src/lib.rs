@@ -201,6 +201,9 @@ pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
 /// | `required` | `required` |
 /// | `ignore = "if_zero_value"` / `ignore = "always"` | `ignore` |
 ///
+/// On the struct, `#[capacitor(validate(oneof(fields = ["email", "phone"], required)))]` is the message rule
+/// `(buf.validate.message).oneof`: at most one of the fields is set (exactly one with `required`); repeatable.
+///
 /// A field of any other type is a nested message: its own `Validate` impl runs, and its violations carry this
 /// field in their path. `ignore = "always"` leaves a field out entirely (do that for a type that does not
 /// implement `Validate`).

@@ -183,7 +183,10 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         rust_name,
         fields: ir_fields,
         oneofs: Vec::new(),
-        rules: Vec::new(),
+        rules: match derive {
+            Derive::Validate => validate::message_rules(cx, &container.validate),
+            Derive::Entity | Derive::RedactedDebug => Vec::new(),
+        },
         entity: (derive == Derive::Entity).then_some(entity),
         reserved: Vec::new(),
         origin: cx.origin(ident_span),

@@ -161,6 +161,97 @@ pub(crate) fn read_field(
     })
 }
 
+/// Reads the struct's `validate(...)` into message rules: `oneof(fields = ["a", "b"], required)`, repeatable,
+/// is `(buf.validate.message).oneof` — at most one (with `required`, exactly one) of the fields is set.
+pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule> {
+    let mut oneofs = Vec::new();
+    let mut first_span = None;
+    for item in parse_lists(cx, lists) {
+        match (key_name(&item).as_str(), &item) {
+            ("oneof", Item::List { items, .. }) => {
+                if let Some(oneof) = message_oneof(cx, &item, items) {
+                    first_span.get_or_insert(SpanRange::of(&item));
+                    oneofs.push(oneof);
+                }
+            }
+            ("cel", _) => cx.error(
+                &item,
+                "CEL rules are not supported yet: write the check in a hand-written `Validate` wrapper, or use \
+                 the standard rules",
+            ),
+            (key, _) => cx.error(
+                item.key(),
+                format!(
+                    "`{key}` is not a message rule; expected `oneof(fields = [\"a\", \"b\"], required)` (field rules \
+                     go in `#[capacitor(validate(...))]` on the field)"
+                ),
+            ),
+        }
+    }
+    match first_span {
+        Some(span) => vec![Rule {
+            path: "oneof".to_string(),
+            value: RuleValue::List(oneofs),
+            origin: cx.origin(span),
+        }],
+        None => Vec::new(),
+    }
+}
+
+/// One `oneof(fields = [...], required)` as the proto front end reads a `MessageOneofRule`.
+fn message_oneof(cx: &mut Ctxt, whole: &Item, items: &[Item]) -> Option<RuleValue> {
+    let mut fields = None;
+    let mut required = false;
+    for item in items {
+        match (key_name(item).as_str(), item) {
+            (
+                "fields",
+                Item::NameValue {
+                    value: Expr::Array(array),
+                    ..
+                },
+            ) => {
+                let names: Option<Vec<RuleValue>> = array
+                    .elems
+                    .iter()
+                    .map(|e| match lit(e) {
+                        Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
+                        _ => None,
+                    })
+                    .collect();
+                match names {
+                    Some(names) => fields = Some(names),
+                    None => cx.error(
+                        item,
+                        "`fields` lists field names: write `fields = [\"email\", \"phone\"]`",
+                    ),
+                }
+            }
+            ("required", Item::Path(_)) => required = true,
+            ("required", Item::NameValue { value, .. }) => match lit(value) {
+                Some(Lit::Bool(b)) => required = b.value,
+                _ => cx.error(value, "`required` takes true or false: write `required`"),
+            },
+            _ => cx.error(
+                item,
+                "a message oneof takes `fields = [\"a\", \"b\"]` and optionally `required`",
+            ),
+        }
+    }
+    let Some(fields) = fields else {
+        cx.error(
+            whole,
+            "`oneof` needs the fields it spans: write `oneof(fields = [\"email\", \"phone\"])`",
+        );
+        return None;
+    };
+    let mut entries = vec![("fields".to_string(), RuleValue::List(fields))];
+    if required {
+        entries.push(("required".to_string(), RuleValue::Bool(true)));
+    }
+    Some(RuleValue::Message(entries))
+}
+
 /// Pulls `enumeration = "Path"` out of a field's `validate(...)` items: it is not a rule but says that an
 /// `i32` field holds a prost enum, which makes its rule family `enum`.
 fn enumeration(cx: &mut Ctxt, items: &mut Vec<Item>) -> Option<(String, SpanRange)> {
@@ -968,6 +1059,48 @@ mod tests {
                     rule("map.values.uint64.gte", RuleValue::Uint(0)),
                 ],
             ]
+        );
+    }
+
+    #[test]
+    fn struct_level_oneof_is_the_message_oneof_rule() {
+        let input: DeriveInput = parse_quote! {
+            #[capacitor(validate(oneof(fields = ["a", "b"], required), oneof(fields = ["c"])))]
+            struct Choice { a: String, b: String, c: String }
+        };
+        let mut cx = Ctxt::default();
+        let model = model::read(&mut cx, &input, Derive::Validate).unwrap();
+        cx.check().unwrap();
+        let names = |n: &[&str]| {
+            RuleValue::List(n.iter().map(|s| RuleValue::String(s.to_string())).collect())
+        };
+        assert_eq!(model.message.rules.len(), 1);
+        assert_eq!(model.message.rules[0].path, "oneof");
+        assert_eq!(
+            model.message.rules[0].value,
+            RuleValue::List(vec![
+                RuleValue::Message(vec![
+                    ("fields".into(), names(&["a", "b"])),
+                    ("required".into(), RuleValue::Bool(true)),
+                ]),
+                RuleValue::Message(vec![("fields".into(), names(&["c"]))]),
+            ])
+        );
+
+        let errors = errors(parse_quote! {
+            #[capacitor(validate(oneof(required), min_len = 1))]
+            struct Wrong { a: String }
+        });
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("`oneof` needs the fields it spans"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].starts_with("`min_len` is not a message rule"),
+            "{}",
+            errors[1]
         );
     }
 

@@ -393,3 +393,28 @@ fn fail_fast_stops_at_the_first_violation() {
         [f("a#1", "string#14.min_len#2", "string.min_len")]
     );
 }
+
+#[derive(Default, Validate)]
+#[capacitor(validate(oneof(fields = ["email", "phone"], required)))]
+struct Contact {
+    email: String,
+    phone: Option<String>,
+}
+
+#[test]
+fn message_oneof_rule() {
+    let one = Contact {
+        email: "ada@example.com".into(),
+        phone: None,
+    };
+    assert_eq!(violations(&one), []);
+    assert_eq!(
+        violations(&Contact::default()),
+        [f("", "", "message.oneof")]
+    );
+    let both = Contact {
+        email: "ada@example.com".into(),
+        phone: Some("+44".into()),
+    };
+    assert_eq!(violations(&both), [f("", "", "message.oneof")]);
+}

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Validate)]
+#[capacitor(validate(oneof(fields = ["id", "host"])))]
 struct Signup {
     #[capacitor(validate(email, max_len = 254))]
     email: String,
