@@ -17,3 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace "$@"
+# Show protovalidate's conformance total (`conformance: N passed, M failed`): libtest hides a passing test's
+# output. Already built by the line above, so this only reruns the comparison.
+cargo test -q -p capacitor-conformance --test conformance -- --nocapture
