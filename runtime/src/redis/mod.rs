@@ -1,8 +1,11 @@
 //! The shared cache tier (L2) on Redis, behind the `redis` feature.
 //!
 //! - **Connection**: redis-rs's reconnecting [`ConnectionManager`] (or a cluster connection for
-//!   `redis+cluster://` URLs); every operation is bounded by [`RedisOptions::timeout`], so a hung Redis costs
-//!   the timeout, not the request, and after a failure Redis is skipped for [`RedisOptions::backoff`].
+//!   `redis+cluster://` URLs); every read is bounded by [`RedisOptions::timeout`], so a hung Redis costs the
+//!   timeout, not the request, and after a failure Redis is skipped for [`RedisOptions::backoff`]. The
+//!   write-through of a strong entity is never skipped and gets the longer [`RedisOptions::write_timeout`]:
+//!   a write that does not reach Redis could let another process read the older cached version, so a slow
+//!   Redis delays the acknowledgement (boundedly) rather than risking a stale read.
 //! - **Keys**: `<prefix>:{<table>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all
 //!   keys of one entity live in one slot, so the scripts below may touch several of them. The fingerprint
 //!   changes with the schema, so bytes written under an old schema are never decoded as the new one.
@@ -22,6 +25,7 @@ mod scripts;
 
 use crate::error::{BoxError, Error, Tier};
 use crate::record::Record;
+use crate::schema::Consistency;
 use crate::versioned::Versioned;
 use keys::KeySpace;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -35,8 +39,10 @@ use std::time::{Duration, Instant};
 pub struct RedisOptions {
     /// Key prefix shared by every entity of this application.
     pub prefix: String,
-    /// Bound on each Redis operation.
+    /// Bound on each Redis read and each write-through of an eventual entity.
     pub timeout: Duration,
+    /// Bound on the write-through of a strong entity (see the module docs).
+    pub write_timeout: Duration,
     /// How long Redis is skipped after a failure before it is tried again.
     pub backoff: Duration,
     /// TTL of entries of entities without a cache TTL (`None`: kept until Redis evicts them).
@@ -50,6 +56,7 @@ impl Default for RedisOptions {
         RedisOptions {
             prefix: "capacitor".to_owned(),
             timeout: Duration::from_millis(50),
+            write_timeout: Duration::from_secs(1),
             backoff: Duration::from_millis(500),
             default_ttl: Some(Duration::from_secs(3600)),
             tombstone_ttl: Duration::from_secs(60),
@@ -90,7 +97,7 @@ impl RedisTier {
         let connection = if let Some(nodes) = url.strip_prefix("redis+cluster://") {
             let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
             let client = redis::cluster::ClusterClientBuilder::new(nodes)
-                .response_timeout(options.timeout)
+                .response_timeout(options.timeout.max(options.write_timeout))
                 .connection_timeout(options.timeout)
                 .build()
                 .map_err(config_error)?;
@@ -103,7 +110,8 @@ impl RedisTier {
         } else {
             let client = redis::Client::open(url).map_err(config_error)?;
             let config = ConnectionManagerConfig::new()
-                .set_response_timeout(Some(options.timeout))
+                // Each operation has its own bound (`run`); the connection's only needs to cover the longest.
+                .set_response_timeout(Some(options.timeout.max(options.write_timeout)))
                 .set_connection_timeout(Some(options.timeout))
                 .set_number_of_retries(1)
                 .set_max_delay(options.backoff);
@@ -152,6 +160,10 @@ struct Health {
     /// Until when Redis is skipped, in milliseconds since the process epoch (0: not skipped).
     skip_until_ms: AtomicU64,
 }
+
+/// The generation a lookup read under (opaque).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation(Vec<u8>);
 
 /// What an L2 lookup found.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,11 +219,12 @@ impl<E: Record> RedisEntity<E> {
             > self.clean_through.load(Ordering::Acquire)
     }
 
-    /// Looks up `keys` in one round trip.
-    pub async fn get_many(&self, keys: &[E::Key]) -> Result<Vec<Cached<E>>, Error> {
+    /// Looks up `keys` in one round trip; also returns the generation they were read under, for
+    /// [`fill_if_newer`](Self::fill_if_newer).
+    pub async fn get_many(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
         let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
-        let raw: Vec<Option<Vec<u8>>> = self
-            .run(|mut c, keys| async move {
+        let mut raw: Vec<Option<Vec<u8>>> = self
+            .run(false, |mut c, keys| async move {
                 let mut call = scripts::get_many().key(keys.gen_key());
                 call.arg(keys.base());
                 for t in &tokens {
@@ -220,7 +233,29 @@ impl<E: Record> RedisEntity<E> {
                 c.invoke(&call).await
             })
             .await?;
-        raw.into_iter().map(|r| self.decode(r)).collect()
+        if raw.is_empty() {
+            return Err(Error::backend(
+                E::SCHEMA.message,
+                Tier::Redis,
+                "empty reply",
+            ));
+        }
+        let generation = Generation(raw.remove(0).unwrap_or_default());
+        let values = raw
+            .into_iter()
+            .map(|r| self.decode(r))
+            .collect::<Result<_, _>>()?;
+        Ok((generation, values))
+    }
+
+    /// Caches values read from the store after `get_many` missed them under `generation`: nothing is written
+    /// if the generation moved on meanwhile, and each entry only if newer than what Redis holds.
+    pub async fn fill_if_newer(
+        &self,
+        generation: &Generation,
+        entries: &[(E::Key, Option<E>, u64)],
+    ) -> Result<(), Error> {
+        self.write_entries(Some(generation), entries).await
     }
 
     /// Stores `value` at `version` unless Redis holds that version or a newer one.
@@ -230,11 +265,20 @@ impl<E: Record> RedisEntity<E> {
     }
 
     /// Writes each `(key, value or None for a tombstone, version)` unless Redis holds a newer version, in one
-    /// round trip.
+    /// round trip (the write-through of committed values).
     pub async fn set_many_if_newer(
         &self,
         entries: &[(E::Key, Option<E>, u64)],
     ) -> Result<(), Error> {
+        self.write_entries(None, entries).await
+    }
+
+    async fn write_entries(
+        &self,
+        generation: Option<&Generation>,
+        entries: &[(E::Key, Option<E>, u64)],
+    ) -> Result<(), Error> {
+        let expected_generation = generation.map(|g| g.0.clone()).unwrap_or_default();
         if entries.is_empty() {
             return Ok(());
         }
@@ -256,9 +300,9 @@ impl<E: Record> RedisEntity<E> {
                 (self.keys.token::<E>(key), rank, payload, ttl)
             })
             .collect();
-        self.run(|mut c, keys| async move {
+        self.run(true, |mut c, keys| async move {
             let mut call = scripts::set_if_newer().key(keys.gen_key());
-            call.arg(keys.base());
+            call.arg(keys.base()).arg(expected_generation.as_slice());
             for (token, rank, payload, ttl) in &args {
                 call.arg(token).arg(rank).arg(payload.as_slice()).arg(*ttl);
             }
@@ -291,15 +335,19 @@ impl<E: Record> RedisEntity<E> {
 
     /// Runs one operation under the timeout, after bumping the entity's generation if Redis failed (for any
     /// entity of this connection) since the last bump. A failure starts the backoff.
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    async fn run<T, F, Fut>(&self, is_write: bool, op: F) -> Result<T, Error>
     where
         F: FnOnce(Connection, KeySpace) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let entity = E::SCHEMA.message;
         let health = &self.tier.health;
-        let timeout = self.tier.options.timeout;
-        if self.is_skipping() {
+        let strong_write = is_write && E::SCHEMA.consistency == Consistency::Strong;
+        let timeout = match strong_write {
+            true => self.tier.options.write_timeout,
+            false => self.tier.options.timeout,
+        };
+        if !strong_write && self.is_skipping() {
             return Err(Error::backend(
                 entity,
                 Tier::Redis,

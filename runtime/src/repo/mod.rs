@@ -319,10 +319,15 @@ impl<E: Record> Repository<E> {
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut pending: Vec<usize> = (0..keys.len()).collect();
 
+        // The Redis generation the misses were read under: store rows are cached in Redis only if it has not
+        // moved on (a bump must not receive an old read). `None`: Redis failed, so no fill.
+        #[cfg(feature = "redis")]
+        let mut generation = None;
         #[cfg(feature = "redis")]
         if let Some(l2) = &inner.l2 {
             match l2.get_many(keys).await {
-                Ok(cached) => {
+                Ok((read_under, cached)) => {
+                    generation = Some(read_under);
                     pending.clear();
                     for (i, c) in cached.into_iter().enumerate() {
                         match c {
@@ -382,8 +387,8 @@ impl<E: Record> Repository<E> {
             out[i] = row;
         }
         #[cfg(feature = "redis")]
-        if let (Some(l2), false) = (&inner.l2, fills.is_empty()) {
-            match l2.set_many_if_newer(&fills).await {
+        if let (Some(l2), Some(generation), false) = (&inner.l2, &generation, fills.is_empty()) {
+            match l2.fill_if_newer(generation, &fills).await {
                 Ok(()) => inner.counters.promotions(Tier::Redis, fills.len()),
                 Err(e) => inner.counters.error(Tier::Redis, &e),
             }

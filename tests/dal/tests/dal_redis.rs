@@ -14,6 +14,7 @@ async fn tier(server: &RedisServer, prefix: &str) -> RedisTier {
         RedisOptions {
             prefix: prefix.to_owned(),
             timeout: Duration::from_millis(100),
+            write_timeout: Duration::from_millis(300),
             backoff: Duration::from_millis(200),
             ..RedisOptions::default()
         },
@@ -70,14 +71,14 @@ async fn redis_keeps_the_newest_version() {
     l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
     // The stale miss-fill: v1 read from the store before v2 was cached.
     l2.set_if_newer(&k, &account("k", 1), 1).await.unwrap();
-    match &l2.get_many(std::slice::from_ref(&k)).await.unwrap()[0] {
+    match &l2.get_many(std::slice::from_ref(&k)).await.unwrap().1[0] {
         Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (2, 2)),
         other => panic!("{other:?}"),
     }
     l2.set_many_if_newer(&[(k.clone(), None, 3)]).await.unwrap();
     l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
     assert_eq!(
-        l2.get_many(std::slice::from_ref(&k)).await.unwrap()[0],
+        l2.get_many(std::slice::from_ref(&k)).await.unwrap().1[0],
         Cached::Deleted(3)
     );
 }
@@ -103,23 +104,35 @@ async fn batches_use_one_round_trip_per_tier_and_fill_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_redis_costs_the_timeout_not_the_request() {
     let server = RedisServer::start().unwrap();
-    let (a, _) = two_processes::<Entry>(&server, "hang").await;
-    let entry = |seq: i64| Entry {
-        account: "x".into(),
-        seq,
-        memo: "m".into(),
-    };
-    a.put(entry(0)).await.unwrap();
+    let (accounts, _) = two_processes::<Account>(&server, "hang").await;
+    let (ledger, _) = two_processes::<Entry>(&server, "hang-strong").await;
+    accounts.put(account("k0", 0)).await.unwrap();
     server.hang().unwrap();
+
+    // Eventual entity: reads and write-throughs pay the 100 ms timeout, then Redis is skipped for the backoff.
     let started = Instant::now();
-    for seq in 1..=20 {
-        a.put(entry(seq)).await.unwrap();
-        assert_eq!(a.get(&("x".to_owned(), seq)).await.unwrap().value.seq, seq);
+    for i in 1..=20 {
+        let id = format!("k{i}");
+        accounts.put(account(&id, i)).await.unwrap();
+        assert_eq!(accounts.get(&id).await.unwrap().value.balance, i);
     }
     let elapsed = started.elapsed();
-    // 40 operations: at most a few pay the 100 ms timeout before the backoff skips Redis.
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
-    assert!(a.stats().redis_errors > 0);
+    assert!(accounts.stats().redis_errors > 0);
+
+    // Strong entity: the write-through is never skipped; it waits at most the 300 ms write timeout.
+    let started = Instant::now();
+    ledger
+        .put(Entry {
+            account: "x".into(),
+            seq: 1,
+            memo: "m".into(),
+        })
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(ledger.get(&("x".to_owned(), 1)).await.unwrap().value.seq, 1);
     server.resume().unwrap();
 }
 
