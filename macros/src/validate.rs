@@ -130,7 +130,7 @@ pub(crate) fn read_field(
         }
         Some(p) => {
             let (ty, label) = p.ir_type(&field.ty);
-            (ty, label, p.number)
+            (plain_wrapper(ty, &field.ty), label, p.number)
         }
         None => match rust_type::ir_type(&field.ty) {
             Ok((ty, label)) => (ty, label, None),
@@ -250,6 +250,22 @@ fn message_oneof(cx: &mut Ctxt, whole: &Item, items: &[Item]) -> Option<RuleValu
         entries.push(("required".to_string(), RuleValue::Bool(true)));
     }
     Some(RuleValue::Message(entries))
+}
+
+/// prost's default mapping holds a wrapper message (`google.protobuf.StringValue`) as the plain Rust value
+/// (`Option<String>`), which has no `.value` to read: validate it as the scalar it wraps. (The path element of a
+/// violation then says the scalar's type where the proto path says `message`.)
+fn plain_wrapper(ty: FieldType, rust_ty: &syn::Type) -> FieldType {
+    let FieldType::WellKnown(w) = ty else {
+        return ty;
+    };
+    if matches!(w, WellKnown::Timestamp | WellKnown::Duration) {
+        return ty;
+    }
+    match rust_type::ir_type(rust_ty) {
+        Ok((FieldType::Scalar(s), _)) => FieldType::Scalar(s),
+        _ => FieldType::WellKnown(w),
+    }
 }
 
 /// Pulls `enumeration = "Path"` out of a field's `validate(...)` items: it is not a rule but says that an

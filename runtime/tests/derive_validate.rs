@@ -418,3 +418,86 @@ fn message_oneof_rule() {
     };
     assert_eq!(violations(&both), [f("", "", "message.oneof")]);
 }
+
+#[derive(Default, Validate)]
+struct Times {
+    #[capacitor(validate(gte = "1s", lt = "1.5s"))]
+    timeout: Option<prost_types::Duration>,
+    #[capacitor(validate(gt = "2024-01-01T00:00:00Z"))]
+    at: Option<prost_types::Timestamp>,
+    #[capacitor(validate(gt_now))]
+    expires: Option<prost_types::Timestamp>,
+}
+
+#[test]
+fn duration_and_timestamp_rules() {
+    let duration = |seconds, nanos| Some(prost_types::Duration { seconds, nanos });
+    let timestamp = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    let valid = Times {
+        timeout: duration(1, 499_999_999),
+        at: timestamp(1_704_067_201),
+        expires: timestamp(i64::from(i32::MAX) * 2),
+    };
+    assert_eq!(violations(&valid), []);
+    assert_eq!(violations(&Times::default()), []);
+    let invalid = Times {
+        timeout: duration(1, 500_000_000),
+        at: timestamp(1_704_067_200),
+        expires: timestamp(0),
+    };
+    assert_eq!(
+        violations(&invalid),
+        [
+            f("timeout#1", "duration#21.gte#6", "duration.gte_lt"),
+            f("at#2", "timestamp#22.gt#5", "timestamp.gt"),
+            f("expires#3", "timestamp#22.gt_now#8", "timestamp.gt_now"),
+        ]
+    );
+}
+
+/// prost's own types decide the family: fixed/sfixed scalars, wrapper messages.
+#[derive(Clone, PartialEq, prost::Message, Validate)]
+struct Prost {
+    #[prost(fixed64, tag = "1")]
+    #[capacitor(validate(lte = 10))]
+    size: u64,
+    #[prost(sfixed32, tag = "2")]
+    #[capacitor(validate(not_in = [0]))]
+    delta: i32,
+    #[prost(message, optional, tag = "3")]
+    #[capacitor(validate(min_len = 2))]
+    label: Option<String>,
+    #[prost(string, repeated, tag = "4")]
+    #[capacitor(validate(items(in = ["a", "b"])))]
+    letters: Vec<String>,
+}
+
+#[test]
+fn prost_scalar_and_wrapper_types() {
+    let valid = Prost {
+        size: 10,
+        delta: 1,
+        label: None,
+        letters: vec!["a".into()],
+    };
+    assert_eq!(violations(&valid), []);
+    let invalid = Prost {
+        size: 11,
+        delta: 0,
+        label: Some("x".into()),
+        letters: vec!["a".into(), "c".into()],
+    };
+    assert_eq!(
+        violations(&invalid),
+        [
+            f("size#1", "fixed64#10.lte#3", "fixed64.lte"),
+            f("delta#2", "sfixed32#11.not_in#7", "sfixed32.not_in"),
+            f("label#3", "string#14.min_len#2", "string.min_len"),
+            f(
+                "letters#4[1]",
+                "repeated#18.items#4.string#14.in#10",
+                "string.in"
+            ),
+        ]
+    );
+}
