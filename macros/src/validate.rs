@@ -372,7 +372,7 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
             unknown_key(cx, meta, scope, &family);
             continue;
         }
-        let Some(value) = rule_value(cx, meta, &key, &field, scope.ty) else {
+        let Some(value) = rule_value(cx, meta, &key, &field) else {
             continue;
         };
         if path.ends_with("enum.defined_only") && value == RuleValue::Bool(true) {
@@ -385,8 +385,7 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
             );
             continue;
         }
-        if let Some(previous) = out.iter().find(|r| r.path == path) {
-            let _ = previous;
+        if out.iter().any(|r| r.path == path) {
             cx.error(
                 meta,
                 format!("duplicate rule `{key}` in {}: write it once", scope.written),
@@ -479,13 +478,7 @@ fn unknown_key(cx: &mut Ctxt, meta: &Item, scope: &Scope<'_>, family: &Option<&'
 }
 
 /// The rule's value, as the rules catalog types it.
-fn rule_value(
-    cx: &mut Ctxt,
-    meta: &Item,
-    key: &str,
-    field: &RuleField,
-    ty: &FieldType,
-) -> Option<RuleValue> {
+fn rule_value(cx: &mut Ctxt, meta: &Item, key: &str, field: &RuleField) -> Option<RuleValue> {
     let example = example(key, field);
     if field.repeated {
         let Item::NameValue { value, .. } = meta else {
@@ -499,7 +492,7 @@ fn rule_value(
         let values: Vec<Option<RuleValue>> = array
             .elems
             .iter()
-            .map(|e| scalar_value(cx, e, key, field.ty, ty, &example))
+            .map(|e| scalar_value(cx, e, key, field.ty, &example))
             .collect();
         return values
             .into_iter()
@@ -508,7 +501,7 @@ fn rule_value(
     }
     match (field.ty, meta) {
         (RuleType::Bool, Item::Path(_)) => Some(RuleValue::Bool(true)),
-        (_, Item::NameValue { value, .. }) => scalar_value(cx, value, key, field.ty, ty, &example),
+        (_, Item::NameValue { value, .. }) => scalar_value(cx, value, key, field.ty, &example),
         _ => {
             cx.error(meta, format!("`{key}` takes a value: write `{example}`"));
             None
@@ -541,7 +534,6 @@ fn scalar_value(
     expr: &Expr,
     key: &str,
     rule_ty: RuleType,
-    field_ty: &FieldType,
     example: &str,
 ) -> Option<RuleValue> {
     let wrong = |cx: &mut Ctxt, what: &str| {
@@ -650,10 +642,7 @@ fn scalar_value(
             },
             _ => wrong(cx, "an RFC 3339 time in quotes"),
         },
-        RuleType::Message(_) => {
-            let _ = field_ty;
-            wrong(cx, "a list of rules")
-        }
+        RuleType::Message(_) => wrong(cx, "a list of rules"),
     }
 }
 
