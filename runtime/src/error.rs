@@ -63,6 +63,9 @@ pub enum Error {
         /// The version the store holds.
         found: Option<u64>,
     },
+    /// The value breaks its schema's rules (`buf.validate`); no tier was touched.
+    #[error("invalid value: {0}")]
+    Validation(crate::validate::Violations),
     /// A tier failed. Redis failures are counted and absorbed by the repository; a store failure means the
     /// operation did not happen (nothing is acknowledged that did not commit).
     #[error("{entity}: {tier} failed: {source}")]

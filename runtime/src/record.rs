@@ -239,6 +239,13 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
     /// Reads a value from its stored columns.
     fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError>;
 
+    /// Checks the value against its schema's rules before a write; generated code for an entity with
+    /// `buf.validate` rules returns [`Validate::validate`](crate::Validate::validate). An error stops the write
+    /// before any tier is touched.
+    fn check_rules(&self) -> Result<(), crate::validate::Violations> {
+        Ok(())
+    }
+
     /// A fingerprint of the encoding of cached bytes: it goes into Redis keys, so bytes written under an older
     /// schema are never decoded as the new one. The default hashes [`Entity::SCHEMA`]; generated code may
     /// override it with a hash of the full descriptor (nested messages included).

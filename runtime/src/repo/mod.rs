@@ -196,8 +196,9 @@ impl<E: Record> Repository<E> {
         Ok(out)
     }
 
-    /// Inserts or replaces `value`; returns its new version.
+    /// Inserts or replaces `value` (after checking its rules); returns its new version.
     pub async fn put(&self, value: E) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
         self.write(
             "put",
             move |store, value: E| async move {
@@ -212,6 +213,7 @@ impl<E: Record> Repository<E> {
 
     /// Inserts `value`; [`Error::Conflict`] (with `expected: None`) if its key is present.
     pub async fn insert(&self, value: E) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
         self.write(
             "insert",
             move |store, value: E| async move {
@@ -226,6 +228,7 @@ impl<E: Record> Repository<E> {
 
     /// Replaces `value` if the stored row is at `expected_version`; [`Error::Conflict`] otherwise.
     pub async fn update(&self, value: E, expected_version: u64) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
         self.write(
             "update",
             move |store, value: E| async move {
@@ -257,6 +260,9 @@ impl<E: Record> Repository<E> {
 
     /// Inserts or replaces every value in one store transaction; returns their new versions.
     pub async fn put_many(&self, values: Vec<E>) -> Result<Vec<u64>, Error> {
+        for value in &values {
+            value.check_rules().map_err(Error::Validation)?;
+        }
         let written = self
             .write(
                 "put_many",

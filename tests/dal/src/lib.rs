@@ -3,6 +3,7 @@
 
 use capacitor::error::DecodeError;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
+use capacitor::validate::{FieldPath, Violation, Violations};
 
 /// An eventual entity with an L1 cache.
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
@@ -43,6 +44,20 @@ impl Record for Account {
         out.column(&self.id);
         out.column(&self.email);
         out.column(&self.balance);
+    }
+
+    // What generated code does for `(buf.validate.field).string.min_len = 1` (written by hand here).
+    fn check_rules(&self) -> Result<(), Violations> {
+        if self.email.is_empty() {
+            return Err(Violations::from(vec![Violation {
+                field: FieldPath::default(),
+                rule: FieldPath::default(),
+                rule_id: "string.min_len".into(),
+                message: "value length must be at least 1 characters".into(),
+                for_key: false,
+            }]));
+        }
+        Ok(())
     }
 
     fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {

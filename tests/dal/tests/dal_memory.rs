@@ -276,3 +276,36 @@ fn l1_is_bounded_by_entries_or_bytes() {
     assert!(by_bytes.len() <= 4096 / 64, "{}", by_bytes.len());
     assert!(by_bytes.len() >= 10, "{}", by_bytes.len());
 }
+
+#[tokio::test]
+async fn invalid_values_touch_no_tier() {
+    let repo = accounts();
+    repo.put(account("a", 1)).await.unwrap();
+    let invalid = Account {
+        id: "a".into(),
+        email: String::new(),
+        balance: 2,
+    };
+    for result in [
+        repo.put(invalid.clone()).await,
+        repo.insert(invalid.clone()).await,
+        repo.update(invalid.clone(), 1).await,
+        repo.put_many(vec![account("b", 1), invalid.clone()])
+            .await
+            .map(|_| 0),
+    ] {
+        match result {
+            Err(Error::Validation(v)) => assert_eq!(v.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(repo.stats().writes, 1);
+    assert_eq!(repo.get(&"a".to_owned()).await.unwrap().value.balance, 1);
+    assert!(
+        repo.store()
+            .get::<Account>(&"b".to_owned())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -1,0 +1,290 @@
+//! The repository against the same work done by hand, tiers named in each benchmark:
+//!
+//! - `l1_hit/repository_get` vs `l1_hit/raw_quick_cache_get_clone` (target ≤ 1.5×);
+//! - `sqlite_miss/repository_get` (no L1: a strong entity) vs `sqlite_miss/raw_sqlx` (same query, same pool);
+//! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/raw_sqlx_upsert`;
+//! - `postgres/get_many_100` vs `postgres/get_100_singles`, `postgres_miss/repository_get` vs
+//!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) for the record.
+//!
+//! `cargo bench -p capacitor --features redis,postgres --bench repository`. Needs Debian's postgresql and
+//! redis-server (the testkit starts them).
+
+use capacitor::error::DecodeError;
+use capacitor::record::{ColumnReader, ColumnWriter, Record};
+use capacitor::redis::{RedisOptions, RedisTier};
+use capacitor::{Repository, Store};
+use capacitor_testkit::postgres::PostgresServer;
+use capacitor_testkit::redis::RedisServer;
+use criterion::{Criterion, criterion_group, criterion_main};
+use sqlx::Row;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+// `tt`, not `literal`: the derive does not look inside the invisible group a `literal` fragment becomes.
+macro_rules! user_entity {
+    ($name:ident, $consistency:tt) => {
+        #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+        #[capacitor(table = "users", consistency = $consistency, cache(ttl = "60s", max_entries = 100000))]
+        struct $name {
+            #[prost(int64, tag = "1")]
+            #[capacitor(primary_key)]
+            id: i64,
+            #[prost(string, tag = "2")]
+            email: String,
+            #[prost(int64, tag = "3")]
+            created_at: i64,
+        }
+
+        impl Record for $name {
+            type Key = i64;
+            fn key(&self) -> i64 {
+                self.id
+            }
+            fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
+                out.column(key);
+            }
+            fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
+                columns.column()
+            }
+            fn write_row<W: ColumnWriter>(&self, out: &mut W) {
+                out.column(&self.id);
+                out.column(&self.email);
+                out.column(&self.created_at);
+            }
+            fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
+                Ok($name {
+                    id: columns.column()?,
+                    email: columns.column()?,
+                    created_at: columns.column()?,
+                })
+            }
+        }
+
+        impl $name {
+            fn new(id: i64) -> Self {
+                $name {
+                    id,
+                    email: format!("user{id}@example.com"),
+                    created_at: id,
+                }
+            }
+        }
+    };
+}
+
+user_entity!(Eventual, "eventual");
+user_entity!(Strong, "strong");
+
+const ROWS: i64 = 1_000;
+const DDL: &str = r#"CREATE TABLE "users" ("id" BIGINT NOT NULL PRIMARY KEY, "email" TEXT NOT NULL,
+    "created_at" BIGINT NOT NULL, "_version" BIGINT NOT NULL)"#;
+const SELECT_SQLITE: &str =
+    r#"SELECT "id", "email", "created_at", "_version" FROM "users" WHERE "id" = ?1"#;
+const SELECT_PG: &str =
+    r#"SELECT "id", "email", "created_at", "_version" FROM "users" WHERE "id" = $1"#;
+const UPSERT_SQLITE: &str = r#"INSERT INTO "users" ("id", "email", "created_at", "_version") VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT ("id") DO UPDATE SET "email" = excluded."email", "created_at" = excluded."created_at",
+    "_version" = MAX("users"."_version" + 1, excluded."_version") RETURNING "_version""#;
+
+/// Polls a future that completes without waiting (an L1 hit) once.
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("an L1 hit does not wait"),
+    }
+}
+
+fn l1_hit(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let repo: Repository<Eventual> = Repository::new(Store::memory());
+    let raw: quick_cache::sync::Cache<i64, Eventual> = quick_cache::sync::Cache::new(100_000);
+    rt.block_on(async {
+        for id in 0..ROWS {
+            repo.put(Eventual::new(id)).await.unwrap();
+            raw.insert(id, Eventual::new(id));
+        }
+    });
+    let mut group = c.benchmark_group("l1_hit");
+    let mut id = 0;
+    group.bench_function("raw_quick_cache_get_clone", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            black_box(raw.get(black_box(&id)))
+        })
+    });
+    group.bench_function("repository_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            black_box(ready(repo.get(black_box(&id))).unwrap())
+        })
+    });
+    group.finish();
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = rt
+        .block_on(Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        )))
+        .unwrap();
+    let pool = store.sqlite_pool().unwrap().clone();
+    let strong: Repository<Strong> = Repository::new(store.clone());
+    let eventual: Repository<Eventual> = Repository::new(store.clone());
+    rt.block_on(async {
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        for id in 0..ROWS {
+            strong.put(Strong::new(id)).await.unwrap();
+        }
+    });
+
+    let mut group = c.benchmark_group("sqlite_miss");
+    let mut id = 0;
+    group.bench_function("raw_sqlx", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async {
+                let row = sqlx::query(SELECT_SQLITE)
+                    .bind(id)
+                    .fetch_optional(&pool)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                black_box((
+                    Strong {
+                        id: row.get(0),
+                        email: row.get(1),
+                        created_at: row.get(2),
+                    },
+                    row.get::<i64, _>(3),
+                ))
+            })
+        })
+    });
+    group.bench_function("repository_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async { black_box(strong.get(&id).await.unwrap()) })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sqlite_put");
+    group.bench_function("raw_sqlx_upsert", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            let user = Eventual::new(id);
+            rt.block_on(async {
+                let version: i64 = sqlx::query(UPSERT_SQLITE)
+                    .bind(user.id)
+                    .bind(&user.email)
+                    .bind(user.created_at)
+                    .bind(capacitor::record::next_version(None) as i64)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .get(0);
+                black_box(version)
+            })
+        })
+    });
+    group.bench_function("repository_put_l1", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async { black_box(eventual.put(Eventual::new(id)).await.unwrap()) })
+        })
+    });
+    group.finish();
+}
+
+fn postgres(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = PostgresServer::start().unwrap();
+    let url = server.create_database("bench").unwrap();
+    let redis = RedisServer::start().unwrap();
+    let store = rt.block_on(Store::open(&url)).unwrap();
+    let pool = store.postgres_pool().unwrap().clone();
+    let strong: Repository<Strong> = Repository::new(store.clone());
+    let tier = rt
+        .block_on(RedisTier::connect(&redis.url(), RedisOptions::default()))
+        .unwrap();
+    let with_redis: Repository<Strong> = Repository::builder(store.clone()).redis(tier).build();
+    rt.block_on(async {
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        for id in 0..ROWS {
+            strong.put(Strong::new(id)).await.unwrap();
+        }
+    });
+
+    let mut group = c.benchmark_group("postgres_miss");
+    let mut id = 0;
+    group.bench_function("raw_sqlx", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async {
+                let row = sqlx::query(SELECT_PG)
+                    .bind(id)
+                    .fetch_optional(&pool)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                black_box((
+                    Strong {
+                        id: row.get(0),
+                        email: row.get(1),
+                        created_at: row.get(2),
+                    },
+                    row.get::<i64, _>(3),
+                ))
+            })
+        })
+    });
+    group.bench_function("repository_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async { black_box(strong.get(&id).await.unwrap()) })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("postgres");
+    let keys: Vec<i64> = (0..100).map(|i| i * 7 % ROWS).collect();
+    group.bench_function("get_100_singles", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for k in &keys {
+                    black_box(strong.get(k).await.unwrap());
+                }
+            })
+        })
+    });
+    group.bench_function("get_many_100", |b| {
+        b.iter(|| rt.block_on(async { black_box(strong.get_many(&keys).await.unwrap()) }))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("postgres_redis");
+    rt.block_on(async {
+        for id in 0..ROWS {
+            with_redis.get(&id).await.unwrap(); // fills Redis
+        }
+    });
+    group.bench_function("repository_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async { black_box(with_redis.get(&id).await.unwrap()) })
+        })
+    });
+    group.finish();
+    drop(server);
+}
+
+criterion_group!(benches, l1_hit, sqlite, postgres);
+criterion_main!(benches);
