@@ -118,6 +118,15 @@ const PROTO_TO_ATTRIBUTE: &[(&str, &str)] = &[
     ("`disabled: true`", "`cache(disabled)`"),
     // Rule checks name a rule by its path (`string.min_len`), which is what a `validate(...)` key maps to.
     ("(buf.validate.field).", ""),
+    ("(buf.validate.message).", ""),
+    (
+        "which capgen does not support yet",
+        "which Capacitor does not support yet",
+    ),
+    (
+        "remove the rule, or pass --allow-unsupported-rules (Builder::allow_unsupported_rules) to generate the other rules and skip this one with a warning",
+        "remove the rule (a derive cannot skip a rule it cannot check), or check it in a hand-written `Validate`",
+    ),
     (
         "add `option (capacitor.v1.entity) = {};`",
         "derive `Entity`",

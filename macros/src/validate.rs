@@ -162,10 +162,13 @@ pub(crate) fn read_field(
 }
 
 /// Reads the struct's `validate(...)` into message rules: `oneof(fields = ["a", "b"], required)`, repeatable,
-/// is `(buf.validate.message).oneof` — at most one (with `required`, exactly one) of the fields is set.
+/// is `(buf.validate.message).oneof` — at most one (with `required`, exactly one) of the fields is set;
+/// `cel(id = ..., message = ..., expression = ...)` is `(buf.validate.message).cel`.
 pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule> {
     let mut oneofs = Vec::new();
     let mut first_span = None;
+    let mut cel = Vec::new();
+    let mut cel_span = None;
     for item in parse_lists(cx, lists) {
         match (key_name(&item).as_str(), &item) {
             ("oneof", Item::List { items, .. }) => {
@@ -174,28 +177,38 @@ pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule>
                     oneofs.push(oneof);
                 }
             }
-            ("cel", _) => cx.error(
-                &item,
-                "CEL rules are not supported yet: write the check in a hand-written `Validate` wrapper, or use \
-                 the standard rules",
-            ),
+            ("cel", _) => {
+                if let Some(rule) = cel_rule(cx, &item) {
+                    cel.push(rule);
+                    cel_span.get_or_insert(SpanRange::of(&item));
+                }
+            }
             (key, _) => cx.error(
                 item.key(),
                 format!(
-                    "`{key}` is not a message rule; expected `oneof(fields = [\"a\", \"b\"], required)` (field rules \
-                     go in `#[capacitor(validate(...))]` on the field)"
+                    "`{key}` is not a message rule; expected `oneof(fields = [\"a\", \"b\"], required)` or \
+                     `cel(...)` (field rules go in `#[capacitor(validate(...))]` on the field)"
                 ),
             ),
         }
     }
-    match first_span {
-        Some(span) => vec![Rule {
+    // In `MessageRules` field order: `cel` (3) before `oneof` (4).
+    let mut rules = Vec::new();
+    if let Some(span) = cel_span {
+        rules.push(Rule {
+            path: "cel".to_string(),
+            value: RuleValue::List(cel),
+            origin: cx.origin(span),
+        });
+    }
+    if let Some(span) = first_span {
+        rules.push(Rule {
             path: "oneof".to_string(),
             value: RuleValue::List(oneofs),
             origin: cx.origin(span),
-        }],
-        None => Vec::new(),
+        });
     }
+    rules
 }
 
 /// One `oneof(fields = [...], required)` as the proto front end reads a `MessageOneofRule`.
@@ -304,6 +317,9 @@ fn field_rules(cx: &mut Ctxt, ty: &FieldType, label: &Label, items: &[Item]) -> 
 
 fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Rule>) {
     let family = family(scope);
+    // `cel(...)` is repeatable: every one is an entry of the one `cel` rule, as in `FieldRules.cel`.
+    let mut cel = Vec::new();
+    let mut cel_span = None;
     for meta in items {
         let key = key_name(meta);
         let nested = match (key.as_str(), &scope.label) {
@@ -345,11 +361,10 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
             continue;
         }
         if key == "cel" {
-            cx.error(
-                meta,
-                "CEL rules are not supported yet: write the check in a hand-written `Validate` wrapper, or use the \
-                 standard rules",
-            );
+            if let Some(rule) = cel_rule(cx, meta) {
+                cel.push(rule);
+                cel_span.get_or_insert(SpanRange::of(meta));
+            }
             continue;
         }
         // `required` and `ignore` are FieldRules members; every other key belongs to the family.
@@ -398,6 +413,43 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
             origin: cx.origin(SpanRange::of(meta)),
         });
     }
+    if let Some(span) = cel_span {
+        out.push(Rule {
+            path: format!("{}cel", scope.prefix),
+            value: RuleValue::List(cel),
+            origin: cx.origin(span),
+        });
+    }
+}
+
+/// `cel(id = "...", message = "...", expression = "...")` as the proto front end reads a `buf.validate.Rule`:
+/// its set fields in field-number order. Whether CEL can be checked is for the shared rule checks to say.
+fn cel_rule(cx: &mut Ctxt, item: &Item) -> Option<RuleValue> {
+    const FIELDS: [&str; 3] = ["id", "message", "expression"];
+    let example =
+        "cel(id = \"age.adult\", message = \"must be an adult\", expression = \"this >= 18\")";
+    let Item::List { items, .. } = item else {
+        cx.error(item, format!("`cel` takes a rule: write `{example}`"));
+        return None;
+    };
+    let mut values: [Option<String>; 3] = Default::default();
+    for entry in items {
+        let key = key_name(entry);
+        match (FIELDS.iter().position(|f| *f == key), string_lit(entry)) {
+            (Some(i), Some(value)) => values[i] = Some(value),
+            _ => cx.error(
+                entry,
+                format!("`cel` takes `id`, `message` and `expression` strings: write `{example}`"),
+            ),
+        }
+    }
+    Some(RuleValue::Message(
+        FIELDS
+            .iter()
+            .zip(values)
+            .filter_map(|(name, value)| value.map(|v| (name.to_string(), RuleValue::String(v))))
+            .collect(),
+    ))
 }
 
 /// The rules member for values of the scope's type (`string`, `int64`, `enum`, `repeated`, `map`), or `None`

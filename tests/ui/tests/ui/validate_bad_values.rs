@@ -8,6 +8,8 @@ pub struct Signup {
     pub name: String,
     #[capacitor(validate(min_len = 1))]
     pub level: u8,
+    #[capacitor(validate(cel(id = "broken", severity = "high")))]
+    pub note: String,
 }
 
 fn main() {}

@@ -9,8 +9,6 @@ pub enum Plan {
 pub struct Account {
     #[capacitor(validate(enumeration = "Plan", defined_only))]
     pub plan: i32,
-    #[capacitor(validate(cel(id = "x", expression = "this > 0")))]
-    pub credits: i64,
 }
 
 fn main() {}
