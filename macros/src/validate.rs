@@ -1162,6 +1162,41 @@ mod tests {
     }
 
     #[test]
+    fn cel_rules_are_read_like_buf_validate_rule_messages() {
+        let rules = rules_of(parse_quote! {
+            struct Credits {
+                #[capacitor(validate(
+                    cel(id = "a", expression = "this > 0"),
+                    lt = 10,
+                    cel(id = "b", message = "m", expression = "this != 5")
+                ))]
+                credits: i64,
+            }
+        });
+        let s = |v: &str| RuleValue::String(v.into());
+        assert_eq!(
+            rules,
+            [vec![
+                rule("int64.lt", RuleValue::Int(10)),
+                rule(
+                    "cel",
+                    RuleValue::List(vec![
+                        RuleValue::Message(vec![
+                            ("id".into(), s("a")),
+                            ("expression".into(), s("this > 0"))
+                        ]),
+                        RuleValue::Message(vec![
+                            ("id".into(), s("b")),
+                            ("message".into(), s("m")),
+                            ("expression".into(), s("this != 5"))
+                        ]),
+                    ])
+                ),
+            ]]
+        );
+    }
+
+    #[test]
     fn numbers_come_from_prost_tags_else_count_on_from_the_previous_field() {
         let fields = read(parse_quote! {
             struct Numbered {
