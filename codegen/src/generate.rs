@@ -79,9 +79,21 @@ fn load_checked(
     diagnostics.extend(check(&schema));
     let mut rules = crate::check::validate::RuleReport::default();
     let mut refused = Vec::new();
-    for message in &mut schema.messages {
-        let mut own = crate::check::validate::RuleReport::default();
-        crate::check::validate::check_message(message, allow_unsupported_rules, &mut own);
+    let reports: Vec<crate::check::validate::RuleReport> = schema
+        .messages
+        .iter()
+        .map(|message| {
+            let mut own = crate::check::validate::RuleReport::default();
+            crate::check::validate::check_message_in(
+                &schema,
+                message,
+                allow_unsupported_rules,
+                &mut own,
+            );
+            own
+        })
+        .collect();
+    for (message, own) in schema.messages.iter_mut().zip(reports) {
         rules.warnings.extend(own.warnings);
         if refuse_invalid_messages && !own.errors.is_empty() {
             // The message gets no rules at all, and is listed as refused.

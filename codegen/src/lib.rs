@@ -23,6 +23,7 @@
 //!
 //! and in the crate: `pub mod app { pub mod v1 { capacitor::include_proto!("app.v1"); } }`.
 
+pub mod cel;
 pub mod check;
 pub mod diagnostic;
 pub mod emit;

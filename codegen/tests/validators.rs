@@ -29,7 +29,7 @@ fn cel_rules_are_skipped_with_a_warning_only_when_allowed() {
 package cel.v1;
 import "buf/validate/validate.proto";
 message M {
-  string name = 1 [(buf.validate.field).cel = { id: "x", expression: "this != ''" }, (buf.validate.field).string.max_len = 3];
+  string name = 1 [(buf.validate.field).cel = { id: "x", expression: "size(this) > 1" }, (buf.validate.field).string.max_len = 3];
 }
 "#,
     )

@@ -18,13 +18,24 @@ pub struct RuleReport {
 pub fn check_rules(schema: &Schema, allow_unsupported: bool) -> RuleReport {
     let mut report = RuleReport::default();
     for message in &schema.messages {
-        check_message(message, allow_unsupported, &mut report);
+        check_message_in(schema, message, allow_unsupported, &mut report);
     }
     report
 }
 
 /// Checks the rules of one message and its fields (the derive front end calls this for its one struct).
+/// Without the schema, CEL rules that read another message's fields count as unsupported.
 pub fn check_message(message: &Message, allow_unsupported: bool, report: &mut RuleReport) {
+    check_message_in(&Schema::default(), message, allow_unsupported, report);
+}
+
+/// Checks the rules of one message of `schema`.
+pub fn check_message_in(
+    schema: &Schema,
+    message: &Message,
+    allow_unsupported: bool,
+    report: &mut RuleReport,
+) {
     for rule in &message.rules {
         if is_unsupported(&rule.path) {
             unsupported(
@@ -83,8 +94,32 @@ pub fn check_message(message: &Message, allow_unsupported: bool, report: &mut Ru
         }
     }
     for field in &message.fields {
-        check_field(message, field, allow_unsupported, report);
+        check_field(schema, message, field, allow_unsupported, report);
     }
+}
+
+/// Whether every expression of a field's `cel` rule is in the subset capgen compiles ([`crate::cel`]).
+fn cel_compiles(schema: &Schema, field: &Field, rule: &Rule) -> bool {
+    let value = match (rule.path.as_str(), &field.label) {
+        ("cel", Label::Repeated | Label::Map { .. }) => return false,
+        ("cel", _)
+        | ("repeated.items.cel", Label::Repeated)
+        | ("map.values.cel", Label::Map { .. }) => field.ty.clone(),
+        ("map.keys.cel", Label::Map { key }) => FieldType::Scalar(*key),
+        _ => return false,
+    };
+    let RuleValue::List(items) = &rule.value else {
+        return false;
+    };
+    items.iter().all(|item| {
+        let RuleValue::Message(entries) = item else {
+            return false;
+        };
+        entries.iter().any(|(name, v)| {
+            name == "expression"
+                && matches!(v, RuleValue::String(e) if crate::cel::parse(e).is_ok_and(|expr| crate::cel::fits(&expr, &value, schema).is_ok()))
+        })
+    })
 }
 
 fn is_unsupported(path: &str) -> bool {
@@ -95,7 +130,7 @@ fn unsupported(what: &str, option: &str, rule: &Rule, allow: bool, report: &mut 
     let kind = if rule.path.contains('[') {
         "a predefined rule (a CEL expression declared by an extension)"
     } else {
-        "a CEL rule"
+        "a CEL rule outside the subset capgen compiles (a comparison of `this` or `this.field` with a literal, or a format function)"
     };
     let d = Diagnostic::new(
         &rule.origin,
@@ -153,12 +188,21 @@ fn type_words(ty: &FieldType, label: &Label) -> String {
     }
 }
 
-fn check_field(message: &Message, field: &Field, allow_unsupported: bool, report: &mut RuleReport) {
+fn check_field(
+    schema: &Schema,
+    message: &Message,
+    field: &Field,
+    allow_unsupported: bool,
+    report: &mut RuleReport,
+) {
     let what = format!(
         "`{}.{}` (field {})",
         message.full_name, field.name, field.number
     );
     for rule in &field.rules {
+        if cel_compiles(schema, field, rule) {
+            continue;
+        }
         if is_unsupported(&rule.path) {
             unsupported(
                 &what,

@@ -7,6 +7,7 @@
 //! Shared by the proto path and the derive path; rules the emitter cannot check (CEL, a rule that does not fit
 //! its field) are reported by [`crate::check`] before emission and skipped here.
 
+use crate::cel;
 use crate::emit::rust::RuntimePath;
 use crate::ir::{
     Field, FieldType, Label, Message, Oneof, Rule, RuleValue, Scalar, Schema, WellKnown,
@@ -248,11 +249,30 @@ impl Emitter<'_> {
         message: &str,
         for_key: bool,
     ) -> TokenStream {
-        let segments = rule
-            .iter()
-            .map(|f| self.segment_tokens(f.number, f.name, rule_type_variant(f.ty)));
-        let n = rule.len();
+        self.violation_at(at, rule, None, id, message, for_key)
+    }
+
+    /// A violation whose rule path ends in one entry of a repeated rules field (`cel[index]`).
+    fn violation_at(
+        &self,
+        at: &TokenStream,
+        rule: &[RuleField],
+        last_index: Option<u64>,
+        id: &str,
+        message: &str,
+        for_key: bool,
+    ) -> TokenStream {
         let rt = &self.rt;
+        let last = rule.len().saturating_sub(1);
+        let segments = rule.iter().enumerate().map(|(i, f)| match last_index {
+            Some(index) if i == last => {
+                let ty = format_ident!("{}", rule_type_variant(f.ty));
+                let (number, name) = (f.number, f.name);
+                quote!(#rt::validate::Segment::indexed(#number, #name, #rt::validate::FieldType::#ty, #index))
+            }
+            _ => self.segment_tokens(f.number, f.name, rule_type_variant(f.ty)),
+        });
+        let n = rule.len();
         let method = if for_key {
             quote!(key_violation)
         } else {
@@ -441,7 +461,9 @@ impl Emitter<'_> {
         at: &TokenStream,
     ) -> TokenStream {
         let ident = rust_ident(&field.rust_name);
-        let checks = self.value_checks(kind, &quote!(v), rules, &[], at, false);
+        let typed = self.value_checks(kind, &quote!(v), rules, &[], at, false);
+        let cel = self.cel_checks(&field.ty, &quote!(v), rules, &[], at, false);
+        let checks = quote!(#typed #cel);
         let recurse = self.recurse(kind, &quote!(v), at);
         let required = rules.flag("required");
         let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
@@ -569,6 +591,7 @@ impl Emitter<'_> {
         let items = rules.sub("repeated.items");
         let item_prefix = path("items");
         let item_checks = self.item_checks(
+            &field.ty,
             kind,
             &items,
             &item_prefix,
@@ -620,6 +643,7 @@ impl Emitter<'_> {
     /// own `ignore`.
     fn item_checks(
         &self,
+        ty: &FieldType,
         kind: &Kind,
         rules: &Rules<'_>,
         prefix: &[RuleField],
@@ -629,7 +653,9 @@ impl Emitter<'_> {
         if rules.is_empty() || rules.ignore() == IGNORE_ALWAYS {
             return quote!();
         }
-        let checks = self.value_checks(kind, &quote!(v), rules, prefix, at, for_key);
+        let typed = self.value_checks(kind, &quote!(v), rules, prefix, at, for_key);
+        let cel = self.cel_checks(ty, &quote!(v), rules, prefix, at, for_key);
+        let checks = quote!(#typed #cel);
         if checks.is_empty() {
             return quote!();
         }
@@ -679,6 +705,7 @@ impl Emitter<'_> {
         let entry_at = quote!(::core::option::Option::Some(&entry));
         let key_checks = {
             let checks = self.item_checks(
+                &FieldType::Scalar(key),
                 &Kind::Scalar(key),
                 &rules.sub("map.keys"),
                 &path("keys"),
@@ -692,6 +719,7 @@ impl Emitter<'_> {
             }
         };
         let value_checks = self.item_checks(
+            &field.ty,
             kind,
             &rules.sub("map.values"),
             &path("values"),
@@ -739,6 +767,129 @@ impl Emitter<'_> {
             quote! {
                 let map = &self.#ident;
                 #body
+            }
+        }
+    }
+
+    /// Field rules written in CEL that capgen compiles (see [`crate::cel`]); others were reported by the
+    /// checks and are skipped here.
+    fn cel_checks(
+        &self,
+        ty: &FieldType,
+        v: &TokenStream,
+        rules: &Rules<'_>,
+        prefix: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
+        let Some(RuleValue::List(items)) = rules.get("cel") else {
+            return quote!();
+        };
+        let mut path = prefix.to_vec();
+        path.extend(rules::resolve_field_rule("cel").unwrap_or_default());
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let RuleValue::Message(entries) = item else {
+                continue;
+            };
+            let text = |name: &str| {
+                entries.iter().find_map(|(n, v)| match v {
+                    RuleValue::String(s) if n == name => Some(s.clone()),
+                    _ => None,
+                })
+            };
+            let (Some(expression), id) = (text("expression"), text("id").unwrap_or_default())
+            else {
+                continue;
+            };
+            let Ok(expr) = cel::parse(&expression) else {
+                continue;
+            };
+            if cel::fits(&expr, ty, self.cx.schema).is_err() {
+                continue;
+            }
+            let message =
+                text("message").unwrap_or_else(|| format!("`{expression}` returned false"));
+            let ok = self.cel_condition(ty, v, &expr);
+            let fail = self.violation_at(at, &path, Some(i as u64), &id, &message, for_key);
+            out.push(quote!(if !(#ok) { #fail }));
+        }
+        quote!(#(#out)*)
+    }
+
+    fn cel_condition(&self, ty: &FieldType, v: &TokenStream, expr: &cel::Expr) -> TokenStream {
+        let rt = &self.rt;
+        let op = |op: cel::CmpOp| match op {
+            cel::CmpOp::Eq => quote!(==),
+            cel::CmpOp::Ne => quote!(!=),
+            cel::CmpOp::Lt => quote!(<),
+            cel::CmpOp::Le => quote!(<=),
+            cel::CmpOp::Gt => quote!(>),
+            cel::CmpOp::Ge => quote!(>=),
+        };
+        let compare =
+            |value: TokenStream, ty: &FieldType, o: cel::CmpOp, literal: &cel::Literal| {
+                let o = op(o);
+                match (ty, literal) {
+                    (_, cel::Literal::String(s)) => quote!(#value #o #s),
+                    (_, cel::Literal::Bool(b)) => quote!(#value #o #b),
+                    (FieldType::Scalar(Scalar::Float | Scalar::Double), cel::Literal::Int(i)) => {
+                        quote!((#value as f64) #o (#i as f64))
+                    }
+                    (_, cel::Literal::Int(i)) => {
+                        let i = i128::from(*i);
+                        quote!(i128::from(#value) #o #i)
+                    }
+                }
+            };
+        match expr {
+            cel::Expr::Format { format, negated } => {
+                let s = quote!((&#v[..]));
+                let fmt = quote!(#rt::validate::format);
+                let call = match format {
+                    cel::Format::Email => quote!(#fmt::is_email(#s)),
+                    cel::Format::Hostname => quote!(#fmt::is_hostname(#s)),
+                    cel::Format::Ip(n) => quote!(#fmt::is_ip(#s, #n)),
+                    cel::Format::IpPrefix(n, strict) => quote!(#fmt::is_ip_prefix(#s, #n, #strict)),
+                    cel::Format::Uri => quote!(#fmt::is_uri(#s)),
+                    cel::Format::UriRef => quote!(#fmt::is_uri_ref(#s)),
+                    cel::Format::HostAndPort(port) => quote!(#fmt::is_host_and_port(#s, #port)),
+                };
+                if *negated { quote!(!#call) } else { call }
+            }
+            cel::Expr::Compare {
+                subject: cel::Subject::This,
+                op: o,
+                literal,
+            } => {
+                let value = match ty {
+                    FieldType::Scalar(Scalar::String) => quote!((&#v[..])),
+                    _ => quote!((*#v)),
+                };
+                compare(value, ty, *o, literal)
+            }
+            cel::Expr::Compare {
+                subject: cel::Subject::Field(name),
+                op: o,
+                literal,
+            } => {
+                let FieldType::Message(m) = ty else {
+                    return quote!(true);
+                };
+                let Some(field) = self.cx.schema.message(m).and_then(|m| m.field(name)) else {
+                    return quote!(true);
+                };
+                let ident = rust_ident(&field.rust_name);
+                // An unset field reads as its default, as in CEL.
+                let value = match (&field.ty, &field.label) {
+                    (FieldType::Scalar(Scalar::String), Label::Optional) => {
+                        quote!(#v.#ident.as_deref().unwrap_or(""))
+                    }
+                    (FieldType::Scalar(Scalar::String), _) => quote!((&#v.#ident[..])),
+                    (_, Label::Optional) => quote!(#v.#ident.unwrap_or_default()),
+                    _ => quote!(#v.#ident),
+                };
+                compare(value, &field.ty, *o, literal)
             }
         }
     }

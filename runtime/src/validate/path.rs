@@ -147,6 +147,8 @@ pub struct Segment {
     pub ty: FieldType,
     pub key_type: Option<FieldType>,
     pub value_type: Option<FieldType>,
+    /// The position inside a repeated rules field (`cel[0]`).
+    pub index: Option<u64>,
 }
 
 impl Segment {
@@ -158,6 +160,19 @@ impl Segment {
             ty,
             key_type: None,
             value_type: None,
+            index: None,
+        }
+    }
+
+    /// One entry of a repeated rules field (`cel[0]`).
+    pub const fn indexed(number: i32, name: &'static str, ty: FieldType, index: u64) -> Segment {
+        Segment {
+            number,
+            name,
+            ty,
+            key_type: None,
+            value_type: None,
+            index: Some(index),
         }
     }
 
@@ -174,6 +189,7 @@ impl Segment {
             ty: FieldType::Message,
             key_type: Some(key_type),
             value_type: Some(value_type),
+            index: None,
         }
     }
 
@@ -257,6 +273,9 @@ impl<'a> PathNode<'a> {
 /// Materializes a rule path (`string`, `max_len`) from its static segments.
 pub(crate) fn rule_path(segments: &'static [Segment]) -> FieldPath {
     FieldPath {
-        elements: segments.iter().map(|s| s.element(None)).collect(),
+        elements: segments
+            .iter()
+            .map(|s| s.element(s.index.map(Subscript::Index)))
+            .collect(),
     }
 }

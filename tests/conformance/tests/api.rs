@@ -94,6 +94,25 @@ fn every_violation_is_reported_with_its_path_and_rule() {
 }
 
 #[test]
+fn a_cel_rule_in_the_supported_subset_is_checked() {
+    let mut order = valid_order();
+    order.address = Some(Address {
+        country: "AQ".into(),
+    });
+    let err = order.validate().unwrap_err();
+    assert_eq!(
+        ids(&err),
+        ["address address.no_antarctica", "address.country string.in"]
+    );
+    let cel = err
+        .iter()
+        .find(|v| v.rule_id == "address.no_antarctica")
+        .unwrap();
+    assert_eq!(cel.rule.elements[0].subscript, Some(Subscript::Index(0)));
+    assert_eq!(cel.message, "we do not ship to Antarctica");
+}
+
+#[test]
 fn violations_round_trip_through_the_wire_form() {
     let mut order = valid_order();
     order.quantity = 500;
