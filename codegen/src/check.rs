@@ -259,23 +259,25 @@ fn unique_columns(message: &Message, out: &mut Vec<Diagnostic>) {
         let Some(column) = field.stored_in() else {
             continue;
         };
-        if let Some(first) = columns.insert(column, field)
-            && (first.oneof.is_none() || first.oneof != field.oneof)
-        {
-            out.push(
-                Diagnostic::new(
-                    &field.origin,
-                    format!(
-                        "{} and field `{}` are both stored in column `{}`",
-                        field_name(message, field),
-                        first.name,
-                        column
-                    ),
-                    "column used twice",
-                )
-                .help("give one of them another `column`"),
-            );
+        let first = *columns.entry(column).or_insert(field);
+        if std::ptr::eq(first, field) || (first.oneof.is_some() && first.oneof == field.oneof) {
+            continue;
         }
+        let holder = match &first.oneof {
+            Some(oneof) => format!("oneof `{oneof}`"),
+            None => format!("field `{}`", first.name),
+        };
+        out.push(
+            Diagnostic::new(
+                &field.origin,
+                format!(
+                    "{} and {holder} are both stored in column `{column}`",
+                    field_name(message, field),
+                ),
+                "column used twice",
+            )
+            .help("give one of them another `column`"),
+        );
     }
 }
 
