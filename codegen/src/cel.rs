@@ -12,19 +12,28 @@
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
 /// A literal of the expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// `'text'` or `"text"` (no escapes).
     String(String),
+    /// An integer.
     Int(i64),
+    /// `true` or `false`.
     Bool(bool),
 }
 
@@ -40,13 +49,17 @@ pub enum Subject {
 /// A string-format function of protovalidate's CEL library, called on `this`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Format {
+    /// `isEmail()`
     Email,
+    /// `isHostname()`
     Hostname,
     /// `isIp()`, `isIp(4)`, `isIp(6)`.
     Ip(u8),
     /// `isIpPrefix(version?, strict?)`.
     IpPrefix(u8, bool),
+    /// `isUri()`
     Uri,
+    /// `isUriRef()`
     UriRef,
     /// `isHostAndPort(port_required)`.
     HostAndPort(bool),
@@ -57,12 +70,20 @@ pub enum Format {
 pub enum Expr {
     /// `<subject> <op> <literal>` (either side may hold the literal).
     Compare {
+        /// What is compared.
         subject: Subject,
+        /// How, read as `subject op literal`.
         op: CmpOp,
+        /// With what.
         literal: Literal,
     },
-    /// `this.isEmail()` and friends; `negated` for a leading `!`.
-    Format { format: Format, negated: bool },
+    /// `this.isEmail()` and friends.
+    Format {
+        /// The function.
+        format: Format,
+        /// Whether a leading `!` negates it.
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

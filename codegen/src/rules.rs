@@ -8,20 +8,35 @@
 /// The type of one field of a rules message, as protobuf declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleType {
+    /// `bool`
     Bool,
+    /// `int32`
     Int32,
+    /// `int64`
     Int64,
+    /// `uint32`
     Uint32,
+    /// `uint64`
     Uint64,
+    /// `sint32`
     Sint32,
+    /// `sint64`
     Sint64,
+    /// `fixed32`
     Fixed32,
+    /// `fixed64`
     Fixed64,
+    /// `sfixed32`
     Sfixed32,
+    /// `sfixed64`
     Sfixed64,
+    /// `float`
     Float,
+    /// `double`
     Double,
+    /// `string`
     String,
+    /// `bytes`
     Bytes,
     /// An enum (`Ignore`, `KnownRegex`).
     Enum,
@@ -61,8 +76,11 @@ impl RuleType {
 /// One field of a rules message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleField {
+    /// The field's name (`max_len`).
     pub name: &'static str,
+    /// The field's number in its rules message.
     pub number: i32,
+    /// The field's type.
     pub ty: RuleType,
     /// Whether the field is repeated (`in`, `not_in`, `cel`).
     pub repeated: bool,

@@ -10,7 +10,9 @@ use crate::rules;
 /// With `allow_unsupported`, they come back as warnings (the validators skip them); otherwise as errors.
 #[derive(Debug, Default)]
 pub struct RuleReport {
+    /// Rules that stop generation.
     pub errors: Vec<Diagnostic>,
+    /// Rules skipped with `allow_unsupported` (and, for test harnesses, refused messages' problems).
     pub warnings: Vec<Diagnostic>,
 }
 

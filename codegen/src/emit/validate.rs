@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What the emitter needs to know beyond one message.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidateContext<'a> {
+    /// How generated code names the runtime crate.
     pub runtime: &'a RuntimePath,
     /// Every message that gets an `impl Validate` (nested messages are validated through it).
     pub schema: &'a Schema,
