@@ -70,6 +70,14 @@ fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
 /// The SQL hooks of a one-column type, through the codec.
 macro_rules! sql_hooks {
     () => {
+        sqlite_hooks!();
+        pg_hooks!();
+    };
+}
+
+/// The SQLite hooks of a one-column type, through the codec.
+macro_rules! sqlite_hooks {
+    () => {
         #[cfg(feature = "sqlite")]
         fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
             args.add(crate::sql::SqliteValue::to_sqlite(self)?)
@@ -88,6 +96,12 @@ macro_rules! sql_hooks {
                 .map(|c| crate::sql::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
                 .transpose()
         }
+    };
+}
+
+/// The Postgres hooks of a one-column type, through the codec.
+macro_rules! pg_hooks {
+    () => {
         #[cfg(feature = "postgres")]
         fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
             args.add(crate::sql::PgValue::to_pg(self)?)
@@ -197,6 +211,63 @@ impl<T: Column> Column for Option<T> {
     fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
         Ok(Some(T::read_pg(row, index)?))
     }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Column for crate::sql::Timestamp {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "T{}.{:09};", self.seconds, self.nanos);
+    }
+    sqlite_hooks!();
+
+    // Two columns on Postgres: `<col>` TIMESTAMPTZ (µs) and `<col>_nanos` INTEGER (see the codec).
+    #[cfg(feature = "postgres")]
+    fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
+        let column = crate::sql::PgValue::to_pg(self)?;
+        args.add(column.at)?;
+        args.add(column.nanos)
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
+        args.add(None::<chrono::DateTime<chrono::Utc>>)?;
+        args.add(None::<i32>)
+    }
+    #[cfg(feature = "postgres")]
+    fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+        let at = *index;
+        *index += 2;
+        let instant: Option<chrono::DateTime<chrono::Utc>> =
+            row.try_get(at).map_err(|e| codec_error(at, e))?;
+        let nanos: Option<i32> = row.try_get(at + 1).map_err(|e| codec_error(at + 1, e))?;
+        match (instant, nanos) {
+            (Some(at_), Some(nanos)) => {
+                crate::sql::PgValue::from_pg(crate::sql::PgTimestamp { at: at_, nanos })
+                    .map(Some)
+                    .map_err(|e| codec_error(at, e))
+            }
+            (None, None) => Ok(None),
+            _ => Err(DecodeError::new(format!(
+                "column {at}: a Timestamp and its `_nanos` column disagree on NULL"
+            ))),
+        }
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Column for crate::sql::Duration {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "D{}.{:09};", self.seconds, self.nanos);
+    }
+    sql_hooks!();
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Column for crate::sql::Json {
+    fn write_token(&self, out: &mut String) {
+        let text = self.0.to_string();
+        let _ = write!(out, "j{}:{text};", text.len());
+    }
+    sql_hooks!();
 }
 
 /// Writes a key's columns as one Redis key segment.

@@ -3,6 +3,7 @@
 
 use capacitor::error::DecodeError;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
+use capacitor::sql;
 use capacitor::validate::{FieldPath, Violation, Violations};
 
 /// An eventual entity with an L1 cache.
@@ -126,5 +127,91 @@ pub fn account(id: &str, balance: i64) -> Account {
         id: id.to_owned(),
         email: format!("{id}@example.com"),
         balance,
+    }
+}
+
+/// Every column kind the codec maps, for round trips through each store.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(package = "dal.v1", table = "kinds", consistency = "strong")]
+pub struct Kinds {
+    #[prost(uint64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub at: Option<prost_types::Timestamp>,
+    #[prost(message, optional, tag = "3")]
+    pub took: Option<prost_types::Duration>,
+    #[prost(double, tag = "4")]
+    pub ratio: f64,
+    #[prost(bool, tag = "5")]
+    pub flag: bool,
+    #[prost(bytes = "vec", tag = "6")]
+    pub blob: Vec<u8>,
+    #[prost(int32, tag = "7")]
+    pub small: i32,
+    #[prost(string, optional, tag = "8")]
+    pub note: Option<String>,
+    #[prost(string, tag = "9")]
+    pub json: String,
+}
+
+impl Record for Kinds {
+    type Key = u64;
+
+    fn key(&self) -> u64 {
+        self.id
+    }
+
+    fn write_key<W: ColumnWriter>(key: &u64, out: &mut W) {
+        out.column(key);
+    }
+
+    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<u64, DecodeError> {
+        columns.column()
+    }
+
+    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
+        out.column(&self.id);
+        out.column(&self.at.map(|t| sql::Timestamp {
+            seconds: t.seconds,
+            nanos: t.nanos,
+        }));
+        out.column(&self.took.map(|d| sql::Duration {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        }));
+        out.column(&self.ratio);
+        out.column(&self.flag);
+        out.column(&self.blob);
+        out.column(&self.small);
+        out.column(&self.note);
+        out.column(&sql::Json(
+            serde_json::from_str(&self.json).unwrap_or(serde_json::Value::Null),
+        ));
+    }
+
+    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
+        Ok(Kinds {
+            id: columns.column()?,
+            at: columns
+                .column::<Option<sql::Timestamp>>()?
+                .map(|t| prost_types::Timestamp {
+                    seconds: t.seconds,
+                    nanos: t.nanos,
+                }),
+            took: columns
+                .column::<Option<sql::Duration>>()?
+                .map(|d| prost_types::Duration {
+                    seconds: d.seconds,
+                    nanos: d.nanos,
+                }),
+            ratio: columns.column()?,
+            flag: columns.column()?,
+            blob: columns.column()?,
+            small: columns.column()?,
+            note: columns.column()?,
+            json: columns.column::<sql::Json>()?.0.to_string(),
+        })
     }
 }
