@@ -501,3 +501,35 @@ fn prost_scalar_and_wrapper_types() {
         ]
     );
 }
+
+#[derive(Default, Validate)]
+struct Cel {
+    #[capacitor(validate(cel(
+        id = "credits.positive",
+        message = "must be positive",
+        expression = "this > 0"
+    )))]
+    credits: i64,
+    #[capacitor(validate(items(cel(id = "tag.host", expression = "this.isHostname()"))))]
+    tags: Vec<String>,
+}
+
+#[test]
+fn cel_rules_in_the_compiled_subset() {
+    let valid = Cel {
+        credits: 1,
+        tags: vec!["example.com".into()],
+    };
+    assert_eq!(violations(&valid), []);
+    let invalid = Cel {
+        credits: 0,
+        tags: vec!["example.com".into(), "-x".into()],
+    };
+    assert_eq!(
+        violations(&invalid),
+        [
+            f("credits#1", "cel#23[0]", "credits.positive"),
+            f("tags#2[1]", "repeated#18.items#4.cel#23[0]", "tag.host"),
+        ]
+    );
+}

@@ -42,6 +42,12 @@ struct Signup {
     ratio: f32,
     #[capacitor(validate(const = true))]
     accepted: bool,
+    #[capacitor(validate(cel(
+        id = "credits.positive",
+        message = "must be positive",
+        expression = "this > 0"
+    )))]
+    credits: i64,
 }
 
 #[derive(Debug, Clone, Validate)]
@@ -72,6 +78,7 @@ impl Signup {
             count: self.count,
             ratio: self.ratio,
             accepted: self.accepted,
+            credits: self.credits,
         }
     }
 }
@@ -113,6 +120,7 @@ fn valid() -> Signup {
         count: 2,
         ratio: 0.0,
         accepted: true,
+        credits: 1,
     }
 }
 
@@ -147,9 +155,10 @@ fn every_rule_broken_at_once_reports_the_same_violations() {
         count: 4,
         ratio: f32::NAN,
         accepted: false,
+        credits: 0,
     };
     let derived = report(signup.validate());
-    assert!(derived.len() >= 18, "{derived:#?}");
+    assert!(derived.len() >= 19, "{derived:#?}");
     assert_eq!(derived, report(signup.twin().validate()));
     assert_eq!(
         report(signup.validate_fail_fast()),
@@ -196,11 +205,13 @@ fn signups() -> impl Strategy<Value = Signup> {
             prop::sample::select(vec![-2.0f32, -1.5, 0.0, f32::INFINITY, f32::NAN]),
             any::<bool>(),
         ),
+        -1i64..2,
     )
         .prop_map(
             |(
                 (email, age, tags, scores, nickname, home, previous, plan),
                 (token, share, id, host, timeout, count, ratio, accepted),
+                credits,
             )| Signup {
                 email,
                 age,
@@ -218,6 +229,7 @@ fn signups() -> impl Strategy<Value = Signup> {
                 count,
                 ratio,
                 accepted,
+                credits,
             },
         )
 }
