@@ -1,0 +1,71 @@
+//! Validating valid input allocates nothing. A test binary of its own, with one test, so that no other test
+//! thread allocates while the counter runs.
+
+use capacitor::Validate;
+use capacitor_conformance::shop::v1::{Address, Order, order::Payment};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn validating_valid_input_allocates_nothing() {
+    let order = Order {
+        id: "6f1c1a52-5a53-4c39-9a3c-1d0b3c1f0a11".into(),
+        email: "ada@example.com".into(),
+        note: "leave at the door".into(),
+        quantity: 3,
+        tags: vec!["red".into(), "blue".into(), "green".into()],
+        status: 1,
+        address: Some(Address {
+            country: "DE".into(),
+        }),
+        stock: [("apples".to_string(), 4), ("pears".to_string(), 0)]
+            .into_iter()
+            .collect(),
+        placed_at: Some(pbjson_types::Timestamp {
+            seconds: 1_600_000_000,
+            nanos: 0,
+        }),
+        payment: Some(Payment::CardToken("tok_12345678".into())),
+        discount: Some(0.25),
+        ..Default::default()
+    };
+    // The first call compiles the regexes (once per process, in a LazyLock).
+    assert_eq!(order.validate(), Ok(()));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        assert!(order.validate().is_ok());
+        assert!(order.validate_fail_fast().is_ok());
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(
+        allocations, 0,
+        "validating valid input allocated {allocations} times"
+    );
+}
