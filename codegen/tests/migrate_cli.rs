@@ -120,7 +120,8 @@ fn a_refused_diff_lists_every_problem_exits_1_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     let message = text(&out);
     for expected in [
-        "refusing to write migrations: 3 change(s)",
+        "refusing to write migrations: 4 change(s)",
+        "shop.v1.Customer field `age` (number 4): DESTRUCTIVE_NARROWING_TYPE_CHANGE",
         "shop.v1.Customer field `score` (number 5): DESTRUCTIVE_DROP_COLUMN",
         "shop.v1.Order: DESTRUCTIVE_DROP_TABLE",
         "shop.v1.Audit: DESTRUCTIVE_DROP_TABLE",

@@ -1,6 +1,6 @@
 //! The eight-version chain, walked on SQLite files and on PostgreSQL 15: every change kind the differ knows
 //! (new/dropped table, table renamed by option and by message, new/dropped/renamed column, widening type
-//! change, nullability change, new/dropped/composite index, changed primary key), each step
+//! change, a narrowing one SQLite applies by rebuilding the table, nullability change, new/dropped/composite index, changed primary key), each step
 //!
 //! 1. planned by `capacitor_codegen::migrate` and written like `capgen migrate diff` writes it (snapshotted);
 //! 2. applied with sqlx's `Migrator`, after which the catalog equals a fresh CREATE of that version and the

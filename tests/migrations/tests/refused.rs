@@ -68,13 +68,14 @@ fn destructive_changes_are_listed_together_and_nothing_is_written() {
         assert_eq!(
             rules,
             [
+                ("DESTRUCTIVE_NARROWING_TYPE_CHANGE", "shop.v1.Customer"),
                 ("DESTRUCTIVE_DROP_COLUMN", "shop.v1.Customer"),
                 ("DESTRUCTIVE_DROP_TABLE", "shop.v1.Order"),
                 ("DESTRUCTIVE_DROP_TABLE", "shop.v1.Audit"),
             ],
             "{text}"
         );
-        let score = &problems[0];
+        let score = &problems[1];
         assert_eq!(
             (score.field.as_deref(), score.number),
             (Some("score"), Some(5))
