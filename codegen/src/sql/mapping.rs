@@ -171,16 +171,12 @@ pub(super) fn oneof_column(oneof: &str, dialect: Dialect) -> Column {
     }
 }
 
-/// `_version BIGINT NOT NULL` (INTEGER on SQLite, which is 64-bit).
-pub(super) fn version_column(dialect: Dialect) -> Column {
+/// `_version BIGINT NOT NULL` on both dialects (BIGINT has INTEGER affinity on SQLite: 64-bit).
+pub(super) fn version_column(_dialect: Dialect) -> Column {
     Column {
         key: ColumnKey::Version,
         name: VERSION_COLUMN.to_string(),
-        sql_type: match dialect {
-            Dialect::Postgres => "BIGINT",
-            Dialect::Sqlite => "INTEGER",
-        }
-        .to_string(),
+        sql_type: "BIGINT".to_string(),
         nullable: false,
         default: None,
         field: VERSION_COLUMN.to_string(),
