@@ -198,7 +198,9 @@ fn samples() -> Vec<Values> {
 
 fn create_script(dialect: Dialect) -> String {
     let schema = load_from(&schemas_dir().join("roundtrip"), dialect);
-    migrate::create_script(&schema, dialect)
+    let script = migrate::create_script(&schema, dialect);
+    insta::assert_snapshot!(format!("every_kind_{dialect}"), script);
+    script
 }
 
 const COLUMNS: &[&str] = &[
