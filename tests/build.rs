@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/e2e/v1/wkt.proto",
     "proto/e2e/v1/keywords.proto",
     "proto/e2e/legacy/legacy.proto",
+    "proto/bench/v1/signup.proto",
     "proto/derive/v1/twin.proto",
 ];
 

@@ -17,5 +17,13 @@ pub mod derive {
     }
 }
 
+/// The validator benchmarks' message (`benches/validate` measures it; `tests/zero_alloc.rs` counts its
+/// allocations).
+pub mod bench {
+    pub mod v1 {
+        capacitor::include_proto!("bench.v1");
+    }
+}
+
 /// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
