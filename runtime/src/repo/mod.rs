@@ -16,7 +16,7 @@ use crate::cache::{Lookup, MemoryTier};
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::schema::Consistency;
-use crate::store::{Page, Store};
+use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
 use stats::Counters;
 pub use stats::Stats;
@@ -428,23 +428,7 @@ impl<E: Record> Repository<E> {
                     return Err(e);
                 }
             };
-            inner.counters.write(written.len());
-            #[cfg(feature = "redis")]
-            if let (Some(l2), false) = (&inner.l2, written.is_empty())
-                && let Err(e) = l2.set_many_if_newer(&written).await
-            {
-                inner.counters.error(Tier::Redis, &e);
-            }
-            if let Some(l1) = &inner.l1 {
-                for (key, value, version) in &written {
-                    match value {
-                        Some(v) => {
-                            l1.set_if_newer(key, v, *version);
-                        }
-                        None => l1.set_deleted(key, *version),
-                    }
-                }
-            }
+            inner.write_through(&written).await;
             Ok(written)
         }
         .instrument(span);
@@ -453,6 +437,80 @@ impl<E: Record> Repository<E> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
         }
+    }
+}
+
+/// What a write wrote: key, value (`None` for a delete) and new version.
+type Written<E> = Vec<(<E as Record>::Key, Option<E>, u64)>;
+
+impl<E: Record> Inner<E> {
+    /// After a commit: Redis, then L1, each as compare-and-set.
+    async fn write_through(&self, written: &Written<E>) {
+        self.counters.write(written.len());
+        #[cfg(feature = "redis")]
+        if let (Some(l2), false) = (&self.l2, written.is_empty())
+            && let Err(e) = l2.set_many_if_newer(written).await
+        {
+            self.counters.error(Tier::Redis, &e);
+        }
+        if let Some(l1) = &self.l1 {
+            for (key, value, version) in written {
+                match value {
+                    Some(v) => {
+                        l1.set_if_newer(key, v, *version);
+                    }
+                    None => l1.set_deleted(key, *version),
+                }
+            }
+        }
+    }
+}
+
+/// Transactions: writes through several repositories of one store, cached only after the commit.
+impl<E: Record> Repository<E> {
+    fn after_commit(&self, tx: &mut Transaction, written: Written<E>) {
+        let inner = self.inner.clone();
+        tx.after_commit(Box::new(move || {
+            Box::pin(async move { inner.write_through(&written).await })
+        }));
+    }
+
+    /// [`put`](Self::put) inside `tx`.
+    pub async fn put_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
+        let version = tx.put(&value).await?;
+        self.after_commit(tx, vec![(value.key(), Some(value), version)]);
+        Ok(version)
+    }
+
+    /// [`insert`](Self::insert) inside `tx`.
+    pub async fn insert_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
+        let version = tx.insert(&value).await?;
+        self.after_commit(tx, vec![(value.key(), Some(value), version)]);
+        Ok(version)
+    }
+
+    /// [`update`](Self::update) inside `tx`.
+    pub async fn update_in(
+        &self,
+        tx: &mut Transaction,
+        value: E,
+        expected_version: u64,
+    ) -> Result<u64, Error> {
+        value.check_rules().map_err(Error::Validation)?;
+        let version = tx.update(&value, expected_version).await?;
+        self.after_commit(tx, vec![(value.key(), Some(value), version)]);
+        Ok(version)
+    }
+
+    /// [`delete`](Self::delete) inside `tx`.
+    pub async fn delete_in(&self, tx: &mut Transaction, key: &E::Key) -> Result<bool, Error> {
+        let deleted = tx.delete::<E>(key).await?;
+        if let Some(version) = deleted {
+            self.after_commit(tx, vec![(key.clone(), None, version)]);
+        }
+        Ok(deleted.is_some())
     }
 }
 

@@ -98,6 +98,18 @@ impl MemoryStore {
         })
     }
 
+    /// Puts back what a key held before a rolled-back write.
+    pub(super) fn restore<E: Record>(&self, key: &E::Key, before: Option<Versioned<E>>) {
+        self.with::<E, _>(|t| match before {
+            Some(v) => {
+                t.insert(key.clone(), v);
+            }
+            None => {
+                t.remove(key);
+            }
+        })
+    }
+
     pub(super) fn scan<E: Record>(&self, after: Option<&E::Key>, limit: usize) -> Page<E> {
         self.with::<E, _>(|t| {
             let start = match after {

@@ -10,12 +10,14 @@
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+mod transaction;
 
 use crate::error::Error;
 use crate::record::Record;
 use crate::versioned::Versioned;
 use memory::MemoryStore;
 use std::sync::Arc;
+pub use transaction::Transaction;
 
 /// A handle to the store of an application.
 #[derive(Clone)]
@@ -66,7 +68,10 @@ impl Store {
     /// busy timeout) or `postgres://…` (feature `postgres`).
     pub async fn open(url: &str) -> Result<Self, Error> {
         let scheme = url.split_once(':').map(|(scheme, _)| scheme);
-        #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_variables))]
+        #[cfg_attr(
+            not(any(feature = "sqlite", feature = "postgres")),
+            allow(unused_variables)
+        )]
         let backend = |backend| Ok::<_, Error>(Store { backend });
         match scheme {
             Some("memory") => Ok(Store::memory()),

@@ -145,6 +145,88 @@ async fn postgres_kinds_with_redis() {
     kinds_round_trip(postgres().await, Some(redis)).await;
 }
 
+/// Writes through two repositories in one transaction: visible and cached after the commit; after a rollback,
+/// the store and the caches are as they were.
+async fn transactions(store: Store) {
+    let accounts: Repository<Account> = Repository::new(store.clone());
+    let ledger: Repository<Entry> = Repository::new(store.clone());
+    let entry = |seq: i64, memo: &str| Entry {
+        account: "t".into(),
+        seq,
+        memo: memo.into(),
+    };
+    let v1 = accounts.put(account("t", 1)).await.unwrap();
+    assert_eq!(accounts.get(&"t".to_owned()).await.unwrap().version, v1); // cached in L1
+
+    // Commit.
+    let mut tx = store.begin().await.unwrap();
+    let v2 = accounts
+        .update_in(&mut tx, account("t", 2), v1)
+        .await
+        .unwrap();
+    ledger.insert_in(&mut tx, entry(1, "one")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(accounts.get(&"t".to_owned()).await.unwrap().version, v2);
+    assert_eq!(accounts.stats().l1_hits, 2, "the commit wrote L1 through");
+    assert_eq!(
+        ledger.get(&("t".to_owned(), 1)).await.unwrap().value.memo,
+        "one"
+    );
+
+    // Rollback by drop, after a conflict inside the transaction.
+    let mut tx = store.begin().await.unwrap();
+    accounts.put_in(&mut tx, account("t", 3)).await.unwrap();
+    ledger
+        .delete_in(&mut tx, &("t".to_owned(), 1))
+        .await
+        .unwrap();
+    let conflict = ledger.insert_in(&mut tx, entry(2, "x")).await;
+    assert!(conflict.is_ok());
+    let conflict = ledger.insert_in(&mut tx, entry(2, "again")).await;
+    assert!(conflict.unwrap_err().is_conflict());
+    drop(tx);
+    let got = accounts.get(&"t".to_owned()).await.unwrap();
+    assert_eq!((got.value.balance, got.version), (2, v2), "L1 untouched");
+    let stored = store
+        .get::<Account>(&"t".to_owned())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.value.balance, stored.version),
+        (2, v2),
+        "store rolled back"
+    );
+    assert!(ledger.get(&("t".to_owned(), 1)).await.is_ok());
+    assert!(
+        ledger
+            .get(&("t".to_owned(), 2))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // Explicit rollback.
+    let mut tx = store.begin().await.unwrap();
+    accounts.delete_in(&mut tx, &"t".to_owned()).await.unwrap();
+    tx.rollback().await;
+    assert!(
+        store
+            .get::<Account>(&"t".to_owned())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_on_every_store() {
+    transactions(Store::memory()).await;
+    let (store, _dir) = sqlite().await;
+    transactions(store).await;
+    transactions(postgres().await).await;
+}
+
 async fn suite(store: Store, redis: Option<RedisTier>) {
     let with_redis = |b: capacitor::repo::RepositoryBuilder<Account>| match &redis {
         Some(r) => b.redis(r.clone()),

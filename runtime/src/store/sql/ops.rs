@@ -5,7 +5,7 @@
 /// and row types, the column hooks (`bind`, `null`, `read` of [`Column`](crate::record::Column)) and the
 /// [`Dialect`](super::Dialect).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $pool:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
+    ($store:ident, $db:ty, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
         use crate::error::{BoxError, DecodeError, Error, Tier};
         use crate::record::{Column, ColumnReader, ColumnWriter, Record, next_version};
         use crate::store::Page;
@@ -145,32 +145,46 @@ macro_rules! sql_store {
                 Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
             }
 
-            async fn current_version<'c, E: Record, X>(
+            async fn current_version<E: Record>(
                 &self,
-                executor: X,
+                conn: &mut $conn,
                 key: &E::Key,
-            ) -> Result<Option<u64>, Error>
-            where
-                X: sqlx::Executor<'c, Database = $db>,
-            {
+            ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
                 let row = sqlx::query_with(&st.version_of, w.finish::<E>()?)
-                    .fetch_optional(executor)
+                    .fetch_optional(&mut *conn)
                     .await
                     .map_err(store_error::<E>)?;
                 row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
                     .transpose()
             }
 
+            /// A transaction on this store (rolled back when dropped uncommitted).
+            pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, $db>, Error> {
+                self.pool
+                    .begin()
+                    .await
+                    .map_err(|e| Error::backend("transaction", Tier::Store, e))
+            }
+
             pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
+                let mut conn = self.pool.acquire().await.map_err(store_error::<E>)?;
+                self.insert_on(&mut conn, value).await
+            }
+
+            pub(crate) async fn insert_on<E: Record>(
+                &self,
+                conn: &mut $conn,
+                value: &E,
+            ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 value.write_row(&mut w);
                 w.int(next_version(None) as i64);
                 let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *conn)
                     .await
                     .map_err(store_error::<E>)?;
                 match row {
@@ -178,11 +192,53 @@ macro_rules! sql_store {
                     None => Err(Error::Conflict {
                         entity: E::SCHEMA.message,
                         expected: None,
-                        found: self
-                            .current_version::<E, _>(&self.pool, &value.key())
-                            .await?,
+                        found: self.current_version::<E>(conn, &value.key()).await?,
                     }),
                 }
+            }
+
+            pub(crate) async fn put_on<E: Record>(
+                &self,
+                conn: &mut $conn,
+                value: &E,
+            ) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                Self::upsert_on(&st, &mut *conn, value).await
+            }
+
+            pub(crate) async fn update_on<E: Record>(
+                &self,
+                conn: &mut $conn,
+                value: &E,
+                expected: u64,
+            ) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                value.write_row(&mut w);
+                w.int(next_version(Some(expected)) as i64);
+                key_args::<E>(&value.key(), &mut w);
+                w.int(expected as i64);
+                let row = sqlx::query_with(&st.update, w.finish::<E>()?)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error::<E>)?;
+                match row {
+                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
+                    None => Err(Error::Conflict {
+                        entity: E::SCHEMA.message,
+                        expected: Some(expected),
+                        found: self.current_version::<E>(conn, &value.key()).await?,
+                    }),
+                }
+            }
+
+            pub(crate) async fn delete_in<E: Record>(
+                &self,
+                conn: &mut $conn,
+                key: &E::Key,
+            ) -> Result<Option<u64>, Error> {
+                let st = self.statements::<E>();
+                Self::delete_on::<E, _>(&st, &mut *conn, key).await
             }
 
             async fn upsert_on<'c, E: Record, X>(
@@ -213,26 +269,8 @@ macro_rules! sql_store {
                 value: &E,
                 expected: u64,
             ) -> Result<u64, Error> {
-                let st = self.statements::<E>();
-                let mut w = Writer::new();
-                value.write_row(&mut w);
-                w.int(next_version(Some(expected)) as i64);
-                key_args::<E>(&value.key(), &mut w);
-                w.int(expected as i64);
-                let row = sqlx::query_with(&st.update, w.finish::<E>()?)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error::<E>)?;
-                match row {
-                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
-                    None => Err(Error::Conflict {
-                        entity: E::SCHEMA.message,
-                        expected: Some(expected),
-                        found: self
-                            .current_version::<E, _>(&self.pool, &value.key())
-                            .await?,
-                    }),
-                }
+                let mut conn = self.pool.acquire().await.map_err(store_error::<E>)?;
+                self.update_on(&mut conn, value, expected).await
             }
 
             async fn delete_on<'c, E: Record, X>(

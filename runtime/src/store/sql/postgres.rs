@@ -7,6 +7,7 @@ sql_store!(
     PgStore,
     sqlx::Postgres,
     PgPool,
+    sqlx::PgConnection,
     PgArguments,
     PgRow,
     bind_pg,

@@ -13,6 +13,7 @@ sql_store!(
     SqliteStore,
     sqlx::Sqlite,
     SqlitePool,
+    sqlx::SqliteConnection,
     SqliteArguments<'static>,
     SqliteRow,
     bind_sqlite,

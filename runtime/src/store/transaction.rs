@@ -1,0 +1,219 @@
+//! Transactions across the repositories of one store.
+//!
+//! ```text
+//! let mut tx = store.begin().await?;
+//! accounts.put_in(&mut tx, a).await?;      // Repository::put_in / insert_in / update_in / delete_in
+//! ledger.insert_in(&mut tx, entry).await?;
+//! tx.commit().await?;          // caches are written through only now; dropping `tx` rolls back
+//! ```
+//!
+//! Each repository write in a transaction records its cache write-through as an effect; `commit` runs the store
+//! commit and then the effects in one spawned task, so a caller that drops `commit`'s future after the commit
+//! still gets its caches updated. A rollback (drop without commit, or a failed commit) runs no effect, so the
+//! caches stay as they were.
+
+use super::memory::MemoryStore;
+use super::{Backend, Store};
+use crate::error::{Error, Tier};
+use crate::record::Record;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A cache write-through to run after the commit.
+pub(crate) type Effect = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+type Undo = Box<dyn FnOnce(&MemoryStore) + Send>;
+
+enum TxBackend {
+    /// The in-memory store applies writes at once and undoes them on rollback (no isolation from concurrent
+    /// readers: it is a test and ephemeral-data backend).
+    Memory {
+        store: Arc<MemoryStore>,
+        undo: Vec<Undo>,
+    },
+    #[cfg(feature = "sqlite")]
+    Sqlite {
+        store: Arc<super::sql::sqlite::SqliteStore>,
+        tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres {
+        store: Arc<super::sql::postgres::PgStore>,
+        tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    },
+}
+
+/// An open transaction on a [`Store`]; dropped without [`commit`](Transaction::commit), it rolls back.
+pub struct Transaction {
+    backend: Option<TxBackend>,
+    effects: Vec<Effect>,
+}
+
+macro_rules! in_tx {
+    ($self:ident, |$m:ident, $undo:ident| $memory:expr, |$s:ident, $conn:ident| $sql:expr) => {
+        match $self.backend.as_mut().expect("an open transaction") {
+            TxBackend::Memory {
+                store: $m,
+                undo: $undo,
+            } => $memory,
+            #[cfg(feature = "sqlite")]
+            TxBackend::Sqlite { store: $s, tx } => {
+                let $conn = &mut **tx;
+                $sql.await
+            }
+            #[cfg(feature = "postgres")]
+            TxBackend::Postgres { store: $s, tx } => {
+                let $conn = &mut **tx;
+                $sql.await
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Starts a transaction for writes through several repositories of this store.
+    pub async fn begin(&self) -> Result<Transaction, Error> {
+        let backend = match &self.backend {
+            Backend::Memory(m) => TxBackend::Memory {
+                store: m.clone(),
+                undo: Vec::new(),
+            },
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => TxBackend::Sqlite {
+                store: s.clone(),
+                tx: s.begin().await?,
+            },
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => TxBackend::Postgres {
+                store: s.clone(),
+                tx: s.begin().await?,
+            },
+        };
+        Ok(Transaction {
+            backend: Some(backend),
+            effects: Vec::new(),
+        })
+    }
+}
+
+impl Transaction {
+    /// Inserts `value`; [`Error::Conflict`] if present.
+    pub(crate) async fn insert<E: Record>(&mut self, value: &E) -> Result<u64, Error> {
+        in_tx!(
+            self,
+            |m, undo| {
+                let version = m.insert(value)?;
+                let key = value.key();
+                undo.push(Box::new(move |m: &MemoryStore| m.restore::<E>(&key, None)));
+                Ok(version)
+            },
+            |s, conn| s.insert_on(conn, value)
+        )
+    }
+
+    /// Inserts or replaces `value`.
+    pub(crate) async fn put<E: Record>(&mut self, value: &E) -> Result<u64, Error> {
+        in_tx!(
+            self,
+            |m, undo| {
+                let key = value.key();
+                let before = m.get::<E>(&key);
+                let version = m.put(value)?;
+                undo.push(Box::new(move |m: &MemoryStore| {
+                    m.restore::<E>(&key, before)
+                }));
+                Ok(version)
+            },
+            |s, conn| s.put_on(conn, value)
+        )
+    }
+
+    /// Replaces `value` if the stored version is `expected`.
+    pub(crate) async fn update<E: Record>(
+        &mut self,
+        value: &E,
+        expected: u64,
+    ) -> Result<u64, Error> {
+        in_tx!(
+            self,
+            |m, undo| {
+                let key = value.key();
+                let before = m.get::<E>(&key);
+                let version = m.update(value, expected)?;
+                undo.push(Box::new(move |m: &MemoryStore| {
+                    m.restore::<E>(&key, before)
+                }));
+                Ok(version)
+            },
+            |s, conn| s.update_on(conn, value, expected)
+        )
+    }
+
+    /// Deletes the row of `key`; the version it had, `None` when absent.
+    pub(crate) async fn delete<E: Record>(&mut self, key: &E::Key) -> Result<Option<u64>, Error> {
+        in_tx!(
+            self,
+            |m, undo| {
+                let before = m.get::<E>(key);
+                let deleted = m.delete::<E>(key);
+                let key = key.clone();
+                undo.push(Box::new(move |m: &MemoryStore| {
+                    m.restore::<E>(&key, before)
+                }));
+                Ok(deleted)
+            },
+            |s, conn| s.delete_in::<E>(conn, key)
+        )
+    }
+
+    /// Records a cache write-through to run after the commit.
+    pub(crate) fn after_commit(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// Commits, then writes the caches through. Runs in its own task: dropping this future after the commit
+    /// still completes the write-through.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let backend = self.backend.take().expect("an open transaction");
+        let effects = std::mem::take(&mut self.effects);
+        let task = async move {
+            match backend {
+                TxBackend::Memory { .. } => {}
+                #[cfg(feature = "sqlite")]
+                TxBackend::Sqlite { tx, .. } => tx
+                    .commit()
+                    .await
+                    .map_err(|e| Error::backend("transaction", Tier::Store, e))?,
+                #[cfg(feature = "postgres")]
+                TxBackend::Postgres { tx, .. } => tx
+                    .commit()
+                    .await
+                    .map_err(|e| Error::backend("transaction", Tier::Store, e))?,
+            }
+            for effect in effects {
+                effect().await;
+            }
+            Ok(())
+        };
+        match tokio::spawn(task).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::backend("transaction", Tier::Store, e)),
+        }
+    }
+
+    /// Rolls back (the same as dropping the transaction).
+    pub async fn rollback(self) {}
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        // sqlx rolls its transactions back when they drop; the memory store replays its undo log, newest first.
+        if let Some(TxBackend::Memory { store, undo }) = self.backend.take() {
+            for undo in undo.into_iter().rev() {
+                undo(&store);
+            }
+        }
+    }
+}
