@@ -39,6 +39,10 @@ pub fn check_message_in(
     report: &mut RuleReport,
 ) {
     for rule in &message.rules {
+        let this = FieldType::Message(message.full_name.clone());
+        if rule.path == "cel" && cel_list_compiles(&rule.value, &this, schema) {
+            continue;
+        }
         if is_unsupported(&rule.path) {
             unsupported(
                 &format!("`{}`", message.full_name),
@@ -110,7 +114,12 @@ fn cel_compiles(schema: &Schema, field: &Field, rule: &Rule) -> bool {
         ("map.keys.cel", Label::Map { key }) => FieldType::Scalar(*key),
         _ => return false,
     };
-    let RuleValue::List(items) = &rule.value else {
+    cel_list_compiles(&rule.value, &value, schema)
+}
+
+/// Whether every entry of a `cel` rule list compiles for a value of type `value`.
+fn cel_list_compiles(rules: &RuleValue, value: &FieldType, schema: &Schema) -> bool {
+    let RuleValue::List(items) = rules else {
         return false;
     };
     items.iter().all(|item| {
@@ -119,7 +128,7 @@ fn cel_compiles(schema: &Schema, field: &Field, rule: &Rule) -> bool {
         };
         entries.iter().any(|(name, v)| {
             name == "expression"
-                && matches!(v, RuleValue::String(e) if crate::cel::parse(e).is_ok_and(|expr| crate::cel::fits(&expr, &value, schema).is_ok()))
+                && matches!(v, RuleValue::String(e) if crate::cel::parse(e).is_ok_and(|expr| crate::cel::fits(&expr, value, schema).is_ok()))
         })
     })
 }

@@ -213,6 +213,7 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
     let ty = rust_path(&message.rust_path);
     let mut body = Vec::new();
     body.push(e.message_oneof_rules());
+    body.push(e.message_cel_rules());
     for oneof in &message.oneofs {
         body.push(e.oneof_rules(oneof));
     }
@@ -343,6 +344,23 @@ impl Emitter<'_> {
             }),
             _ => false,
         })
+    }
+
+    /// `(buf.validate.message).cel` rules in the compiled subset, with `this` the message itself.
+    fn message_cel_rules(&self) -> TokenStream {
+        let rules = Rules::of(&self.message.rules);
+        if rules.get("cel").is_none() {
+            return quote!();
+        }
+        let ty = FieldType::Message(self.message.full_name.clone());
+        let Some(cel) = rules::resolve("MessageRules", "cel") else {
+            return quote!();
+        };
+        let checks = self.cel_checks_at(&ty, &quote!(v), &rules, &cel, &quote!(parent), false);
+        quote! {{
+            let v = self;
+            #checks
+        }}
     }
 
     /// Whether a field is populated, as an expression on `self`.
@@ -783,11 +801,24 @@ impl Emitter<'_> {
         at: &TokenStream,
         for_key: bool,
     ) -> TokenStream {
+        let mut path = prefix.to_vec();
+        path.extend(rules::resolve_field_rule("cel").unwrap_or_default());
+        self.cel_checks_at(ty, v, rules, &path, at, for_key)
+    }
+
+    /// The CEL checks of `rules.cel`, whose rule path is `path` (ending at the `cel` field).
+    fn cel_checks_at(
+        &self,
+        ty: &FieldType,
+        v: &TokenStream,
+        rules: &Rules<'_>,
+        path: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
         let Some(RuleValue::List(items)) = rules.get("cel") else {
             return quote!();
         };
-        let mut path = prefix.to_vec();
-        path.extend(rules::resolve_field_rule("cel").unwrap_or_default());
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let RuleValue::Message(entries) = item else {
@@ -812,7 +843,7 @@ impl Emitter<'_> {
             let message =
                 text("message").unwrap_or_else(|| format!("`{expression}` returned false"));
             let ok = self.cel_condition(ty, v, &expr);
-            let fail = self.violation_at(at, &path, Some(i as u64), &id, &message, for_key);
+            let fail = self.violation_at(at, path, Some(i as u64), &id, &message, for_key);
             out.push(quote!(if !(#ok) { #fail }));
         }
         quote!(#(#out)*)
