@@ -212,9 +212,25 @@ fn generate_dtos(
         generate_json(loaded, options)?
     };
     let validation = ValidationFacts::new(loaded);
+    // Messages mapped to existing Rust types (`extern_path`) get no impl here and are not recursed into:
+    // whether they implement Validate is their crate's business.
+    let is_extern = |full_name: &str| {
+        let dotted = format!(".{full_name}");
+        options.extern_paths.iter().any(|(proto, _)| {
+            dotted == *proto || dotted.starts_with(&format!("{}.", proto.trim_end_matches('.')))
+        })
+    };
+    let local = Schema {
+        messages: schema
+            .messages
+            .iter()
+            .filter(|m| !is_extern(&m.full_name))
+            .cloned()
+            .collect(),
+    };
     let validate_cx = ValidateContext {
         runtime: &options.runtime,
-        schema,
+        schema: &local,
         enum_values: &validation.enum_values,
         implicit_presence: &loaded.implicit_presence,
         groups: &validation.groups,
@@ -249,7 +265,7 @@ fn generate_dtos(
         if let Some(entity) = &message.entity {
             code.push_str(&entity_impl(message, entity, &options.runtime).to_string());
         }
-        if !options.skip_validators {
+        if !options.skip_validators && !is_extern(&message.full_name) {
             code.push_str(&validate_impl(message, validate_cx).to_string());
         }
     }
