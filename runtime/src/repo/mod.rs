@@ -331,7 +331,10 @@ impl<E: Record> Repository<E> {
         let mut generation = None;
         #[cfg(feature = "redis")]
         if let Some(l2) = &inner.l2 {
-            match l2.get_many(keys).await {
+            let started = std::time::Instant::now();
+            let result = l2.get_many(keys).await;
+            inner.counters.latency(Tier::Redis, started.elapsed());
+            match result {
                 Ok((read_under, cached)) => {
                     generation = Some(read_under);
                     pending.clear();
@@ -367,7 +370,10 @@ impl<E: Record> Repository<E> {
         }
 
         let wanted: Vec<E::Key> = pending.iter().map(|&i| keys[i].clone()).collect();
-        let rows = match inner.store.get_many::<E>(&wanted).await {
+        let started = std::time::Instant::now();
+        let result = inner.store.get_many::<E>(&wanted).await;
+        inner.counters.latency(Tier::Store, started.elapsed());
+        let rows = match result {
             Ok(rows) => rows,
             Err(e) => {
                 inner.counters.error(Tier::Store, &e);
@@ -419,7 +425,10 @@ impl<E: Record> Repository<E> {
         let inner = self.inner.clone();
         let span = self.span(op);
         let task = async move {
-            let written = match commit(inner.store.clone(), arg).await {
+            let started = std::time::Instant::now();
+            let result = commit(inner.store.clone(), arg).await;
+            inner.counters.latency(Tier::Store, started.elapsed());
+            let written = match result {
                 Ok(written) => written,
                 Err(e) => {
                     if !matches!(e, Error::Conflict { .. } | Error::NotFound { .. }) {
@@ -448,10 +457,13 @@ impl<E: Record> Inner<E> {
     async fn write_through(&self, written: &Written<E>) {
         self.counters.write(written.len());
         #[cfg(feature = "redis")]
-        if let (Some(l2), false) = (&self.l2, written.is_empty())
-            && let Err(e) = l2.set_many_if_newer(written).await
-        {
-            self.counters.error(Tier::Redis, &e);
+        if let (Some(l2), false) = (&self.l2, written.is_empty()) {
+            let started = std::time::Instant::now();
+            let result = l2.set_many_if_newer(written).await;
+            self.counters.latency(Tier::Redis, started.elapsed());
+            if let Err(e) = result {
+                self.counters.error(Tier::Redis, &e);
+            }
         }
         if let Some(l1) = &self.l1 {
             for (key, value, version) in written {

@@ -1,11 +1,13 @@
 //! Per-repository counters: kept in atomics for [`Repository::stats`](super::Repository::stats) and mirrored
 //! to the `metrics` facade (`capacitor_repo_*`, labelled by entity and tier).
 //!
-//! Metric handles are registered once, when the repository is built: install the metrics recorder first.
+//! Latencies of Redis and store round trips go to the `capacitor_repo_latency_seconds` histogram (labels entity
+//! and tier). Metric handles are registered once, when the repository is built: install the metrics recorder first.
 
 use crate::error::{Error, Tier};
-use metrics::Counter;
+use metrics::{Counter, Histogram};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A snapshot of a repository's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub(super) struct Counters {
     promotions_l1: Pair,
     promotions_redis: Pair,
     writes: Pair,
+    redis_latency: Histogram,
+    store_latency: Histogram,
 }
 
 impl Counters {
@@ -85,6 +89,8 @@ impl Counters {
             promotions_l1: Pair::new("capacitor_repo_promotions_total", entity, "l1"),
             promotions_redis: Pair::new("capacitor_repo_promotions_total", entity, "redis"),
             writes: Pair::new("capacitor_repo_writes_total", entity, "store"),
+            redis_latency: metrics::histogram!("capacitor_repo_latency_seconds", "entity" => entity, "tier" => "redis"),
+            store_latency: metrics::histogram!("capacitor_repo_latency_seconds", "entity" => entity, "tier" => "store"),
         }
     }
 
@@ -116,6 +122,15 @@ impl Counters {
             _ => &self.promotions_l1,
         }
         .add(n as u64);
+    }
+
+    /// Records how long one round trip to `tier` took (L1 is not timed: its hit path reads no clock).
+    pub(super) fn latency(&self, tier: Tier, elapsed: Duration) {
+        match tier {
+            Tier::Redis => self.redis_latency.record(elapsed.as_secs_f64()),
+            Tier::Store => self.store_latency.record(elapsed.as_secs_f64()),
+            Tier::Memory => {}
+        }
     }
 
     pub(super) fn write(&self, n: usize) {
