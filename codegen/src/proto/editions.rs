@@ -47,7 +47,6 @@ const TYPE_GROUP: u64 = 10;
 const TYPE_MESSAGE: u64 = 11;
 const TYPE_STRING: u64 = 9;
 const TYPE_BYTES: u64 = 12;
-const TYPE_ENUM: u64 = 14;
 
 const PRESENCE_IMPLICIT: u64 = 2;
 const PRESENCE_LEGACY_REQUIRED: u64 = 3;
@@ -293,7 +292,6 @@ fn lower_field(
     {
         implicit.insert(format!("{message}.{name}"));
     }
-    let _ = TYPE_ENUM;
     let mut out = Vec::with_capacity(field.len() + 4);
     let mut saw_options = false;
     for f in &fields {
@@ -431,4 +429,117 @@ fn put_bytes(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     put_varint(out, (u64::from(number) << 3) | 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    fn field(name: &str, number: u64, label: u64, ty: u64, features: &[(u32, u64)]) -> Vec<u8> {
+        let mut f = Vec::new();
+        put_bytes(&mut f, FIELD_NAME, name.as_bytes());
+        put_varint_field(&mut f, 3, number);
+        put_varint_field(&mut f, FIELD_LABEL, label);
+        put_varint_field(&mut f, FIELD_TYPE, ty);
+        if ty == TYPE_MESSAGE {
+            put_bytes(&mut f, FIELD_TYPE_NAME, b".ed.v1.Inner");
+        }
+        if !features.is_empty() {
+            let mut set = Vec::new();
+            for (n, v) in features {
+                put_varint_field(&mut set, *n, *v);
+            }
+            let mut options = Vec::new();
+            put_bytes(&mut options, FIELD_OPTIONS_FEATURES, &set);
+            put_bytes(&mut f, FIELD_OPTIONS, &options);
+        }
+        f
+    }
+
+    #[test]
+    fn editions_features_become_proto2_labels_types_and_options() {
+        let mut inner = Vec::new();
+        put_bytes(&mut inner, MESSAGE_NAME, b"Inner");
+        let mut outer = Vec::new();
+        put_bytes(&mut outer, MESSAGE_NAME, b"Outer");
+        for f in [
+            field("plain", 1, 1, 5, &[]),
+            field(
+                "implicit",
+                2,
+                1,
+                9,
+                &[(FEATURE_PRESENCE, PRESENCE_IMPLICIT)],
+            ),
+            field(
+                "legacy",
+                3,
+                1,
+                5,
+                &[(FEATURE_PRESENCE, PRESENCE_LEGACY_REQUIRED)],
+            ),
+            field(
+                "delimited",
+                4,
+                1,
+                TYPE_MESSAGE,
+                &[(FEATURE_MESSAGE_ENCODING, ENCODING_DELIMITED)],
+            ),
+            field("numbers", 5, LABEL_REPEATED, 5, &[]),
+        ] {
+            put_bytes(&mut outer, MESSAGE_FIELD, &f);
+        }
+        let mut file = Vec::new();
+        put_bytes(&mut file, 1, b"ed/v1/outer.proto");
+        put_bytes(&mut file, FILE_PACKAGE, b"ed.v1");
+        put_bytes(&mut file, FILE_MESSAGE, &inner);
+        put_bytes(&mut file, FILE_MESSAGE, &outer);
+        put_bytes(&mut file, FILE_SYNTAX, b"editions");
+        put_varint_field(&mut file, FILE_EDITION, 1000);
+        let mut set = Vec::new();
+        put_bytes(&mut set, SET_FILE, &file);
+
+        let lowered = lower(&set).unwrap();
+        assert_eq!(lowered.files, ["ed/v1/outer.proto"]);
+        assert_eq!(
+            lowered.implicit_presence.iter().collect::<Vec<_>>(),
+            ["ed.v1.Outer.implicit"]
+        );
+        let set = prost_types::FileDescriptorSet::decode(lowered.bytes.as_slice()).unwrap();
+        let file = &set.file[0];
+        assert_eq!(file.syntax(), "proto2");
+        let fields = &file.message_type[1].field;
+        use prost_types::field_descriptor_proto::{Label, Type};
+        assert_eq!(fields[0].label(), Label::Optional);
+        assert_eq!(
+            fields[1].label(),
+            Label::Optional,
+            "implicit becomes optional"
+        );
+        assert_eq!(fields[2].label(), Label::Required);
+        assert_eq!(fields[3].r#type(), Type::Group);
+        assert_eq!(fields[4].label(), Label::Repeated);
+        assert!(
+            fields[4].options.as_ref().is_some_and(|o| o.packed()),
+            "packed by default"
+        );
+    }
+
+    #[test]
+    fn files_without_editions_pass_through_unchanged() {
+        let mut file = Vec::new();
+        put_bytes(&mut file, 1, b"p3.proto");
+        put_bytes(&mut file, FILE_SYNTAX, b"proto3");
+        let mut set = Vec::new();
+        put_bytes(&mut set, SET_FILE, &file);
+        let lowered = lower(&set).unwrap();
+        assert_eq!(lowered.bytes, set);
+        assert!(lowered.files.is_empty());
+    }
+
+    #[test]
+    fn truncated_bytes_are_an_error_not_a_panic() {
+        assert!(lower(&[0x0a, 0x05, 0x01]).is_err());
+    }
 }
