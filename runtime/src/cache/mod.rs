@@ -4,8 +4,10 @@
 //! Every entry carries its row version and every write is "set if newer", so a slow miss-fill can never
 //! replace a value a writer cached meanwhile. A delete leaves a tombstone with the deleted version, so a
 //! miss-fill that read the row before the delete cannot bring it back. quick_cache has no TTL: each entry
-//! stores its expiry instant and a read treats an expired entry as a miss.
+//! stores its expiry (on a coarse clock, so a hit reads no system clock) and a read treats an expired entry as
+//! a miss.
 
+mod clock;
 mod slot;
 
 use crate::record::Record;
@@ -13,7 +15,7 @@ use crate::schema::CacheSchema;
 use crate::versioned::Versioned;
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use slot::{Slot, SlotWeighter};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Entries kept when the schema gives neither `max_entries` nor `max_bytes`.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
@@ -46,6 +48,9 @@ impl<E: Record> MemoryTier<E> {
                 (entries, entries, false)
             }
         };
+        if config.ttl().is_some() {
+            clock::start();
+        }
         MemoryTier {
             cache: Cache::with_weighter(
                 estimated_items as usize,
@@ -59,7 +64,7 @@ impl<E: Record> MemoryTier<E> {
     /// The live, unexpired value of `key`.
     pub fn get(&self, key: &E::Key) -> Lookup<E> {
         match self.cache.get(key) {
-            Some(slot) => slot.into_lookup(Instant::now()),
+            Some(slot) => slot.into_lookup(clock::now_ms),
             None => Lookup::Miss,
         }
     }
@@ -100,8 +105,8 @@ impl<E: Record> MemoryTier<E> {
         self.cache.is_empty()
     }
 
-    fn expiry(&self) -> Option<Instant> {
-        self.ttl.map(|ttl| Instant::now() + ttl)
+    fn expiry(&self) -> Option<u64> {
+        self.ttl.map(clock::deadline_ms)
     }
 
     fn write_if_newer(

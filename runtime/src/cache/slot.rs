@@ -2,7 +2,6 @@
 
 use super::Lookup;
 use crate::versioned::Versioned;
-use std::time::Instant;
 
 /// Per-entry bookkeeping counted against a byte budget besides the encoded value (key, version, expiry,
 /// quick_cache's own slot).
@@ -13,25 +12,28 @@ pub(super) enum Slot<E> {
     Live {
         value: E,
         version: u64,
-        expires: Option<Instant>,
+        expires_ms: Option<u64>,
     },
     Deleted {
         version: u64,
-        expires: Option<Instant>,
+        expires_ms: Option<u64>,
     },
 }
 
 impl<E> Slot<E> {
-    pub(super) fn live(value: E, version: u64, expires: Option<Instant>) -> Self {
+    pub(super) fn live(value: E, version: u64, expires_ms: Option<u64>) -> Self {
         Slot::Live {
             value,
             version,
-            expires,
+            expires_ms,
         }
     }
 
-    pub(super) fn deleted(version: u64, expires: Option<Instant>) -> Self {
-        Slot::Deleted { version, expires }
+    pub(super) fn deleted(version: u64, expires_ms: Option<u64>) -> Self {
+        Slot::Deleted {
+            version,
+            expires_ms,
+        }
     }
 
     /// The order in which writes win: by version, and a delete beats the live value of the same version
@@ -43,15 +45,19 @@ impl<E> Slot<E> {
         }
     }
 
-    pub(super) fn into_lookup(self, now: Instant) -> Lookup<E> {
-        let expired = |expires: Option<Instant>| expires.is_some_and(|at| at <= now);
+    /// What a read at `now_ms` (read lazily: only entries with a TTL need the clock) sees.
+    pub(super) fn into_lookup(self, now_ms: impl Fn() -> u64) -> Lookup<E> {
+        let expired = |expires: Option<u64>| expires.is_some_and(|at| at <= now_ms());
         match self {
             Slot::Live {
                 value,
                 version,
-                expires,
-            } if !expired(expires) => Lookup::Hit(Versioned::new(value, version)),
-            Slot::Deleted { version, expires } if !expired(expires) => Lookup::Deleted(version),
+                expires_ms,
+            } if !expired(expires_ms) => Lookup::Hit(Versioned::new(value, version)),
+            Slot::Deleted {
+                version,
+                expires_ms,
+            } if !expired(expires_ms) => Lookup::Deleted(version),
             _ => Lookup::Miss,
         }
     }

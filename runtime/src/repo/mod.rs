@@ -143,10 +143,13 @@ impl<E: Record> Repository<E> {
                 Lookup::Miss => inner.counters.miss(Tier::Memory),
             }
         }
-        let found = self
-            .get_many_below_l1(std::slice::from_ref(key))
-            .instrument(self.span("get"))
-            .await?;
+        // Boxed: the slow path's state stays out of `get`'s own future, which an L1 hit creates and drops
+        // without ever needing it.
+        let found = Box::pin(
+            self.get_many_below_l1(std::slice::from_ref(key))
+                .instrument(self.span("get")),
+        )
+        .await?;
         found
             .into_iter()
             .next()
