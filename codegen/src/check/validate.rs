@@ -261,6 +261,14 @@ fn fit(path: &str, ty: &FieldType, label: &Label) -> Option<String> {
         "required" | "ignore" => None,
         "repeated" => match label {
             Label::Repeated => match rest.first() {
+                Some(&"unique")
+                    if matches!(ty, FieldType::Message(_) | FieldType::WellKnown(_)) =>
+                {
+                    Some(format!(
+                        "applies to scalar, enum, string and bytes items, but the field is {}",
+                        type_words(ty, label)
+                    ))
+                }
                 Some(&"items") => fit(
                     &rest_path["items.".len().min(rest_path.len())..],
                     ty,

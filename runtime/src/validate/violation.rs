@@ -144,3 +144,77 @@ impl fmt::Debug for Subscript {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::path::{FieldPathElement, FieldType};
+    use super::super::wire::WireViolations;
+    use super::*;
+
+    fn element(number: i32, name: &'static str, subscript: Option<Subscript>) -> FieldPathElement {
+        FieldPathElement {
+            field_number: number,
+            field_name: name.into(),
+            field_type: FieldType::String,
+            key_type: None,
+            value_type: None,
+            subscript,
+        }
+    }
+
+    fn sample() -> Violations {
+        Violations::from(vec![
+            Violation {
+                field: FieldPath {
+                    elements: vec![
+                        element(
+                            3,
+                            "labels",
+                            Some(Subscript::String("ada@example.com".into())),
+                        ),
+                        element(1, "name", None),
+                    ],
+                },
+                rule: FieldPath {
+                    elements: vec![element(14, "string", None), element(3, "max_len", None)],
+                },
+                rule_id: "string.max_len".into(),
+                message: "value length must be at most 3 characters".into(),
+                for_key: true,
+            },
+            Violation {
+                // A oneof: no number, no type.
+                field: FieldPath {
+                    elements: vec![element(0, "payment", None)],
+                },
+                rule: FieldPath::default(),
+                rule_id: "required".into(),
+                message: "exactly one field is required in oneof".into(),
+                for_key: false,
+            },
+        ])
+    }
+
+    #[test]
+    fn display_names_path_rule_and_expectation_but_no_key_value() {
+        let v = sample();
+        assert_eq!(
+            v.to_string(),
+            "labels[<key>].name: value length must be at most 3 characters [string.max_len]\npayment: exactly one field is required in oneof [required]"
+        );
+        assert!(!format!("{v:?}").contains("ada@"));
+    }
+
+    #[test]
+    fn the_wire_form_round_trips_and_omits_a_oneof_number() {
+        let v = sample();
+        let wire = WireViolations::from(&v);
+        let oneof = &wire.violations[1].field.as_ref().unwrap().elements[0];
+        assert_eq!((oneof.field_number, oneof.field_type), (None, None));
+        assert!(wire.violations[1].rule.is_none());
+        let back = Violations::try_from(&wire).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.iter().next(), v.iter().next());
+        assert_eq!(back.into_vec()[1].field.elements[0].field_number, 0);
+    }
+}
