@@ -22,9 +22,11 @@ pub enum Error {
 
     /// An `edition = "…"` file: prost and prost-reflect cannot read editions yet.
     #[error(
-        "{location}: `{file}` uses protobuf editions, which capgen does not read yet (prost-build and prost-reflect reject them)"
+        "{location}: `{file}` uses protobuf editions, which capgen cannot parse from source yet (protox reads proto2 and proto3 only)"
     )]
-    #[diagnostic(help("declare the file with `syntax = \"proto3\";` or `syntax = \"proto2\";`"))]
+    #[diagnostic(help(
+        "compile it to a descriptor set (`buf build -o set.binpb`, `protoc --descriptor_set_out`) and pass that with --descriptor-set-in: capgen lowers editions descriptor sets to proto2; or declare the file with `syntax = \"proto3\";`"
+    ))]
     Editions {
         file: String,
         /// `path:line:col` of the `edition` declaration (the file name alone for descriptor sets).
