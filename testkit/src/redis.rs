@@ -153,13 +153,18 @@ impl Drop for RedisServer {
 }
 
 fn signal(pid: u32, sig: &str) -> io::Result<()> {
-    let status = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()?;
-    if status.success() {
+    let signal = match sig {
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "TERM" => libc::SIGTERM,
+        other => return Err(io::Error::other(format!("unknown signal {other}"))),
+    };
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    // SAFETY: kill(2) only sends a signal to the process we spawned (and still hold a handle to).
+    if unsafe { libc::kill(pid, signal) } == 0 {
         Ok(())
     } else {
-        Err(io::Error::other(format!("kill -{sig} {pid} failed")))
+        Err(io::Error::last_os_error())
     }
 }
 

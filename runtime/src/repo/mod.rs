@@ -374,7 +374,11 @@ impl<E: Record> Repository<E> {
 
         let wanted: Vec<E::Key> = pending.iter().map(|&i| keys[i].clone()).collect();
         let started = std::time::Instant::now();
-        let result = inner.store.get_many::<E>(&wanted).await;
+        // One key: the single-row statement (prepared once, no IN list to build).
+        let result = match wanted.as_slice() {
+            [key] => inner.store.get::<E>(key).await.map(|row| vec![row]),
+            _ => inner.store.get_many::<E>(&wanted).await,
+        };
         inner.counters.latency(Tier::Store, started.elapsed());
         let rows = match result {
             Ok(rows) => rows,
