@@ -1220,7 +1220,14 @@ impl Gen<'_> {
                     name,
                     &format!("value length must be {words} {n} characters"),
                 );
-                out.push(quote!(if #chars #cmp #n { #f }));
+                // A string has at most as many code points as bytes, and at least a quarter as many:
+                // decide from the byte length when it settles the question, count otherwise.
+                let cond = match name {
+                    "min_len" => quote!(#s.len() < #n || #chars < #n),
+                    "max_len" => quote!(#s.len() > #n && #chars > #n),
+                    _ => quote!(#s.len() < #n || #chars #cmp #n),
+                };
+                out.push(quote!(if #cond { #f }));
             }
         }
         for (name, cmp, words) in [
