@@ -33,6 +33,7 @@
 //! ```
 
 pub mod cache;
+mod detach;
 pub mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod migrate;

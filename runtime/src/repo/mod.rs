@@ -3,8 +3,9 @@
 //! - **Reads** try each tier in turn and promote a hit into the faster tiers, always as "set if newer".
 //! - **Writes** commit to the store first (the source of truth), then write through to L2 and L1 as version
 //!   compare-and-set, so an older write or a slow miss-fill never overwrites a newer cached value.
-//! - **Dropped futures**: a write runs in its own task (commit and cache updates together) and the caller
-//!   awaits it, so dropping the caller's future after the commit cannot leave a stale cache entry behind.
+//! - **Dropped futures**: a write (commit and cache updates together) runs on the caller's task, and moves to a
+//!   spawned task if the caller drops it unfinished, so dropping the caller's future after the commit cannot
+//!   leave a stale cache entry behind.
 //! - **Consistency**: strong entities get no L1 (no cross-process invalidation is needed, so a write is
 //!   acknowledged after the store commit and the Redis compare-and-set); eventual entities use L1 with the
 //!   entity's TTL. See `docs/repository.md`.
@@ -415,8 +416,9 @@ impl<E: Record> Repository<E> {
         Ok(out)
     }
 
-    /// Runs a store write and the cache write-through in one spawned task, so the caches are updated even if
-    /// the caller drops its future after the commit. `commit` returns what it wrote: (key, value or `None` for
+    /// Runs a store write and the cache write-through together; if the caller drops its future after the
+    /// commit, the rest runs in a spawned task ([`DetachOnDrop`](crate::detach::DetachOnDrop)), so the caches are
+    /// still updated. `commit` returns what it wrote: (key, value or `None` for
     /// a delete, new version).
     async fn write<A, F, Fut>(
         &self,
@@ -448,11 +450,7 @@ impl<E: Record> Repository<E> {
             Ok(written)
         }
         .instrument(span);
-        match tokio::spawn(task).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
-        }
+        crate::detach::DetachOnDrop::new(task).await
     }
 }
 

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Each repository write in a transaction records its cache write-through as an effect; `commit` runs the store
-//! commit and then the effects in one spawned task, so a caller that drops `commit`'s future after the commit
-//! still gets its caches updated. A rollback (drop without commit, or a failed commit) runs no effect, so the
+//! commit and then the effects, moving to a spawned task if its future is dropped unfinished, so a caller that
+//! drops `commit`'s future after the commit still gets its caches updated. A rollback (drop without commit, or a failed commit) runs no effect, so the
 //! caches stay as they were.
 
 use super::memory::MemoryStore;
@@ -172,8 +172,8 @@ impl Transaction {
         self.effects.push(effect);
     }
 
-    /// Commits, then writes the caches through. Runs in its own task: dropping this future after the commit
-    /// still completes the write-through.
+    /// Commits, then writes the caches through. Dropping this future unfinished moves the rest to a spawned
+    /// task, so the write-through still completes.
     pub async fn commit(mut self) -> Result<(), Error> {
         let backend = self.backend.take().expect("an open transaction");
         let effects = std::mem::take(&mut self.effects);
@@ -196,11 +196,7 @@ impl Transaction {
             }
             Ok(())
         };
-        match tokio::spawn(task).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::backend("transaction", Tier::Store, e)),
-        }
+        crate::detach::DetachOnDrop::new(task).await
     }
 
     /// Rolls back (the same as dropping the transaction).
