@@ -46,6 +46,8 @@ pub enum RuleType {
     Duration,
     /// `google.protobuf.Timestamp`.
     Timestamp,
+    /// `google.protobuf.FieldMask`.
+    FieldMask,
 }
 
 impl RuleType {
@@ -61,7 +63,10 @@ impl RuleType {
             RuleType::Fixed32 => 7,
             RuleType::Bool => 8,
             RuleType::String => 9,
-            RuleType::Message(_) | RuleType::Duration | RuleType::Timestamp => 11,
+            RuleType::Message(_)
+            | RuleType::Duration
+            | RuleType::Timestamp
+            | RuleType::FieldMask => 11,
             RuleType::Bytes => 12,
             RuleType::Uint32 => 13,
             RuleType::Enum => 14,
@@ -128,6 +133,7 @@ pub const FIELD_RULES: &[RuleField] = fields! {
     "repeated" = 18: T::Message("RepeatedRules"); "map" = 19: T::Message("MapRules");
     "any" = 20: T::Message("AnyRules"); "duration" = 21: T::Message("DurationRules");
     "timestamp" = 22: T::Message("TimestampRules");
+    "field_mask" = 28: T::Message("FieldMaskRules");
     "cel" = 23: T::Message("Rule"), repeated; "required" = 25: T::Bool; "ignore" = 27: T::Enum;
 };
 
@@ -182,6 +188,10 @@ pub fn rules_message(message: &str) -> Option<&'static [RuleField]> {
             "keys" = 4: T::Message("FieldRules"); "values" = 5: T::Message("FieldRules");
         },
         "AnyRules" => fields! { "in" = 2: T::String, repeated; "not_in" = 3: T::String, repeated; },
+        "FieldMaskRules" => fields! {
+            "const" = 1: T::FieldMask; "in" = 2: T::String, repeated; "not_in" = 3: T::String, repeated;
+            "example" = 4: T::FieldMask, repeated;
+        },
         "DurationRules" => fields! {
             "const" = 2: T::Duration; "lt" = 3: T::Duration; "lte" = 4: T::Duration; "gt" = 5: T::Duration;
             "gte" = 6: T::Duration; "in" = 7: T::Duration, repeated; "not_in" = 8: T::Duration, repeated;
@@ -230,6 +240,14 @@ pub fn resolve(root: &str, path: &str) -> Option<Vec<RuleField>> {
         out.push(field);
     }
     Some(out)
+}
+
+/// Whether a message type is `google.protobuf.FieldMask`, which takes the `field_mask` rules: by its proto
+/// name (proto front end) or by a Rust path ending in `FieldMask` (`prost_types::FieldMask`, derive front end).
+pub fn is_field_mask(message: &str) -> bool {
+    message == "google.protobuf.FieldMask"
+        || message == "FieldMask"
+        || message.ends_with("::FieldMask")
 }
 
 /// The `FieldRules` member that holds the rules for values of a scalar type (`int32` → `Int32Rules`).

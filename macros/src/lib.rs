@@ -186,8 +186,9 @@ pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
 /// `f32` → `float`, `f64` → `double`, `bool` → `bool`, an enum → `enum`, `Timestamp` → `timestamp`,
 /// `Duration` → `duration`. On a prost message the field's `#[prost(...)]` type wins (`sint32`, `fixed64`, a
 /// wrapper type, `enumeration = "Status"`); elsewhere, `validate(enumeration = "Status", defined_only)` says
-/// that an `i32` holds a prost enum (`defined_only` is not supported on the derive path yet: list the numbers
-/// with `in`). `Option<T>` has explicit presence (rules apply when it is `Some`).
+/// that an `i32` holds a prost enum (`defined_only` asks the enum's `TryFrom<i32>`, which prost derives). A
+/// `prost_types::FieldMask` → `field_mask` (`in = ["name", "address"]`, `const = ["name"]`).
+/// `Option<T>` has explicit presence (rules apply when it is `Some`).
 ///
 /// | written | rule |
 /// |---|---|

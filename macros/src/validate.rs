@@ -56,7 +56,8 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         .fields
         .iter()
         .filter_map(|f| match &f.ty {
-            FieldType::Message(m) => Some(m.clone()),
+            // A FieldMask takes `field_mask` rules and has no `Validate` impl to recurse into.
+            FieldType::Message(m) if !rules::is_field_mask(m) => Some(m.clone()),
             _ => None,
         })
         .collect();
@@ -390,16 +391,6 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
         let Some(value) = rule_value(cx, meta, &key, &field) else {
             continue;
         };
-        if path.ends_with("enum.defined_only") && value == RuleValue::Bool(true) {
-            // The emitter checks `defined_only` against the enum's numbers, which a proto schema lists and a
-            // derive cannot see (the enum is another item).
-            cx.error(
-                meta,
-                "`defined_only` is not supported by the derive yet: it needs the enum's defined numbers; write \
-                 them as `in = [1, 2, ...]`",
-            );
-            continue;
-        }
         if out.iter().any(|r| r.path == path) {
             cx.error(
                 meta,
@@ -466,6 +457,7 @@ fn family(scope: &Scope<'_>) -> Option<&'static str> {
         FieldType::WellKnown(WellKnown::Timestamp) => "timestamp",
         FieldType::WellKnown(WellKnown::Duration) => "duration",
         FieldType::WellKnown(w) => rules::type_rules_name(wrapped(*w)),
+        FieldType::Message(m) if rules::is_field_mask(m) => "field_mask",
         FieldType::Message(_) => return None,
     })
 }
@@ -571,6 +563,7 @@ fn example(key: &str, field: &RuleField) -> String {
         (_, RuleType::Float | RuleType::Double) => "1.5".to_string(),
         (_, RuleType::Duration) => "\"30s\"".to_string(),
         (_, RuleType::Timestamp) => "\"2024-01-01T00:00:00Z\"".to_string(),
+        (_, RuleType::FieldMask) => "[\"name\", \"address.city\"]".to_string(),
         _ => "10".to_string(),
     };
     if field.repeated {
@@ -694,6 +687,23 @@ fn scalar_value(
             },
             _ => wrong(cx, "an RFC 3339 time in quotes"),
         },
+        RuleType::FieldMask => {
+            let Expr::Array(array) = expr else {
+                return wrong(cx, "a list of paths");
+            };
+            let paths: Option<Vec<RuleValue>> = array
+                .elems
+                .iter()
+                .map(|e| match lit(e) {
+                    Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
+                    _ => None,
+                })
+                .collect();
+            match paths {
+                Some(paths) => Some(RuleValue::List(paths)),
+                None => wrong(cx, "a list of paths in quotes"),
+            }
+        }
         RuleType::Message(_) => wrong(cx, "a list of rules"),
     }
 }

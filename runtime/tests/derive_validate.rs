@@ -533,3 +533,147 @@ fn cel_rules_in_the_compiled_subset() {
         ]
     );
 }
+
+/// `defined_only` asks the prost enum's `TryFrom<i32>`: the derive cannot see the enum's numbers.
+#[derive(Default, Validate)]
+struct Defined {
+    #[capacitor(validate(enumeration = "Plan", defined_only))]
+    plan: i32,
+    #[capacitor(validate(enumeration = "Plan", items(defined_only)))]
+    history: Vec<i32>,
+    #[capacitor(validate(enumeration = "Plan", values(defined_only)))]
+    by_team: BTreeMap<String, i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message, Validate)]
+struct DefinedProst {
+    #[prost(enumeration = "Plan", tag = "4")]
+    #[capacitor(validate(defined_only, not_in = [0]))]
+    plan: i32,
+}
+
+#[test]
+fn enum_defined_only() {
+    let valid = Defined {
+        plan: Plan::Pro as i32,
+        history: vec![0, 1, 2],
+        by_team: BTreeMap::from([("core".into(), 1)]),
+    };
+    assert_eq!(violations(&valid), []);
+    let invalid = Defined {
+        plan: 3,
+        history: vec![1, -1],
+        by_team: BTreeMap::from([("core".into(), 9)]),
+    };
+    assert_eq!(
+        violations(&invalid),
+        [
+            f("plan#1", "enum#16.defined_only#2", "enum.defined_only"),
+            f(
+                "history#2[1]",
+                "repeated#18.items#4.enum#16.defined_only#2",
+                "enum.defined_only"
+            ),
+            f(
+                "by_team#3[\"core\"]",
+                "map#19.values#5.enum#16.defined_only#2",
+                "enum.defined_only"
+            ),
+        ]
+    );
+    assert_eq!(violations(&DefinedProst { plan: 2 }), []);
+    assert_eq!(
+        violations(&DefinedProst { plan: 0 }),
+        [f("plan#4", "enum#16.not_in#4", "enum.not_in")]
+    );
+    assert_eq!(
+        violations(&DefinedProst { plan: 5 }),
+        [f("plan#4", "enum#16.defined_only#2", "enum.defined_only")]
+    );
+}
+
+#[derive(Default, Validate)]
+struct Masks {
+    #[capacitor(validate(in = ["name", "address"], not_in = ["address.country"]))]
+    update: Option<prost_types::FieldMask>,
+    #[capacitor(validate(const = ["name"]))]
+    view: Option<prost_types::FieldMask>,
+}
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+#[test]
+fn field_mask_rules() {
+    assert_eq!(violations(&Masks::default()), []);
+    let valid = Masks {
+        update: mask(&["name", "address.city"]),
+        view: mask(&["name"]),
+    };
+    assert_eq!(violations(&valid), []);
+    let invalid = Masks {
+        update: mask(&["names", "address.country"]),
+        view: mask(&["name", "address"]),
+    };
+    assert_eq!(
+        violations(&invalid),
+        [
+            f("update#1", "field_mask#28.in#2", "field_mask.in"),
+            f("update#1", "field_mask#28.not_in#3", "field_mask.not_in"),
+            f("view#2", "field_mask#28.const#1", "field_mask.const"),
+        ]
+    );
+}
+
+#[derive(Default, Validate)]
+struct Scores {
+    #[capacitor(validate(keys(min_len = 2), values(gt = 0)))]
+    by_name: HashMap<String, i32>,
+}
+
+#[test]
+fn map_violations_come_in_key_order() {
+    for _ in 0..32 {
+        let scores = Scores {
+            by_name: HashMap::from([
+                ("zed".into(), -1),
+                ("amy".into(), 0),
+                ("m".into(), 3),
+                ("bob".into(), 7),
+            ]),
+        };
+        let first = scores.validate_fail_fast().unwrap_err();
+        assert_eq!(
+            first.iter().map(fired).collect::<Vec<_>>(),
+            [f(
+                "by_name#1[\"amy\"]",
+                "map#19.values#5.int32#3.gt#4",
+                "int32.gt"
+            )]
+        );
+        assert_eq!(
+            violations(&scores),
+            [
+                f(
+                    "by_name#1[\"amy\"]",
+                    "map#19.values#5.int32#3.gt#4",
+                    "int32.gt"
+                ),
+                (
+                    "by_name#1[\"m\"]".into(),
+                    "map#19.keys#4.string#14.min_len#2".into(),
+                    "string.min_len".into(),
+                    true
+                ),
+                f(
+                    "by_name#1[\"zed\"]",
+                    "map#19.values#5.int32#3.gt#4",
+                    "int32.gt"
+                ),
+            ]
+        );
+    }
+}

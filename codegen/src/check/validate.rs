@@ -181,6 +181,7 @@ fn member_for(ty: &FieldType) -> Option<&'static str> {
             WellKnown::BytesValue => "bytes",
         }),
         FieldType::Message(m) if m == "google.protobuf.Any" => Some("any"),
+        FieldType::Message(m) if rules::is_field_mask(m) => Some("field_mask"),
         FieldType::Message(_) => None,
     }
 }

@@ -95,6 +95,8 @@ enum Kind {
     Duration,
     Timestamp,
     Any,
+    /// `google.protobuf.FieldMask`.
+    FieldMask,
     /// A wrapper: the inner scalar.
     Wrapper(Scalar),
     /// A message with its own `impl Validate` when it is in the schema.
@@ -119,6 +121,7 @@ fn kind_of(ty: &FieldType) -> Kind {
             WellKnown::BytesValue => Kind::Wrapper(Scalar::Bytes),
         },
         FieldType::Message(m) if m == "google.protobuf.Any" => Kind::Any,
+        FieldType::Message(m) if rules::is_field_mask(m) => Kind::FieldMask,
         FieldType::Message(m) => Kind::Message(m.clone()),
     }
 }
@@ -131,6 +134,7 @@ fn rules_member(kind: &Kind) -> Option<&'static str> {
         Kind::Duration => Some("duration"),
         Kind::Timestamp => Some("timestamp"),
         Kind::Any => Some("any"),
+        Kind::FieldMask => Some("field_mask"),
         Kind::Message(_) => None,
     }
 }
@@ -178,7 +182,9 @@ fn rule_type_variant(ty: RuleType) -> &'static str {
         RuleType::String => "String",
         RuleType::Bytes => "Bytes",
         RuleType::Enum => "Enum",
-        RuleType::Message(_) | RuleType::Duration | RuleType::Timestamp => "Message",
+        RuleType::Message(_) | RuleType::Duration | RuleType::Timestamp | RuleType::FieldMask => {
+            "Message"
+        }
     }
 }
 
@@ -595,7 +601,12 @@ impl Emitter<'_> {
         if rules.flag("repeated.unique")
             && !matches!(
                 kind,
-                Kind::Message(_) | Kind::Any | Kind::Duration | Kind::Timestamp | Kind::Wrapper(_)
+                Kind::Message(_)
+                    | Kind::Any
+                    | Kind::FieldMask
+                    | Kind::Duration
+                    | Kind::Timestamp
+                    | Kind::Wrapper(_)
             )
         {
             let v = self.violation(
@@ -758,16 +769,19 @@ impl Emitter<'_> {
             }
             _ => quote!(#rt::validate::Key::Int(i64::from(*k))),
         };
+        // The runtime walks the entries and, when one breaks a rule, reports in key order (HashMap order
+        // differs run to run, and fail-fast must name the same first violation every time).
         let per_entry = if key_checks.is_empty() && value_checks.is_empty() && recurse.is_empty() {
             quote!()
         } else {
             quote! {
-                for (k, v) in map.iter() {
+                cx.map_entries(map, |cx, k, v| {
                     let entry = node.with_key(#key_expr);
                     #key_checks
                     #value_checks
                     #recurse
-                }
+                    ::core::ops::ControlFlow::Continue(())
+                })?;
             }
         };
         let body = quote!(#(#checks)* #per_entry);
@@ -969,6 +983,7 @@ impl Emitter<'_> {
             Kind::Enum(name) => g.enumeration(name, v, &typed),
             Kind::Duration | Kind::Timestamp => g.time(kind == &Kind::Timestamp, v, &typed),
             Kind::Any => g.any(v, &typed),
+            Kind::FieldMask => g.field_mask(v, &typed),
             Kind::Message(_) => quote!(),
         }
     }
@@ -1522,13 +1537,21 @@ impl Gen<'_> {
             out.push(quote!(if #val != #c { #f }));
         }
         if r.flag("defined_only") {
-            let values = self.e.cx.enum_values.get(name).cloned().unwrap_or_default();
             let f = self.fail(
                 "defined_only",
                 "defined_only",
                 "value must be one of the defined enum values",
             );
-            out.push(quote!(if ![#(#values),*].contains(&#val) { #f }));
+            let defined = match self.e.cx.enum_values.get(name) {
+                Some(values) => quote!([#(#values),*].contains(&#val)),
+                // The derive names the enum by its Rust path and cannot see its numbers: ask the prost enum,
+                // whose `TryFrom<i32>` accepts exactly the defined ones.
+                None => {
+                    let ty = rust_path(name);
+                    quote!(<#ty as ::core::convert::TryFrom<i32>>::try_from(#val).is_ok())
+                }
+            };
+            out.push(quote!(if !#defined { #f }));
         }
         self.in_not_in(&mut out, &val, r, &lit);
         quote!(#(#out)*)
@@ -1593,6 +1616,51 @@ impl Gen<'_> {
             _ => None,
         };
         self.in_not_in(&mut out, &url, r, &str_lit);
+        quote!(#(#out)*)
+    }
+
+    /// `field_mask.const`, `field_mask.in`, `field_mask.not_in` on the mask's paths (upstream semantics: a
+    /// path below a listed one, `a.b` below `a`, counts as listed for `in` and `not_in`).
+    fn field_mask(&self, v: &TokenStream, r: &Rules<'_>) -> TokenStream {
+        let support = {
+            let rt = &self.e.rt;
+            quote!(#rt::validate::support)
+        };
+        let paths = quote!((&#v.paths[..]));
+        let strings = |value: Option<&RuleValue>| -> Option<Vec<String>> {
+            match value? {
+                RuleValue::List(items) => Some(
+                    items
+                        .iter()
+                        .filter_map(|i| match i {
+                            RuleValue::String(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        for (rule, test, message) in [
+            ("const", quote!(field_mask_equals), "value must equal paths"),
+            (
+                "in",
+                quote!(field_mask_in),
+                "value must only contain paths in",
+            ),
+            (
+                "not_in",
+                quote!(field_mask_not_in),
+                "value must not contain any paths in",
+            ),
+        ] {
+            let Some(list) = strings(r.get(rule)) else {
+                continue;
+            };
+            let f = self.fail(rule, rule, &format!("{message} [{}]", list.join(", ")));
+            out.push(quote!(if !#support::#test(#paths, &[#(#list),*]) { #f }));
+        }
         quote!(#(#out)*)
     }
 }

@@ -52,7 +52,7 @@ fn flatten(
         let mut field_path = path.to_vec();
         field_path.push(field.number() as i32);
         match value {
-            Value::Message(m) if !is_time(m.descriptor().full_name()) => {
+            Value::Message(m) if !is_leaf(m.descriptor().full_name()) => {
                 flatten(m, &format!("{name}."), &field_path, spans, out);
             }
             other => out.push(Rule {
@@ -63,6 +63,14 @@ fn flatten(
         }
     }
 }
+
+/// A message-typed rule value read as one value rather than flattened into rules of its own: a Duration,
+/// a Timestamp, or a FieldMask (`field_mask.const`, whose empty mask is a rule too).
+fn is_leaf(full_name: &str) -> bool {
+    is_time(full_name) || full_name == FIELD_MASK
+}
+
+const FIELD_MASK: &str = "google.protobuf.FieldMask";
 
 fn is_time(full_name: &str) -> bool {
     matches!(
@@ -97,6 +105,10 @@ fn convert(value: &Value) -> RuleValue {
                 nanos: int("nanos") as i32,
             }
         }
+        // A FieldMask is its list of paths.
+        Value::Message(m) if m.descriptor().full_name() == FIELD_MASK => m
+            .get_field_by_name("paths")
+            .map_or(RuleValue::List(Vec::new()), |paths| convert(&paths)),
         Value::Message(m) => RuleValue::Message(
             m.fields()
                 .map(|(f, v)| (f.name().to_string(), convert(v)))

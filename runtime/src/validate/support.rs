@@ -58,3 +58,61 @@ pub fn duration_is_valid(seconds: i64, nanos: i32) -> bool {
 pub fn timestamp_is_valid(seconds: i64, nanos: i32) -> bool {
     (-62_135_596_800..=253_402_300_799).contains(&seconds) && (0..=999_999_999).contains(&nanos)
 }
+
+/// Whether `path` is `entry` or lies below it (`a.b` below `a`), as field mask rules compare paths.
+fn covers(entry: &str, path: &str) -> bool {
+    path.strip_prefix(entry)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// `field_mask.in`: every path of the mask is one of `allowed` or lies below one of them.
+pub fn field_mask_in(paths: &[String], allowed: &[&str]) -> bool {
+    paths
+        .iter()
+        .all(|p| allowed.iter().any(|entry| covers(entry, p)))
+}
+
+/// `field_mask.not_in`: no path of the mask is one of `denied` or lies below one of them.
+pub fn field_mask_not_in(paths: &[String], denied: &[&str]) -> bool {
+    !paths
+        .iter()
+        .any(|p| denied.iter().any(|entry| covers(entry, p)))
+}
+
+/// `field_mask.const`: the mask holds exactly `expected`, in that order (CEL list equality, as upstream).
+pub fn field_mask_equals(paths: &[String], expected: &[&str]) -> bool {
+    paths.len() == expected.len() && paths.iter().zip(expected).all(|(p, e)| p == e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn field_mask_in_accepts_listed_paths_and_paths_below_them() {
+        assert!(field_mask_in(&mask(&["a", "a.b", "c.d.e"]), &["a", "c.d"]));
+        assert!(field_mask_in(&mask(&[]), &["a"]));
+        assert!(!field_mask_in(&mask(&["ab"]), &["a"]));
+        assert!(!field_mask_in(&mask(&["c"]), &["c.d"]));
+    }
+
+    #[test]
+    fn field_mask_not_in_refuses_listed_paths_and_paths_below_them() {
+        assert!(!field_mask_not_in(&mask(&["x", "a.b"]), &["a"]));
+        assert!(!field_mask_not_in(&mask(&["a"]), &["a"]));
+        assert!(field_mask_not_in(&mask(&["ab", "b"]), &["a"]));
+        assert!(field_mask_not_in(&mask(&["c"]), &["c.d"]));
+    }
+
+    #[test]
+    fn field_mask_const_compares_paths_in_order() {
+        assert!(field_mask_equals(&mask(&["a", "b"]), &["a", "b"]));
+        assert!(!field_mask_equals(&mask(&["b", "a"]), &["a", "b"]));
+        assert!(!field_mask_equals(&mask(&["a"]), &["a", "b"]));
+        assert!(field_mask_equals(&mask(&[]), &[]));
+    }
+}

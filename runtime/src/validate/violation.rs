@@ -87,6 +87,10 @@ impl Violations {
     pub(crate) fn push(&mut self, v: Violation) {
         self.0.push(v);
     }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
 }
 
 impl From<Vec<Violation>> for Violations {

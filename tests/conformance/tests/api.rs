@@ -135,3 +135,86 @@ fn no_value_leaks_into_messages_display_or_debug() {
         assert!(!shown.contains("s3cret"), "{shown}");
     }
 }
+
+fn mask(paths: &[&str]) -> Option<pbjson_types::FieldMask> {
+    Some(pbjson_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+#[test]
+fn field_mask_rules_compare_paths_and_the_paths_below_them() {
+    let mut order = valid_order();
+    order.update_mask = mask(&["email", "address.city", "note"]);
+    order.view_mask = mask(&["id", "status"]);
+    assert_eq!(order.validate(), Ok(()));
+    order.update_mask = mask(&[]);
+    assert_eq!(order.validate(), Ok(()), "an empty mask is in every list");
+
+    // `in`: `emails` is not `email` nor below it; `not_in`: `address.country` and what lies below it.
+    order.update_mask = mask(&["emails", "address.country.code"]);
+    // `const`: the same paths in the same order (CEL list equality).
+    order.view_mask = mask(&["status", "id"]);
+    let err = order.validate().unwrap_err();
+    assert_eq!(
+        ids(&err),
+        [
+            "update_mask field_mask.in",
+            "update_mask field_mask.not_in",
+            "view_mask field_mask.const",
+        ]
+    );
+    let rules: Vec<String> = err.iter().map(|v| v.rule.to_string()).collect();
+    assert_eq!(
+        rules,
+        ["field_mask.in", "field_mask.not_in", "field_mask.const"]
+    );
+    let messages: Vec<&str> = err.iter().map(|v| &*v.message).collect();
+    assert_eq!(
+        messages,
+        [
+            "value must only contain paths in [email, note, address]",
+            "value must not contain any paths in [address.country]",
+            "value must equal paths [id, status]",
+        ]
+    );
+    order.view_mask = mask(&["id"]);
+    order.update_mask = None;
+    assert_eq!(
+        ids(&order.validate().unwrap_err()),
+        ["view_mask field_mask.const"]
+    );
+}
+
+#[test]
+fn map_violations_come_in_key_order_on_every_run() {
+    // Every fresh HashMap has its own random iteration order; the report must not follow it.
+    for _ in 0..32 {
+        let mut order = valid_order();
+        for (key, value) in [("pears", -3), ("apples", -1), ("kiwis", -2), ("figs", 5)] {
+            order.stock.insert(key.into(), value);
+        }
+        order.stock.insert(String::new(), -4);
+        let keys = |v: &Violations| -> Vec<(String, bool)> {
+            v.iter()
+                .map(|v| match &v.field.elements[0].subscript {
+                    Some(Subscript::String(k)) => (k.clone(), v.for_key),
+                    other => panic!("a map entry's subscript, not {other:?}"),
+                })
+                .collect()
+        };
+        let first = order.validate_fail_fast().unwrap_err();
+        assert_eq!(keys(&first), [(String::new(), true)]);
+        let all = order.validate().unwrap_err();
+        assert_eq!(
+            keys(&all),
+            [
+                (String::new(), true),
+                (String::new(), false),
+                ("apples".to_string(), false),
+                ("kiwis".to_string(), false),
+                ("pears".to_string(), false),
+            ]
+        );
+    }
+}

@@ -54,6 +54,12 @@ fn validating_valid_input_allocates_nothing() {
         }),
         payment: Some(Payment::CardToken("tok_12345678".into())),
         discount: Some(0.25),
+        update_mask: Some(pbjson_types::FieldMask {
+            paths: vec!["email".into(), "address.city".into()],
+        }),
+        view_mask: Some(pbjson_types::FieldMask {
+            paths: vec!["id".into(), "status".into()],
+        }),
         ..Default::default()
     };
     // The first call compiles the regexes (once per process, in a LazyLock).
