@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "proto/e2e/legacy/legacy.proto",
     "proto/bench/v1/signup.proto",
     "proto/derive/v1/twin.proto",
+    "proto/repo/v1/repo.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

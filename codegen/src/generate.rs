@@ -264,6 +264,17 @@ fn generate_dtos(
         }
         if let Some(entity) = &message.entity {
             code.push_str(&entity_impl(message, entity, &options.runtime).to_string());
+            let validates = !options.skip_validators && !is_extern(&message.full_name);
+            code.push_str(
+                &crate::emit::record::record_and_repo(
+                    message,
+                    entity,
+                    &options.runtime,
+                    crate::emit::record::TypeStyle::Proto,
+                    validates,
+                )
+                .to_string(),
+            );
         }
         if !options.skip_validators && !is_extern(&message.full_name) {
             code.push_str(&validate_impl(message, validate_cx).to_string());

@@ -25,5 +25,12 @@ pub mod bench {
     }
 }
 
+/// Entities of the generated repository tests (`tests/generated_repo.rs`).
+pub mod repo {
+    pub mod v1 {
+        capacitor::include_proto!("repo.v1");
+    }
+}
+
 /// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -2,5 +2,6 @@
 
 #[cfg(feature = "proto")]
 pub mod json;
+pub mod record;
 pub mod rust;
 pub mod validate;

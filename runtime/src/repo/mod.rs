@@ -11,6 +11,7 @@
 //!   entity's TTL. See `docs/repository.md`.
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
+mod lookup;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};

@@ -7,6 +7,7 @@
 //! Every write computes the row's next version with [`next_version`](crate::record::next_version), so
 //! versions never go backwards, not even across delete and re-insert.
 
+pub mod lookup;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

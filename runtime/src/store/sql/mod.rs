@@ -6,6 +6,7 @@
 //! code stays thin, the derive path needs nothing extra, and one builder serves both dialects. Values are bound
 //! and read through the SQL value codec ([`crate::sql`]) via [`Column`](crate::record::Column).
 
+mod lookup;
 mod ops;
 mod statements;
 

@@ -1,0 +1,427 @@
+//! `impl Record` and the typed `<Entity>Repo` of an entity: the row mapping, key extraction and index lookups
+//! the runtime's generic repository needs, emitted from the IR.
+//!
+//! The row is every field with a column ([`Field::stored_in`]), in declaration order: the order the runtime
+//! builds its statements in from `Entity::SCHEMA` (whose `column`s the same method decides) and the order of
+//! the DDL's columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
+//! this emitter decides no column representation itself.
+//!
+//! Supported stored fields: scalars and enums (any presence) and the single-column well-known types
+//! (Timestamp, Duration, wrappers). An entity with a stored repeated field, map, nested message or oneof gets no
+//! `Record` yet (those columns are JSON and need the proto3 JSON mapping at run time); [`unsupported`] names
+//! the field, and the generated file says so in a comment on the entity's impl.
+
+use crate::ir::{EntityOptions, Field, FieldType, IndexKind, Label, Message, Scalar, WellKnown};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use super::rust::RuntimePath;
+
+/// How the Rust types of an entity's fields were made, which decides how a well-known type is converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeStyle {
+    /// prost-build with `::pbjson_types` for `google.protobuf`: wrappers are structs with a `value` field.
+    Proto,
+    /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>`; Timestamp and Duration fields
+    /// are not supported yet (their Rust type is the user's choice).
+    Derive,
+}
+
+/// Why an entity gets no `Record`, naming the first field that is not supported; `None` when it gets one.
+pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) -> Option<String> {
+    let key = message.primary_key(entity);
+    for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
+        let what = if field.oneof.is_some() {
+            Some("a oneof member (stored as JSON)")
+        } else if matches!(field.label, Label::Repeated | Label::Map { .. }) {
+            Some("a repeated field or map (stored as JSON)")
+        } else {
+            match &field.ty {
+                FieldType::Message(_) => Some("a nested message (stored as JSON)"),
+                FieldType::WellKnown(WellKnown::Timestamp | WellKnown::Duration)
+                    if style == TypeStyle::Derive =>
+                {
+                    Some("a Timestamp or Duration on a derived entity")
+                }
+                _ => None,
+            }
+        };
+        if let Some(what) = what {
+            return Some(format!("field `{}` is {what}", field.name));
+        }
+        if key.contains(&field.number) && key_type(field).is_none() {
+            return Some(format!(
+                "key field `{}` has no hashable, ordered key type (floats, well-known types and optional \
+                 fields cannot be keys of a repository)",
+                field.name
+            ));
+        }
+    }
+    None
+}
+
+/// `impl Record for X` and `pub struct XRepo`, or a comment saying why not (see [`unsupported`]).
+///
+/// `validates` is whether `X` implements `Validate` (then writes check its rules first).
+pub fn record_and_repo(
+    message: &Message,
+    entity: &EntityOptions,
+    runtime: &RuntimePath,
+    style: TypeStyle,
+    validates: bool,
+) -> TokenStream {
+    if let Some(reason) = unsupported(message, entity, style) {
+        let doc = format!(
+            " capgen: {} has no Record impl and no repository yet: {reason}.",
+            message.rust_name
+        );
+        let ty = rust_path(&message.rust_path);
+        // A doc comment on a constant of the type makes the reason visible in the generated file and in rustdoc.
+        let name = format_ident!("NO_REPOSITORY_REASON");
+        return quote! {
+            impl #ty {
+                #[doc = #doc]
+                pub const #name: &'static str = #reason;
+            }
+        };
+    }
+    let mut out = record_impl(message, entity, runtime, style, validates);
+    out.extend(repo_type(message, entity, runtime));
+    out
+}
+
+fn rust_path(path: &str) -> TokenStream {
+    syn::parse_str::<syn::Path>(path)
+        .map(|p| quote!(#p))
+        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
+}
+
+fn rust_ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// The Rust type prost gives a scalar.
+fn scalar_type(s: Scalar) -> TokenStream {
+    match s {
+        Scalar::Double => quote!(f64),
+        Scalar::Float => quote!(f32),
+        Scalar::Int32 | Scalar::Sint32 | Scalar::Sfixed32 => quote!(i32),
+        Scalar::Int64 | Scalar::Sint64 | Scalar::Sfixed64 => quote!(i64),
+        Scalar::Uint32 | Scalar::Fixed32 => quote!(u32),
+        Scalar::Uint64 | Scalar::Fixed64 => quote!(u64),
+        Scalar::Bool => quote!(bool),
+        Scalar::String => quote!(::std::string::String),
+        Scalar::Bytes => quote!(::std::vec::Vec<u8>),
+    }
+}
+
+/// The scalar a wrapper type wraps.
+fn wrapped(w: WellKnown) -> Option<Scalar> {
+    Some(match w {
+        WellKnown::DoubleValue => Scalar::Double,
+        WellKnown::FloatValue => Scalar::Float,
+        WellKnown::Int64Value => Scalar::Int64,
+        WellKnown::Uint64Value => Scalar::Uint64,
+        WellKnown::Int32Value => Scalar::Int32,
+        WellKnown::Uint32Value => Scalar::Uint32,
+        WellKnown::BoolValue => Scalar::Bool,
+        WellKnown::StringValue => Scalar::String,
+        WellKnown::BytesValue => Scalar::Bytes,
+        WellKnown::Timestamp | WellKnown::Duration => return None,
+    })
+}
+
+/// The Rust type of a key field (hashable and ordered): a non-float scalar or an enum with no explicit presence.
+fn key_type(field: &Field) -> Option<TokenStream> {
+    if !matches!(field.label, Label::Implicit | Label::Required) {
+        return None;
+    }
+    match &field.ty {
+        FieldType::Scalar(Scalar::Double | Scalar::Float) => None,
+        FieldType::Scalar(s) => Some(scalar_type(*s)),
+        FieldType::Enum(_) => Some(quote!(i32)),
+        _ => None,
+    }
+}
+
+/// The `Column` type a lookup binds for an index field (a scalar or enum, optional or not); `None` for a
+/// well-known type (its lookups are not generated yet).
+fn lookup_type(field: &Field) -> Option<TokenStream> {
+    let inner = match &field.ty {
+        FieldType::Scalar(s) => scalar_type(*s),
+        FieldType::Enum(_) => quote!(i32),
+        _ => return None,
+    };
+    Some(match field.label {
+        Label::Optional => quote!(::core::option::Option<#inner>),
+        _ => inner,
+    })
+}
+
+/// The value written for a stored field, as an expression over `self`.
+fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
+    let ident = rust_ident(&field.rust_name);
+    match (&field.ty, style) {
+        (FieldType::WellKnown(WellKnown::Timestamp), _) => {
+            quote!(self.#ident.as_ref().map(|v| #rt::sql::Timestamp { seconds: v.seconds, nanos: v.nanos }))
+        }
+        (FieldType::WellKnown(WellKnown::Duration), _) => {
+            quote!(self.#ident.as_ref().map(|v| #rt::sql::Duration { seconds: v.seconds, nanos: v.nanos }))
+        }
+        (FieldType::WellKnown(WellKnown::BytesValue), TypeStyle::Proto) => {
+            quote!(self.#ident.as_ref().map(|v| v.value.to_vec()))
+        }
+        (FieldType::WellKnown(_), TypeStyle::Proto) => {
+            quote!(self.#ident.as_ref().map(|v| ::core::clone::Clone::clone(&v.value)))
+        }
+        _ => quote!(self.#ident),
+    }
+}
+
+/// The expression reading a stored field from `columns`.
+fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
+    match (&field.ty, style) {
+        (FieldType::WellKnown(WellKnown::Timestamp), _) => quote! {
+            columns.column::<::core::option::Option<#rt::sql::Timestamp>>()?
+                .map(|v| ::pbjson_types::Timestamp { seconds: v.seconds, nanos: v.nanos })
+        },
+        (FieldType::WellKnown(WellKnown::Duration), _) => quote! {
+            columns.column::<::core::option::Option<#rt::sql::Duration>>()?
+                .map(|v| ::pbjson_types::Duration { seconds: v.seconds, nanos: v.nanos })
+        },
+        (FieldType::WellKnown(w), TypeStyle::Proto) => {
+            let scalar = wrapped(*w).expect("Timestamp and Duration are matched above");
+            let inner = scalar_type(scalar);
+            let name = format_ident!("{}", w.name());
+            let value = match scalar {
+                Scalar::Bytes => quote!(value: ::core::convert::Into::into(value)),
+                _ => quote!(value),
+            };
+            quote! {
+                columns.column::<::core::option::Option<#inner>>()?
+                    .map(|value| ::pbjson_types::#name { #value })
+            }
+        }
+        _ => quote!(columns.column()?),
+    }
+}
+
+fn record_impl(
+    message: &Message,
+    entity: &EntityOptions,
+    runtime: &RuntimePath,
+    style: TypeStyle,
+    validates: bool,
+) -> TokenStream {
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let key_fields: Vec<&Field> = message
+        .primary_key(entity)
+        .iter()
+        .filter_map(|n| message.fields.iter().find(|f| f.number == *n))
+        .collect();
+    let key_types: Vec<TokenStream> = key_fields
+        .iter()
+        .map(|f| key_type(f).expect("checked by `unsupported`"))
+        .collect();
+    let key_idents: Vec<Ident> = key_fields
+        .iter()
+        .map(|f| rust_ident(&f.rust_name))
+        .collect();
+    let (key_type, key_value, write_key, read_key) = if key_fields.len() == 1 {
+        let (t, i) = (&key_types[0], &key_idents[0]);
+        (
+            quote!(#t),
+            quote!(::core::clone::Clone::clone(&self.#i)),
+            quote!(out.column(key);),
+            quote!(columns.column()),
+        )
+    } else {
+        let at = (0..key_fields.len()).map(syn::Index::from);
+        let reads = key_fields.iter().map(|_| quote!(columns.column()?));
+        (
+            quote!((#(#key_types),*)),
+            quote!((#(::core::clone::Clone::clone(&self.#key_idents)),*)),
+            quote!(#(out.column(&key.#at);)*),
+            quote!(::core::result::Result::Ok((#(#reads),*))),
+        )
+    };
+    let stored: Vec<&Field> = message
+        .fields
+        .iter()
+        .filter(|f| f.stored_in().is_some())
+        .collect();
+    let writes = stored.iter().map(|f| {
+        let value = write_value(f, rt, style);
+        quote!(out.column(&#value);)
+    });
+    let reads = stored.iter().map(|f| {
+        let ident = rust_ident(&f.rust_name);
+        let value = read_value(f, rt, style);
+        quote!(#ident: #value,)
+    });
+    let check_rules = validates.then(|| {
+        quote! {
+            fn check_rules(&self) -> ::core::result::Result<(), #rt::validate::Violations> {
+                #rt::validate::Validate::validate(self)
+            }
+        }
+    });
+    quote! {
+        #[allow(clippy::needless_update, clippy::clone_on_copy)]
+        impl #rt::Record for #ty {
+            type Key = #key_type;
+
+            fn key(&self) -> Self::Key {
+                #key_value
+            }
+
+            fn write_key<W: #rt::record::ColumnWriter>(key: &Self::Key, out: &mut W) {
+                #write_key
+            }
+
+            fn read_key<R: #rt::record::ColumnReader>(
+                columns: &mut R,
+            ) -> ::core::result::Result<Self::Key, #rt::error::DecodeError> {
+                #read_key
+            }
+
+            fn write_row<W: #rt::record::ColumnWriter>(&self, out: &mut W) {
+                #(#writes)*
+            }
+
+            fn read_row<R: #rt::record::ColumnReader>(
+                columns: &mut R,
+            ) -> ::core::result::Result<Self, #rt::error::DecodeError> {
+                ::core::result::Result::Ok(Self {
+                    #(#reads)*
+                    ..::core::default::Default::default()
+                })
+            }
+
+            #check_rules
+        }
+    }
+}
+
+/// The name of the typed repository of a message (`UserProfileRepo`).
+pub fn repo_name(message: &Message) -> Ident {
+    format_ident!("{}Repo", message.rust_name)
+}
+
+fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -> TokenStream {
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let repo = repo_name(message);
+    let doc = format!(
+        " The tiered repository of [`{}`]: L1 memory → Redis → store, as configured.\n\n \
+         Every operation of the generic `Repository` is available through `Deref` \
+         (`get`, `get_many`, `put`, `insert`, `update`, `delete`, `put_many`, `delete_many`, `scan`, \
+         the `*_in` transaction forms, `stats`); this type adds the lookups of the entity's indexes.",
+        message.rust_name,
+    );
+    let lookups = message
+        .resolved_indexes(entity)
+        .into_iter()
+        .filter(|i| i.kind != IndexKind::Primary)
+        .filter_map(|index| {
+            let fields: Vec<&Field> = index
+                .fields
+                .iter()
+                .filter_map(|n| message.fields.iter().find(|f| f.number == *n))
+                .collect();
+            let types: Vec<TokenStream> = fields.iter().map(|f| lookup_type(f)).collect::<Option<_>>()?;
+            let names: Vec<String> = fields
+                .iter()
+                .map(|f| f.rust_name.trim_start_matches("r#").to_string())
+                .collect();
+            let method = format_ident!("find_by_{}", names.join("_and_"));
+            let params: Vec<Ident> = fields.iter().map(|f| rust_ident(&f.rust_name)).collect();
+            let index_name = &index.name;
+            let described = names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            Some(if index.kind == IndexKind::Unique {
+                let doc = format!(
+                    " The row whose {described} equals the given value (unique index `{index_name}`), read \
+                     from the store."
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub async fn #method(
+                        &self,
+                        #(#params: &#types),*
+                    ) -> ::core::result::Result<::core::option::Option<#rt::Versioned<#ty>>, #rt::Error> {
+                        self.repo.find_unique(#index_name, &(#(#params,)*)).await
+                    }
+                }
+            } else {
+                let doc = format!(
+                    " Up to `limit` rows whose {described} equals the given value (index `{index_name}`), in \
+                     key order after `after` (`None` first, then the previous page's `next`), read from the \
+                     store."
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub async fn #method(
+                        &self,
+                        #(#params: &#types,)*
+                        after: ::core::option::Option<&<#ty as #rt::Record>::Key>,
+                        limit: usize,
+                    ) -> ::core::result::Result<#rt::store::Page<#ty>, #rt::Error> {
+                        self.repo.find_by_index(#index_name, &(#(#params,)*), after, limit).await
+                    }
+                }
+            })
+        });
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        pub struct #repo {
+            repo: #rt::Repository<#ty>,
+        }
+
+        impl #repo {
+            /// The repository on `store`, with L1 as the schema asks and no Redis.
+            pub fn new(store: #rt::Store) -> Self {
+                Self { repo: #rt::Repository::new(store) }
+            }
+
+            /// Opens the store `url` names (`sqlite:…`, `postgres://…`, `memory:`) and a repository on it.
+            /// Apply the migrations (`capgen migrate diff`) to the store before use.
+            pub async fn open(url: &str) -> ::core::result::Result<Self, #rt::Error> {
+                ::core::result::Result::Ok(Self::new(#rt::Store::open(url).await?))
+            }
+
+            /// Configures the repository (Redis tier, L1 off); finish with `build`, then `From`.
+            pub fn builder(store: #rt::Store) -> #rt::repo::RepositoryBuilder<#ty> {
+                #rt::Repository::builder(store)
+            }
+
+            /// The generic repository underneath.
+            pub fn repository(&self) -> &#rt::Repository<#ty> {
+                &self.repo
+            }
+
+            #(#lookups)*
+        }
+
+        impl ::core::convert::From<#rt::Repository<#ty>> for #repo {
+            fn from(repo: #rt::Repository<#ty>) -> Self {
+                Self { repo }
+            }
+        }
+
+        impl ::core::ops::Deref for #repo {
+            type Target = #rt::Repository<#ty>;
+            fn deref(&self) -> &Self::Target {
+                &self.repo
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Index lookups through a repository: what generated `find_by_<field>` methods call.
+//!
+//! **Caches.** A lookup reads the store, the source of truth, and never a cache: the caches are keyed by
+//! primary key, so answering "which row has this email" from them would need an index per tier kept in step
+//! with every write (and across processes for Redis). Reading the store means a lookup never returns a version
+//! older than the last acknowledged write, in either consistency mode; to read a hot row through the tiers,
+//! look up its key once and [`get`](Repository::get) it afterwards. Lookups fill no cache either: a fill
+//! outside the repository's read path could not take part in its stale-fill protection.
+//!
+//! **Pages.** Secondary lookups are keyset-paginated on the primary key within the matching rows: a page's
+//! [`next`](crate::store::Page::next) is the last key returned, stable under concurrent inserts and deletes
+//! (no row is returned twice, none that existed throughout is skipped).
+
+use super::Repository;
+use crate::error::{Error, Tier};
+use crate::record::Record;
+use crate::store::Page;
+use crate::store::lookup::IndexValues;
+use crate::versioned::Versioned;
+use tracing::Instrument;
+
+impl<E: Record> Repository<E> {
+    /// The row whose columns of the unique index `index` equal `values`, if any.
+    pub async fn find_unique<V: IndexValues>(
+        &self,
+        index: &str,
+        values: &V,
+    ) -> Result<Option<Versioned<E>>, Error> {
+        let page = self
+            .lookup(index, values, None, 1)
+            .instrument(self.span("find_unique"))
+            .await?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order after the key `after`
+    /// (`None` for the first page; then the previous page's `next`).
+    pub async fn find_by_index<V: IndexValues>(
+        &self,
+        index: &str,
+        values: &V,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> Result<Page<E>, Error> {
+        self.lookup(index, values, after, limit)
+            .instrument(self.span("find_by_index"))
+            .await
+    }
+
+    async fn lookup<V: IndexValues>(
+        &self,
+        index: &str,
+        values: &V,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> Result<Page<E>, Error> {
+        let counters = &self.inner.counters;
+        let started = std::time::Instant::now();
+        let result = self
+            .inner
+            .store
+            .find_by_index::<E, V>(index, values, after, limit)
+            .await;
+        counters.latency(Tier::Store, started.elapsed());
+        match &result {
+            Ok(page) if page.items.is_empty() => counters.miss(Tier::Store),
+            Ok(_) => counters.hit(Tier::Store),
+            Err(Error::Config(_)) => {}
+            Err(e) => counters.error(Tier::Store, e),
+        }
+        result
+    }
+}

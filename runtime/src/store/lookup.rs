@@ -1,0 +1,127 @@
+//! Index lookups on a store: the rows whose index columns equal given values, in primary key order, one page
+//! at a time (keyset pagination on the primary key, so a page boundary is stable under concurrent inserts).
+//!
+//! SQL stores run one query ([`sql::lookup`](super::sql)); the in-memory store filters a scan of the table by
+//! comparing each row's index columns through their [`Column::write_token`] text.
+
+use super::{Backend, Page, Store};
+use crate::error::Error;
+use crate::record::{Column, ColumnWriter, Record};
+use crate::schema::IndexSchema;
+
+/// The values of an index's columns, in index order, as a lookup binds them.
+///
+/// Implemented for tuples of references to [`Column`] values (`(&email,)`, `(&tenant, &name)`), which is what
+/// generated `find_by_…` methods pass.
+pub trait IndexValues: Send + Sync {
+    /// How many fields the values cover.
+    const LEN: usize;
+
+    /// Writes each value, in index order.
+    fn write_values<W: ColumnWriter>(&self, out: &mut W);
+}
+
+macro_rules! index_values {
+    ($len:literal: $($name:ident . $at:tt),+) => {
+        impl<$($name: Column),+> IndexValues for ($(&$name,)+) {
+            const LEN: usize = $len;
+            fn write_values<W: ColumnWriter>(&self, out: &mut W) {
+                $(out.column(self.$at);)+
+            }
+        }
+    };
+}
+index_values!(1: A.0);
+index_values!(2: A.0, B.1);
+index_values!(3: A.0, B.1, C.2);
+index_values!(4: A.0, B.1, C.2, D.3);
+
+/// The index of `E` named `name`; a [`Error::Config`] when the schema has none (generated code only names
+/// indexes of its schema, so this is a hand-written caller's mistake).
+pub(crate) fn index_of<E: Record>(
+    name: &str,
+    values: usize,
+) -> Result<&'static IndexSchema, Error> {
+    let schema = E::SCHEMA;
+    let index = schema
+        .indexes
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| Error::Config(format!("{} has no index named `{name}`", schema.message)))?;
+    if index.fields.len() != values {
+        return Err(Error::Config(format!(
+            "index `{name}` of {} has {} field(s), the lookup gave {values}",
+            schema.message,
+            index.fields.len()
+        )));
+    }
+    Ok(index)
+}
+
+/// Collects the text form of each column written, to compare values without knowing their types.
+struct Tokens(Vec<String>);
+
+impl ColumnWriter for Tokens {
+    fn column<T: Column>(&mut self, value: &T) {
+        let mut text = String::new();
+        value.write_token(&mut text);
+        self.0.push(text);
+    }
+}
+
+/// The tokens of the columns of `fields` in `value`, in `fields` order.
+fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
+    let mut row = Tokens(Vec::new());
+    value.write_row(&mut row);
+    // `write_row` writes one value per stored field, in declaration order.
+    let stored: Vec<u32> = crate::record::stored_columns(E::SCHEMA)
+        .map(|(f, _)| f.number)
+        .collect();
+    fields
+        .iter()
+        .filter_map(|n| stored.iter().position(|s| s == n))
+        .map(|at| row.0[at].clone())
+        .collect()
+}
+
+impl Store {
+    /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order, after the key
+    /// `after`. The page's `next` is the key to pass as `after` for the following page.
+    ///
+    /// Reads the store (the source of truth) directly, never a cache, so a lookup never returns a version
+    /// older than the last acknowledged write.
+    pub async fn find_by_index<E: Record, V: IndexValues>(
+        &self,
+        index: &str,
+        values: &V,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> Result<Page<E>, Error> {
+        let index = index_of::<E>(index, V::LEN)?;
+        match &self.backend {
+            Backend::Memory(m) => {
+                let mut wanted = Tokens(Vec::new());
+                values.write_values(&mut wanted);
+                // A full scan: the memory store is for tests and ephemeral data.
+                let all = m.scan::<E>(after, usize::MAX);
+                let mut items: Vec<_> = all
+                    .items
+                    .into_iter()
+                    .filter(|v| field_tokens(&v.value, index.fields) == wanted.0)
+                    .take(limit.saturating_add(1))
+                    .collect();
+                let more = items.len() > limit;
+                items.truncate(limit);
+                let next = match more {
+                    true => items.last().map(|v| v.value.key()),
+                    false => None,
+                };
+                Ok(Page { items, next })
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.find_by_index(index, values, after, limit).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.find_by_index(index, values, after, limit).await,
+        }
+    }
+}
