@@ -24,7 +24,7 @@ struct Signup {
     #[capacitor(validate(required))]
     home: Option<Address>,
     previous: Vec<Address>,
-    #[capacitor(validate(enumeration = "proto::Plan", in = [1, 2]))]
+    #[capacitor(validate(enumeration = "proto::Plan", defined_only, in = [1, 2]))]
     plan: i32,
     #[capacitor(validate(min_len = 2, prefix = b"\x01"))]
     token: Vec<u8>,
@@ -143,7 +143,7 @@ fn every_rule_broken_at_once_reports_the_same_violations() {
         previous: vec![Address {
             city: String::new(),
         }],
-        plan: 0,
+        plan: 3,
         token: vec![2],
         share: 1.0,
         id: "x".into(),
@@ -159,6 +159,10 @@ fn every_rule_broken_at_once_reports_the_same_violations() {
     };
     let derived = report(signup.validate());
     assert!(derived.len() >= 19, "{derived:#?}");
+    assert!(
+        derived.iter().any(|v| v.contains("| enum.defined_only |")),
+        "{derived:#?}"
+    );
     assert_eq!(derived, report(signup.twin().validate()));
     assert_eq!(
         report(signup.validate_fail_fast()),
