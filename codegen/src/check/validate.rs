@@ -447,5 +447,25 @@ mod tests {
             ),
             None
         );
+        let mask = FieldType::Message("google.protobuf.FieldMask".into());
+        assert_eq!(fit("field_mask.in", &mask, &Label::Optional), None);
+        assert_eq!(
+            fit(
+                "field_mask.const",
+                &FieldType::Message("prost_types::FieldMask".into()),
+                &Label::Optional
+            ),
+            None
+        );
+        assert!(fit("field_mask.not_in", &string, &Label::Implicit).is_some());
+        assert!(fit("string.min_len", &mask, &Label::Optional).is_some());
+        assert!(
+            fit(
+                "field_mask.in",
+                &FieldType::Message("shop.v1.Address".into()),
+                &Label::Optional
+            )
+            .is_some()
+        );
     }
 }
