@@ -78,6 +78,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) indexes: Vec<Spanned<IndexAttrs>>,
     /// Every `validate(...)` (message rules such as `oneof(...)`), its items unparsed (see [`FieldAttrs`]).
     pub(crate) validate: Vec<syn::MetaList>,
+    /// `repository`: `#[derive(Entity)]` also implements `Record` and emits `<Name>Repo`.
+    pub(crate) repository: Flag,
 }
 
 /// `cache(...)` on the struct.
@@ -162,6 +164,11 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
                 }
             }
         },
+    },
+    Key {
+        name: "repository",
+        example: "repository",
+        apply: |cx, m, meta, ex| set_flag(cx, &mut m.repository, meta, ex),
     },
     Key {
         name: "package",

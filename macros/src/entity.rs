@@ -3,6 +3,7 @@
 use crate::ctxt::Ctxt;
 use crate::model::{self, Derive};
 use capacitor_codegen::check;
+use capacitor_codegen::emit::record::{TypeStyle, record_and_repo};
 use capacitor_codegen::emit::rust::entity_impl;
 use capacitor_codegen::ir::Schema;
 use capacitor_codegen::sql::constants::create_table_constants;
@@ -30,5 +31,15 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         .expect("the Entity model always has entity options");
     let mut out = entity_impl(message, entity, &model.runtime);
     out.extend(create_table_constants(message, entity));
+    if model.repository {
+        // Derived entities carry no rules of their own here: `check_rules` keeps the trait's default.
+        out.extend(record_and_repo(
+            message,
+            entity,
+            &model.runtime,
+            TypeStyle::Derive,
+            false,
+        ));
+    }
     Ok(out)
 }

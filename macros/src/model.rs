@@ -38,6 +38,8 @@ pub(crate) struct Model {
     /// Whether some field carries `#[prost(...)]`, and whether the struct has `#[prost(skip_debug)]`.
     pub(crate) prost_fields: bool,
     pub(crate) prost_skip_debug: bool,
+    /// `#[capacitor(repository)]`: implement `Record` and emit the typed repository too.
+    pub(crate) repository: bool,
 }
 
 /// Reads the struct into the IR, recording every problem in `cx`.
@@ -171,6 +173,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
     }
 
     let entity = entity_options(cx, &container, ident_span);
+    let repository = container.repository.is_set();
     let runtime = container
         .runtime
         .into_inner()
@@ -197,6 +200,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         ident_span,
         prost_fields,
         prost_skip_debug: prost_attr::skips_debug(&input.attrs),
+        repository,
     })
 }
 

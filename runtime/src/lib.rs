@@ -47,6 +47,7 @@ pub mod sql;
 pub mod store;
 pub mod validate;
 pub mod versioned;
+pub mod well_known;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
 pub use error::{Error, Tier};

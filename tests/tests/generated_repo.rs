@@ -1,6 +1,7 @@
 //! Generated repositories end to end: `impl Record` and `<Entity>Repo` emitted by capgen for
 //! `proto/repo/v1/repo.proto`, on the memory store, SQLite and PostgreSQL 15 (started by the testkit), with the
-//! tables `capgen migrate sql` renders for each dialect.
+//! tables `capgen migrate sql` renders for each dialect; and the same for an entity written by hand with
+//! `#[derive(capacitor::Entity)]` and `#[capacitor(repository)]`.
 
 use capacitor::{Error, Record, Store};
 use capacitor_codegen::proto::Input;
@@ -230,9 +231,65 @@ async fn exercise(store: Store) {
     assert_eq!(scanned.items.len(), 6);
 }
 
+/// A hand-written entity: `#[capacitor(repository)]` makes the derive emit `impl Record` and `NoteRepo` with
+/// the same emitter as the proto path.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(package = "repo.v1", table = "notes", repository)]
+pub struct Note {
+    #[prost(uint64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    #[capacitor(index)]
+    pub author: String,
+    #[prost(message, optional, tag = "3")]
+    pub at: Option<pbjson_types::Timestamp>,
+    #[prost(string, optional, tag = "4")]
+    #[capacitor(pii = "free_text")]
+    pub text: Option<String>,
+}
+
+async fn exercise_derived(store: Store) {
+    let notes = NoteRepo::new(store);
+    let note = |id: u64, author: &str| Note {
+        id,
+        author: author.into(),
+        at: Some(pbjson_types::Timestamp {
+            seconds: 1_700_000_000 + id as i64,
+            nanos: 999_999_999,
+        }),
+        text: id.is_multiple_of(2).then(|| format!("note {id}")),
+    };
+    notes
+        .put_many((1..=5).map(|id| note(id, "ada")).collect())
+        .await
+        .unwrap();
+    notes.put(note(u64::MAX, "bob")).await.unwrap();
+    assert_eq!(notes.get(&3).await.unwrap().value, note(3, "ada"));
+    assert_eq!(
+        notes.get(&u64::MAX).await.unwrap().value,
+        note(u64::MAX, "bob")
+    );
+    let first = notes
+        .find_by_author(&"ada".to_owned(), None, 4)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = first.items.iter().map(|n| n.value.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+    let rest = notes
+        .find_by_author(&"ada".to_owned(), first.next.as_ref(), 4)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].value, note(5, "ada"));
+    assert!(rest.next.is_none());
+}
+
 #[tokio::test]
 async fn generated_repos_on_memory() {
     exercise(Store::memory()).await;
+    exercise_derived(Store::memory()).await;
 }
 
 #[tokio::test]
@@ -241,7 +298,17 @@ async fn generated_repos_on_sqlite() {
     let url = format!("sqlite:{}", dir.path().join("repo.db").display());
     let store = Store::open(&url).await.unwrap();
     create_tables(&store, Dialect::Sqlite).await;
-    exercise(store).await;
+    for statement in Note::CREATE_TABLE_SQLITE
+        .split(";\n")
+        .filter(|s| !s.trim().is_empty())
+    {
+        sqlx::query(statement)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+    }
+    exercise(store.clone()).await;
+    exercise_derived(store).await;
 }
 
 #[tokio::test]
@@ -252,7 +319,17 @@ async fn generated_repos_on_postgres() {
         .expect("creates the test database");
     let store = Store::open(&url).await.unwrap();
     create_tables(&store, Dialect::Postgres).await;
-    exercise(store).await;
+    for statement in Note::CREATE_TABLE_POSTGRES
+        .split(";\n")
+        .filter(|s| !s.trim().is_empty())
+    {
+        sqlx::query(statement)
+            .execute(store.postgres_pool().unwrap())
+            .await
+            .unwrap();
+    }
+    exercise(store.clone()).await;
+    exercise_derived(store).await;
 }
 
 #[test]

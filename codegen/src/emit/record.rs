@@ -22,13 +22,12 @@ use super::rust::RuntimePath;
 pub enum TypeStyle {
     /// prost-build with `::pbjson_types` for `google.protobuf`: wrappers are structs with a `value` field.
     Proto,
-    /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>`; Timestamp and Duration fields
-    /// are not supported yet (their Rust type is the user's choice).
+    /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>` (prost's mapping).
     Derive,
 }
 
 /// Why an entity gets no `Record`, naming the first field that is not supported; `None` when it gets one.
-pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) -> Option<String> {
+pub fn unsupported(message: &Message, entity: &EntityOptions) -> Option<String> {
     let key = message.primary_key(entity);
     for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
         let what = if field.oneof.is_some() {
@@ -38,11 +37,6 @@ pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) 
         } else {
             match &field.ty {
                 FieldType::Message(_) => Some("a nested message (stored as JSON)"),
-                FieldType::WellKnown(WellKnown::Timestamp | WellKnown::Duration)
-                    if style == TypeStyle::Derive =>
-                {
-                    Some("a Timestamp or Duration on a derived entity")
-                }
                 _ => None,
             }
         };
@@ -70,7 +64,7 @@ pub fn record_and_repo(
     style: TypeStyle,
     validates: bool,
 ) -> TokenStream {
-    if let Some(reason) = unsupported(message, entity, style) {
+    if let Some(reason) = unsupported(message, entity) {
         let doc = format!(
             " capgen: {} has no Record impl and no repository yet: {reason}.",
             message.rust_name
@@ -184,13 +178,17 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
 /// The expression reading a stored field from `columns`.
 fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
     match (&field.ty, style) {
+        // The entity's own Timestamp/Duration type (pbjson_types, prost_types, an extern_path) is inferred from
+        // the field and built through its encoding.
         (FieldType::WellKnown(WellKnown::Timestamp), _) => quote! {
             columns.column::<::core::option::Option<#rt::sql::Timestamp>>()?
-                .map(|v| ::pbjson_types::Timestamp { seconds: v.seconds, nanos: v.nanos })
+                .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
+                .transpose()?
         },
         (FieldType::WellKnown(WellKnown::Duration), _) => quote! {
             columns.column::<::core::option::Option<#rt::sql::Duration>>()?
-                .map(|v| ::pbjson_types::Duration { seconds: v.seconds, nanos: v.nanos })
+                .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
+                .transpose()?
         },
         (FieldType::WellKnown(w), TypeStyle::Proto) => {
             let scalar = wrapped(*w).expect("Timestamp and Duration are matched above");

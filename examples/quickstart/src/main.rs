@@ -21,6 +21,8 @@ pub fn ada() -> UserProfile {
         name: "Ada Lovelace".into(),
         created_at: 1_700_000_000,
         plan: Plan::Pro as i32,
+        tags: vec!["early-adopter".into()],
+        labels: [("team".to_string(), "analytics".to_string())].into(),
         last_seen: Some(pbjson_types::Timestamp {
             seconds: 1_700_000_123,
             nanos: 456_000_000,
@@ -63,6 +65,8 @@ pub async fn run(path: &Path) -> Result<UserProfileRepo, Box<dyn std::error::Err
     println!("insert → version {version}");
     let stored = users.get(&user.user_id).await?;
     println!("get → {stored:?}");
+    // `tags` and `labels` are `ignore`d: kept in the DTO, not stored.
+    assert!(stored.value.tags.is_empty() && stored.value.labels.is_empty());
     let mut renamed = stored.value.clone();
     renamed.name = "Augusta Ada King".into();
     let version = users.update(renamed, stored.version).await?;
