@@ -1,0 +1,3 @@
+fn main() -> Result<(), capacitor_codegen::Error> {
+    capacitor_codegen::configure().compile_protos(&["proto/shop/v1/cart.proto"], &["proto"])
+}
