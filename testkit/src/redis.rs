@@ -53,6 +53,32 @@ impl RedisServer {
         Ok(server)
     }
 
+    /// One server per test binary, started on first use (for tests that share it, e.g. across proptest
+    /// cases). Statics are never dropped, so a watchdog shell shuts it down when the test process exits.
+    pub fn shared() -> &'static RedisServer {
+        static SERVER: std::sync::OnceLock<RedisServer> = std::sync::OnceLock::new();
+        SERVER.get_or_init(|| {
+            let server = RedisServer::start().expect("start the test Redis server");
+            server.stop_when_process_exits();
+            server
+        })
+    }
+
+    fn stop_when_process_exits(&self) {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; redis-cli -p {port} shutdown nosave; rm -rf '{dir}'",
+            pid = std::process::id(),
+            port = self.port,
+            dir = self.dir.path().display().to_string().replace('\'', "'\\''"),
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+
     /// `redis://127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)

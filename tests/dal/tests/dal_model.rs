@@ -147,8 +147,7 @@ proptest! {
 }
 
 fn redis() -> &'static RedisServer {
-    static SERVER: std::sync::OnceLock<RedisServer> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| RedisServer::start().unwrap())
+    RedisServer::shared()
 }
 
 proptest! {
