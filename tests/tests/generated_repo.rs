@@ -160,6 +160,15 @@ async fn exercise(store: Store) {
         }
     }
     assert_eq!(pages, 3);
+    // Opaque cursor tokens stand for a page boundary and read back to its key.
+    let token = MemberRepo::cursor(&"t1".to_owned());
+    assert_eq!(token, MemberRepo::cursor(&"t1".to_owned()), "stable");
+    assert!(!token.contains("t1"), "opaque");
+    assert_eq!(MemberRepo::key_of_cursor(&token).unwrap(), "t1");
+    assert!(matches!(
+        MemberRepo::key_of_cursor("t1"),
+        Err(Error::Config(_))
+    ));
     assert_eq!(seen, ["t0", "t1", "t2", "t3", "t4"]);
     let empty = members
         .find_by_team(&"none".to_owned(), None, 10)
@@ -227,6 +236,11 @@ async fn exercise(store: Store) {
     let seqs: Vec<i64> = rest.items.iter().map(|p| p.value.seq).collect();
     assert_eq!(seqs, [3]);
     assert!(rest.next.is_none());
+    let token = PostRepo::cursor(&("blue".to_owned(), -7));
+    assert_eq!(
+        PostRepo::key_of_cursor(&token).unwrap(),
+        ("blue".to_owned(), -7)
+    );
     let scanned = posts.scan(None, 10).await.unwrap();
     assert_eq!(scanned.items.len(), 6);
 }

@@ -125,3 +125,38 @@ impl Store {
         }
     }
 }
+
+/// The version tag of cursor tokens, so a future format can tell old tokens apart.
+const CURSOR_PREFIX: &str = "c1.";
+
+/// An opaque, stable cursor token for a page boundary: the protobuf encoding of `boundary` (generated code
+/// passes a message holding only the key fields), in hex behind a version tag. The same key always gives the
+/// same token.
+pub fn encode_cursor<M: prost::Message>(boundary: &M) -> String {
+    let bytes = boundary.encode_to_vec();
+    let mut token = String::with_capacity(CURSOR_PREFIX.len() + bytes.len() * 2);
+    token.push_str(CURSOR_PREFIX);
+    for byte in bytes {
+        use std::fmt::Write;
+        let _ = write!(token, "{byte:02x}");
+    }
+    token
+}
+
+/// The message a token from [`encode_cursor`] holds; [`Error::Config`] for a token it did not make.
+pub fn decode_cursor<M: prost::Message + Default>(token: &str) -> Result<M, Error> {
+    let bad = || Error::Config("not a cursor token of this entity".to_owned());
+    let hex = token.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
+    if !hex.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(bad)?;
+    M::decode(bytes.as_slice()).map_err(|_| bad())
+}
