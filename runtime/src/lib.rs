@@ -33,6 +33,8 @@
 //! ```
 
 pub mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod collections;
 mod detach;
 pub mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

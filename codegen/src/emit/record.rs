@@ -6,10 +6,11 @@
 //! the DDL's columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
 //! this emitter decides no column representation itself.
 //!
-//! Supported stored fields: scalars and enums (any presence) and the single-column well-known types
-//! (Timestamp, Duration, wrappers). An entity with a stored repeated field, map, nested message or oneof gets no
-//! `Record` yet (those columns are JSON and need the proto3 JSON mapping at run time); [`unsupported`] names
-//! the field, and the generated file says so in a comment on the entity's impl.
+//! Stored fields: scalars and enums (any presence), the single-column well-known types (Timestamp, Duration,
+//! wrappers), repeated scalars and enums (`capacitor::sql::Repeated`), and nested messages, maps and repeated
+//! messages as their proto3 JSON (`capacitor::collections`, proto path only: it uses the DTO's generated serde
+//! impls). An entity with a stored oneof gets no `Record` yet; [`unsupported`] names the field, and the
+//! generated code carries the reason as `<Type>::NO_REPOSITORY_REASON`.
 
 use crate::ir::{EntityOptions, Field, FieldType, IndexKind, Label, Message, Scalar, WellKnown};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -26,19 +27,38 @@ pub enum TypeStyle {
     Derive,
 }
 
+/// How a stored field's value reaches its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    /// One value through its own `Column` impl (scalars, enums, single-column well-known types).
+    Value,
+    /// A repeated scalar or enum: `capacitor::sql::Repeated` (an array on Postgres, JSON on SQLite).
+    Repeated,
+    /// A nested message, a map or a repeated message: its proto3 JSON (`capacitor::collections`).
+    Json,
+}
+
+fn storage(field: &Field) -> Storage {
+    match (&field.label, &field.ty) {
+        (Label::Map { .. }, _) => Storage::Json,
+        (Label::Repeated, FieldType::Scalar(_) | FieldType::Enum(_)) => Storage::Repeated,
+        (Label::Repeated, _) | (_, FieldType::Message(_)) => Storage::Json,
+        _ => Storage::Value,
+    }
+}
+
 /// Why an entity gets no `Record`, naming the first field that is not supported; `None` when it gets one.
-pub fn unsupported(message: &Message, entity: &EntityOptions) -> Option<String> {
+pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) -> Option<String> {
     let key = message.primary_key(entity);
     for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
         let what = if field.oneof.is_some() {
-            Some("a oneof member (stored as JSON)")
-        } else if matches!(field.label, Label::Repeated | Label::Map { .. }) {
-            Some("a repeated field or map (stored as JSON)")
+            Some("a oneof member (a oneof is stored as one JSON value)")
+        } else if style == TypeStyle::Derive && storage(field) == Storage::Json {
+            Some(
+                "a nested message, map or repeated message on a derived entity (stored as proto3 JSON, which needs the serde impls capgen generates)",
+            )
         } else {
-            match &field.ty {
-                FieldType::Message(_) => Some("a nested message (stored as JSON)"),
-                _ => None,
-            }
+            None
         };
         if let Some(what) = what {
             return Some(format!("field `{}` is {what}", field.name));
@@ -64,7 +84,7 @@ pub fn record_and_repo(
     style: TypeStyle,
     validates: bool,
 ) -> TokenStream {
-    if let Some(reason) = unsupported(message, entity) {
+    if let Some(reason) = unsupported(message, entity, style) {
         let doc = format!(
             " capgen: {} has no Record impl and no repository yet: {reason}.",
             message.rust_name
@@ -158,6 +178,21 @@ fn lookup_type(field: &Field) -> Option<TokenStream> {
 /// The value written for a stored field, as an expression over `self`.
 fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
     let ident = rust_ident(&field.rust_name);
+    match storage(field) {
+        Storage::Repeated => {
+            return quote!(#rt::sql::Repeated(::core::clone::Clone::clone(&self.#ident)));
+        }
+        Storage::Json
+            if matches!(
+                field.label,
+                Label::Optional | Label::Implicit | Label::Required
+            ) =>
+        {
+            return quote!(self.#ident.as_ref().map(#rt::collections::to_json));
+        }
+        Storage::Json => return quote!(#rt::collections::to_json(&self.#ident)),
+        Storage::Value => {}
+    }
     match (&field.ty, style) {
         (FieldType::WellKnown(WellKnown::Timestamp), _) => {
             quote!(self.#ident.as_ref().map(|v| #rt::sql::Timestamp { seconds: v.seconds, nanos: v.nanos }))
@@ -177,6 +212,31 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
 
 /// The expression reading a stored field from `columns`.
 fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
+    match storage(field) {
+        Storage::Repeated => {
+            let element = match &field.ty {
+                FieldType::Scalar(s) => scalar_type(*s),
+                _ => quote!(i32),
+            };
+            return quote!(columns.column::<#rt::sql::Repeated<#element>>()?.0);
+        }
+        Storage::Json
+            if matches!(
+                field.label,
+                Label::Optional | Label::Implicit | Label::Required
+            ) =>
+        {
+            return quote! {
+                columns.column::<::core::option::Option<#rt::sql::Json>>()?
+                    .map(#rt::collections::from_json)
+                    .transpose()?
+            };
+        }
+        Storage::Json => {
+            return quote!(#rt::collections::from_json(columns.column::<#rt::sql::Json>()?)?);
+        }
+        Storage::Value => {}
+    }
     match (&field.ty, style) {
         // The entity's own Timestamp/Duration type (pbjson_types, prost_types, an extern_path) is inferred from
         // the field and built through its encoding.

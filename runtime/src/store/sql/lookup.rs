@@ -5,7 +5,7 @@
 //! paginated by the primary key.
 
 use super::Dialect;
-use crate::schema::{EntitySchema, FieldSchema, FieldType, IndexSchema, WellKnown};
+use crate::schema::{EntitySchema, FieldSchema, FieldType, IndexSchema, Label, WellKnown};
 
 fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
@@ -17,8 +17,9 @@ fn columns_of(field: &FieldSchema, dialect: Dialect) -> Vec<String> {
     let Some(column) = field.column else {
         return Vec::new();
     };
+    let single = !matches!(field.label, Label::Repeated | Label::Map { .. });
     match (field.ty, dialect) {
-        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) => {
+        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) if single => {
             vec![quote(column), quote(&format!("{column}_nanos"))]
         }
         _ => vec![quote(column)],
