@@ -7,6 +7,8 @@ CREATE TABLE "user_profile" (
     "name" TEXT NOT NULL DEFAULT '',
     "created_at" INTEGER NOT NULL DEFAULT 0,
     "plan" INTEGER NOT NULL DEFAULT 0,
+    "tags" TEXT NOT NULL DEFAULT '[]',
+    "labels" TEXT NOT NULL DEFAULT '{}',
     "last_seen" TEXT,
     "api_token" TEXT NOT NULL DEFAULT '',
     "phone" TEXT,
