@@ -178,6 +178,15 @@ async fn exercise(store: Store) {
         .unwrap();
     assert!(empty.items.is_empty() && empty.next.is_none());
 
+    // An optional index field: `Some` matches its rows, `None` (NULL) matches none, on every store.
+    let leveled = members.find_by_level(&Some(-3), None, 100).await.unwrap();
+    assert_eq!(leveled.items.len(), 6, "m1 and t0..t4");
+    let unleveled = members.find_by_level(&None, None, 100).await.unwrap();
+    assert!(
+        unleveled.items.is_empty(),
+        "m0 has no level, yet NULL equals nothing"
+    );
+
     // get_many and delete.
     let many = members
         .get_many(&["t1".to_owned(), "missing".to_owned(), "t3".to_owned()])

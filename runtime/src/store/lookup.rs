@@ -90,6 +90,8 @@ impl Store {
     ///
     /// Reads the store (the source of truth) directly, never a cache, so a lookup never returns a version
     /// older than the last acknowledged write.
+    ///
+    /// Equality is SQL's on every store: a `None` value (an optional field's NULL) matches no row.
     pub async fn find_by_index<E: Record, V: IndexValues>(
         &self,
         index: &str,
@@ -102,6 +104,13 @@ impl Store {
             Backend::Memory(m) => {
                 let mut wanted = Tokens(Vec::new());
                 values.write_values(&mut wanted);
+                // SQL equality: NULL equals nothing, so a `None` value matches no row on every store.
+                if wanted.0.iter().any(|t| t == "n;") {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
                 // A full scan: the memory store is for tests and ephemeral data.
                 let all = m.scan::<E>(after, usize::MAX);
                 let mut items: Vec<_> = all
