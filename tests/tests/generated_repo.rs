@@ -187,6 +187,23 @@ async fn exercise(store: Store) {
         "m0 has no level, yet NULL equals nothing"
     );
 
+    // A Timestamp index (two columns on Postgres): lookups keep the nanoseconds.
+    let at = capacitor::sql::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 123_456_789,
+    };
+    let same_instant = members.find_by_joined_at(&at, None, 100).await.unwrap();
+    assert_eq!(same_instant.items.len(), 6);
+    let next_nano = capacitor::sql::Timestamp {
+        nanos: 123_456_790,
+        ..at
+    };
+    let none = members
+        .find_by_joined_at(&next_nano, None, 100)
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+
     // get_many and delete.
     let many = members
         .get_many(&["t1".to_owned(), "missing".to_owned(), "t3".to_owned()])

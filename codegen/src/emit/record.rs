@@ -161,13 +161,22 @@ fn key_type(field: &Field) -> Option<TokenStream> {
     }
 }
 
-/// The `Column` type a lookup binds for an index field (a scalar or enum, optional or not); `None` for a
-/// well-known type (its lookups are not generated yet).
-fn lookup_type(field: &Field) -> Option<TokenStream> {
+/// The `Column` type a lookup binds for an index field: the field's own type for a scalar or enum (optional or
+/// not), the codec's `Timestamp`/`Duration` for those, the wrapped scalar (optional) for a wrapper.
+fn lookup_type(field: &Field, rt: &TokenStream) -> Option<TokenStream> {
+    if matches!(field.label, Label::Repeated | Label::Map { .. }) {
+        return None;
+    }
     let inner = match &field.ty {
         FieldType::Scalar(s) => scalar_type(*s),
         FieldType::Enum(_) => quote!(i32),
-        _ => return None,
+        FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::sql::Timestamp)),
+        FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::sql::Duration)),
+        FieldType::WellKnown(w) => {
+            let scalar = scalar_type(wrapped(*w)?);
+            return Some(quote!(::core::option::Option<#scalar>));
+        }
+        FieldType::Message(_) => return None,
     };
     Some(match field.label {
         Label::Optional => quote!(::core::option::Option<#inner>),
@@ -408,7 +417,7 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                 .iter()
                 .filter_map(|n| message.fields.iter().find(|f| f.number == *n))
                 .collect();
-            let types: Vec<TokenStream> = fields.iter().map(|f| lookup_type(f)).collect::<Option<_>>()?;
+            let types: Vec<TokenStream> = fields.iter().map(|f| lookup_type(f, rt)).collect::<Option<_>>()?;
             let names: Vec<String> = fields
                 .iter()
                 .map(|f| f.rust_name.trim_start_matches("r#").to_string())
