@@ -270,7 +270,9 @@ fn generate_dtos(
                     message,
                     entity,
                     &options.runtime,
-                    crate::emit::record::TypeStyle::Proto,
+                    crate::emit::record::TypeStyle::Proto {
+                        json: !options.skip_json,
+                    },
                     validates,
                 )
                 .to_string(),

@@ -23,7 +23,7 @@ fn record_and_repo_of_the_repository_schema() {
             message,
             entity,
             &RuntimePath::default(),
-            TypeStyle::Proto,
+            TypeStyle::Proto { json: true },
             true,
         ));
     }

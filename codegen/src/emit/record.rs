@@ -22,9 +22,17 @@ use super::rust::RuntimePath;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeStyle {
     /// prost-build with `::pbjson_types` for `google.protobuf`: wrappers are structs with a `value` field.
-    Proto,
-    /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>` (prost's mapping).
+    /// `json`: the DTOs have their proto3 JSON serde impls (not `skip_json`), which JSON columns use.
+    Proto { json: bool },
+    /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>` (prost's mapping), and there
+    /// may be no serde impls.
     Derive,
+}
+
+impl TypeStyle {
+    fn has_json(self) -> bool {
+        matches!(self, TypeStyle::Proto { json: true })
+    }
 }
 
 /// How a stored field's value reaches its column.
@@ -209,10 +217,10 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
         (FieldType::WellKnown(WellKnown::Duration), _) => {
             quote!(self.#ident.as_ref().map(|v| #rt::sql::Duration { seconds: v.seconds, nanos: v.nanos }))
         }
-        (FieldType::WellKnown(WellKnown::BytesValue), TypeStyle::Proto) => {
+        (FieldType::WellKnown(WellKnown::BytesValue), TypeStyle::Proto { .. }) => {
             quote!(self.#ident.as_ref().map(|v| v.value.to_vec()))
         }
-        (FieldType::WellKnown(_), TypeStyle::Proto) => {
+        (FieldType::WellKnown(_), TypeStyle::Proto { .. }) => {
             quote!(self.#ident.as_ref().map(|v| ::core::clone::Clone::clone(&v.value)))
         }
         _ => quote!(self.#ident),
@@ -259,7 +267,7 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
                 .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
                 .transpose()?
         },
-        (FieldType::WellKnown(w), TypeStyle::Proto) => {
+        (FieldType::WellKnown(w), TypeStyle::Proto { .. }) => {
             let scalar = wrapped(*w).expect("Timestamp and Duration are matched above");
             let inner = scalar_type(scalar);
             let name = format_ident!("{}", w.name());
