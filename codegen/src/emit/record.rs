@@ -61,9 +61,10 @@ pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) 
     for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
         let what = if field.oneof.is_some() {
             Some("a oneof member (a oneof is stored as one JSON value)")
-        } else if style == TypeStyle::Derive && storage(field) == Storage::Json {
+        } else if !style.has_json() && storage(field) == Storage::Json {
             Some(
-                "a nested message, map or repeated message on a derived entity (stored as proto3 JSON, which needs the serde impls capgen generates)",
+                "a nested message, map or repeated message, stored as proto3 JSON, which needs the serde impls \
+                 capgen generates (not on a derived entity, nor with `skip_json`)",
             )
         } else {
             None
