@@ -3,20 +3,52 @@
 //! record/repository items are snapshotted, so validator or DTO changes do not churn this file.
 #![cfg(feature = "proto")]
 
-use capacitor_codegen::emit::record::TypeStyle;
 use capacitor_codegen::emit::record::record_and_repo;
+use capacitor_codegen::emit::record::{TypeStyle, unsupported};
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::proto::Input;
 use std::path::Path;
 
-#[test]
-fn record_and_repo_of_the_repository_schema() {
+fn schema() -> capacitor_codegen::ir::Schema {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/proto");
     let input = Input::Files {
         files: vec![root.join("repo/v1/repo.proto")],
         includes: vec![root],
     };
-    let (_, schema) = capacitor_codegen::generate::load_schema(&input).expect("schema loads");
+    capacitor_codegen::generate::load_schema(&input)
+        .expect("schema loads")
+        .1
+}
+
+#[test]
+fn json_columns_need_the_serde_impls() {
+    let schema = schema();
+    let (profile, entity) = schema
+        .entities()
+        .find(|(m, _)| m.rust_name == "Profile")
+        .unwrap();
+    assert_eq!(
+        unsupported(profile, entity, TypeStyle::Proto { json: true }),
+        None
+    );
+    for style in [TypeStyle::Proto { json: false }, TypeStyle::Derive] {
+        let reason = unsupported(profile, entity, style).expect("refused");
+        assert!(
+            reason.starts_with("field `home` is a nested message"),
+            "{reason}"
+        );
+    }
+    let (contact, entity) = schema
+        .entities()
+        .find(|(m, _)| m.rust_name == "Contact")
+        .unwrap();
+    let reason = unsupported(contact, entity, TypeStyle::Proto { json: true }).unwrap();
+    assert!(reason.contains("oneof"), "{reason}");
+}
+
+#[test]
+fn record_and_repo_of_the_repository_schema() {
+    let schema = schema();
     let mut code = proc_macro2::TokenStream::new();
     for (message, entity) in schema.entities() {
         code.extend(record_and_repo(
