@@ -267,6 +267,7 @@ fn generate_dtos(
             let validates = !options.skip_validators && !is_extern(&message.full_name);
             code.push_str(
                 &crate::emit::record::record_and_repo(
+                    schema,
                     message,
                     entity,
                     &options.runtime,

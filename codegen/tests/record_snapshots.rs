@@ -52,6 +52,7 @@ fn record_and_repo_of_the_repository_schema() {
     let mut code = proc_macro2::TokenStream::new();
     for (message, entity) in schema.entities() {
         code.extend(record_and_repo(
+            &schema,
             message,
             entity,
             &RuntimePath::default(),

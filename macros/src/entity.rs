@@ -34,6 +34,7 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     if model.repository {
         // Derived entities carry no rules of their own here: `check_rules` keeps the trait's default.
         out.extend(record_and_repo(
+            &schema,
             message,
             entity,
             &model.runtime,

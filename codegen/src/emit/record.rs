@@ -12,7 +12,9 @@
 //! impls). An entity with a stored oneof gets no `Record` yet; [`unsupported`] names the field, and the
 //! generated code carries the reason as `<Type>::NO_REPOSITORY_REASON`.
 
-use crate::ir::{EntityOptions, Field, FieldType, IndexKind, Label, Message, Scalar, WellKnown};
+use crate::ir::{
+    EntityOptions, Field, FieldType, IndexKind, Label, Message, Scalar, Schema, WellKnown,
+};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -86,7 +88,10 @@ pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) 
 /// `impl Record for X` and `pub struct XRepo`, or a comment saying why not (see [`unsupported`]).
 ///
 /// `validates` is whether `X` implements `Validate` (then writes check its rules first).
+///
+/// `schema` holds the messages `message` may nest, for its encoding fingerprint.
 pub fn record_and_repo(
+    schema: &Schema,
     message: &Message,
     entity: &EntityOptions,
     runtime: &RuntimePath,
@@ -108,9 +113,42 @@ pub fn record_and_repo(
             }
         };
     }
-    let mut out = record_impl(message, entity, runtime, style, validates);
+    let fingerprint = encoding_fingerprint(schema, message);
+    let mut out = record_impl(message, entity, runtime, style, validates, fingerprint);
     out.extend(repo_type(message, entity, runtime));
     out
+}
+
+/// A fingerprint of the protobuf encoding of `message`: FNV-1a over every field's number, name, type, label and
+/// oneof, of the message and of every message of `schema` it nests, transitively. It goes into Redis keys, so
+/// bytes cached under an older shape (a nested message's field changed too) are never decoded as the new one.
+pub fn encoding_fingerprint(schema: &Schema, message: &Message) -> u64 {
+    let mut text = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut pending = vec![message];
+    while let Some(m) = pending.pop() {
+        if seen.contains(&m.full_name.as_str()) {
+            continue;
+        }
+        seen.push(&m.full_name);
+        text.push_str(&m.full_name);
+        for f in &m.fields {
+            text.push_str(&format!(
+                "|{}:{}:{:?}:{:?}:{:?}",
+                f.number, f.name, f.ty, f.label, f.oneof
+            ));
+            if let FieldType::Message(name) = &f.ty
+                && let Some(nested) = schema.message(name)
+            {
+                pending.push(nested);
+            }
+        }
+        text.push('\n');
+    }
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    text.bytes()
+        .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 fn rust_path(path: &str) -> TokenStream {
@@ -291,6 +329,7 @@ fn record_impl(
     runtime: &RuntimePath,
     style: TypeStyle,
     validates: bool,
+    fingerprint: u64,
 ) -> TokenStream {
     let rt = runtime.tokens();
     let ty = rust_path(&message.rust_path);
@@ -379,6 +418,10 @@ fn record_impl(
             }
 
             #check_rules
+
+            fn fingerprint() -> u64 {
+                #fingerprint
+            }
         }
     }
 }
