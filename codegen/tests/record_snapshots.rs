@@ -63,3 +63,28 @@ fn record_and_repo_of_the_repository_schema() {
     let file = syn::parse2::<syn::File>(code).expect("generated code parses");
     insta::assert_snapshot!(prettyplease::unparse(&file));
 }
+
+#[test]
+fn fingerprint_follows_nested_messages() {
+    use capacitor_codegen::emit::record::encoding_fingerprint;
+    let schema = schema();
+    let profile = |s: &capacitor_codegen::ir::Schema| {
+        encoding_fingerprint(s, s.message("repo.v1.Profile").unwrap())
+    };
+    let before = profile(&schema);
+    assert_eq!(before, profile(&schema.clone()), "stable");
+    // Address is nested in Profile: changing one of its fields changes Profile's fingerprint.
+    let mut changed = schema.clone();
+    let address = changed
+        .messages
+        .iter_mut()
+        .find(|m| m.full_name == "repo.v1.Address")
+        .unwrap();
+    address.fields[2].number = 30;
+    assert_ne!(before, profile(&changed));
+    // Post nests nothing: Address does not affect it.
+    let post = |s: &capacitor_codegen::ir::Schema| {
+        encoding_fingerprint(s, s.message("repo.v1.Post").unwrap())
+    };
+    assert_eq!(post(&schema), post(&changed));
+}
