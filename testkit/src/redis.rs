@@ -10,6 +10,10 @@
 //! [`RedisServer::start_persistent`] keeps an append-only file in the server's temp dir, so
 //! [`RedisServer::restart`] brings the server back on the same port WITH its data (the "Redis returns with
 //! entries that missed writes while it was away" case). The server is killed when the handle drops.
+//!
+//! [`RedisCluster::start`] starts a small Redis Cluster: three masters without replicas, each a
+//! `redis-server --cluster-enabled yes` in its own temp dir, joined with `redis-cli --cluster create` and ready
+//! once every node reports `cluster_state:ok`.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -26,6 +30,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     persistent: bool,
+    /// The cluster bus port when the server is a cluster node.
+    cluster_bus: Option<u16>,
     child: Mutex<Option<Child>>,
 }
 
@@ -41,12 +47,17 @@ impl RedisServer {
     }
 
     fn launch(persistent: bool) -> io::Result<Self> {
+        Self::launch_with(persistent, None)
+    }
+
+    fn launch_with(persistent: bool, cluster_bus: Option<u16>) -> io::Result<Self> {
         let server = RedisServer {
             port: free_port()?,
             dir: tempfile::Builder::new()
                 .prefix("capacitor-redis-")
                 .tempdir()?,
             persistent,
+            cluster_bus,
             child: Mutex::new(None),
         };
         server.spawn()?;
@@ -155,6 +166,15 @@ impl RedisServer {
         } else {
             command.args(["--appendonly", "no"]);
         }
+        if let Some(bus) = self.cluster_bus {
+            // The bus port is given explicitly: the default (port + 10000) may be past 65535 for an ephemeral
+            // port. The config file lives in the node's own temp dir.
+            command
+                .args(["--cluster-enabled", "yes"])
+                .args(["--cluster-config-file", "nodes.conf"])
+                .args(["--cluster-port", &bus.to_string()])
+                .args(["--cluster-node-timeout", "5000"]);
+        }
         let child = command.spawn().map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -176,6 +196,105 @@ impl Drop for RedisServer {
             let _ = c.wait();
         }
     }
+}
+
+/// A Redis Cluster of three masters without replicas (every slot served), for tests of cluster clients.
+///
+/// ```no_run
+/// let cluster = capacitor_testkit::redis::RedisCluster::start().unwrap();
+/// let url = cluster.url(); // redis+cluster://127.0.0.1:<port>,127.0.0.1:<port>,127.0.0.1:<port>
+/// ```
+///
+/// The nodes are killed when the handle drops.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Masters in the cluster.
+    pub const MASTERS: usize = 3;
+
+    /// Starts [`MASTERS`](Self::MASTERS) cluster-enabled servers on free loopback ports, assigns the slots
+    /// with `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes`, and waits until every node
+    /// reports `cluster_state:ok`.
+    pub fn start() -> io::Result<Self> {
+        let nodes = (0..Self::MASTERS)
+            .map(|_| RedisServer::launch_with(false, Some(free_port()?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let output = Command::new(REDIS_CLI)
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot run `{REDIS_CLI}` ({e}); install Debian's redis-tools package"),
+                )
+            })?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!(
+                "`{REDIS_CLI} --cluster create` failed: {}",
+                String::from_utf8_lossy(&output.stdout)
+            )));
+        }
+        let cluster = RedisCluster { nodes };
+        for node in &cluster.nodes {
+            wait_for_cluster_ok(node.port, Duration::from_secs(30))?;
+        }
+        Ok(cluster)
+    }
+
+    /// `redis+cluster://127.0.0.1:<port>,…`: every node, in the form `capacitor::redis::RedisTier::connect`
+    /// takes for a cluster.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// The nodes, e.g. to ask one for `CLUSTER KEYSLOT` or `DBSIZE`.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}
+
+/// `redis-cli` (Debian's `redis-tools`, a dependency of `redis-server`).
+const REDIS_CLI: &str = "redis-cli";
+
+fn wait_for_cluster_ok(port: u16, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let output = Command::new(REDIS_CLI)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "cluster",
+                "info",
+            ])
+            .stdin(Stdio::null())
+            .output()?;
+        last = String::from_utf8_lossy(&output.stdout).into_owned();
+        if last.lines().any(|l| l.trim() == "cluster_state:ok") {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("redis cluster node 127.0.0.1:{port} not ok within {timeout:?}: {last}"),
+    ))
 }
 
 fn signal(pid: u32, sig: &str) -> io::Result<()> {
