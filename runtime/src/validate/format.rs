@@ -17,21 +17,40 @@
 /// Quoted local parts, comments, IP-literal domains and a trailing dot are not accepted: the standard
 /// deliberately deviates from RFC 5322 here.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
+    // Byte-wise: every accepted byte is ASCII, and splitting on a byte skips `str`'s char searcher.
+    let bytes = s.as_bytes();
+    let Some(at) = bytes.iter().position(|&b| b == b'@') else {
         return false;
     };
-    if local.is_empty() || !local.bytes().all(is_email_local_byte) {
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+    if local.is_empty() || !local.iter().all(|&b| is_email_local_byte(b)) {
         return false;
     }
-    !domain.is_empty() && domain.split('.').all(is_email_domain_label)
+    !domain.is_empty() && domain.split(|&b| b == b'.').all(is_email_domain_label)
 }
 
 fn is_email_local_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b)
+    EMAIL_LOCAL[usize::from(b)]
 }
 
-fn is_email_domain_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
+/// The bytes of an email's local part, as a table: one load per byte instead of a scan of the symbol list.
+static EMAIL_LOCAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let symbols = b"!#$%&'*+/=?^_`{|}~.-";
+    let mut i = 0;
+    while i < symbols.len() {
+        table[symbols[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+fn is_email_domain_label(bytes: &[u8]) -> bool {
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) => {
             bytes.len() <= 63
