@@ -9,10 +9,11 @@
 //! `cargo bench -p capacitor --features redis,postgres --bench repository`. Needs Debian's postgresql and
 //! redis-server (the testkit starts them).
 
+use capacitor::cache::{Lookup, MemoryTier};
 use capacitor::error::DecodeError;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::redis::{RedisOptions, RedisTier};
-use capacitor::{Repository, Store};
+use capacitor::{Entity, Repository, Store};
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -103,10 +104,12 @@ fn l1_hit(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let repo: Repository<Eventual> = Repository::new(Store::memory());
     let raw: quick_cache::sync::Cache<i64, Eventual> = quick_cache::sync::Cache::new(100_000);
+    let tier: MemoryTier<Eventual> = MemoryTier::new(Eventual::SCHEMA.cache.as_ref().unwrap());
     rt.block_on(async {
         for id in 0..ROWS {
             repo.put(Eventual::new(id)).await.unwrap();
             raw.insert(id, Eventual::new(id));
+            tier.set_if_newer(&id, &Eventual::new(id), 1);
         }
     });
     let mut group = c.benchmark_group("l1_hit");
@@ -115,6 +118,15 @@ fn l1_hit(c: &mut Criterion) {
         b.iter(|| {
             id = (id + 7) % ROWS;
             black_box(raw.get(black_box(&id)))
+        })
+    });
+    group.bench_function("tier_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            match tier.get(black_box(&id)) {
+                Lookup::Hit(v) => black_box(v),
+                _ => unreachable!("every key is cached"),
+            }
         })
     });
     group.bench_function("repository_get", |b| {

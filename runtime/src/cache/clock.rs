@@ -41,6 +41,7 @@ pub(super) fn start() {
 }
 
 /// Milliseconds since the clock started, at most one tick behind.
+#[inline]
 pub(super) fn now_ms() -> u64 {
     if PRECISE.load(Ordering::Relaxed) {
         return epoch().elapsed().as_millis() as u64;

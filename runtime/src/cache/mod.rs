@@ -62,6 +62,7 @@ impl<E: Record> MemoryTier<E> {
     }
 
     /// The live, unexpired value of `key`.
+    #[inline]
     pub fn get(&self, key: &E::Key) -> Lookup<E> {
         match self.cache.get(key) {
             Some(slot) => slot.into_lookup(clock::now_ms),

@@ -46,6 +46,7 @@ impl<E> Slot<E> {
     }
 
     /// What a read at `now_ms` (read lazily: only entries with a TTL need the clock) sees.
+    #[inline]
     pub(super) fn into_lookup(self, now_ms: impl Fn() -> u64) -> Lookup<E> {
         let expired = |expires: Option<u64>| expires.is_some_and(|at| at <= now_ms());
         match self {

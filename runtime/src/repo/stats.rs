@@ -47,6 +47,7 @@ impl Pair {
         }
     }
 
+    #[inline]
     fn add(&self, n: u64) {
         self.count.fetch_add(n, Ordering::Relaxed);
         self.metric.increment(n);
@@ -94,6 +95,7 @@ impl Counters {
         }
     }
 
+    #[inline]
     pub(super) fn hit(&self, tier: Tier) {
         match tier {
             Tier::Memory => &self.l1_hits,
