@@ -32,14 +32,15 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     let mut out = entity_impl(message, entity, &model.runtime);
     out.extend(create_table_constants(message, entity));
     if model.repository {
-        // Derived entities carry no rules of their own here: `check_rules` keeps the trait's default.
+        // The rules are `Validate`'s to read and emit; a struct that writes `validate(...)` keys derives it
+        // too, so `check_rules` calls its `Validate::validate` and writes refuse invalid values.
         out.extend(record_and_repo(
             &schema,
             message,
             entity,
             &model.runtime,
             TypeStyle::Derive,
-            false,
+            model.validates,
         ));
     }
     Ok(out)

@@ -105,6 +105,35 @@ use syn::{DeriveInput, parse_macro_input};
 /// assert_eq!(schema.indexes[1].kind, IndexKind::Secondary);
 /// ```
 ///
+/// # With `Validate` and `repository`
+///
+/// [`Validate`](macro@Validate) derives on the same struct: `Entity` reads the storage keys and skips
+/// `validate(...)`, `Validate` reads `validate(...)` and skips the storage keys (each still rejects a key that
+/// neither knows). With `repository`, a struct that writes any `validate(...)` key gets a `Record::check_rules`
+/// that returns `Validate::validate`, so the repository's `put`, `insert`, `update` and `put_many` refuse an
+/// invalid value before touching any tier; such a struct must derive (or implement) `Validate`.
+///
+/// ```
+/// use capacitor::Record;
+///
+/// #[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::Validate)]
+/// #[capacitor(table = "users", repository)]
+/// pub struct User {
+///     #[prost(string, tag = "1")]
+///     #[capacitor(primary_key, validate(uuid))]
+///     pub id: String,
+///     #[prost(string, tag = "2")]
+///     #[capacitor(unique, validate(email))]
+///     pub email: String,
+/// }
+///
+/// let user = User { id: "7c4a0d5e-6f0b-4a8e-9d3c-2b1f0e9a8c7d".into(), email: "ada@example.com".into() };
+/// assert!(user.check_rules().is_ok());
+/// let bad = User { id: "7".into(), ..user };
+/// let violations = bad.check_rules().unwrap_err();
+/// assert_eq!(&*violations.iter().next().unwrap().rule_id, "string.uuid");
+/// ```
+///
 /// Mistakes are compile errors at the attribute that caused them, all at once:
 ///
 /// ```compile_fail
@@ -212,6 +241,9 @@ pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
 ///
 /// Field numbers in violation paths come from `#[prost(tag = "N")]`; without one a field gets the previous
 /// field's number + 1, as prost numbers fields (so 1-based declaration order when no field has a tag).
+///
+/// Storage keys (`primary_key`, `index`, `column`, ...) are [`Entity`](macro@Entity)'s: this derive skips them, so
+/// both derive on one struct (see "With `Validate` and `repository`" there).
 ///
 /// A key that does not fit the field's type, a malformed value and every check the proto path runs (a
 /// `min_len` above `max_len`, a pattern that is not a valid regex, ...) are compile errors at the attribute.

@@ -40,6 +40,9 @@ pub(crate) struct Model {
     pub(crate) prost_skip_debug: bool,
     /// `#[capacitor(repository)]`: implement `Record` and emit the typed repository too.
     pub(crate) repository: bool,
+    /// Whether the struct or a field carries `validate(...)`: the struct then derives (or implements)
+    /// `Validate`, and a derived `Record` checks those rules before every write.
+    pub(crate) validates: bool,
 }
 
 /// Reads the struct into the IR, recording every problem in `cx`.
@@ -90,6 +93,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
     };
 
     let mut prost_fields = false;
+    let mut validates = !container.validate.is_empty();
     let mut ir_fields = Vec::new();
     // `Validate` numbers a field without a prost tag as prost does: the previous field's number + 1.
     let mut next_number = 1;
@@ -98,6 +102,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         let attrs = FieldAttrs::from_attrs(cx, &field.attrs);
         let prost = ProstField::from_attrs(cx, &field.attrs);
         prost_fields |= prost.is_some();
+        validates |= !attrs.validate.is_empty();
         let rust_name = ident.to_string();
         let proto_name = rust_name.trim_start_matches("r#").to_string();
         let span = SpanRange::of(ident);
@@ -147,7 +152,27 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
                 (0, FieldType::Message(String::new()), Label::Optional)
             }
         };
-        let index = index_kind(cx, &attrs);
+        let options = match derive {
+            // Storage keys (`primary_key`, `index`, `column`, `encrypt`, `ignore`) belong to `Entity`, which
+            // reads and checks them when the struct derives it too; `Validate` leaves them out of its model.
+            Derive::Validate => FieldOptions {
+                pii: attrs.pii.get().map(|p| p.value),
+                ..FieldOptions::default()
+            },
+            Derive::Entity | Derive::RedactedDebug => {
+                let index = index_kind(cx, &attrs);
+                FieldOptions {
+                    pii: attrs.pii.get().map(|p| p.value),
+                    index: index.map(|i| Declared::new(i.value, cx.origin(i.span))),
+                    encrypt: attrs
+                        .encrypt
+                        .get()
+                        .map(|e| Declared::new(true, cx.origin(e.span))),
+                    column: attrs.column.get().map(|c| c.value.clone()),
+                    ignore: attrs.ignore.is_set(),
+                }
+            }
+        };
         let field = Field {
             number,
             name: proto_name,
@@ -155,16 +180,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
             ty,
             label,
             oneof: None,
-            options: FieldOptions {
-                pii: attrs.pii.get().map(|p| p.value),
-                index: index.map(|i| Declared::new(i.value, cx.origin(i.span))),
-                encrypt: attrs
-                    .encrypt
-                    .get()
-                    .map(|e| Declared::new(true, cx.origin(e.span))),
-                column: attrs.column.get().map(|c| c.value.clone()),
-                ignore: attrs.ignore.is_set(),
-            },
+            options,
             debug_redact: attrs.redact.is_set(),
             rules,
             origin: cx.origin(span),
@@ -201,6 +217,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         prost_fields,
         prost_skip_debug: prost_attr::skips_debug(&input.attrs),
         repository,
+        validates,
     })
 }
 
