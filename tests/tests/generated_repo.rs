@@ -290,6 +290,16 @@ async fn exercise(store: Store) {
         others: vec![address("Oslo"), Address::default()],
         counters: [("x".to_owned(), i64::MIN), ("y".to_owned(), 3)].into(),
         by_floor: [(-1, address("Basement"))].into(),
+        seen: vec![
+            pbjson_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 123_456_789,
+            },
+            pbjson_types::Timestamp {
+                seconds: -62_135_596_800,
+                nanos: 0,
+            },
+        ],
     };
     profiles.put(full.clone()).await.unwrap();
     let got = profiles.get(&"p1".to_owned()).await.unwrap().value;
@@ -315,16 +325,23 @@ async fn exercise(store: Store) {
 }
 
 /// A hand-written entity: `#[capacitor(repository)]` makes the derive emit `impl Record` and `NoteRepo` with
-/// the same emitter as the proto path.
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+/// the same emitter as the proto path; with `Validate` derived too, writes check its rules first.
+#[derive(
+    Clone,
+    PartialEq,
+    prost::Message,
+    capacitor::Entity,
+    capacitor::RedactedDebug,
+    capacitor::Validate,
+)]
 #[prost(skip_debug)]
 #[capacitor(package = "repo.v1", table = "notes", repository)]
 pub struct Note {
     #[prost(uint64, tag = "1")]
-    #[capacitor(primary_key)]
+    #[capacitor(primary_key, validate(gt = 0))]
     pub id: u64,
     #[prost(string, tag = "2")]
-    #[capacitor(index)]
+    #[capacitor(index, validate(min_len = 1, max_len = 32))]
     pub author: String,
     #[prost(message, optional, tag = "3")]
     pub at: Option<pbjson_types::Timestamp>,
@@ -367,6 +384,33 @@ async fn exercise_derived(store: Store) {
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.items[0].value, note(5, "ada"));
     assert!(rest.next.is_none());
+
+    // `Validate` is derived next to `Entity`: its rules run before any tier is touched.
+    let nameless = note(6, "");
+    let err = notes.put(nameless.clone()).await.unwrap_err();
+    let Error::Validation(violations) = err else {
+        panic!("an empty author is refused by its rules, not {err}");
+    };
+    let ids: Vec<&str> = violations.iter().map(|v| &*v.rule_id).collect();
+    assert_eq!(ids, ["string.min_len"]);
+    assert!(matches!(
+        notes.insert(nameless).await,
+        Err(Error::Validation(_))
+    ));
+    assert!(matches!(
+        notes.put(note(0, "ada")).await,
+        Err(Error::Validation(_))
+    ));
+    let mut renamed = notes.get(&3).await.unwrap();
+    let version = renamed.version;
+    renamed.value.author = "x".repeat(33);
+    assert!(matches!(
+        notes.update(renamed.value, version).await,
+        Err(Error::Validation(_))
+    ));
+    assert!(matches!(notes.get(&6).await, Err(Error::NotFound { .. })));
+    assert!(matches!(notes.get(&0).await, Err(Error::NotFound { .. })));
+    assert_eq!(notes.get(&3).await.unwrap().value, note(3, "ada"));
 }
 
 /// Fields named after Rust keywords (`order`, `type`) make finders with raw parameters.

@@ -1,6 +1,6 @@
 //! The SQL text of one entity's operations in one dialect.
 
-use crate::schema::{EntitySchema, FieldType, WellKnown};
+use crate::schema::{EntitySchema, FieldSchema, FieldType, Label, WellKnown};
 use std::fmt::Write;
 
 /// The SQL dialect of a store.
@@ -35,10 +35,12 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// The columns a field occupies: a Timestamp is two on Postgres (`<col>` and `<col>_nanos`; see the codec).
-fn field_columns(column: &str, ty: FieldType, dialect: Dialect) -> Vec<String> {
-    match (ty, dialect) {
-        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) => {
+/// The columns a field occupies: a single Timestamp is two on Postgres (`<col>` and `<col>_nanos`; see the
+/// codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON column.
+fn field_columns(column: &str, field: &FieldSchema, dialect: Dialect) -> Vec<String> {
+    let single = !matches!(field.label, Label::Repeated | Label::Map { .. });
+    match (field.ty, dialect) {
+        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) if single => {
             vec![quote(column), quote(&format!("{column}_nanos"))]
         }
         _ => vec![quote(column)],
@@ -50,14 +52,14 @@ impl Statements {
         let columns: Vec<String> = schema
             .fields
             .iter()
-            .filter_map(|f| f.column.map(|c| field_columns(c, f.ty, dialect)))
+            .filter_map(|f| f.column.map(|c| field_columns(c, f, dialect)))
             .flatten()
             .collect();
         let key_columns: Vec<String> = schema
             .primary_key
             .iter()
             .filter_map(|n| schema.field_by_number(*n))
-            .filter_map(|f| f.column.map(|c| field_columns(c, f.ty, dialect)))
+            .filter_map(|f| f.column.map(|c| field_columns(c, f, dialect)))
             .flatten()
             .collect();
         let table = quote(schema.table);
@@ -243,6 +245,33 @@ mod tests {
         assert_eq!(
             s.select_many(2),
             r#"SELECT "id", "at", "at_nanos", "_version" FROM "rows" WHERE ("id") IN (($1), ($2))"#
+        );
+    }
+
+    #[test]
+    fn repeated_timestamps_are_one_column_on_postgres() {
+        const FIELDS: [FieldSchema; 3] = [
+            SCHEMA.fields[0],
+            SCHEMA.fields[1],
+            FieldSchema {
+                number: 3,
+                name: "seen",
+                column: Some("seen"),
+                ty: FieldType::WellKnown(WellKnown::Timestamp),
+                label: Label::Repeated,
+                pii: None,
+                redacted: false,
+                encrypt: false,
+            },
+        ];
+        const WITH_REPEATED: EntitySchema = EntitySchema {
+            fields: &FIELDS,
+            ..SCHEMA
+        };
+        let s = Statements::new(&WITH_REPEATED, Dialect::Postgres);
+        assert_eq!(
+            s.select_one,
+            r#"SELECT "id", "at", "at_nanos", "seen", "_version" FROM "rows" WHERE "id" = $1"#
         );
     }
 
