@@ -1,4 +1,5 @@
-//! Columns of collection-valued fields, for generated row mappings (features `sqlite` or `postgres`):
+//! Columns of collection-valued fields, for generated row mappings (with any runtime features; only the sqlx
+//! bindings need `sqlite` or `postgres`):
 //!
 //! - a repeated scalar or enum is a [`Repeated`] column: an array on Postgres, a proto3 JSON array on SQLite (the
 //!   codec's representation);
@@ -45,8 +46,10 @@ impl ClassifyName for serde_json::Error {
 use sqlx::postgres::{PgArguments, PgRow};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
     DecodeError::new(format!("column {column}: {e}"))
 }

@@ -33,7 +33,6 @@
 //! ```
 
 pub mod cache;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod collections;
 mod detach;
 pub mod error;
@@ -44,7 +43,6 @@ pub mod record;
 pub mod redis;
 pub mod repo;
 pub mod schema;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
 pub mod store;
 pub mod validate;

@@ -213,7 +213,6 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Column for crate::sql::Timestamp {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "T{}.{:09};", self.seconds, self.nanos);
@@ -253,7 +252,6 @@ impl Column for crate::sql::Timestamp {
     }
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Column for crate::sql::Duration {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "D{}.{:09};", self.seconds, self.nanos);
@@ -261,7 +259,6 @@ impl Column for crate::sql::Duration {
     sql_hooks!();
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Column for crate::sql::Json {
     fn write_token(&self, out: &mut String) {
         let text = self.0.to_string();

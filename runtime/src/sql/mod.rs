@@ -82,9 +82,11 @@ pub struct Repeated<T>(pub Vec<T>);
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 impl Timestamp {
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     const KIND: &'static str = "google.protobuf.Timestamp";
 
     /// The instant as a chrono value, checking the nanos range.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn to_chrono(self) -> Result<chrono::DateTime<chrono::Utc>, CodecError> {
         let nanos = u32::try_from(self.nanos)
             .ok()

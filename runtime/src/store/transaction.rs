@@ -14,7 +14,9 @@
 
 use super::memory::MemoryStore;
 use super::{Backend, Store};
-use crate::error::{Error, Tier};
+use crate::error::Error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::error::Tier;
 use crate::record::Record;
 use std::future::Future;
 use std::pin::Pin;
