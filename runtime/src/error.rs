@@ -91,6 +91,25 @@ pub enum Error {
     /// The repository or a tier is misconfigured (bad URL, unknown scheme, feature not compiled in).
     #[error("configuration: {0}")]
     Config(String),
+    /// A page cursor that is not a token of this entity under its current schema (another entity's, an older
+    /// schema's, truncated or junk). Names the entity and the reason, never the token or its key.
+    #[error("{entity}: invalid page cursor ({reason})")]
+    InvalidCursor {
+        /// The entity's message name.
+        entity: &'static str,
+        /// Why the token was refused.
+        reason: &'static str,
+    },
+    /// A page limit of zero or above the cap.
+    #[error("{entity}: page limit {limit} is outside 1..={max}")]
+    InvalidLimit {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The limit asked for.
+        limit: usize,
+        /// The largest limit allowed.
+        max: usize,
+    },
 }
 
 fn version_text(version: Option<u64>) -> String {

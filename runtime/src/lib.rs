@@ -34,6 +34,7 @@
 
 pub mod cache;
 pub mod collections;
+pub mod cursor;
 mod detach;
 pub mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -50,6 +51,7 @@ pub mod versioned;
 pub mod well_known;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
+pub use cursor::Cursor;
 pub use error::{Error, Tier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrate::migrate;

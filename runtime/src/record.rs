@@ -32,6 +32,14 @@ pub trait Column: Sized + Send + Sync + 'static {
     /// a length prefix wherever the value could contain a separator.
     fn write_token(&self, out: &mut String);
 
+    /// Reads a value back from the front of `input` (advancing past it), the inverse of
+    /// [`write_token`](Column::write_token); `None` when the text is not one. Page cursors read keys with it;
+    /// the kinds that cannot be key columns (collections, JSON) keep this default and read nothing.
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let _ = input;
+        None
+    }
+
     #[cfg(feature = "sqlite")]
     #[doc(hidden)]
     fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
@@ -129,6 +137,9 @@ macro_rules! integer_column {
             fn write_token(&self, out: &mut String) {
                 let _ = write!(out, "i{self};");
             }
+            fn read_token(input: &mut &str) -> Option<Self> {
+                token_field(input, 'i')?.parse().ok()
+            }
             sql_hooks!();
         }
     )*};
@@ -139,12 +150,28 @@ impl Column for bool {
     fn write_token(&self, out: &mut String) {
         out.push_str(if *self { "t;" } else { "f;" });
     }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let value = match input.get(..2)? {
+            "t;" => true,
+            "f;" => false,
+            _ => return None,
+        };
+        *input = &input[2..];
+        Some(value)
+    }
     sql_hooks!();
 }
 
 impl Column for f64 {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "d{:016x};", self.to_bits());
+    }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let hex = token_field(input, 'd')?;
+        (hex.len() == 16)
+            .then(|| u64::from_str_radix(hex, 16).ok())
+            .flatten()
+            .map(f64::from_bits)
     }
     sql_hooks!();
 }
@@ -153,12 +180,22 @@ impl Column for f32 {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "e{:08x};", self.to_bits());
     }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let hex = token_field(input, 'e')?;
+        (hex.len() == 8)
+            .then(|| u32::from_str_radix(hex, 16).ok())
+            .flatten()
+            .map(f32::from_bits)
+    }
     sql_hooks!();
 }
 
 impl Column for String {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "s{}:{self};", self.len());
+    }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        token_sized(input, 's', Some).map(str::to_owned)
     }
     sql_hooks!();
 }
@@ -171,6 +208,13 @@ impl Column for Vec<u8> {
         }
         out.push(';');
     }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let hex = token_sized(input, 'b', |len| len.checked_mul(2))?;
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect()
+    }
     sql_hooks!();
 }
 
@@ -179,6 +223,15 @@ impl<T: Column> Column for Option<T> {
         match self {
             Some(v) => v.write_token(out),
             None => out.push_str("n;"),
+        }
+    }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        match input.strip_prefix("n;") {
+            Some(rest) => {
+                *input = rest;
+                Some(None)
+            }
+            None => T::read_token(input).map(Some),
         }
     }
     #[cfg(feature = "sqlite")]
@@ -216,6 +269,10 @@ impl<T: Column> Column for Option<T> {
 impl Column for crate::sql::Timestamp {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "T{}.{:09};", self.seconds, self.nanos);
+    }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let (seconds, nanos) = token_pair(input, 'T')?;
+        Some(crate::sql::Timestamp { seconds, nanos })
     }
     sqlite_hooks!();
 
@@ -256,6 +313,10 @@ impl Column for crate::sql::Duration {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "D{}.{:09};", self.seconds, self.nanos);
     }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        let (seconds, nanos) = token_pair(input, 'D')?;
+        Some(crate::sql::Duration { seconds, nanos })
+    }
     sql_hooks!();
 }
 
@@ -265,6 +326,34 @@ impl Column for crate::sql::Json {
         let _ = write!(out, "j{}:{text};", text.len());
     }
     sql_hooks!();
+}
+
+/// The text of a `<kind><text>;` token at the front of `input` (advancing past it).
+fn token_field<'a>(input: &mut &'a str, kind: char) -> Option<&'a str> {
+    let rest = input.strip_prefix(kind)?;
+    let (field, rest) = rest.split_once(';')?;
+    *input = rest;
+    Some(field)
+}
+
+/// The `<seconds>.<nanos>` of a timestamp or duration token.
+fn token_pair(input: &mut &str, kind: char) -> Option<(i64, i32)> {
+    let (seconds, nanos) = token_field(input, kind)?.split_once('.')?;
+    Some((seconds.parse().ok()?, nanos.parse().ok()?))
+}
+
+/// The payload of a `<kind><len>:<payload>;` token, whose payload is `width(len)` bytes long.
+fn token_sized<'a>(
+    input: &mut &'a str,
+    kind: char,
+    width: impl Fn(usize) -> Option<usize>,
+) -> Option<&'a str> {
+    let rest = input.strip_prefix(kind)?;
+    let (len, rest) = rest.split_once(':')?;
+    let width = width(len.parse().ok()?)?;
+    let payload = rest.get(..width)?;
+    *input = rest.get(width..)?.strip_prefix(';')?;
+    Some(payload)
 }
 
 /// Writes a key's columns as one Redis key segment.

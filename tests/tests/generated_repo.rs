@@ -3,7 +3,7 @@
 //! tables `capgen migrate sql` renders for each dialect; and the same for an entity written by hand with
 //! `#[derive(capacitor::Entity)]` and `#[capacitor(repository)]`.
 
-use capacitor::{Error, Record, Store};
+use capacitor::{Cursor, Error, Record, Store};
 use capacitor_codegen::proto::Input;
 use capacitor_codegen::sql::{Dialect, render, table};
 use capacitor_tests::repo::v1::{
@@ -146,7 +146,7 @@ async fn exercise(store: Store) {
     let team: Vec<Member> = (0..5).map(|i| member(&format!("t{i}"), "green")).collect();
     members.put_many(team.clone()).await.unwrap();
     let mut seen = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<Cursor> = None;
     let mut pages = 0;
     loop {
         let page = members
@@ -162,15 +162,40 @@ async fn exercise(store: Store) {
         }
     }
     assert_eq!(pages, 3);
-    // Opaque cursor tokens stand for a page boundary and read back to its key.
-    let token = MemberRepo::cursor(&"t1".to_owned());
-    assert_eq!(token, MemberRepo::cursor(&"t1".to_owned()), "stable");
-    assert!(!token.contains("t1"), "opaque");
-    assert_eq!(MemberRepo::key_of_cursor(&token).unwrap(), "t1");
-    assert!(matches!(
-        MemberRepo::key_of_cursor("t1"),
-        Err(Error::Config(_))
-    ));
+    // Cursors are typed tokens: stable, they read back to their key, and survive Display/FromStr.
+    let token = Cursor::of::<Member>(&"t1".to_owned());
+    assert_eq!(token, Cursor::of::<Member>(&"t1".to_owned()), "stable");
+    assert_eq!(format!("{token:?}"), "Cursor(<redacted>)");
+    let parsed: Cursor = token.to_string().parse().unwrap();
+    assert_eq!(parsed.key::<Member>().unwrap(), "t1");
+    let resumed = members
+        .find_by_team(&"green".to_owned(), Some(&parsed), 10)
+        .await
+        .unwrap();
+    let ids: Vec<String> = resumed.items.into_iter().map(|v| v.value.id).collect();
+    assert_eq!(ids, ["t2", "t3", "t4"]);
+    // Another entity's token, a truncated one and junk are refused with the typed error.
+    let post_token = Cursor::of::<Post>(&("t1".to_owned(), 1));
+    let truncated: Cursor = token.as_str()[..token.as_str().len() - 2].parse().unwrap();
+    let junk: Cursor = "AAAA".parse().unwrap();
+    for bad in [&post_token, &truncated, &junk] {
+        let err = members
+            .find_by_team(&"green".to_owned(), Some(bad), 10)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidCursor { entity, .. } if entity == <Member as capacitor::Entity>::SCHEMA.message),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("t1") && !format!("{err:?}").contains("t1"));
+    }
+    for limit in [0, 10_001] {
+        let err = members
+            .find_by_team(&"green".to_owned(), None, limit)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidLimit { .. }), "{err}");
+    }
     assert_eq!(seen, ["t0", "t1", "t2", "t3", "t4"]);
     let empty = members
         .find_by_team(&"none".to_owned(), None, 10)
@@ -264,11 +289,10 @@ async fn exercise(store: Store) {
     let seqs: Vec<i64> = rest.items.iter().map(|p| p.value.seq).collect();
     assert_eq!(seqs, [3]);
     assert!(rest.next.is_none());
-    let token = PostRepo::cursor(&("blue".to_owned(), -7));
-    assert_eq!(
-        PostRepo::key_of_cursor(&token).unwrap(),
-        ("blue".to_owned(), -7)
-    );
+    let token = Cursor::of::<Post>(&("blue".to_owned(), -7));
+    assert_eq!(token.key::<Post>().unwrap(), ("blue".to_owned(), -7));
+    let err = token.key::<Member>().unwrap_err();
+    assert!(matches!(err, Error::InvalidCursor { .. }), "{err}");
     let scanned = posts.scan(None, 10).await.unwrap();
     assert_eq!(scanned.items.len(), 6);
 

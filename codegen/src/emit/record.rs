@@ -442,23 +442,6 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
          the `*_in` transaction forms, `stats`); this type adds the lookups of the entity's indexes.",
         message.rust_name,
     );
-    // The key fields of a message built from a key (for cursor tokens).
-    let key_fields: Vec<&Field> = message
-        .primary_key(entity)
-        .iter()
-        .filter_map(|n| message.fields.iter().find(|f| f.number == *n))
-        .collect();
-    let cursor_fields = if key_fields.len() == 1 {
-        let ident = rust_ident(&key_fields[0].rust_name);
-        quote!(#ident: ::core::clone::Clone::clone(key),)
-    } else {
-        let fields = key_fields.iter().enumerate().map(|(i, f)| {
-            let ident = rust_ident(&f.rust_name);
-            let at = syn::Index::from(i);
-            quote!(#ident: ::core::clone::Clone::clone(&key.#at),)
-        });
-        quote!(#(#fields)*)
-    };
     let lookups = message
         .resolved_indexes(entity)
         .into_iter()
@@ -499,15 +482,15 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
             } else {
                 let doc = format!(
                     " Up to `limit` rows whose {described} equals the given value (index `{index_name}`), in \
-                     key order after `after` (`None` first, then the previous page's `next`), read from the \
-                     store."
+                     key order after the cursor `after` (`None` first, then the previous page's `next`), read \
+                     from the store."
                 );
                 quote! {
                     #[doc = #doc]
                     pub async fn #method(
                         &self,
                         #(#params: &#types,)*
-                        after: ::core::option::Option<&<#ty as #rt::Record>::Key>,
+                        after: ::core::option::Option<&#rt::Cursor>,
                         limit: usize,
                     ) -> ::core::result::Result<#rt::store::Page<#ty>, #rt::Error> {
                         self.repo.find_by_index(#index_name, &(#(#params,)*), after, limit).await
@@ -522,7 +505,6 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
             repo: #rt::Repository<#ty>,
         }
 
-        #[allow(clippy::clone_on_copy, clippy::needless_update)]
         impl #repo {
             /// The repository on `store`, with L1 as the schema asks and no Redis.
             pub fn new(store: #rt::Store) -> Self {
@@ -543,21 +525,6 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
             /// The generic repository underneath.
             pub fn repository(&self) -> &#rt::Repository<#ty> {
                 &self.repo
-            }
-
-            /// An opaque, stable cursor token for the page boundary `key` (e.g. a page's `next`), for callers
-            /// that hand cursors out (an HTTP API); [`Self::key_of_cursor`] reads it back.
-            pub fn cursor(key: &<#ty as #rt::Record>::Key) -> ::std::string::String {
-                let boundary = #ty { #cursor_fields ..::core::default::Default::default() };
-                #rt::store::lookup::encode_cursor(&boundary)
-            }
-
-            /// The key a token from [`Self::cursor`] stands for; `Error::Config` for anything else.
-            pub fn key_of_cursor(
-                token: &str,
-            ) -> ::core::result::Result<<#ty as #rt::Record>::Key, #rt::Error> {
-                let boundary: #ty = #rt::store::lookup::decode_cursor(token)?;
-                ::core::result::Result::Ok(#rt::Record::key(&boundary))
             }
 
             #(#lookups)*

@@ -8,10 +8,11 @@
 //! outside the repository's read path could not take part in its stale-fill protection.
 //!
 //! **Pages.** Secondary lookups are keyset-paginated on the primary key within the matching rows: a page's
-//! [`next`](crate::store::Page::next) is the last key returned, stable under concurrent inserts and deletes
+//! [`next`](crate::store::Page::next) is an opaque [`Cursor`] after the last key returned, stable under concurrent inserts and deletes
 //! (no row is returned twice, none that existed throughout is skipped).
 
 use super::Repository;
+use crate::cursor::Cursor;
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::store::Page;
@@ -35,11 +36,14 @@ impl<E: Record> Repository<E> {
 
     /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order after the key `after`
     /// (`None` for the first page; then the previous page's `next`).
+    ///
+    /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
+    /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn find_by_index<V: IndexValues>(
         &self,
         index: &str,
         values: &V,
-        after: Option<&E::Key>,
+        after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
         self.lookup(index, values, after, limit)
@@ -51,7 +55,7 @@ impl<E: Record> Repository<E> {
         &self,
         index: &str,
         values: &V,
-        after: Option<&E::Key>,
+        after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
         let counters = &self.inner.counters;
@@ -65,7 +69,7 @@ impl<E: Record> Repository<E> {
         match &result {
             Ok(page) if page.items.is_empty() => counters.miss(Tier::Store),
             Ok(_) => counters.hit(Tier::Store),
-            Err(Error::Config(_)) => {}
+            Err(Error::Config(_) | Error::InvalidCursor { .. } | Error::InvalidLimit { .. }) => {}
             Err(e) => counters.error(Tier::Store, e),
         }
         result

@@ -15,6 +15,7 @@ mod lookup;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
+use crate::cursor::Cursor;
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::schema::Consistency;
@@ -304,8 +305,12 @@ impl<E: Record> Repository<E> {
         Ok(written.len())
     }
 
-    /// Up to `limit` rows in key order after `after` (straight from the store: scans bypass the caches).
-    pub async fn scan(&self, after: Option<&E::Key>, limit: usize) -> Result<Page<E>, Error> {
+    /// Up to `limit` rows in key order after the cursor `after` (`None` for the first page; then the previous
+    /// page's [`next`](Page::next)), straight from the store: scans bypass the caches.
+    ///
+    /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
+    /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
+    pub async fn scan(&self, after: Option<&Cursor>, limit: usize) -> Result<Page<E>, Error> {
         self.inner
             .store
             .scan::<E>(after, limit)

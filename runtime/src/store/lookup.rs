@@ -5,6 +5,7 @@
 //! comparing each row's index columns through their [`Column::write_token`] text.
 
 use super::{Backend, Page, Store};
+use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::record::{Column, ColumnWriter, Record};
 use crate::schema::IndexSchema;
@@ -85,8 +86,11 @@ fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
 }
 
 impl Store {
-    /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order, after the key
-    /// `after`. The page's `next` is the key to pass as `after` for the following page.
+    /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order, after the cursor
+    /// `after`. The page's `next` is the cursor to pass as `after` for the following page.
+    ///
+    /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
+    /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     ///
     /// Reads the store (the source of truth) directly, never a cache, so a lookup never returns a version
     /// older than the last acknowledged write.
@@ -96,10 +100,13 @@ impl Store {
         &self,
         index: &str,
         values: &V,
-        after: Option<&E::Key>,
+        after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
         let index = index_of::<E>(index, V::LEN)?;
+        crate::cursor::check_limit::<E>(limit)?;
+        let after = crate::cursor::key_of::<E>(after)?;
+        let after = after.as_ref();
         match &self.backend {
             Backend::Memory(m) => {
                 let mut wanted = Tokens(Vec::new());
@@ -122,7 +129,7 @@ impl Store {
                 let more = items.len() > limit;
                 items.truncate(limit);
                 let next = match more {
-                    true => items.last().map(|v| v.value.key()),
+                    true => items.last().map(|v| Cursor::of::<E>(&v.value.key())),
                     false => None,
                 };
                 Ok(Page { items, next })
@@ -133,39 +140,4 @@ impl Store {
             Backend::Postgres(s) => s.find_by_index(index, values, after, limit).await,
         }
     }
-}
-
-/// The version tag of cursor tokens, so a future format can tell old tokens apart.
-const CURSOR_PREFIX: &str = "c1.";
-
-/// An opaque, stable cursor token for a page boundary: the protobuf encoding of `boundary` (generated code
-/// passes a message holding only the key fields), in hex behind a version tag. The same key always gives the
-/// same token.
-pub fn encode_cursor<M: prost::Message>(boundary: &M) -> String {
-    let bytes = boundary.encode_to_vec();
-    let mut token = String::with_capacity(CURSOR_PREFIX.len() + bytes.len() * 2);
-    token.push_str(CURSOR_PREFIX);
-    for byte in bytes {
-        use std::fmt::Write;
-        let _ = write!(token, "{byte:02x}");
-    }
-    token
-}
-
-/// The message a token from [`encode_cursor`] holds; [`Error::Config`] for a token it did not make.
-pub fn decode_cursor<M: prost::Message + Default>(token: &str) -> Result<M, Error> {
-    let bad = || Error::Config("not a cursor token of this entity".to_owned());
-    let hex = token.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
-    if !hex.len().is_multiple_of(2) {
-        return Err(bad());
-    }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(bad)?;
-    M::decode(bytes.as_slice()).map_err(|_| bad())
 }

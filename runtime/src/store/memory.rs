@@ -120,7 +120,9 @@ impl MemoryStore {
             let items: Vec<Versioned<E>> =
                 rows.by_ref().take(limit).map(|(_, v)| v.clone()).collect();
             let next = match rows.next() {
-                Some(_) => items.last().map(|v| v.value.key()),
+                Some(_) => items
+                    .last()
+                    .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
                 None => None,
             };
             Page { items, next }

@@ -13,6 +13,7 @@ mod memory;
 mod sql;
 mod transaction;
 
+use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::record::Record;
 use crate::versioned::Versioned;
@@ -53,8 +54,8 @@ macro_rules! dispatch {
 pub struct Page<E: Record> {
     /// The rows, in key order.
     pub items: Vec<Versioned<E>>,
-    /// The key after which the next page starts; `None` on the last page.
-    pub next: Option<E::Key>,
+    /// The cursor of the next page (pass it as `after`); `None` on the last page.
+    pub next: Option<Cursor>,
 }
 
 impl Store {
@@ -183,12 +184,18 @@ impl Store {
             .delete_many::<E>(keys))
     }
 
-    /// Up to `limit` rows in key order, starting after `after`.
+    /// Up to `limit` rows in key order, starting after the cursor `after`.
+    ///
+    /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
+    /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn scan<E: Record>(
         &self,
-        after: Option<&E::Key>,
+        after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
+        crate::cursor::check_limit::<E>(limit)?;
+        let after = crate::cursor::key_of::<E>(after)?;
+        let after = after.as_ref();
         dispatch!(self, |m| Ok(m.scan::<E>(after, limit)), |s| s
             .scan::<E>(after, limit))
     }

@@ -88,12 +88,13 @@ async fn batches_and_scan_pages() {
     assert_eq!(got[2].as_ref().unwrap().value.balance, 24);
 
     let mut seen = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<capacitor::Cursor> = None;
     loop {
         let page = repo.scan(after.as_ref(), 10).await.unwrap();
         seen.extend(page.items.iter().map(|v| v.value.id.clone()));
         match page.next {
-            Some(next) => after = Some(next),
+            // Through the token's text form, as an HTTP API would hand it out and take it back.
+            Some(next) => after = Some(next.to_string().parse().unwrap()),
             None => break,
         }
     }

@@ -160,7 +160,9 @@ macro_rules! lookup_store {
                         items.push(Versioned::new(value, version as u64));
                     }
                     let next = match more {
-                        true => items.last().map(|v| v.value.key()),
+                        true => items
+                            .last()
+                            .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
                         false => None,
                     };
                     Ok(Page { items, next })

@@ -354,7 +354,9 @@ macro_rules! sql_store {
                     items.push(Versioned::new(value, version));
                 }
                 let next = match more {
-                    true => items.last().map(|v| v.value.key()),
+                    true => items
+                        .last()
+                        .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
                     false => None,
                 };
                 Ok(Page { items, next })
