@@ -6,7 +6,7 @@
 //! including a Timestamp's nanoseconds, a uint64 above 2^63, NaN, ±Inf, -0.0 and enum numbers the schema does not
 //! know.
 //!
-//! - [`SqliteValue`] (feature `sqlite`) and [`PgValue`] (feature `postgres`) convert a Rust value of a proto kind
+//! - `SqliteValue` (feature `sqlite`) and `PgValue` (feature `postgres`) convert a Rust value of a proto kind
 //!   to the sqlx type bound for its column and back.
 //! - [`Timestamp`], [`Duration`], [`Json`] and [`Repeated`] name the kinds whose Rust type alone would be
 //!   ambiguous (`Vec<u8>` is `bytes`, so a repeated field is `Repeated<T>`).
