@@ -50,9 +50,8 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
-    DecodeError::new(format!("column {column}: {e}"))
-}
+use crate::record::codec_error;
+use crate::record::{pg_hooks, sql_hooks, sqlite_hooks};
 
 /// `Column` for `Repeated<T>` of each element type, through the codec of each dialect.
 macro_rules! repeated_column {
@@ -66,43 +65,7 @@ macro_rules! repeated_column {
                 out.push(';');
             }
 
-            #[cfg(feature = "sqlite")]
-            fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-                args.add(crate::sql::SqliteValue::to_sqlite(self)?)
-            }
-            #[cfg(feature = "sqlite")]
-            fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-                args.add(None::<<Self as crate::sql::SqliteValue>::Column>)
-            }
-            #[cfg(feature = "sqlite")]
-            fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
-                let at = *index;
-                *index += 1;
-                let column: Option<<Self as crate::sql::SqliteValue>::Column> =
-                    row.try_get(at).map_err(|e| codec_error(at, e))?;
-                column
-                    .map(|c| crate::sql::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
-                    .transpose()
-            }
-
-            #[cfg(feature = "postgres")]
-            fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
-                args.add(crate::sql::PgValue::to_pg(self)?)
-            }
-            #[cfg(feature = "postgres")]
-            fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
-                args.add(None::<<Self as crate::sql::PgValue>::Column>)
-            }
-            #[cfg(feature = "postgres")]
-            fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
-                let at = *index;
-                *index += 1;
-                let column: Option<<Self as crate::sql::PgValue>::Column> =
-                    row.try_get(at).map_err(|e| codec_error(at, e))?;
-                column
-                    .map(|c| crate::sql::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
-                    .transpose()
-            }
+            sql_hooks!();
         }
     )*};
 }

@@ -71,7 +71,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
+pub(crate) fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
     DecodeError::new(format!("column {column}: {e}"))
 }
 
@@ -130,6 +130,10 @@ macro_rules! pg_hooks {
         }
     };
 }
+
+// Other modules' `Column` impls (`collections`) bind through the same hooks; their expansion names
+// `codec_error`, the sqlx row/argument types and traits, `BoxError` and `DecodeError`, which the caller imports.
+pub(crate) use {pg_hooks, sql_hooks, sqlite_hooks};
 
 macro_rules! integer_column {
     ($($ty:ty),*) => {$(
