@@ -4,5 +4,6 @@
 //! started on a free loopback port in a temp dir and stopped when its handle drops. `scripts/test.sh` installs
 //! the packages when the machine lacks them.
 
+pub mod alloc;
 pub mod postgres;
 pub mod redis;

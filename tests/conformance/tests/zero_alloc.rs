@@ -3,32 +3,7 @@
 
 use capacitor::Validate;
 use capacitor_conformance::shop::v1::{Address, Order, order::Payment};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use capacitor_testkit::alloc::{Counting, allocations_during};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -64,12 +39,12 @@ fn validating_valid_input_allocates_nothing() {
     };
     // The first call compiles the regexes (once per process, in a LazyLock).
     assert_eq!(order.validate(), Ok(()));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..100 {
-        assert!(order.validate().is_ok());
-        assert!(order.validate_fail_fast().is_ok());
-    }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = allocations_during(|| {
+        for _ in 0..100 {
+            assert!(order.validate().is_ok());
+            assert!(order.validate_fail_fast().is_ok());
+        }
+    });
     assert_eq!(
         allocations, 0,
         "validating valid input allocated {allocations} times"
