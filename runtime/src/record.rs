@@ -400,6 +400,12 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
     /// Reads a value from its stored columns.
     fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError>;
 
+    /// Clears what the store does not keep: every field without a column (`ignore`d), and a oneof whose set
+    /// member is `ignore`d. The repository applies it to a value before writing it, so the caches hold exactly
+    /// what the store holds and a read returns the same value from every tier. The default keeps everything
+    /// (an entity whose fields all have columns); generated code clears its unstored fields.
+    fn clear_unstored(&mut self) {}
+
     /// Checks the value against its schema's rules before a write; generated code for an entity with
     /// `buf.validate` rules returns [`Validate::validate`](crate::Validate::validate). An error stops the write
     /// before any tier is touched.
