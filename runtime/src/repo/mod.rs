@@ -204,7 +204,7 @@ impl<E: Record> Repository<E> {
 
     /// Inserts or replaces `value` (after checking its rules); returns its new version.
     pub async fn put(&self, value: E) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         self.write(
             "put",
             move |store, value: E| async move {
@@ -219,7 +219,7 @@ impl<E: Record> Repository<E> {
 
     /// Inserts `value`; [`Error::Conflict`] (with `expected: None`) if its key is present.
     pub async fn insert(&self, value: E) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         self.write(
             "insert",
             move |store, value: E| async move {
@@ -234,7 +234,7 @@ impl<E: Record> Repository<E> {
 
     /// Replaces `value` if the stored row is at `expected_version`; [`Error::Conflict`] otherwise.
     pub async fn update(&self, value: E, expected_version: u64) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         self.write(
             "update",
             move |store, value: E| async move {
@@ -266,9 +266,7 @@ impl<E: Record> Repository<E> {
 
     /// Inserts or replaces every value in one store transaction; returns their new versions.
     pub async fn put_many(&self, values: Vec<E>) -> Result<Vec<u64>, Error> {
-        for value in &values {
-            value.check_rules().map_err(Error::Validation)?;
-        }
+        let values = values.into_iter().map(prepare).collect::<Result<Vec<E>, _>>()?;
         let written = self
             .write(
                 "put_many",
@@ -500,7 +498,7 @@ impl<E: Record> Repository<E> {
 
     /// [`put`](Self::put) inside `tx`.
     pub async fn put_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         let version = tx.put(&value).await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
@@ -508,7 +506,7 @@ impl<E: Record> Repository<E> {
 
     /// [`insert`](Self::insert) inside `tx`.
     pub async fn insert_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         let version = tx.insert(&value).await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
@@ -521,7 +519,7 @@ impl<E: Record> Repository<E> {
         value: E,
         expected_version: u64,
     ) -> Result<u64, Error> {
-        value.check_rules().map_err(Error::Validation)?;
+        let value = prepare(value)?;
         let version = tx.update(&value, expected_version).await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
@@ -535,6 +533,14 @@ impl<E: Record> Repository<E> {
         }
         Ok(deleted.is_some())
     }
+}
+
+/// A value as a write stores and caches it: its rules checked (a violation touches no tier), then its unstored
+/// fields cleared ([`Record::clear_unstored`]), so every tier holds what the store holds.
+fn prepare<E: Record>(mut value: E) -> Result<E, Error> {
+    value.check_rules().map_err(Error::Validation)?;
+    value.clear_unstored();
+    Ok(value)
 }
 
 fn first_version<K, E>(written: Vec<(K, Option<E>, u64)>) -> u64 {
