@@ -37,7 +37,6 @@ pub mod collections;
 pub mod cursor;
 mod detach;
 pub mod error;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod migrate;
 pub mod record;
 #[cfg(feature = "redis")]

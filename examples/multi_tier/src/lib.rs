@@ -12,10 +12,16 @@ pub mod shop {
 }
 
 use capacitor::Store;
+use capacitor::migrate::Migrations;
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::repo::Stats;
 use shop::v1::{Cart, CartRepo};
-use std::path::Path;
+
+/// The Postgres migrations `capgen migrate diff` wrote, embedded in the binary.
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Every dialect's migrations this application may open (only Postgres here).
+pub const MIGRATIONS: Migrations = Migrations::new().postgres(&POSTGRES_MIGRATIONS);
 
 /// What one run observed, for the caller to print or check.
 #[derive(Debug)]
@@ -51,12 +57,7 @@ pub async fn run(
     redis_url: &str,
     prefix: &str,
 ) -> Result<Report, Box<dyn std::error::Error>> {
-    let store = Store::open(postgres_url).await?;
-    let pool = store
-        .postgres_pool()
-        .ok_or("a postgres:// URL opens a Postgres store")?;
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    capacitor::migrate::migrate_from(pool, &migrations).await?;
+    let store = Store::open_migrated(postgres_url, &MIGRATIONS).await?;
 
     // Two repositories, each with its own L1: two processes sharing Redis and the database.
     let first = process(&store, redis_url, prefix).await?;

@@ -15,11 +15,20 @@ mod transaction;
 
 use crate::cursor::Cursor;
 use crate::error::Error;
+pub use crate::migrate::Migrations;
 use crate::record::Record;
+use crate::schema::Backend as SchemaBackend;
 use crate::versioned::Versioned;
 use memory::MemoryStore;
 use std::sync::Arc;
 pub use transaction::Transaction;
+
+/// The environment variable [`Store::open_default`] reads the store URL from.
+pub const DATABASE_URL_ENV: &str = "CAPACITOR_DATABASE_URL";
+
+/// The store [`Store::open_default`] opens for a SQLite entity when no URL is configured: `capacitor.db` in the
+/// working directory.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite:capacitor.db";
 
 /// A handle to the store of an application.
 #[derive(Clone)]
@@ -96,27 +105,71 @@ impl Store {
         }
     }
 
-    /// Applies `migrator`'s migrations (capgen's, embedded with `sqlx::migrate!`) to a SQLite store.
-    #[cfg(feature = "sqlite")]
-    pub async fn migrate_sqlite(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), Error> {
-        match &self.backend {
-            Backend::Sqlite(s) => migrator
-                .run(&s.pool)
-                .await
-                .map_err(|e| Error::backend("store", crate::error::Tier::Store, e)),
-            _ => Err(Error::Config("not a SQLite store".to_owned())),
-        }
+    /// Opens the store `url` names (see [`open`](Store::open)) and applies the migrations of its dialect (see
+    /// [`Migrations`]); [`Error::Config`] when `migrations` has none for that dialect.
+    pub async fn open_migrated(url: &str, migrations: &Migrations) -> Result<Self, Error> {
+        let store = Store::open(url).await?;
+        store.migrate(migrations).await?;
+        Ok(store)
     }
 
-    /// Applies `migrator`'s migrations (capgen's, embedded with `sqlx::migrate!`) to a Postgres store.
-    #[cfg(feature = "postgres")]
-    pub async fn migrate_postgres(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), Error> {
+    /// Opens the store configured for an entity whose schema says `backend`, and applies `migrations`:
+    /// the URL in the environment variable [`DATABASE_URL_ENV`] if set; otherwise the backend's default —
+    /// the SQLite file [`DEFAULT_SQLITE_URL`] in the working directory (the embedded default), or `memory:`. A
+    /// Postgres entity has no default server: [`Error::Config`] says what to set.
+    pub async fn open_default(
+        backend: SchemaBackend,
+        migrations: &Migrations,
+    ) -> Result<Self, Error> {
+        let url = match std::env::var(DATABASE_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => match backend {
+                SchemaBackend::Sqlite => DEFAULT_SQLITE_URL.to_owned(),
+                SchemaBackend::Memory => "memory:".to_owned(),
+                SchemaBackend::Postgres => {
+                    return Err(Error::Config(format!(
+                        "the entity's backend is Postgres and no store URL is configured: set \
+                         {DATABASE_URL_ENV} (e.g. postgres://user@host/db) or open the repository with a URL"
+                    )));
+                }
+            },
+        };
+        Store::open_migrated(&url, migrations).await
+    }
+
+    /// Applies the migrations of this store's dialect (none for `memory:`). Each version is applied once;
+    /// a version whose file changed after it was applied is an error (sqlx checksums applied migrations).
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), Error> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        let failed = |e: sqlx::migrate::MigrateError| {
+            Error::backend("migrations", crate::error::Tier::Store, e)
+        };
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+        let _ = migrations;
         match &self.backend {
-            Backend::Postgres(s) => migrator
-                .run(&s.pool)
-                .await
-                .map_err(|e| Error::backend("store", crate::error::Tier::Store, e)),
-            _ => Err(Error::Config("not a Postgres store".to_owned())),
+            Backend::Memory(_) => Ok(()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => {
+                let migrator = migrations.sqlite_migrator().ok_or_else(|| {
+                    Error::Config(
+                        "a sqlite: store was opened but no SQLite migrations were given \
+                         (Migrations::sqlite)"
+                            .to_owned(),
+                    )
+                })?;
+                migrator.run(&s.pool).await.map_err(failed)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => {
+                let migrator = migrations.postgres_migrator().ok_or_else(|| {
+                    Error::Config(
+                        "a postgres:// store was opened but no Postgres migrations were given \
+                         (Migrations::postgres)"
+                            .to_owned(),
+                    )
+                })?;
+                migrator.run(&s.pool).await.map_err(failed)
+            }
         }
     }
 
