@@ -1,6 +1,13 @@
 //! Transactions across the repositories of one store.
 //!
 //! ```text
+//! // A closure: committed when it returns Ok, rolled back when it returns Err (or panics, or is dropped).
+//! store.transaction(async |tx| {
+//!     accounts.update_in(tx, account, version).await?;
+//!     ledger.insert_in(tx, entry).await
+//! }).await?;
+//!
+//! // Or by hand:
 //! let mut tx = store.begin().await?;
 //! accounts.put_in(&mut tx, a).await?;      // Repository::put_in / insert_in / update_in / delete_in
 //! ledger.insert_in(&mut tx, entry).await?;
@@ -96,6 +103,35 @@ impl Store {
             backend: Some(backend),
             effects: Vec::new(),
         })
+    }
+
+    /// Runs `work` in a transaction: commits when it returns `Ok` (then writes the caches through, see
+    /// [`Transaction::commit`]) and rolls back, touching no cache, when it returns `Err` — which is returned as
+    /// is — or panics, or the future is dropped before it finishes. A failed commit is returned as the error
+    /// (converted with `From<Error>`), and nothing was acknowledged.
+    ///
+    /// ```no_run
+    /// # async fn run(store: capacitor::Store) -> Result<(), capacitor::Error> {
+    /// let moved: u64 = store
+    ///     .transaction(async |tx| {
+    ///         // accounts.update_in(tx, from, v1).await?; accounts.update_in(tx, to, v2).await?;
+    ///         # let _ = tx;
+    ///         Ok::<_, capacitor::Error>(100)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, X>(
+        &self,
+        work: impl AsyncFnOnce(&mut Transaction) -> Result<T, X>,
+    ) -> Result<T, X>
+    where
+        X: From<Error>,
+    {
+        let mut tx = self.begin().await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 }
 
