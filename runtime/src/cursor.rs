@@ -1,49 +1,291 @@
-//! Opaque page cursors: the token a page hands out as [`Page::next`](crate::store::Page::next) and a scan or
+//! Sealed page cursors: the token a page hands out as [`Page::next`](crate::store::Page::next) and a scan or
 //! lookup takes back as `after`.
 //!
-//! A token is base64url (no padding) of a format byte, the entity's [`Record::fingerprint`] (so a token of
-//! another entity, or of an older schema of this one, is refused) and the key's columns in their unambiguous
-//! token form ([`Column::write_token`], read back by [`Column::read_token`]). The same key always gives the same
-//! token, so a page boundary is stable.
+//! **Layout.** A token is base64url (no padding) of a format byte and the key's columns in their unambiguous
+//! token form ([`Column::write_token`], read back by [`Column::read_token`]), padded to a multiple of 16 bytes and
+//! sealed with AES-256-SIV (RFC 5297, RustCrypto's `aes-siv`) under a [`CursorKey`]. The format byte, the
+//! entity's message name and its [`Record::fingerprint`] are the associated data: a token of another entity, of
+//! an older schema of this one, or sealed under another key fails authentication and is refused.
 //!
-//! **Sensitivity.** A token is not encrypted: it carries the key (which may be PII, e.g. an email) in a form
-//! anyone can decode. Treat a token as sensitive as the key itself: hand it only to callers who may read the
-//! rows it pages through. [`Cursor`]'s `Debug` never shows it, and decoding errors name the entity only.
+//! **Properties.** *Opaque*: without the key a token reveals nothing of the key it holds but its length, to
+//! within 16 bytes. *Stable*: SIV is deterministic, so the same key under the same cursor key always gives the
+//! same token, and a page boundary is stable. *Unforgeable*: a tampered, truncated or made-up token is
+//! [`Error::InvalidCursor`], which names the entity only (never the token or the key), never a wrong page.
+//!
+//! **Keys.** A [`Repository`](crate::Repository) seals with the key of
+//! [`RepositoryBuilder::cursor_key`](crate::repo::RepositoryBuilder::cursor_key), else with the process-wide
+//! default ([`default_key`]): the key given to [`set_default_key`], else the environment variable
+//! [`CURSOR_KEY_ENV`] (`CAPACITOR_CURSOR_KEY`), else a random key made for this process, with one
+//! `tracing` warning per process, since its tokens are refused by other processes and after a restart. Services
+//! with several processes set the same key everywhere. A [`CursorKey`] is 64 bytes, written as 128 hex digits
+//! or as base64 (standard or URL-safe, padding optional); `openssl rand -hex 64` makes one.
+//!
+//! **Rotation.** A key may carry previous keys ([`CursorKey::accepting`], or a comma-separated list in the
+//! variable, newest first): tokens are sealed under the first and opened under any, so pages handed out before a
+//! rotation still work while the old key is listed.
+//!
+//! [`Cursor`]'s and [`CursorKey`]'s `Debug` never show their contents.
 
 use crate::error::{DecodeError, Error};
 use crate::record::{Column, ColumnReader, ColumnWriter, Record};
+use crate::store::Page;
+use aes_siv::siv::Aes256Siv;
+use aes_siv::{Key, KeyInit};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Once, OnceLock};
 
-/// The format byte of the current token layout.
-const FORMAT: u8 = 1;
+/// The format byte of the current token layout (1 was the unsealed layout, now refused).
+const FORMAT: u8 = 2;
+
+/// The SIV tag that starts a sealed body, and the block the plaintext is padded to.
+const BLOCK: usize = 16;
 
 /// The most rows one page may ask for; larger limits are refused with [`Error::InvalidLimit`].
 pub const MAX_PAGE_LIMIT: usize = 10_000;
 
-/// An opaque, stable page cursor for one entity (see the [module docs](self) on what it carries).
+/// The environment variable the process-wide default [`CursorKey`] is read from (see the
+/// [module docs](self)).
+pub const CURSOR_KEY_ENV: &str = "CAPACITOR_CURSOR_KEY";
+
+/// The secret that seals page cursors, with the previous keys it still accepts.
+///
+/// Cheap to clone (shared). `Debug` prints `CursorKey(<redacted>)`; there is no `Display` and no serde, so a key
+/// is never logged or serialized by accident.
+#[derive(Clone)]
+pub struct CursorKey(Arc<Vec<[u8; CursorKey::LEN]>>);
+
+impl CursorKey {
+    /// The length of a key in bytes (AES-256-SIV: a 256-bit MAC key and a 256-bit encryption key).
+    pub const LEN: usize = 64;
+
+    /// A new random key from the operating system's generator; [`Error::Config`] if the generator fails.
+    pub fn generate() -> Result<CursorKey, Error> {
+        let mut bytes = [0u8; CursorKey::LEN];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            Error::Config(format!(
+                "cursor key: the operating system's random generator failed: {e}"
+            ))
+        })?;
+        Ok(CursorKey::from_bytes(bytes))
+    }
+
+    /// The key made of `bytes`.
+    pub fn from_bytes(bytes: [u8; CursorKey::LEN]) -> CursorKey {
+        CursorKey(Arc::new(vec![bytes]))
+    }
+
+    /// Parses a key: 128 hex digits or base64 (standard or URL-safe, padding optional) of 64 bytes, or a
+    /// comma-separated list of them, newest first (the first seals, all open; see [`accepting`](Self::accepting)).
+    ///
+    /// [`Error::Config`] on anything else; the message says what is wrong, never the text.
+    pub fn parse(text: &str) -> Result<CursorKey, Error> {
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        let mut keys = Vec::with_capacity(parts.len());
+        for (at, part) in parts.iter().enumerate() {
+            let key = decode_key(part).ok_or_else(|| {
+                let which = match parts.len() {
+                    1 => "a cursor key".to_owned(),
+                    n => format!("cursor key {} of {n}", at + 1),
+                };
+                Error::Config(format!(
+                    "{which} is not {} bytes written as {} hex digits or as base64",
+                    CursorKey::LEN,
+                    2 * CursorKey::LEN
+                ))
+            })?;
+            keys.push(key);
+        }
+        Ok(CursorKey(Arc::new(keys)))
+    }
+
+    /// The key in [`CURSOR_KEY_ENV`] (parsed as by [`parse`](Self::parse)); `None` when it is unset or empty.
+    pub fn from_env() -> Result<Option<CursorKey>, Error> {
+        match std::env::var(CURSOR_KEY_ENV) {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => CursorKey::parse(&text)
+                .map(Some)
+                .map_err(|e| Error::Config(format!("{CURSOR_KEY_ENV}: {}", config_text(e)))),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
+                "{CURSOR_KEY_ENV} is not valid UTF-8"
+            ))),
+        }
+    }
+
+    /// This key, also accepting tokens sealed under `previous` (and the keys `previous` accepts): for a rotation,
+    /// seal under the new key while pages handed out under the old one are still in flight.
+    pub fn accepting(self, previous: &CursorKey) -> CursorKey {
+        let mut keys = (*self.0).clone();
+        for key in previous.0.iter() {
+            if !keys.contains(key) {
+                keys.push(*key);
+            }
+        }
+        CursorKey(Arc::new(keys))
+    }
+
+    /// The key that seals.
+    fn sealing(&self) -> &[u8; CursorKey::LEN] {
+        // Every constructor puts at least one key in.
+        &self.0[0]
+    }
+
+    /// Whether `self` and `other` are the same shared key (not a comparison of secrets).
+    fn same(&self, other: &CursorKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CursorKey(<redacted>)")
+    }
+}
+
+impl FromStr for CursorKey {
+    type Err = Error;
+
+    /// As [`CursorKey::parse`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CursorKey::parse(s)
+    }
+}
+
+/// The text of a `Config` error (the others do not occur while parsing).
+fn config_text(e: Error) -> String {
+    match e {
+        Error::Config(text) => text,
+        other => other.to_string(),
+    }
+}
+
+/// 64 bytes from hex or base64 text.
+fn decode_key(text: &str) -> Option<[u8; CursorKey::LEN]> {
+    let bytes =
+        match text.len() == 2 * CursorKey::LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            true => (0..CursorKey::LEN)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+                .collect::<Option<Vec<u8>>>()?,
+            false => [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+                .iter()
+                .find_map(|engine| engine.decode(text).ok())?,
+        };
+    bytes.try_into().ok()
+}
+
+/// The process-wide default key, resolved once.
+struct DefaultKey {
+    key: CursorKey,
+    /// Made up for this process because nothing was configured.
+    random: bool,
+}
+
+static DEFAULT_KEY: OnceLock<Result<DefaultKey, String>> = OnceLock::new();
+static RANDOM_KEY_WARNING: Once = Once::new();
+
+/// Sets the process-wide default cursor key (see the [module docs](self)); call it once at startup, before any
+/// page is read. [`Error::Config`] if the default is already set or already in use (resolved from the
+/// environment or made up at random by an earlier page).
+pub fn set_default_key(key: CursorKey) -> Result<(), Error> {
+    DEFAULT_KEY
+        .set(Ok(DefaultKey { key, random: false }))
+        .map_err(|_| {
+            Error::Config(
+                "the default cursor key is already set or already in use: set it once, before the first page"
+                    .to_owned(),
+            )
+        })
+}
+
+/// The process-wide default cursor key: the one given to [`set_default_key`], else the one in
+/// [`CURSOR_KEY_ENV`], else a random key for this process (with one `tracing` warning per process).
+/// [`Error::Config`] when the variable holds no valid key.
+pub fn default_key() -> Result<&'static CursorKey, Error> {
+    let default = resolve_default()?;
+    if default.random {
+        RANDOM_KEY_WARNING.call_once(|| {
+            tracing::warn!(
+                target: "capacitor::cursor",
+                "no cursor key is configured ({CURSOR_KEY_ENV} or capacitor::cursor::set_default_key): page \
+                 cursors are sealed under a random key of this process, so other processes and this one after a \
+                 restart will refuse them"
+            );
+        });
+    }
+    Ok(&default.key)
+}
+
+/// The default key without the warning (for [`Cursor::of`], which internal scans call even when a repository
+/// seals under its own key).
+fn resolve_default() -> Result<&'static DefaultKey, Error> {
+    let resolved = DEFAULT_KEY.get_or_init(|| match CursorKey::from_env() {
+        Ok(Some(key)) => Ok(DefaultKey { key, random: false }),
+        Ok(None) => CursorKey::generate()
+            .map(|key| DefaultKey { key, random: true })
+            .map_err(config_text),
+        Err(e) => Err(config_text(e)),
+    });
+    resolved
+        .as_ref()
+        .map_err(|text| Error::Config(text.clone()))
+}
+
+/// Whether `key` is the process-wide default (so what the stores sealed with [`Cursor::of`] is already sealed
+/// under it).
+fn is_default(key: &CursorKey) -> bool {
+    matches!(DEFAULT_KEY.get(), Some(Ok(default)) if default.key.same(key))
+}
+
+/// An opaque, stable, sealed page cursor for one entity (see the [module docs](self)).
 ///
 /// Displays and parses as a URL-safe string; `Debug` prints `Cursor(<redacted>)`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Cursor(String);
 
 impl Cursor {
-    /// The cursor of `key`: the next page starts after it.
+    /// The cursor of `key` sealed under the process-wide [`default_key`]: the next page starts after it. A
+    /// repository with its own key makes its cursors with [`Repository::cursor`](crate::Repository::cursor).
+    ///
+    /// When the default key cannot be resolved (a malformed [`CURSOR_KEY_ENV`]) the token opens under no key;
+    /// the scans report the configuration error.
     pub fn of<E: Record>(key: &E::Key) -> Cursor {
-        let mut out = KeyText(String::new());
-        E::write_key(key, &mut out);
-        let mut bytes = Vec::with_capacity(9 + out.0.len());
+        match resolve_default() {
+            Ok(default) => Cursor::seal::<E>(key, &default.key),
+            Err(_) => Cursor(URL_SAFE_NO_PAD.encode([FORMAT])),
+        }
+    }
+
+    /// The cursor of `key` sealed under `with`.
+    pub fn seal<E: Record>(key: &E::Key, with: &CursorKey) -> Cursor {
+        let mut text = KeyText(String::new());
+        E::write_key(key, &mut text);
+        let mut plain = text.0.into_bytes();
+        // Padding (0x80, then zeros to a whole block) hides the key's exact length.
+        plain.push(0x80);
+        plain.resize(plain.len().next_multiple_of(BLOCK), 0);
+        let fingerprint = E::fingerprint().to_be_bytes();
+        let headers: [&[u8]; 3] = [&[FORMAT], E::SCHEMA.message.as_bytes(), &fingerprint];
+        let mut siv = Aes256Siv::new(&Key::<Aes256Siv>::from(*with.sealing()));
+        // Fails only with more than 126 headers; three never do. An empty body would open as "truncated".
+        let sealed = siv.encrypt(headers, &plain).unwrap_or_default();
+        let mut bytes = Vec::with_capacity(1 + sealed.len());
         bytes.push(FORMAT);
-        bytes.extend_from_slice(&E::fingerprint().to_be_bytes());
-        bytes.extend_from_slice(out.0.as_bytes());
+        bytes.extend_from_slice(&sealed);
         Cursor(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The key this cursor holds; [`Error::InvalidCursor`] when it is not a token of `E` under its current
-    /// schema (another entity's, an older schema's, truncated or junk).
+    /// The key this cursor holds, opened under the process-wide [`default_key`]; see [`open`](Self::open).
     pub fn key<E: Record>(&self) -> Result<E::Key, Error> {
+        self.open::<E>(default_key()?)
+    }
+
+    /// The key this cursor holds, opened under `with` (or a previous key it accepts); [`Error::InvalidCursor`]
+    /// when it is not a token of `E` under its current schema sealed under one of those keys (another
+    /// entity's, an older schema's, another key's, tampered with, truncated or junk).
+    pub fn open<E: Record>(&self, with: &CursorKey) -> Result<E::Key, Error> {
         let bad = |reason: &'static str| Error::InvalidCursor {
             entity: E::SCHEMA.message,
             reason,
@@ -51,17 +293,32 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD
             .decode(self.0.as_bytes())
             .map_err(|_| bad("not a cursor token"))?;
-        let (&format, rest) = bytes.split_first().ok_or_else(|| bad("empty token"))?;
+        let (&format, sealed) = bytes.split_first().ok_or_else(|| bad("empty token"))?;
         if format != FORMAT {
             return Err(bad("unknown token format"));
         }
-        let (fingerprint, body) = rest
-            .split_first_chunk::<8>()
-            .ok_or_else(|| bad("truncated token"))?;
-        if u64::from_be_bytes(*fingerprint) != E::fingerprint() {
-            return Err(bad("token of another entity or schema"));
+        if sealed.len() < 2 * BLOCK || sealed.len() % BLOCK != 0 {
+            return Err(bad("truncated token"));
         }
-        let text = std::str::from_utf8(body).map_err(|_| bad("malformed key"))?;
+        let fingerprint = E::fingerprint().to_be_bytes();
+        let headers: [&[u8]; 3] = [&[FORMAT], E::SCHEMA.message.as_bytes(), &fingerprint];
+        let mut plain = with
+            .0
+            .iter()
+            .find_map(|key| {
+                Aes256Siv::new(&Key::<Aes256Siv>::from(*key))
+                    .decrypt(headers, sealed)
+                    .ok()
+            })
+            .ok_or_else(|| {
+                bad("not a token of this entity and schema under this cursor key, or tampered with")
+            })?;
+        let end = plain.iter().rposition(|&b| b != 0).unwrap_or(0);
+        if plain.get(end) != Some(&0x80) {
+            return Err(bad("malformed key"));
+        }
+        plain.truncate(end);
+        let text = std::str::from_utf8(&plain).map_err(|_| bad("malformed key"))?;
         let mut reader = KeyReader(text);
         let key = E::read_key(&mut reader).map_err(|_| bad("malformed key"))?;
         if !reader.0.is_empty() {
@@ -103,7 +360,7 @@ impl std::error::Error for ParseCursorError {}
 impl FromStr for Cursor {
     type Err = ParseCursorError;
 
-    /// Checks only the alphabet; which entity the token belongs to is checked when it is used.
+    /// Checks only the alphabet; which entity and key the token belongs to is checked when it is used.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let alphabet = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
         match !s.is_empty() && s.bytes().all(alphabet) {
@@ -138,9 +395,31 @@ pub(crate) fn check_limit<E: Record>(limit: usize) -> Result<(), Error> {
     }
 }
 
-/// The key of an optional cursor, for the stores.
+/// The key of an optional cursor under the process-wide default key, for the stores' own `scan` and
+/// `find_by_index`. Resolves the default even without a cursor, so a malformed [`CURSOR_KEY_ENV`] is reported on
+/// the first page rather than on the second.
 pub(crate) fn key_of<E: Record>(after: Option<&Cursor>) -> Result<Option<E::Key>, Error> {
-    after.map(Cursor::key::<E>).transpose()
+    key_under::<E>(after, default_key()?)
+}
+
+/// The key of an optional cursor opened under `with`.
+pub(crate) fn key_under<E: Record>(
+    after: Option<&Cursor>,
+    with: &CursorKey,
+) -> Result<Option<E::Key>, Error> {
+    after.map(|c| c.open::<E>(with)).transpose()
+}
+
+/// Makes `page.next` a token under `with`: the stores seal it under the default key ([`Cursor::of`]), so only
+/// a repository with a key of its own pays for a second seal.
+pub(crate) fn seal_next<E: Record>(mut page: Page<E>, with: &CursorKey) -> Page<E> {
+    if page.next.is_some() && !is_default(with) {
+        page.next = page
+            .items
+            .last()
+            .map(|v| Cursor::seal::<E>(&v.value.key(), with));
+    }
+    page
 }
 
 /// Writes key columns in their token form.
@@ -163,8 +442,58 @@ impl ColumnReader for KeyReader<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::CursorKey;
     use crate::record::Column;
     use crate::sql::{Duration, Timestamp};
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    #[test]
+    fn keys_parse_from_hex_and_base64_and_lists() {
+        let bytes: [u8; 64] = std::array::from_fn(|i| i as u8 * 3);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        for text in [
+            hex.clone(),
+            hex.to_uppercase(),
+            STANDARD.encode(bytes),
+            URL_SAFE_NO_PAD.encode(bytes),
+            format!("  {hex}\n"),
+        ] {
+            let key = CursorKey::parse(&text).unwrap();
+            assert_eq!(key.0.as_slice(), &[bytes], "{text}");
+        }
+        let older = [7u8; 64];
+        let ring = CursorKey::parse(&format!("{hex}, {}", STANDARD.encode(older))).unwrap();
+        assert_eq!(ring.0.as_slice(), &[bytes, older], "newest first");
+        let accepting = CursorKey::from_bytes(bytes).accepting(&CursorKey::from_bytes(older));
+        assert_eq!(accepting.0.as_slice(), ring.0.as_slice());
+    }
+
+    #[test]
+    fn bad_keys_are_config_errors_that_never_echo_the_text() {
+        let short = "ab".repeat(32);
+        for (text, says) in [
+            (short.as_str(), "a cursor key is not 64 bytes"),
+            ("not-a-key-at-all", "a cursor key is not 64 bytes"),
+            ("", "a cursor key is not 64 bytes"),
+        ] {
+            let err = CursorKey::parse(text).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(says), "{shown}");
+            assert!(text.is_empty() || !shown.contains(text), "{shown}");
+        }
+        let good = "00".repeat(64);
+        let err = CursorKey::parse(&format!("{good},{short}")).unwrap_err();
+        assert!(err.to_string().contains("cursor key 2 of 2"), "{err}");
+        assert!(!err.to_string().contains(&short), "{err}");
+    }
+
+    #[test]
+    fn keys_never_print() {
+        let key = CursorKey::from_bytes([0xAB; 64]);
+        assert_eq!(format!("{key:?}"), "CursorKey(<redacted>)");
+        assert_eq!(format!("{:?}", Some(key)), "Some(CursorKey(<redacted>))");
+    }
 
     /// `read_token` is the inverse of `write_token` and consumes exactly one token.
     fn round_trip<T: Column + PartialEq + std::fmt::Debug>(value: T) {

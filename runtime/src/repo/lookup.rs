@@ -9,10 +9,11 @@
 //!
 //! **Pages.** Secondary lookups are keyset-paginated on the primary key within the matching rows: a page's
 //! [`next`](crate::store::Page::next) is an opaque [`Cursor`] after the last key returned, stable under concurrent inserts and deletes
-//! (no row is returned twice, none that existed throughout is skipped).
+//! (no row is returned twice, none that existed throughout is skipped). Cursors are sealed under the
+//! repository's [`CursorKey`] (see [`cursor`](crate::cursor)).
 
 use super::Repository;
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::store::Page;
@@ -21,14 +22,30 @@ use crate::versioned::Versioned;
 use tracing::Instrument;
 
 impl<E: Record> Repository<E> {
+    /// The cursor of `key` under this repository's cursor key: a page passed it as `after` starts after `key`.
+    ///
+    /// [`Error::Config`] when the repository uses the process-wide default key and that is misconfigured.
+    pub fn cursor(&self, key: &E::Key) -> Result<Cursor, Error> {
+        Ok(Cursor::seal::<E>(key, self.cursor_key()?))
+    }
+
+    /// The key this repository seals its cursors under: its own, else the process-wide default.
+    pub(super) fn cursor_key(&self) -> Result<&CursorKey, Error> {
+        match &self.inner.cursor_key {
+            Some(key) => Ok(key),
+            None => crate::cursor::default_key(),
+        }
+    }
+
     /// The row whose columns of the unique index `index` equal `values`, if any.
     pub async fn find_unique<V: IndexValues>(
         &self,
         index: &str,
         values: &V,
     ) -> Result<Option<Versioned<E>>, Error> {
+        // No cursor (a unique index has at most one row), so no key to resolve.
         let page = self
-            .lookup(index, values, None, 1)
+            .lookup(index, values, None, 1, false)
             .instrument(self.span("find_unique"))
             .await?;
         Ok(page.items.into_iter().next())
@@ -46,7 +63,7 @@ impl<E: Record> Repository<E> {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
-        self.lookup(index, values, after, limit)
+        self.lookup(index, values, after, limit, true)
             .instrument(self.span("find_by_index"))
             .await
     }
@@ -57,13 +74,18 @@ impl<E: Record> Repository<E> {
         values: &V,
         after: Option<&Cursor>,
         limit: usize,
+        paged: bool,
     ) -> Result<Page<E>, Error> {
+        let with = match paged {
+            true => Some(self.cursor_key()?),
+            false => None,
+        };
         let counters = &self.inner.counters;
         let started = std::time::Instant::now();
         let result = self
             .inner
             .store
-            .find_by_index::<E, V>(index, values, after, limit)
+            .find_by_index_with::<E, V>(index, values, after, limit, with)
             .await;
         counters.latency(Tier::Store, started.elapsed());
         match &result {

@@ -15,7 +15,7 @@ mod lookup;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::schema::Consistency;
@@ -48,6 +48,8 @@ struct Inner<E: Record> {
     #[cfg(feature = "redis")]
     l2: Option<RedisEntity<E>>,
     counters: Counters,
+    /// The key page cursors are sealed under; `None`: the process-wide default, resolved at the first page.
+    cursor_key: Option<CursorKey>,
 }
 
 /// Configures a [`Repository`].
@@ -56,6 +58,7 @@ pub struct RepositoryBuilder<E: Record> {
     l1: bool,
     #[cfg(feature = "redis")]
     redis: Option<RedisTier>,
+    cursor_key: Option<CursorKey>,
     _entity: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -70,6 +73,14 @@ impl<E: Record> RepositoryBuilder<E> {
     #[cfg(feature = "redis")]
     pub fn redis(mut self, redis: RedisTier) -> Self {
         self.redis = Some(redis);
+        self
+    }
+
+    /// Seals this repository's page cursors under `key` instead of the process-wide
+    /// [`default_key`](crate::cursor::default_key). Repositories (in any process) with the same key accept each
+    /// other's cursors; see [`cursor`](crate::cursor).
+    pub fn cursor_key(mut self, key: CursorKey) -> Self {
+        self.cursor_key = Some(key);
         self
     }
 
@@ -93,6 +104,7 @@ impl<E: Record> RepositoryBuilder<E> {
                 #[cfg(feature = "redis")]
                 l2,
                 counters: Counters::new(schema.message),
+                cursor_key: self.cursor_key,
             }),
         }
     }
@@ -111,6 +123,7 @@ impl<E: Record> Repository<E> {
             l1: true,
             #[cfg(feature = "redis")]
             redis: None,
+            cursor_key: None,
             _entity: std::marker::PhantomData,
         }
     }
@@ -309,9 +322,10 @@ impl<E: Record> Repository<E> {
     /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn scan(&self, after: Option<&Cursor>, limit: usize) -> Result<Page<E>, Error> {
+        let with = self.cursor_key()?;
         self.inner
             .store
-            .scan::<E>(after, limit)
+            .scan_with::<E>(after, limit, with)
             .instrument(self.span("scan"))
             .await
     }

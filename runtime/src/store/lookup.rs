@@ -3,9 +3,12 @@
 //!
 //! SQL stores run one query (`store::sql::lookup`); the in-memory store filters a scan of the table by
 //! comparing each row's index columns through their [`Column::write_token`] text.
+//!
+//! The public `find_by_index` and [`Store::scan`] seal their cursors under the process-wide default
+//! [`CursorKey`]; a repository passes its own key (`find_by_index_with`, `scan_with`).
 
 use super::{Backend, Page, Store};
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, CursorKey};
 use crate::error::Error;
 use crate::record::{Column, ColumnWriter, Record};
 use crate::schema::IndexSchema;
@@ -87,7 +90,8 @@ fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
 
 impl Store {
     /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order, after the cursor
-    /// `after`. The page's `next` is the cursor to pass as `after` for the following page.
+    /// `after`. The page's `next` is the cursor to pass as `after` for the following page; cursors are sealed
+    /// under the process-wide [`default_key`](crate::cursor::default_key).
     ///
     /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
@@ -103,9 +107,27 @@ impl Store {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
+        let with = crate::cursor::default_key()?;
+        self.find_by_index_with(index, values, after, limit, Some(with))
+            .await
+    }
+
+    /// [`find_by_index`](Self::find_by_index) with cursors sealed under `with`; with `None`, no cursors (`after`
+    /// is ignored and `next` is `None`), for unique lookups, which need no key.
+    pub(crate) async fn find_by_index_with<E: Record, V: IndexValues>(
+        &self,
+        index: &str,
+        values: &V,
+        after: Option<&Cursor>,
+        limit: usize,
+        with: Option<&CursorKey>,
+    ) -> Result<Page<E>, Error> {
         let index = index_of::<E>(index, V::LEN)?;
         crate::cursor::check_limit::<E>(limit)?;
-        let after = crate::cursor::key_of::<E>(after)?;
+        let after = match with {
+            Some(with) => crate::cursor::key_under::<E>(after, with)?,
+            None => None,
+        };
         let after = after.as_ref();
         match &self.backend {
             Backend::Memory(m) => {
@@ -128,16 +150,38 @@ impl Store {
                     .collect();
                 let more = items.len() > limit;
                 items.truncate(limit);
-                let next = match more {
-                    true => items.last().map(|v| Cursor::of::<E>(&v.value.key())),
-                    false => None,
+                let next = match (more, with) {
+                    (true, Some(with)) => items
+                        .last()
+                        .map(|v| Cursor::seal::<E>(&v.value.key(), with)),
+                    _ => None,
                 };
                 Ok(Page { items, next })
             }
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => s.find_by_index(index, values, after, limit).await,
+            Backend::Sqlite(s) => s.find_by_index(index, values, after, limit, with).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => s.find_by_index(index, values, after, limit).await,
+            Backend::Postgres(s) => s.find_by_index(index, values, after, limit, with).await,
         }
+    }
+
+    /// [`Store::scan`] with cursors sealed under `with`.
+    pub(crate) async fn scan_with<E: Record>(
+        &self,
+        after: Option<&Cursor>,
+        limit: usize,
+        with: &CursorKey,
+    ) -> Result<Page<E>, Error> {
+        crate::cursor::check_limit::<E>(limit)?;
+        let after = crate::cursor::key_under::<E>(after, with)?;
+        let after = after.as_ref();
+        let page = match &self.backend {
+            Backend::Memory(m) => m.scan::<E>(after, limit),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.scan::<E>(after, limit).await?,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.scan::<E>(after, limit).await?,
+        };
+        Ok(crate::cursor::seal_next(page, with))
     }
 }

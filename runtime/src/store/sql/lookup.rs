@@ -127,6 +127,7 @@ macro_rules! lookup_store {
                     values: &V,
                     after: Option<&E::Key>,
                     limit: usize,
+                    with: Option<&crate::cursor::CursorKey>,
                 ) -> Result<Page<E>, Error> {
                     let sql = super::lookup_sql(E::SCHEMA, index, $dialect, after.is_some());
                     let mut w = Writer {
@@ -159,11 +160,11 @@ macro_rules! lookup_store {
                         })?;
                         items.push(Versioned::new(value, version as u64));
                     }
-                    let next = match more {
-                        true => items
+                    let next = match (more, with) {
+                        (true, Some(with)) => items
                             .last()
-                            .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
-                        false => None,
+                            .map(|v| crate::cursor::Cursor::seal::<E>(&v.value.key(), with)),
+                        _ => None,
                     };
                     Ok(Page { items, next })
                 }
