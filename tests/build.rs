@@ -16,7 +16,14 @@ const PROTOS: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    capacitor_codegen::configure().compile_protos(PROTOS, &["proto"])?;
+    // prost's bytes option on a few repository fields, so generated repositories are tested with `Bytes` too.
+    capacitor_codegen::configure()
+        .bytes([
+            ".repo.v1.Contact.avatar",
+            ".repo.v1.Contact.thumbnails",
+            ".repo.v1.Blob",
+        ])
+        .compile_protos(PROTOS, &["proto"])?;
 
     let loaded = capacitor_codegen::proto::load(&Input::Files {
         includes: vec![PathBuf::from("proto")],

@@ -222,6 +222,44 @@ impl Column for Vec<u8> {
     sql_hooks!();
 }
 
+/// prost's `bytes` option (`prost_build::Config::bytes`): the same column and token as `Vec<u8>`.
+impl Column for prost::bytes::Bytes {
+    fn write_token(&self, out: &mut String) {
+        let _ = write!(out, "b{}:", self.len());
+        for byte in self {
+            let _ = write!(out, "{byte:02x}");
+        }
+        out.push(';');
+    }
+    fn read_token(input: &mut &str) -> Option<Self> {
+        Vec::<u8>::read_token(input).map(Self::from)
+    }
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        self.to_vec().bind_sqlite(args)
+    }
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        Vec::<u8>::bind_sqlite_null(args)
+    }
+    #[cfg(feature = "sqlite")]
+    fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+        Ok(Vec::<u8>::read_sqlite(row, index)?.map(Self::from))
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
+        args.add(&self[..])
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
+        Vec::<u8>::bind_pg_null(args)
+    }
+    #[cfg(feature = "postgres")]
+    fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
+        Ok(Vec::<u8>::read_pg(row, index)?.map(Self::from))
+    }
+}
+
 impl<T: Column> Column for Option<T> {
     fn write_token(&self, out: &mut String) {
         match self {
@@ -421,14 +459,22 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
     }
 }
 
-/// The fields of `schema` that have a column, in declaration order: the order of a row.
+/// The columns of a row of `schema`, in declaration order, each with the field that decides it: every field
+/// with a column, except that the members of a oneof share one column, listed once at the position of its first
+/// stored member (as the DDL has it). A `(field, column)` pair whose field is in a oneof
+/// ([`FieldSchema::oneof`](crate::schema::FieldSchema::oneof)) stands for the oneof's JSON column, not for the
+/// member.
 pub fn stored_columns(
-    schema: &'static EntitySchema,
-) -> impl Iterator<Item = (&'static crate::schema::FieldSchema, &'static str)> {
-    schema
-        .fields
-        .iter()
-        .filter_map(|f| f.column.map(|c| (f, c)))
+    schema: &EntitySchema,
+) -> impl Iterator<Item = (&crate::schema::FieldSchema, &'static str)> {
+    schema.fields.iter().enumerate().filter_map(|(at, f)| {
+        let column = f.column?;
+        let earlier_member = f.oneof.is_some()
+            && schema.fields[..at]
+                .iter()
+                .any(|e| e.oneof == f.oneof && e.column.is_some());
+        (!earlier_member).then_some((f, column))
+    })
 }
 
 /// FNV-1a over what decides a message's stored encoding: each field's number, name, type and label.

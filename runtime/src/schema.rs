@@ -47,8 +47,12 @@ pub struct FieldSchema {
     pub number: u32,
     /// The proto field name.
     pub name: &'static str,
-    /// The column it is stored in; `None` for an `ignore`d field (kept in the DTO, not stored).
+    /// The column it is stored in; `None` for an `ignore`d field (kept in the DTO, not stored). The members of a
+    /// oneof share one column, named after the oneof.
     pub column: Option<&'static str>,
+    /// The oneof this field is a member of (its proto name), whose members are stored together as one JSON
+    /// value in [`column`](Self::column); `None` for a field outside a oneof.
+    pub oneof: Option<&'static str>,
     pub ty: FieldType,
     pub label: Label,
     pub pii: Option<Pii>,

@@ -6,14 +6,20 @@
 //! the DDL's columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
 //! this emitter decides no column representation itself.
 //!
-//! Stored fields: scalars and enums (any presence), the single-column well-known types (Timestamp, Duration,
-//! wrappers), repeated scalars and enums (`capacitor::sql::Repeated`), and nested messages, maps and repeated
-//! messages as their proto3 JSON (`capacitor::collections`, proto path only: it uses the DTO's generated serde
-//! impls). An entity with a stored oneof gets no `Record` yet; [`unsupported`] names the field, and the
-//! generated code carries the reason as `<Type>::NO_REPOSITORY_REASON`.
+//! Stored fields: scalars and enums (any presence; `bytes` as `Vec<u8>` or, with prost's bytes option, `Bytes`),
+//! the single-column well-known types (Timestamp, Duration, wrappers), repeated scalars and enums
+//! (`capacitor::sql::Repeated`), nested messages, maps and repeated messages as their proto3 JSON
+//! (`capacitor::collections`), and oneofs: one JSON column per oneof, where its first stored member is, holding
+//! `{"<member>": <value>}` with the member's proto3 JSON name (lowerCamelCase) and value, NULL when no member is
+//! set. JSON columns use the DTO's generated serde impls (a oneof's through the containing message's, since
+//! prost's oneof enum has none), so they are on the proto path only; elsewhere [`unsupported`] names the field
+//! and the generated code carries the reason as `<Type>::NO_REPOSITORY_REASON`.
+//!
+//! `Record::clear_unstored` resets the fields that have no column (`ignore`d ones, a oneof set to an `ignore`d
+//! member), so the repository caches what the store holds.
 
 use crate::ir::{
-    EntityOptions, Field, FieldType, IndexKind, Label, Message, Scalar, Schema, WellKnown,
+    EntityOptions, Field, FieldType, IndexKind, Label, Message, Oneof, Scalar, Schema, WellKnown,
 };
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -61,12 +67,15 @@ fn storage(field: &Field) -> Storage {
 pub fn unsupported(message: &Message, entity: &EntityOptions, style: TypeStyle) -> Option<String> {
     let key = message.primary_key(entity);
     for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
-        let what = if field.oneof.is_some() {
-            Some("a oneof member (a oneof is stored as one JSON value)")
+        let what = if !style.has_json() && field.oneof.is_some() {
+            Some(
+                "a oneof member (a oneof is stored as one proto3 JSON value, which needs the serde impls capgen \
+                 generates: not with `skip_json`)",
+            )
         } else if !style.has_json() && storage(field) == Storage::Json {
             Some(
-                "a nested message, map or repeated message, stored as proto3 JSON, which needs the serde impls \
-                 capgen generates (not on a derived entity, nor with `skip_json`)",
+                "a nested message, map, repeated message or prost oneof, stored as proto3 JSON, which needs the \
+                 serde impls capgen generates (not on a derived entity, nor with `skip_json`)",
             )
         } else {
             None
@@ -235,6 +244,14 @@ fn lookup_type(field: &Field, rt: &TokenStream) -> Option<TokenStream> {
 fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream {
     let ident = rust_ident(&field.rust_name);
     match storage(field) {
+        // `Vec<u8>` or, with prost's bytes option, `Bytes` elements: the column holds `Vec<u8>`s either way.
+        Storage::Repeated if field.ty == FieldType::Scalar(Scalar::Bytes) => {
+            return quote! {
+                #rt::sql::Repeated(
+                    self.#ident.iter().map(|b| ::core::convert::AsRef::<[u8]>::as_ref(b).to_vec()).collect(),
+                )
+            };
+        }
         Storage::Repeated => {
             return quote!(#rt::sql::Repeated(::core::clone::Clone::clone(&self.#ident)));
         }
@@ -274,6 +291,12 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
                 FieldType::Scalar(s) => scalar_type(*s),
                 _ => quote!(i32),
             };
+            if field.ty == FieldType::Scalar(Scalar::Bytes) {
+                return quote! {
+                    columns.column::<#rt::sql::Repeated<#element>>()?.0
+                        .into_iter().map(::core::convert::Into::into).collect()
+                };
+            }
             return quote!(columns.column::<#rt::sql::Repeated<#element>>()?.0);
         }
         Storage::Json
@@ -323,6 +346,106 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
     }
 }
 
+/// One column of an entity's row.
+enum RowColumn<'a> {
+    /// A field stored in a column of its own.
+    Field(&'a Field),
+    /// A oneof, stored as one JSON value.
+    Oneof(&'a Oneof),
+}
+
+/// The columns of a row, in order: every field with a column ([`Field::stored_in`]) in declaration order, a oneof
+/// once, where its first stored member is (the order of the DDL's columns and of the runtime's statements,
+/// `capacitor::record::stored_columns`).
+fn row_columns(message: &Message) -> Vec<RowColumn<'_>> {
+    let mut columns = Vec::new();
+    let mut oneofs_seen: Vec<&str> = Vec::new();
+    for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
+        match field.oneof.as_deref() {
+            None => columns.push(RowColumn::Field(field)),
+            Some(name) if !oneofs_seen.contains(&name) => {
+                oneofs_seen.push(name);
+                let oneof = message
+                    .oneofs
+                    .iter()
+                    .find(|o| o.name == name)
+                    .unwrap_or_else(|| panic!("IR names an undeclared oneof `{name}`"));
+                columns.push(RowColumn::Oneof(oneof));
+            }
+            Some(_) => {}
+        }
+    }
+    columns
+}
+
+/// The enum variants of a oneof's members that are `ignore`d (not stored), as prost names them.
+fn ignored_variants<'a>(
+    message: &'a Message,
+    oneof: &'a Oneof,
+) -> impl Iterator<Item = Ident> + 'a {
+    message
+        .fields
+        .iter()
+        .filter(|f| f.oneof.as_deref() == Some(oneof.name.as_str()) && f.options.ignore)
+        .map(|f| rust_ident(&crate::names::type_name(&f.name)))
+}
+
+/// The JSON column of a oneof, as an expression over `self`: NULL when no stored member is set, otherwise the
+/// proto3 JSON the message's own serde impls give the oneof (`capacitor::collections::oneof_to_json`).
+fn write_oneof(message: &Message, oneof: &Oneof, rt: &TokenStream) -> TokenStream {
+    let ident = rust_ident(&oneof.rust_name);
+    let enum_ty = rust_path(&oneof.rust_type);
+    let ignored: Vec<TokenStream> = ignored_variants(message, oneof)
+        .map(|variant| quote!(#enum_ty::#variant(_)))
+        .collect();
+    let stored = (!ignored.is_empty())
+        .then(|| quote!(.filter(|member| !::core::matches!(member, #(#ignored)|*))));
+    quote! {
+        self.#ident.as_ref()#stored.map(|_| {
+            #rt::collections::oneof_to_json(&Self {
+                #ident: ::core::clone::Clone::clone(&self.#ident),
+                ..::core::default::Default::default()
+            })
+        })
+    }
+}
+
+/// `Record::clear_unstored`: resets every `ignore`d field, and every oneof whose set member is `ignore`d, so the
+/// caches hold what the store holds; `None` (the trait's no-op) when everything is stored.
+fn clear_unstored(message: &Message) -> Option<TokenStream> {
+    let mut clears: Vec<TokenStream> = message
+        .fields
+        .iter()
+        .filter(|f| f.oneof.is_none() && f.stored_in().is_none())
+        .map(|f| {
+            let ident = rust_ident(&f.rust_name);
+            quote!(self.#ident = ::core::default::Default::default();)
+        })
+        .collect();
+    for oneof in &message.oneofs {
+        let enum_ty = rust_path(&oneof.rust_type);
+        let ignored: Vec<TokenStream> = ignored_variants(message, oneof)
+            .map(|variant| quote!(::core::option::Option::Some(#enum_ty::#variant(_))))
+            .collect();
+        if ignored.is_empty() {
+            continue;
+        }
+        let ident = rust_ident(&oneof.rust_name);
+        clears.push(quote! {
+            if ::core::matches!(self.#ident, #(#ignored)|*) {
+                self.#ident = ::core::option::Option::None;
+            }
+        });
+    }
+    (!clears.is_empty()).then(|| {
+        quote! {
+            fn clear_unstored(&mut self) {
+                #(#clears)*
+            }
+        }
+    })
+}
+
 fn record_impl(
     message: &Message,
     entity: &EntityOptions,
@@ -346,11 +469,22 @@ fn record_impl(
         .iter()
         .map(|f| rust_ident(&f.rust_name))
         .collect();
+    // A `bytes` key is a `Vec<u8>` whatever the field's type (`Vec<u8>`, or `Bytes` with prost's bytes option).
+    let key_values: Vec<TokenStream> = key_fields
+        .iter()
+        .zip(&key_idents)
+        .map(|(f, i)| match f.ty {
+            FieldType::Scalar(Scalar::Bytes) => {
+                quote!(::core::convert::Into::into(::core::clone::Clone::clone(&self.#i)))
+            }
+            _ => quote!(::core::clone::Clone::clone(&self.#i)),
+        })
+        .collect();
     let (key_type, key_value, write_key, read_key) = if key_fields.len() == 1 {
-        let (t, i) = (&key_types[0], &key_idents[0]);
+        let (t, v) = (&key_types[0], &key_values[0]);
         (
             quote!(#t),
-            quote!(::core::clone::Clone::clone(&self.#i)),
+            quote!(#v),
             quote!(out.column(key);),
             quote!(columns.column()),
         )
@@ -359,25 +493,34 @@ fn record_impl(
         let reads = key_fields.iter().map(|_| quote!(columns.column()?));
         (
             quote!((#(#key_types),*)),
-            quote!((#(::core::clone::Clone::clone(&self.#key_idents)),*)),
+            quote!((#(#key_values),*)),
             quote!(#(out.column(&key.#at);)*),
             quote!(::core::result::Result::Ok((#(#reads),*))),
         )
     };
-    let stored: Vec<&Field> = message
-        .fields
-        .iter()
-        .filter(|f| f.stored_in().is_some())
-        .collect();
-    let writes = stored.iter().map(|f| {
-        let value = write_value(f, rt, style);
+    let columns = row_columns(message);
+    let writes = columns.iter().map(|c| {
+        let value = match c {
+            RowColumn::Field(f) => write_value(f, rt, style),
+            RowColumn::Oneof(o) => write_oneof(message, o, rt),
+        };
         quote!(out.column(&#value);)
     });
-    let reads = stored.iter().map(|f| {
-        let ident = rust_ident(&f.rust_name);
-        let value = read_value(f, rt, style);
-        quote!(#ident: #value,)
+    let reads = columns.iter().map(|c| match c {
+        RowColumn::Field(f) => {
+            let ident = rust_ident(&f.rust_name);
+            let value = read_value(f, rt, style);
+            quote!(#ident: #value,)
+        }
+        RowColumn::Oneof(o) => {
+            let ident = rust_ident(&o.rust_name);
+            let name = &o.name;
+            quote! {
+                #ident: #rt::collections::oneof_from_json::<Self, _>(#name, columns.column()?, |m| m.#ident)?,
+            }
+        }
     });
+    let clear_unstored = clear_unstored(message);
     let check_rules = validates.then(|| {
         quote! {
             fn check_rules(&self) -> ::core::result::Result<(), #rt::validate::Violations> {
@@ -386,7 +529,9 @@ fn record_impl(
         }
     });
     quote! {
-        #[allow(clippy::needless_update, clippy::clone_on_copy)]
+        // `useless_conversion`: a `bytes` key or repeated `bytes` converts through `Into` whether the field is a
+        // `Vec<u8>` (a no-op) or, with prost's bytes option, a `Bytes`.
+        #[allow(clippy::needless_update, clippy::clone_on_copy, clippy::useless_conversion)]
         impl #rt::Record for #ty {
             type Key = #key_type;
 
@@ -416,6 +561,8 @@ fn record_impl(
                     ..::core::default::Default::default()
                 })
             }
+
+            #clear_unstored
 
             #check_rules
 

@@ -131,6 +131,10 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
         Some(c) => quote!(::core::option::Option::Some(#c)),
         None => quote!(::core::option::Option::None),
     };
+    let oneof = match &field.oneof {
+        Some(o) => quote!(::core::option::Option::Some(#o)),
+        None => quote!(::core::option::Option::None),
+    };
     let ty = match &field.ty {
         FieldType::Scalar(s) => {
             let s = scalar_tokens(*s, rt);
@@ -164,7 +168,7 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
     let encrypt = field.options.encrypt.as_ref().is_some_and(|e| e.value);
     quote! {
         #rt::schema::FieldSchema {
-            number: #number, name: #name, column: #column, ty: #ty, label: #label,
+            number: #number, name: #name, column: #column, oneof: #oneof, ty: #ty, label: #label,
             pii: #pii, redacted: #redacted, encrypt: #encrypt,
         }
     }

@@ -36,9 +36,11 @@ fn quote(ident: &str) -> String {
 }
 
 /// The columns a field occupies: a single Timestamp is two on Postgres (`<col>` and `<col>_nanos`; see the
-/// codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON column.
+/// codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON column, and so is a
+/// oneof (one JSON column, whatever its members' types).
 fn field_columns(column: &str, field: &FieldSchema, dialect: Dialect) -> Vec<String> {
-    let single = !matches!(field.label, Label::Repeated | Label::Map { .. });
+    let single =
+        !matches!(field.label, Label::Repeated | Label::Map { .. }) && field.oneof.is_none();
     match (field.ty, dialect) {
         (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) if single => {
             vec![quote(column), quote(&format!("{column}_nanos"))]
@@ -47,14 +49,17 @@ fn field_columns(column: &str, field: &FieldSchema, dialect: Dialect) -> Vec<Str
     }
 }
 
+/// Every column of a row of `schema` in `dialect`, quoted, in `Record::write_row` order (the DDL's order), without
+/// `_version`: one column per oneof, where its first stored member is (`record::stored_columns`).
+pub(crate) fn row_columns(schema: &EntitySchema, dialect: Dialect) -> Vec<String> {
+    crate::record::stored_columns(schema)
+        .flat_map(|(f, c)| field_columns(c, f, dialect))
+        .collect()
+}
+
 impl Statements {
     pub(crate) fn new(schema: &'static EntitySchema, dialect: Dialect) -> Self {
-        let columns: Vec<String> = schema
-            .fields
-            .iter()
-            .filter_map(|f| f.column.map(|c| field_columns(c, f, dialect)))
-            .flatten()
-            .collect();
+        let columns = row_columns(schema, dialect);
         let key_columns: Vec<String> = schema
             .primary_key
             .iter()
@@ -207,6 +212,7 @@ mod tests {
                 number: 1,
                 name: "id",
                 column: Some("id"),
+                oneof: None,
                 ty: FieldType::Scalar(Scalar::String),
                 label: Label::Implicit,
                 pii: None,
@@ -217,6 +223,7 @@ mod tests {
                 number: 2,
                 name: "at",
                 column: Some("at"),
+                oneof: None,
                 ty: FieldType::WellKnown(WellKnown::Timestamp),
                 label: Label::Optional,
                 pii: None,
@@ -257,6 +264,7 @@ mod tests {
                 number: 3,
                 name: "seen",
                 column: Some("seen"),
+                oneof: None,
                 ty: FieldType::WellKnown(WellKnown::Timestamp),
                 label: Label::Repeated,
                 pii: None,
@@ -273,6 +281,57 @@ mod tests {
             s.select_one,
             r#"SELECT "id", "at", "at_nanos", "seen", "_version" FROM "rows" WHERE "id" = $1"#
         );
+    }
+
+    #[test]
+    fn a_oneof_is_one_json_column_where_its_first_member_is() {
+        const MEMBER: FieldSchema = FieldSchema {
+            number: 3,
+            name: "when",
+            column: Some("choice"),
+            oneof: Some("choice"),
+            ty: FieldType::WellKnown(WellKnown::Timestamp),
+            label: Label::Optional,
+            pii: None,
+            redacted: false,
+            encrypt: false,
+        };
+        const FIELDS: [FieldSchema; 5] = [
+            SCHEMA.fields[0],
+            MEMBER,
+            SCHEMA.fields[1],
+            FieldSchema {
+                number: 4,
+                name: "text",
+                ty: FieldType::Scalar(Scalar::String),
+                ..MEMBER
+            },
+            // An `ignore`d member has no column; the oneof's column is still there, once.
+            FieldSchema {
+                number: 5,
+                name: "scratch",
+                column: None,
+                ..MEMBER
+            },
+        ];
+        const WITH_ONEOF: EntitySchema = EntitySchema {
+            fields: &FIELDS,
+            ..SCHEMA
+        };
+        let s = Statements::new(&WITH_ONEOF, Dialect::Postgres);
+        assert_eq!(
+            s.select_one,
+            r#"SELECT "id", "choice", "at", "at_nanos", "_version" FROM "rows" WHERE "id" = $1"#
+        );
+        let s = Statements::new(&WITH_ONEOF, Dialect::Sqlite);
+        assert_eq!(
+            s.insert,
+            r#"INSERT INTO "rows" ("id", "choice", "at", "_version") VALUES (?1, ?2, ?3, ?4) ON CONFLICT ("id") DO NOTHING RETURNING "_version""#
+        );
+        let stored: Vec<&str> = crate::record::stored_columns(&WITH_ONEOF)
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(stored, ["id", "choice", "at"]);
     }
 
     #[test]
