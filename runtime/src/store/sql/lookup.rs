@@ -46,11 +46,7 @@ pub(crate) fn lookup_sql(
         Dialect::Sqlite => format!("?{n}"),
         Dialect::Postgres => format!("${n}"),
     };
-    let row: Vec<String> = schema
-        .fields
-        .iter()
-        .flat_map(|f| columns_of(f, dialect))
-        .collect();
+    let row = super::statements::row_columns(schema, dialect);
     let keys = columns_of_numbers(schema, schema.primary_key, dialect);
     let mut n = 0;
     let mut next = || {
@@ -204,6 +200,7 @@ mod tests {
         number: 1,
         name: "id",
         column: Some("id"),
+        oneof: None,
         ty: FieldType::Scalar(Scalar::String),
         label: Label::Implicit,
         pii: None,
