@@ -633,6 +633,118 @@ async fn check_oneof_columns(store: &Store, dialect: Dialect) {
     set_via_column(store, dialect, "c3", r#"{"phone": ""}"#).await;
 }
 
+async fn redis_tier(server: &capacitor_testkit::redis::RedisServer) -> capacitor::redis::RedisTier {
+    capacitor::redis::RedisTier::connect(
+        &server.url(),
+        capacitor::redis::RedisOptions {
+            prefix: "generated-repo".into(),
+            // Generous: the test asserts Redis hits, so a write-through must not time out on a busy machine.
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connects to the test Redis")
+}
+
+/// `value` read through an L1 hit, a Redis hit and the store (three repositories on one store and one Redis),
+/// each checked to come from that tier. `put` went through `repos[0]` (L1 + Redis), so L1 and Redis hold it.
+async fn read_from_every_tier<E: Record + std::fmt::Debug>(
+    repos: &[capacitor::Repository<E>; 3],
+    key: &E::Key,
+) -> [E; 3] {
+    let mut out = Vec::new();
+    for (repo, tier) in repos.iter().zip(["l1", "redis", "store"]) {
+        let before = repo.stats();
+        let value = repo.get(key).await.unwrap().value;
+        let after = repo.stats();
+        let hit = match tier {
+            "l1" => after.l1_hits - before.l1_hits,
+            "redis" => after.redis_hits - before.redis_hits,
+            _ => after.store_hits - before.store_hits,
+        };
+        assert_eq!(hit, 1, "{tier} hit: {after:?}");
+        out.push(value);
+    }
+    out.try_into().unwrap()
+}
+
+/// Every tier returns what the store holds: ignored fields and ignored oneof members are cleared before a write
+/// reaches any tier, and oneof values read back identically from L1, Redis and Postgres (and through Redis'
+/// batch read).
+#[tokio::test]
+async fn every_tier_returns_what_the_store_holds() {
+    let server = capacitor_testkit::postgres::PostgresServer::shared();
+    let url = server
+        .create_database("generated_repo_tiers")
+        .expect("creates the test database");
+    let store = Store::open(&url).await.unwrap();
+    create_tables(&store, Dialect::Postgres).await;
+    let redis = capacitor_testkit::redis::RedisServer::start().unwrap();
+    async fn three<E: Record>(
+        store: &Store,
+        redis: &capacitor_testkit::redis::RedisServer,
+    ) -> [capacitor::Repository<E>; 3] {
+        [
+            capacitor::Repository::builder(store.clone())
+                .redis(redis_tier(redis).await)
+                .build(),
+            capacitor::Repository::builder(store.clone())
+                .without_l1()
+                .redis(redis_tier(redis).await)
+                .build(),
+            capacitor::Repository::builder(store.clone())
+                .without_l1()
+                .build(),
+        ]
+    }
+
+    let members = three::<Member>(&store, &redis).await;
+    assert!(members[0].has_l1(), "Member is eventual: it has an L1");
+    let mut written = member("s1", "blue");
+    written.scratch = "kept in the DTO only".into();
+    members[0].put(written.clone()).await.unwrap();
+    let stored = Member {
+        scratch: String::new(),
+        ..written
+    };
+    for (value, tier) in read_from_every_tier(&members, &stored.id)
+        .await
+        .into_iter()
+        .zip(["l1", "redis", "store"])
+    {
+        assert_eq!(value, stored, "{tier}");
+    }
+
+    let contacts = three::<Contact>(&store, &redis).await;
+    let mut all = self::contacts();
+    let mut scratch = contact_with("c9", Some(contact::Via::ScratchPad("not stored".into())));
+    scratch.draft = "not stored either".into();
+    all.push(scratch);
+    contacts[0].put_many(all.clone()).await.unwrap();
+    let last = all.len() - 1;
+    all[last].via = None;
+    all[last].draft = String::new();
+    for expected in &all {
+        for (value, tier) in read_from_every_tier(&contacts, &expected.id)
+            .await
+            .into_iter()
+            .zip(["l1", "redis", "store"])
+        {
+            assert_eq!(&value, expected, "{tier}");
+        }
+    }
+    let keys: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
+    let before = contacts[1].stats();
+    let batch = contacts[1].get_many(&keys).await.unwrap();
+    assert_eq!(
+        contacts[1].stats().redis_hits - before.redis_hits,
+        keys.len() as u64
+    );
+    let batch: Vec<Contact> = batch.into_iter().map(|v| v.unwrap().value).collect();
+    assert_eq!(batch, all);
+}
+
 /// A hand-written entity: `#[capacitor(repository)]` makes the derive emit `impl Record` and `NoteRepo` with
 /// the same emitter as the proto path; with `Validate` derived too, writes check its rules first.
 #[derive(
