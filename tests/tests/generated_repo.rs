@@ -769,6 +769,9 @@ pub struct Note {
     #[prost(string, optional, tag = "4")]
     #[capacitor(pii = "free_text")]
     pub text: Option<String>,
+    /// prost's bytes option on a derived struct: a `Bytes` column.
+    #[prost(bytes = "bytes", tag = "5")]
+    pub attachment: Bytes,
 }
 
 async fn exercise_derived(store: Store) {
@@ -781,6 +784,7 @@ async fn exercise_derived(store: Store) {
             nanos: 999_999_999,
         }),
         text: id.is_multiple_of(2).then(|| format!("note {id}")),
+        attachment: Bytes::from(id.to_be_bytes().to_vec()),
     };
     notes
         .put_many((1..=5).map(|id| note(id, "ada")).collect())
