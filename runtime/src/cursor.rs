@@ -266,11 +266,10 @@ impl Cursor {
         // Padding (0x80, then zeros to a whole block) hides the key's exact length.
         plain.push(0x80);
         plain.resize(plain.len().next_multiple_of(BLOCK), 0);
-        let fingerprint = E::fingerprint().to_be_bytes();
-        let headers: [&[u8]; 3] = [&[FORMAT], E::SCHEMA.message.as_bytes(), &fingerprint];
+        let headers = [associated_data::<E>()];
         let mut siv = Aes256Siv::new(&Key::<Aes256Siv>::from(*with.sealing()));
-        // Fails only with more than 126 headers; three never do. An empty body would open as "truncated".
-        let sealed = siv.encrypt(headers, &plain).unwrap_or_default();
+        // Fails only with more than 126 headers; one never does. An empty body would open as "truncated".
+        let sealed = siv.encrypt(&headers, &plain).unwrap_or_default();
         let mut bytes = Vec::with_capacity(1 + sealed.len());
         bytes.push(FORMAT);
         bytes.extend_from_slice(&sealed);
@@ -300,14 +299,13 @@ impl Cursor {
         if sealed.len() < 2 * BLOCK || sealed.len() % BLOCK != 0 {
             return Err(bad("truncated token"));
         }
-        let fingerprint = E::fingerprint().to_be_bytes();
-        let headers: [&[u8]; 3] = [&[FORMAT], E::SCHEMA.message.as_bytes(), &fingerprint];
+        let headers = [associated_data::<E>()];
         let mut plain = with
             .0
             .iter()
             .find_map(|key| {
                 Aes256Siv::new(&Key::<Aes256Siv>::from(*key))
-                    .decrypt(headers, sealed)
+                    .decrypt(&headers, sealed)
                     .ok()
             })
             .ok_or_else(|| {
@@ -381,6 +379,17 @@ impl<'de> serde::Deserialize<'de> for Cursor {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// What a token is bound to without carrying it: the format, `E`'s fingerprint and message name (last, as the
+/// only part of varying length). One header, since SIV pays one CMAC per header.
+fn associated_data<E: Record>() -> Vec<u8> {
+    let name = E::SCHEMA.message.as_bytes();
+    let mut data = Vec::with_capacity(9 + name.len());
+    data.push(FORMAT);
+    data.extend_from_slice(&E::fingerprint().to_be_bytes());
+    data.extend_from_slice(name);
+    data
 }
 
 /// Checks a page limit: at least one row, at most [`MAX_PAGE_LIMIT`].
