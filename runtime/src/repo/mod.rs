@@ -279,7 +279,10 @@ impl<E: Record> Repository<E> {
 
     /// Inserts or replaces every value in one store transaction; returns their new versions.
     pub async fn put_many(&self, values: Vec<E>) -> Result<Vec<u64>, Error> {
-        let values = values.into_iter().map(prepare).collect::<Result<Vec<E>, _>>()?;
+        let values = values
+            .into_iter()
+            .map(prepare)
+            .collect::<Result<Vec<E>, _>>()?;
         let written = self
             .write(
                 "put_many",
