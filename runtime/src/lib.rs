@@ -50,7 +50,7 @@ pub mod versioned;
 pub mod well_known;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
-pub use cursor::Cursor;
+pub use cursor::{Cursor, CursorKey};
 pub use error::{Error, Tier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrate::migrate;

@@ -1,4 +1,4 @@
-//! Applying the migrations `capgen migrate diff` writes, with sqlx's own [`Migrator`](sqlx::migrate::Migrator)
+//! Applying the migrations `capgen migrate diff` writes, with sqlx's own `Migrator`
 //! (what `sqlx migrate run` uses): versions are applied in order, each once, and applied files are checksummed.
 //!
 //! **Embedded** (the usual way): embed each dialect's folder with `sqlx::migrate!` and hand the set to
@@ -17,13 +17,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! **From files at run time**: [`migrate`] / [`migrate_from`] read `migrations/<dialect>` when the process
+//! **From files at run time**: `migrate` / `migrate_from` (features `sqlite`, `postgres`) read `migrations/<dialect>` when the process
 //! runs (add `cargo:rerun-if-changed=migrations` to `build.rs` when embedding, so a new migration rebuilds).
 
 /// capgen's migrations for each dialect an application may open, embedded with `sqlx::migrate!`.
 ///
-/// Built in a `const`: [`Migrations::new`], then one [`sqlite`](Migrations::sqlite) /
-/// [`postgres`](Migrations::postgres) call per dialect folder (each exists with its store's cargo feature).
+/// Built in a `const`: [`Migrations::new`], then one `sqlite` / `postgres` call per dialect folder (each exists with its store's cargo feature).
 /// Opening a URL of a dialect with no migrations given is [`Error::Config`](crate::Error::Config); the
 /// `memory:` store has no schema and needs none.
 #[derive(Debug, Clone, Copy, Default)]
