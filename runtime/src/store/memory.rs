@@ -50,7 +50,7 @@ impl MemoryStore {
             None => {
                 check_unique(t, value)?;
                 let version = next_version(None);
-                t.insert(value.key(), Versioned::new(value.clone(), version));
+                t.insert(value.key(), Versioned::new(stored(value), version));
                 Ok(version)
             }
         })
@@ -187,9 +187,16 @@ fn check_unique<E: Record>(table: &Table<E>, value: &E) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a row keeps of `value`, as the SQL stores do: fields without a column are cleared.
+fn stored<E: Record>(value: &E) -> E {
+    let mut row = value.clone();
+    row.clear_unstored();
+    row
+}
+
 fn put_one<E: Record>(table: &mut Table<E>, value: &E) -> Result<u64, Error> {
     check_unique(table, value)?;
     let version = next_version(table.get(&value.key()).map(|v| v.version));
-    table.insert(value.key(), Versioned::new(value.clone(), version));
+    table.insert(value.key(), Versioned::new(stored(value), version));
     Ok(version)
 }
