@@ -476,6 +476,7 @@ async fn exercise_oneofs(store: Store) {
     let mut scratch = contact_with("c9", Some(Via::ScratchPad("not stored".into())));
     scratch.draft = "not stored either".into();
     cached.put(scratch.clone()).await.unwrap();
+    let scratch_copy = scratch.clone();
     let stored = Contact {
         via: None,
         draft: String::new(),
@@ -483,6 +484,31 @@ async fn exercise_oneofs(store: Store) {
     };
     assert_eq!(cached.get(&stored.id).await.unwrap().value, stored);
     assert_eq!(uncached.get(&stored.id).await.unwrap().value, stored);
+    // Through the `Store` API too: every store (the memory store included) keeps only the columns.
+    let mut direct = scratch_copy.clone();
+    direct.id = "c10".into();
+    store.put(&direct).await.unwrap();
+    let kept = store
+        .get::<Contact>(&direct.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        kept,
+        Contact {
+            via: None,
+            draft: String::new(),
+            ..direct
+        }
+    );
+    assert!(
+        store
+            .delete::<Contact>(&"c10".to_owned())
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     assert!(cached.delete(&"c1".to_owned()).await.unwrap());
     for repo in [&cached, &uncached] {
