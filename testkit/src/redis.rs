@@ -335,7 +335,21 @@ impl RedisCluster {
         Ok(cluster)
     }
 
+    /// Tries three times: a port reported free may be taken by another test's server before ours binds it.
     fn create(replicas: usize) -> io::Result<Self> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::create_once(replicas) {
+                Err(e) if attempt < 3 => {
+                    eprintln!("testkit: redis cluster did not start ({e}); retrying");
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn create_once(replicas: usize) -> io::Result<Self> {
         let nodes = (0..Self::MASTERS * (1 + replicas))
             .map(|_| RedisServer::launch_with(false, Some(free_port()?)))
             .collect::<io::Result<Vec<_>>>()?;

@@ -16,9 +16,14 @@
 //! - **Missed writes**: any failure on a connection (error or timeout, for any entity) is counted. Before an
 //!   entity uses Redis again, it increments its generation (`<prefix>:{<table>}:gen`); every script reads the
 //!   generation server-side, so entries that may have missed a write are never served again, by any process
-//!   (they expire by their TTL). A Redis restart breaks every process's connection, so every process sees a
-//!   failure and bumps before reading. See `docs/repository.md` for what this does not cover (a partition that
-//!   hides Redis from one process only).
+//!   (they expire by their TTL).
+//! - **Lost history**: a failover (a replica promoted without the last writes it had not replicated yet), a
+//!   restart from an older snapshot or a slot moved to another node need not break any client's connection (the
+//!   cluster client follows `MOVED` and reconnects on its own, without an error), so the scripts detect them
+//!   server-side: the generation record names the replication history it was made in, and a script running in
+//!   another history starts a new generation before it reads or writes (see `scripts.rs`). See
+//!   `docs/repository.md` for what this does not cover (a partition that hides Redis from one process only; a
+//!   demoted master that accepts a write before it learns it was replaced).
 
 mod keys;
 mod scripts;
@@ -358,7 +363,7 @@ impl<E: Record> RedisEntity<E> {
             let failures = health.failures.load(Ordering::Acquire);
             if failures > self.clean_through.load(Ordering::Acquire) {
                 let mut c = self.tier.connection.clone();
-                c.invoke::<i64>(&scripts::bump_generation().key(self.keys.gen_key()))
+                c.invoke::<redis::Value>(&scripts::bump_generation().key(self.keys.gen_key()))
                     .await?;
                 self.clean_through.fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(

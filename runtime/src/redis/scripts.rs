@@ -1,12 +1,47 @@
 //! The Lua scripts of the Redis tier. Each reads the entity's generation server-side, so a bump is seen by
-//! every process at once. KEYS[1] is the generation key; data keys share its hash tag.
+//! every process at once. KEYS[1] is the generation key; data keys share its hash tag (one slot), and are built
+//! from the generation inside the script, so they are not declared (Redis 7 allows undeclared keys of the
+//! declared key's slot in scripts without a shebang).
+//!
+//! The generation record is `<generation> <history>`, where the history is the node's replication ID
+//! (`master_replid` of `INFO replication`). Redis gives a node a new replication ID when it is promoted from
+//! replica to master and when it restarts, and a slot that moves lands on a node with another one. Each of
+//! those may have lost writes the entries depend on (asynchronous replication, an older snapshot, a migration
+//! racing a write-through), and none of them needs to break a client's connection: the cluster client follows
+//! `MOVED` and reconnects on its own. So every script checks the record's history against its node's first and,
+//! when they differ, starts a new generation before it reads or writes anything: entries made in another
+//! history are never served, by any process, whether or not its client saw an error.
 
 use redis::Script;
 use std::sync::OnceLock;
 
+/// Defines `generation(force)`: the current generation, after starting the next one when `force` is set or when
+/// the record was made in another history than this node's. Without a record the generation is 0 (and the
+/// record is made, naming this node's history).
+const GENERATION: &str = r"
+local function generation(force)
+  local history = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or '-'
+  local record = redis.call('GET', KEYS[1])
+  local old, made_in = '0', history
+  if record then
+    old, made_in = string.match(record, '^(%d+) ?(%S*)$')
+    old = old or '0'
+  end
+  if record and made_in == history and not force then
+    return old
+  end
+  local g = old
+  if record then
+    g = string.format('%d', tonumber(old) + 1)
+  end
+  redis.call('SET', KEYS[1], g .. ' ' .. history)
+  return g
+end
+";
+
 /// ARGV: base, then one token per key. Returns the generation, then one value (or nil) per key.
 const GET_MANY: &str = r"
-local g = redis.call('GET', KEYS[1]) or '0'
+local g = generation(false)
 local out = { g }
 for i = 2, #ARGV do
   out[i] = redis.call('GET', ARGV[1] .. ':' .. g .. ':' .. ARGV[i]) or false
@@ -21,7 +56,7 @@ return out
 /// unless the stored rank is the same or higher (a tombstone outranks the live value of the same version).
 /// Returns how many were written.
 const SET_IF_NEWER: &str = r"
-local g = redis.call('GET', KEYS[1]) or '0'
+local g = generation(false)
 if ARGV[2] ~= '' and ARGV[2] ~= g then return 0 end
 local written = 0
 for i = 3, #ARGV, 4 do
@@ -40,19 +75,24 @@ end
 return written
 ";
 
-const BUMP_GENERATION: &str = "return redis.call('INCR', KEYS[1])";
+/// Starts a new generation (after a failure this process saw). Returns it.
+const BUMP_GENERATION: &str = "return generation(true)";
+
+fn with_generation(body: &str) -> Script {
+    Script::new(&format!("{GENERATION}{body}"))
+}
 
 pub(super) fn get_many() -> &'static Script {
     static S: OnceLock<Script> = OnceLock::new();
-    S.get_or_init(|| Script::new(GET_MANY))
+    S.get_or_init(|| with_generation(GET_MANY))
 }
 
 pub(super) fn set_if_newer() -> &'static Script {
     static S: OnceLock<Script> = OnceLock::new();
-    S.get_or_init(|| Script::new(SET_IF_NEWER))
+    S.get_or_init(|| with_generation(SET_IF_NEWER))
 }
 
 pub(super) fn bump_generation() -> &'static Script {
     static S: OnceLock<Script> = OnceLock::new();
-    S.get_or_init(|| Script::new(BUMP_GENERATION))
+    S.get_or_init(|| with_generation(BUMP_GENERATION))
 }
