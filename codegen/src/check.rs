@@ -111,8 +111,8 @@ fn exactly_one_primary_key(message: &Message, entity: &EntityOptions, out: &mut 
     }
 }
 
-/// An index needs one comparable value per row: no lists, maps or structured messages. A key must also be
-/// present in every row, so it may not be ignored (unstored).
+/// An index needs one comparable value per row: no lists, maps, structured messages or oneof members (a oneof
+/// is one JSON column). A key must also be present in every row, so it may not be ignored (unstored).
 fn index_fits_field(
     message: &Message,
     field: &Field,
@@ -126,6 +126,8 @@ fn index_fits_field(
         IndexKind::Secondary => "an index",
     };
     let shape = match (&field.label, &field.ty) {
+        // A oneof is stored as one JSON value in its own column: a member has no column to index.
+        _ if field.oneof.is_some() => Some("a oneof member"),
         (Label::Repeated, _) => Some("a repeated field"),
         (Label::Map { .. }, _) => Some("a map field"),
         (_, ty) if !ty.is_indexable() => Some("a message field"),
