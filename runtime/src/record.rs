@@ -417,7 +417,8 @@ pub fn key_token<E: Record>(key: &E::Key) -> String {
 /// An entity the repository can store and cache.
 ///
 /// The column order of [`write_row`](Record::write_row) and [`read_row`](Record::read_row) is the order of
-/// [`stored_columns`] over [`Entity::SCHEMA`]: every field with a column, in declaration order. The key columns
+/// [`stored_columns`] over [`Entity::SCHEMA`]: every field with a column, in declaration order, a oneof once
+/// (one JSON column, where its first stored member is). The key columns
 /// of [`write_key`](Record::write_key) follow [`EntitySchema::primary_key`].
 pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'static {
     /// The primary key: the field's type for a one-field key, a tuple for a composite key.

@@ -1,9 +1,10 @@
 //! `impl Record` and the typed `<Entity>Repo` of an entity: the row mapping, key extraction and index lookups
 //! the runtime's generic repository needs, emitted from the IR.
 //!
-//! The row is every field with a column ([`Field::stored_in`]), in declaration order: the order the runtime
-//! builds its statements in from `Entity::SCHEMA` (whose `column`s the same method decides) and the order of
-//! the DDL's columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
+//! The row is every field with a column ([`Field::stored_in`]), in declaration order, a oneof once where its
+//! first stored member is: the order the runtime builds its statements in from `Entity::SCHEMA` (whose
+//! `column`s and `oneof`s the same IR decides; `capacitor::record::stored_columns`) and the order of the DDL's
+//! columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
 //! this emitter decides no column representation itself.
 //!
 //! Stored fields: scalars and enums (any presence; `bytes` as `Vec<u8>` or, with prost's bytes option, `Bytes`),
