@@ -185,3 +185,298 @@ async fn a_killed_master_whose_replica_missed_the_last_write_never_serves_the_ol
 async fn a_hung_master_whose_replica_missed_the_last_write_never_serves_the_older_entry() {
     promoted_replica_without_the_last_write(MasterFault::Hung).await;
 }
+
+/// Keys the workload writes and reads (all in the ledger's slot: one hash tag per entity).
+const KEYS: i64 = 16;
+
+/// Writers and readers of one strong entity, in two "processes" (each its own cluster connection), checking
+/// every read against the versions acknowledged before it started.
+struct Workload {
+    stop: std::sync::atomic::AtomicBool,
+    /// Per key, the newest version acknowledged to a writer.
+    acked: Vec<std::sync::atomic::AtomicU64>,
+    reads: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+    /// Reads older than a version acknowledged before they started, with what they read.
+    stale: std::sync::Mutex<Vec<String>>,
+    /// Operations that returned an error (the store is up: none may).
+    failed: std::sync::Mutex<Vec<String>>,
+}
+
+impl Workload {
+    /// Seeds every key (through `seed`) and returns the shared state.
+    async fn seeded(seed: &Repository<Entry>) -> std::sync::Arc<Workload> {
+        let versions = seed
+            .put_many((0..KEYS).map(|seq| entry(seq, "seed")).collect())
+            .await
+            .unwrap();
+        std::sync::Arc::new(Workload {
+            stop: Default::default(),
+            acked: versions.into_iter().map(Into::into).collect(),
+            reads: Default::default(),
+            writes: Default::default(),
+            stale: Default::default(),
+            failed: Default::default(),
+        })
+    }
+
+    /// Starts `writers` writer tasks and `readers` reader tasks on each repository.
+    fn spawn(
+        self: &std::sync::Arc<Self>,
+        repos: &[Repository<Entry>],
+        writers: usize,
+        readers: usize,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (p, repo) in repos.iter().enumerate() {
+            for w in 0..writers {
+                let (work, repo) = (self.clone(), repo.clone());
+                tasks.push(tokio::spawn(async move {
+                    work.write_loop(&repo, p * 100 + w).await
+                }));
+            }
+            for r in 0..readers {
+                let (work, repo) = (self.clone(), repo.clone());
+                tasks.push(tokio::spawn(async move {
+                    work.read_loop(&repo, p * 100 + r).await
+                }));
+            }
+        }
+        tasks
+    }
+
+    async fn write_loop(&self, repo: &Repository<Entry>, id: usize) {
+        use std::sync::atomic::Ordering;
+        let mut n = id;
+        while !self.stop.load(Ordering::Acquire) {
+            n += 7;
+            let seq = (n as i64) % KEYS;
+            match repo.put(entry(seq, &format!("w{id}-{n}"))).await {
+                Ok(version) => {
+                    self.acked[seq as usize].fetch_max(version, Ordering::AcqRel);
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => self.failed.lock().unwrap().push(format!("put: {e}")),
+            }
+        }
+    }
+
+    async fn read_loop(&self, repo: &Repository<Entry>, id: usize) {
+        use std::sync::atomic::Ordering;
+        let mut n = id;
+        while !self.stop.load(Ordering::Acquire) {
+            n += 5;
+            let first = (n as i64) % KEYS;
+            // Every other read is a batch of four keys (one GET_MANY script for the lot).
+            let seqs: Vec<i64> = match n % 2 {
+                0 => vec![first],
+                _ => (0..4).map(|i| (first + i) % KEYS).collect(),
+            };
+            let floors: Vec<u64> = seqs
+                .iter()
+                .map(|&s| self.acked[s as usize].load(Ordering::Acquire))
+                .collect();
+            let keys: Vec<(String, i64)> = seqs.iter().map(|&s| ("acct".to_owned(), s)).collect();
+            let result = match keys.as_slice() {
+                [key] => repo.get(key).await.map(|v| vec![Some(v)]),
+                _ => repo.get_many(&keys).await,
+            };
+            match result {
+                Ok(found) => {
+                    for ((seq, floor), got) in seqs.iter().zip(floors).zip(found) {
+                        let version = got.as_ref().map_or(0, |v| v.version);
+                        if version < floor {
+                            self.stale
+                                .lock()
+                                .unwrap()
+                                .push(format!("key {seq}: read {version}, acknowledged {floor}"));
+                        }
+                    }
+                    self.reads.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => self.failed.lock().unwrap().push(format!("get: {e}")),
+            }
+        }
+    }
+
+    /// Stops the tasks, waits for them, and checks what they saw; then every acknowledged write is what a
+    /// fresh process (through Redis) and the store read.
+    async fn finish(
+        &self,
+        tasks: Vec<tokio::task::JoinHandle<()>>,
+        fresh: &Repository<Entry>,
+        store: &Store,
+    ) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Release);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let stale = self.stale.lock().unwrap();
+        assert!(
+            stale.is_empty(),
+            "{} stale reads: {:?}",
+            stale.len(),
+            &stale[..stale.len().min(5)]
+        );
+        let failed = self.failed.lock().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{} failed operations: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(5)]
+        );
+        let keys: Vec<(String, i64)> = (0..KEYS).map(|s| ("acct".to_owned(), s)).collect();
+        let through_redis = fresh.get_many(&keys).await.unwrap();
+        let from_store = Repository::<Entry>::new(store.clone())
+            .get_many(&keys)
+            .await
+            .unwrap();
+        for (i, (cached, stored)) in through_redis.iter().zip(&from_store).enumerate() {
+            let acked = self.acked[i].load(Ordering::Acquire);
+            let stored = stored.as_ref().expect("every key was written").version;
+            assert_eq!(
+                stored, acked,
+                "key {i}: the store holds the last acknowledged version"
+            );
+            assert_eq!(
+                cached.as_ref().map(|v| v.version),
+                Some(acked),
+                "key {i} through Redis"
+            );
+        }
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Polls (with a deadline) until the workload has done `more` reads and `more` writes beyond what it had.
+async fn progress(work: &Workload, more: u64) {
+    let (reads, writes) = work.counts();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while {
+        let (r, w) = work.counts();
+        r < reads + more || w < writes + more
+    } {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workload stalled: {:?}",
+            work.counts()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_and_readers_ride_through_a_master_killed_and_taken_over() {
+    let cluster = std::sync::Arc::new(RedisCluster::start_with_replicas().unwrap());
+    let (store, _dir) = sqlite().await;
+    let a = process(&cluster, &store, "ride").await;
+    let b = process(&cluster, &store, "ride").await;
+    let work = Workload::seeded(&a).await;
+    let tasks = work.spawn(&[a.clone(), b.clone()], 2, 2);
+    progress(&work, 200).await;
+
+    // Open the replication window, let writes land on the master alone, then crash it and promote the replica:
+    // it lacks those write-throughs.
+    let (master, replica) = ledger_master_and_replica(&cluster);
+    let c = cluster.clone();
+    blocking(move || c.cut_replication(node(&c, replica)).unwrap()).await;
+    progress(&work, 100).await;
+    node(&cluster, master).kill().unwrap();
+    let c = cluster.clone();
+    blocking(move || c.take_over(node(&c, replica)).unwrap()).await;
+    let hits_before = a.stats().redis_hits + b.stats().redis_hits;
+    progress(&work, 300).await;
+
+    let fresh = process(&cluster, &store, "ride").await;
+    work.finish(tasks, &fresh, &store).await;
+    let (sa, sb) = (a.stats(), b.stats());
+    assert!(
+        sa.redis_hits + sb.redis_hits > hits_before,
+        "Redis serves again after the failover: {sa:?} {sb:?}"
+    );
+    eprintln!(
+        "ride-through failover: {:?}; a {sa:?}; b {sb:?}",
+        work.counts()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
+    let cluster = std::sync::Arc::new(RedisCluster::start_with_replicas().unwrap());
+    let (store, _dir) = sqlite().await;
+    let a = process(&cluster, &store, "move").await;
+    let b = process(&cluster, &store, "move").await;
+    let work = Workload::seeded(&a).await;
+    let tasks = work.spawn(&[a.clone(), b.clone()], 2, 2);
+    progress(&work, 200).await;
+
+    // The slot moves a few keys at a time while the workload runs: the scripts meet keys on both sides
+    // (ASK redirects, "non local key" script errors, TRYAGAIN), the generation key included at some point.
+    let slot = cluster.keyslot("{ledger}").unwrap();
+    let from = cluster.master_of_slot(slot).unwrap().port();
+    let to = cluster.other_master(slot).unwrap().port();
+    let c = cluster.clone();
+    blocking(move || {
+        c.begin_slot_migration(slot, node(&c, from), node(&c, to))
+            .unwrap()
+    })
+    .await;
+    loop {
+        let c = cluster.clone();
+        let moved = blocking(move || {
+            let keys = c.keys_in_slot(node(&c, from), slot, 3).unwrap();
+            c.migrate_keys(node(&c, from), node(&c, to), &keys).unwrap();
+            keys.len()
+        })
+        .await;
+        if moved == 0 {
+            break;
+        }
+        progress(&work, 5).await;
+    }
+    let c = cluster.clone();
+    blocking(move || c.finish_slot_migration(slot, node(&c, to)).unwrap()).await;
+    let hits_before = a.stats().redis_hits + b.stats().redis_hits;
+    progress(&work, 300).await;
+
+    let fresh = process(&cluster, &store, "move").await;
+    work.finish(tasks, &fresh, &store).await;
+    let (sa, sb) = (a.stats(), b.stats());
+    assert!(
+        sa.redis_hits + sb.redis_hits > hits_before,
+        "Redis serves again after the move: {sa:?} {sb:?}"
+    );
+    eprintln!(
+        "ride-through slot move: {:?}; a {sa:?}; b {sb:?}",
+        work.counts()
+    );
+
+    // Everything of the entity now lives on the new master, and its scripts still keep the newest version.
+    assert_eq!(cluster.master_of_slot(slot).unwrap().port(), to);
+    assert!(raw_versions(node(&cluster, from)).is_empty());
+    let tier = RedisTier::connect(&cluster.url(), options("move"))
+        .await
+        .unwrap();
+    let l2 = tier.entity::<Entry>(None);
+    let key = ("acct".to_owned(), 1000);
+    l2.set_if_newer(&key, &entry(1000, "newer"), 20)
+        .await
+        .unwrap();
+    l2.set_if_newer(&key, &entry(1000, "older"), 10)
+        .await
+        .unwrap();
+    match &l2.get_many(std::slice::from_ref(&key)).await.unwrap().1[0] {
+        capacitor::redis::Cached::Hit(v) => {
+            assert_eq!((v.version, v.value.memo.as_str()), (20, "newer"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
