@@ -312,14 +312,14 @@ impl Workload {
         for t in tasks {
             t.await.unwrap();
         }
-        let stale = self.stale.lock().unwrap();
+        let stale = std::mem::take(&mut *self.stale.lock().unwrap());
         assert!(
             stale.is_empty(),
             "{} stale reads: {:?}",
             stale.len(),
             &stale[..stale.len().min(5)]
         );
-        let failed = self.failed.lock().unwrap();
+        let failed = std::mem::take(&mut *self.failed.lock().unwrap());
         assert!(
             failed.is_empty(),
             "{} failed operations: {:?}",
