@@ -125,3 +125,71 @@ macro_rules! repeated_column {
     )*};
 }
 repeated_column!(i32, i64, u32, u64, f32, f64, bool, String, Vec<u8>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    /// Stands in for a generated message: a oneof (`pick`, flattened as pbjson does) and a field its JSON always
+    /// carries (as pbjson does for a proto2 field whose default is not zero).
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Message {
+        #[serde(flatten)]
+        pick: Option<Pick>,
+        #[serde(default)]
+        level: i32,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    enum Pick {
+        Phone(String),
+        PagerNumber(i64),
+    }
+
+    fn read(json: &str) -> Result<Option<Pick>, DecodeError> {
+        let column = Json(serde_json::from_str(json).unwrap());
+        oneof_from_json::<Message, _>("pick", Some(column), |m| m.pick)
+    }
+
+    #[test]
+    fn a_oneof_column_holds_only_the_set_member() {
+        let message = Message {
+            pick: Some(Pick::PagerNumber(7)),
+            level: 5,
+        };
+        assert_eq!(
+            oneof_to_json(&message).0,
+            serde_json::json!({ "pagerNumber": 7 })
+        );
+        assert_eq!(
+            read(r#"{"pagerNumber": 7}"#).unwrap(),
+            Some(Pick::PagerNumber(7))
+        );
+        assert_eq!(read("null").unwrap(), None);
+        assert_eq!(
+            oneof_from_json::<Message, Pick>("pick", None, |m| m.pick).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn unreadable_oneof_columns_name_the_oneof_never_the_value() {
+        for json in [
+            r#"{"nickname": "SECRET"}"#,
+            r#"{"phone": ["SECRET"]}"#,
+            r#"{"phone": "SECRET", "pagerNumber": 1}"#,
+            r#"{"level": 5}"#,
+            r#"["SECRET"]"#,
+            r#""SECRET""#,
+            "{}",
+        ] {
+            let err = read(json).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(text.contains("oneof `pick`"), "{json}: {text}");
+            assert!(!text.contains("SECRET"), "{json}: {text}");
+        }
+    }
+}
