@@ -28,7 +28,6 @@
 
 use crate::error::{DecodeError, Error};
 use crate::record::{Column, ColumnReader, ColumnWriter, Record};
-use crate::store::Page;
 use aes_siv::siv::Aes256Siv;
 use aes_siv::{Key, KeyInit};
 use base64::Engine;
@@ -132,11 +131,6 @@ impl CursorKey {
         // Every constructor puts at least one key in.
         &self.0[0]
     }
-
-    /// Whether `self` and `other` are the same shared key (not a comparison of secrets).
-    fn same(&self, other: &CursorKey) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 impl fmt::Debug for CursorKey {
@@ -231,12 +225,6 @@ fn resolve_default() -> Result<&'static DefaultKey, Error> {
     resolved
         .as_ref()
         .map_err(|text| Error::Config(text.clone()))
-}
-
-/// Whether `key` is the process-wide default (so what the stores sealed with [`Cursor::of`] is already sealed
-/// under it).
-fn is_default(key: &CursorKey) -> bool {
-    matches!(DEFAULT_KEY.get(), Some(Ok(default)) if default.key.same(key))
 }
 
 /// An opaque, stable, sealed page cursor for one entity (see the [module docs](self)).
@@ -404,31 +392,12 @@ pub(crate) fn check_limit<E: Record>(limit: usize) -> Result<(), Error> {
     }
 }
 
-/// The key of an optional cursor under the process-wide default key, for the stores' own `scan` and
-/// `find_by_index`. Resolves the default even without a cursor, so a malformed [`CURSOR_KEY_ENV`] is reported on
-/// the first page rather than on the second.
-pub(crate) fn key_of<E: Record>(after: Option<&Cursor>) -> Result<Option<E::Key>, Error> {
-    key_under::<E>(after, default_key()?)
-}
-
 /// The key of an optional cursor opened under `with`.
 pub(crate) fn key_under<E: Record>(
     after: Option<&Cursor>,
     with: &CursorKey,
 ) -> Result<Option<E::Key>, Error> {
     after.map(|c| c.open::<E>(with)).transpose()
-}
-
-/// Makes `page.next` a token under `with`: the stores seal it under the default key ([`Cursor::of`]), so only
-/// a repository with a key of its own pays for a second seal.
-pub(crate) fn seal_next<E: Record>(mut page: Page<E>, with: &CursorKey) -> Page<E> {
-    if page.next.is_some() && !is_default(with) {
-        page.next = page
-            .items
-            .last()
-            .map(|v| Cursor::seal::<E>(&v.value.key(), with));
-    }
-    page
 }
 
 /// Writes key columns in their token form.

@@ -141,9 +141,8 @@ impl Store {
                     });
                 }
                 // A full scan: the memory store is for tests and ephemeral data.
-                let all = m.scan::<E>(after, usize::MAX);
+                let (all, _) = m.rows_after::<E>(after, usize::MAX);
                 let mut items: Vec<_> = all
-                    .items
                     .into_iter()
                     .filter(|v| field_tokens(&v.value, index.fields) == wanted.0)
                     .take(limit.saturating_add(1))
@@ -175,13 +174,12 @@ impl Store {
         crate::cursor::check_limit::<E>(limit)?;
         let after = crate::cursor::key_under::<E>(after, with)?;
         let after = after.as_ref();
-        let page = match &self.backend {
-            Backend::Memory(m) => m.scan::<E>(after, limit),
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.scan::<E>(after, limit, with)),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => s.scan::<E>(after, limit).await?,
+            Backend::Sqlite(s) => s.scan::<E>(after, limit, with).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => s.scan::<E>(after, limit).await?,
-        };
-        Ok(crate::cursor::seal_next(page, with))
+            Backend::Postgres(s) => s.scan::<E>(after, limit, with).await,
+        }
     }
 }

@@ -110,7 +110,29 @@ impl MemoryStore {
         })
     }
 
-    pub(super) fn scan<E: Record>(&self, after: Option<&E::Key>, limit: usize) -> Page<E> {
+    /// One page after `after`, its `next` cursor sealed under `with`.
+    pub(super) fn scan<E: Record>(
+        &self,
+        after: Option<&E::Key>,
+        limit: usize,
+        with: &crate::cursor::CursorKey,
+    ) -> Page<E> {
+        let (items, more) = self.rows_after::<E>(after, limit);
+        let next = match more {
+            true => items
+                .last()
+                .map(|v| crate::cursor::Cursor::seal::<E>(&v.value.key(), with)),
+            false => None,
+        };
+        Page { items, next }
+    }
+
+    /// Up to `limit` rows after `after` in key order, and whether more follow.
+    pub(super) fn rows_after<E: Record>(
+        &self,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> (Vec<Versioned<E>>, bool) {
         self.with::<E, _>(|t| {
             let start = match after {
                 Some(k) => Bound::Excluded(k.clone()),
@@ -119,13 +141,8 @@ impl MemoryStore {
             let mut rows = t.range((start, Bound::Unbounded));
             let items: Vec<Versioned<E>> =
                 rows.by_ref().take(limit).map(|(_, v)| v.clone()).collect();
-            let next = match rows.next() {
-                Some(_) => items
-                    .last()
-                    .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
-                None => None,
-            };
-            Page { items, next }
+            let more = rows.next().is_some();
+            (items, more)
         })
     }
 }

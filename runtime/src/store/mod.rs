@@ -246,10 +246,7 @@ impl Store {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<E>, Error> {
-        crate::cursor::check_limit::<E>(limit)?;
-        let after = crate::cursor::key_of::<E>(after)?;
-        let after = after.as_ref();
-        dispatch!(self, |m| Ok(m.scan::<E>(after, limit)), |s| s
-            .scan::<E>(after, limit))
+        self.scan_with::<E>(after, limit, crate::cursor::default_key()?)
+            .await
     }
 }

@@ -327,10 +327,12 @@ macro_rules! sql_store {
                 Ok(versions)
             }
 
+            /// One page after `after`, its `next` cursor sealed under `with`.
             pub(crate) async fn scan<E: Record>(
                 &self,
                 after: Option<&E::Key>,
                 limit: usize,
+                with: &crate::cursor::CursorKey,
             ) -> Result<Page<E>, Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
@@ -356,7 +358,7 @@ macro_rules! sql_store {
                 let next = match more {
                     true => items
                         .last()
-                        .map(|v| crate::cursor::Cursor::of::<E>(&v.value.key())),
+                        .map(|v| crate::cursor::Cursor::seal::<E>(&v.value.key(), with)),
                     false => None,
                 };
                 Ok(Page { items, next })
