@@ -373,8 +373,13 @@ async fn progress(work: &Workload, more: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writers_and_readers_ride_through_a_master_killed_and_taken_over() {
+/// The workload rides through a failover of the entity's master: its replica is cut off from replication, writes
+/// land on the master alone, the master fails, the replica (lacking those write-throughs) is taken over.
+///
+/// Not run with a hung master resumed during the load: requests queued on its connections may run there before
+/// it learns it was replaced, and a write-through that lands there is lost without an error — the split-brain
+/// window `docs/repository.md` names as not covered, which would make such a test pass or fail by timing.
+async fn ride_through_failover(fault: MasterFault) {
     let cluster = std::sync::Arc::new(RedisCluster::start_with_replicas().unwrap());
     let (store, _dir) = sqlite().await;
     let a = process(&cluster, &store, "ride").await;
@@ -383,13 +388,14 @@ async fn writers_and_readers_ride_through_a_master_killed_and_taken_over() {
     let tasks = work.spawn(&[a.clone(), b.clone()], 2, 2);
     progress(&work, 200).await;
 
-    // Open the replication window, let writes land on the master alone, then crash it and promote the replica:
-    // it lacks those write-throughs.
     let (master, replica) = ledger_master_and_replica(&cluster);
     let c = cluster.clone();
     blocking(move || c.cut_replication(node(&c, replica)).unwrap()).await;
     progress(&work, 100).await;
-    node(&cluster, master).kill().unwrap();
+    match fault {
+        MasterFault::Killed => node(&cluster, master).kill().unwrap(),
+        MasterFault::Hung => node(&cluster, master).hang().unwrap(),
+    }
     let c = cluster.clone();
     blocking(move || c.take_over(node(&c, replica)).unwrap()).await;
     let hits_before = a.stats().redis_hits + b.stats().redis_hits;
@@ -403,9 +409,14 @@ async fn writers_and_readers_ride_through_a_master_killed_and_taken_over() {
         "Redis serves again after the failover: {sa:?} {sb:?}"
     );
     eprintln!(
-        "ride-through failover: {:?}; a {sa:?}; b {sb:?}",
+        "ride-through failover ({fault:?}): {:?}; a {sa:?}; b {sb:?}",
         work.counts()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_and_readers_ride_through_a_master_killed_and_taken_over() {
+    ride_through_failover(MasterFault::Killed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,4 +490,107 @@ async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Polls `op` (with a deadline) until it returns `Some`.
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut op: impl FnMut() -> F) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = op().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The slot moves one step at a time under the scripts, each step checked: a data key gone to the importing
+/// node (the script on the source cannot reach it: a counted error, the store serves), the generation key gone
+/// (scripts follow `ASK` to the importing node, which starts a new generation there before anything else), the
+/// old generation's keys moved last without colliding with what was written on the importing node meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
+    let cluster = std::sync::Arc::new(RedisCluster::start().unwrap());
+    let (store, _dir) = sqlite().await;
+    let a = process(&cluster, &store, "steps").await;
+    let keys: Vec<(String, i64)> = (0..4).map(|s| ("acct".to_owned(), s)).collect();
+    let mut versions = a
+        .put_many((0..4).map(|s| entry(s, "one")).collect())
+        .await
+        .unwrap();
+    let check = |got: Vec<Option<capacitor::Versioned<Entry>>>, versions: &[u64]| {
+        let got: Vec<u64> = got.into_iter().map(|v| v.unwrap().version).collect();
+        assert_eq!(got, versions);
+    };
+    check(a.get_many(&keys).await.unwrap(), &versions);
+    assert_eq!(a.stats().redis_hits, 4, "{:?}", a.stats());
+
+    let slot = cluster.keyslot("{ledger}").unwrap();
+    let from = cluster.master_of_slot(slot).unwrap().port();
+    let to = cluster.other_master(slot).unwrap().port();
+    let c = cluster.clone();
+    let held = blocking(move || {
+        c.begin_slot_migration(slot, node(&c, from), node(&c, to))
+            .unwrap();
+        c.keys_in_slot(node(&c, from), slot, 100).unwrap()
+    })
+    .await;
+    let held_key = |suffix: &str| held.iter().find(|k| k.ends_with(suffix)).unwrap().clone();
+    let (gen_key, key0) = (held_key(":gen"), held_key(";i0;"));
+
+    // Step 1: the entry of key 0 moves alone. The batch script runs on the source (it holds the generation
+    // key) and cannot read it there: an error, counted; the store serves the batch.
+    let c = cluster.clone();
+    blocking(move || {
+        c.migrate_keys(node(&c, from), node(&c, to), &[key0])
+            .unwrap()
+    })
+    .await;
+    check(a.get_many(&keys).await.unwrap(), &versions);
+    assert!(a.stats().redis_errors >= 1, "{:?}", a.stats());
+    // After that error the process starts a new generation (on the source, which holds the generation key),
+    // whose entries cannot be created there while the slot migrates (a missing key belongs to the importing
+    // node): until the generation key moves, the entity's scripts fail, counted, and the store serves.
+    versions[1] = a.put(entry(1, "two")).await.unwrap();
+    check(a.get_many(&keys).await.unwrap(), &versions);
+
+    // Step 2: the generation key moves. Scripts follow ASK to the importing node, which sees a generation made
+    // in another history and starts a new one: the old generation's entries, on either node, are never read.
+    let c = cluster.clone();
+    blocking(move || {
+        c.migrate_keys(node(&c, from), node(&c, to), &[gen_key])
+            .unwrap()
+    })
+    .await;
+    eventually("Redis is used again after the backoff", || {
+        let (a, keys, versions) = (a.clone(), keys.clone(), versions.clone());
+        async move {
+            let errors = a.stats().redis_errors;
+            let got = a.get_many(&keys).await.unwrap();
+            let got: Vec<u64> = got.into_iter().map(|v| v.unwrap().version).collect();
+            assert_eq!(got, versions);
+            (a.stats().redis_errors == errors).then_some(())
+        }
+    })
+    .await;
+    versions[2] = a.put(entry(2, "two")).await.unwrap();
+    check(a.get_many(&keys).await.unwrap(), &versions);
+
+    // Step 3: the rest of the old generation moves (MIGRATE fails on a key the target already has: nothing of
+    // the new generation collides), and the slot is handed over.
+    let c = cluster.clone();
+    blocking(move || {
+        let rest = c.keys_in_slot(node(&c, from), slot, 100).unwrap();
+        assert!(!rest.is_empty());
+        c.migrate_keys(node(&c, from), node(&c, to), &rest).unwrap();
+        c.finish_slot_migration(slot, node(&c, to)).unwrap();
+    })
+    .await;
+    versions[3] = a.put(entry(3, "two")).await.unwrap();
+    let late = process(&cluster, &store, "steps").await;
+    for repo in [&a, &late] {
+        check(repo.get_many(&keys).await.unwrap(), &versions);
+    }
+    assert!(late.stats().redis_hits > 0, "{:?}", late.stats());
+    assert!(raw_versions(node(&cluster, from)).is_empty());
 }
