@@ -659,10 +659,23 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                 Self { repo: #rt::Repository::new(store) }
             }
 
-            /// Opens the store `url` names (`sqlite:…`, `postgres://…`, `memory:`) and a repository on it.
-            /// Apply the migrations (`capgen migrate diff`) to the store before use.
-            pub async fn open(url: &str) -> ::core::result::Result<Self, #rt::Error> {
-                ::core::result::Result::Ok(Self::new(#rt::Store::open(url).await?))
+            /// Opens the store `url` names (`sqlite:…`, `postgres://…`, `memory:`), applies `migrations` for its
+            /// dialect (capgen's, embedded with `sqlx::migrate!`) and returns a repository on it.
+            pub async fn open(
+                url: &str,
+                migrations: &#rt::migrate::Migrations,
+            ) -> ::core::result::Result<Self, #rt::Error> {
+                ::core::result::Result::Ok(Self::new(#rt::Store::open_migrated(url, migrations).await?))
+            }
+
+            /// Opens the entity's default store, applying `migrations`: the URL in `CAPACITOR_DATABASE_URL` if
+            /// set, else the schema's backend default (a SQLite entity gets `capacitor.db` in the working
+            /// directory).
+            pub async fn open_default(
+                migrations: &#rt::migrate::Migrations,
+            ) -> ::core::result::Result<Self, #rt::Error> {
+                let backend = <#ty as #rt::Entity>::SCHEMA.backend;
+                ::core::result::Result::Ok(Self::new(#rt::Store::open_default(backend, migrations).await?))
             }
 
             /// Configures the repository (Redis tier, L1 off); finish with `build`, then `From`.

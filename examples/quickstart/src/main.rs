@@ -11,8 +11,8 @@ pub mod app {
 }
 
 use app::v1::{Plan, UserProfile, UserProfileRepo};
+use capacitor::Entity;
 use capacitor::migrate::Migrations;
-use capacitor::{Entity, Store};
 use std::path::{Path, PathBuf};
 
 /// The SQLite migrations `capgen migrate diff` wrote, embedded in the binary.
@@ -44,8 +44,8 @@ pub fn ada() -> UserProfile {
 /// Opens (creating) the SQLite database at `path`, applies the checked-in migrations and runs the CRUD tour,
 /// printing what it does. Returns the repository for callers that want to look further.
 pub async fn run(path: &Path) -> Result<UserProfileRepo, Box<dyn std::error::Error>> {
-    let store = Store::open_migrated(&format!("sqlite:{}", path.display()), &MIGRATIONS).await?;
-    let users = UserProfileRepo::new(store);
+    // Opens the file (creating it) and applies the embedded migrations the file does not have yet.
+    let users = UserProfileRepo::open(&format!("sqlite:{}", path.display()), &MIGRATIONS).await?;
 
     let user = ada();
     println!("Debug (PII and debug_redact fields hidden):\n{user:#?}\n");
