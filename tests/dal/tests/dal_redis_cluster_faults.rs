@@ -594,3 +594,42 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
     assert!(late.stats().redis_hits > 0, "{:?}", late.stats());
     assert!(raw_versions(node(&cluster, from)).is_empty());
 }
+
+/// The same history check on a single server: Redis restarts WITH its data (an entry that missed a write while
+/// it was down), and the only process that reads afterwards connected after the restart, so it never saw a
+/// failure and the writer has not touched Redis since. The restarted server's new replication ID makes the
+/// first script start a new generation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_connecting_after_a_restart_with_data_never_reads_a_missed_write() {
+    let server = RedisServer::start_persistent().unwrap();
+    let (store, _dir) = sqlite().await;
+    let connect = || async {
+        let tier = RedisTier::connect(&server.url(), options("restart"))
+            .await
+            .unwrap();
+        Repository::<Entry>::builder(store.clone())
+            .redis(tier)
+            .build()
+    };
+    let writer = connect().await;
+    let key = ("acct".to_owned(), 1);
+    writer.put(entry(1, "one")).await.unwrap();
+    server.stop().unwrap();
+    // Acknowledged from the store after the write-through fails (Redis is down).
+    let v2 = writer.put(entry(1, "two")).await.unwrap();
+    assert!(writer.stats().redis_errors > 0, "{:?}", writer.stats());
+    server.restart().unwrap();
+    assert_eq!(
+        raw_versions(&server).len(),
+        1,
+        "Redis came back with the entry of v1"
+    );
+
+    let late = connect().await;
+    let read = late.get(&key).await.unwrap();
+    assert_eq!((read.version, read.value.memo.as_str()), (v2, "two"));
+    assert_eq!(late.stats().redis_errors, 0, "{:?}", late.stats());
+    // Redis serves it from now on (the fill went into the new generation).
+    assert_eq!(late.get(&key).await.unwrap().version, v2);
+    assert_eq!(late.stats().redis_hits, 1, "{:?}", late.stats());
+}
