@@ -128,19 +128,28 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let st = self.statements::<E>();
-                let mut w = Writer::new();
-                for key in keys {
-                    key_args::<E>(key, &mut w);
-                }
-                let sql = st.select_many(keys.len());
-                let rows = sqlx::query_with(&sql, w.finish::<E>()?)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error::<E>)?;
-                let mut found = std::collections::HashMap::with_capacity(rows.len());
-                for row in &rows {
-                    let (value, version) = decode_row::<E>(row)?;
-                    found.insert(value.key(), Versioned::new(value, version));
+                let mut found = std::collections::HashMap::with_capacity(keys.len());
+                // One statement per chunk of at most `batch_capacity` keys (the bind-parameter limit), each
+                // padded to a power of two with its last key, so a connection's statement cache sees a handful
+                // of shapes per entity rather than one per batch size.
+                for chunk in keys.chunks(st.batch_capacity()) {
+                    let shape = chunk.len().next_power_of_two().min(st.batch_capacity());
+                    let mut w = Writer::new();
+                    for key in chunk.iter().chain(std::iter::repeat_n(
+                        &chunk[chunk.len() - 1],
+                        shape - chunk.len(),
+                    )) {
+                        key_args::<E>(key, &mut w);
+                    }
+                    let sql = st.select_many(shape);
+                    let rows = sqlx::query_with(&sql, w.finish::<E>()?)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(store_error::<E>)?;
+                    for row in &rows {
+                        let (value, version) = decode_row::<E>(row)?;
+                        found.insert(value.key(), Versioned::new(value, version));
+                    }
                 }
                 Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
             }

@@ -11,6 +11,15 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+/// The most values one statement binds: SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` (32,766; Postgres allows
+/// 65,535). Larger batches are split into several statements.
+pub(crate) const MAX_BIND_PARAMS: usize = 32_766;
+
+/// The most keys one `select_many` looks up. Postgres plans a composite key's `(a, b) IN ((…), …)` as a chain of
+/// `OR`s, and some 16,000 of them exceed its default `max_stack_depth` (2 MB): a bound well below that keeps any
+/// key shape safe, and each statement still carries a large batch.
+pub(crate) const MAX_KEYS_PER_STATEMENT: usize = 1024;
+
 /// The statements of one entity. Placeholders are numbered in bind order: the row's columns, then the new
 /// version, then (for `update`) the key and the expected version.
 #[derive(Debug)]
@@ -171,6 +180,12 @@ impl Statements {
             after.join(", "),
             self.placeholder(k + 1)
         );
+    }
+
+    /// The most keys one `select_many` may look up: [`MAX_KEYS_PER_STATEMENT`], fewer if the key has so many
+    /// columns that they would bind more than [`MAX_BIND_PARAMS`] values.
+    pub(crate) fn batch_capacity(&self) -> usize {
+        (MAX_BIND_PARAMS / self.key_columns.len().max(1)).clamp(1, MAX_KEYS_PER_STATEMENT)
     }
 
     /// `SELECT … WHERE (keys) IN ((…), …)` for `count` keys: one round trip for a batch.
