@@ -10,7 +10,7 @@ pub mod app {
     }
 }
 
-use app::v1::{Plan, UserProfile, UserProfileRepo};
+use app::v1::{Plan, UserProfile, UserProfileRepo, user_profile};
 use capacitor::Entity;
 use capacitor::migrate::Migrations;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,7 @@ pub fn ada() -> UserProfile {
         api_token: "tok_live_51H8".into(),
         phone: Some("+44 20 7946 0000".into()),
         session_note: "not stored".into(),
+        preferred_contact: Some(user_profile::PreferredContact::EmailOnly(true)),
     }
 }
 
@@ -82,11 +83,16 @@ pub async fn run(path: &Path) -> Result<UserProfileRepo, Box<dyn std::error::Err
     let stored = users.get(&user.user_id).await?;
     println!("get → {stored:?}");
     // `session_note` is `ignore`d: kept in the DTO, not stored (the entity is strong, so this read came from the
-    // store); `tags` (a JSON array in SQLite) and `labels` (proto3 JSON) round-trip.
+    // store); `tags` (a JSON array in SQLite), `labels` (proto3 JSON) and the oneof `preferred_contact` (one
+    // JSON column) round-trip.
     assert!(stored.value.session_note.is_empty());
     assert_eq!(
-        (&stored.value.tags, &stored.value.labels),
-        (&user.tags, &user.labels)
+        (
+            &stored.value.tags,
+            &stored.value.labels,
+            &stored.value.preferred_contact
+        ),
+        (&user.tags, &user.labels, &user.preferred_contact)
     );
     let mut renamed = stored.value.clone();
     renamed.name = "Augusta Ada King".into();
