@@ -1,12 +1,14 @@
 //! Redis Cluster faults under the repository's Redis tier: a master killed (SIGKILL) or hung (SIGSTOP) and its
-//! replica promoted with `CLUSTER FAILOVER TAKEOVER`, and the entity's slot migrated to another master while the
-//! repository runs. The entity is strong (no L1) on a SQLite file; Redis is the testkit's `RedisCluster` with a
-//! replica per master.
+//! replica promoted with `CLUSTER FAILOVER TAKEOVER`, and the entity's slot migrated to another master (step by
+//! step, and under load) while the repository runs. The entity is strong (no L1) on a SQLite file; Redis is the
+//! testkit's `RedisCluster`, with a replica per master for the failovers. The last test is the same check on a
+//! single server restarted with its data.
 //!
 //! What must hold: no operation fails because of Redis (errors are counted and the store serves), every
 //! acknowledged write is readable afterwards, and no read returns a version older than one acknowledged before
 //! the read started — in particular not the older entry that a promoted replica still holds because
-//! replication is asynchronous.
+//! replication is asynchronous, though no client may have seen an error (see `docs/repository.md`, "Redis
+//! Cluster faults").
 
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Repository, Store};
