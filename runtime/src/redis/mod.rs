@@ -389,6 +389,28 @@ impl<E: Record> RedisEntity<E> {
         health.failures.fetch_add(1, Ordering::AcqRel);
         let until = now_ms() + self.tier.options.backoff.as_millis() as u64;
         health.skip_until_ms.fetch_max(until, Ordering::AcqRel);
+        if strong_write {
+            self.bump_before_ack().await;
+        }
         Err(outcome)
+    }
+
+    /// After a strong write-through failed: other processes may read the previous version from Redis until this
+    /// process bumps the generation, which it would do only at its next use. Try once now, bounded by the read
+    /// timeout, so the write is acknowledged after the bump whenever Redis is reachable again at once (e.g. the
+    /// cluster client has followed a failover or a moved slot since the write-through was sent).
+    async fn bump_before_ack(&self) {
+        let failures = self.tier.health.failures.load(Ordering::Acquire);
+        let mut c = self.tier.connection.clone();
+        let call = scripts::bump_generation().key(self.keys.gen_key());
+        let bump = c.invoke::<redis::Value>(&call);
+        if let Ok(Ok(_)) = tokio::time::timeout(self.tier.options.timeout, bump).await {
+            self.clean_through.fetch_max(failures, Ordering::AcqRel);
+            tracing::info!(
+                entity = E::SCHEMA.message,
+                tier = "redis",
+                "redis generation bumped after a failed write-through"
+            );
+        }
     }
 }
