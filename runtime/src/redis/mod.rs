@@ -5,7 +5,8 @@
 //!   timeout, not the request, and after a failure Redis is skipped for [`RedisOptions::backoff`]. The
 //!   write-through of a strong entity is never skipped and gets the longer [`RedisOptions::write_timeout`]:
 //!   a write that does not reach Redis could let another process read the older cached version, so a slow
-//!   Redis delays the acknowledgement (boundedly) rather than risking a stale read.
+//!   Redis delays the acknowledgement (boundedly) rather than risking a stale read. When it fails anyway, one
+//!   generation bump is tried (bounded by the read timeout) before the write is acknowledged.
 //! - **Keys**: `<prefix>:{<table>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all
 //!   keys of one entity live in one slot, so the scripts below may touch several of them. The fingerprint
 //!   changes with the schema, so bytes written under an old schema are never decoded as the new one.
