@@ -650,21 +650,6 @@ impl RedisCluster {
         }
     }
 
-    /// Moves every key of `slot` from its master to `to` in batches of 100, then hands the slot over: the three
-    /// steps above in a row.
-    pub fn migrate_slot(&self, slot: u16, to: &RedisServer) -> io::Result<()> {
-        let from = self.master_of_slot(slot)?;
-        self.begin_slot_migration(slot, from, to)?;
-        loop {
-            let keys = self.keys_in_slot(from, slot, 100)?;
-            if keys.is_empty() {
-                break;
-            }
-            self.migrate_keys(from, to, &keys)?;
-        }
-        self.finish_slot_migration(slot, to)
-    }
-
     fn id_of(&self, node: &RedisServer) -> io::Result<String> {
         Ok(node.cli(&["cluster", "myid"])?.trim().to_owned())
     }
