@@ -40,6 +40,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The most keys one script call reads or writes. A script blocks the Redis server while it runs, and each call
+/// has its own [`RedisOptions::timeout`]: a batch of tens of thousands of keys in one call took longer than the
+/// default 50 ms, and the failure retired the entity's whole cache (a generation bump). Chunks of this size take
+/// well under a millisecond each.
+pub const KEYS_PER_SCRIPT: usize = 256;
+
 /// How the Redis tier connects and behaves.
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -225,9 +231,22 @@ impl<E: Record> RedisEntity<E> {
             > self.clean_through.load(Ordering::Acquire)
     }
 
-    /// Looks up `keys` in one round trip; also returns the generation they were read under, for
-    /// [`fill_if_newer`](Self::fill_if_newer).
+    /// Looks up `keys`, one round trip per [`KEYS_PER_SCRIPT`] keys; also returns the generation they were read
+    /// under, for [`fill_if_newer`](Self::fill_if_newer): the first chunk's, so if a bump came between chunks, a
+    /// fill is refused rather than carried into the new generation.
     pub async fn get_many(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
+        let mut generation = None;
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_SCRIPT) {
+            let (read_under, found) = self.get_chunk(chunk).await?;
+            generation.get_or_insert(read_under);
+            values.extend(found);
+        }
+        Ok((generation.unwrap_or(Generation(Vec::new())), values))
+    }
+
+    /// One `GET_MANY` script call.
+    async fn get_chunk(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
         let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
         let mut raw: Vec<Option<Vec<u8>>> = self
             .run(false, |mut c, keys| async move {
@@ -279,7 +298,19 @@ impl<E: Record> RedisEntity<E> {
         self.write_entries(None, entries).await
     }
 
+    /// One `SET_IF_NEWER` script call per [`KEYS_PER_SCRIPT`] entries.
     async fn write_entries(
+        &self,
+        generation: Option<&Generation>,
+        entries: &[(E::Key, Option<E>, u64)],
+    ) -> Result<(), Error> {
+        for chunk in entries.chunks(KEYS_PER_SCRIPT) {
+            self.write_chunk(generation, chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_chunk(
         &self,
         generation: Option<&Generation>,
         entries: &[(E::Key, Option<E>, u64)],
