@@ -66,6 +66,19 @@ pub enum Error {
     /// The value breaks its schema's rules (`buf.validate`); no tier was touched.
     #[error("invalid value: {0}")]
     Validation(crate::validate::Violations),
+    /// The store committed the write, but it is not acknowledged: a strong entity's Redis write-through failed
+    /// and the entity's generation could not be bumped, so other processes may still read the previous version
+    /// from `tier`. Only with [`RedisOptions::strong_writes_need_redis`](crate::redis::RedisOptions) (feature
+    /// `redis`). Read the row back (or retry an idempotent write) once Redis is reachable.
+    #[error(
+        "{entity}: the store committed the write, but {tier} could not be updated, so it is not acknowledged"
+    )]
+    Unconfirmed {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The cache tier that could not be updated.
+        tier: Tier,
+    },
     /// A tier failed. Redis failures are counted and absorbed by the repository; a store failure means the
     /// operation did not happen (nothing is acknowledged that did not commit).
     #[error("{entity}: {tier} failed: {source}")]

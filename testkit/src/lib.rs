@@ -6,4 +6,5 @@
 
 pub mod alloc;
 pub mod postgres;
+pub mod proxy;
 pub mod redis;

@@ -61,6 +61,15 @@ pub struct RedisOptions {
     pub default_ttl: Option<Duration>,
     /// TTL of tombstones (they only need to outlive a racing miss-fill).
     pub tombstone_ttl: Duration,
+    /// Acknowledge a strong entity's write only once Redis holds it, or once the entity's generation was bumped
+    /// after the write-through failed (either way no process can read the previous version from Redis).
+    ///
+    /// Off (the default), a strong write whose write-through fails is acknowledged from the store, so the
+    /// repository keeps working while Redis is down; the price is one window: if only this process cannot reach
+    /// Redis, other processes may read the previous version until it reconnects or the entry expires. On, such a
+    /// write returns [`Error::Unconfirmed`] instead (the store did commit it), which closes the window at the
+    /// cost of strong writes failing while this process cannot reach Redis.
+    pub strong_writes_need_redis: bool,
 }
 
 impl Default for RedisOptions {
@@ -72,6 +81,7 @@ impl Default for RedisOptions {
             backoff: Duration::from_millis(500),
             default_ttl: Some(Duration::from_secs(3600)),
             tombstone_ttl: Duration::from_secs(60),
+            strong_writes_need_redis: false,
         }
     }
 }
@@ -229,6 +239,15 @@ impl<E: Record> RedisEntity<E> {
     pub fn needs_new_generation(&self) -> bool {
         self.tier.health.failures.load(Ordering::Acquire)
             > self.clean_through.load(Ordering::Acquire)
+    }
+
+    /// Whether a strong write whose write-through just failed must not be acknowledged: the entity is strong,
+    /// [`RedisOptions::strong_writes_need_redis`] is on, and the generation was not bumped since the failure (so
+    /// other processes may still read the previous version from Redis).
+    pub fn write_unconfirmed(&self) -> bool {
+        E::SCHEMA.consistency == Consistency::Strong
+            && self.tier.options.strong_writes_need_redis
+            && self.needs_new_generation()
     }
 
     /// Looks up `keys`, one round trip per [`KEYS_PER_SCRIPT`] keys; also returns the generation they were read

@@ -467,7 +467,7 @@ impl<E: Record> Repository<E> {
                     return Err(e);
                 }
             };
-            inner.write_through(&written).await;
+            inner.write_through(&written).await?;
             Ok(written)
         }
         .instrument(span);
@@ -479,9 +479,12 @@ impl<E: Record> Repository<E> {
 type Written<E> = Vec<(<E as Record>::Key, Option<E>, u64)>;
 
 impl<E: Record> Inner<E> {
-    /// After a commit: Redis, then L1, each as compare-and-set.
-    async fn write_through(&self, written: &Written<E>) {
+    /// After a commit: Redis, then L1, each as compare-and-set. A Redis failure is counted and absorbed, unless
+    /// the write must not be acknowledged ([`Error::Unconfirmed`]; see `RedisOptions::strong_writes_need_redis`).
+    async fn write_through(&self, written: &Written<E>) -> Result<(), Error> {
         self.counters.write(written.len());
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut outcome = Ok(());
         #[cfg(feature = "redis")]
         if let (Some(l2), false) = (&self.l2, written.is_empty()) {
             let started = std::time::Instant::now();
@@ -489,6 +492,12 @@ impl<E: Record> Inner<E> {
             self.counters.latency(Tier::Redis, started.elapsed());
             if let Err(e) = result {
                 self.counters.error(Tier::Redis, &e);
+                if l2.write_unconfirmed() {
+                    outcome = Err(Error::Unconfirmed {
+                        entity: E::SCHEMA.message,
+                        tier: Tier::Redis,
+                    });
+                }
             }
         }
         if let Some(l1) = &self.l1 {
@@ -501,6 +510,7 @@ impl<E: Record> Inner<E> {
                 }
             }
         }
+        outcome
     }
 }
 

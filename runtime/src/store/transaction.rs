@@ -30,7 +30,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// A cache write-through to run after the commit.
-pub(crate) type Effect = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+/// It fails only when the write must not be acknowledged ([`Error::Unconfirmed`]).
+pub(crate) type Effect =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> + Send>;
 
 type Undo = Box<dyn FnOnce(&MemoryStore) + Send>;
 
@@ -229,10 +231,14 @@ impl Transaction {
                     .await
                     .map_err(|e| Error::backend("transaction", Tier::Store, e))?,
             }
+            // Every effect runs, even after one failed: each updates its own entries.
+            let mut outcome = Ok(());
             for effect in effects {
-                effect().await;
+                if let Err(e) = effect().await {
+                    outcome = outcome.and(Err(e));
+                }
             }
-            Ok(())
+            outcome
         };
         crate::detach::DetachOnDrop::new(task).await
     }
