@@ -204,13 +204,18 @@ impl Column for String {
     sql_hooks!();
 }
 
+/// The token of a byte string: `b<len>:<hex>;`.
+fn write_bytes_token(bytes: &[u8], out: &mut String) {
+    let _ = write!(out, "b{}:", bytes.len());
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out.push(';');
+}
+
 impl Column for Vec<u8> {
     fn write_token(&self, out: &mut String) {
-        let _ = write!(out, "b{}:", self.len());
-        for byte in self {
-            let _ = write!(out, "{byte:02x}");
-        }
-        out.push(';');
+        write_bytes_token(self, out);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         let hex = token_sized(input, 'b', |len| len.checked_mul(2))?;
@@ -225,11 +230,7 @@ impl Column for Vec<u8> {
 /// prost's `bytes` option (`prost_build::Config::bytes`): the same column and token as `Vec<u8>`.
 impl Column for prost::bytes::Bytes {
     fn write_token(&self, out: &mut String) {
-        let _ = write!(out, "b{}:", self.len());
-        for byte in self {
-            let _ = write!(out, "{byte:02x}");
-        }
-        out.push(';');
+        write_bytes_token(self, out);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         Vec::<u8>::read_token(input).map(Self::from)

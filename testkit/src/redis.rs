@@ -107,6 +107,15 @@ impl RedisServer {
         self.port
     }
 
+    /// `CLUSTER NODES` as this node sees it.
+    fn cluster_nodes(&self) -> io::Result<Vec<NodeLine>> {
+        Ok(self
+            .cli(&["cluster", "nodes"])?
+            .lines()
+            .filter_map(NodeLine::parse)
+            .collect())
+    }
+
     /// The server's working directory (its append-only file lives here when persistent).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_owned()
@@ -408,16 +417,11 @@ impl RedisCluster {
 
     /// `CLUSTER NODES` as seen by the first running node.
     fn topology(&self) -> io::Result<Vec<NodeLine>> {
-        let node = self
-            .nodes
+        self.nodes
             .iter()
             .find(|n| n.is_running())
-            .ok_or_else(|| io::Error::other("no cluster node is running"))?;
-        Ok(node
-            .cli(&["cluster", "nodes"])?
-            .lines()
-            .filter_map(NodeLine::parse)
-            .collect())
+            .ok_or_else(|| io::Error::other("no cluster node is running"))?
+            .cluster_nodes()
     }
 
     /// The hash slot of `key` (`CLUSTER KEYSLOT`).
@@ -515,50 +519,37 @@ impl RedisCluster {
         replica.cli(&["config", "set", "masterauth", "capacitor-testkit-cut"])?;
         self.node(master_port)?
             .cli(&["client", "kill", "type", "replica"])?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !replica
-            .cli(&["info", "replication"])?
-            .lines()
-            .any(|l| l.trim() == "master_link_status:down")
-        {
-            if Instant::now() > deadline {
-                return Err(io::Error::other("the replication link stays up"));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
+        poll_until(
+            Duration::from_secs(10),
+            || "the replication link stays up".to_owned(),
+            || {
+                Ok(replica
+                    .cli(&["info", "replication"])?
+                    .lines()
+                    .any(|l| l.trim() == "master_link_status:down"))
+            },
+        )
     }
 
     /// Promotes `replica` with `CLUSTER FAILOVER TAKEOVER` (no agreement from its master, which may be dead or
     /// hung) and waits until every running node sees it serving its master's slots.
     pub fn take_over(&self, replica: &RedisServer) -> io::Result<()> {
         replica.cli(&["cluster", "failover", "takeover"])?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut settled = true;
-            for node in self.nodes.iter().filter(|n| n.is_running()) {
-                let lines: Vec<NodeLine> = node
-                    .cli(&["cluster", "nodes"])?
-                    .lines()
-                    .filter_map(NodeLine::parse)
-                    .collect();
-                let promoted = lines
-                    .iter()
-                    .any(|l| l.port == replica.port && l.has_flag("master") && !l.slots.is_empty());
-                let info = node.cli(&["cluster", "info"])?;
-                settled &= promoted && info.lines().any(|l| l.trim() == "cluster_state:ok");
-            }
-            if settled {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("127.0.0.1:{} did not take over within 30 s", replica.port),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(
+            Duration::from_secs(30),
+            || format!("127.0.0.1:{} did not take over", replica.port),
+            || {
+                let mut settled = true;
+                for node in self.nodes.iter().filter(|n| n.is_running()) {
+                    let promoted = node.cluster_nodes()?.iter().any(|l| {
+                        l.port == replica.port && l.has_flag("master") && !l.slots.is_empty()
+                    });
+                    let info = node.cli(&["cluster", "info"])?;
+                    settled &= promoted && info.lines().any(|l| l.trim() == "cluster_state:ok");
+                }
+                Ok(settled)
+            },
+        )
     }
 
     /// First step of moving `slot` from `from` to `to`: `CLUSTER SETSLOT <slot> IMPORTING` on `to`, then
@@ -626,28 +617,20 @@ impl RedisCluster {
                     .cli(&["cluster", "setslot", &s, "node", &id])?;
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut settled = true;
-            for node in self.nodes.iter().filter(|n| n.is_running()) {
-                let lines: Vec<NodeLine> = node
-                    .cli(&["cluster", "nodes"])?
-                    .lines()
-                    .filter_map(NodeLine::parse)
-                    .collect();
-                settled &= lines.iter().any(|l| l.port == to.port && l.serves(slot));
-            }
-            if settled {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("slot {slot} not seen on 127.0.0.1:{} within 30 s", to.port),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(
+            Duration::from_secs(30),
+            || format!("slot {slot} not seen on 127.0.0.1:{}", to.port),
+            || {
+                let mut settled = true;
+                for node in self.nodes.iter().filter(|n| n.is_running()) {
+                    settled &= node
+                        .cluster_nodes()?
+                        .iter()
+                        .any(|l| l.port == to.port && l.serves(slot));
+                }
+                Ok(settled)
+            },
+        )
     }
 
     fn id_of(&self, node: &RedisServer) -> io::Result<String> {
@@ -747,15 +730,30 @@ fn free_port() -> io::Result<u16> {
 }
 
 fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    poll_until(
+        timeout,
+        || format!("redis-server did not listen on 127.0.0.1:{port}"),
+        || Ok(TcpStream::connect(("127.0.0.1", port)).is_ok()),
+    )
+}
+
+/// Polls `done` every 10 ms until it says so; after `timeout`, a `TimedOut` error saying `what` (and how long).
+fn poll_until(
+    timeout: Duration,
+    what: impl Fn() -> String,
+    mut done: impl FnMut() -> io::Result<bool>,
+) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+    loop {
+        if done()? {
             return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{} within {timeout:?}", what()),
+            ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("redis-server did not listen on 127.0.0.1:{port} within {timeout:?}"),
-    ))
 }

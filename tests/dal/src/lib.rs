@@ -215,3 +215,35 @@ impl Record for Kinds {
         })
     }
 }
+
+/// A SQLite store in the file `<dir>/<name>.db` with the tables `ddl` creates (the entities'
+/// `CREATE_TABLE_SQLITE`).
+pub async fn sqlite_store(dir: &std::path::Path, name: &str, ddl: &[&str]) -> capacitor::Store {
+    let url = format!("sqlite:{}", dir.join(format!("{name}.db")).display());
+    let store = capacitor::Store::open(&url)
+        .await
+        .expect("open the SQLite file");
+    for statement in ddl {
+        sqlx::raw_sql(statement)
+            .execute(store.sqlite_pool().expect("a SQLite store"))
+            .await
+            .expect("create the tables");
+    }
+    store
+}
+
+/// A new database `name` on the testkit's shared Postgres server with the tables `ddl` creates (the entities'
+/// `CREATE_TABLE_POSTGRES`).
+pub async fn postgres_store(name: &str, ddl: &[&str]) -> capacitor::Store {
+    let url = capacitor_testkit::postgres::PostgresServer::shared()
+        .create_database(name)
+        .expect("a Postgres database");
+    let store = capacitor::Store::open(&url).await.expect("open Postgres");
+    for statement in ddl {
+        sqlx::raw_sql(statement)
+            .execute(store.postgres_pool().expect("a Postgres store"))
+            .await
+            .expect("create the tables");
+    }
+    store
+}

@@ -6,40 +6,15 @@
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::repo::Stats;
 use capacitor::{Repository, Store};
-use capacitor_dal_tests::{Account, Entry, account};
-use capacitor_testkit::postgres::PostgresServer;
+use capacitor_dal_tests::{Account, Entry, account, postgres_store, sqlite_store};
 use capacitor_testkit::redis::RedisServer;
+
+const SQLITE: &[&str] = &[Account::CREATE_TABLE_SQLITE, Entry::CREATE_TABLE_SQLITE];
+const POSTGRES: &[&str] = &[Account::CREATE_TABLE_POSTGRES, Entry::CREATE_TABLE_POSTGRES];
 
 /// More keys than one statement can bind, for a one-column key.
 const KEYS: usize = 40_000;
 
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    let url = format!("sqlite:{}", dir.path().join("batches.db").display());
-    let store = Store::open(&url).await.unwrap();
-    for ddl in [Account::CREATE_TABLE_SQLITE, Entry::CREATE_TABLE_SQLITE] {
-        sqlx::raw_sql(ddl)
-            .execute(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
-    }
-    store
-}
-
-async fn postgres() -> Store {
-    let url = PostgresServer::shared()
-        .create_database("dal_batches")
-        .unwrap();
-    let store = Store::open(&url).await.unwrap();
-    for ddl in [Account::CREATE_TABLE_POSTGRES, Entry::CREATE_TABLE_POSTGRES] {
-        sqlx::raw_sql(ddl)
-            .execute(store.postgres_pool().unwrap())
-            .await
-            .unwrap();
-    }
-    store
-}
-
-/// Runs the batches; returns the two repositories' counters.
 async fn huge_batches(store: Store, redis: Option<RedisTier>) -> [Stats; 2] {
     let accounts: Repository<Account> = match &redis {
         Some(r) => Repository::builder(store.clone()).redis(r.clone()).build(),
@@ -97,8 +72,8 @@ async fn huge_batches(store: Store, redis: Option<RedisTier>) -> [Stats; 2] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_beyond_the_bind_parameter_limit() {
     let dir = tempfile::tempdir().unwrap();
-    huge_batches(sqlite(&dir).await, None).await;
-    huge_batches(postgres().await, None).await;
+    huge_batches(sqlite_store(dir.path(), "batches", SQLITE).await, None).await;
+    huge_batches(postgres_store("dal_batches", POSTGRES).await, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +83,11 @@ async fn batches_beyond_the_bind_parameter_limit_through_redis() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let stats = huge_batches(sqlite(&dir).await, Some(redis)).await;
+    let stats = huge_batches(
+        sqlite_store(dir.path(), "batches", SQLITE).await,
+        Some(redis),
+    )
+    .await;
     // Within the default per-operation timeout: a failure would also retire every cached entry of the entity
     // (a generation bump).
     for stats in &stats {

@@ -3,8 +3,8 @@
 //! key neither uses nor warns about the default; the default cannot be replaced once in use.
 
 use capacitor::cursor::{CURSOR_KEY_ENV, CursorKey};
-use capacitor::{Error, Repository, Store};
-use capacitor_dal_tests::{Account, account};
+use capacitor::{Error, Repository};
+use capacitor_dal_tests::{Account, account, sqlite_store};
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -72,15 +72,7 @@ async fn the_default_key_is_random_and_warned_about_once() {
     let configured = CursorKey::from_env().unwrap().is_some();
 
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("default.db").display());
-    let store = Store::open(&url).await.unwrap();
-    sqlx::query(
-        r#"CREATE TABLE "accounts" ("id" TEXT NOT NULL PRIMARY KEY, "email" TEXT NOT NULL UNIQUE,
-           "balance" INTEGER NOT NULL, "_version" INTEGER NOT NULL)"#,
-    )
-    .execute(store.sqlite_pool().unwrap())
-    .await
-    .unwrap();
+    let store = sqlite_store(dir.path(), "default", &[Account::CREATE_TABLE_SQLITE]).await;
     let ids: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
     let own_key: Repository<Account> = Repository::builder(store.clone())
         .cursor_key(CursorKey::generate().unwrap())

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use capacitor::cursor::CURSOR_KEY_ENV;
 use capacitor::{Cursor, Error, Repository, Store};
-use capacitor_dal_tests::{Account, account};
+use capacitor_dal_tests::{Account, account, sqlite_store};
 use std::process::Command;
 
 /// Set in a child: which part it plays.
@@ -71,15 +71,9 @@ fn run(role: &str, url: &str, key: Option<&str>, after: Option<&str>) -> Vec<Str
 
 async fn parent() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("env.db").display());
-    let store = Store::open(&url).await.unwrap();
-    sqlx::query(
-        r#"CREATE TABLE "accounts" ("id" TEXT NOT NULL PRIMARY KEY, "email" TEXT NOT NULL UNIQUE,
-           "balance" INTEGER NOT NULL, "_version" INTEGER NOT NULL)"#,
-    )
-    .execute(store.sqlite_pool().unwrap())
-    .await
-    .unwrap();
+    let store = sqlite_store(dir.path(), "env", &[Account::CREATE_TABLE_SQLITE]).await;
+    // The children open the same file.
+    let url = format!("sqlite:{}", dir.path().join("env.db").display());
     let ids: Vec<String> = (0..5).map(|i| format!("a{i}@example.com")).collect();
     let writer: Repository<Account> = Repository::new(store);
     writer

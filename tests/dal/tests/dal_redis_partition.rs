@@ -3,7 +3,7 @@
 
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
-use capacitor_dal_tests::Entry;
+use capacitor_dal_tests::{Entry, sqlite_store};
 use capacitor_testkit::proxy::TcpProxy;
 use capacitor_testkit::redis::RedisServer;
 use std::time::{Duration, Instant};
@@ -35,13 +35,7 @@ async fn processes(strong_writes_need_redis: bool) -> Processes {
     let redis = RedisServer::start().unwrap();
     let proxy = TcpProxy::start(redis.port()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("p.db").display()))
-        .await
-        .unwrap();
-    sqlx::raw_sql(Entry::CREATE_TABLE_SQLITE)
-        .execute(store.sqlite_pool().unwrap())
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path(), "partition", &[Entry::CREATE_TABLE_SQLITE]).await;
     let options = RedisOptions {
         prefix: "partition".to_owned(),
         strong_writes_need_redis,
@@ -65,6 +59,11 @@ async fn processes(strong_writes_need_redis: bool) -> Processes {
         _redis: redis,
         _dir: dir,
     }
+}
+
+async fn memo_in_store(p: &Processes) -> String {
+    let row = p.store.get::<Entry>(&key()).await.unwrap();
+    row.expect("the row is stored").value.memo
 }
 
 async fn memo_read_by(repo: &Repository<Entry>) -> String {
@@ -101,16 +100,7 @@ async fn by_default_a_partitioned_writer_is_acknowledged_and_others_may_read_the
     // Acknowledged from the store, though its write-through failed: Redis down → the store serves.
     p.a.put(entry("two")).await.unwrap();
     assert!(p.a.stats().redis_errors > 0);
-    assert_eq!(
-        p.store
-            .get::<Entry>(&key())
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .memo,
-        "two"
-    );
+    assert_eq!(memo_in_store(&p).await, "two");
     // The documented window: `b` still reaches Redis, which holds the previous version.
     assert_eq!(memo_read_by(&p.b).await, "one");
 
@@ -136,16 +126,7 @@ async fn with_strong_writes_need_redis_a_partitioned_writer_is_not_acknowledged(
         other => panic!("expected Error::Unconfirmed, got {other:?}"),
     }
     // The store committed it; no read that starts after an acknowledgement can be stale, since there was none.
-    assert_eq!(
-        p.store
-            .get::<Entry>(&key())
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .memo,
-        "two"
-    );
+    assert_eq!(memo_in_store(&p).await, "two");
     // Reads by the cut-off process itself continue on the store.
     assert_eq!(memo_read_by(&p.a).await, "two");
 

@@ -3,8 +3,7 @@
 //! future may be spawned.
 
 use capacitor::{Error, Repository, Store};
-use capacitor_dal_tests::{Account, Entry};
-use capacitor_testkit::postgres::PostgresServer;
+use capacitor_dal_tests::{Account, Entry, postgres_store, sqlite_store};
 
 fn account(id: &str, balance: i64) -> Account {
     Account {
@@ -141,25 +140,8 @@ async fn transaction_closures_on_every_store() {
     closures(Store::memory()).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("tx.db").display());
-    let store = Store::open(&url).await.unwrap();
-    for ddl in [Account::CREATE_TABLE_SQLITE, Entry::CREATE_TABLE_SQLITE] {
-        sqlx::raw_sql(ddl)
-            .execute(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
-    }
-    closures(store).await;
-
-    let url = PostgresServer::shared()
-        .create_database("dal_transaction")
-        .unwrap();
-    let store = Store::open(&url).await.unwrap();
-    for ddl in [Account::CREATE_TABLE_POSTGRES, Entry::CREATE_TABLE_POSTGRES] {
-        sqlx::raw_sql(ddl)
-            .execute(store.postgres_pool().unwrap())
-            .await
-            .unwrap();
-    }
-    closures(store).await;
+    let sqlite = [Account::CREATE_TABLE_SQLITE, Entry::CREATE_TABLE_SQLITE];
+    closures(sqlite_store(dir.path(), "tx", &sqlite).await).await;
+    let postgres = [Account::CREATE_TABLE_POSTGRES, Entry::CREATE_TABLE_POSTGRES];
+    closures(postgres_store("dal_transaction", &postgres).await).await;
 }
