@@ -6,8 +6,9 @@
 //! - **Values pbjson-types writes wrong.** `Timestamp` ends in `+00:00` (the mapping wants `Z`) and prints years
 //!   outside 0001–9999; `FieldMask` is written as `{"paths": [...]}` (the mapping wants one comma-separated
 //!   string of lowerCamel paths); non-finite `double`/`float` values come out as `null` (the mapping wants
-//!   `"NaN"`, `"Infinity"`, `"-Infinity"`). Each such field's value is wrapped in [`SUPPORT`]'s `Ser`, which
-//!   writes the mapping's form and forwards containers (`Vec`, maps) element by element.
+//!   `"NaN"`, `"Infinity"`, `"-Infinity"`). Each such field's value is wrapped in the `Ser` of the generated
+//!   `__capacitor_json` module, which writes the mapping's form and forwards containers (`Vec`, maps) element by
+//!   element.
 //! - **Values pbjson-types reads wrong.** `FieldMask` is read back from the mapping's string through `De`.
 //!
 //! Fields are found by the names pbjson-build writes into its code: `serialize_struct("pkg.Msg", ..)` and

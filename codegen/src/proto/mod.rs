@@ -43,7 +43,7 @@ pub struct Loaded {
     /// Every file read from disk (for `cargo:rerun-if-changed`).
     pub inputs: Vec<PathBuf>,
     /// Fields (`pkg.Message.field`) of editions files declared with implicit presence, which lowering to
-    /// proto2 turned into optional fields: validators treat them as implicit (see [`editions`]).
+    /// proto2 turned into optional fields: validators treat them as implicit (see the `editions` module).
     pub implicit_presence: std::collections::BTreeSet<String>,
 }
 
