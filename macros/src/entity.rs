@@ -3,7 +3,7 @@
 use crate::ctxt::Ctxt;
 use crate::model::{self, Derive};
 use capacitor_codegen::check;
-use capacitor_codegen::emit::record::{TypeStyle, record_and_repo};
+use capacitor_codegen::emit::record::{TypeStyle, record_and_repo, unsupported};
 use capacitor_codegen::emit::rust::entity_impl;
 use capacitor_codegen::ir::Schema;
 use capacitor_codegen::sql::constants::create_table_constants;
@@ -32,6 +32,18 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     let mut out = entity_impl(message, entity, &model.runtime);
     out.extend(create_table_constants(message, entity));
     if model.repository {
+        // The struct asked for a repository: a field the row mapping cannot store is an error here, not the
+        // `NO_REPOSITORY_REASON` constant generated code gets (a missing `<Name>Repo` would be a puzzle).
+        if let Some(reason) = unsupported(message, entity, TypeStyle::Derive) {
+            cx.error_at(
+                model.ident_span,
+                format!(
+                    "`#[capacitor(repository)]` cannot map this struct: {reason}; remove `repository` (the \
+                     entity keeps its schema and DDL), or store the field another way"
+                ),
+            );
+            cx.check()?;
+        }
         // The rules are `Validate`'s to read and emit; a struct that writes `validate(...)` keys derives it
         // too, so `check_rules` calls its `Validate::validate` and writes refuse invalid values.
         out.extend(record_and_repo(

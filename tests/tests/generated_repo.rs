@@ -938,33 +938,3 @@ async fn generated_repos_on_postgres() {
     check_oneof_columns(&store, Dialect::Postgres).await;
     exercise_derived(store).await;
 }
-
-/// A prost oneof on a derived struct is one message-typed field with no proto3 JSON serde impls: the derive
-/// emits no repository and says why.
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub enum Reach {
-    #[prost(string, tag = "2")]
-    Phone(String),
-    #[prost(int64, tag = "3")]
-    Pager(i64),
-}
-
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(package = "repo.v1", table = "reaches", repository)]
-pub struct DerivedContact {
-    #[prost(string, tag = "1")]
-    #[capacitor(primary_key)]
-    pub id: String,
-    #[prost(oneof = "Reach", tags = "2, 3")]
-    pub reach: Option<Reach>,
-}
-
-#[test]
-fn a_derived_oneof_says_why_it_has_no_repository() {
-    let reason = DerivedContact::NO_REPOSITORY_REASON;
-    assert!(
-        reason
-            .starts_with("field `reach` is a nested message, map, repeated message or prost oneof"),
-        "{reason}"
-    );
-}

@@ -14,7 +14,8 @@
 //! `{"<member>": <value>}` with the member's proto3 JSON name (lowerCamelCase) and value, NULL when no member is
 //! set. JSON columns use the DTO's generated serde impls (a oneof's through the containing message's, since
 //! prost's oneof enum has none), so they are on the proto path only; elsewhere [`unsupported`] names the field
-//! and the generated code carries the reason as `<Type>::NO_REPOSITORY_REASON`.
+//! and the generated code carries the reason as `<Type>::NO_REPOSITORY_REASON` (the derive, asked for a
+//! repository, reports it as a compile error instead).
 //!
 //! `Record::clear_unstored` resets the fields that have no column (`ignore`d ones, a oneof set to an `ignore`d
 //! member), so the repository caches what the store holds.
