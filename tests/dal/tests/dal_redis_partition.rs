@@ -129,6 +129,16 @@ async fn with_strong_writes_need_redis_a_partitioned_writer_is_not_acknowledged(
     assert_eq!(memo_in_store(&p).await, "two");
     // Reads by the cut-off process itself continue on the store.
     assert_eq!(memo_read_by(&p.a).await, "two");
+    // A transaction's commit reports it the same way, after the store committed.
+    let committed = p
+        .store
+        .transaction(async |tx| p.a.put_in(tx, entry("two and a half")).await)
+        .await;
+    assert!(
+        matches!(committed, Err(Error::Unconfirmed { .. })),
+        "{committed:?}"
+    );
+    assert_eq!(memo_in_store(&p).await, "two and a half");
 
     // Reachable again: acknowledged, and `b` sees it (the generation was bumped before the write).
     heal_and_write(&p, "three").await;
