@@ -1,7 +1,7 @@
-//! A counting global allocator, for tests that assert a path allocates nothing.
+//! A counting global allocator, for tests that assert a path allocates nothing (or only what it returns).
 //!
-//! It counts every allocation of the process, so install it in a test binary whose only thread is the one
-//! measuring (`harness = false`, or a binary with a single test):
+//! It counts the allocations of the thread that runs [`allocations_during`], and only while it runs, so
+//! background threads (a runtime's workers, a clock thread starting up, libtest's own) never add to a count:
 //!
 //! ```
 //! #[global_allocator]
@@ -15,17 +15,26 @@
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 /// Forwards to the system allocator and counts allocations and reallocations.
 pub struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations this thread made inside `allocations_during`; `None` outside it. Const-initialized with no
+    /// destructor, so touching it never allocates.
+    static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Counts one allocation if this thread is being measured (a no-op while its thread-locals are torn down).
+fn count() {
+    let _ = COUNT.try_with(|c| c.set(c.get().map(|n| n + 1)));
+}
 
 // SAFETY: forwards to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -36,15 +45,19 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-/// How many allocations (and reallocations) `f` made, counted by [`Counting`] when it is the global allocator.
+/// How many allocations (and reallocations) `f` made on this thread, counted by [`Counting`] when it is the
+/// global allocator.
 pub fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let outer = COUNT.replace(Some(0));
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    let n = COUNT.replace(outer).unwrap_or(0);
+    // A nested measurement's allocations count in the outer one too.
+    COUNT.set(outer.map(|m| m + n));
+    n
 }
