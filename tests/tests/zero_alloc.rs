@@ -1,7 +1,7 @@
 //! Validating a valid message allocates nothing.
 //!
-//! A counting global allocator counts every allocation of the process, libtest's own threads included, so
-//! this test is a binary of its own (`harness = false`): `main` is the only thread that runs.
+//! A counting global allocator (`capacitor_testkit::alloc`, which counts only the thread being measured) in a
+//! binary of its own (`harness = false`), so the allocator is installed for this test alone.
 
 use capacitor::Validate as _;
 use capacitor_testkit::alloc::{Counting, allocations_during};

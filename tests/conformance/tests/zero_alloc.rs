@@ -1,5 +1,5 @@
-//! Validating valid input allocates nothing. A test binary of its own, with one test, so that no other test
-//! thread allocates while the counter runs.
+//! Validating valid input allocates nothing. A test binary of its own, so the counting allocator (which counts
+//! only the thread being measured) is installed for this test alone.
 
 use capacitor::Validate;
 use capacitor_conformance::shop::v1::{Address, Order, order::Payment};
