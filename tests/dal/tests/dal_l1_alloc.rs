@@ -1,8 +1,9 @@
 //! An L1 hit allocates nothing beyond the clone of the value it returns (the target for the hit path).
 //!
 //! A counting global allocator (`capacitor_testkit::alloc`, which counts only the thread being measured, so the
-//! L1 clock thread and the runtime never add to it) in a binary of its own (`harness = false`). The hit is polled by hand with a
-//! no-op waker, so no executor's bookkeeping is counted: an L1 hit completes on its first poll.
+//! L1 clock thread and the runtime never add to it) in a binary of its own (`harness = false`). The hit is
+//! polled by hand with a no-op waker, so no executor's bookkeeping is counted: an L1 hit completes on its first
+//! poll.
 
 use capacitor::{Repository, Store, Versioned};
 use capacitor_dal_tests::Account;
