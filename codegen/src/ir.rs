@@ -72,6 +72,8 @@ pub struct Message {
     pub rust_name: String,
     /// Path of the Rust type relative to the package module (`UserProfile`, `outer::Inner`).
     pub rust_path: String,
+    /// Every field: by field number on the proto path (the order prost-reflect lists them in), in struct order
+    /// on the derive path. The DDL, the runtime's statements and the row mapping all follow this order.
     pub fields: Vec<Field>,
     /// Real oneofs (not proto3 `optional` synthetics), in declaration order.
     pub oneofs: Vec<Oneof>,

@@ -418,7 +418,7 @@ pub fn key_token<E: Record>(key: &E::Key) -> String {
 /// An entity the repository can store and cache.
 ///
 /// The column order of [`write_row`](Record::write_row) and [`read_row`](Record::read_row) is the order of
-/// [`stored_columns`] over [`Entity::SCHEMA`]: every field with a column, in declaration order, a oneof once
+/// [`stored_columns`] over [`Entity::SCHEMA`]: every field with a column, in the schema's field order, a oneof once
 /// (one JSON column, where its first stored member is). The key columns
 /// of [`write_key`](Record::write_key) follow [`EntitySchema::primary_key`].
 pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'static {
@@ -461,7 +461,7 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
     }
 }
 
-/// The columns of a row of `schema`, in declaration order, each with the field that decides it: every field
+/// The columns of a row of `schema`, in the schema's field order, each with the field that decides it: every field
 /// with a column, except that the members of a oneof share one column, listed once at the position of its first
 /// stored member (as the DDL has it). A `(field, column)` pair whose field is in a oneof
 /// ([`FieldSchema::oneof`](crate::schema::FieldSchema::oneof)) stands for the oneof's JSON column, not for the

@@ -1,7 +1,8 @@
 //! `impl Record` and the typed `<Entity>Repo` of an entity: the row mapping, key extraction and index lookups
 //! the runtime's generic repository needs, emitted from the IR.
 //!
-//! The row is every field with a column ([`Field::stored_in`]), in declaration order, a oneof once where its
+//! The row is every field with a column ([`Field::stored_in`]), in the IR's field order (by number on the proto
+//! path, as prost-reflect lists fields; struct order on the derive path), a oneof once where its
 //! first stored member is: the order the runtime builds its statements in from `Entity::SCHEMA` (whose
 //! `column`s and `oneof`s the same IR decides; `capacitor::record::stored_columns`) and the order of the DDL's
 //! columns. Values go through `capacitor::record::Column`, whose impls are the SQL value codec, so
@@ -356,7 +357,7 @@ enum RowColumn<'a> {
     Oneof(&'a Oneof),
 }
 
-/// The columns of a row, in order: every field with a column ([`Field::stored_in`]) in declaration order, a oneof
+/// The columns of a row, in order: every field with a column ([`Field::stored_in`]) in the IR's order, a oneof
 /// once, where its first stored member is (the order of the DDL's columns and of the runtime's statements,
 /// `capacitor::record::stored_columns`).
 fn row_columns(message: &Message) -> Vec<RowColumn<'_>> {
