@@ -20,7 +20,8 @@ macro_rules! sql_store {
             statements: StatementCache,
         }
 
-        struct Writer {
+        /// Binds a statement's values through the `Column` hooks; the first failure is kept for `finish`.
+        pub(super) struct Writer {
             args: $args,
             error: Option<BoxError>,
         }
@@ -36,14 +37,14 @@ macro_rules! sql_store {
         }
 
         impl Writer {
-            fn new() -> Self {
+            pub(super) fn new() -> Self {
                 Writer {
                     args: <$args>::default(),
                     error: None,
                 }
             }
 
-            fn int(&mut self, value: i64) {
+            pub(super) fn int(&mut self, value: i64) {
                 if self.error.is_none() {
                     if let Err(e) = self.args.add(value) {
                         self.error = Some(e);
@@ -51,7 +52,7 @@ macro_rules! sql_store {
                 }
             }
 
-            fn finish<E: Record>(self) -> Result<$args, Error> {
+            pub(super) fn finish<E: Record>(self) -> Result<$args, Error> {
                 match self.error {
                     None => Ok(self.args),
                     Some(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
@@ -72,7 +73,7 @@ macro_rules! sql_store {
             }
         }
 
-        fn store_error<E: Record>(e: impl Into<BoxError>) -> Error {
+        pub(super) fn store_error<E: Record>(e: impl Into<BoxError>) -> Error {
             Error::backend(E::SCHEMA.message, Tier::Store, e)
         }
 
@@ -82,7 +83,8 @@ macro_rules! sql_store {
                 .map_err(|e| DecodeError::new(format!("_version: {e}")))
         }
 
-        fn decode_row<E: Record>(row: &$row) -> Result<(E, u64), Error> {
+        /// A row's value and its `_version` (the column after the row's).
+        pub(super) fn decode_row<E: Record>(row: &$row) -> Result<(E, u64), Error> {
             let mut reader = Reader { row, index: 0 };
             let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
             let version = version_of(row, reader.index).map_err(store_error::<E>)?;

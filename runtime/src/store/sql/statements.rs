@@ -40,14 +40,18 @@ pub(crate) struct Statements {
     pub(crate) scan_after: String,
 }
 
-fn quote(ident: &str) -> String {
+/// An identifier, double-quoted.
+pub(super) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// The columns a field occupies: a single Timestamp is two on Postgres (`<col>` and `<col>_nanos`; see the
-/// codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON column, and so is a
-/// oneof (one JSON column, whatever its members' types).
-fn field_columns(column: &str, field: &FieldSchema, dialect: Dialect) -> Vec<String> {
+/// The columns a field occupies (none without a column): a single Timestamp is two on Postgres (`<col>` and
+/// `<col>_nanos`; see the codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON
+/// column, and so is a oneof (one JSON column, whatever its members' types).
+fn field_columns(field: &FieldSchema, dialect: Dialect) -> Vec<String> {
+    let Some(column) = field.column else {
+        return Vec::new();
+    };
     let single =
         !matches!(field.label, Label::Repeated | Label::Map { .. }) && field.oneof.is_none();
     match (field.ty, dialect) {
@@ -58,24 +62,39 @@ fn field_columns(column: &str, field: &FieldSchema, dialect: Dialect) -> Vec<Str
     }
 }
 
+/// The quoted columns of the fields numbered `numbers` (a key's, an index's), in that order.
+pub(super) fn columns_of_numbers(
+    schema: &EntitySchema,
+    numbers: &[u32],
+    dialect: Dialect,
+) -> Vec<String> {
+    numbers
+        .iter()
+        .filter_map(|n| schema.field_by_number(*n))
+        .flat_map(|f| field_columns(f, dialect))
+        .collect()
+}
+
+/// Bind placeholder number `n` (from 1) in `dialect`.
+pub(super) fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("?{n}"),
+        Dialect::Postgres => format!("${n}"),
+    }
+}
+
 /// Every column of a row of `schema` in `dialect`, quoted, in `Record::write_row` order (the DDL's order), without
 /// `_version`: one column per oneof, where its first stored member is (`record::stored_columns`).
 pub(crate) fn row_columns(schema: &EntitySchema, dialect: Dialect) -> Vec<String> {
     crate::record::stored_columns(schema)
-        .flat_map(|(f, c)| field_columns(c, f, dialect))
+        .flat_map(|(f, _)| field_columns(f, dialect))
         .collect()
 }
 
 impl Statements {
     pub(crate) fn new(schema: &'static EntitySchema, dialect: Dialect) -> Self {
         let columns = row_columns(schema, dialect);
-        let key_columns: Vec<String> = schema
-            .primary_key
-            .iter()
-            .filter_map(|n| schema.field_by_number(*n))
-            .filter_map(|f| f.column.map(|c| field_columns(c, f, dialect)))
-            .flatten()
-            .collect();
+        let key_columns = columns_of_numbers(schema, schema.primary_key, dialect);
         let table = quote(schema.table);
         let select_list = format!("{}, \"_version\"", columns.join(", "));
         let mut s = Statements {
@@ -98,10 +117,7 @@ impl Statements {
     }
 
     fn placeholder(&self, n: usize) -> String {
-        match self.dialect {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
-        }
+        placeholder(self.dialect, n)
     }
 
     /// `"k1" = $from AND "k2" = $from+1`.
