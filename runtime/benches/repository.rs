@@ -3,6 +3,7 @@
 //! - `l1_hit/repository_get` vs `l1_hit/raw_quick_cache_get_clone` (target ≤ 1.5×);
 //! - `sqlite_miss/repository_get` (no L1: a strong entity) vs `sqlite_miss/raw_sqlx` (same query, same pool);
 //! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/raw_sqlx_upsert`;
+//! - `cursor/seal_and_open` (a page's cursor costs) vs `cursor/sqlite_scan_page_100` (the page), for the record;
 //! - `postgres/get_many_100` vs `postgres/get_100_singles`, `postgres_miss/repository_get` vs
 //!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) for the record.
 //!
@@ -13,7 +14,7 @@ use capacitor::cache::{Lookup, MemoryTier};
 use capacitor::error::DecodeError;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::redis::{RedisOptions, RedisTier};
-use capacitor::{Entity, Repository, Store};
+use capacitor::{Cursor, CursorKey, Entity, Repository, Store};
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -223,6 +224,32 @@ fn sqlite(c: &mut Criterion) {
         b.iter(|| {
             id = (id + 7) % ROWS;
             rt.block_on(async { black_box(eventual.put(Eventual::new(id)).await.unwrap()) })
+        })
+    });
+    group.finish();
+
+    // What sealing costs a page: the seal of its `next` and the open of its `after`, against the page itself (100
+    // rows from SQLite, after a cursor, through the repository).
+    let key = CursorKey::generate().unwrap();
+    let paged: Repository<Strong> = Repository::builder(store.clone())
+        .cursor_key(key.clone())
+        .build();
+    let mut group = c.benchmark_group("cursor");
+    group.bench_function("seal_and_open", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            let cursor = Cursor::seal::<Strong>(black_box(&id), &key);
+            black_box(cursor.open::<Strong>(&key).unwrap())
+        })
+    });
+    let cursors: Vec<Cursor> = (0..ROWS - 100)
+        .map(|id| paged.cursor(&id).unwrap())
+        .collect();
+    group.bench_function("sqlite_scan_page_100", |b| {
+        b.iter(|| {
+            id = (id + 7) % (ROWS - 100);
+            let after = &cursors[id as usize];
+            rt.block_on(async { black_box(paged.scan(Some(after), 100).await.unwrap()) })
         })
     });
     group.finish();
