@@ -230,6 +230,7 @@ impl Builder {
                 (Ok(g), _) => g.inputs.clone(),
                 (Err(_), Input::Files { files, .. }) => files.clone(),
                 (Err(_), Input::DescriptorSet { path }) => vec![path.clone()],
+                (Err(_), Input::DescriptorSetBytes { .. }) => Vec::new(),
             };
             for path in inputs {
                 println!("cargo:rerun-if-changed={}", path.display());

@@ -54,6 +54,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes the built-in `capacitor/v1/options.proto` and `buf/validate/validate.proto` into --out, for
+    /// protoc and buf, which need the imports on their include path (`protoc-gen-capacitor`).
+    #[command(after_help = "Example:\n  capgen protos --out vendor")]
+    Protos {
+        /// Directory to write into (created if missing).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Versioned SQL migrations (sqlx format) for the Postgres and SQLite entities.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -218,6 +226,16 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 stale.len()
             );
             Ok(ExitCode::from(1))
+        }
+        Command::Protos { out } => {
+            let files = capacitor_codegen::proto::EmbeddedFiles::as_files();
+            write_all(&out, &files)?;
+            say(&format!(
+                "capgen: {} proto file(s) written in {}",
+                files.len(),
+                out.display()
+            ));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { input, json } => {
             let (_, schema) = load_schema(&input.input())?;

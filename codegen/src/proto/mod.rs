@@ -29,6 +29,16 @@ pub enum Input {
     },
     /// A serialized `FileDescriptorSet` (protoc's `--descriptor_set_in`), e.g. from `buf build -o`.
     DescriptorSet { path: PathBuf },
+    /// A serialized `FileDescriptorSet` already in memory, with the files to generate named: a protoc plugin
+    /// request (its `proto_file` list and `file_to_generate`).
+    DescriptorSetBytes {
+        /// The set's wire bytes (raw, so extension options and editions fields survive).
+        bytes: Vec<u8>,
+        /// Import names of the files to generate code for; the set's other files are only imported.
+        generate: Vec<String>,
+        /// What the set is called in error messages (`CodeGeneratorRequest`).
+        origin: PathBuf,
+    },
 }
 
 /// A compiled schema: the descriptor pool and what is needed to point at its sources.
@@ -83,7 +93,18 @@ impl SourceFile {
 pub fn load(input: &Input) -> Result<Loaded, Error> {
     match input {
         Input::Files { includes, files } => load_files(includes, files),
-        Input::DescriptorSet { path } => load_descriptor_set(path),
+        Input::DescriptorSet { path } => {
+            let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            load_descriptor_set(bytes, path, None)
+        }
+        Input::DescriptorSetBytes {
+            bytes,
+            generate,
+            origin,
+        } => load_descriptor_set(bytes.clone(), origin, Some(generate)),
     }
 }
 
@@ -149,11 +170,12 @@ fn parse_error(error: protox::Error, includes: &[PathBuf]) -> Error {
     Error::Parse(Box::new(error))
 }
 
-fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Loads a serialized set; `generate` narrows the targets to those files (else every non-vendor file).
+fn load_descriptor_set(
+    bytes: Vec<u8>,
+    path: &Path,
+    generate: Option<&[String]>,
+) -> Result<Loaded, Error> {
     // prost-reflect panics on editions descriptors: look at the raw files first (prost-types keeps `syntax`),
     // and lower editions files to proto2 on the raw bytes before anything decodes them.
     let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
@@ -187,11 +209,23 @@ fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
             (f.name().to_string(), source)
         })
         .collect();
+    let targets = match generate {
+        Some(names) => targets(&pool)
+            .into_iter()
+            .filter(|t| names.contains(t))
+            .collect(),
+        None => targets(&pool),
+    };
+    // An in-memory set was not read from disk: nothing for `cargo:rerun-if-changed`.
+    let inputs = match generate {
+        Some(_) => Vec::new(),
+        None => vec![path.to_path_buf()],
+    };
     Ok(Loaded {
-        targets: targets(&pool),
+        targets,
         pool,
         sources,
-        inputs: vec![path.to_path_buf()],
+        inputs,
         implicit_presence,
     })
 }
