@@ -217,17 +217,7 @@ fn buf_hands_editions_files_to_the_plugin_which_lowers_them() {
 
 // The protocol without protoc: a request built from protox's descriptor set, answered by the binary.
 
-/// `CodeGeneratorRequest`, files as raw bytes (prost-types would drop their extension options).
-#[derive(Clone, PartialEq, prost::Message)]
-struct Request {
-    #[prost(string, repeated, tag = "1")]
-    file_to_generate: Vec<String>,
-    #[prost(string, optional, tag = "2")]
-    parameter: Option<String>,
-    #[prost(bytes = "vec", repeated, tag = "15")]
-    proto_file: Vec<Vec<u8>>,
-}
-
+/// A `FileDescriptorSet` with its files as raw bytes (prost-types would drop their extension options).
 #[derive(Clone, PartialEq, prost::Message)]
 struct RawSet {
     #[prost(bytes = "vec", repeated, tag = "1")]
@@ -241,7 +231,7 @@ fn request(parameter: Option<&str>) -> Vec<u8> {
     compiler.include_imports(true).include_source_info(true);
     compiler.open_file("shop/v1/shop.proto").unwrap();
     let set = RawSet::decode(compiler.encode_file_descriptor_set().as_slice()).unwrap();
-    Request {
+    capacitor_codegen::plugin::Request {
         file_to_generate: vec!["shop/v1/shop.proto".to_string()],
         parameter: parameter.map(str::to_string),
         proto_file: set.file,
