@@ -1,10 +1,11 @@
 //! `capgen`: Capacitor's command-line code generator.
 
 use capacitor_codegen::emit::rust::RuntimePath;
-use capacitor_codegen::generate::{DtoOptions, generate, load_schema};
+use capacitor_codegen::generate::{DtoOptions, generate, load_schema_with};
+use capacitor_codegen::ir::Schema;
 use capacitor_codegen::migrate::apply;
 use capacitor_codegen::output::{stale_files, write_all};
-use capacitor_codegen::proto::Input;
+use capacitor_codegen::proto::{Input, Loaded};
 use capacitor_codegen::sql::Dialect;
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
@@ -181,6 +182,9 @@ struct InputArgs {
     /// rules are skipped, each with a warning.
     #[arg(long)]
     allow_unsupported_rules: bool,
+    /// buf or protoc 27+ to compile editions sources with (protox cannot parse them); default: one on PATH.
+    #[arg(long, value_name = "PATH")]
+    editions_compiler: Option<PathBuf>,
     /// The .proto files to compile.
     #[arg(value_name = "FILES", required_unless_present = "descriptor_set_in")]
     files: Vec<PathBuf>,
@@ -213,8 +217,14 @@ impl InputArgs {
         Ok(DtoOptions {
             runtime,
             allow_unsupported_rules: self.allow_unsupported_rules,
+            editions_compiler: self.editions_compiler.clone(),
             ..DtoOptions::default()
         })
+    }
+
+    /// The checked schema, for the commands that read only the IR.
+    fn load(&self) -> Result<(Loaded, Schema), Error> {
+        load_schema_with(&self.input(), self.editions_compiler.as_deref())
     }
 }
 
@@ -272,7 +282,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { input, json } => {
-            let (_, schema) = load_schema(&input.input())?;
+            let (_, schema) = input.load()?;
             let view = inspect::Inventory::new(&schema);
             if json {
                 println!(
@@ -299,7 +309,7 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             renamed_from,
             allow_destructive,
         } => {
-            let (_, schema) = load_schema(&migrations.input.input())?;
+            let (_, schema) = migrations.input.load()?;
             let options = migrate::DiffOptions {
                 name: name.clone(),
                 dialects: migrations.dialect.into_iter().collect(),
@@ -325,7 +335,7 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             }
         }
         MigrateCommand::Check { migrations } => {
-            let (_, schema) = load_schema(&migrations.input.input())?;
+            let (_, schema) = migrations.input.load()?;
             let dialects: Vec<Dialect> = migrations.dialect.into_iter().collect();
             let pending = match migrate::pending(&schema, &migrations.dir, &dialects) {
                 Ok(pending) => pending,
@@ -385,7 +395,7 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         })),
         MigrateCommand::Sql { input, dialect } => {
-            let (_, schema) = load_schema(&input.input())?;
+            let (_, schema) = input.load()?;
             print!("{}", migrate::create_script(&schema, dialect));
             Ok(ExitCode::SUCCESS)
         }

@@ -3,7 +3,8 @@
 //! byte-for-byte what `capgen generate` writes for the same sources, reports schema problems in the
 //! response's `error` field with `file:line:col`, and takes editions files from buf (it declares
 //! editions support and lowers them to proto2). The protocol itself (features, parameters, a bad request) is
-//! tested without either tool.
+//! tested without either tool. capgen's own editions sources go through the same buf (`capgen generate` on
+//! an `edition = "2023"` file), found on PATH or named by `--editions-compiler` / `Builder::editions_compiler`.
 //!
 //! A missing tool skips its test with a note, except under `CI=true`, where it fails saying what to install
 //! (`scripts/test.sh` installs both).
@@ -314,5 +315,175 @@ fn capgen_protos_writes_the_built_in_imports() {
             std::fs::read_to_string(root.join(name)).unwrap(),
             "{name}"
         );
+    }
+}
+
+// Editions sources: protox cannot parse them, so capgen compiles them through buf.
+
+/// `capgen <args>` in `work`, with `PATH` as given (`None`: no PATH at all).
+fn capgen_in(work: &Path, args: &[&str], path: Option<&std::ffi::OsStr>) -> Output {
+    let mut command = Command::new(CAPGEN);
+    command.current_dir(work).args(args).env("NO_COLOR", "1");
+    match path {
+        Some(path) => command.env("PATH", path),
+        None => command.env_remove("PATH"),
+    };
+    run(&mut command)
+}
+
+fn unwrap_report(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn editions_sources_compile_through_buf_like_a_descriptor_set() {
+    let Some(buf) = buf() else { return };
+    let work = workspace();
+    let dir = work.path();
+    // The reference: buf's descriptor set through the existing lowering.
+    let out = run(Command::new(&buf)
+        .current_dir(dir)
+        .env("BUF_CACHE_DIR", dir.join(".buf-cache"))
+        .args(["build", "--path", "editions/ed", "-o", "set.binpb"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let generate = |out: &str, extra: &[&str], path: Option<&std::ffi::OsStr>| {
+        let mut args = vec!["generate", "--out", out];
+        args.extend_from_slice(extra);
+        let output = capgen_in(dir, &args, path);
+        assert!(output.status.success(), "{}", stderr(&output));
+        files(&dir.join(out))
+    };
+    let from_set = generate(
+        "from-set",
+        &["--descriptor-set-in", "set.binpb"],
+        std::env::var_os("PATH").as_deref(),
+    );
+
+    // buf found on PATH; the vendor files are not on the include path: capgen supplies its own.
+    let sources = ["-I", "editions", "editions/ed/v1/ed.proto"];
+    let path = std::env::var_os("PATH");
+    assert_eq!(generate("from-path", &sources, path.as_deref()), from_set);
+    // buf named by the flag and not on PATH (npm's `buf` is a node script: keep node's folder).
+    let node = tool("node", "`apt-get install nodejs`").expect("npm's buf runs on node");
+    let without_buf = std::env::join_paths([node.parent().unwrap()]).unwrap();
+    let mut named = vec!["--editions-compiler", buf.to_str().unwrap()];
+    named.extend_from_slice(&sources);
+    assert_eq!(generate("from-flag", &named, Some(&without_buf)), from_set);
+
+    // The build.rs option.
+    let out_dir = dir.join("from-builder");
+    capacitor_codegen::configure()
+        .editions_compiler(&buf)
+        .out_dir(&out_dir)
+        .emit_rerun_if_changed(false)
+        .compile_protos(
+            &[dir.join("editions/ed/v1/ed.proto")],
+            &[dir.join("editions")],
+        )
+        .unwrap();
+    assert_eq!(files(&out_dir), from_set);
+}
+
+#[test]
+fn editions_source_problems_point_at_the_file_on_disk() {
+    let Some(buf) = buf() else { return };
+    let work = workspace();
+    let dir = work.path();
+    let file = dir.join("editions/ed/v1/ed.proto");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "string body = 2 [",
+            "string body = 2 [(capacitor.v1.field).index = INDEX_PRIMARY, ",
+        ),
+    )
+    .unwrap();
+    let out = capgen_in(
+        dir,
+        &[
+            "generate",
+            "--editions-compiler",
+            buf.to_str().unwrap(),
+            "-I",
+            "editions",
+            "--out",
+            "gen",
+            "editions/ed/v1/ed.proto",
+        ],
+        std::env::var_os("PATH").as_deref(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = stderr(&out);
+    assert!(
+        report.contains("editions/ed/v1/ed.proto:12:")
+            && unwrap_report(&report).contains("has more than one primary key")
+            && report
+                .contains("12 │   string body = 2 [(capacitor.v1.field).index = INDEX_PRIMARY"),
+        "the source snippet is shown: {report}"
+    );
+
+    // A syntax error is buf's to report, named by the include path rather than buf's module.
+    std::fs::write(&file, format!("{text}\nnot proto\n")).unwrap();
+    let out = capgen_in(
+        dir,
+        &[
+            "generate",
+            "--editions-compiler",
+            buf.to_str().unwrap(),
+            "-I",
+            "editions",
+            "--out",
+            "gen",
+            "editions/ed/v1/ed.proto",
+        ],
+        std::env::var_os("PATH").as_deref(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = unwrap_report(&stderr(&out));
+    assert!(
+        report.contains("could not compile the editions sources")
+            && report.contains("editions/ed/v1/ed.proto:16:"),
+        "{report}"
+    );
+    assert!(!dir.join("gen").exists(), "nothing written");
+}
+
+#[test]
+fn without_buf_or_a_new_protoc_the_error_says_what_to_install() {
+    let work = workspace();
+    let args = [
+        "generate",
+        "-I",
+        "editions",
+        "--out",
+        "gen",
+        "editions/ed/v1/ed.proto",
+    ];
+    let out = capgen_in(work.path(), &args, None);
+    assert_eq!(out.status.code(), Some(1));
+    let report = unwrap_report(&stderr(&out));
+    assert!(
+        report.contains("ed.proto:1:1: `ed/v1/ed.proto` uses protobuf editions")
+            && report.contains("neither buf nor protoc is on PATH")
+            && report.contains("npm install -g @bufbuild/buf")
+            && report.contains("protoc 27 or newer"),
+        "{report}"
+    );
+    // Debian's protoc 3.21 is too old: said so, with its version.
+    if let Some(protoc) = protoc() {
+        let version = run(Command::new(&protoc).arg("--version"));
+        if String::from_utf8_lossy(&version.stdout).contains("libprotoc 3.") {
+            let path = std::env::join_paths([protoc.parent().unwrap()]).unwrap();
+            let out = capgen_in(work.path(), &args, Some(&path));
+            let report = unwrap_report(&stderr(&out));
+            assert!(
+                report.contains("too old for editions") && report.contains("libprotoc 3."),
+                "{report}"
+            );
+        }
     }
 }

@@ -5,11 +5,13 @@
 
 mod editions;
 mod embedded;
+mod external;
 mod rules;
 mod schema;
 mod source;
 
 pub use embedded::{EmbeddedFiles, OPTIONS_PROTO, OPTIONS_PROTO_NAME};
+pub use external::{ExternalCompiler, INSTALL as EDITIONS_COMPILER_INSTALL};
 pub use schema::build_schema;
 
 use crate::error::Error;
@@ -89,10 +91,33 @@ impl SourceFile {
     }
 }
 
-/// Compiles the input into a descriptor pool.
+/// Compiles the input into a descriptor pool. Editions sources go through buf or protoc 27+ found on PATH.
 pub fn load(input: &Input) -> Result<Loaded, Error> {
+    load_with(input, None)
+}
+
+/// [`load`], compiling editions sources with `editions_compiler` (buf or protoc 27+) instead of one found on
+/// PATH.
+pub fn load_with(input: &Input, editions_compiler: Option<&Path>) -> Result<Loaded, Error> {
     match input {
-        Input::Files { includes, files } => load_files(includes, files),
+        Input::Files { includes, files } => match load_files(includes, files) {
+            Err(Error::Editions {
+                file,
+                location,
+                found: _,
+            }) => {
+                let compiler = match editions_compiler {
+                    Some(path) => ExternalCompiler::at(path),
+                    None => ExternalCompiler::discover().map_err(|found| Error::Editions {
+                        file,
+                        location,
+                        found,
+                    })?,
+                };
+                load_compiled(&compiler, includes, files)
+            }
+            loaded => loaded,
+        },
         Input::DescriptorSet { path } => {
             let bytes = std::fs::read(path).map_err(|source| Error::Io {
                 path: path.to_path_buf(),
@@ -165,9 +190,38 @@ fn parse_error(error: protox::Error, includes: &[PathBuf]) -> Error {
         return Error::Editions {
             file: file.to_string(),
             location: format!("{}:{}:{}", path.display(), line + 1, column + 1),
+            found: "none was looked for".to_string(),
         };
     }
     Error::Parse(Box::new(error))
+}
+
+/// Editions sources: compiled by `compiler` into a descriptor set, loaded from there, with each file's text
+/// read back from the include paths so diagnostics show the source.
+fn load_compiled(
+    compiler: &ExternalCompiler,
+    includes: &[PathBuf],
+    files: &[PathBuf],
+) -> Result<Loaded, Error> {
+    let bytes = compiler.compile(includes, files)?;
+    let origin = PathBuf::from(
+        files
+            .first()
+            .map_or("editions sources".into(), |f| f.display().to_string()),
+    );
+    let mut loaded = load_descriptor_set(bytes, &origin, None)?;
+    loaded.inputs.clear();
+    for (name, source) in &mut loaded.sources {
+        if source.text.is_some() {
+            continue;
+        }
+        if let Some(path) = includes.iter().map(|i| i.join(name)).find(|p| p.is_file()) {
+            source.text = std::fs::read_to_string(&path).ok();
+            loaded.inputs.push(path.clone());
+            source.path = Some(path);
+        }
+    }
+    Ok(loaded)
 }
 
 /// Loads a serialized set; `generate` narrows the targets to those files (else every non-vendor file).
