@@ -402,20 +402,23 @@ fn editions_source_problems_point_at_the_file_on_disk() {
         ),
     )
     .unwrap();
-    let out = capgen_in(
-        dir,
-        &[
-            "generate",
-            "--editions-compiler",
-            buf.to_str().unwrap(),
-            "-I",
-            "editions",
-            "--out",
-            "gen",
-            "editions/ed/v1/ed.proto",
-        ],
-        std::env::var_os("PATH").as_deref(),
-    );
+    let generate = || {
+        capgen_in(
+            dir,
+            &[
+                "generate",
+                "--editions-compiler",
+                buf.to_str().unwrap(),
+                "-I",
+                "editions",
+                "--out",
+                "gen",
+                "editions/ed/v1/ed.proto",
+            ],
+            std::env::var_os("PATH").as_deref(),
+        )
+    };
+    let out = generate();
     assert_eq!(out.status.code(), Some(1));
     let report = stderr(&out);
     assert!(
@@ -428,20 +431,7 @@ fn editions_source_problems_point_at_the_file_on_disk() {
 
     // A syntax error is buf's to report, named by the include path rather than buf's module.
     std::fs::write(&file, format!("{text}\nnot proto\n")).unwrap();
-    let out = capgen_in(
-        dir,
-        &[
-            "generate",
-            "--editions-compiler",
-            buf.to_str().unwrap(),
-            "-I",
-            "editions",
-            "--out",
-            "gen",
-            "editions/ed/v1/ed.proto",
-        ],
-        std::env::var_os("PATH").as_deref(),
-    );
+    let out = generate();
     assert_eq!(out.status.code(), Some(1));
     let report = unwrap_report(&stderr(&out));
     assert!(
