@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Runs Capacitor's whole test suite, installing first what the tests need and the machine lacks:
 # PostgreSQL 15 and Redis 7 from Debian's packages (the store and cache tests start their own servers on
-# loopback ports in temp dirs; nothing here starts a system service).
+# loopback ports in temp dirs; nothing here starts a system service); `protoc` with its well-known types
+# (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
+# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v buf >/dev/null 2>&1; then
+  echo "test.sh: installing buf (npm @bufbuild/buf)" >&2
+  $sudo npm install -g --no-fund --no-audit --loglevel=error @bufbuild/buf@1.75.0 >/dev/null
 fi
 
 cargo test --workspace "$@"

@@ -173,6 +173,14 @@ impl Builder {
         self
     }
 
+    /// buf or protoc 27+ to compile editions sources (`edition = "2023"`), which protox cannot parse; by
+    /// default one is looked for on PATH (buf first). Editions files are then lowered to proto2, as descriptor
+    /// sets are.
+    pub fn editions_compiler(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.options.editions_compiler = Some(path.into());
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` for every input (default: yes).
     pub fn emit_rerun_if_changed(&mut self, yes: bool) -> &mut Self {
         self.emit_rerun_if_changed = yes;
@@ -230,6 +238,7 @@ impl Builder {
                 (Ok(g), _) => g.inputs.clone(),
                 (Err(_), Input::Files { files, .. }) => files.clone(),
                 (Err(_), Input::DescriptorSet { path }) => vec![path.clone()],
+                (Err(_), Input::DescriptorSetBytes { .. }) => Vec::new(),
             };
             for path in inputs {
                 println!("cargo:rerun-if-changed={}", path.display());

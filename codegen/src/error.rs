@@ -20,18 +20,26 @@ pub enum Error {
         diagnostics: Vec<SourceDiagnostic>,
     },
 
-    /// An `edition = "…"` file: prost and prost-reflect cannot read editions yet.
+    /// An `edition = "…"` file and no compiler to read it: protox parses proto2 and proto3 only, so capgen
+    /// compiles editions sources through buf or protoc 27+ when it finds one.
     #[error(
-        "{location}: `{file}` uses protobuf editions, which capgen cannot parse from source yet (protox reads proto2 and proto3 only)"
+        "{location}: `{file}` uses protobuf editions: capgen compiles those through buf or protoc 27+, but {found}"
     )]
     #[diagnostic(help(
-        "compile it to a descriptor set (`buf build -o set.binpb`, `protoc --descriptor_set_out`) and pass that with --descriptor-set-in: capgen lowers editions descriptor sets to proto2; or declare the file with `syntax = \"proto3\";`"
+        "{}; or compile it to a descriptor set yourself (`buf build -o set.binpb`) and pass that with --descriptor-set-in; or declare the file with `syntax = \"proto3\";`",
+        crate::proto::EDITIONS_COMPILER_INSTALL
     ))]
     Editions {
         file: String,
         /// `path:line:col` of the `edition` declaration (the file name alone for descriptor sets).
         location: String,
+        /// What was looked for and found (`neither buf nor protoc is on PATH`).
+        found: String,
     },
+
+    /// buf or protoc failed on editions sources; its own report follows.
+    #[error("`{compiler}` could not compile the editions sources:\n{output}", compiler = compiler.display())]
+    ExternalCompiler { compiler: PathBuf, output: String },
 
     /// A file could not be read.
     #[error("cannot read `{path}`: {source}")]

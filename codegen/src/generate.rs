@@ -10,7 +10,7 @@ use crate::proto::{self, Input, Loaded};
 use crate::report::SourceDiagnostic;
 use prost::Message as _;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One generated file: a name relative to the output directory and its full contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,22 +59,35 @@ pub struct DtoOptions {
     /// [`Generated::refused`]. For test harnesses (the conformance runner expects a "compilation error" per
     /// message); users want the error.
     pub refuse_invalid_messages: bool,
+    /// buf or protoc 27+ for editions sources (protox cannot parse them); `None` looks for one on PATH.
+    pub editions_compiler: Option<PathBuf>,
 }
 
 /// Loads and checks the schema; the IR only, for `capgen inspect` and the other emitters. Rules capgen cannot
 /// check yet (CEL) do not stop it.
 pub fn load_schema(input: &Input) -> Result<(Loaded, Schema), Error> {
-    load_checked(input, true, false).map(|(loaded, schema, _, _)| (loaded, schema))
+    load_schema_with(input, None)
+}
+
+/// [`load_schema`], compiling editions sources with `editions_compiler` (buf or protoc 27+) instead of one
+/// found on PATH.
+pub fn load_schema_with(
+    input: &Input,
+    editions_compiler: Option<&Path>,
+) -> Result<(Loaded, Schema), Error> {
+    load_checked(input, editions_compiler, true, false)
+        .map(|(loaded, schema, _, _)| (loaded, schema))
 }
 
 /// Loads and checks the schema, `buf.validate` rules included; unsupported rules are errors unless
 /// `allow_unsupported_rules`, when they come back as warnings.
 fn load_checked(
     input: &Input,
+    editions_compiler: Option<&Path>,
     allow_unsupported_rules: bool,
     refuse_invalid_messages: bool,
 ) -> Result<(Loaded, Schema, Vec<String>, Vec<String>), Error> {
-    let loaded = proto::load(input)?;
+    let loaded = proto::load_with(input, editions_compiler)?;
     let (mut schema, mut diagnostics) = proto::build_schema(&loaded);
     diagnostics.extend(check(&schema));
     let mut rules = crate::check::validate::RuleReport::default();
@@ -129,6 +142,7 @@ fn load_checked(
 pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
     let (loaded, schema, warnings, refused) = load_checked(
         input,
+        options.editions_compiler.as_deref(),
         options.allow_unsupported_rules,
         options.refuse_invalid_messages,
     )?;

@@ -1,9 +1,11 @@
 //! `capgen`: Capacitor's command-line code generator.
 
 use capacitor_codegen::emit::rust::RuntimePath;
-use capacitor_codegen::generate::{DtoOptions, generate, load_schema};
+use capacitor_codegen::generate::{DtoOptions, generate, load_schema_with};
+use capacitor_codegen::ir::Schema;
+use capacitor_codegen::migrate::apply;
 use capacitor_codegen::output::{stale_files, write_all};
-use capacitor_codegen::proto::Input;
+use capacitor_codegen::proto::{Input, Loaded};
 use capacitor_codegen::sql::Dialect;
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +56,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes the built-in `capacitor/v1/options.proto` and `buf/validate/validate.proto` into --out, for
+    /// protoc and buf, which need the imports on their include path (`protoc-gen-capacitor`).
+    #[command(after_help = "Example:\n  capgen protos --out vendor")]
+    Protos {
+        /// Directory to write into (created if missing).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Versioned SQL migrations (sqlx format) for the Postgres and SQLite entities.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -87,6 +97,29 @@ enum MigrateCommand {
         #[command(flatten)]
         migrations: MigrationArgs,
     },
+    /// Applies the pending migrations of --dir's `sqlite/` or `postgres/` folder (picked by the URL's scheme).
+    #[command(
+        after_help = "Examples:\n  capgen migrate run --database-url sqlite:app.db\n  DATABASE_URL=postgres://app@db/shop capgen migrate run --dir migrations"
+    )]
+    Run {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Lists every migration with its state (applied, pending, edited, dirty); exits 1 on a problem.
+    #[command(after_help = "Example:\n  capgen migrate status --database-url sqlite:app.db")]
+    Status {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Reverts the last applied migration with its down script (or every one after --target-version).
+    #[command(after_help = "Example:\n  capgen migrate revert --database-url sqlite:app.db")]
+    Revert {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Reverts every applied migration newer than this version (0: all of them).
+        #[arg(long, value_name = "VERSION")]
+        target_version: Option<i64>,
+    },
     /// Prints the full CREATE script of one dialect.
     #[command(
         after_help = "Example:\n  capgen migrate sql --dialect postgres -I proto proto/app/v1/user.proto"
@@ -109,6 +142,16 @@ struct MigrationArgs {
     /// Only this dialect (`postgres` or `sqlite`); both by default.
     #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
     dialect: Option<Dialect>,
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// The database: `sqlite:path/app.db` or `postgres://user@host:port/db` (its password is never printed).
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The migrations directory (holds `postgres/` and `sqlite/`).
+    #[arg(long, value_name = "DIR", default_value = "migrations")]
+    dir: PathBuf,
 }
 
 fn parse_dialect(text: &str) -> Result<Dialect, String> {
@@ -139,6 +182,9 @@ struct InputArgs {
     /// rules are skipped, each with a warning.
     #[arg(long)]
     allow_unsupported_rules: bool,
+    /// buf or protoc 27+ to compile editions sources with (protox cannot parse them); default: one on PATH.
+    #[arg(long, value_name = "PATH")]
+    editions_compiler: Option<PathBuf>,
     /// The .proto files to compile.
     #[arg(value_name = "FILES", required_unless_present = "descriptor_set_in")]
     files: Vec<PathBuf>,
@@ -171,8 +217,14 @@ impl InputArgs {
         Ok(DtoOptions {
             runtime,
             allow_unsupported_rules: self.allow_unsupported_rules,
+            editions_compiler: self.editions_compiler.clone(),
             ..DtoOptions::default()
         })
+    }
+
+    /// The checked schema, for the commands that read only the IR.
+    fn load(&self) -> Result<(Loaded, Schema), Error> {
+        load_schema_with(&self.input(), self.editions_compiler.as_deref())
     }
 }
 
@@ -219,8 +271,18 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             );
             Ok(ExitCode::from(1))
         }
+        Command::Protos { out } => {
+            let files = capacitor_codegen::proto::EmbeddedFiles::as_files();
+            write_all(&out, &files)?;
+            say(&format!(
+                "capgen: {} proto file(s) written in {}",
+                files.len(),
+                out.display()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect { input, json } => {
-            let (_, schema) = load_schema(&input.input())?;
+            let (_, schema) = input.load()?;
             let view = inspect::Inventory::new(&schema);
             if json {
                 println!(
@@ -247,7 +309,7 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             renamed_from,
             allow_destructive,
         } => {
-            let (_, schema) = load_schema(&migrations.input.input())?;
+            let (_, schema) = migrations.input.load()?;
             let options = migrate::DiffOptions {
                 name: name.clone(),
                 dialects: migrations.dialect.into_iter().collect(),
@@ -273,7 +335,7 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             }
         }
         MigrateCommand::Check { migrations } => {
-            let (_, schema) = load_schema(&migrations.input.input())?;
+            let (_, schema) = migrations.input.load()?;
             let dialects: Vec<Dialect> = migrations.dialect.into_iter().collect();
             let pending = match migrate::pending(&schema, &migrations.dir, &dialects) {
                 Ok(pending) => pending,
@@ -292,10 +354,71 @@ fn migrate_command(command: MigrateCommand) -> Result<ExitCode, Error> {
             );
             Ok(ExitCode::from(1))
         }
+        MigrateCommand::Run { database: db } => Ok(block_on(async {
+            let applied = apply::run(&db.database_url, &db.dir).await?;
+            for m in &applied {
+                say(&format!("capgen: applied {} {}", m.version, m.description));
+            }
+            say(&format!("capgen: {} migration(s) applied", applied.len()));
+            Ok(ExitCode::SUCCESS)
+        })),
+        MigrateCommand::Status { database: db } => Ok(block_on(async {
+            let states = apply::status(&db.database_url, &db.dir).await?;
+            for m in &states {
+                println!(
+                    "{:>6}  {:<40}  {}",
+                    m.version,
+                    m.description,
+                    m.state.label()
+                );
+            }
+            let problems = states.iter().filter(|m| m.state.is_problem()).count();
+            let pending = states
+                .iter()
+                .filter(|m| m.state == apply::State::Pending)
+                .count();
+            say(&format!(
+                "capgen: {} migration(s), {pending} pending, {problems} problem(s)",
+                states.len()
+            ));
+            Ok(ExitCode::from(u8::from(problems > 0)))
+        })),
+        MigrateCommand::Revert {
+            database: db,
+            target_version,
+        } => Ok(block_on(async {
+            let reverted = apply::revert(&db.database_url, &db.dir, target_version).await?;
+            for m in &reverted {
+                say(&format!("capgen: reverted {} {}", m.version, m.description));
+            }
+            say(&format!("capgen: {} migration(s) reverted", reverted.len()));
+            Ok(ExitCode::SUCCESS)
+        })),
         MigrateCommand::Sql { input, dialect } => {
-            let (_, schema) = load_schema(&input.input())?;
+            let (_, schema) = input.load()?;
             print!("{}", migrate::create_script(&schema, dialect));
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs one database command on a small runtime; its error is printed with what to do, and exits 1.
+fn block_on(command: impl Future<Output = Result<ExitCode, apply::ApplyError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            say(&format!("capgen: cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(error) => {
+            say(&format!("{:?}", miette::Report::new(error)));
+            ExitCode::from(1)
         }
     }
 }

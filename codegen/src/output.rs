@@ -5,7 +5,7 @@ use crate::generate::GeneratedFile;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes every file into `dir` (created if missing). Each file is written to a temporary file beside its
+/// Writes every file into `dir` (created if missing, with the folders a file's name holds). Each file is written to a temporary file beside its
 /// target first; only when all are written are they renamed into place, so a failure leaves the previous
 /// output untouched. Files whose contents did not change are not rewritten (their mtime stays, so cargo does
 /// not rebuild). Returns the paths written.
@@ -21,7 +21,11 @@ pub fn write_all(dir: &Path, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Er
         if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
             continue;
         }
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(write_error(&path))?;
+        // A name may hold folders (`capacitor/v1/options.proto`); the temp file goes beside its target so
+        // the rename stays on one file system.
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+        let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(write_error(&path))?;
         temp.write_all(file.contents.as_bytes())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(write_error(&path))?;

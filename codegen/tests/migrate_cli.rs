@@ -1,6 +1,7 @@
-//! `capgen migrate diff | check | sql`, end to end on the migration chain's schemas
+//! `capgen migrate diff | check | sql | run | status | revert`, end to end on the migration chain's schemas
 //! (`tests/migrations/schemas/v<N>`): files written per dialect, `check` failing on an uncaptured change,
-//! refusals exiting 1 with every problem listed and nothing written, damaged lockfiles reported.
+//! refusals exiting 1 with every problem listed and nothing written, damaged lockfiles reported; the written
+//! migrations applied, listed and reverted on SQLite and PostgreSQL, edited or dirty ones refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -226,4 +227,245 @@ fn sql_prints_the_create_script_of_one_dialect() {
     let sql = String::from_utf8(out.stdout).unwrap();
     assert!(sql.starts_with("CREATE TABLE \"customer\" ("), "{sql}");
     assert!(sql.contains("CREATE TABLE \"order\" ("), "{sql}");
+}
+
+// `capgen migrate run | status | revert`: the chain's first versions applied, listed and reverted on a
+// SQLite file and on a real PostgreSQL 15 (the testkit's), through the binary as a deploy script runs it.
+
+/// Writes the chain's migrations `versions` for one dialect, as `capgen migrate diff` does. The chain's
+/// entities are SQLite's; for Postgres the schemas are copied with their backend switched.
+fn write_chain(dir: &Path, dialect: &str, versions: std::ops::RangeInclusive<u32>) {
+    let work = tempfile::tempdir().unwrap();
+    for version in versions {
+        let name = format!("v{version}");
+        let source = schemas().join(&name).join("shop/v1/shop.proto");
+        let proto = std::fs::read_to_string(&source).unwrap();
+        let proto = match dialect {
+            "postgres" => proto.replace("BACKEND_SQLITE", "BACKEND_POSTGRES"),
+            _ => proto,
+        };
+        let include = work.path().join(&name);
+        std::fs::create_dir_all(include.join("shop/v1")).unwrap();
+        let file = include.join("shop/v1/shop.proto");
+        std::fs::write(&file, proto).unwrap();
+        let out = capgen(&[
+            "migrate",
+            "diff",
+            "-I",
+            include.to_str().unwrap(),
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dialect",
+            dialect,
+            "--name",
+            &name,
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+}
+
+/// `capgen migrate <command> --database-url <url> --dir <dir> <extra>`.
+fn database(command: &str, url: &str, dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "migrate",
+        command,
+        "--database-url",
+        url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    capgen(&args)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs one statement on the database, as a crashed or hand-edited deploy would leave it.
+fn execute(url: &str, statement: &str) {
+    use sqlx::Connection as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(statement).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(statement).execute(&mut c).await.unwrap();
+        }
+    });
+}
+
+/// The whole life of a deployed database, on either dialect.
+fn run_status_revert(url: &str, dialect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    write_chain(dir.path(), dialect, 1..=3);
+
+    let run = database("run", url, dir.path(), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("capgen: applied 1 v1")
+            && text(&run).contains("3 migration(s) applied"),
+        "{}",
+        text(&run)
+    );
+    let again = database("run", url, dir.path(), &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("0 migration(s) applied"),
+        "{}",
+        text(&again)
+    );
+
+    let status = database("status", url, dir.path(), &[]);
+    assert!(status.status.success(), "{}", text(&status));
+    let lines: Vec<String> = stdout(&status)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["1 v1 applied", "2 v2 applied", "3 v3 applied"]);
+
+    // One back, then all the way, then forward again.
+    let revert = database("revert", url, dir.path(), &[]);
+    assert!(revert.status.success(), "{}", text(&revert));
+    assert!(text(&revert).contains("reverted 3 v3"), "{}", text(&revert));
+    let status = database("status", url, dir.path(), &[]);
+    assert!(stdout(&status).contains("pending"), "{}", stdout(&status));
+    assert!(
+        text(&status).contains("1 pending, 0 problem(s)"),
+        "{}",
+        text(&status)
+    );
+    let revert = database("revert", url, dir.path(), &["--target-version", "0"]);
+    assert!(revert.status.success(), "{}", text(&revert));
+    assert!(
+        text(&revert).contains("reverted 2 v2 capgen: reverted 1 v1"),
+        "newest first: {}",
+        text(&revert)
+    );
+    let revert = database("revert", url, dir.path(), &["--target-version", "7"]);
+    assert_eq!(revert.status.code(), Some(1));
+    assert!(
+        text(&revert).contains("no applied migration has version 7"),
+        "{}",
+        text(&revert)
+    );
+    assert!(database("run", url, dir.path(), &[]).status.success());
+
+    // An applied file edited afterwards: run, revert and status all stop.
+    let up = dir.path().join(dialect).join("0002_v2.up.sql");
+    let original = std::fs::read_to_string(&up).unwrap();
+    std::fs::write(&up, format!("{original}\n-- edited\n")).unwrap();
+    for command in ["run", "revert"] {
+        let out = database(command, url, dir.path(), &[]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert!(
+            text(&out).contains(
+                "migration 2 (v2) was applied, then its file was edited (checksum mismatch)"
+            ) && text(&out).contains("append-only"),
+            "{command}: {}",
+            text(&out)
+        );
+    }
+    let status = database("status", url, dir.path(), &[]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(stdout(&status).contains("EDITED"), "{}", stdout(&status));
+    std::fs::write(&up, original).unwrap();
+
+    // A migration that failed midway (its row marked unsuccessful) stops `run` until repaired.
+    write_chain(dir.path(), dialect, 4..=4);
+    let checksum = match dialect {
+        "postgres" => "'\\x00'::bytea",
+        _ => "X'00'",
+    };
+    execute(
+        url,
+        &format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (4, 'v4', FALSE, {checksum}, -1)"
+        ),
+    );
+    let out = database("run", url, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("migration 4 (v4) is partially applied (dirty)"),
+        "{}",
+        text(&out)
+    );
+    let status = database("status", url, dir.path(), &[]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(stdout(&status).contains("DIRTY"), "{}", stdout(&status));
+    execute(url, "DELETE FROM _sqlx_migrations WHERE version = 4");
+    let out = database("run", url, dir.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("applied 4 v4"), "{}", text(&out));
+}
+
+#[test]
+fn run_status_revert_on_sqlite() {
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", work.path().join("app.db").display());
+    // status and revert never create the file: a typo in the path is an error, not a new empty database.
+    let dir = tempfile::tempdir().unwrap();
+    write_chain(dir.path(), "sqlite", 1..=1);
+    let status = database("status", &url, dir.path(), &[]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        text(&status).contains("cannot connect to"),
+        "{}",
+        text(&status)
+    );
+    assert!(!work.path().join("app.db").exists());
+
+    run_status_revert(&url, "sqlite");
+}
+
+#[test]
+fn run_status_revert_on_postgres() {
+    let url = capacitor_testkit::postgres::PostgresServer::shared()
+        .create_database("capgen_migrate_run")
+        .expect("create database");
+    run_status_revert(&url, "postgres");
+}
+
+#[test]
+fn a_dead_server_a_bad_url_or_folder_exit_1_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chain(dir.path(), "postgres", 1..=1);
+    // Port 1 on loopback: nothing listens there.
+    let out = database(
+        "run",
+        "postgres://deploy:hunter2@127.0.0.1:1/shop",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out);
+    assert!(
+        message.contains("cannot connect to `postgres://deploy:***@127.0.0.1:1/shop`"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+
+    let out = database("status", "mysql://root@db/shop", dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("`mysql://root@db/shop` is not a database URL capgen knows"),
+        "{}",
+        text(&out)
+    );
+
+    let out = database("run", "sqlite::memory:", &dir.path().join("nowhere"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot read the migrations in")
+            && text(&out).contains("no such folder"),
+        "{}",
+        text(&out)
+    );
 }

@@ -7,6 +7,8 @@
 //! ([`safety::problems`]) unless allowed, and renders the next migration pair from the templates
 //! ([`plan::script`]). Nothing is written when anything is refused.
 
+#[cfg(feature = "cli")]
+pub mod apply;
 pub mod diff;
 pub mod lockfile;
 pub mod plan;

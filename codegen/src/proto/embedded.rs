@@ -30,6 +30,18 @@ impl EmbeddedFiles {
             || name == VALIDATE_PROTO_NAME
     }
 
+    /// The embedded files as files to write (`capgen protos --out DIR`), for tools that need them on their
+    /// include path: protoc and buf parse the imports themselves, unlike capgen.
+    pub fn as_files() -> Vec<crate::generate::GeneratedFile> {
+        Self::FILES
+            .iter()
+            .map(|(name, text)| crate::generate::GeneratedFile {
+                name: (*name).to_string(),
+                contents: (*text).to_string(),
+            })
+            .collect()
+    }
+
     /// The text of an embedded file.
     pub fn source(name: &str) -> Option<&'static str> {
         Self::FILES

@@ -5,11 +5,13 @@
 
 mod editions;
 mod embedded;
+mod external;
 mod rules;
 mod schema;
 mod source;
 
 pub use embedded::{EmbeddedFiles, OPTIONS_PROTO, OPTIONS_PROTO_NAME};
+pub use external::{ExternalCompiler, INSTALL as EDITIONS_COMPILER_INSTALL};
 pub use schema::build_schema;
 
 use crate::error::Error;
@@ -29,6 +31,16 @@ pub enum Input {
     },
     /// A serialized `FileDescriptorSet` (protoc's `--descriptor_set_in`), e.g. from `buf build -o`.
     DescriptorSet { path: PathBuf },
+    /// A serialized `FileDescriptorSet` already in memory, with the files to generate named: a protoc plugin
+    /// request (its `proto_file` list and `file_to_generate`).
+    DescriptorSetBytes {
+        /// The set's wire bytes (raw, so extension options and editions fields survive).
+        bytes: Vec<u8>,
+        /// Import names of the files to generate code for; the set's other files are only imported.
+        generate: Vec<String>,
+        /// What the set is called in error messages (`CodeGeneratorRequest`).
+        origin: PathBuf,
+    },
 }
 
 /// A compiled schema: the descriptor pool and what is needed to point at its sources.
@@ -79,11 +91,45 @@ impl SourceFile {
     }
 }
 
-/// Compiles the input into a descriptor pool.
+/// Compiles the input into a descriptor pool. Editions sources go through buf or protoc 27+ found on PATH.
 pub fn load(input: &Input) -> Result<Loaded, Error> {
+    load_with(input, None)
+}
+
+/// [`load`], compiling editions sources with `editions_compiler` (buf or protoc 27+) instead of one found on
+/// PATH.
+pub fn load_with(input: &Input, editions_compiler: Option<&Path>) -> Result<Loaded, Error> {
     match input {
-        Input::Files { includes, files } => load_files(includes, files),
-        Input::DescriptorSet { path } => load_descriptor_set(path),
+        Input::Files { includes, files } => match load_files(includes, files) {
+            Err(Error::Editions {
+                file,
+                location,
+                found: _,
+            }) => {
+                let compiler = match editions_compiler {
+                    Some(path) => ExternalCompiler::at(path),
+                    None => ExternalCompiler::discover().map_err(|found| Error::Editions {
+                        file,
+                        location,
+                        found,
+                    })?,
+                };
+                load_compiled(&compiler, includes, files)
+            }
+            loaded => loaded,
+        },
+        Input::DescriptorSet { path } => {
+            let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            load_descriptor_set(bytes, path, None)
+        }
+        Input::DescriptorSetBytes {
+            bytes,
+            generate,
+            origin,
+        } => load_descriptor_set(bytes.clone(), origin, Some(generate)),
     }
 }
 
@@ -144,16 +190,46 @@ fn parse_error(error: protox::Error, includes: &[PathBuf]) -> Error {
         return Error::Editions {
             file: file.to_string(),
             location: format!("{}:{}:{}", path.display(), line + 1, column + 1),
+            found: "none was looked for".to_string(),
         };
     }
     Error::Parse(Box::new(error))
 }
 
-fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Editions sources: compiled by `compiler` into a descriptor set, loaded from there, with each file's text
+/// read back from the include paths so diagnostics show the source.
+fn load_compiled(
+    compiler: &ExternalCompiler,
+    includes: &[PathBuf],
+    files: &[PathBuf],
+) -> Result<Loaded, Error> {
+    let bytes = compiler.compile(includes, files)?;
+    let origin = PathBuf::from(
+        files
+            .first()
+            .map_or("editions sources".into(), |f| f.display().to_string()),
+    );
+    let mut loaded = load_descriptor_set(bytes, &origin, None)?;
+    loaded.inputs.clear();
+    for (name, source) in &mut loaded.sources {
+        if source.text.is_some() {
+            continue;
+        }
+        if let Some(path) = includes.iter().map(|i| i.join(name)).find(|p| p.is_file()) {
+            source.text = std::fs::read_to_string(&path).ok();
+            loaded.inputs.push(path.clone());
+            source.path = Some(path);
+        }
+    }
+    Ok(loaded)
+}
+
+/// Loads a serialized set; `generate` narrows the targets to those files (else every non-vendor file).
+fn load_descriptor_set(
+    bytes: Vec<u8>,
+    path: &Path,
+    generate: Option<&[String]>,
+) -> Result<Loaded, Error> {
     // prost-reflect panics on editions descriptors: look at the raw files first (prost-types keeps `syntax`),
     // and lower editions files to proto2 on the raw bytes before anything decodes them.
     let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
@@ -187,11 +263,23 @@ fn load_descriptor_set(path: &Path) -> Result<Loaded, Error> {
             (f.name().to_string(), source)
         })
         .collect();
+    let targets = match generate {
+        Some(names) => targets(&pool)
+            .into_iter()
+            .filter(|t| names.contains(t))
+            .collect(),
+        None => targets(&pool),
+    };
+    // An in-memory set was not read from disk: nothing for `cargo:rerun-if-changed`.
+    let inputs = match generate {
+        Some(_) => Vec::new(),
+        None => vec![path.to_path_buf()],
+    };
     Ok(Loaded {
-        targets: targets(&pool),
+        targets,
         pool,
         sources,
-        inputs: vec![path.to_path_buf()],
+        inputs,
         implicit_presence,
     })
 }
