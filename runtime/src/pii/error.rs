@@ -85,7 +85,7 @@ pub enum PiiError {
         #[source]
         source: std::io::Error,
     },
-    /// A [`KeyProvider`](crate::pii::KeyProvider) (a KMS, a secret store) failed.
+    /// A `KeyProvider` (a KMS, a secret store; feature `encryption`) failed.
     #[error("key provider {provider}: {message}")]
     Provider {
         /// The provider's name.

@@ -7,12 +7,14 @@
 //!
 //! | piece | what | feature |
 //! |---|---|---|
-//! | [`FieldCipher`], [`FieldContext`] | AES-256-GCM-SIV per value, bound to entity, field and row ([`cipher`]) | `encryption` |
-//! | [`KeyRing`], [`KeyProvider`] | master keys by id, current first; HKDF sub-keys ([`keyring`]) | `encryption` |
-//! | [`BlindIndex`] | HMAC-SHA256 equality tokens, full or truncated ([`blind_index`]) | `encryption` |
+//! | `FieldCipher`, `FieldContext` | AES-256-GCM-SIV per value, bound to entity, field and row (`cipher`) | `encryption` |
+//! | `KeyRing`, `KeyProvider` | master keys by id, current first; HKDF sub-keys (`keyring`) | `encryption` |
+//! | `BlindIndex` | HMAC-SHA256 equality tokens, full or truncated (`blind_index`) | `encryption` |
 //! | [`TokenKey`], [`KeyToken`] | keyed tokens standing in for PII keys in Redis keys, labels, logs ([`token`]) | — |
 //! | [`mask`](fn@mask), [`Masked`] | what of a value each [`Pii`](crate::schema::Pii) kind may show ([`mask`](mod@mask)) | — |
 //! | [`AuditSink`], [`TracingAuditSink`] | who read, wrote or erased what ([`audit`]) | — |
+//!
+//! (The items behind `encryption` are not linked here so these docs build with any features.)
 //!
 //! Nothing here puts a value or key material into an error, a `Debug` output or a log line: errors name
 //! entities, fields and key ids; keys print as `<redacted>`.
