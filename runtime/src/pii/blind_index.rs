@@ -29,6 +29,7 @@
 //! every token before inserting until a re-index job has moved every row to the current id.
 
 use crate::pii::KeyRing;
+use crate::pii::keyring::debug_key_ids;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
@@ -181,13 +182,7 @@ fn compute(keyed: &Hmac<Sha256>, ctx: &IndexContext<'_>, value: &[u8]) -> BlindT
 
 impl fmt::Debug for BlindIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlindIndex")
-            .field("current", &self.keys[0].0)
-            .field(
-                "ids",
-                &self.keys.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-            )
-            .finish()
+        debug_key_ids(f, "BlindIndex", self.keys.iter().map(|(id, _)| *id))
     }
 }
 
@@ -217,43 +212,28 @@ mod tests {
     #[test]
     fn stable_and_separated_by_entity_field_and_key() {
         let index = index(&[(1, 1)]);
-        let token = index.token(&EMAIL, b"ada@example.com");
-        assert_eq!(token, index.token(&EMAIL, b"ada@example.com"));
+        let value = b"ada@example.com";
+        let token = index.token(&EMAIL, value);
+        assert_eq!(token, index.token(&EMAIL, value));
         assert_ne!(token, index.token(&EMAIL, b"Ada@example.com"));
-        assert_ne!(
-            token,
-            index.token(
-                &IndexContext {
-                    entity: "app.v1.Admin",
-                    ..EMAIL
-                },
-                b"ada@example.com"
-            )
-        );
-        assert_ne!(
-            token,
-            index.token(
-                &IndexContext {
-                    fields: &[3],
-                    ..EMAIL
-                },
-                b"ada@example.com"
-            )
-        );
-        assert_ne!(
-            token,
-            index.token(
-                &IndexContext {
-                    fields: &[2, 3],
-                    ..EMAIL
-                },
-                b"ada@example.com"
-            )
-        );
-        assert_ne!(
-            token,
-            self::index(&[(1, 2)]).token(&EMAIL, b"ada@example.com")
-        );
+        let others = [
+            IndexContext {
+                entity: "app.v1.Admin",
+                ..EMAIL
+            },
+            IndexContext {
+                fields: &[3],
+                ..EMAIL
+            },
+            IndexContext {
+                fields: &[2, 3],
+                ..EMAIL
+            },
+        ];
+        for other in others {
+            assert_ne!(token, index.token(&other, value), "{other:?}");
+        }
+        assert_ne!(token, self::index(&[(1, 2)]).token(&EMAIL, value));
     }
 
     #[test]

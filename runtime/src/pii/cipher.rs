@@ -28,6 +28,7 @@
 //! its package needs the values re-encrypted ([`FieldCipher::rotate`] under the old context, then encrypt
 //! under the new one).
 
+use crate::pii::keyring::debug_key_ids;
 use crate::pii::{KeyRing, PiiError};
 use aes_gcm_siv::aead::{AeadInOut, KeyInit};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag};
@@ -250,13 +251,7 @@ fn header(key_id: u32) -> [u8; HEADER_LEN] {
 
 impl fmt::Debug for FieldCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FieldCipher")
-            .field("current", &self.current_key_id())
-            .field(
-                "ids",
-                &self.keys.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-            )
-            .finish()
+        debug_key_ids(f, "FieldCipher", self.keys.iter().map(|(id, _)| *id))
     }
 }
 

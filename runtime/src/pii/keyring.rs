@@ -175,11 +175,21 @@ impl KeyRing {
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyRing")
-            .field("current", &self.current_id())
-            .field("ids", &self.ids().collect::<Vec<_>>())
-            .finish()
+        debug_key_ids(f, "KeyRing", self.ids())
     }
+}
+
+/// The `Debug` of a keyed type: its name, current key id and all ids (current first), never key material.
+pub(crate) fn debug_key_ids(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    ids: impl Iterator<Item = u32>,
+) -> fmt::Result {
+    let ids: Vec<u32> = ids.collect();
+    f.debug_struct(name)
+        .field("current", &ids[0])
+        .field("ids", &ids)
+        .finish()
 }
 
 /// A 32-byte sub-key of `master` for the purpose `info` names.
