@@ -38,6 +38,7 @@ pub mod cursor;
 mod detach;
 pub mod error;
 pub mod migrate;
+pub mod pii;
 pub mod record;
 #[cfg(feature = "redis")]
 pub mod redis;

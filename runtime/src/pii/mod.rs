@@ -1,0 +1,46 @@
+//! Protection primitives for personal data (PII): field encryption with key rotation, blind indexes, keyed
+//! tokens for keys that are PII, kind-aware masks and an audit trail.
+//!
+//! These are self-contained building blocks. **They are not wired into generated code or repositories yet**:
+//! a field declared `encrypt = true` is stored as bytes but not encrypted, and the repository neither masks,
+//! audits nor tokenizes. `docs/pii.md` says what is built and what comes next.
+//!
+//! | piece | what | feature |
+//! |---|---|---|
+//! | `FieldCipher`, `FieldContext` | AES-256-GCM-SIV per value, bound to entity, field and row (`cipher`) | `encryption` |
+//! | `KeyRing`, `KeyProvider` | master keys by id, current first; HKDF sub-keys (`keyring`) | `encryption` |
+//! | `BlindIndex` | HMAC-SHA256 equality tokens, full or truncated (`blind_index`) | `encryption` |
+//! | [`TokenKey`], [`KeyToken`] | keyed tokens standing in for PII keys in Redis keys, labels, logs ([`token`]) | — |
+//! | [`mask`](fn@mask), [`Masked`] | what of a value each [`Pii`](crate::schema::Pii) kind may show ([`mask`](mod@mask)) | — |
+//! | [`AuditSink`], [`TracingAuditSink`] | who read, wrote or erased what ([`audit`]) | — |
+//!
+//! (The items behind `encryption` are not linked here so these docs build with any features.)
+//!
+//! Nothing here puts a value or key material into an error, a `Debug` output or a log line: errors name
+//! entities, fields and key ids; keys print as `<redacted>`.
+
+pub mod audit;
+#[cfg(feature = "encryption")]
+pub mod blind_index;
+#[cfg(feature = "encryption")]
+pub mod cipher;
+mod error;
+#[cfg(feature = "encryption")]
+pub mod keyring;
+pub mod mask;
+mod secret;
+pub mod token;
+
+pub use audit::{
+    Actor, AuditEvent, AuditKey, AuditOutcome, AuditSink, Operation, TracingAuditSink,
+};
+#[cfg(feature = "encryption")]
+pub use blind_index::{BlindIndex, BlindToken, IndexContext, Width};
+#[cfg(feature = "encryption")]
+pub use cipher::{FieldCipher, FieldContext};
+pub use error::PiiError;
+#[cfg(feature = "encryption")]
+pub use keyring::{EnvKeyRing, KeyProvider, KeyRing, KeyRingFile};
+pub use mask::{Masked, mask};
+pub use secret::SecretKey;
+pub use token::{KeyToken, TokenKey};
