@@ -45,6 +45,8 @@ pub mod migrate;
 #[cfg(feature = "proto")]
 pub mod output;
 #[cfg(feature = "proto")]
+pub mod pii_report;
+#[cfg(feature = "proto")]
 pub mod plugin;
 #[cfg(feature = "proto")]
 pub mod proto;

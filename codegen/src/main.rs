@@ -5,6 +5,7 @@ use capacitor_codegen::generate::{DtoOptions, generate, load_schema_with};
 use capacitor_codegen::ir::Schema;
 use capacitor_codegen::migrate::apply;
 use capacitor_codegen::output::{stale_files, write_all};
+use capacitor_codegen::pii_report::{PiiReport, Policy};
 use capacitor_codegen::proto::{Input, Loaded};
 use capacitor_codegen::sql::Dialect;
 use capacitor_codegen::{Error, inspect, migrate};
@@ -63,6 +64,21 @@ enum Command {
         /// Directory to write into (created if missing).
         #[arg(long, short = 'o', value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Prints the PII inventory: every field holding personal data, its protection, and where it is held.
+    #[command(
+        after_help = "Examples:\n  capgen report -I proto proto/app/v1/user.proto > docs/pii-inventory.md\n  capgen report --deny unencrypted-pii -I proto proto/app/v1/user.proto   # CI: exit 1 on plaintext PII"
+    )]
+    Report {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Prints JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+        /// Exits 1, listing every offending field on stderr, when the schema breaks this policy
+        /// (`unencrypted-pii`: a PII field stored in plaintext).
+        #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+        deny: Vec<Policy>,
     },
     /// Versioned SQL migrations (sqlx format) for the Postgres and SQLite entities.
     #[command(subcommand)]
@@ -157,6 +173,13 @@ struct DatabaseArgs {
 fn parse_dialect(text: &str) -> Result<Dialect, String> {
     Dialect::from_name(text)
         .ok_or_else(|| format!("`{text}` is not a dialect: use postgres or sqlite"))
+}
+
+fn parse_policy(text: &str) -> Result<Policy, String> {
+    [Policy::UnencryptedPii]
+        .into_iter()
+        .find(|p| p.name() == text)
+        .ok_or_else(|| format!("`{text}` is not a policy: use unencrypted-pii"))
 }
 
 fn parse_rename(text: &str) -> Result<(String, String), String> {
@@ -291,6 +314,30 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 );
             } else {
                 print!("{view}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { input, json, deny } => {
+            let (_, schema) = input.load()?;
+            let report = PiiReport::new(&schema);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("the report serializes")
+                );
+            } else {
+                print!("{}", report.to_markdown());
+            }
+            let mut denied = 0;
+            for policy in deny {
+                for violation in report.violations(policy) {
+                    say(&format!("denied ({}): {violation}", policy.name()));
+                    denied += 1;
+                }
+            }
+            if denied > 0 {
+                say(&format!("capgen: {denied} field(s) break a --deny policy"));
+                return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -393,3 +393,118 @@ fn every_subcommand_help_shows_an_example() {
         );
     }
 }
+
+const REPORT_FIXTURE: &str = "tests/proto/report/v1/report.proto";
+
+#[test]
+fn report_of_the_quickstart_is_the_checked_in_inventory() {
+    let output = capgen(&["report", "-I", QUICKSTART_INCLUDE, QUICKSTART]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let checked_in = fs::read_to_string(repo().join("docs/pii-inventory.md")).unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        checked_in,
+        "docs/pii-inventory.md is stale: regenerate it with `capgen report -I {QUICKSTART_INCLUDE} {QUICKSTART} > docs/pii-inventory.md`"
+    );
+}
+
+#[test]
+fn report_finds_pii_in_keys_nested_messages_and_caches() {
+    let output = capgen(&["report", "--json", "-I", "tests/proto", REPORT_FIXTURE]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entities = json["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 2);
+    let customer = &entities[0];
+    assert_eq!(customer["message"], "report.v1.Customer");
+    let paths: Vec<&str> = customer["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["email", "home.street", "previous.street"]);
+    let email = &customer["pii"][0];
+    assert_eq!(email["kind"], "email");
+    assert_eq!(email["in_primary_key"], true);
+    assert_eq!(email["index"], "primary");
+    assert_eq!(email["encrypted"], false);
+    let tiers: Vec<(&str, &str)> = email["held_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["tier"].as_str().unwrap(), h["form"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("l1", "plaintext"),
+            ("redis", "plaintext"),
+            ("store", "plaintext")
+        ],
+        "a cached eventual entity is held by L1 too"
+    );
+    assert_eq!(email["held_in"][0]["ttl_ms"], 300_000);
+    let street = &customer["pii"][1];
+    assert_eq!(
+        street["column"], "home",
+        "nested PII is reported under the column that stores the message"
+    );
+    assert_eq!(street["kind"], "postal_address");
+    let ledger = &entities[1];
+    assert_eq!(ledger["message"], "report.v1.Ledger");
+    assert!(ledger["pii"].as_array().unwrap().is_empty());
+
+    // The quickstart's entity is strong: no L1 holds it.
+    let output = capgen(&["report", "--json", "-I", QUICKSTART_INCLUDE, QUICKSTART]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let held = json["entities"][0]["pii"][0]["held_in"].as_array().unwrap();
+    assert!(held.iter().all(|h| h["tier"] != "l1"), "{held:?}");
+}
+
+#[test]
+fn report_deny_unencrypted_pii_lists_every_plaintext_field_and_exits_1() {
+    let output = capgen(&[
+        "report",
+        "--deny",
+        "unencrypted-pii",
+        "-I",
+        "tests/proto",
+        REPORT_FIXTURE,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    for field in [
+        "Customer.email",
+        "Customer.home.street",
+        "Customer.previous.street",
+    ] {
+        assert!(
+            err.contains(&format!("report.v1.{field}")),
+            "{field} missing: {err}"
+        );
+    }
+    assert!(err.contains("3 field(s) break a --deny policy"), "{err}");
+    assert!(!err.contains("Ledger"), "{err}");
+    // The report itself still goes to stdout.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("# PII inventory"));
+
+    let output = capgen(&[
+        "report",
+        "--deny",
+        "everything",
+        "-I",
+        "tests/proto",
+        REPORT_FIXTURE,
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "clap refuses an unknown policy"
+    );
+    assert!(
+        stderr(&output).contains("`everything` is not a policy"),
+        "{}",
+        stderr(&output)
+    );
+}
