@@ -319,7 +319,8 @@ impl Column for crate::sql::Timestamp {
     }
     sqlite_hooks!();
 
-    // Two columns on Postgres: `<col>` TIMESTAMPTZ (µs) and `<col>_nanos` INTEGER (see the codec).
+    // Two columns on Postgres: `<col>` TIMESTAMPTZ (µs) and `<col>_nanos` INTEGER, as the column layout
+    // (`schema::columns::field_columns`) lays out a single Timestamp; see the codec.
     #[cfg(feature = "postgres")]
     fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
         let column = crate::sql::PgValue::to_pg(self)?;
@@ -346,7 +347,8 @@ impl Column for crate::sql::Timestamp {
             }
             (None, None) => Ok(None),
             _ => Err(DecodeError::new(format!(
-                "column {at}: a Timestamp and its `_nanos` column disagree on NULL"
+                "column {at}: a Timestamp and its `{}` column disagree on NULL",
+                crate::schema::columns::NANOS_SUFFIX
             ))),
         }
     }
@@ -463,20 +465,15 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
 
 /// The columns of a row of `schema`, in the schema's field order, each with the field that decides it: every field
 /// with a column, except that the members of a oneof share one column, listed once at the position of its first
-/// stored member (as the DDL has it). A `(field, column)` pair whose field is in a oneof
+/// stored member: the column layout's [`row_fields`](crate::schema::columns::row_fields), which the DDL's tables
+/// follow too. A `(field, column)` pair whose field is in a oneof
 /// ([`FieldSchema::oneof`](crate::schema::FieldSchema::oneof)) stands for the oneof's JSON column, not for the
 /// member.
 pub fn stored_columns(
     schema: &EntitySchema,
 ) -> impl Iterator<Item = (&crate::schema::FieldSchema, &'static str)> {
-    schema.fields.iter().enumerate().filter_map(|(at, f)| {
-        let column = f.column?;
-        let earlier_member = f.oneof.is_some()
-            && schema.fields[..at]
-                .iter()
-                .any(|e| e.oneof == f.oneof && e.column.is_some());
-        (!earlier_member).then_some((f, column))
-    })
+    crate::schema::columns::row_fields(schema.fields)
+        .filter_map(|f| f.column.map(|column| (f, column)))
 }
 
 /// FNV-1a over what decides a message's stored encoding: each field's number, name, type and label.
@@ -484,14 +481,28 @@ pub fn schema_fingerprint(schema: &EntitySchema) -> u64 {
     let mut text = format!("{}.{}", schema.package, schema.message);
     for field in schema.fields {
         text.push_str(&format!(
-            "|{}:{}:{:?}:{:?}",
-            field.number, field.name, field.ty, field.label
+            "|{}:{}:{}:{:?}",
+            field.number,
+            field.name,
+            fingerprint_type(field.ty),
+            field.label
         ));
     }
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     text.bytes()
         .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// A field type as the fingerprint spells it. The text is frozen (Redis keys and page cursors written by earlier
+/// versions carry the hash): it is the `Debug` of the runtime's field type before enums and messages gained their
+/// `()` name, so `Enum`, not `Enum(())`.
+fn fingerprint_type(ty: crate::schema::FieldType) -> String {
+    match ty {
+        crate::schema::FieldType::Enum(()) => "Enum".to_string(),
+        crate::schema::FieldType::Message(()) => "Message".to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// The version of the next write of a row whose current version is `current` (`None` when absent).

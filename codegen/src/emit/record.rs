@@ -191,22 +191,6 @@ fn scalar_type(s: Scalar) -> TokenStream {
     }
 }
 
-/// The scalar a wrapper type wraps.
-fn wrapped(w: WellKnown) -> Option<Scalar> {
-    Some(match w {
-        WellKnown::DoubleValue => Scalar::Double,
-        WellKnown::FloatValue => Scalar::Float,
-        WellKnown::Int64Value => Scalar::Int64,
-        WellKnown::Uint64Value => Scalar::Uint64,
-        WellKnown::Int32Value => Scalar::Int32,
-        WellKnown::Uint32Value => Scalar::Uint32,
-        WellKnown::BoolValue => Scalar::Bool,
-        WellKnown::StringValue => Scalar::String,
-        WellKnown::BytesValue => Scalar::Bytes,
-        WellKnown::Timestamp | WellKnown::Duration => return None,
-    })
-}
-
 /// The Rust type of a key field (hashable and ordered): a non-float scalar or an enum with no explicit presence.
 fn key_type(field: &Field) -> Option<TokenStream> {
     if !matches!(field.label, Label::Implicit | Label::Required) {
@@ -232,7 +216,7 @@ fn lookup_type(field: &Field, rt: &TokenStream) -> Option<TokenStream> {
         FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::sql::Timestamp)),
         FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::sql::Duration)),
         FieldType::WellKnown(w) => {
-            let scalar = scalar_type(wrapped(*w)?);
+            let scalar = scalar_type(w.wrapped()?);
             return Some(quote!(::core::option::Option<#scalar>));
         }
         FieldType::Message(_) => return None,
@@ -333,7 +317,9 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
                 .transpose()?
         },
         (FieldType::WellKnown(w), TypeStyle::Proto { .. }) => {
-            let scalar = wrapped(*w).expect("Timestamp and Duration are matched above");
+            let scalar = w
+                .wrapped()
+                .expect("Timestamp and Duration are matched above");
             let inner = scalar_type(scalar);
             let name = format_ident!("{}", w.name());
             let value = match scalar {
@@ -361,24 +347,18 @@ enum RowColumn<'a> {
 /// once, where its first stored member is (the order of the DDL's columns and of the runtime's statements,
 /// `capacitor::record::stored_columns`).
 fn row_columns(message: &Message) -> Vec<RowColumn<'_>> {
-    let mut columns = Vec::new();
-    let mut oneofs_seen: Vec<&str> = Vec::new();
-    for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
-        match field.oneof.as_deref() {
-            None => columns.push(RowColumn::Field(field)),
-            Some(name) if !oneofs_seen.contains(&name) => {
-                oneofs_seen.push(name);
-                let oneof = message
+    capacitor_schema::columns::row_fields(&message.fields)
+        .map(|field| match field.oneof.as_deref() {
+            None => RowColumn::Field(field),
+            Some(name) => RowColumn::Oneof(
+                message
                     .oneofs
                     .iter()
                     .find(|o| o.name == name)
-                    .unwrap_or_else(|| panic!("IR names an undeclared oneof `{name}`"));
-                columns.push(RowColumn::Oneof(oneof));
-            }
-            Some(_) => {}
-        }
-    }
-    columns
+                    .unwrap_or_else(|| panic!("IR names an undeclared oneof `{name}`")),
+            ),
+        })
+        .collect()
 }
 
 /// The enum variants of a oneof's members that are `ignore`d (not stored), as prost names them.
@@ -595,8 +575,9 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
     let lookups = message
         .resolved_indexes(entity)
         .into_iter()
-        .filter(|i| i.kind != IndexKind::Primary)
-        .filter_map(|index| {
+        .enumerate()
+        .filter(|(_, i)| i.kind != IndexKind::Primary)
+        .filter_map(|(at, index)| {
             let fields: Vec<&Field> = index
                 .fields
                 .iter()
@@ -610,6 +591,10 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
             let method = format_ident!("find_by_{}", names.join("_and_"));
             let params: Vec<Ident> = fields.iter().map(|f| rust_ident(&f.rust_name)).collect();
             let index_name = &index.name;
+            // The schema's own index (`Entity::SCHEMA.indexes` lists `resolved_indexes` in this order), so the
+            // runtime looks no name up.
+            let at = proc_macro2::Literal::usize_unsuffixed(at);
+            let index_ref = quote!(&<#ty as #rt::Entity>::SCHEMA.indexes[#at]);
             let described = names
                 .iter()
                 .map(|n| format!("`{n}`"))
@@ -626,7 +611,7 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                         &self,
                         #(#params: &#types),*
                     ) -> ::core::result::Result<::core::option::Option<#rt::Versioned<#ty>>, #rt::Error> {
-                        self.repo.find_unique(#index_name, &(#(#params,)*)).await
+                        self.repo.find_unique(#index_ref, &(#(#params,)*)).await
                     }
                 }
             } else {
@@ -643,7 +628,7 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                         after: ::core::option::Option<&#rt::Cursor>,
                         limit: usize,
                     ) -> ::core::result::Result<#rt::store::Page<#ty>, #rt::Error> {
-                        self.repo.find_by_index(#index_name, &(#(#params,)*), after, limit).await
+                        self.repo.find_by_index(#index_ref, &(#(#params,)*), after, limit).await
                     }
                 }
             })
