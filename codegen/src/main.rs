@@ -1,10 +1,10 @@
 //! `capgen`: Capacitor's command-line code generator.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::generate::{DtoOptions, generate, load_schema};
 use capacitor_codegen::output::{stale_files, write_all};
 use capacitor_codegen::proto::Input;
-use capacitor_codegen::sql::Dialect;
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;

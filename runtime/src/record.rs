@@ -26,7 +26,7 @@ pub trait ColumnReader {
 
 /// A Rust value that maps to a column. Generated code names only this trait and the two visitors above, which
 /// exist whatever runtime features are on; each store maps a `Column` with its own dialect's codec
-/// ([`capacitor::sql`](crate::sql)), through the hidden methods below.
+/// ([`capacitor::codec`](crate::codec)), through the hidden methods below.
 pub trait Column: Sized + Send + Sync + 'static {
     /// Appends an unambiguous text form of the value (used in Redis keys): a kind letter, then the value, with
     /// a length prefix wherever the value could contain a separator.
@@ -88,20 +88,20 @@ macro_rules! sqlite_hooks {
     () => {
         #[cfg(feature = "sqlite")]
         fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-            args.add(crate::sql::SqliteValue::to_sqlite(self)?)
+            args.add(crate::codec::SqliteValue::to_sqlite(self)?)
         }
         #[cfg(feature = "sqlite")]
         fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-            args.add(None::<<Self as crate::sql::SqliteValue>::Column>)
+            args.add(None::<<Self as crate::codec::SqliteValue>::Column>)
         }
         #[cfg(feature = "sqlite")]
         fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
             let at = *index;
             *index += 1;
-            let column: Option<<Self as crate::sql::SqliteValue>::Column> =
+            let column: Option<<Self as crate::codec::SqliteValue>::Column> =
                 row.try_get(at).map_err(|e| codec_error(at, e))?;
             column
-                .map(|c| crate::sql::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
+                .map(|c| crate::codec::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
                 .transpose()
         }
     };
@@ -112,20 +112,20 @@ macro_rules! pg_hooks {
     () => {
         #[cfg(feature = "postgres")]
         fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
-            args.add(crate::sql::PgValue::to_pg(self)?)
+            args.add(crate::codec::PgValue::to_pg(self)?)
         }
         #[cfg(feature = "postgres")]
         fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
-            args.add(None::<<Self as crate::sql::PgValue>::Column>)
+            args.add(None::<<Self as crate::codec::PgValue>::Column>)
         }
         #[cfg(feature = "postgres")]
         fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
             let at = *index;
             *index += 1;
-            let column: Option<<Self as crate::sql::PgValue>::Column> =
+            let column: Option<<Self as crate::codec::PgValue>::Column> =
                 row.try_get(at).map_err(|e| codec_error(at, e))?;
             column
-                .map(|c| crate::sql::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
+                .map(|c| crate::codec::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
                 .transpose()
         }
     };
@@ -309,13 +309,13 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
-impl Column for crate::sql::Timestamp {
+impl Column for crate::codec::Timestamp {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "T{}.{:09};", self.seconds, self.nanos);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         let (seconds, nanos) = token_pair(input, 'T')?;
-        Some(crate::sql::Timestamp { seconds, nanos })
+        Some(crate::codec::Timestamp { seconds, nanos })
     }
     sqlite_hooks!();
 
@@ -323,7 +323,7 @@ impl Column for crate::sql::Timestamp {
     // (`schema::columns::field_columns`) lays out a single Timestamp; see the codec.
     #[cfg(feature = "postgres")]
     fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
-        let column = crate::sql::PgValue::to_pg(self)?;
+        let column = crate::codec::PgValue::to_pg(self)?;
         args.add(column.at)?;
         args.add(column.nanos)
     }
@@ -341,7 +341,7 @@ impl Column for crate::sql::Timestamp {
         let nanos: Option<i32> = row.try_get(at + 1).map_err(|e| codec_error(at + 1, e))?;
         match (instant, nanos) {
             (Some(at_), Some(nanos)) => {
-                crate::sql::PgValue::from_pg(crate::sql::PgTimestamp { at: at_, nanos })
+                crate::codec::PgValue::from_pg(crate::codec::PgTimestamp { at: at_, nanos })
                     .map(Some)
                     .map_err(|e| codec_error(at, e))
             }
@@ -354,18 +354,18 @@ impl Column for crate::sql::Timestamp {
     }
 }
 
-impl Column for crate::sql::Duration {
+impl Column for crate::codec::Duration {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "D{}.{:09};", self.seconds, self.nanos);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         let (seconds, nanos) = token_pair(input, 'D')?;
-        Some(crate::sql::Duration { seconds, nanos })
+        Some(crate::codec::Duration { seconds, nanos })
     }
     sql_hooks!();
 }
 
-impl Column for crate::sql::Json {
+impl Column for crate::codec::Json {
     fn write_token(&self, out: &mut String) {
         let text = self.0.to_string();
         let _ = write!(out, "j{}:{text};", text.len());

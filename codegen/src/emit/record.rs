@@ -10,7 +10,7 @@
 //!
 //! Stored fields: scalars and enums (any presence; `bytes` as `Vec<u8>` or, with prost's bytes option, `Bytes`),
 //! the single-column well-known types (Timestamp, Duration, wrappers), repeated scalars and enums
-//! (`capacitor::sql::Repeated`), nested messages, maps and repeated messages as their proto3 JSON
+//! (`capacitor::codec::Repeated`), nested messages, maps and repeated messages as their proto3 JSON
 //! (`capacitor::collections`), and oneofs: one JSON column per oneof, where its first stored member is, holding
 //! `{"<member>": <value>}` with the member's proto3 JSON name (lowerCamelCase) and value, NULL when no member is
 //! set. JSON columns use the DTO's generated serde impls (a oneof's through the containing message's, since
@@ -51,7 +51,7 @@ impl TypeStyle {
 enum Storage {
     /// One value through its own `Column` impl (scalars, enums, single-column well-known types).
     Value,
-    /// A repeated scalar or enum: `capacitor::sql::Repeated` (an array on Postgres, JSON on SQLite).
+    /// A repeated scalar or enum: `capacitor::codec::Repeated` (an array on Postgres, JSON on SQLite).
     Repeated,
     /// A nested message, a map or a repeated message: its proto3 JSON (`capacitor::collections`).
     Json,
@@ -213,8 +213,8 @@ fn lookup_type(field: &Field, rt: &TokenStream) -> Option<TokenStream> {
     let inner = match &field.ty {
         FieldType::Scalar(s) => scalar_type(*s),
         FieldType::Enum(_) => quote!(i32),
-        FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::sql::Timestamp)),
-        FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::sql::Duration)),
+        FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::codec::Timestamp)),
+        FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::codec::Duration)),
         FieldType::WellKnown(w) => {
             let scalar = scalar_type(w.wrapped()?);
             return Some(quote!(::core::option::Option<#scalar>));
@@ -234,13 +234,13 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
         // `Vec<u8>` or, with prost's bytes option, `Bytes` elements: the column holds `Vec<u8>`s either way.
         Storage::Repeated if field.ty == FieldType::Scalar(Scalar::Bytes) => {
             return quote! {
-                #rt::sql::Repeated(
+                #rt::codec::Repeated(
                     self.#ident.iter().map(|b| ::core::convert::AsRef::<[u8]>::as_ref(b).to_vec()).collect(),
                 )
             };
         }
         Storage::Repeated => {
-            return quote!(#rt::sql::Repeated(::core::clone::Clone::clone(&self.#ident)));
+            return quote!(#rt::codec::Repeated(::core::clone::Clone::clone(&self.#ident)));
         }
         Storage::Json
             if matches!(
@@ -255,10 +255,10 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
     }
     match (&field.ty, style) {
         (FieldType::WellKnown(WellKnown::Timestamp), _) => {
-            quote!(self.#ident.as_ref().map(|v| #rt::sql::Timestamp { seconds: v.seconds, nanos: v.nanos }))
+            quote!(self.#ident.as_ref().map(|v| #rt::codec::Timestamp { seconds: v.seconds, nanos: v.nanos }))
         }
         (FieldType::WellKnown(WellKnown::Duration), _) => {
-            quote!(self.#ident.as_ref().map(|v| #rt::sql::Duration { seconds: v.seconds, nanos: v.nanos }))
+            quote!(self.#ident.as_ref().map(|v| #rt::codec::Duration { seconds: v.seconds, nanos: v.nanos }))
         }
         (FieldType::WellKnown(WellKnown::BytesValue), TypeStyle::Proto { .. }) => {
             quote!(self.#ident.as_ref().map(|v| v.value.to_vec()))
@@ -280,11 +280,11 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
             };
             if field.ty == FieldType::Scalar(Scalar::Bytes) {
                 return quote! {
-                    columns.column::<#rt::sql::Repeated<#element>>()?.0
+                    columns.column::<#rt::codec::Repeated<#element>>()?.0
                         .into_iter().map(::core::convert::Into::into).collect()
                 };
             }
-            return quote!(columns.column::<#rt::sql::Repeated<#element>>()?.0);
+            return quote!(columns.column::<#rt::codec::Repeated<#element>>()?.0);
         }
         Storage::Json
             if matches!(
@@ -293,13 +293,13 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
             ) =>
         {
             return quote! {
-                columns.column::<::core::option::Option<#rt::sql::Json>>()?
+                columns.column::<::core::option::Option<#rt::codec::Json>>()?
                     .map(#rt::collections::from_json)
                     .transpose()?
             };
         }
         Storage::Json => {
-            return quote!(#rt::collections::from_json(columns.column::<#rt::sql::Json>()?)?);
+            return quote!(#rt::collections::from_json(columns.column::<#rt::codec::Json>()?)?);
         }
         Storage::Value => {}
     }
@@ -307,12 +307,12 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
         // The entity's own Timestamp/Duration type (pbjson_types, prost_types, an extern_path) is inferred from
         // the field and built through its encoding.
         (FieldType::WellKnown(WellKnown::Timestamp), _) => quote! {
-            columns.column::<::core::option::Option<#rt::sql::Timestamp>>()?
+            columns.column::<::core::option::Option<#rt::codec::Timestamp>>()?
                 .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
                 .transpose()?
         },
         (FieldType::WellKnown(WellKnown::Duration), _) => quote! {
-            columns.column::<::core::option::Option<#rt::sql::Duration>>()?
+            columns.column::<::core::option::Option<#rt::codec::Duration>>()?
                 .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
                 .transpose()?
         },

@@ -17,7 +17,7 @@ use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::store::Page;
-use crate::store::lookup::{IndexRef, IndexValues};
+use crate::store::index_lookup::{IndexRef, IndexValues};
 use crate::versioned::Versioned;
 use tracing::Instrument;
 

@@ -1,7 +1,7 @@
 //! Index lookups on a store: the rows whose index columns equal given values, in primary key order, one page
 //! at a time (keyset pagination on the primary key, so a page boundary is stable under concurrent inserts).
 //!
-//! SQL stores run one query (`store::sql::lookup`); the in-memory store filters a scan of the table by
+//! SQL stores run one query (`store::sql::index_query`); the in-memory store filters a scan of the table by
 //! comparing each row's index columns through their [`Column::write_token`] text.
 //!
 //! The public `find_by_index` and [`Store::scan`] seal their cursors under the process-wide default

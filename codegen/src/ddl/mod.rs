@@ -4,7 +4,7 @@
 //! The model is computed from the IR once per dialect ([`tables`]); the DDL renderer ([`render`]) and the
 //! migration lockfile ([`crate::migrate`]) both read it. A column's name, type, nullability and default are
 //! decided by `capacitor_schema::columns`, which the runtime's statements call too; the runtime's value codec
-//! (`capacitor::sql`) reads and writes the same representations; the README's mapping table documents both.
+//! (`capacitor::codec`) reads and writes the same representations; the README's mapping table documents both.
 //!
 //! Every column carries a stable [`ColumnKey`] derived from the proto field *number*, so a renamed field is a
 //! renamed column, never a drop and an add.
