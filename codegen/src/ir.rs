@@ -11,6 +11,13 @@
 use serde::Serialize;
 use std::time::Duration;
 
+// The field-type and option vocabulary is shared with the runtime (`capacitor::schema`), from `capacitor-schema`.
+pub use capacitor_schema::{Backend, Consistency, IndexKind, Label, Pii, Scalar, WellKnown};
+
+/// The type of a field's value: enums and messages by fully qualified proto name (or Rust path on the derive
+/// path).
+pub type FieldType = capacitor_schema::FieldType<String>;
+
 /// Every message of the input files, entity or not, in declaration order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Schema {
@@ -174,174 +181,6 @@ impl Field {
     }
 }
 
-/// How many values a field holds and whether it tracks presence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Label {
-    /// proto3 implicit presence: the zero value is "not set".
-    Implicit,
-    /// Explicit presence: proto2 `optional`, proto3 `optional`, a message field, a oneof member.
-    Optional,
-    /// proto2 `required`.
-    Required,
-    Repeated,
-    /// `map<K, V>`; [`Field::ty`] is the value type.
-    Map {
-        key: Scalar,
-    },
-}
-
-/// The type of a field's value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    Scalar(Scalar),
-    /// An enum, by fully qualified proto name (or Rust path on the derive path).
-    Enum(String),
-    /// A well-known type that maps to one column.
-    WellKnown(WellKnown),
-    /// Any other message, by fully qualified proto name (or Rust path on the derive path).
-    Message(String),
-}
-
-impl FieldType {
-    /// Whether a value of this type fits one indexable column: a scalar, an enum or a single-column
-    /// well-known type.
-    pub fn is_indexable(&self) -> bool {
-        !matches!(self, FieldType::Message(_))
-    }
-}
-
-/// Protobuf scalar types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scalar {
-    Double,
-    Float,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    String,
-    Bytes,
-}
-
-impl Scalar {
-    /// Every scalar, in `descriptor.proto` order.
-    pub const ALL: [Scalar; 15] = [
-        Scalar::Double,
-        Scalar::Float,
-        Scalar::Int32,
-        Scalar::Int64,
-        Scalar::Uint32,
-        Scalar::Uint64,
-        Scalar::Sint32,
-        Scalar::Sint64,
-        Scalar::Fixed32,
-        Scalar::Fixed64,
-        Scalar::Sfixed32,
-        Scalar::Sfixed64,
-        Scalar::Bool,
-        Scalar::String,
-        Scalar::Bytes,
-    ];
-
-    /// The proto keyword (`int64`), which is also prost's attribute name.
-    pub fn proto_name(self) -> &'static str {
-        match self {
-            Scalar::Double => "double",
-            Scalar::Float => "float",
-            Scalar::Int32 => "int32",
-            Scalar::Int64 => "int64",
-            Scalar::Uint32 => "uint32",
-            Scalar::Uint64 => "uint64",
-            Scalar::Sint32 => "sint32",
-            Scalar::Sint64 => "sint64",
-            Scalar::Fixed32 => "fixed32",
-            Scalar::Fixed64 => "fixed64",
-            Scalar::Sfixed32 => "sfixed32",
-            Scalar::Sfixed64 => "sfixed64",
-            Scalar::Bool => "bool",
-            Scalar::String => "string",
-            Scalar::Bytes => "bytes",
-        }
-    }
-
-    /// The scalar a proto keyword names.
-    pub fn from_proto_name(name: &str) -> Option<Scalar> {
-        Scalar::ALL.into_iter().find(|s| s.proto_name() == name)
-    }
-}
-
-/// Well-known types that are stored in one column, so they may be indexed or be a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WellKnown {
-    Timestamp,
-    Duration,
-    DoubleValue,
-    FloatValue,
-    Int64Value,
-    Uint64Value,
-    Int32Value,
-    Uint32Value,
-    BoolValue,
-    StringValue,
-    BytesValue,
-}
-
-impl WellKnown {
-    const ALL: [WellKnown; 11] = [
-        WellKnown::Timestamp,
-        WellKnown::Duration,
-        WellKnown::DoubleValue,
-        WellKnown::FloatValue,
-        WellKnown::Int64Value,
-        WellKnown::Uint64Value,
-        WellKnown::Int32Value,
-        WellKnown::Uint32Value,
-        WellKnown::BoolValue,
-        WellKnown::StringValue,
-        WellKnown::BytesValue,
-    ];
-
-    /// The message name inside `google.protobuf` (`Timestamp`).
-    pub fn name(self) -> &'static str {
-        match self {
-            WellKnown::Timestamp => "Timestamp",
-            WellKnown::Duration => "Duration",
-            WellKnown::DoubleValue => "DoubleValue",
-            WellKnown::FloatValue => "FloatValue",
-            WellKnown::Int64Value => "Int64Value",
-            WellKnown::Uint64Value => "UInt64Value",
-            WellKnown::Int32Value => "Int32Value",
-            WellKnown::Uint32Value => "UInt32Value",
-            WellKnown::BoolValue => "BoolValue",
-            WellKnown::StringValue => "StringValue",
-            WellKnown::BytesValue => "BytesValue",
-        }
-    }
-
-    /// The single-column well-known type with this message name (`Timestamp`, `UInt64Value`).
-    pub fn from_name(name: &str) -> Option<WellKnown> {
-        WellKnown::ALL.into_iter().find(|w| w.name() == name)
-    }
-
-    /// The single-column well-known type with this fully qualified proto name (`google.protobuf.Timestamp`).
-    pub fn from_full_name(full_name: &str) -> Option<WellKnown> {
-        full_name
-            .strip_prefix("google.protobuf.")
-            .and_then(WellKnown::from_name)
-    }
-}
-
 /// Capacitor's field options, as declared.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FieldOptions {
@@ -362,89 +201,6 @@ pub struct Declared<T> {
 impl<T> Declared<T> {
     pub fn new(value: T, origin: Origin) -> Self {
         Declared { value, origin }
-    }
-}
-
-/// A single-field index kind (`capacitor.v1.Index`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IndexKind {
-    Primary,
-    Unique,
-    Secondary,
-}
-
-macro_rules! option_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $proto:literal / $short:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant,)* }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            /// The proto enum value name (`PII_EMAIL`).
-            pub fn proto_name(self) -> &'static str {
-                match self { $($name::$variant => $proto,)* }
-            }
-
-            /// The short lower-case name used by derive attributes and `capgen inspect` (`email`).
-            pub fn short_name(self) -> &'static str {
-                match self { $($name::$variant => $short,)* }
-            }
-
-            /// The value whose short name this is.
-            pub fn from_short_name(name: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.short_name() == name)
-            }
-
-            /// The value with this proto enum number; `None` for UNSPECIFIED (0) or a number the vocabulary
-            /// does not know. Values are numbered from 1 in declaration order.
-            pub fn from_number(n: i32) -> Option<$name> {
-                usize::try_from(n - 1).ok().and_then(|i| Self::ALL.get(i).copied())
-            }
-
-            /// The Rust variant name, as emitted into `::capacitor::schema`.
-            pub fn variant_name(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant),)* }
-            }
-        }
-    };
-}
-
-option_enum! {
-    /// The kind of personal data a field holds (`capacitor.v1.Pii`, without UNSPECIFIED).
-    Pii {
-        Email = "PII_EMAIL" / "email",
-        Name = "PII_NAME" / "name",
-        Phone = "PII_PHONE" / "phone",
-        PostalAddress = "PII_POSTAL_ADDRESS" / "postal_address",
-        NationalId = "PII_NATIONAL_ID" / "national_id",
-        DateOfBirth = "PII_DATE_OF_BIRTH" / "date_of_birth",
-        IpAddress = "PII_IP_ADDRESS" / "ip_address",
-        Geolocation = "PII_GEOLOCATION" / "geolocation",
-        PaymentCard = "PII_PAYMENT_CARD" / "payment_card",
-        FreeText = "PII_FREE_TEXT" / "free_text",
-        Other = "PII_OTHER" / "other",
-    }
-}
-
-option_enum! {
-    /// Where an entity is stored (`capacitor.v1.Backend`, without UNSPECIFIED).
-    Backend {
-        Sqlite = "BACKEND_SQLITE" / "sqlite",
-        Postgres = "BACKEND_POSTGRES" / "postgres",
-        Memory = "BACKEND_MEMORY" / "memory",
-    }
-}
-
-option_enum! {
-    /// How fresh reads must be (`capacitor.v1.Consistency`, without UNSPECIFIED).
-    Consistency {
-        Strong = "CONSISTENCY_STRONG" / "strong",
-        Eventual = "CONSISTENCY_EVENTUAL" / "eventual",
     }
 }
 
@@ -654,4 +410,30 @@ pub enum RuleValue {
     List(Vec<RuleValue>),
     /// A message-valued entry of a repeated rule (`cel`: id, message, expression).
     Message(Vec<(String, RuleValue)>),
+}
+
+/// The column layout reads a field through this: `capacitor_schema::columns::field_columns` decides its columns.
+impl capacitor_schema::StoredField for Field {
+    type TypeName = String;
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn stored_in(&self) -> Option<&str> {
+        Field::stored_in(self)
+    }
+    fn oneof(&self) -> Option<&str> {
+        self.oneof.as_deref()
+    }
+    fn field_type(&self) -> &FieldType {
+        &self.ty
+    }
+    fn label(&self) -> Label {
+        self.label
+    }
+    fn encrypted(&self) -> bool {
+        self.options.encrypt.as_ref().is_some_and(|e| e.value)
+    }
 }

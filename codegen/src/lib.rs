@@ -25,12 +25,12 @@
 
 pub mod cel;
 pub mod check;
+pub mod ddl;
 pub mod diagnostic;
 pub mod emit;
 pub mod ir;
 pub mod names;
 pub mod rules;
-pub mod sql;
 
 #[cfg(feature = "proto")]
 mod builder;

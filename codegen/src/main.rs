@@ -1,5 +1,6 @@
 //! `capgen`: Capacitor's command-line code generator.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::generate::{DtoOptions, generate, load_schema_with};
 use capacitor_codegen::ir::Schema;
@@ -7,7 +8,6 @@ use capacitor_codegen::migrate::apply;
 use capacitor_codegen::output::{stale_files, write_all};
 use capacitor_codegen::pii_report::{PiiReport, Policy};
 use capacitor_codegen::proto::{Input, Loaded};
-use capacitor_codegen::sql::Dialect;
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;

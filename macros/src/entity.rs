@@ -3,10 +3,10 @@
 use crate::ctxt::Ctxt;
 use crate::model::{self, Derive};
 use capacitor_codegen::check;
+use capacitor_codegen::ddl::constants::create_table_constants;
 use capacitor_codegen::emit::record::{TypeStyle, record_and_repo, unsupported};
 use capacitor_codegen::emit::rust::entity_impl;
 use capacitor_codegen::ir::Schema;
-use capacitor_codegen::sql::constants::create_table_constants;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 

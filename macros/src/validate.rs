@@ -303,7 +303,7 @@ fn field_rules(cx: &mut Ctxt, ty: &FieldType, label: &Label, items: &[Item]) -> 
     let scope = Scope {
         prefix: String::new(),
         ty,
-        label: label.clone(),
+        label: *label,
         written: "validate(...)",
     };
     let mut out = Vec::new();

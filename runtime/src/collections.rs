@@ -10,9 +10,9 @@
 //!   member is set ([`oneof_to_json`], [`oneof_from_json`]). Both go through the containing message's own serde
 //!   impls, so a oneof's JSON is exactly what the message's JSON says about it.
 
+use crate::codec::{Json, Repeated};
 use crate::error::DecodeError;
 use crate::record::Column;
-use crate::sql::{Json, Repeated};
 use std::fmt::Write;
 
 /// The proto3 JSON of `value`, as a JSON column. A value serde cannot put in a JSON document (a map with `bool`

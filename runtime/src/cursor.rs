@@ -421,8 +421,8 @@ impl ColumnReader for KeyReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::CursorKey;
+    use crate::codec::{Duration, Timestamp};
     use crate::record::Column;
-    use crate::sql::{Duration, Timestamp};
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 

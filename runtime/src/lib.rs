@@ -33,6 +33,7 @@
 //! ```
 
 pub mod cache;
+pub mod codec;
 pub mod collections;
 pub mod cursor;
 mod detach;
@@ -44,13 +45,16 @@ pub mod record;
 pub mod redis;
 pub mod repo;
 pub mod schema;
-pub mod sql;
 pub mod store;
 pub mod validate;
 pub mod versioned;
 pub mod well_known;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
+/// The column codec's old path: code generated before the module was named for what it holds (`codec`) names
+/// `::capacitor::sql::Timestamp` and the like.
+#[doc(hidden)]
+pub use codec as sql;
 pub use cursor::{Cursor, CursorKey};
 pub use error::{Error, Tier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -26,7 +26,7 @@ pub trait ColumnReader {
 
 /// A Rust value that maps to a column. Generated code names only this trait and the two visitors above, which
 /// exist whatever runtime features are on; each store maps a `Column` with its own dialect's codec
-/// ([`capacitor::sql`](crate::sql)), through the hidden methods below.
+/// ([`capacitor::codec`](crate::codec)), through the hidden methods below.
 pub trait Column: Sized + Send + Sync + 'static {
     /// Appends an unambiguous text form of the value (used in Redis keys): a kind letter, then the value, with
     /// a length prefix wherever the value could contain a separator.
@@ -88,20 +88,20 @@ macro_rules! sqlite_hooks {
     () => {
         #[cfg(feature = "sqlite")]
         fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-            args.add(crate::sql::SqliteValue::to_sqlite(self)?)
+            args.add(crate::codec::SqliteValue::to_sqlite(self)?)
         }
         #[cfg(feature = "sqlite")]
         fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
-            args.add(None::<<Self as crate::sql::SqliteValue>::Column>)
+            args.add(None::<<Self as crate::codec::SqliteValue>::Column>)
         }
         #[cfg(feature = "sqlite")]
         fn read_sqlite(row: &SqliteRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
             let at = *index;
             *index += 1;
-            let column: Option<<Self as crate::sql::SqliteValue>::Column> =
+            let column: Option<<Self as crate::codec::SqliteValue>::Column> =
                 row.try_get(at).map_err(|e| codec_error(at, e))?;
             column
-                .map(|c| crate::sql::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
+                .map(|c| crate::codec::SqliteValue::from_sqlite(c).map_err(|e| codec_error(at, e)))
                 .transpose()
         }
     };
@@ -112,20 +112,20 @@ macro_rules! pg_hooks {
     () => {
         #[cfg(feature = "postgres")]
         fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
-            args.add(crate::sql::PgValue::to_pg(self)?)
+            args.add(crate::codec::PgValue::to_pg(self)?)
         }
         #[cfg(feature = "postgres")]
         fn bind_pg_null(args: &mut PgArguments) -> Result<(), BoxError> {
-            args.add(None::<<Self as crate::sql::PgValue>::Column>)
+            args.add(None::<<Self as crate::codec::PgValue>::Column>)
         }
         #[cfg(feature = "postgres")]
         fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError> {
             let at = *index;
             *index += 1;
-            let column: Option<<Self as crate::sql::PgValue>::Column> =
+            let column: Option<<Self as crate::codec::PgValue>::Column> =
                 row.try_get(at).map_err(|e| codec_error(at, e))?;
             column
-                .map(|c| crate::sql::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
+                .map(|c| crate::codec::PgValue::from_pg(c).map_err(|e| codec_error(at, e)))
                 .transpose()
         }
     };
@@ -309,20 +309,21 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
-impl Column for crate::sql::Timestamp {
+impl Column for crate::codec::Timestamp {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "T{}.{:09};", self.seconds, self.nanos);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         let (seconds, nanos) = token_pair(input, 'T')?;
-        Some(crate::sql::Timestamp { seconds, nanos })
+        Some(crate::codec::Timestamp { seconds, nanos })
     }
     sqlite_hooks!();
 
-    // Two columns on Postgres: `<col>` TIMESTAMPTZ (µs) and `<col>_nanos` INTEGER (see the codec).
+    // Two columns on Postgres: `<col>` TIMESTAMPTZ (µs) and `<col>_nanos` INTEGER, as the column layout
+    // (`schema::columns::field_columns`) lays out a single Timestamp; see the codec.
     #[cfg(feature = "postgres")]
     fn bind_pg(&self, args: &mut PgArguments) -> Result<(), BoxError> {
-        let column = crate::sql::PgValue::to_pg(self)?;
+        let column = crate::codec::PgValue::to_pg(self)?;
         args.add(column.at)?;
         args.add(column.nanos)
     }
@@ -340,30 +341,31 @@ impl Column for crate::sql::Timestamp {
         let nanos: Option<i32> = row.try_get(at + 1).map_err(|e| codec_error(at + 1, e))?;
         match (instant, nanos) {
             (Some(at_), Some(nanos)) => {
-                crate::sql::PgValue::from_pg(crate::sql::PgTimestamp { at: at_, nanos })
+                crate::codec::PgValue::from_pg(crate::codec::PgTimestamp { at: at_, nanos })
                     .map(Some)
                     .map_err(|e| codec_error(at, e))
             }
             (None, None) => Ok(None),
             _ => Err(DecodeError::new(format!(
-                "column {at}: a Timestamp and its `_nanos` column disagree on NULL"
+                "column {at}: a Timestamp and its `{}` column disagree on NULL",
+                crate::schema::columns::NANOS_SUFFIX
             ))),
         }
     }
 }
 
-impl Column for crate::sql::Duration {
+impl Column for crate::codec::Duration {
     fn write_token(&self, out: &mut String) {
         let _ = write!(out, "D{}.{:09};", self.seconds, self.nanos);
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         let (seconds, nanos) = token_pair(input, 'D')?;
-        Some(crate::sql::Duration { seconds, nanos })
+        Some(crate::codec::Duration { seconds, nanos })
     }
     sql_hooks!();
 }
 
-impl Column for crate::sql::Json {
+impl Column for crate::codec::Json {
     fn write_token(&self, out: &mut String) {
         let text = self.0.to_string();
         let _ = write!(out, "j{}:{text};", text.len());
@@ -463,20 +465,15 @@ pub trait Record: Entity + prost::Message + Default + Clone + Send + Sync + 'sta
 
 /// The columns of a row of `schema`, in the schema's field order, each with the field that decides it: every field
 /// with a column, except that the members of a oneof share one column, listed once at the position of its first
-/// stored member (as the DDL has it). A `(field, column)` pair whose field is in a oneof
+/// stored member: the column layout's [`row_fields`](crate::schema::columns::row_fields), which the DDL's tables
+/// follow too. A `(field, column)` pair whose field is in a oneof
 /// ([`FieldSchema::oneof`](crate::schema::FieldSchema::oneof)) stands for the oneof's JSON column, not for the
 /// member.
 pub fn stored_columns(
     schema: &EntitySchema,
 ) -> impl Iterator<Item = (&crate::schema::FieldSchema, &'static str)> {
-    schema.fields.iter().enumerate().filter_map(|(at, f)| {
-        let column = f.column?;
-        let earlier_member = f.oneof.is_some()
-            && schema.fields[..at]
-                .iter()
-                .any(|e| e.oneof == f.oneof && e.column.is_some());
-        (!earlier_member).then_some((f, column))
-    })
+    crate::schema::columns::row_fields(schema.fields)
+        .filter_map(|f| f.column.map(|column| (f, column)))
 }
 
 /// FNV-1a over what decides a message's stored encoding: each field's number, name, type and label.
@@ -484,14 +481,28 @@ pub fn schema_fingerprint(schema: &EntitySchema) -> u64 {
     let mut text = format!("{}.{}", schema.package, schema.message);
     for field in schema.fields {
         text.push_str(&format!(
-            "|{}:{}:{:?}:{:?}",
-            field.number, field.name, field.ty, field.label
+            "|{}:{}:{}:{:?}",
+            field.number,
+            field.name,
+            fingerprint_type(field.ty),
+            field.label
         ));
     }
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     text.bytes()
         .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// A field type as the fingerprint spells it. The text is frozen (Redis keys and page cursors written by earlier
+/// versions carry the hash): it is the `Debug` of the runtime's field type before enums and messages gained their
+/// `()` name, so `Enum`, not `Enum(())`.
+fn fingerprint_type(ty: crate::schema::FieldType) -> String {
+    match ty {
+        crate::schema::FieldType::Enum(()) => "Enum".to_string(),
+        crate::schema::FieldType::Message(()) => "Message".to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// The version of the next write of a row whose current version is `current` (`None` when absent).

@@ -1,7 +1,16 @@
 //! Static descriptions of entities, emitted by the code generator and the derive as `'static` constants.
 //!
 //! These types mirror `capacitor_codegen::ir` for use at run time; they are built only from literals, so an
-//! [`EntitySchema`] lives in read-only memory.
+//! [`EntitySchema`] lives in read-only memory. The field-type and option vocabulary ([`Scalar`], [`FieldType`],
+//! [`Label`], [`Pii`]…) is the code generator's own, from `capacitor-schema`, and so is the column layout a
+//! field's columns come from ([`columns`]).
+
+pub use capacitor_schema::columns;
+pub use capacitor_schema::{Backend, Consistency, IndexKind, Label, Pii, Scalar, WellKnown};
+
+/// The type of a field's value. The static schema does not name enum and message types (`FieldType::Enum(())`):
+/// nothing at run time needs the name, and the two front ends spell it differently (proto name, Rust path).
+pub type FieldType = capacitor_schema::FieldType<()>;
 
 /// Everything the schema says about one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,98 +95,28 @@ impl CacheSchema {
     }
 }
 
-/// The type of a field's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldType {
-    Scalar(Scalar),
-    Enum,
-    WellKnown(WellKnown),
-    Message,
-}
-
-/// How many values a field holds and whether it tracks presence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Label {
-    Implicit,
-    Optional,
-    Required,
-    Repeated,
-    Map { key: Scalar },
-}
-
-/// Protobuf scalar types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scalar {
-    Double,
-    Float,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    String,
-    Bytes,
-}
-
-/// Well-known types stored in one column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WellKnown {
-    Timestamp,
-    Duration,
-    DoubleValue,
-    FloatValue,
-    Int64Value,
-    Uint64Value,
-    Int32Value,
-    Uint32Value,
-    BoolValue,
-    StringValue,
-    BytesValue,
-}
-
-/// The kind of personal data a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pii {
-    Email,
-    Name,
-    Phone,
-    PostalAddress,
-    NationalId,
-    DateOfBirth,
-    IpAddress,
-    Geolocation,
-    PaymentCard,
-    FreeText,
-    Other,
-}
-
-/// Index kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IndexKind {
-    Primary,
-    Unique,
-    Secondary,
-}
-
-/// Where an entity is stored. With no configuration, SQLite (the embedded default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    Memory,
-}
-
-/// How fresh reads must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Consistency {
-    /// A read that starts after a write was acknowledged never returns an older version.
-    Strong,
-    /// Staleness bounded by the cache ttl.
-    Eventual,
+/// The column layout reads a field through this (`columns::field_columns`), as the code generator's DDL does.
+impl capacitor_schema::StoredField for FieldSchema {
+    type TypeName = ();
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn stored_in(&self) -> Option<&str> {
+        self.column
+    }
+    fn oneof(&self) -> Option<&str> {
+        self.oneof
+    }
+    fn field_type(&self) -> &FieldType {
+        &self.ty
+    }
+    fn label(&self) -> Label {
+        self.label
+    }
+    fn encrypted(&self) -> bool {
+        self.encrypt
+    }
 }

@@ -132,7 +132,7 @@ fn fields_keep_prost_numbers_types_and_labels() {
             FieldType::WellKnown(WellKnown::StringValue),
             Label::Optional,
         ),
-        ("status", 6, FieldType::Enum, Label::Implicit),
+        ("status", 6, FieldType::Enum(()), Label::Implicit),
         (
             "tags",
             7,
@@ -147,7 +147,7 @@ fn fields_keep_prost_numbers_types_and_labels() {
                 key: Scalar::String,
             },
         ),
-        ("address", 11, FieldType::Message, Label::Optional),
+        ("address", 11, FieldType::Message(()), Label::Optional),
         (
             "login_count",
             12,
@@ -157,13 +157,13 @@ fn fields_keep_prost_numbers_types_and_labels() {
         (
             "addresses",
             13,
-            FieldType::Message,
+            FieldType::Message(()),
             Label::Map {
                 key: Scalar::String,
             },
         ),
         // A oneof is one stored value, known by its first tag.
-        ("contact", 20, FieldType::Message, Label::Optional),
+        ("contact", 20, FieldType::Message(()), Label::Optional),
     ];
     for (name, number, ty, label) in expect {
         let f = field(name);

@@ -4,8 +4,8 @@
 //! `#[derive(capacitor::Entity)]` and `#[capacitor(repository)]`.
 
 use capacitor::{Cursor, Error, Record, Store};
+use capacitor_codegen::ddl::{Dialect, render, table};
 use capacitor_codegen::proto::Input;
-use capacitor_codegen::sql::{Dialect, render, table};
 use capacitor_tests::repo::v1::{
     Address, Blob, BlobRepo, Contact, ContactRepo, Member, MemberRepo, Post, PostRepo, Profile,
     ProfileRepo, Role, contact,
@@ -215,13 +215,13 @@ async fn exercise(store: Store) {
     );
 
     // A Timestamp index (two columns on Postgres): lookups keep the nanoseconds.
-    let at = capacitor::sql::Timestamp {
+    let at = capacitor::codec::Timestamp {
         seconds: 1_700_000_000,
         nanos: 123_456_789,
     };
     let same_instant = members.find_by_joined_at(&at, None, 100).await.unwrap();
     assert_eq!(same_instant.items.len(), 6);
-    let next_nano = capacitor::sql::Timestamp {
+    let next_nano = capacitor::codec::Timestamp {
         nanos: 123_456_790,
         ..at
     };

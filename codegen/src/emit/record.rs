@@ -10,7 +10,7 @@
 //!
 //! Stored fields: scalars and enums (any presence; `bytes` as `Vec<u8>` or, with prost's bytes option, `Bytes`),
 //! the single-column well-known types (Timestamp, Duration, wrappers), repeated scalars and enums
-//! (`capacitor::sql::Repeated`), nested messages, maps and repeated messages as their proto3 JSON
+//! (`capacitor::codec::Repeated`), nested messages, maps and repeated messages as their proto3 JSON
 //! (`capacitor::collections`), and oneofs: one JSON column per oneof, where its first stored member is, holding
 //! `{"<member>": <value>}` with the member's proto3 JSON name (lowerCamelCase) and value, NULL when no member is
 //! set. JSON columns use the DTO's generated serde impls (a oneof's through the containing message's, since
@@ -51,7 +51,7 @@ impl TypeStyle {
 enum Storage {
     /// One value through its own `Column` impl (scalars, enums, single-column well-known types).
     Value,
-    /// A repeated scalar or enum: `capacitor::sql::Repeated` (an array on Postgres, JSON on SQLite).
+    /// A repeated scalar or enum: `capacitor::codec::Repeated` (an array on Postgres, JSON on SQLite).
     Repeated,
     /// A nested message, a map or a repeated message: its proto3 JSON (`capacitor::collections`).
     Json,
@@ -191,22 +191,6 @@ fn scalar_type(s: Scalar) -> TokenStream {
     }
 }
 
-/// The scalar a wrapper type wraps.
-fn wrapped(w: WellKnown) -> Option<Scalar> {
-    Some(match w {
-        WellKnown::DoubleValue => Scalar::Double,
-        WellKnown::FloatValue => Scalar::Float,
-        WellKnown::Int64Value => Scalar::Int64,
-        WellKnown::Uint64Value => Scalar::Uint64,
-        WellKnown::Int32Value => Scalar::Int32,
-        WellKnown::Uint32Value => Scalar::Uint32,
-        WellKnown::BoolValue => Scalar::Bool,
-        WellKnown::StringValue => Scalar::String,
-        WellKnown::BytesValue => Scalar::Bytes,
-        WellKnown::Timestamp | WellKnown::Duration => return None,
-    })
-}
-
 /// The Rust type of a key field (hashable and ordered): a non-float scalar or an enum with no explicit presence.
 fn key_type(field: &Field) -> Option<TokenStream> {
     if !matches!(field.label, Label::Implicit | Label::Required) {
@@ -229,10 +213,10 @@ fn lookup_type(field: &Field, rt: &TokenStream) -> Option<TokenStream> {
     let inner = match &field.ty {
         FieldType::Scalar(s) => scalar_type(*s),
         FieldType::Enum(_) => quote!(i32),
-        FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::sql::Timestamp)),
-        FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::sql::Duration)),
+        FieldType::WellKnown(WellKnown::Timestamp) => return Some(quote!(#rt::codec::Timestamp)),
+        FieldType::WellKnown(WellKnown::Duration) => return Some(quote!(#rt::codec::Duration)),
         FieldType::WellKnown(w) => {
-            let scalar = scalar_type(wrapped(*w)?);
+            let scalar = scalar_type(w.wrapped()?);
             return Some(quote!(::core::option::Option<#scalar>));
         }
         FieldType::Message(_) => return None,
@@ -250,13 +234,13 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
         // `Vec<u8>` or, with prost's bytes option, `Bytes` elements: the column holds `Vec<u8>`s either way.
         Storage::Repeated if field.ty == FieldType::Scalar(Scalar::Bytes) => {
             return quote! {
-                #rt::sql::Repeated(
+                #rt::codec::Repeated(
                     self.#ident.iter().map(|b| ::core::convert::AsRef::<[u8]>::as_ref(b).to_vec()).collect(),
                 )
             };
         }
         Storage::Repeated => {
-            return quote!(#rt::sql::Repeated(::core::clone::Clone::clone(&self.#ident)));
+            return quote!(#rt::codec::Repeated(::core::clone::Clone::clone(&self.#ident)));
         }
         Storage::Json
             if matches!(
@@ -271,10 +255,10 @@ fn write_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream
     }
     match (&field.ty, style) {
         (FieldType::WellKnown(WellKnown::Timestamp), _) => {
-            quote!(self.#ident.as_ref().map(|v| #rt::sql::Timestamp { seconds: v.seconds, nanos: v.nanos }))
+            quote!(self.#ident.as_ref().map(|v| #rt::codec::Timestamp { seconds: v.seconds, nanos: v.nanos }))
         }
         (FieldType::WellKnown(WellKnown::Duration), _) => {
-            quote!(self.#ident.as_ref().map(|v| #rt::sql::Duration { seconds: v.seconds, nanos: v.nanos }))
+            quote!(self.#ident.as_ref().map(|v| #rt::codec::Duration { seconds: v.seconds, nanos: v.nanos }))
         }
         (FieldType::WellKnown(WellKnown::BytesValue), TypeStyle::Proto { .. }) => {
             quote!(self.#ident.as_ref().map(|v| v.value.to_vec()))
@@ -296,11 +280,11 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
             };
             if field.ty == FieldType::Scalar(Scalar::Bytes) {
                 return quote! {
-                    columns.column::<#rt::sql::Repeated<#element>>()?.0
+                    columns.column::<#rt::codec::Repeated<#element>>()?.0
                         .into_iter().map(::core::convert::Into::into).collect()
                 };
             }
-            return quote!(columns.column::<#rt::sql::Repeated<#element>>()?.0);
+            return quote!(columns.column::<#rt::codec::Repeated<#element>>()?.0);
         }
         Storage::Json
             if matches!(
@@ -309,13 +293,13 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
             ) =>
         {
             return quote! {
-                columns.column::<::core::option::Option<#rt::sql::Json>>()?
+                columns.column::<::core::option::Option<#rt::codec::Json>>()?
                     .map(#rt::collections::from_json)
                     .transpose()?
             };
         }
         Storage::Json => {
-            return quote!(#rt::collections::from_json(columns.column::<#rt::sql::Json>()?)?);
+            return quote!(#rt::collections::from_json(columns.column::<#rt::codec::Json>()?)?);
         }
         Storage::Value => {}
     }
@@ -323,17 +307,19 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
         // The entity's own Timestamp/Duration type (pbjson_types, prost_types, an extern_path) is inferred from
         // the field and built through its encoding.
         (FieldType::WellKnown(WellKnown::Timestamp), _) => quote! {
-            columns.column::<::core::option::Option<#rt::sql::Timestamp>>()?
+            columns.column::<::core::option::Option<#rt::codec::Timestamp>>()?
                 .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
                 .transpose()?
         },
         (FieldType::WellKnown(WellKnown::Duration), _) => quote! {
-            columns.column::<::core::option::Option<#rt::sql::Duration>>()?
+            columns.column::<::core::option::Option<#rt::codec::Duration>>()?
                 .map(|v| #rt::well_known::seconds_nanos(v.seconds, v.nanos))
                 .transpose()?
         },
         (FieldType::WellKnown(w), TypeStyle::Proto { .. }) => {
-            let scalar = wrapped(*w).expect("Timestamp and Duration are matched above");
+            let scalar = w
+                .wrapped()
+                .expect("Timestamp and Duration are matched above");
             let inner = scalar_type(scalar);
             let name = format_ident!("{}", w.name());
             let value = match scalar {
@@ -361,24 +347,18 @@ enum RowColumn<'a> {
 /// once, where its first stored member is (the order of the DDL's columns and of the runtime's statements,
 /// `capacitor::record::stored_columns`).
 fn row_columns(message: &Message) -> Vec<RowColumn<'_>> {
-    let mut columns = Vec::new();
-    let mut oneofs_seen: Vec<&str> = Vec::new();
-    for field in message.fields.iter().filter(|f| f.stored_in().is_some()) {
-        match field.oneof.as_deref() {
-            None => columns.push(RowColumn::Field(field)),
-            Some(name) if !oneofs_seen.contains(&name) => {
-                oneofs_seen.push(name);
-                let oneof = message
+    capacitor_schema::columns::row_fields(&message.fields)
+        .map(|field| match field.oneof.as_deref() {
+            None => RowColumn::Field(field),
+            Some(name) => RowColumn::Oneof(
+                message
                     .oneofs
                     .iter()
                     .find(|o| o.name == name)
-                    .unwrap_or_else(|| panic!("IR names an undeclared oneof `{name}`"));
-                columns.push(RowColumn::Oneof(oneof));
-            }
-            Some(_) => {}
-        }
-    }
-    columns
+                    .unwrap_or_else(|| panic!("IR names an undeclared oneof `{name}`")),
+            ),
+        })
+        .collect()
 }
 
 /// The enum variants of a oneof's members that are `ignore`d (not stored), as prost names them.
@@ -595,8 +575,9 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
     let lookups = message
         .resolved_indexes(entity)
         .into_iter()
-        .filter(|i| i.kind != IndexKind::Primary)
-        .filter_map(|index| {
+        .enumerate()
+        .filter(|(_, i)| i.kind != IndexKind::Primary)
+        .filter_map(|(at, index)| {
             let fields: Vec<&Field> = index
                 .fields
                 .iter()
@@ -610,6 +591,10 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
             let method = format_ident!("find_by_{}", names.join("_and_"));
             let params: Vec<Ident> = fields.iter().map(|f| rust_ident(&f.rust_name)).collect();
             let index_name = &index.name;
+            // The schema's own index (`Entity::SCHEMA.indexes` lists `resolved_indexes` in this order), so the
+            // runtime looks no name up.
+            let at = proc_macro2::Literal::usize_unsuffixed(at);
+            let index_ref = quote!(&<#ty as #rt::Entity>::SCHEMA.indexes[#at]);
             let described = names
                 .iter()
                 .map(|n| format!("`{n}`"))
@@ -626,7 +611,7 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                         &self,
                         #(#params: &#types),*
                     ) -> ::core::result::Result<::core::option::Option<#rt::Versioned<#ty>>, #rt::Error> {
-                        self.repo.find_unique(#index_name, &(#(#params,)*)).await
+                        self.repo.find_unique(#index_ref, &(#(#params,)*)).await
                     }
                 }
             } else {
@@ -643,7 +628,7 @@ fn repo_type(message: &Message, entity: &EntityOptions, runtime: &RuntimePath) -
                         after: ::core::option::Option<&#rt::Cursor>,
                         limit: usize,
                     ) -> ::core::result::Result<#rt::store::Page<#ty>, #rt::Error> {
-                        self.repo.find_by_index(#index_name, &(#(#params,)*), after, limit).await
+                        self.repo.find_by_index(#index_ref, &(#(#params,)*), after, limit).await
                     }
                 }
             })

@@ -4,9 +4,7 @@
 //! the compiler. Generated code names the runtime by a path (`::capacitor` unless the user re-exports it), the
 //! way prost-build names `::prost`, so this crate never depends on the runtime.
 
-use crate::ir::{
-    EntityOptions, Field, FieldType, IndexKind, Label, Message, Pii, Scalar, WellKnown,
-};
+use crate::ir::{EntityOptions, Field, FieldType, Label, Message, Pii, Scalar};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -82,14 +80,7 @@ pub fn entity_impl(
     let indexes = message.resolved_indexes(entity).into_iter().map(|i| {
         let name = &i.name;
         let numbers = &i.fields;
-        let kind = format_ident!(
-            "{}",
-            match i.kind {
-                IndexKind::Primary => "Primary",
-                IndexKind::Unique => "Unique",
-                IndexKind::Secondary => "Secondary",
-            }
-        );
+        let kind = format_ident!("{}", i.kind.variant_name());
         quote!(#rt::schema::IndexSchema { name: #name, fields: &[#(#numbers),*], kind: #rt::schema::IndexKind::#kind })
     });
     quote! {
@@ -140,10 +131,10 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
             let s = scalar_tokens(*s, rt);
             quote!(#rt::schema::FieldType::Scalar(#s))
         }
-        FieldType::Enum(_) => quote!(#rt::schema::FieldType::Enum),
-        FieldType::Message(_) => quote!(#rt::schema::FieldType::Message),
+        FieldType::Enum(_) => quote!(#rt::schema::FieldType::Enum(())),
+        FieldType::Message(_) => quote!(#rt::schema::FieldType::Message(())),
         FieldType::WellKnown(w) => {
-            let variant = format_ident!("{}", well_known_variant(*w));
+            let variant = format_ident!("{}", w.variant_name());
             quote!(#rt::schema::FieldType::WellKnown(#rt::schema::WellKnown::#variant))
         }
     };
@@ -176,22 +167,6 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
 
 fn pii_variant(p: Pii) -> Ident {
     format_ident!("{}", p.variant_name())
-}
-
-fn well_known_variant(w: WellKnown) -> &'static str {
-    match w {
-        WellKnown::Timestamp => "Timestamp",
-        WellKnown::Duration => "Duration",
-        WellKnown::DoubleValue => "DoubleValue",
-        WellKnown::FloatValue => "FloatValue",
-        WellKnown::Int64Value => "Int64Value",
-        WellKnown::Uint64Value => "Uint64Value",
-        WellKnown::Int32Value => "Int32Value",
-        WellKnown::Uint32Value => "Uint32Value",
-        WellKnown::BoolValue => "BoolValue",
-        WellKnown::StringValue => "StringValue",
-        WellKnown::BytesValue => "BytesValue",
-    }
 }
 
 /// `impl Debug` that prints `<redacted>` for every PII or `debug_redact` field, and the same for the message's

@@ -7,7 +7,7 @@
 //! against the folder: a partially applied (dirty) one, one whose file was edited after it was applied
 //! (checksum mismatch) or one whose file is gone stops the command with what to do.
 
-use crate::sql::Dialect;
+use crate::ddl::Dialect;
 use sqlx::migrate::{AppliedMigration, Migrate, MigrateError, Migrator};
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! What changed between two relational states, matched by identity — tables by message, columns by field
 //! number, indexes by their columns — never by name, so renames are renames.
 
-use crate::sql::{Column, ColumnKey, Index, Table};
+use crate::ddl::{Column, ColumnKey, Index, Table};
 
 /// One table's change.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! The lockfile: the relational state the migrations in one dialect folder produce, keyed by table (message)
 //! and column (field number), with a checksum so a hand edit is detected instead of silently trusted.
 
-use crate::sql::{Dialect, Table};
+use crate::ddl::{Dialect, Table};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //!
 //! Each dialect folder (`migrations/postgres/`, `migrations/sqlite/`) holds sqlx migrations
 //! (`0001_<name>.up.sql` / `.down.sql`) and a [`Lockfile`] recording the tables those migrations produce,
-//! keyed by message and field number. A diff compares the schema's tables ([`crate::sql::tables`]) with the
+//! keyed by message and field number. A diff compares the schema's tables ([`crate::ddl::tables`]) with the
 //! lockfile ([`diff::diff`]), refuses destructive changes and deleted-but-unreserved fields
 //! ([`safety::problems`]) unless allowed, and renders the next migration pair from the templates
 //! ([`plan::script`]). Nothing is written when anything is refused.
@@ -18,8 +18,8 @@ pub use diff::Change;
 pub use lockfile::{LOCKFILE, Lockfile, LockfileError};
 pub use safety::Problem;
 
+use crate::ddl::{self, Dialect};
 use crate::ir::Schema;
-use crate::sql::{self, Dialect};
 use std::path::{Path, PathBuf};
 
 /// Why a migration could not be planned or written.
@@ -157,7 +157,7 @@ fn folder_state(dir: &Path, dialect: Dialect) -> Result<Option<Lockfile>, Error>
 /// arguments matched (an argument must match in at least one dialect).
 fn resolve_renames(
     renames: &[(String, String)],
-    old: &[sql::Table],
+    old: &[ddl::Table],
     schema: &Schema,
     used: &mut [bool],
 ) -> Result<Vec<(String, String)>, Error> {
@@ -211,7 +211,7 @@ pub fn plan(schema: &Schema, dir: &Path, options: &DiffOptions) -> Result<Vec<Pl
     for dialect in dialects(&options.dialects) {
         let lock = folder_state(dir, dialect)?;
         let old = lock.as_ref().map(|l| l.tables.clone()).unwrap_or_default();
-        let new = sql::tables(schema, dialect);
+        let new = ddl::tables(schema, dialect);
         let renames = resolve_renames(&options.renamed_from, &old, schema, &mut used)?;
         let changes = diff::diff(&old, &new, &renames);
         if changes.is_empty() {
@@ -295,7 +295,7 @@ pub fn pending(
     for dialect in dialects(selected) {
         let lock = folder_state(dir, dialect)?;
         let old = lock.map(|l| l.tables).unwrap_or_default();
-        let changes = diff::diff(&old, &sql::tables(schema, dialect), &[]);
+        let changes = diff::diff(&old, &ddl::tables(schema, dialect), &[]);
         if !changes.is_empty() {
             out.push((dialect, changes));
         }
@@ -346,5 +346,5 @@ pub fn describe(change: &Change) -> String {
 
 /// The full CREATE script of a dialect's tables (`capgen migrate sql`).
 pub fn create_script(schema: &Schema, dialect: Dialect) -> String {
-    sql::render::create_script(&sql::tables(schema, dialect), dialect)
+    ddl::render::create_script(&ddl::tables(schema, dialect), dialect)
 }

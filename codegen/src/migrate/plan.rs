@@ -1,8 +1,8 @@
 //! Changes → SQL statements, in an order each dialect accepts.
 
 use super::diff::{Change, ColumnChange, TableChange};
-use crate::sql::render::{self, CopyValue};
-use crate::sql::{Dialect, Table};
+use crate::ddl::render::{self, CopyValue};
+use crate::ddl::{Dialect, Table};
 
 /// The SQL script applying `changes`, one statement per line group, each from a template.
 pub fn script(changes: &[Change], dialect: Dialect) -> String {

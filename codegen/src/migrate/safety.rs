@@ -1,8 +1,8 @@
 //! The destructive-change guard and the deleted-field rule, checked before anything is written.
 
 use super::diff::{Change, ColumnChange};
+use crate::ddl::{Column, ColumnKey};
 use crate::ir::Schema;
-use crate::sql::{Column, ColumnKey};
 use std::fmt;
 
 /// A change capgen refuses to write.

@@ -11,7 +11,7 @@
 //!   entity's TTL. See `docs/repository.md`.
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
-mod lookup;
+mod find;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};

@@ -7,7 +7,7 @@
 //! Every write computes the row's next version with [`next_version`](crate::record::next_version), so
 //! versions never go backwards, not even across delete and re-insert.
 
-pub mod lookup;
+pub mod index_lookup;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
@@ -19,6 +19,7 @@ pub use crate::migrate::Migrations;
 use crate::record::Record;
 use crate::schema::Backend as SchemaBackend;
 use crate::versioned::Versioned;
+pub use index_lookup::{IndexRef, IndexValues};
 use memory::MemoryStore;
 use std::sync::Arc;
 pub use transaction::Transaction;

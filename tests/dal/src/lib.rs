@@ -1,9 +1,9 @@
 //! Entities for the repository tests, with the [`capacitor::Record`] impls generated code will emit (written
 //! by hand until the emitter does).
 
+use capacitor::codec;
 use capacitor::error::DecodeError;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
-use capacitor::sql;
 use capacitor::validate::{FieldPath, Violation, Violations};
 
 /// An eventual entity with an L1 cache.
@@ -173,11 +173,11 @@ impl Record for Kinds {
 
     fn write_row<W: ColumnWriter>(&self, out: &mut W) {
         out.column(&self.id);
-        out.column(&self.at.map(|t| sql::Timestamp {
+        out.column(&self.at.map(|t| codec::Timestamp {
             seconds: t.seconds,
             nanos: t.nanos,
         }));
-        out.column(&self.took.map(|d| sql::Duration {
+        out.column(&self.took.map(|d| codec::Duration {
             seconds: d.seconds,
             nanos: d.nanos,
         }));
@@ -186,7 +186,7 @@ impl Record for Kinds {
         out.column(&self.blob);
         out.column(&self.small);
         out.column(&self.note);
-        out.column(&sql::Json(
+        out.column(&codec::Json(
             serde_json::from_str(&self.json).unwrap_or(serde_json::Value::Null),
         ));
     }
@@ -195,13 +195,13 @@ impl Record for Kinds {
         Ok(Kinds {
             id: columns.column()?,
             at: columns
-                .column::<Option<sql::Timestamp>>()?
+                .column::<Option<codec::Timestamp>>()?
                 .map(|t| prost_types::Timestamp {
                     seconds: t.seconds,
                     nanos: t.nanos,
                 }),
             took: columns
-                .column::<Option<sql::Duration>>()?
+                .column::<Option<codec::Duration>>()?
                 .map(|d| prost_types::Duration {
                     seconds: d.seconds,
                     nanos: d.nanos,
@@ -211,7 +211,7 @@ impl Record for Kinds {
             blob: columns.column()?,
             small: columns.column()?,
             note: columns.column()?,
-            json: columns.column::<sql::Json>()?.0.to_string(),
+            json: columns.column::<codec::Json>()?.0.to_string(),
         })
     }
 }

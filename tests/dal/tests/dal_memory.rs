@@ -310,3 +310,36 @@ async fn invalid_values_touch_no_tier() {
             .is_none()
     );
 }
+
+/// A hand-written lookup names its index, or passes the schema's own (as generated `find_by_…` methods do); an
+/// unknown name or the wrong number of values is a configuration error, not an empty answer.
+#[tokio::test]
+async fn lookups_take_an_index_by_schema_entry_or_by_name() {
+    let repo = accounts();
+    repo.insert(account("a", 1)).await.unwrap();
+    let email = "a@example.com".to_owned();
+    let by_email = Account::SCHEMA
+        .indexes
+        .iter()
+        .find(|i| i.name == "accounts_email_key")
+        .expect("the unique email index");
+    let found = repo.find_unique(by_email, &(&email,)).await.unwrap();
+    assert_eq!(found.map(|v| v.value.id).as_deref(), Some("a"));
+    let found = repo
+        .find_unique("accounts_email_key", &(&email,))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|v| v.value.id).as_deref(), Some("a"));
+
+    match repo.find_unique("accounts_by_nothing", &(&email,)).await {
+        Err(Error::Config(message)) => assert!(
+            message.contains("no index named `accounts_by_nothing`"),
+            "{message}"
+        ),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    match repo.find_unique(by_email, &(&email, &email)).await {
+        Err(Error::Config(message)) => assert!(message.contains("has 1 field(s)"), "{message}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}

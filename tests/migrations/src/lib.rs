@@ -2,10 +2,10 @@
 //! the catalog of a database as a set of lines (columns with type, nullability and default; indexes;
 //! constraints), so two databases compare equal whatever order `ADD COLUMN` appended their columns in.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::generate::load_schema;
 use capacitor_codegen::ir::Schema;
 use capacitor_codegen::proto::Input;
-use capacitor_codegen::sql::Dialect;
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

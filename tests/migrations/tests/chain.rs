@@ -8,8 +8,8 @@
 //! 3. reverted with the down migration, after which the catalog equals the previous version's; then
 //!    re-applied.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions};
-use capacitor_codegen::sql::Dialect;
 use capacitor_migration_tests::{VERSIONS, load, postgres_catalog, sqlite_catalog};
 use capacitor_testkit::postgres::PostgresServer;
 use sqlx::migrate::Migrator;
@@ -116,7 +116,7 @@ impl Db {
 fn inserts(version: u32, dialect: Dialect) -> Vec<String> {
     let max_u64 = match dialect {
         Dialect::Postgres => "18446744073709551615",
-        // SQLite stores a uint64 as its two's-complement bits (see `capacitor::sql`).
+        // SQLite stores a uint64 as its two's-complement bits (see `capacitor::codec`).
         Dialect::Sqlite => "-1",
     };
     match version {

@@ -2,8 +2,8 @@
 //! by the same templates as `capgen migrate sql`: the constants equal what capgen renders for the same
 //! message written in proto, and they run on SQLite and PostgreSQL 15.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate;
-use capacitor_codegen::sql::Dialect;
 use capacitor_migration_tests::load_from;
 use capacitor_testkit::postgres::PostgresServer;
 

@@ -1,8 +1,8 @@
 //! Refused changes and untrustworthy migration folders: every problem is reported at once with its message,
 //! field, number and reason, and nothing is written.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions, Error, LOCKFILE};
-use capacitor_codegen::sql::Dialect;
 use capacitor_migration_tests::{load, load_from, schemas_dir};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,10 +1,10 @@
-//! Every value kind round-trips exactly through `capacitor::sql` and the columns capgen creates, on SQLite and
+//! Every value kind round-trips exactly through `capacitor::codec` and the columns capgen creates, on SQLite and
 //! PostgreSQL 15: a Timestamp with nanoseconds (before 1970 and at the edges of the proto range), uint64 above
 //! 2^63, NaN, ±Inf and -0.0, unknown enum numbers, negative Durations, NULL for unset explicit presence.
 
-use capacitor::sql::{Duration, Json, PgTimestamp, PgValue, Repeated, SqliteValue, Timestamp};
+use capacitor::codec::{Duration, Json, PgTimestamp, PgValue, Repeated, SqliteValue, Timestamp};
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate;
-use capacitor_codegen::sql::Dialect;
 use capacitor_migration_tests::{load_from, schemas_dir};
 use capacitor_testkit::postgres::PostgresServer;
 use serde_json::json;

@@ -1,8 +1,8 @@
 //! `capacitor::migrate` applies what `capgen migrate diff` wrote, on SQLite and PostgreSQL 15, and is a no-op
 //! when everything is applied.
 
+use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions};
-use capacitor_codegen::sql::Dialect;
 use capacitor_migration_tests::load;
 use capacitor_testkit::postgres::PostgresServer;
 

@@ -4,9 +4,9 @@
 //! dialect, and cached in the store — not rendered by codegen — because they depend only on the schema (which
 //! is already a `'static` value in every binary) and the dialect (known only when the URL is opened): generated
 //! code stays thin, the derive path needs nothing extra, and one builder serves both dialects. Values are bound
-//! and read through the SQL value codec ([`crate::sql`]) via [`Column`](crate::record::Column).
+//! and read through the SQL value codec ([`crate::codec`]) via [`Column`](crate::record::Column).
 
-mod lookup;
+mod index_query;
 mod ops;
 mod statements;
 

@@ -1,15 +1,11 @@
 //! The SQL text of one entity's operations in one dialect.
 
-use crate::schema::{EntitySchema, FieldSchema, FieldType, Label, WellKnown};
+use crate::schema::EntitySchema;
+use crate::schema::columns::field_columns;
 use std::fmt::Write;
 
-/// The SQL dialect of a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-pub(crate) enum Dialect {
-    Sqlite,
-    Postgres,
-}
+/// The SQL dialect of a store: the column layout's own.
+pub(crate) use crate::schema::columns::Dialect;
 
 /// The most values one statement binds: SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` (32,766; Postgres allows
 /// 65,535). Larger batches are split into several statements.
@@ -45,23 +41,6 @@ pub(super) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// The columns a field occupies (none without a column): a single Timestamp is two on Postgres (`<col>` and
-/// `<col>_nanos`; see the codec), as the DDL has it; a repeated Timestamp or a map of them is one array or JSON
-/// column, and so is a oneof (one JSON column, whatever its members' types).
-fn field_columns(field: &FieldSchema, dialect: Dialect) -> Vec<String> {
-    let Some(column) = field.column else {
-        return Vec::new();
-    };
-    let single =
-        !matches!(field.label, Label::Repeated | Label::Map { .. }) && field.oneof.is_none();
-    match (field.ty, dialect) {
-        (FieldType::WellKnown(WellKnown::Timestamp), Dialect::Postgres) if single => {
-            vec![quote(column), quote(&format!("{column}_nanos"))]
-        }
-        _ => vec![quote(column)],
-    }
-}
-
 /// The quoted columns of the fields numbered `numbers` (a key's, an index's), in that order.
 pub(super) fn columns_of_numbers(
     schema: &EntitySchema,
@@ -71,7 +50,8 @@ pub(super) fn columns_of_numbers(
     numbers
         .iter()
         .filter_map(|n| schema.field_by_number(*n))
-        .flat_map(|f| field_columns(f, dialect))
+        .flat_map(|f| field_columns(f, true, dialect))
+        .map(|c| quote(&c.name))
         .collect()
 }
 
@@ -84,10 +64,11 @@ pub(super) fn placeholder(dialect: Dialect, n: usize) -> String {
 }
 
 /// Every column of a row of `schema` in `dialect`, quoted, in `Record::write_row` order (the DDL's order), without
-/// `_version`: one column per oneof, where its first stored member is (`record::stored_columns`).
+/// `_version`: the column layout's [`row_columns`](crate::schema::columns::row_columns).
 pub(crate) fn row_columns(schema: &EntitySchema, dialect: Dialect) -> Vec<String> {
-    crate::record::stored_columns(schema)
-        .flat_map(|(f, _)| field_columns(f, dialect))
+    crate::schema::columns::row_columns(schema.fields, schema.primary_key, dialect)
+        .iter()
+        .map(|c| quote(&c.name))
         .collect()
 }
 

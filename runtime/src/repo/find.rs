@@ -17,7 +17,7 @@ use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
 use crate::record::Record;
 use crate::store::Page;
-use crate::store::lookup::IndexValues;
+use crate::store::index_lookup::{IndexRef, IndexValues};
 use crate::versioned::Versioned;
 use tracing::Instrument;
 
@@ -37,10 +37,11 @@ impl<E: Record> Repository<E> {
         }
     }
 
-    /// The row whose columns of the unique index `index` equal `values`, if any.
+    /// The row whose columns of the unique index `index` equal `values`, if any. Generated code passes the
+    /// schema's [`IndexSchema`](crate::schema::IndexSchema); a name works too (see [`IndexRef`]).
     pub async fn find_unique<V: IndexValues>(
         &self,
-        index: &str,
+        index: impl IndexRef,
         values: &V,
     ) -> Result<Option<Versioned<E>>, Error> {
         // No cursor (a unique index has at most one row), so no key to resolve.
@@ -52,13 +53,14 @@ impl<E: Record> Repository<E> {
     }
 
     /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order after the key `after`
-    /// (`None` for the first page; then the previous page's `next`).
+    /// (`None` for the first page; then the previous page's `next`). `index` is the schema's
+    /// [`IndexSchema`](crate::schema::IndexSchema) or its name (see [`IndexRef`]).
     ///
     /// [`Error::InvalidCursor`] for a cursor that is not `E`'s, [`Error::InvalidLimit`] for a `limit` of zero
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn find_by_index<V: IndexValues>(
         &self,
-        index: &str,
+        index: impl IndexRef,
         values: &V,
         after: Option<&Cursor>,
         limit: usize,
@@ -70,7 +72,7 @@ impl<E: Record> Repository<E> {
 
     async fn lookup<V: IndexValues>(
         &self,
-        index: &str,
+        index: impl IndexRef,
         values: &V,
         after: Option<&Cursor>,
         limit: usize,

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
-//! use capacitor::sql::{SqliteValue, Timestamp};
+//! use capacitor::codec::{SqliteValue, Timestamp};
 //! let at = Timestamp { seconds: 1_700_000_000, nanos: 123_456_789 };
 //! let column = at.to_sqlite().unwrap();
 //! assert_eq!(column, "2023-11-14T22:13:20.123456789Z");

@@ -1,7 +1,7 @@
 //! Index lookups on a store: the rows whose index columns equal given values, in primary key order, one page
 //! at a time (keyset pagination on the primary key, so a page boundary is stable under concurrent inserts).
 //!
-//! SQL stores run one query (`store::sql::lookup`); the in-memory store filters a scan of the table by
+//! SQL stores run one query (`store::sql::index_query`); the in-memory store filters a scan of the table by
 //! comparing each row's index columns through their [`Column::write_token`] text.
 //!
 //! The public `find_by_index` and [`Store::scan`] seal their cursors under the process-wide default
@@ -40,22 +40,46 @@ index_values!(2: A.0, B.1);
 index_values!(3: A.0, B.1, C.2);
 index_values!(4: A.0, B.1, C.2, D.3);
 
-/// The index of `E` named `name`; a [`Error::Config`] when the schema has none (generated code only names
-/// indexes of its schema, so this is a hand-written caller's mistake).
+/// Which index of `E` a lookup uses.
+///
+/// Generated `find_by_…` methods pass the schema's own [`IndexSchema`] (`&E::SCHEMA.indexes[i]`), which the
+/// runtime uses as it is: the code generator resolved the index once, and no name is looked up again. A
+/// hand-written caller may pass the index's name instead (`"users_email_key"`), looked up in
+/// [`EntitySchema::indexes`](crate::schema::EntitySchema::indexes); an unknown name is an [`Error::Config`].
+pub trait IndexRef: Send + Sync {
+    /// The index of `E` this names.
+    fn resolve<E: Record>(&self) -> Result<&'static IndexSchema, Error>;
+}
+
+impl IndexRef for &'static IndexSchema {
+    fn resolve<E: Record>(&self) -> Result<&'static IndexSchema, Error> {
+        Ok(self)
+    }
+}
+
+impl IndexRef for &str {
+    fn resolve<E: Record>(&self) -> Result<&'static IndexSchema, Error> {
+        let schema = E::SCHEMA;
+        schema
+            .indexes
+            .iter()
+            .find(|i| i.name == *self)
+            .ok_or_else(|| Error::Config(format!("{} has no index named `{self}`", schema.message)))
+    }
+}
+
+/// The index `index` names, checked to cover as many fields as the lookup gives values (a hand-written
+/// caller's mistake otherwise: generated code passes one value per field).
 pub(crate) fn index_of<E: Record>(
-    name: &str,
+    index: &impl IndexRef,
     values: usize,
 ) -> Result<&'static IndexSchema, Error> {
-    let schema = E::SCHEMA;
-    let index = schema
-        .indexes
-        .iter()
-        .find(|i| i.name == name)
-        .ok_or_else(|| Error::Config(format!("{} has no index named `{name}`", schema.message)))?;
+    let index = index.resolve::<E>()?;
     if index.fields.len() != values {
         return Err(Error::Config(format!(
-            "index `{name}` of {} has {} field(s), the lookup gave {values}",
-            schema.message,
+            "index `{}` of {} has {} field(s), the lookup gave {values}",
+            index.name,
+            E::SCHEMA.message,
             index.fields.len()
         )));
     }
@@ -89,7 +113,8 @@ fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
 }
 
 impl Store {
-    /// Up to `limit` rows whose columns of `index` equal `values`, in primary key order, after the cursor
+    /// Up to `limit` rows whose columns of `index` (see [`IndexRef`]) equal `values`, in primary key order, after
+    /// the cursor
     /// `after`. The page's `next` is the cursor to pass as `after` for the following page; cursors are sealed
     /// under the process-wide [`default_key`](crate::cursor::default_key).
     ///
@@ -102,7 +127,7 @@ impl Store {
     /// Equality is SQL's on every store: a `None` value (an optional field's NULL) matches no row.
     pub async fn find_by_index<E: Record, V: IndexValues>(
         &self,
-        index: &str,
+        index: impl IndexRef,
         values: &V,
         after: Option<&Cursor>,
         limit: usize,
@@ -116,13 +141,13 @@ impl Store {
     /// is ignored and `next` is `None`), for unique lookups, which need no key.
     pub(crate) async fn find_by_index_with<E: Record, V: IndexValues>(
         &self,
-        index: &str,
+        index: impl IndexRef,
         values: &V,
         after: Option<&Cursor>,
         limit: usize,
         with: Option<&CursorKey>,
     ) -> Result<Page<E>, Error> {
-        let index = index_of::<E>(index, V::LEN)?;
+        let index = index_of::<E>(&index, V::LEN)?;
         crate::cursor::check_limit::<E>(limit)?;
         let after = match with {
             Some(with) => crate::cursor::key_under::<E>(after, with)?,

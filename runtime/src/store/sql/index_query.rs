@@ -50,7 +50,7 @@ macro_rules! lookup_store {
             use crate::record::Record;
             use crate::schema::IndexSchema;
             use crate::store::Page;
-            use crate::store::lookup::IndexValues;
+            use crate::store::index_lookup::IndexValues;
             use crate::versioned::Versioned;
 
             impl $store {

@@ -1,0 +1,134 @@
+//! The relational model of a schema: the tables, columns, keys and indexes each dialect stores entities in,
+//! and their rendering to SQL through the askama templates in `templates/`.
+//!
+//! The model is computed from the IR once per dialect ([`tables`]); the DDL renderer ([`render`]) and the
+//! migration lockfile ([`crate::migrate`]) both read it. A column's name, type, nullability and default are
+//! decided by `capacitor_schema::columns`, which the runtime's statements call too; the runtime's value codec
+//! (`capacitor::codec`) reads and writes the same representations; the README's mapping table documents both.
+//!
+//! Every column carries a stable [`ColumnKey`] derived from the proto field *number*, so a renamed field is a
+//! renamed column, never a drop and an add.
+
+pub mod constants;
+pub mod render;
+
+use crate::ir::{IndexKind, Message, Schema};
+use serde::{Deserialize, Serialize};
+
+// The column layout (a field's columns, their types and keys) is shared with the runtime's statements.
+pub use capacitor_schema::columns::{
+    Column, ColumnKey, ColumnType, Dialect, NANOS_SUFFIX, VERSION_COLUMN, column_types,
+};
+
+/// One entity's table in one dialect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// The table's stable identity: the message's fully qualified name.
+    pub message: String,
+    /// The table name.
+    pub name: String,
+    /// Columns in declaration order (`_version` last).
+    pub columns: Vec<Column>,
+    /// The primary key constraint.
+    pub primary_key: Index,
+    /// Unique and secondary indexes, in declaration order.
+    pub indexes: Vec<Index>,
+}
+
+/// A primary key, unique or secondary index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub unique: bool,
+    /// Columns by key, in index order.
+    pub columns: Vec<ColumnKey>,
+}
+
+impl Table {
+    /// A column by key.
+    pub fn column(&self, key: &ColumnKey) -> Option<&Column> {
+        self.columns.iter().find(|c| &c.key == key)
+    }
+
+    /// The names of an index's columns, in index order.
+    pub fn column_names(&self, index: &Index) -> Vec<String> {
+        index
+            .columns
+            .iter()
+            .filter_map(|k| self.column(k))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+/// The tables of every entity stored by `dialect`, in declaration order.
+pub fn tables(schema: &Schema, dialect: Dialect) -> Vec<Table> {
+    schema
+        .entities()
+        .filter(|(_, entity)| entity.backend() == dialect.backend())
+        .map(|(message, entity)| {
+            table(
+                message,
+                &entity.table_name(message),
+                &message.resolved_indexes(entity),
+                dialect,
+            )
+        })
+        .collect()
+}
+
+/// The table of one entity.
+pub fn table(
+    message: &Message,
+    name: &str,
+    indexes: &[crate::ir::ResolvedIndex],
+    dialect: Dialect,
+) -> Table {
+    let key_fields: Vec<u32> = indexes
+        .iter()
+        .filter(|i| i.kind == IndexKind::Primary)
+        .flat_map(|i| i.fields.iter().copied())
+        .collect();
+    let mut columns = capacitor_schema::columns::row_columns(&message.fields, &key_fields, dialect);
+    columns.push(capacitor_schema::columns::version_column());
+    // A Timestamp key or index on Postgres covers its nanoseconds column too, so two instants in the same
+    // microsecond stay distinct.
+    let has_nanos = |n: u32| {
+        columns
+            .iter()
+            .any(|c: &Column| c.key == ColumnKey::Nanos(n))
+    };
+    let to_index = |i: &crate::ir::ResolvedIndex| Index {
+        name: i.name.clone(),
+        unique: i.kind != IndexKind::Secondary,
+        columns: i
+            .fields
+            .iter()
+            .flat_map(|n| {
+                let nanos = has_nanos(*n).then_some(ColumnKey::Nanos(*n));
+                std::iter::once(ColumnKey::Field(*n)).chain(nanos)
+            })
+            .collect(),
+    };
+    let primary_key = indexes
+        .iter()
+        .find(|i| i.kind == IndexKind::Primary)
+        .map(to_index)
+        .unwrap_or_else(|| Index {
+            name: format!("{name}_pkey"),
+            unique: true,
+            columns: Vec::new(),
+        });
+    let indexes = indexes
+        .iter()
+        .filter(|i| i.kind != IndexKind::Primary)
+        .map(to_index)
+        .collect();
+    Table {
+        message: message.full_name.clone(),
+        name: name.to_string(),
+        columns,
+        primary_key,
+        indexes,
+    }
+}
