@@ -59,6 +59,9 @@ async fn two_processes_never_read_stale_and_lose_no_ack() {
         })
         .collect();
     let mut stale = 0;
+    // Each child's repository stats (Redis errors, timeouts, generation bumps), so a failure says which path
+    // the stale reads came through.
+    let mut stats = Vec::new();
     for child in spawned {
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -72,8 +75,9 @@ async fn two_processes_never_read_stale_and_lose_no_ack() {
             .find_map(|l| l.split("STALE=").nth(1))
             .unwrap_or_else(|| panic!("the child reports its stale reads:\n{stdout}"));
         stale += line.trim().parse::<u64>().unwrap();
+        stats.extend(stdout.lines().filter(|l| l.starts_with("STATS=")).map(str::to_owned));
     }
-    assert_eq!(stale, 0, "stale reads across processes");
+    assert_eq!(stale, 0, "stale reads across processes; {stats:#?}");
 
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
