@@ -51,10 +51,6 @@ pub mod versioned;
 pub mod well_known;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
-/// The column codec's old path: code generated before the module was named for what it holds (`codec`) names
-/// `::capacitor::sql::Timestamp` and the like.
-#[doc(hidden)]
-pub use codec as sql;
 pub use cursor::{Cursor, CursorKey};
 pub use error::{Error, Tier};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
