@@ -75,7 +75,12 @@ async fn two_processes_never_read_stale_and_lose_no_ack() {
             .find_map(|l| l.split("STALE=").nth(1))
             .unwrap_or_else(|| panic!("the child reports its stale reads:\n{stdout}"));
         stale += line.trim().parse::<u64>().unwrap();
-        stats.extend(stdout.lines().filter(|l| l.starts_with("STATS=")).map(str::to_owned));
+        stats.extend(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("STATS="))
+                .map(str::to_owned),
+        );
     }
     assert_eq!(stale, 0, "stale reads across processes; {stats:#?}");
 
