@@ -95,3 +95,28 @@ fn bytes_option_switches_bytes_fields_to_bytes() {
             .contains("::prost::bytes::Bytes")
     );
 }
+
+#[test]
+fn json_adapters_are_named_through_the_runtime_crate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.proto"),
+        "syntax = \"proto3\";\npackage m.v1;\nmessage M { double ratio = 1; }\n",
+    )
+    .unwrap();
+    let input = Input::Files {
+        includes: vec![dir.path().to_path_buf()],
+        files: vec![dir.path().join("m.proto")],
+    };
+    let mut builder = configure();
+    builder.runtime_crate("::platform::capacitor");
+    let code = &builder.generate(&input).unwrap().files[0].contents;
+    assert!(
+        code.contains("&::platform::capacitor::json::Ser(&self.ratio)"),
+        "{code}"
+    );
+    assert!(
+        !code.contains("mod __capacitor_json"),
+        "the adapters live in the runtime"
+    );
+}
