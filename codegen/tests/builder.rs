@@ -20,6 +20,17 @@ fn generated(builder: &capacitor_codegen::Builder) -> String {
     out.files[0].contents.clone()
 }
 
+/// A schema of one file written to a temporary directory (kept alive by the returned guard).
+fn one_file(name: &str, source: &str) -> (tempfile::TempDir, Input) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), source).unwrap();
+    let input = Input::Files {
+        includes: vec![dir.path().to_path_buf()],
+        files: vec![dir.path().join(name)],
+    };
+    (dir, input)
+}
+
 #[test]
 fn defaults_name_the_runtime_and_use_prost_collections() {
     let code = generated(&configure());
@@ -70,16 +81,10 @@ fn prost_build_options_pass_through() {
 
 #[test]
 fn bytes_option_switches_bytes_fields_to_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("blob.proto"),
+    let (_dir, input) = one_file(
+        "blob.proto",
         "syntax = \"proto3\";\npackage blob.v1;\nmessage Blob { bytes data = 1; }\n",
-    )
-    .unwrap();
-    let input = Input::Files {
-        includes: vec![dir.path().to_path_buf()],
-        files: vec![dir.path().join("blob.proto")],
-    };
+    );
     let plain = configure().generate(&input).unwrap();
     assert!(
         plain.files[0]
@@ -93,5 +98,24 @@ fn bytes_option_switches_bytes_fields_to_bytes() {
         with_bytes.files[0]
             .contents
             .contains("::prost::bytes::Bytes")
+    );
+}
+
+#[test]
+fn json_adapters_are_named_through_the_runtime_crate() {
+    let (_dir, input) = one_file(
+        "m.proto",
+        "syntax = \"proto3\";\npackage m.v1;\nmessage M { double ratio = 1; }\n",
+    );
+    let mut builder = configure();
+    builder.runtime_crate("::platform::capacitor");
+    let code = &builder.generate(&input).unwrap().files[0].contents;
+    assert!(
+        code.contains("&::platform::capacitor::json::Ser(&self.ratio)"),
+        "{code}"
+    );
+    assert!(
+        !code.contains("mod __capacitor_json"),
+        "the adapters live in the runtime"
     );
 }

@@ -21,6 +21,12 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Json {
     Json(serde_json::to_value(value).unwrap_or(serde_json::Value::Null))
 }
 
+/// A repeated `bytes` column as the field's element type: `Vec<u8>`, or `Bytes` with prost's bytes option
+/// (generated code does not know which).
+pub fn repeated_bytes<B: From<Vec<u8>>>(column: Repeated<Vec<u8>>) -> Vec<B> {
+    column.0.into_iter().map(B::from).collect()
+}
+
 /// The value a JSON column holds; `null` reads as the type's default.
 pub fn from_json<T: serde::de::DeserializeOwned + Default>(column: Json) -> Result<T, DecodeError> {
     match column.0 {

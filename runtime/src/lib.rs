@@ -38,6 +38,7 @@ pub mod collections;
 pub mod cursor;
 mod detach;
 pub mod error;
+pub mod json;
 pub mod migrate;
 pub mod pii;
 pub mod record;

@@ -279,10 +279,9 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
                 _ => quote!(i32),
             };
             if field.ty == FieldType::Scalar(Scalar::Bytes) {
-                return quote! {
-                    columns.column::<#rt::codec::Repeated<#element>>()?.0
-                        .into_iter().map(::core::convert::Into::into).collect()
-                };
+                // The field's elements are `Vec<u8>` or `Bytes` (prost's bytes option): the runtime converts
+                // generically, where an `Into` here would be an identity conversion for `Vec<u8>`.
+                return quote!(#rt::collections::repeated_bytes(columns.column()?));
             }
             return quote!(columns.column::<#rt::codec::Repeated<#element>>()?.0);
         }
@@ -458,7 +457,8 @@ fn record_impl(
         .zip(&key_idents)
         .map(|(f, i)| match f.ty {
             FieldType::Scalar(Scalar::Bytes) => {
-                quote!(::core::convert::Into::into(::core::clone::Clone::clone(&self.#i)))
+                // Deref-coerces from `Vec<u8>` and `Bytes` alike, with no identity conversion.
+                quote!(<[u8]>::to_vec(&self.#i))
             }
             _ => quote!(::core::clone::Clone::clone(&self.#i)),
         })
@@ -503,6 +503,12 @@ fn record_impl(
             }
         }
     });
+    // `..Default::default()` fills the fields without a column (`ignore`d ones, oneofs with no stored member);
+    // written only when there are some, since a struct update that fills nothing is `clippy::needless_update`.
+    // Every Rust field of the struct is in the IR (prost-build's and the derive's alike).
+    let rest = (columns.len()
+        < message.fields.iter().filter(|f| f.oneof.is_none()).count() + message.oneofs.len())
+    .then(|| quote!(..::core::default::Default::default()));
     let clear_unstored = clear_unstored(message);
     let check_rules = validates.then(|| {
         quote! {
@@ -512,9 +518,6 @@ fn record_impl(
         }
     });
     quote! {
-        // `useless_conversion`: a `bytes` key or repeated `bytes` converts through `Into` whether the field is a
-        // `Vec<u8>` (a no-op) or, with prost's bytes option, a `Bytes`.
-        #[allow(clippy::needless_update, clippy::clone_on_copy, clippy::useless_conversion)]
         impl #rt::Record for #ty {
             type Key = #key_type;
 
@@ -541,7 +544,7 @@ fn record_impl(
             ) -> ::core::result::Result<Self, #rt::error::DecodeError> {
                 ::core::result::Result::Ok(Self {
                     #(#reads)*
-                    ..::core::default::Default::default()
+                    #rest
                 })
             }
 
