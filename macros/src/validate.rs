@@ -17,6 +17,7 @@ use capacitor_codegen::emit::validate::{ValidateContext, validate_impl};
 use capacitor_codegen::ir::{FieldType, Label, Rule, RuleValue, Scalar, WellKnown};
 use capacitor_codegen::ir::{Message, Schema};
 use capacitor_codegen::rules::{self, RuleField, RuleType};
+use capacitor_schema::civil::days_from_civil;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet};
@@ -948,17 +949,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

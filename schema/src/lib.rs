@@ -2,6 +2,7 @@
 //!
 //! - [`field_type`]: what a field holds ([`Scalar`], [`WellKnown`], [`FieldType`], [`Label`]).
 //! - [`options`]: what Capacitor's options say ([`Pii`], [`IndexKind`], [`Backend`], [`Consistency`]).
+//! - [`civil`]: the calendar arithmetic of a Timestamp's date (days since the epoch ⇄ year, month, day).
 //! - [`columns`]: the column layout — a field's columns per [`Dialect`] (names, SQL types, nullability,
 //!   defaults, the `_nanos` companion of a Postgres Timestamp) and the order of a row's columns. The DDL, the
 //!   migration lockfile, the runtime's statements and the row mapping all read it from here, so a column is
@@ -13,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod civil;
 pub mod columns;
 pub mod field_type;
 pub mod options;

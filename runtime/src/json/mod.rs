@@ -14,7 +14,6 @@
 //!
 //! Not to be confused with [`crate::codec`]'s JSON, which is how columns store repeated values.
 
-pub mod civil;
 mod de;
 mod ser;
 

@@ -1,6 +1,6 @@
 //! Writing values in the proto3 JSON mapping where pbjson-types' own `Serialize` differs.
 
-use super::civil::civil_from_days;
+use capacitor_schema::civil::civil_from_days;
 use pbjson_types::{FieldMask, Timestamp};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};

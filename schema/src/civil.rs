@@ -1,8 +1,9 @@
 //! Proleptic Gregorian calendar arithmetic on days since the Unix epoch (1970-01-01), after Howard Hinnant's
 //! [`days_from_civil` / `civil_from_days`](https://howardhinnant.github.io/date_algorithms.html).
 //!
-//! Self-contained on purpose (no dependency, `i64` throughout): the proc-macro crate carries the same
-//! algorithm for `Timestamp` literals in rules and both can move into one shared crate.
+//! One copy serves both sides of `google.protobuf.Timestamp`'s text form (RFC 3339): the runtime's proto3 JSON
+//! mapping writes dates with [`civil_from_days`], the derive reads `Timestamp` literals in rules with
+//! [`days_from_civil`].
 
 /// Days from 1970-01-01 to `year-month-day` (month 1–12, day 1–31), negative before the epoch.
 ///
