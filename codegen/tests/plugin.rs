@@ -467,7 +467,11 @@ fn without_buf_or_a_new_protoc_the_error_says_what_to_install() {
     if let Some(protoc) = protoc() {
         let version = run(Command::new(&protoc).arg("--version"));
         if String::from_utf8_lossy(&version.stdout).contains("libprotoc 3.") {
-            let path = std::env::join_paths([protoc.parent().unwrap()]).unwrap();
+            // A PATH holding protoc alone: buf, installed globally by npm, may sit in protoc's own directory
+            // (`/usr/bin` with Debian's node), and would be found first.
+            let only_protoc = tempfile::tempdir().unwrap();
+            std::os::unix::fs::symlink(&protoc, only_protoc.path().join("protoc")).unwrap();
+            let path = std::env::join_paths([only_protoc.path()]).unwrap();
             let out = capgen_in(work.path(), &args, Some(&path));
             let report = unwrap_report(&stderr(&out));
             assert!(
