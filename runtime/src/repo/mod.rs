@@ -17,6 +17,7 @@ mod stats;
 use crate::cache::{Lookup, MemoryTier};
 use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
+use crate::pii::TokenKey;
 use crate::record::Record;
 use crate::schema::Consistency;
 use crate::store::{Page, Store, Transaction};
@@ -59,6 +60,8 @@ pub struct RepositoryBuilder<E: Record> {
     #[cfg(feature = "redis")]
     redis: Option<RedisTier>,
     cursor_key: Option<CursorKey>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    token_key: Option<TokenKey>,
     _entity: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -84,8 +87,38 @@ impl<E: Record> RepositoryBuilder<E> {
         self
     }
 
+    /// Names this repository's Redis entries by keyed tokens under `key` when the entity's primary key is PII
+    /// (see [`try_build`](Self::try_build) for where the key comes from otherwise). Unused when it is not.
+    pub fn token_key(mut self, key: TokenKey) -> Self {
+        self.token_key = Some(key);
+        self
+    }
+
     /// Builds the repository.
+    ///
+    /// # Panics
+    /// Where [`try_build`](Self::try_build) returns an error: a Redis tier for an entity whose primary key is
+    /// PII, with no token key configured. Services that configure that at run time call `try_build`.
     pub fn build(self) -> Repository<E> {
+        match self.try_build() {
+            Ok(repository) => repository,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Builds the repository; [`Error::Config`] for a Redis tier of an entity whose primary key is PII
+    /// ([`EntitySchema::key_is_pii`](crate::schema::EntitySchema::key_is_pii)) when no token key is configured.
+    ///
+    /// Such keys are named in Redis by a keyed token, never in plaintext, and every process sharing the Redis
+    /// must compute the same token for the same key (or they would not address the same entry, and a strong
+    /// entity's reads could miss a write). The token key is, in order: the one given to
+    /// [`token_key`](Self::token_key); `CAPACITOR_TOKEN_KEY`
+    /// ([`TokenKey::from_env`](crate::pii::TokenKey::from_env)); derived from this repository's
+    /// [`cursor_key`](Self::cursor_key) or the configured process-wide cursor key (`CAPACITOR_CURSOR_KEY`,
+    /// [`set_default_key`](crate::cursor::set_default_key)) with [`CursorKey::token_key`], since every
+    /// multi-process deployment already shares that one. Never a random key: a process-local token would
+    /// silently split the cache.
+    pub fn try_build(self) -> Result<Repository<E>, Error> {
         let schema = E::SCHEMA;
         // Strong entities get no L1: a read after an acknowledged write must see it from any process, and an
         // in-process cache would need cross-process invalidation before every ack.
@@ -94,10 +127,21 @@ impl<E: Record> RepositoryBuilder<E> {
             _ => None,
         };
         #[cfg(feature = "redis")]
-        let l2 = self
-            .redis
-            .map(|r| r.entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl())));
-        Repository {
+        let l2 =
+            match &self.redis {
+                Some(redis) => {
+                    let tokens = match schema.key_is_pii() {
+                        true => self.resolve_token_key()?,
+                        false => None,
+                    };
+                    Some(redis.entity::<E>(
+                        schema.cache.as_ref().and_then(|c| c.ttl()),
+                        tokens.as_ref(),
+                    )?)
+                }
+                None => None,
+            };
+        Ok(Repository {
             inner: Arc::new(Inner {
                 store: self.store,
                 l1,
@@ -106,7 +150,22 @@ impl<E: Record> RepositoryBuilder<E> {
                 counters: Counters::new(schema.message),
                 cursor_key: self.cursor_key,
             }),
+        })
+    }
+
+    /// The token key for PII keys (see [`try_build`](Self::try_build)); `None` when none is configured.
+    #[cfg(feature = "redis")]
+    fn resolve_token_key(&self) -> Result<Option<TokenKey>, Error> {
+        if let Some(key) = &self.token_key {
+            return Ok(Some(key.clone()));
         }
+        if let Some(key) = TokenKey::from_env().map_err(|e| Error::Config(e.to_string()))? {
+            return Ok(Some(key));
+        }
+        if let Some(key) = &self.cursor_key {
+            return Ok(Some(key.token_key()));
+        }
+        Ok(crate::cursor::configured_default_key()?.map(CursorKey::token_key))
     }
 }
 
@@ -124,6 +183,7 @@ impl<E: Record> Repository<E> {
             #[cfg(feature = "redis")]
             redis: None,
             cursor_key: None,
+            token_key: None,
             _entity: std::marker::PhantomData,
         }
     }
