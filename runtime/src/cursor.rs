@@ -227,6 +227,7 @@ pub fn default_key() -> Result<&'static CursorKey, Error> {
 
 /// The process-wide default key if one is configured ([`set_default_key`] or [`CURSOR_KEY_ENV`]); `None` when
 /// the default is (or would be) a random key of this process.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn configured_default_key() -> Result<Option<&'static CursorKey>, Error> {
     let default = resolve_default()?;
     Ok((!default.random).then_some(&default.key))
