@@ -2,7 +2,7 @@
 //! [`crate::output`]'s job, so the CLI, `capgen check` and build.rs share this path.
 
 use crate::check::check;
-use crate::emit::rust::{RuntimePath, debug_impls, entity_impl};
+use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, masked_impls};
 use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
@@ -275,6 +275,7 @@ fn generate_dtos(
         };
         if message.needs_redaction() {
             code.push_str(&debug_impls(message).to_string());
+            code.push_str(&masked_impls(message, &options.runtime).to_string());
         }
         if let Some(entity) = &message.entity {
             code.push_str(&entity_impl(message, entity, &options.runtime).to_string());

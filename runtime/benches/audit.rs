@@ -18,7 +18,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(table = "users", consistency = "eventual", cache(ttl = "60s", max_entries = 100000))]
+#[capacitor(
+    table = "users",
+    consistency = "eventual",
+    cache(ttl = "60s", max_entries = 100000)
+)]
 struct User {
     #[prost(int64, tag = "1")]
     #[capacitor(primary_key)]
