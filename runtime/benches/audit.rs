@@ -8,7 +8,8 @@
 //! `cargo bench -p capacitor --bench audit -- --warm-up-time 1 --measurement-time 3`.
 
 use capacitor::error::DecodeError;
-use capacitor::pii::{Overflow, TracingAuditSink};
+use capacitor::pii::TracingAuditSink;
+use capacitor::pii::audit::Overflow;
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::{Repository, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
