@@ -90,6 +90,7 @@ impl DriverError {
         self.migration
     }
 
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     fn with_detail(mut self, detail: &'static str) -> DriverError {
         self.detail = Some(detail);
         self
@@ -269,6 +270,7 @@ fn sqlite_constraint(kind: DriverErrorKind, message: &str) -> Option<String> {
         .then(|| columns.to_owned())
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn io_kind_text(kind: std::io::ErrorKind) -> &'static str {
     use std::io::ErrorKind as K;
     match kind {
