@@ -2,7 +2,7 @@
 //! [`crate::output`]'s job, so the CLI, `capgen check` and build.rs share this path.
 
 use crate::check::check;
-use crate::emit::rust::{RuntimePath, debug_impls, entity_impl};
+use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, masked_impls};
 use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
@@ -291,6 +291,7 @@ fn generate_dtos(
         };
         if message.needs_redaction() {
             append("Debug impl", debug_impls(message))?;
+            append("masked view", masked_impls(message, &options.runtime))?;
         }
         if let Some(entity) = &message.entity {
             append(

@@ -291,9 +291,10 @@ impl PiiReport {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                // A key's value also names its cache entries (Redis key names hold the key's text).
+                // A PII key names its Redis entries by a keyed token (never its text), which other tools
+                // cannot reverse but which is stable: say so, since it links a subject's entries.
                 let held = if p.in_primary_key {
-                    format!("{held}; the key's text in Redis key names")
+                    format!("{held}; a keyed token of the key (not its text) in Redis key names")
                 } else {
                     held
                 };

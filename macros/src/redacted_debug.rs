@@ -1,8 +1,9 @@
-//! `#[derive(RedactedDebug)]`: a Debug that prints `<redacted>` for `pii` and `redact` fields.
+//! `#[derive(RedactedDebug)]`: a Debug that prints `<redacted>` for `pii` and `redact` fields, and the masked
+//! view (`value.masked()`) of a struct with such fields.
 
 use crate::ctxt::Ctxt;
 use crate::model::{self, Derive};
-use capacitor_codegen::emit::rust::debug_impls;
+use capacitor_codegen::emit::rust::{debug_impls, masked_impls};
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
@@ -17,5 +18,10 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         );
     }
     cx.check()?;
-    Ok(debug_impls(&model.message))
+    let mut code = debug_impls(&model.message);
+    // A message without PII or `redact` fields has nothing to mask: no view, as on the proto path.
+    if model.message.needs_redaction() {
+        code.extend(masked_impls(&model.message, &model.runtime));
+    }
+    Ok(code)
 }

@@ -126,6 +126,19 @@ impl CursorKey {
         CursorKey(Arc::new(keys))
     }
 
+    /// The [`TokenKey`](crate::pii::TokenKey) derived from this key (its sealing key), for processes that share
+    /// a cursor key and have no `CAPACITOR_TOKEN_KEY`: HMAC-SHA256 of the sealing key over a fixed label, so the
+    /// token key reveals nothing of the cursor key and is the same in every process with the same cursor key.
+    /// Rotating the cursor key (a new first key) changes every token; see `docs/pii.md`.
+    pub fn token_key(&self) -> crate::pii::TokenKey {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.sealing())
+            .expect("HMAC takes a key of any length");
+        mac.update(b"capacitor key-token key from cursor key v1");
+        let derived: [u8; 32] = mac.finalize().into_bytes().into();
+        crate::pii::TokenKey::new(&crate::pii::SecretKey::from_bytes(derived))
+    }
+
     /// The key that seals.
     fn sealing(&self) -> &[u8; CursorKey::LEN] {
         // Every constructor puts at least one key in.
@@ -210,6 +223,14 @@ pub fn default_key() -> Result<&'static CursorKey, Error> {
         });
     }
     Ok(&default.key)
+}
+
+/// The process-wide default key if one is configured ([`set_default_key`] or [`CURSOR_KEY_ENV`]); `None` when
+/// the default is (or would be) a random key of this process.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn configured_default_key() -> Result<Option<&'static CursorKey>, Error> {
+    let default = resolve_default()?;
+    Ok((!default.random).then_some(&default.key))
 }
 
 /// The default key without the warning (for [`Cursor::of`], which internal scans call even when a repository

@@ -3,6 +3,8 @@
 //! Messages name the entity, the tier and what went wrong, never a field value or a key: keys and values may
 //! hold personal data, and errors end up in logs.
 
+use crate::driver_error::{DriverError, DriverErrorKind};
+use crate::schema::EntitySchema;
 use std::fmt;
 use std::time::Duration;
 
@@ -79,6 +81,15 @@ pub enum Error {
         /// The cache tier that could not be updated.
         tier: Tier,
     },
+    /// A write would give a unique index a value another row already holds (the store refused it). Names
+    /// the entity and the schema's index, never the value.
+    #[error("{entity}: unique index {index} already holds that value")]
+    UniqueViolation {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The index's name in the schema (`users_email_key`).
+        index: &'static str,
+    },
     /// A tier failed. Redis failures are counted and absorbed by the repository; a store failure means the
     /// operation did not happen (nothing is acknowledged that did not commit).
     #[error("{entity}: {tier} failed: {source}")]
@@ -87,7 +98,8 @@ pub enum Error {
         entity: &'static str,
         /// The tier that failed.
         tier: Tier,
-        /// The driver's error.
+        /// What failed: for driver failures a [`DriverError`](crate::driver_error::DriverError), which keeps the
+        /// kind, code and constraint name and drops the driver's message (it can quote values).
         #[source]
         source: BoxError,
     },
@@ -142,6 +154,22 @@ impl Error {
         }
     }
 
+    /// A store driver's failure on `schema`'s entity, reduced to a [`DriverError`]: a unique violation whose
+    /// constraint maps to one of the schema's indexes becomes [`Error::UniqueViolation`], anything else
+    /// [`Error::Backend`] of the store tier.
+    pub fn from_store_driver(schema: &'static EntitySchema, e: impl Into<DriverError>) -> Self {
+        let e = e.into();
+        if e.kind() == DriverErrorKind::UniqueViolation
+            && let Some(index) = e.constraint().and_then(|c| unique_index(schema, c))
+        {
+            return Error::UniqueViolation {
+                entity: schema.message,
+                index,
+            };
+        }
+        Error::backend(schema.message, Tier::Store, e)
+    }
+
     /// Whether this is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
@@ -151,6 +179,46 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Conflict { .. })
     }
+}
+
+/// The unique index (or primary key) of `schema` a driver's `constraint` names: Postgres gives the index's own
+/// name; SQLite lists the columns (`users.email, users.tenant`), matched against each index's columns.
+fn unique_index(schema: &'static EntitySchema, constraint: &str) -> Option<&'static str> {
+    let unique = || {
+        schema
+            .indexes
+            .iter()
+            .filter(|i| i.kind != crate::schema::IndexKind::Secondary)
+    };
+    if let Some(index) = unique().find(|i| i.name == constraint) {
+        return Some(index.name);
+    }
+    let listed: Vec<&str> = constraint
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            let column = c.rsplit_once('.').map_or(c, |(_, column)| column);
+            column.trim_matches('"')
+        })
+        .collect();
+    // An index's columns as the listed names start: a field's own column, or columns derived from it
+    // (`<column>_nanos`, a blind index beside an encrypted one) — the first listed column per field decides.
+    unique()
+        .find(|index| {
+            let columns: Vec<&str> = index
+                .fields
+                .iter()
+                .filter_map(|n| schema.field_by_number(*n).and_then(|f| f.column))
+                .collect();
+            !columns.is_empty()
+                && columns
+                    .iter()
+                    .all(|c| listed.iter().any(|l| l.starts_with(c)))
+                && listed
+                    .iter()
+                    .all(|l| columns.iter().any(|c| l.starts_with(c)))
+        })
+        .map(|i| i.name)
 }
 
 /// A stored row that does not decode into its entity (corrupt bytes, a column of the wrong type).

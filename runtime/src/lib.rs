@@ -37,6 +37,7 @@ pub mod codec;
 pub mod collections;
 pub mod cursor;
 mod detach;
+pub mod driver_error;
 pub mod error;
 pub mod json;
 pub mod migrate;

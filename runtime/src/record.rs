@@ -71,8 +71,42 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn codec_error(column: usize, e: impl std::fmt::Display) -> DecodeError {
-    DecodeError::new(format!("column {column}: {e}"))
+pub(crate) fn codec_error(column: usize, e: impl DecodeReason) -> DecodeError {
+    DecodeError::new(format!("column {column}: {}", e.reason()))
+}
+
+/// Why a column did not decode, in words that cannot hold the column's value.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) trait DecodeReason {
+    /// The reason, without the value.
+    fn reason(&self) -> String;
+}
+
+/// The codec's errors name the proto kind and a fixed reason, never the value (its contract).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl DecodeReason for crate::codec::CodecError {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// sqlx's decode errors may quote their input (a UTF-8 or number parse error on a corrupt column): only its
+/// type-mismatch text, which names SQL and Rust types, is kept.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl DecodeReason for sqlx::Error {
+    fn reason(&self) -> String {
+        match self {
+            sqlx::Error::ColumnDecode { source, .. } => {
+                let text = source.to_string();
+                match text.starts_with("mismatched types;") && !text.contains(['\'', '"']) {
+                    true => text,
+                    false => "the column does not decode as its type".to_owned(),
+                }
+            }
+            sqlx::Error::ColumnIndexOutOfBounds { .. } => "the row has no such column".to_owned(),
+            _ => "the column could not be read".to_owned(),
+        }
+    }
 }
 
 /// The SQL hooks of a one-column type, through the codec.

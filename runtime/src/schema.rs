@@ -44,6 +44,24 @@ impl EntitySchema {
         self.fields.iter().find(|f| f.number == number)
     }
 
+    /// The entity's full name: `package.Message`, or the message name alone without a package.
+    pub fn full_name(&self) -> String {
+        match self.package {
+            "" => self.message.to_owned(),
+            package => format!("{package}.{}", self.message),
+        }
+    }
+
+    /// Whether a field of the primary key holds personal data (a `pii` kind, or protobuf's `debug_redact`):
+    /// then the key itself is PII and never leaves the process in plaintext (Redis key names, audit events use a
+    /// keyed token).
+    pub fn key_is_pii(&self) -> bool {
+        self.primary_key.iter().any(|n| {
+            self.field_by_number(*n)
+                .is_some_and(|f| f.pii.is_some() || f.redacted)
+        })
+    }
+
     /// The fields that hold personal data.
     pub fn pii_fields(&self) -> impl Iterator<Item = &'static FieldSchema> {
         self.fields.iter().filter(|f| f.pii.is_some())

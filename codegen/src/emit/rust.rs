@@ -223,6 +223,52 @@ pub fn debug_impls(message: &Message) -> TokenStream {
     }
 }
 
+/// `impl MaskFields` and an inherent `fn masked(&self)` for a message with PII or `debug_redact` fields: the
+/// view `capacitor::pii::MaskedView` shows PII strings masked by kind, other redacted fields as `<redacted>`,
+/// the rest as their Debug (oneofs through their redacting Debug).
+pub fn masked_impls(message: &Message, runtime: &RuntimePath) -> TokenStream {
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let display_name = &message.rust_name;
+    let mut entries = Vec::new();
+    for field in message.fields.iter().filter(|f| f.oneof.is_none()) {
+        let name = &field.name;
+        let ident = rust_ident(&field.rust_name);
+        let string = matches!(field.ty, FieldType::Scalar(Scalar::String));
+        entries.push(match (field.options.pii, string, &field.label) {
+            (Some(kind), true, Label::Implicit | Label::Required) => {
+                let kind = pii_variant(kind);
+                quote!(out.masked(#name, #rt::schema::Pii::#kind, &self.#ident);)
+            }
+            (Some(kind), true, Label::Optional) => {
+                let kind = pii_variant(kind);
+                quote!(out.masked_option(#name, #rt::schema::Pii::#kind, self.#ident.as_deref());)
+            }
+            _ if field.is_redacted() => quote!(out.redacted(#name);),
+            _ => quote!(out.plain(#name, &self.#ident);),
+        });
+    }
+    for oneof in &message.oneofs {
+        let name = &oneof.name;
+        let ident = rust_ident(&oneof.rust_name);
+        entries.push(quote!(out.plain(#name, &self.#ident);));
+    }
+    quote! {
+        impl #rt::pii::MaskFields for #ty {
+            const MESSAGE: &'static str = #display_name;
+            fn mask_fields<'a>(&'a self, out: &mut #rt::pii::MaskedFields<'a>) {
+                #(#entries)*
+            }
+        }
+        impl #ty {
+            /// This value with its PII masked by kind, for logs and support UIs (`Display` and `serde`).
+            pub fn masked(&self) -> #rt::pii::MaskedView<'_, Self> {
+                #rt::pii::MaskedView::new(self)
+            }
+        }
+    }
+}
+
 /// prost's name for a oneof variant: the field name in UpperCamelCase.
 fn oneof_variant_name(field_name: &str) -> String {
     crate::names::type_name(field_name)

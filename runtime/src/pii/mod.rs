@@ -1,9 +1,9 @@
 //! Protection primitives for personal data (PII): field encryption with key rotation, blind indexes, keyed
 //! tokens for keys that are PII, kind-aware masks and an audit trail.
 //!
-//! These are self-contained building blocks. **They are not wired into generated code or repositories yet**:
-//! a field declared `encrypt = true` is stored as bytes but not encrypted, and the repository neither masks,
-//! audits nor tokenizes. `docs/pii.md` says what is built and what comes next.
+//! Repositories use the tokens (Redis key names of PII keys) and the audit trail; generated messages with PII
+//! get a masked view ([`MaskedView`], `value.masked()`). Field encryption and blind indexes are building
+//! blocks not wired into repositories here. `docs/pii.md` says what is built and what comes next.
 //!
 //! | piece | what | feature |
 //! |---|---|---|
@@ -13,6 +13,7 @@
 //! | [`TokenKey`], [`KeyToken`] | keyed tokens standing in for PII keys in Redis keys, labels, logs ([`token`]) | — |
 //! | [`mask`](fn@mask), [`Masked`] | what of a value each [`Pii`](crate::schema::Pii) kind may show ([`mask`](mod@mask)) | — |
 //! | [`AuditSink`], [`TracingAuditSink`] | who read, wrote or erased what ([`audit`]) | — |
+//! | [`MaskedView`], [`MaskFields`] | a whole message with its PII masked, Display and serde ([`masked_view`]) | — |
 //!
 //! (The items behind `encryption` are not linked here so these docs build with any features.)
 //!
@@ -28,6 +29,7 @@ mod error;
 #[cfg(feature = "encryption")]
 pub mod keyring;
 pub mod mask;
+pub mod masked_view;
 mod secret;
 pub mod token;
 
@@ -42,5 +44,6 @@ pub use error::PiiError;
 #[cfg(feature = "encryption")]
 pub use keyring::{EnvKeyRing, KeyProvider, KeyRing, KeyRingFile};
 pub use mask::{Masked, mask};
+pub use masked_view::{MaskFields, MaskedFields, MaskedView};
 pub use secret::SecretKey;
 pub use token::{KeyToken, TokenKey};

@@ -29,7 +29,9 @@
 mod keys;
 mod scripts;
 
-use crate::error::{BoxError, Error, Tier};
+use crate::driver_error::DriverError;
+use crate::error::{Error, Tier};
+use crate::pii::TokenKey;
 use crate::record::Record;
 use crate::schema::Consistency;
 use crate::versioned::Versioned;
@@ -161,15 +163,41 @@ impl RedisTier {
     }
 
     /// The L2 tier of entity `E`, whose entries live `ttl` (`None`: [`RedisOptions::default_ttl`]).
-    pub fn entity<E: Record>(&self, ttl: Option<Duration>) -> RedisEntity<E> {
-        RedisEntity {
+    ///
+    /// When `E`'s key is PII ([`EntitySchema::key_is_pii`](crate::schema::EntitySchema::key_is_pii)), its keys
+    /// are named in Redis by their keyed token under `tokens`, which every process sharing this Redis must
+    /// share; [`Error::Config`] without one. `tokens` is unused otherwise.
+    pub fn entity<E: Record>(
+        &self,
+        ttl: Option<Duration>,
+        tokens: Option<&TokenKey>,
+    ) -> Result<RedisEntity<E>, Error> {
+        let tokens = match (E::SCHEMA.key_is_pii(), tokens) {
+            (false, _) => None,
+            (true, Some(tokens)) => Some((tokens.clone(), E::SCHEMA.full_name())),
+            (true, None) => {
+                return Err(Error::Config(format!(
+                    "{}: its primary key is PII, so its Redis key names need a token key shared by every \
+                     process: set {} or {}, or pass RepositoryBuilder::token_key",
+                    E::SCHEMA.message,
+                    crate::pii::token::TOKEN_KEY_ENV,
+                    crate::cursor::CURSOR_KEY_ENV,
+                )));
+            }
+        };
+        Ok(RedisEntity {
             tier: self.clone(),
-            keys: KeySpace::new(&self.options.prefix, E::SCHEMA.table, E::fingerprint()),
+            keys: KeySpace::new(
+                &self.options.prefix,
+                E::SCHEMA.table,
+                E::fingerprint(),
+                tokens,
+            ),
             ttl: ttl.or(self.options.default_ttl),
             // Outages before this handle existed were handled by the handles that saw them.
             clean_through: Arc::new(AtomicU64::new(self.health.failures.load(Ordering::Acquire))),
             _entity: PhantomData,
-        }
+        })
     }
 }
 
@@ -427,7 +455,7 @@ impl<E: Record> RedisEntity<E> {
         };
         let outcome = match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => Error::backend(entity, Tier::Redis, Box::new(e) as BoxError),
+            Ok(Err(e)) => Error::backend(entity, Tier::Redis, DriverError::from(e)),
             Err(_) => Error::Timeout {
                 entity,
                 tier: Tier::Redis,

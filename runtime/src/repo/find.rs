@@ -96,6 +96,7 @@ impl<E: Record> Repository<E> {
             Err(Error::Config(_) | Error::InvalidCursor { .. } | Error::InvalidLimit { .. }) => {}
             Err(e) => counters.error(Tier::Store, e),
         }
+        self.audit_page(&result);
         result
     }
 }

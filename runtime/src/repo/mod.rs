@@ -11,16 +11,22 @@
 //!   entity's TTL. See `docs/repository.md`.
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
+mod audit;
+mod erase;
 mod find;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
 use crate::cursor::{Cursor, CursorKey};
 use crate::error::{Error, Tier};
+use crate::pii::TokenKey;
+use crate::pii::{AuditOutcome, AuditSink, Operation};
 use crate::record::Record;
 use crate::schema::Consistency;
 use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
+use audit::Audit;
+pub use erase::ErasureReport;
 use stats::Counters;
 pub use stats::Stats;
 use std::sync::Arc;
@@ -50,6 +56,8 @@ struct Inner<E: Record> {
     counters: Counters,
     /// The key page cursors are sealed under; `None`: the process-wide default, resolved at the first page.
     cursor_key: Option<CursorKey>,
+    /// The audit trail; `None` when not configured or the entity has no PII.
+    audit: Option<Audit>,
 }
 
 /// Configures a [`Repository`].
@@ -59,6 +67,8 @@ pub struct RepositoryBuilder<E: Record> {
     #[cfg(feature = "redis")]
     redis: Option<RedisTier>,
     cursor_key: Option<CursorKey>,
+    token_key: Option<TokenKey>,
+    audit: Option<Arc<dyn AuditSink>>,
     _entity: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -84,8 +94,47 @@ impl<E: Record> RepositoryBuilder<E> {
         self
     }
 
+    /// Names this repository's Redis entries by keyed tokens under `key` when the entity's primary key is PII
+    /// (see [`try_build`](Self::try_build) for where the key comes from otherwise). Unused when it is not.
+    pub fn token_key(mut self, key: TokenKey) -> Self {
+        self.token_key = Some(key);
+        self
+    }
+
+    /// Records an [`AuditEvent`](crate::pii::AuditEvent) in `sink` for every row this repository reads,
+    /// writes or erases, if the entity has a PII field (see `docs/pii.md`). Off by default. When the entity's
+    /// primary key is PII, events carry its keyed token, so a token key is needed as for Redis
+    /// ([`try_build`](Self::try_build)).
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
     /// Builds the repository.
+    ///
+    /// # Panics
+    /// Where [`try_build`](Self::try_build) returns an error: a Redis tier for an entity whose primary key is
+    /// PII, with no token key configured. Services that configure that at run time call `try_build`.
     pub fn build(self) -> Repository<E> {
+        match self.try_build() {
+            Ok(repository) => repository,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Builds the repository; [`Error::Config`] for a Redis tier of an entity whose primary key is PII
+    /// ([`EntitySchema::key_is_pii`](crate::schema::EntitySchema::key_is_pii)) when no token key is configured.
+    ///
+    /// Such keys are named in Redis by a keyed token, never in plaintext, and every process sharing the Redis
+    /// must compute the same token for the same key (or they would not address the same entry, and a strong
+    /// entity's reads could miss a write). The token key is, in order: the one given to
+    /// [`token_key`](Self::token_key); `CAPACITOR_TOKEN_KEY`
+    /// ([`TokenKey::from_env`](crate::pii::TokenKey::from_env)); derived from this repository's
+    /// [`cursor_key`](Self::cursor_key) or the configured process-wide cursor key (`CAPACITOR_CURSOR_KEY`,
+    /// [`set_default_key`](crate::cursor::set_default_key)) with [`CursorKey::token_key`], since every
+    /// multi-process deployment already shares that one. Never a random key: a process-local token would
+    /// silently split the cache.
+    pub fn try_build(self) -> Result<Repository<E>, Error> {
         let schema = E::SCHEMA;
         // Strong entities get no L1: a read after an acknowledged write must see it from any process, and an
         // in-process cache would need cross-process invalidation before every ack.
@@ -93,11 +142,40 @@ impl<E: Record> RepositoryBuilder<E> {
             (true, Consistency::Eventual, Some(cache)) => Some(MemoryTier::new(cache)),
             _ => None,
         };
+        let audit = match &self.audit {
+            Some(sink) => {
+                let tokens = match schema.key_is_pii() {
+                    true => Some(self.resolve_token_key()?.ok_or_else(|| {
+                        Error::Config(format!(
+                            "{}: its primary key is PII, so audit events need a token key: set {} or {}, or \
+                             pass RepositoryBuilder::token_key",
+                            schema.message,
+                            crate::pii::token::TOKEN_KEY_ENV,
+                            crate::cursor::CURSOR_KEY_ENV,
+                        ))
+                    })?),
+                    false => None,
+                };
+                Audit::new::<E>(sink.clone(), tokens)
+            }
+            None => None,
+        };
         #[cfg(feature = "redis")]
-        let l2 = self
-            .redis
-            .map(|r| r.entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl())));
-        Repository {
+        let l2 =
+            match &self.redis {
+                Some(redis) => {
+                    let tokens = match schema.key_is_pii() {
+                        true => self.resolve_token_key()?,
+                        false => None,
+                    };
+                    Some(redis.entity::<E>(
+                        schema.cache.as_ref().and_then(|c| c.ttl()),
+                        tokens.as_ref(),
+                    )?)
+                }
+                None => None,
+            };
+        Ok(Repository {
             inner: Arc::new(Inner {
                 store: self.store,
                 l1,
@@ -105,8 +183,23 @@ impl<E: Record> RepositoryBuilder<E> {
                 l2,
                 counters: Counters::new(schema.message),
                 cursor_key: self.cursor_key,
+                audit,
             }),
+        })
+    }
+
+    /// The token key for PII keys (see [`try_build`](Self::try_build)); `None` when none is configured.
+    fn resolve_token_key(&self) -> Result<Option<TokenKey>, Error> {
+        if let Some(key) = &self.token_key {
+            return Ok(Some(key.clone()));
         }
+        if let Some(key) = TokenKey::from_env().map_err(|e| Error::Config(e.to_string()))? {
+            return Ok(Some(key));
+        }
+        if let Some(key) = &self.cursor_key {
+            return Ok(Some(key.token_key()));
+        }
+        Ok(crate::cursor::configured_default_key()?.map(CursorKey::token_key))
     }
 }
 
@@ -124,6 +217,8 @@ impl<E: Record> Repository<E> {
             #[cfg(feature = "redis")]
             redis: None,
             cursor_key: None,
+            token_key: None,
+            audit: None,
             _entity: std::marker::PhantomData,
         }
     }
@@ -150,10 +245,16 @@ impl<E: Record> Repository<E> {
             match l1.get(key) {
                 Lookup::Hit(v) => {
                     inner.counters.hit(Tier::Memory);
+                    if let Some(audit) = &inner.audit {
+                        audit.record::<E>(Operation::Read, key, AuditOutcome::Success);
+                    }
                     return Ok(v);
                 }
                 Lookup::Deleted(_) => {
                     inner.counters.hit(Tier::Memory);
+                    if let Some(audit) = &inner.audit {
+                        audit.record::<E>(Operation::Read, key, AuditOutcome::NotFound);
+                    }
                     return Err(self.not_found());
                 }
                 Lookup::Miss => inner.counters.miss(Tier::Memory),
@@ -165,16 +266,40 @@ impl<E: Record> Repository<E> {
             self.get_many_below_l1(std::slice::from_ref(key))
                 .instrument(self.span("get")),
         )
-        .await?;
+        .await
+        .and_then(|found| {
+            found
+                .into_iter()
+                .next()
+                .flatten()
+                .ok_or_else(|| self.not_found())
+        });
+        if let Some(audit) = &inner.audit {
+            audit.record_result::<E, _>(Operation::Read, key, &found);
+        }
         found
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or_else(|| self.not_found())
     }
 
     /// The values of `keys`, aligned with them (`None` where absent), with one round trip per tier.
     pub async fn get_many(&self, keys: &[E::Key]) -> Result<Vec<Option<Versioned<E>>>, Error> {
+        let found = self.get_many_unaudited(keys).await;
+        if let Some(audit) = &self.inner.audit {
+            for (i, key) in keys.iter().enumerate() {
+                let outcome = match &found {
+                    Ok(values) if values[i].is_some() => AuditOutcome::Success,
+                    Ok(_) => AuditOutcome::NotFound,
+                    Err(_) => AuditOutcome::Failed,
+                };
+                audit.record::<E>(Operation::Read, key, outcome);
+            }
+        }
+        found
+    }
+
+    async fn get_many_unaudited(
+        &self,
+        keys: &[E::Key],
+    ) -> Result<Vec<Option<Versioned<E>>>, Error> {
         let inner = &self.inner;
         let Some(l1) = &inner.l1 else {
             return self
@@ -218,8 +343,10 @@ impl<E: Record> Repository<E> {
     /// Inserts or replaces `value` (after checking its rules); returns its new version.
     pub async fn put(&self, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
+        let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "put",
+            keys,
             move |store, value: E| async move {
                 let version = store.put(&value).await?;
                 Ok(vec![(value.key(), Some(value), version)])
@@ -233,8 +360,10 @@ impl<E: Record> Repository<E> {
     /// Inserts `value`; [`Error::Conflict`] (with `expected: None`) if its key is present.
     pub async fn insert(&self, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
+        let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "insert",
+            keys,
             move |store, value: E| async move {
                 let version = store.insert(&value).await?;
                 Ok(vec![(value.key(), Some(value), version)])
@@ -248,8 +377,10 @@ impl<E: Record> Repository<E> {
     /// Replaces `value` if the stored row is at `expected_version`; [`Error::Conflict`] otherwise.
     pub async fn update(&self, value: E, expected_version: u64) -> Result<u64, Error> {
         let value = prepare(value)?;
+        let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "update",
+            keys,
             move |store, value: E| async move {
                 let version = store.update(&value, expected_version).await?;
                 Ok(vec![(value.key(), Some(value), version)])
@@ -265,6 +396,7 @@ impl<E: Record> Repository<E> {
         let written = self
             .write(
                 "delete",
+                self.audit_keys(|| vec![key.clone()]),
                 move |store, key: E::Key| async move {
                     Ok(match store.delete::<E>(&key).await? {
                         Some(version) => vec![(key, None, version)],
@@ -283,9 +415,11 @@ impl<E: Record> Repository<E> {
             .into_iter()
             .map(prepare)
             .collect::<Result<Vec<E>, _>>()?;
+        let keys = self.audit_keys(|| values.iter().map(Record::key).collect());
         let written = self
             .write(
                 "put_many",
+                keys,
                 move |store, values: Vec<E>| async move {
                     let versions = store.put_many(&values).await?;
                     Ok(values
@@ -305,6 +439,7 @@ impl<E: Record> Repository<E> {
         let written = self
             .write(
                 "delete_many",
+                self.audit_keys(|| keys.to_vec()),
                 move |store, keys: Vec<E::Key>| async move {
                     let versions = store.delete_many::<E>(&keys).await?;
                     Ok(keys
@@ -326,11 +461,31 @@ impl<E: Record> Repository<E> {
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn scan(&self, after: Option<&Cursor>, limit: usize) -> Result<Page<E>, Error> {
         let with = self.cursor_key()?;
-        self.inner
+        let page = self
+            .inner
             .store
             .scan_with::<E>(after, limit, with)
             .instrument(self.span("scan"))
-            .await
+            .await;
+        self.audit_page(&page);
+        page
+    }
+
+    /// The keys a write touches, for its audit events; computed only when the repository audits.
+    fn audit_keys(&self, keys: impl FnOnce() -> Vec<E::Key>) -> Vec<E::Key> {
+        match self.inner.audit {
+            Some(_) => keys(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Audits the rows a page returned as reads.
+    pub(super) fn audit_page(&self, page: &Result<Page<E>, Error>) {
+        if let (Some(audit), Ok(page)) = (&self.inner.audit, page) {
+            for item in &page.items {
+                audit.record::<E>(Operation::Read, &item.value.key(), AuditOutcome::Success);
+            }
+        }
     }
 
     fn not_found(&self) -> Error {
@@ -444,6 +599,7 @@ impl<E: Record> Repository<E> {
     async fn write<A, F, Fut>(
         &self,
         op: &'static str,
+        audit_keys: Vec<E::Key>,
         commit: F,
         arg: A,
     ) -> Result<Vec<(E::Key, Option<E>, u64)>, Error>
@@ -464,10 +620,15 @@ impl<E: Record> Repository<E> {
                     if !matches!(e, Error::Conflict { .. } | Error::NotFound { .. }) {
                         inner.counters.error(Tier::Store, &e);
                     }
+                    if let Some(audit) = &inner.audit {
+                        for key in &audit_keys {
+                            audit.record::<E>(Operation::Write, key, AuditOutcome::Failed);
+                        }
+                    }
                     return Err(e);
                 }
             };
-            inner.write_through(&written).await?;
+            inner.write_through(&written, Operation::Write).await?;
             Ok(written)
         }
         .instrument(span);
@@ -481,8 +642,13 @@ type Written<E> = Vec<(<E as Record>::Key, Option<E>, u64)>;
 impl<E: Record> Inner<E> {
     /// After a commit: Redis, then L1, each as compare-and-set. A Redis failure is counted and absorbed, unless
     /// the write must not be acknowledged ([`Error::Unconfirmed`]; see `RedisOptions::strong_writes_need_redis`).
-    async fn write_through(&self, written: &Written<E>) -> Result<(), Error> {
+    async fn write_through(&self, written: &Written<E>, operation: Operation) -> Result<(), Error> {
         self.counters.write(written.len());
+        if let Some(audit) = &self.audit {
+            for (key, _, _) in written {
+                audit.record::<E>(operation, key, AuditOutcome::Success);
+            }
+        }
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut outcome = Ok(());
         #[cfg(feature = "redis")]
@@ -519,7 +685,7 @@ impl<E: Record> Repository<E> {
     fn after_commit(&self, tx: &mut Transaction, written: Written<E>) {
         let inner = self.inner.clone();
         tx.after_commit(Box::new(move || {
-            Box::pin(async move { inner.write_through(&written).await })
+            Box::pin(async move { inner.write_through(&written, Operation::Write).await })
         }));
     }
 

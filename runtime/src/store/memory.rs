@@ -1,7 +1,7 @@
 //! The `memory` backend: rows in a map per table, each operation atomic under one lock.
 
 use super::Page;
-use crate::error::{Error, Tier};
+use crate::error::Error;
 use crate::record::{Column, ColumnWriter, Record, next_version, stored_columns};
 use crate::schema::IndexKind;
 use crate::versioned::Versioned;
@@ -168,7 +168,7 @@ fn column_tokens<E: Record>(value: &E) -> Vec<String> {
 fn check_unique<E: Record>(table: &Table<E>, value: &E) -> Result<(), Error> {
     let schema = E::SCHEMA;
     let positions: Vec<u32> = stored_columns(schema).map(|(f, _)| f.number).collect();
-    let unique: Vec<(&str, Vec<usize>)> = schema
+    let unique: Vec<(&'static str, Vec<usize>)> = schema
         .indexes
         .iter()
         .filter(|i| i.kind == IndexKind::Unique)
@@ -193,11 +193,10 @@ fn check_unique<E: Record>(table: &Table<E>, value: &E) -> Result<(), Error> {
         let theirs = column_tokens(&other.value);
         for (name, at) in &unique {
             if at.iter().all(|&i| mine.get(i) == theirs.get(i)) {
-                return Err(Error::backend(
-                    schema.message,
-                    Tier::Store,
-                    format!("unique index `{name}` violated"),
-                ));
+                return Err(Error::UniqueViolation {
+                    entity: schema.message,
+                    index: name,
+                });
             }
         }
     }

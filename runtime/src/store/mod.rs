@@ -143,7 +143,11 @@ impl Store {
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), Error> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         let failed = |e: sqlx::migrate::MigrateError| {
-            Error::backend("migrations", crate::error::Tier::Store, e)
+            Error::backend(
+                "migrations",
+                crate::error::Tier::Store,
+                crate::driver_error::DriverError::from(e),
+            )
         };
         #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         let _ = migrations;

@@ -221,15 +221,21 @@ impl Transaction {
             match backend {
                 TxBackend::Memory { .. } => {}
                 #[cfg(feature = "sqlite")]
-                TxBackend::Sqlite { tx, .. } => tx
-                    .commit()
-                    .await
-                    .map_err(|e| Error::backend("transaction", Tier::Store, e))?,
+                TxBackend::Sqlite { tx, .. } => tx.commit().await.map_err(|e| {
+                    Error::backend(
+                        "transaction",
+                        Tier::Store,
+                        crate::driver_error::DriverError::from(e),
+                    )
+                })?,
                 #[cfg(feature = "postgres")]
-                TxBackend::Postgres { tx, .. } => tx
-                    .commit()
-                    .await
-                    .map_err(|e| Error::backend("transaction", Tier::Store, e))?,
+                TxBackend::Postgres { tx, .. } => tx.commit().await.map_err(|e| {
+                    Error::backend(
+                        "transaction",
+                        Tier::Store,
+                        crate::driver_error::DriverError::from(e),
+                    )
+                })?,
             }
             // Every effect runs, even after one failed: each updates its own entries.
             let mut outcome = Ok(());

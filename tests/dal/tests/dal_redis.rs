@@ -66,7 +66,10 @@ async fn reads_promote_from_redis_and_strong_reads_see_acknowledged_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_keeps_the_newest_version() {
     let server = RedisServer::start().unwrap();
-    let l2 = tier(&server, "cas").await.entity::<Account>(None);
+    let l2 = tier(&server, "cas")
+        .await
+        .entity::<Account>(None, None)
+        .unwrap();
     let k = "k".to_owned();
     l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
     // The stale miss-fill: v1 read from the store before v2 was cached.

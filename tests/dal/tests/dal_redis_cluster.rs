@@ -140,8 +140,8 @@ async fn repositories_of_several_entities_work_through_a_cluster() {
 async fn compare_and_set_scripts_keep_the_newest_version_on_a_cluster() {
     let cluster = RedisCluster::start().unwrap();
     let tier = tier(&cluster, "cas").await;
-    let accounts = tier.entity::<Account>(None);
-    let ledger = tier.entity::<Entry>(None);
+    let accounts = tier.entity::<Account>(None, None).unwrap();
+    let ledger = tier.entity::<Entry>(None, None).unwrap();
 
     let k = "k".to_owned();
     accounts

@@ -478,7 +478,7 @@ async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
     let tier = RedisTier::connect(&cluster.url(), options("move"))
         .await
         .unwrap();
-    let l2 = tier.entity::<Entry>(None);
+    let l2 = tier.entity::<Entry>(None, None).unwrap();
     let key = ("acct".to_owned(), 1000);
     l2.set_if_newer(&key, &entry(1000, "newer"), 20)
         .await

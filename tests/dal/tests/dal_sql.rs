@@ -314,8 +314,21 @@ async fn suite(store: Store, redis: Option<RedisTier>) {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
-    assert!(!err.to_string().contains("b00@"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::UniqueViolation {
+                entity: "Account",
+                index: "accounts_email_key"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "Account: unique index accounts_email_key already holds that value"
+    );
+    assert!(!format!("{err:?}").contains("b00@"), "{err:?}");
     assert!(repo.get(&k("dup")).await.unwrap_err().is_not_found());
 
     // Composite keys, strong entity.

@@ -17,7 +17,10 @@ pub(super) mod sqlite;
 
 pub(super) use statements::Statements;
 
+use crate::driver_error::{DriverError, DriverErrorKind};
+use crate::error::{BoxError, DecodeError, Error, Tier};
 use crate::record::Record;
+use crate::schema::EntitySchema;
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,3 +41,32 @@ impl StatementCache {
 }
 
 pub(super) use statements::Dialect;
+
+/// A failure of a SQL store operation, turned into the [`Error`] callers see: driver errors reduced to a
+/// [`DriverError`] (a unique violation mapped to the schema's index), decode errors as they are (they carry no
+/// value by construction).
+pub(super) trait StoreFailure {
+    /// The error of an operation on `schema`'s entity.
+    fn into_error(self, schema: &'static EntitySchema) -> Error;
+}
+
+impl StoreFailure for sqlx::Error {
+    fn into_error(self, schema: &'static EntitySchema) -> Error {
+        Error::from_store_driver(schema, self)
+    }
+}
+
+impl StoreFailure for DecodeError {
+    fn into_error(self, schema: &'static EntitySchema) -> Error {
+        Error::backend(schema.message, Tier::Store, self)
+    }
+}
+
+/// A value that could not be bound: the codec's own error names the kind and reason, never the value; anything
+/// else (sqlx's encoders) may quote its input and is reduced to its kind.
+pub(super) fn bind_failure(e: BoxError) -> BoxError {
+    match e.downcast::<crate::codec::CodecError>() {
+        Ok(codec) => codec,
+        Err(_) => Box::new(DriverError::new(DriverErrorKind::Encode)),
+    }
+}

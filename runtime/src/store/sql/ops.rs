@@ -55,7 +55,11 @@ macro_rules! sql_store {
             pub(super) fn finish<E: Record>(self) -> Result<$args, Error> {
                 match self.error {
                     None => Ok(self.args),
-                    Some(e) => Err(Error::backend(E::SCHEMA.message, Tier::Store, e)),
+                    Some(e) => Err(Error::backend(
+                        E::SCHEMA.message,
+                        Tier::Store,
+                        crate::store::sql::bind_failure(e),
+                    )),
                 }
             }
         }
@@ -73,14 +77,17 @@ macro_rules! sql_store {
             }
         }
 
-        pub(super) fn store_error<E: Record>(e: impl Into<BoxError>) -> Error {
-            Error::backend(E::SCHEMA.message, Tier::Store, e)
+        pub(super) fn store_error<E: Record>(e: impl crate::store::sql::StoreFailure) -> Error {
+            e.into_error(E::SCHEMA)
         }
 
         fn version_of(row: &$row, at: usize) -> Result<u64, DecodeError> {
-            row.try_get::<i64, _>(at)
-                .map(|v| v as u64)
-                .map_err(|e| DecodeError::new(format!("_version: {e}")))
+            row.try_get::<i64, _>(at).map(|v| v as u64).map_err(|e| {
+                DecodeError::new(format!(
+                    "_version: {}",
+                    crate::record::DecodeReason::reason(&e)
+                ))
+            })
         }
 
         /// A row's value and its `_version` (the column after the row's).
@@ -174,10 +181,13 @@ macro_rules! sql_store {
 
             /// A transaction on this store (rolled back when dropped uncommitted).
             pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, $db>, Error> {
-                self.pool
-                    .begin()
-                    .await
-                    .map_err(|e| Error::backend("transaction", Tier::Store, e))
+                self.pool.begin().await.map_err(|e| {
+                    Error::backend(
+                        "transaction",
+                        Tier::Store,
+                        crate::driver_error::DriverError::from(e),
+                    )
+                })
             }
 
             pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {

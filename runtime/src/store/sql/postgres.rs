@@ -18,10 +18,13 @@ sql_store!(
 impl PgStore {
     /// Connects to the database a `postgres://` URL names.
     pub(crate) async fn open(url: &str) -> Result<Self, Error> {
-        let pool = PgPoolOptions::new()
-            .connect(url)
-            .await
-            .map_err(|e| Error::backend("store", Tier::Store, e))?;
+        let pool = PgPoolOptions::new().connect(url).await.map_err(|e| {
+            Error::backend(
+                "store",
+                Tier::Store,
+                crate::driver_error::DriverError::from(e),
+            )
+        })?;
         Ok(PgStore::new(pool))
     }
 }

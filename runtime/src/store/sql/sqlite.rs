@@ -37,7 +37,13 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .connect_with(options)
             .await
-            .map_err(|e| Error::backend("store", Tier::Store, e))?;
+            .map_err(|e| {
+                Error::backend(
+                    "store",
+                    Tier::Store,
+                    crate::driver_error::DriverError::from(e),
+                )
+            })?;
         Ok(SqliteStore::new(pool))
     }
 }

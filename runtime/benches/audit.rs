@@ -1,0 +1,110 @@
+//! The cost of auditing a cached read: `audit/l1_hit_unaudited` (an entity with a PII field, no sink) vs
+//! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit.
+//!
+//! No `tracing` subscriber is installed, so the sink's background task formats nothing: the figure is what the
+//! caller pays (the key's text, the event, one channel send). With a subscriber, formatting and writing run on
+//! the sink's task, off the caller's path, unless the channel fills (`Overflow`).
+//!
+//! `cargo bench -p capacitor --bench audit -- --warm-up-time 1 --measurement-time 3`.
+
+use capacitor::error::DecodeError;
+use capacitor::pii::TracingAuditSink;
+use capacitor::pii::audit::Overflow;
+use capacitor::record::{ColumnReader, ColumnWriter, Record};
+use capacitor::{Repository, Store};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(
+    table = "users",
+    consistency = "eventual",
+    cache(ttl = "60s", max_entries = 100000)
+)]
+struct User {
+    #[prost(int64, tag = "1")]
+    #[capacitor(primary_key)]
+    id: i64,
+    #[prost(string, tag = "2")]
+    #[capacitor(pii = "email")]
+    email: String,
+}
+
+impl Record for User {
+    type Key = i64;
+    fn key(&self) -> i64 {
+        self.id
+    }
+    fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
+        out.column(key);
+    }
+    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
+        columns.column()
+    }
+    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
+        out.column(&self.id);
+        out.column(&self.email);
+    }
+    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
+        Ok(User {
+            id: columns.column()?,
+            email: columns.column()?,
+        })
+    }
+}
+
+const ROWS: i64 = 1000;
+
+/// Polls a future that never suspends (an L1 hit) to completion.
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("an L1 hit does not suspend"),
+    }
+}
+
+fn audit(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _entered = rt.enter();
+    let plain: Repository<User> = Repository::new(Store::memory());
+    let sink = TracingAuditSink::with_capacity(TracingAuditSink::DEFAULT_CAPACITY, Overflow::Drop);
+    let audited: Repository<User> = Repository::builder(Store::memory())
+        .audit(Arc::new(sink.clone()))
+        .build();
+    rt.block_on(async {
+        for id in 0..ROWS {
+            let user = User {
+                id,
+                email: format!("user{id}@example.com"),
+            };
+            plain.put(user.clone()).await.unwrap();
+            audited.put(user).await.unwrap();
+        }
+    });
+    let mut group = c.benchmark_group("audit");
+    let mut id = 0;
+    group.bench_function("l1_hit_unaudited", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            black_box(ready(plain.get(black_box(&id))).unwrap())
+        })
+    });
+    group.bench_function("l1_hit_tracing_sink", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            black_box(ready(audited.get(black_box(&id))).unwrap())
+        })
+    });
+    group.finish();
+    println!("audit events dropped (channel full): {}", sink.dropped());
+}
+
+criterion_group!(benches, audit);
+criterion_main!(benches);

@@ -1,0 +1,99 @@
+//! Erasure: a right-to-erasure request for one row, across every tier, with a report of what was done.
+
+use super::Repository;
+use crate::cache::Lookup;
+use crate::error::{Error, Tier};
+use crate::pii::{AuditOutcome, Operation};
+use crate::record::Record;
+
+#[cfg(feature = "redis")]
+use crate::redis::Cached;
+
+/// What [`Repository::erase`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErasureReport {
+    /// The version the row had when it was deleted; `None` when the store held no row (nothing was erased).
+    pub version: Option<u64>,
+    /// The tiers that held a live copy of the row just before the erasure, in tier order.
+    pub held_by: Vec<Tier>,
+    /// The cache tiers now holding no value for the key: a tombstone (the version, no value) outlives the
+    /// erasure briefly so a racing miss-fill cannot bring the value back.
+    pub purged: Vec<Tier>,
+    /// The cache tiers that could not be reached to purge (Redis down). Their copy is never served again (the
+    /// entity's Redis generation is bumped before Redis is used after a failure) and expires by its TTL;
+    /// retry `erase` once Redis is back to remove it sooner.
+    pub unconfirmed: Vec<Tier>,
+}
+
+impl<E: Record> Repository<E> {
+    /// Erases the row of `key`: deletes it from the store, purges it from L1 and Redis, records an
+    /// [`Operation::Erase`] audit event (when the repository audits) and reports what it did.
+    ///
+    /// Like a write, it runs to the end even if the caller drops the future. Erasing an absent key is not an
+    /// error: the report's `version` is `None`. Copies outside the tiers (backups, logs, replicas' WAL) are not
+    /// touched; see `docs/pii.md` on crypto-shredding.
+    pub async fn erase(&self, key: &E::Key) -> Result<ErasureReport, Error> {
+        let inner = self.inner.clone();
+        let key = key.clone();
+        let span = self.span("erase");
+        let task = async move {
+            let mut report = ErasureReport::default();
+            if let Some(l1) = &inner.l1
+                && matches!(l1.get(&key), Lookup::Hit(_))
+            {
+                report.held_by.push(Tier::Memory);
+            }
+            #[cfg(feature = "redis")]
+            if let Some(l2) = &inner.l2
+                && let Ok((_, found)) = l2.get_many(std::slice::from_ref(&key)).await
+                && matches!(found.first(), Some(Cached::Hit(_)))
+            {
+                report.held_by.push(Tier::Redis);
+            }
+            let started = std::time::Instant::now();
+            let deleted = inner.store.delete::<E>(&key).await;
+            inner.counters.latency(Tier::Store, started.elapsed());
+            let version = match deleted {
+                Ok(version) => version,
+                Err(e) => {
+                    inner.counters.error(Tier::Store, &e);
+                    if let Some(audit) = &inner.audit {
+                        audit.record::<E>(Operation::Erase, &key, AuditOutcome::Failed);
+                    }
+                    return Err(e);
+                }
+            };
+            let Some(version) = version else {
+                if let Some(audit) = &inner.audit {
+                    audit.record::<E>(Operation::Erase, &key, AuditOutcome::NotFound);
+                }
+                return Ok(report);
+            };
+            report.version = Some(version);
+            report.held_by.push(Tier::Store);
+            inner.counters.write(1);
+            #[cfg(feature = "redis")]
+            if let Some(l2) = &inner.l2 {
+                let started = std::time::Instant::now();
+                let result = l2.set_many_if_newer(&[(key.clone(), None, version)]).await;
+                inner.counters.latency(Tier::Redis, started.elapsed());
+                match result {
+                    Ok(()) => report.purged.push(Tier::Redis),
+                    Err(e) => {
+                        inner.counters.error(Tier::Redis, &e);
+                        report.unconfirmed.push(Tier::Redis);
+                    }
+                }
+            }
+            if let Some(l1) = &inner.l1 {
+                l1.set_deleted(&key, version);
+                report.purged.insert(0, Tier::Memory);
+            }
+            if let Some(audit) = &inner.audit {
+                audit.record::<E>(Operation::Erase, &key, AuditOutcome::Success);
+            }
+            Ok(report)
+        };
+        crate::detach::DetachOnDrop::new(tracing::Instrument::instrument(task, span)).await
+    }
+}
