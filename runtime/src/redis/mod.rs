@@ -6,7 +6,7 @@
 //!   write-through of a strong entity is never skipped and gets the longer [`RedisOptions::write_timeout`]:
 //!   a write that does not reach Redis could let another process read the older cached version, so a slow
 //!   Redis delays the acknowledgement (boundedly) rather than risking a stale read. When it fails anyway, one
-//!   generation bump is tried (bounded by the read timeout) before the write is acknowledged.
+//!   generation bump is tried (bounded by `write_timeout` too) before the write is acknowledged.
 //! - **Keys**: `<prefix>:{<table>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all
 //!   keys of one entity live in one slot, so the scripts below may touch several of them. The fingerprint
 //!   changes with the schema, so bytes written under an old schema are never decoded as the new one.
@@ -475,15 +475,18 @@ impl<E: Record> RedisEntity<E> {
     }
 
     /// After a strong write-through failed: other processes may read the previous version from Redis until this
-    /// process bumps the generation, which it would do only at its next use. Try once now, bounded by the read
-    /// timeout, so the write is acknowledged after the bump whenever Redis is reachable again at once (e.g. the
-    /// cluster client has followed a failover or a moved slot since the write-through was sent).
+    /// process bumps the generation, which it would do only at its next use. Try once now, bounded like the
+    /// write-through itself ([`RedisOptions::write_timeout`]), so the write is acknowledged after the bump
+    /// whenever Redis answers within that bound (e.g. the cluster client has followed a failover or a moved slot
+    /// since the write-through was sent, or a busy server caught up). Bounded by the short read timeout, a
+    /// server slowed by load (not down) failed both steps and the write was acknowledged with the previous
+    /// version still readable: `dal_stress` read stale values on a 2-core machine at load 9.
     async fn bump_before_ack(&self) {
         let failures = self.tier.health.failures.load(Ordering::Acquire);
         let mut c = self.tier.connection.clone();
         let call = scripts::bump_generation().key(self.keys.gen_key());
         let bump = c.invoke::<redis::Value>(&call);
-        if let Ok(Ok(_)) = tokio::time::timeout(self.tier.options.timeout, bump).await {
+        if let Ok(Ok(_)) = tokio::time::timeout(self.tier.options.write_timeout, bump).await {
             self.clean_through.fetch_max(failures, Ordering::AcqRel);
             tracing::info!(
                 entity = E::SCHEMA.message,

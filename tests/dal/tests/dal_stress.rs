@@ -36,24 +36,39 @@ async fn strong_reads_are_never_stale_and_no_ack_is_lost() {
 
     // The highest acknowledged version of each key, across both processes.
     let acked: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+    // Writes the store committed but that were not acknowledged (`Error::Unconfirmed`), per key.
+    let unconfirmed: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
     let mut tasks = Vec::new();
     let mut repos = Vec::new();
     for process in 0..2 {
         let store = Store::open(&url).await.unwrap();
-        let tier = RedisTier::connect(&redis.url(), RedisOptions::default())
-            .await
-            .unwrap();
+        // Strong writes are acknowledged only once Redis holds them or the generation moved: with the default
+        // (availability), a Redis slowed past its timeouts, as on a loaded 2-core machine, is the documented
+        // window in which another process may read the previous version (docs/repository.md).
+        let options = RedisOptions {
+            strong_writes_need_redis: true,
+            ..RedisOptions::default()
+        };
+        let tier = RedisTier::connect(&redis.url(), options).await.unwrap();
         let repo: Repository<Entry> = Repository::builder(store).redis(tier).build();
         repos.push(repo.clone());
         for writer in 0..8 {
-            let (repo, acked) = (repo.clone(), acked.clone());
+            let (repo, acked, unconfirmed) = (repo.clone(), acked.clone(), unconfirmed.clone());
             tasks.push(tokio::spawn(async move {
                 for n in 0..WRITES_PER_WRITER {
                     let k = (n * 7 + writer * 13 + process) % KEYS;
                     let (account, seq) = key(k);
                     let memo = format!("p{process}w{writer}n{n}");
-                    let version = repo.put(Entry { account, seq, memo }).await.unwrap();
-                    acked[k].fetch_max(version, Ordering::AcqRel);
+                    match repo.put(Entry { account, seq, memo }).await {
+                        Ok(version) => {
+                            acked[k].fetch_max(version, Ordering::AcqRel);
+                        }
+                        // Committed but not acknowledged: nothing to hold readers to.
+                        Err(capacitor::Error::Unconfirmed { .. }) => {
+                            unconfirmed[k].fetch_add(1, Ordering::AcqRel);
+                        }
+                        Err(e) => panic!("write failed: {e}"),
+                    }
                 }
                 0usize
             }));
@@ -81,14 +96,26 @@ async fn strong_reads_are_never_stale_and_no_ack_is_lost() {
         stale += t.await.unwrap();
     }
     let stats: Vec<_> = repos.iter().map(|r| r.stats()).collect();
-    assert_eq!(stale, 0, "stale reads; {stats:?}");
+    let unconfirmed_total: u64 = unconfirmed.iter().map(|u| u.load(Ordering::Acquire)).sum();
+    assert_eq!(
+        stale, 0,
+        "stale reads ({unconfirmed_total} writes unconfirmed); {stats:?}"
+    );
 
     for (k, acked) in acked.iter().enumerate() {
         let stored = setup.get::<Entry>(&key(k)).await.unwrap().expect("written");
-        assert_eq!(
-            stored.version,
-            acked.load(Ordering::Acquire),
-            "key {k}: the store lost an acknowledged write"
-        );
+        let acked = acked.load(Ordering::Acquire);
+        if unconfirmed[k].load(Ordering::Acquire) == 0 {
+            assert_eq!(
+                stored.version, acked,
+                "key {k}: the store lost an acknowledged write"
+            );
+        } else {
+            // An unconfirmed write was committed too, and may be the newest.
+            assert!(
+                stored.version >= acked,
+                "key {k}: the store lost an acknowledged write"
+            );
+        }
     }
 }
