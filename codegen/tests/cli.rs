@@ -216,7 +216,7 @@ fn descriptor_set_input_generates_the_same_code() {
             repo().join(QUICKSTART_INCLUDE),
         ));
         chain.add(protox::file::IncludeFileResolver::new(
-            repo().join("schemas"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas"),
         ));
         chain.add(protox::file::GoogleFileResolver::new());
         chain

@@ -308,7 +308,7 @@ fn capgen_protos_writes_the_built_in_imports() {
         .args(["protos", "--out"])
         .arg(dir.path()));
     assert!(out.status.success(), "{}", stderr(&out));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     for name in ["capacitor/v1/options.proto", "buf/validate/validate.proto"] {
         assert_eq!(
             std::fs::read_to_string(dir.path().join(name)).unwrap(),

@@ -5,12 +5,12 @@ use protox::file::{File, FileResolver};
 /// `capacitor/v1/options.proto`, Capacitor's option vocabulary.
 pub const OPTIONS_PROTO_NAME: &str = "capacitor/v1/options.proto";
 /// The text of `capacitor/v1/options.proto`.
-pub const OPTIONS_PROTO: &str = include_str!("../../../schemas/capacitor/v1/options.proto");
+pub const OPTIONS_PROTO: &str = include_str!("../../schemas/capacitor/v1/options.proto");
 
 /// `buf/validate/validate.proto`: Capacitor's own compatible declaration of protovalidate's rules.
 pub const VALIDATE_PROTO_NAME: &str = "buf/validate/validate.proto";
 /// The text of Capacitor's `buf/validate/validate.proto`.
-pub const VALIDATE_PROTO: &str = include_str!("../../../schemas/buf/validate/validate.proto");
+pub const VALIDATE_PROTO: &str = include_str!("../../schemas/buf/validate/validate.proto");
 
 /// Resolves the embedded files after the user's include paths (so a user's own copy wins, as with protoc).
 #[derive(Debug, Default)]
