@@ -22,6 +22,7 @@ pub fn check(schema: &Schema) -> Vec<Diagnostic> {
         }
         for field in &message.fields {
             encrypt_needs_string_or_bytes(message, field, &mut out);
+            encrypt_is_not_built_yet(message, field, &mut out);
         }
     }
     one_table_per_entity(schema, &mut out);
@@ -173,6 +174,30 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
                 "encrypt on a field that is not string or bytes",
             )
             .help("store the value as string or bytes, or drop `encrypt`"),
+        );
+    }
+}
+
+/// `encrypt` is declared in the options but nothing encrypts yet: accepting it would store the value in plaintext
+/// under a promise of ciphertext, so it is refused until field encryption is wired (issue #11). Fields that are
+/// not string or bytes get `encrypt_needs_string_or_bytes` instead.
+fn encrypt_is_not_built_yet(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
+        return;
+    };
+    if matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes))
+        && !matches!(field.label, Label::Map { .. })
+    {
+        out.push(
+            Diagnostic::new(
+                &encrypt.origin,
+                format!(
+                    "{}: `encrypt` is not built yet: the value would be stored in plaintext",
+                    field_name(message, field)
+                ),
+                "field encryption is not built yet",
+            )
+            .help("drop `encrypt` for now; `capgen report --deny unencrypted-pii` lists the PII stored in plaintext (docs/pii.md)"),
         );
     }
 }

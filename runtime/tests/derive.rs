@@ -74,7 +74,7 @@ pub struct UserProfile {
     #[prost(btree_map = "string, message", tag = "13")]
     pub addresses: BTreeMap<String, Address>,
     #[prost(string, tag = "14")]
-    #[capacitor(redact, encrypt)]
+    #[capacitor(redact)]
     pub session_token: String,
     #[prost(oneof = "Contact", tags = "20, 21")]
     pub contact: Option<Contact>,
@@ -198,7 +198,7 @@ fn columns_pii_and_storage_options() {
     let token = field("session_token");
     assert_eq!(
         (token.pii, token.redacted, token.encrypt),
-        (None, true, true)
+        (None, true, false)
     );
     let pii: Vec<&str> = UserProfile::SCHEMA.pii_fields().map(|f| f.name).collect();
     assert_eq!(pii, ["email", "name"]);

@@ -38,7 +38,7 @@ pub struct Member {
     #[capacitor(pii = "email", unique, column = "email_address")]
     pub email: String,
     #[prost(bytes = "vec", tag = "3")]
-    #[capacitor(pii = "national_id", encrypt)]
+    #[capacitor(pii = "national_id")]
     pub national_id: Vec<u8>,
     #[prost(enumeration = "Role", tag = "4")]
     #[capacitor(index)]
