@@ -160,16 +160,22 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
     let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
         return;
     };
-    if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes))
-        || matches!(field.label, Label::Map { .. })
-    {
+    // One value per column: the ciphertext of a single string or bytes value. A list, a map or a oneof member
+    // (stored inside its oneof's JSON column) has no column of its own to hold one ciphertext.
+    let problem = if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes)) {
+        Some("needs a string or bytes field")
+    } else if matches!(field.label, Label::Map { .. } | Label::Repeated) {
+        Some("needs a single string or bytes value, not a repeated or map field")
+    } else if field.oneof.is_some() {
+        Some("cannot be on a oneof member (a oneof is stored as one JSON value)")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         out.push(
             Diagnostic::new(
                 &encrypt.origin,
-                format!(
-                    "{}: `encrypt` needs a string or bytes field",
-                    field_name(message, field)
-                ),
+                format!("{}: `encrypt` {problem}", field_name(message, field)),
                 "encrypt on a field that is not string or bytes",
             )
             .help("store the value as string or bytes, or drop `encrypt`"),

@@ -511,7 +511,23 @@ fn record_impl(
             }
         }
     });
+    // An entity with encrypted fields needs the runtime's `encryption` feature: without it this bound is not
+    // met and the compiler prints the trait's message, which names the feature.
+    let needs_encryption = message
+        .fields
+        .iter()
+        .any(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value))
+        .then(|| {
+            quote! {
+                const _: () = {
+                    fn encrypted_fields_need_the_encryption_feature<T: #rt::record::EncryptionEnabled>() {}
+                    let _ = encrypted_fields_need_the_encryption_feature::<#ty>;
+                };
+            }
+        });
     quote! {
+        #needs_encryption
+
         // `useless_conversion`: a `bytes` key or repeated `bytes` converts through `Into` whether the field is a
         // `Vec<u8>` (a no-op) or, with prost's bytes option, a `Bytes`.
         #[allow(clippy::needless_update, clippy::clone_on_copy, clippy::useless_conversion)]

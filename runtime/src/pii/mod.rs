@@ -25,6 +25,7 @@ pub mod blind_index;
 #[cfg(feature = "encryption")]
 pub mod cipher;
 mod error;
+pub(crate) mod field_keys;
 #[cfg(feature = "encryption")]
 pub mod keyring;
 pub mod mask;

@@ -84,7 +84,15 @@ impl<E: Record> RepositoryBuilder<E> {
         self
     }
 
-    /// Builds the repository.
+    /// Builds the repository, after checking that its store can hold `E` ([`Store::check_entity`]):
+    /// [`Error::Config`] naming the entity when `E` has encrypted fields and the store has no key ring.
+    pub fn try_build(self) -> Result<Repository<E>, Error> {
+        self.store.check_entity::<E>()?;
+        Ok(self.build())
+    }
+
+    /// Builds the repository. An entity with encrypted fields on a store without a key ring is refused at its
+    /// first operation ([`Error::Config`]); [`try_build`](Self::try_build) says so at once.
     pub fn build(self) -> Repository<E> {
         let schema = E::SCHEMA;
         // Strong entities get no L1: a read after an acknowledged write must see it from any process, and an
@@ -94,9 +102,10 @@ impl<E: Record> RepositoryBuilder<E> {
             _ => None,
         };
         #[cfg(feature = "redis")]
-        let l2 = self
-            .redis
-            .map(|r| r.entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl())));
+        let l2 = self.redis.map(|r| {
+            r.entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl()))
+                .with_encryption(self.store.encryption())
+        });
         Repository {
             inner: Arc::new(Inner {
                 store: self.store,

@@ -63,6 +63,8 @@ macro_rules! lookup_store {
                     with: Option<&crate::cursor::CursorKey>,
                 ) -> Result<Page<E>, Error> {
                     let sql = super::lookup_sql(E::SCHEMA, index, $dialect, after.is_some());
+                    let st = self.statements::<E>();
+                    self.keys::<E>()?;
                     let mut w = Writer::new();
                     values.write_values(&mut w);
                     if let Some(key) = after {
@@ -77,7 +79,7 @@ macro_rules! lookup_store {
                     let more = rows.len() > limit;
                     let mut items = Vec::with_capacity(rows.len().min(limit));
                     for row in rows.iter().take(limit) {
-                        let (value, version) = decode_row::<E>(row)?;
+                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
                         items.push(Versioned::new(value, version));
                     }
                     let next = match (more, with) {

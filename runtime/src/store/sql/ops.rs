@@ -7,41 +7,102 @@
 macro_rules! sql_store {
     ($store:ident, $db:ty, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
         use crate::error::{BoxError, DecodeError, Error, Tier};
-        use crate::record::{Column, ColumnReader, ColumnWriter, Record, next_version};
+        use crate::pii::field_keys::{Encryption, EntityKeys, row_key};
+        use crate::record::{Column, ColumnReader, ColumnWriter, Record, Sealable, next_version};
+        use crate::schema::FieldSchema;
         use crate::store::Page;
         use crate::store::sql::{StatementCache, Statements};
         use crate::versioned::Versioned;
         use sqlx::{Arguments, Row};
         use std::sync::Arc;
 
-        /// A SQL store: a connection pool and the statements of each entity it has served.
+        /// A SQL store: a connection pool, the statements of each entity it has served and the keys its
+        /// entities' encrypted fields are sealed under.
         pub(crate) struct $store {
             pub(crate) pool: $pool,
             statements: StatementCache,
+            pub(crate) encryption: Encryption,
         }
 
         /// Binds a statement's values through the `Column` hooks; the first failure is kept for `finish`.
-        pub(super) struct Writer {
+        /// A row writer also encrypts the row's encrypted columns (see [`Writer::row`]).
+        pub(super) struct Writer<'k> {
             args: $args,
             error: Option<BoxError>,
+            seal: Option<Sealing<'k>>,
         }
 
-        impl ColumnWriter for Writer {
+        /// Which columns of a row are encrypted, and under which keys and row key.
+        struct Sealing<'k> {
+            keys: EntityKeys<'k>,
+            /// Per `write_row`/`read_row` column call, the field when it is encrypted.
+            plan: &'k [Option<&'static FieldSchema>],
+            row_key: Vec<u8>,
+            /// The next column call.
+            at: usize,
+        }
+
+        impl Sealing<'_> {
+            /// The encrypted field of the next column call, if it is one.
+            fn next_field(&mut self) -> Option<&'static FieldSchema> {
+                let at = self.at;
+                self.at += 1;
+                self.plan.get(at).copied().flatten()
+            }
+        }
+
+        impl ColumnWriter for Writer<'_> {
             fn column<T: Column>(&mut self, value: &T) {
-                if self.error.is_none() {
-                    if let Err(e) = value.$bind(&mut self.args) {
+                if self.error.is_some() {
+                    return;
+                }
+                if let Some(seal) = &mut self.seal
+                    && let Some(field) = seal.next_field()
+                {
+                    let sealed: Result<Option<Vec<u8>>, BoxError> = match value.sealable() {
+                        Sealable::Bytes(plaintext) => seal
+                            .keys
+                            .seal(field, &seal.row_key, plaintext)
+                            .map(Some)
+                            .map_err(BoxError::from),
+                        Sealable::Null => Ok(None),
+                        Sealable::Unsupported => {
+                            Err(format!("field `{}` cannot be encrypted", field.name).into())
+                        }
+                    };
+                    if let Err(e) = sealed.and_then(|ciphertext| ciphertext.$bind(&mut self.args)) {
                         self.error = Some(e);
                     }
+                    return;
+                }
+                if let Err(e) = value.$bind(&mut self.args) {
+                    self.error = Some(e);
                 }
             }
         }
 
-        impl Writer {
+        impl<'k> Writer<'k> {
             pub(super) fn new() -> Self {
                 Writer {
                     args: <$args>::default(),
                     error: None,
+                    seal: None,
                 }
+            }
+
+            /// A writer with `value`'s row columns bound (its encrypted fields sealed under `keys`).
+            fn row<E: Record>(value: &E, keys: Option<EntityKeys<'k>>, st: &'k Statements) -> Self {
+                let mut w = Writer::new();
+                w.seal = keys.map(|keys| Sealing {
+                    keys,
+                    plan: &st.encrypted_at,
+                    row_key: row_key::<E>(&value.key()),
+                    at: 0,
+                });
+                value.write_row(&mut w);
+                // Key and version columns bound after the row are never encrypted.
+                w.seal = None;
+                w
             }
 
             pub(super) fn int(&mut self, value: i64) {
@@ -60,15 +121,47 @@ macro_rules! sql_store {
             }
         }
 
-        struct Reader<'r> {
+        struct Reader<'r, 'k> {
             row: &'r $row,
             index: usize,
+            open: Option<Sealing<'k>>,
         }
 
-        impl ColumnReader for Reader<'_> {
+        impl ColumnReader for Reader<'_, '_> {
             fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
                 let at = self.index;
+                if let Some(open) = &mut self.open
+                    && let Some(field) = open.next_field()
+                {
+                    let ciphertext = Option::<Vec<u8>>::$read(self.row, &mut self.index)?.flatten();
+                    let plaintext = ciphertext
+                        .map(|c| open.keys.open(field, &open.row_key, &c))
+                        .transpose()
+                        .map_err(|e| DecodeError::new(e.to_string()))?;
+                    return T::unseal(plaintext);
+                }
                 T::$read(self.row, &mut self.index)?
+                    .ok_or_else(|| DecodeError::new(format!("column {at}: unexpected NULL")))
+            }
+        }
+
+        /// Reads a row's primary key columns, wherever they are in the row (an encrypted row is bound to its
+        /// key, which must be known before its encrypted columns are read).
+        struct KeyReader<'r> {
+            row: &'r $row,
+            positions: &'r [usize],
+            at: usize,
+        }
+
+        impl ColumnReader for KeyReader<'_> {
+            fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
+                let mut index = *self
+                    .positions
+                    .get(self.at)
+                    .ok_or_else(|| DecodeError::new("more key columns than the primary key has"))?;
+                self.at += 1;
+                let at = index;
+                T::$read(self.row, &mut index)?
                     .ok_or_else(|| DecodeError::new(format!("column {at}: unexpected NULL")))
             }
         }
@@ -83,9 +176,35 @@ macro_rules! sql_store {
                 .map_err(|e| DecodeError::new(format!("_version: {e}")))
         }
 
-        /// A row's value and its `_version` (the column after the row's).
-        pub(super) fn decode_row<E: Record>(row: &$row) -> Result<(E, u64), Error> {
-            let mut reader = Reader { row, index: 0 };
+        /// A row's value and its `_version` (the column after the row's), its encrypted fields opened under
+        /// `keys`.
+        pub(super) fn decode_row<E: Record>(
+            row: &$row,
+            keys: Option<EntityKeys<'_>>,
+            st: &Statements,
+        ) -> Result<(E, u64), Error> {
+            let open = match keys {
+                None => None,
+                Some(keys) => {
+                    let mut key_reader = KeyReader {
+                        row,
+                        positions: &st.key_positions,
+                        at: 0,
+                    };
+                    let key = E::read_key(&mut key_reader).map_err(store_error::<E>)?;
+                    Some(Sealing {
+                        keys,
+                        plan: &st.encrypted_at,
+                        row_key: row_key::<E>(&key),
+                        at: 0,
+                    })
+                }
+            };
+            let mut reader = Reader {
+                row,
+                index: 0,
+                open,
+            };
             let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
             let version = version_of(row, reader.index).map_err(store_error::<E>)?;
             Ok((value, version))
@@ -96,15 +215,27 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            pub(crate) fn new(pool: $pool) -> Self {
+            pub(crate) fn new(pool: $pool, encryption: Encryption) -> Self {
                 $store {
                     pool,
                     statements: StatementCache::default(),
+                    encryption,
                 }
             }
 
-            fn statements<E: Record>(&self) -> Arc<Statements> {
+            /// The same pool under other keys.
+            #[cfg(feature = "encryption")]
+            pub(crate) fn with_encryption(&self, encryption: Encryption) -> Self {
+                $store::new(self.pool.clone(), encryption)
+            }
+
+            pub(crate) fn statements<E: Record>(&self) -> Arc<Statements> {
                 self.statements.get::<E>($dialect)
+            }
+
+            /// The keys of `E`'s encrypted fields (see [`Encryption::for_entity`]).
+            pub(crate) fn keys<E: Record>(&self) -> Result<Option<EntityKeys<'_>>, Error> {
+                self.encryption.for_entity::<E>()
             }
 
             pub(crate) async fn get<E: Record>(
@@ -112,14 +243,18 @@ macro_rules! sql_store {
                 key: &E::Key,
             ) -> Result<Option<Versioned<E>>, Error> {
                 let st = self.statements::<E>();
+                self.keys::<E>()?;
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
                 let row = sqlx::query_with(&st.select_one, w.finish::<E>()?)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(store_error::<E>)?;
-                row.map(|r| decode_row::<E>(&r).map(|(v, version)| Versioned::new(v, version)))
-                    .transpose()
+                row.map(|r| {
+                    decode_row::<E>(&r, self.keys::<E>()?, &st)
+                        .map(|(v, version)| Versioned::new(v, version))
+                })
+                .transpose()
             }
 
             pub(crate) async fn get_many<E: Record>(
@@ -149,7 +284,7 @@ macro_rules! sql_store {
                         .await
                         .map_err(store_error::<E>)?;
                     for row in &rows {
-                        let (value, version) = decode_row::<E>(row)?;
+                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
                         found.insert(value.key(), Versioned::new(value, version));
                     }
                 }
@@ -191,8 +326,7 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, self.keys::<E>()?, &st);
                 w.int(next_version(None) as i64);
                 let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
                     .fetch_optional(&mut *conn)
@@ -214,7 +348,7 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, &mut *conn, value).await
+                Self::upsert_on(&st, self.keys::<E>()?, &mut *conn, value).await
             }
 
             pub(crate) async fn update_on<E: Record>(
@@ -224,8 +358,7 @@ macro_rules! sql_store {
                 expected: u64,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, self.keys::<E>()?, &st);
                 w.int(next_version(Some(expected)) as i64);
                 key_args::<E>(&value.key(), &mut w);
                 w.int(expected as i64);
@@ -254,14 +387,14 @@ macro_rules! sql_store {
 
             async fn upsert_on<'c, E: Record, X>(
                 st: &Statements,
+                keys: Option<EntityKeys<'_>>,
                 executor: X,
                 value: &E,
             ) -> Result<u64, Error>
             where
                 X: sqlx::Executor<'c, Database = $db>,
             {
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, keys, st);
                 w.int(next_version(None) as i64);
                 let row = sqlx::query_with(&st.upsert, w.finish::<E>()?)
                     .fetch_one(executor)
@@ -272,7 +405,7 @@ macro_rules! sql_store {
 
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, &self.pool, value).await
+                Self::upsert_on(&st, self.keys::<E>()?, &self.pool, value).await
             }
 
             pub(crate) async fn update<E: Record>(
@@ -318,7 +451,7 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
                 for value in values {
-                    versions.push(Self::upsert_on(&st, &mut *tx, value).await?);
+                    versions.push(Self::upsert_on(&st, self.keys::<E>()?, &mut *tx, value).await?);
                 }
                 tx.commit().await.map_err(store_error::<E>)?;
                 Ok(versions)
@@ -363,7 +496,7 @@ macro_rules! sql_store {
                 let more = rows.len() > limit;
                 let mut items = Vec::with_capacity(rows.len().min(limit));
                 for row in rows.iter().take(limit) {
-                    let (value, version) = decode_row::<E>(row)?;
+                    let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
                     items.push(Versioned::new(value, version));
                 }
                 let next = match more {

@@ -17,11 +17,11 @@ sql_store!(
 
 impl PgStore {
     /// Connects to the database a `postgres://` URL names.
-    pub(crate) async fn open(url: &str) -> Result<Self, Error> {
+    pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
         let pool = PgPoolOptions::new()
             .connect(url)
             .await
             .map_err(|e| Error::backend("store", Tier::Store, e))?;
-        Ok(PgStore::new(pool))
+        Ok(PgStore::new(pool, encryption))
     }
 }

@@ -26,7 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SqliteStore {
     /// Opens (creating if missing) the database a `sqlite:` URL names.
-    pub(crate) async fn open(url: &str) -> Result<Self, Error> {
+    pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?
             .create_if_missing(true)
@@ -38,6 +38,6 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| Error::backend("store", Tier::Store, e))?;
-        Ok(SqliteStore::new(pool))
+        Ok(SqliteStore::new(pool, encryption))
     }
 }

@@ -1,7 +1,7 @@
 //! The SQL text of one entity's operations in one dialect.
 
-use crate::schema::EntitySchema;
 use crate::schema::columns::field_columns;
+use crate::schema::{EntitySchema, FieldSchema};
 use std::fmt::Write;
 
 /// The SQL dialect of a store: the column layout's own.
@@ -34,6 +34,10 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) scan_first: String,
     pub(crate) scan_after: String,
+    /// Per field of `write_row`/`read_row` (one column call each), the field when it is stored encrypted.
+    pub(crate) encrypted_at: Vec<Option<&'static FieldSchema>>,
+    /// The row index of the first column of each primary key field, in key order.
+    pub(crate) key_positions: Vec<usize>,
 }
 
 /// An identifier, double-quoted.
@@ -78,6 +82,21 @@ impl Statements {
         let key_columns = columns_of_numbers(schema, schema.primary_key, dialect);
         let table = quote(schema.table);
         let select_list = format!("{}, \"_version\"", columns.join(", "));
+        let fields: Vec<&'static FieldSchema> =
+            crate::schema::columns::row_fields(schema.fields).collect();
+        let encrypted_at = fields
+            .iter()
+            .map(|f| (f.encrypt && f.oneof.is_none()).then_some(*f))
+            .collect();
+        let mut key_positions = vec![0; schema.primary_key.len()];
+        let mut at = 0;
+        for field in &fields {
+            let in_key = schema.primary_key.iter().position(|n| *n == field.number);
+            if let Some(i) = in_key {
+                key_positions[i] = at;
+            }
+            at += field_columns(*field, in_key.is_some(), dialect).len();
+        }
         let mut s = Statements {
             dialect,
             table,
@@ -92,6 +111,8 @@ impl Statements {
             delete: String::new(),
             scan_first: String::new(),
             scan_after: String::new(),
+            encrypted_at,
+            key_positions,
         };
         s.build();
         s
