@@ -35,10 +35,11 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
         if let Some(index) = &field.options.index {
             index_fits_field(message, field, index.value, &index.origin, out);
         }
-        encrypted_field_is_not_indexed(message, field, out);
+        encrypted_field_is_not_a_key(message, field, out);
     }
     for index in &entity.indexes {
         composite_index_is_sound(message, index, out);
+        composite_index_has_no_encrypted_field(message, index, out);
     }
     unique_columns(message, out);
     unique_index_names(message, entity, out);
@@ -183,20 +184,49 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
     }
 }
 
-/// Encrypted columns hold ciphertext that differs on every write, so an index on them finds nothing.
-fn encrypted_field_is_not_indexed(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
-    if let (Some(encrypt), Some(_)) = (
+/// An encrypted field's unique or secondary index is a blind index (keyed HMAC tokens in a column of their
+/// own). A primary key cannot be encrypted: every ciphertext of a row is bound to the row's key, which must be
+/// readable to find the row.
+fn encrypted_field_is_not_a_key(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    if let (Some(encrypt), Some(index)) = (
         field.options.encrypt.as_ref().filter(|e| e.value),
         &field.options.index,
-    ) {
-        out.push(Diagnostic::new(
-            &encrypt.origin,
-            format!(
-                "{}: an encrypted field cannot be indexed (ciphertext is not comparable)",
-                field_name(message, field)
-            ),
-            "encrypted and indexed",
-        ));
+    ) && index.value == IndexKind::Primary
+    {
+        out.push(
+            Diagnostic::new(
+                &encrypt.origin,
+                format!(
+                    "{}: a primary key cannot be encrypted (every ciphertext is bound to the row's key)",
+                    field_name(message, field)
+                ),
+                "encrypted primary key",
+            )
+            .help("key the entity by another field (e.g. an opaque id) and give this one a unique index"),
+        );
+    }
+}
+
+/// A composite index over an encrypted field would need a blind index over several fields; only single-field
+/// indexes get one.
+fn composite_index_has_no_encrypted_field(
+    message: &Message,
+    index: &CompositeIndex,
+    out: &mut Vec<Diagnostic>,
+) {
+    for name in &index.fields {
+        if let Some(field) = message.field(name)
+            && field.options.encrypt.as_ref().is_some_and(|e| e.value)
+        {
+            out.push(Diagnostic::new(
+                &index.origin,
+                format!(
+                    "{}: a composite index cannot include an encrypted field (only a single-field index gets a blind index)",
+                    field_name(message, field)
+                ),
+                "encrypted field in a composite index",
+            ));
+        }
     }
 }
 

@@ -63,6 +63,15 @@ pub enum Error {
         /// The version the store holds.
         found: Option<u64>,
     },
+    /// A write would give a unique index a value another row holds. Names the entity and the index, never the
+    /// value.
+    #[error("{entity}: unique index {index} already holds that value")]
+    UniqueViolation {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The index's name.
+        index: &'static str,
+    },
     /// The value breaks its schema's rules (`buf.validate`); no tier was touched.
     #[error("invalid value: {0}")]
     Validation(crate::validate::Violations),

@@ -16,13 +16,14 @@ use capacitor::{Error, Repository, Store};
 use capacitor_codegen::ddl::{Dialect, render, table};
 use capacitor_codegen::proto::Input;
 use capacitor_testkit::redis::RedisServer;
-use pii::v1::Patient;
+use pii::v1::{Patient, PatientRepo};
 use std::path::PathBuf;
 
 /// Canary values: none may appear in any column or cached payload.
 const CANARY_ID: &str = "CANARY-NID-7391-0042";
 const CANARY_TEXT: &str = "CANARY diagnosis: rare astrocytoma";
 const CANARY_SCAN: &[u8] = b"CANARY-SCAN-BYTES";
+const CANARY_CITY: &str = "CANARYVILLE";
 
 fn ring(entries: &[(u32, u8)]) -> KeyRing {
     KeyRing::new(
@@ -41,6 +42,8 @@ fn patient(id: &str) -> Patient {
         diagnosis: Some(CANARY_TEXT.to_owned()),
         scan: CANARY_SCAN.to_vec(),
         visits: 3,
+        email: format!("{id}@canary.example"),
+        city: CANARY_CITY.to_owned(),
     }
 }
 
@@ -82,26 +85,42 @@ async fn create_tables(store: &Store, dialect: Dialect) {
     }
 }
 
-/// The raw bytes of every encrypted column of every row, read with a plain query.
+type Row = (
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+/// The raw bytes of every encrypted column of every row, read with a plain query, and of the blind indexes.
 async fn raw_columns(store: &Store) -> Vec<Vec<u8>> {
-    const SQL: &str = "SELECT national_id, diagnosis, scan FROM patients";
+    raw_columns_and_tokens(store).await.0
+}
+
+async fn raw_columns_and_tokens(store: &Store) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut blind = Vec::new();
+    const SQL: &str =
+        "SELECT national_id, diagnosis, scan, email, city, email_bidx, city_bidx FROM patients";
     let mut out = Vec::new();
     if let Some(pool) = store.sqlite_pool() {
-        let rows: Vec<(Vec<u8>, Option<Vec<u8>>, Vec<u8>)> =
-            sqlx::query_as(SQL).fetch_all(pool).await.unwrap();
-        for (a, b, c) in rows {
-            out.extend([a, c]);
+        let rows: Vec<Row> = sqlx::query_as(SQL).fetch_all(pool).await.unwrap();
+        for (a, b, c, d, e, f, g) in rows {
+            out.extend([a, c, d, e]);
             out.extend(b);
+            blind.extend([f, g]);
         }
     } else if let Some(pool) = store.postgres_pool() {
-        let rows: Vec<(Vec<u8>, Option<Vec<u8>>, Vec<u8>)> =
-            sqlx::query_as(SQL).fetch_all(pool).await.unwrap();
-        for (a, b, c) in rows {
-            out.extend([a, c]);
+        let rows: Vec<Row> = sqlx::query_as(SQL).fetch_all(pool).await.unwrap();
+        for (a, b, c, d, e, f, g) in rows {
+            out.extend([a, c, d, e]);
             out.extend(b);
+            blind.extend([f, g]);
         }
     }
-    out
+    (out, blind)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -109,7 +128,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn assert_no_canary(bytes: &[u8], what: &str) {
-    for canary in [CANARY_ID.as_bytes(), CANARY_TEXT.as_bytes(), CANARY_SCAN] {
+    for canary in [
+        CANARY_ID.as_bytes(),
+        CANARY_TEXT.as_bytes(),
+        CANARY_SCAN,
+        CANARY_CITY.as_bytes(),
+        b"canary.example",
+    ] {
         assert!(
             !contains(bytes, canary),
             "{what} holds a canary in plaintext"
@@ -187,8 +212,8 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
     let raw = raw_columns(&store).await;
     assert_eq!(
         raw.len(),
-        8,
-        "two rows with three values, one with two (NULL diagnosis)"
+        14,
+        "two rows with five values, one with four (NULL diagnosis)"
     );
     for value in &raw {
         assert_no_canary(value, "a SQL column");
@@ -219,6 +244,64 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
         patient("p2")
     );
     assert_eq!(reader.get(&"p3".to_owned()).await.unwrap().value, unset);
+
+    // Blind indexes: tokens at rest (32 bytes for the unique index, 2 for the secondary one), never the value;
+    // the generated finders work unchanged.
+    let (_, tokens) = raw_columns_and_tokens(&store).await;
+    for token in &tokens {
+        assert_no_canary(token, "a blind index column");
+        assert!(token.len() == 32 || token.len() == 2, "{}", token.len());
+    }
+    let patients = PatientRepo::from(repo.clone());
+    let found = patients
+        .find_by_email(&"p2@canary.example".to_owned())
+        .await
+        .unwrap()
+        .expect("found by its blind index");
+    assert_eq!(found.value, patient("p2"));
+    assert!(
+        patients
+            .find_by_email(&"nobody@canary.example".to_owned())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut elsewhere = patient("p5");
+    elsewhere.city = "Elsewhere".to_owned();
+    patients.put(elsewhere).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = patients
+            .find_by_city(&CANARY_CITY.to_owned(), after.as_ref(), 2)
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|v| v.value.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["p1", "p2", "p3"]);
+    // A unique violation through the blind index is typed, and names the index, not the value.
+    let mut duplicate = patient("p9");
+    duplicate.email = "p1@canary.example".to_owned();
+    let error = patients.put(duplicate).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::UniqueViolation {
+                index: "patients_email_key",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        !format!("{error} {error:?}").contains("canary"),
+        "{error:?}"
+    );
+    patients.delete(&"p5".to_owned()).await.unwrap();
 
     // A page through the store decrypts every row (the key is read from the row before its ciphertexts).
     let page = store.scan::<Patient>(None, 10).await.unwrap();
@@ -272,7 +355,7 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
         .iter()
         .filter(|c| c[1..5] == 2u32.to_be_bytes())
         .count();
-    assert_eq!(under_two, 3, "p4's three values are under key id 2");
+    assert_eq!(under_two, 5, "p4's five values are under key id 2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

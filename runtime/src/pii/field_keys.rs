@@ -45,6 +45,9 @@ pub(crate) struct Encryption {
 #[cfg(feature = "encryption")]
 pub(crate) struct FieldKeys {
     pub(crate) cipher: super::FieldCipher,
+    pub(crate) index: super::BlindIndex,
+    /// How many key ids the ring has: a blind index lookup matches a token under each.
+    pub(crate) key_ids: usize,
 }
 
 impl Encryption {
@@ -54,6 +57,8 @@ impl Encryption {
         Encryption {
             keys: Some(std::sync::Arc::new(FieldKeys {
                 cipher: super::FieldCipher::new(ring),
+                index: super::BlindIndex::new(ring),
+                key_ids: ring.ids().count(),
             })),
         }
     }
@@ -153,6 +158,18 @@ impl EntityKeys<'_> {
         match self.never {}
     }
 
+    pub(crate) fn blind_token(&self, _: u32, _: u16, _: &[u8]) -> Vec<u8> {
+        match self.never {}
+    }
+
+    pub(crate) fn lookup_tokens(&self, _: u32, _: u16, _: &[u8]) -> Vec<Vec<u8>> {
+        match self.never {}
+    }
+
+    pub(crate) fn key_ids(&self) -> usize {
+        match self.never {}
+    }
+
     pub(crate) fn open_message(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, super::PiiError> {
         match self.never {}
     }
@@ -198,6 +215,44 @@ impl EntityKeys<'_> {
             .decrypt(&self.context(field, row_key), ciphertext)?;
         // Moved out (the buffer left behind is empty): the value becomes the entity's field, which owns it.
         Ok(std::mem::take(&mut *plaintext))
+    }
+
+    fn index_context(&self, field: u32, bits: u16) -> super::IndexContext<'_> {
+        super::IndexContext {
+            entity: &self.entity,
+            fields: std::slice::from_ref(
+                &self
+                    .schema
+                    .fields
+                    .iter()
+                    .find(|f| f.number == field)
+                    .expect("a field of the entity")
+                    .number,
+            ),
+            width: super::Width::bits(bits),
+        }
+    }
+
+    /// The blind index token to store for `value` of field `field` (`bits` wide), under the current key.
+    pub(crate) fn blind_token(&self, field: u32, bits: u16, value: &[u8]) -> Vec<u8> {
+        let ctx = self.index_context(field, bits);
+        self.keys.index.token(&ctx, value).as_bytes().to_vec()
+    }
+
+    /// The tokens to look `value` up by: one per key id of the ring, current first ([`key_ids`](Self::key_ids)).
+    pub(crate) fn lookup_tokens(&self, field: u32, bits: u16, value: &[u8]) -> Vec<Vec<u8>> {
+        let ctx = self.index_context(field, bits);
+        self.keys
+            .index
+            .lookup_tokens(&ctx, value)
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .collect()
+    }
+
+    /// How many key ids the ring has.
+    pub(crate) fn key_ids(&self) -> usize {
+        self.keys.key_ids
     }
 
     /// `ciphertext` re-encrypted under the current key, `None` when it already is (see

@@ -30,6 +30,15 @@ macro_rules! sql_store {
             args: $args,
             error: Option<BoxError>,
             seal: Option<Sealing<'k>>,
+            lookup: Option<Lookup<'k>>,
+        }
+
+        /// The values of an index lookup: an encrypted field's value is bound as its blind index tokens.
+        struct Lookup<'k> {
+            keys: EntityKeys<'k>,
+            /// Per index value, its field's blind index width when it has one.
+            blind: Vec<Option<(u32, u16)>>,
+            at: usize,
         }
 
         /// Which columns of a row are encrypted, and under which keys and row key.
@@ -40,6 +49,9 @@ macro_rules! sql_store {
             row_key: Vec<u8>,
             /// The next column call.
             at: usize,
+            /// The row's blind index fields and widths, and the tokens computed as their values pass.
+            blind: &'k [(&'static FieldSchema, u16)],
+            tokens: Vec<Option<Vec<u8>>>,
         }
 
         impl Sealing<'_> {
@@ -60,11 +72,21 @@ macro_rules! sql_store {
                     && let Some(field) = seal.next_field()
                 {
                     let sealed: Result<Option<Vec<u8>>, BoxError> = match value.sealable() {
-                        Sealable::Bytes(plaintext) => seal
-                            .keys
-                            .seal(field, &seal.row_key, plaintext)
-                            .map(Some)
-                            .map_err(BoxError::from),
+                        Sealable::Bytes(plaintext) => {
+                            if let Some(at) = seal
+                                .blind
+                                .iter()
+                                .position(|(f, _)| f.number == field.number)
+                            {
+                                let bits = seal.blind[at].1;
+                                seal.tokens[at] =
+                                    Some(seal.keys.blind_token(field.number, bits, plaintext));
+                            }
+                            seal.keys
+                                .seal(field, &seal.row_key, plaintext)
+                                .map(Some)
+                                .map_err(BoxError::from)
+                        }
                         Sealable::Null => Ok(None),
                         Sealable::Unsupported => {
                             Err(format!("field `{}` cannot be encrypted", field.name).into())
@@ -74,6 +96,28 @@ macro_rules! sql_store {
                         self.error = Some(e);
                     }
                     return;
+                }
+                if let Some(lookup) = &mut self.lookup {
+                    let at = lookup.at;
+                    lookup.at += 1;
+                    if let Some(Some((field, bits))) = lookup.blind.get(at).copied() {
+                        let tokens: Vec<Option<Vec<u8>>> = match value.sealable() {
+                            Sealable::Bytes(value) => lookup
+                                .keys
+                                .lookup_tokens(field, bits, value)
+                                .into_iter()
+                                .map(Some)
+                                .collect(),
+                            // NULL equals nothing, as for a plain column.
+                            _ => vec![None; lookup.keys.key_ids()],
+                        };
+                        for token in tokens {
+                            if let Err(e) = token.$bind(&mut self.args) {
+                                self.error = Some(e);
+                            }
+                        }
+                        return;
+                    }
                 }
                 if let Err(e) = value.$bind(&mut self.args) {
                     self.error = Some(e);
@@ -87,7 +131,32 @@ macro_rules! sql_store {
                     args: <$args>::default(),
                     error: None,
                     seal: None,
+                    lookup: None,
                 }
+            }
+
+            /// A writer for the values of a lookup on `index` (an encrypted field's as blind index tokens).
+            pub(super) fn lookup(
+                index: &crate::schema::IndexSchema,
+                keys: Option<EntityKeys<'k>>,
+                st: &Statements,
+            ) -> Self {
+                let mut w = Writer::new();
+                w.lookup = keys.map(|keys| Lookup {
+                    keys,
+                    blind: index
+                        .fields
+                        .iter()
+                        .map(|n| {
+                            st.blind
+                                .iter()
+                                .find(|(f, _)| f.number == *n)
+                                .map(|(f, bits)| (f.number, *bits))
+                        })
+                        .collect(),
+                    at: 0,
+                });
+                w
             }
 
             /// A writer with `value`'s row columns bound (its encrypted fields sealed under `keys`).
@@ -98,10 +167,17 @@ macro_rules! sql_store {
                     plan: &st.encrypted_at,
                     row_key: row_key::<E>(&value.key()),
                     at: 0,
+                    blind: &st.blind,
+                    tokens: vec![None; st.blind.len()],
                 });
                 value.write_row(&mut w);
-                // Key and version columns bound after the row are never encrypted.
-                w.seal = None;
+                // The blind index columns follow the row's; key and version columns bound after them are never
+                // encrypted.
+                if let Some(seal) = w.seal.take() {
+                    for token in seal.tokens {
+                        w.column(&token);
+                    }
+                }
                 w
             }
 
@@ -170,6 +246,42 @@ macro_rules! sql_store {
             Error::backend(E::SCHEMA.message, Tier::Store, e)
         }
 
+        /// The error of a row write: a unique violation on a blind index column becomes
+        /// [`Error::UniqueViolation`] naming the index (the driver's text, which may carry the token, is
+        /// dropped); anything else is a store error.
+        fn write_error<E: Record>(st: &Statements, e: sqlx::Error) -> Error {
+            if let Some(db) = e.as_database_error()
+                && db.is_unique_violation()
+            {
+                let schema = E::SCHEMA;
+                let blind = st.blind.iter().find_map(|(field, _)| {
+                    let column = crate::schema::columns::blind_index_column(*field, $dialect)?.name;
+                    // Postgres names the constraint (the index), SQLite the column (`table.column`).
+                    let hit = db.message().contains(&format!(".{column}"))
+                        || db.constraint().is_some_and(|c| {
+                            schema
+                                .indexes
+                                .iter()
+                                .any(|i| i.name == c && i.fields.contains(&field.number))
+                        });
+                    hit.then(|| {
+                        schema.indexes.iter().find(|i| {
+                            i.kind == crate::schema::IndexKind::Unique
+                                && i.fields.contains(&field.number)
+                        })
+                    })
+                    .flatten()
+                });
+                if let Some(index) = blind {
+                    return Error::UniqueViolation {
+                        entity: schema.message,
+                        index: index.name,
+                    };
+                }
+            }
+            store_error::<E>(e)
+        }
+
         fn version_of(row: &$row, at: usize) -> Result<u64, DecodeError> {
             row.try_get::<i64, _>(at)
                 .map(|v| v as u64)
@@ -197,6 +309,8 @@ macro_rules! sql_store {
                         plan: &st.encrypted_at,
                         row_key: row_key::<E>(&key),
                         at: 0,
+                        blind: &[],
+                        tokens: Vec::new(),
                     })
                 }
             };
@@ -331,7 +445,7 @@ macro_rules! sql_store {
                 let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
                     Some(r) => version_of(&r, 0).map_err(store_error::<E>),
                     None => Err(Error::Conflict {
@@ -365,7 +479,7 @@ macro_rules! sql_store {
                 let row = sqlx::query_with(&st.update, w.finish::<E>()?)
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
                     Some(r) => version_of(&r, 0).map_err(store_error::<E>),
                     None => Err(Error::Conflict {
@@ -399,7 +513,7 @@ macro_rules! sql_store {
                 let row = sqlx::query_with(&st.upsert, w.finish::<E>()?)
                     .fetch_one(executor)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(st, e))?;
                 version_of(&row, 0).map_err(store_error::<E>)
             }
 

@@ -38,6 +38,38 @@ pub(crate) struct Statements {
     pub(crate) encrypted_at: Vec<Option<&'static FieldSchema>>,
     /// The row index of the first column of each primary key field, in key order.
     pub(crate) key_positions: Vec<usize>,
+    /// The encrypted fields with a blind index and their tokens' width in bits, in the order their columns
+    /// follow the row's in `insert`, `upsert` and `update` (reads do not select them).
+    pub(crate) blind: Vec<(&'static FieldSchema, u16)>,
+}
+
+/// The encrypted fields of `schema` with a unique or secondary index, each with its blind index's width:
+/// all 256 bits when a unique index is on it, [`SECONDARY_BLIND_INDEX_BITS`] otherwise.
+///
+/// [`SECONDARY_BLIND_INDEX_BITS`]: crate::schema::columns::SECONDARY_BLIND_INDEX_BITS
+pub(crate) fn blind_indexed(schema: &'static EntitySchema) -> Vec<(&'static FieldSchema, u16)> {
+    use crate::schema::IndexKind;
+    schema
+        .fields
+        .iter()
+        .filter(|f| f.encrypt && f.oneof.is_none() && f.column.is_some())
+        .filter_map(|f| {
+            let kinds = schema
+                .indexes
+                .iter()
+                .filter(|i| i.kind != IndexKind::Primary && i.fields.contains(&f.number))
+                .map(|i| i.kind);
+            let mut bits = None;
+            for kind in kinds {
+                let width = match kind {
+                    IndexKind::Unique => 256,
+                    _ => crate::schema::columns::SECONDARY_BLIND_INDEX_BITS,
+                };
+                bits = Some(bits.map_or(width, |b: u16| b.max(width)));
+            }
+            bits.map(|b| (f, b))
+        })
+        .collect()
 }
 
 /// An identifier, double-quoted.
@@ -82,6 +114,15 @@ impl Statements {
         let key_columns = columns_of_numbers(schema, schema.primary_key, dialect);
         let table = quote(schema.table);
         let select_list = format!("{}, \"_version\"", columns.join(", "));
+        // Written after the row's columns, never read back.
+        let blind = blind_indexed(schema);
+        let numbers: Vec<u32> = blind.iter().map(|(f, _)| f.number).collect();
+        let mut columns = columns;
+        columns.extend(
+            crate::schema::columns::blind_index_columns(schema.fields, &numbers, dialect)
+                .iter()
+                .map(|c| quote(&c.name)),
+        );
         let fields: Vec<&'static FieldSchema> =
             crate::schema::columns::row_fields(schema.fields).collect();
         let encrypted_at = fields
@@ -113,6 +154,7 @@ impl Statements {
             scan_after: String::new(),
             encrypted_at,
             key_positions,
+            blind,
         };
         s.build();
         s
