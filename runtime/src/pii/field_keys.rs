@@ -170,6 +170,10 @@ impl EntityKeys<'_> {
         match self.never {}
     }
 
+    pub(crate) fn is_current(&self, _: &[u8]) -> bool {
+        match self.never {}
+    }
+
     pub(crate) fn open_message(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, super::PiiError> {
         match self.never {}
     }
@@ -255,17 +259,9 @@ impl EntityKeys<'_> {
         self.keys.key_ids
     }
 
-    /// `ciphertext` re-encrypted under the current key, `None` when it already is (see
-    /// [`FieldCipher::rotate`](super::FieldCipher::rotate)).
-    pub(crate) fn rotate(
-        &self,
-        field: &'static crate::schema::FieldSchema,
-        row_key: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<Option<Vec<u8>>, super::PiiError> {
-        self.keys
-            .cipher
-            .rotate(&self.context(field, row_key), ciphertext)
+    /// Whether `ciphertext` names the ring's current key id.
+    pub(crate) fn is_current(&self, ciphertext: &[u8]) -> bool {
+        super::FieldCipher::key_id(ciphertext) == Some(self.keys.cipher.current_key_id())
     }
 
     /// The protobuf encoding `encoded` of a row with each encrypted field's bytes replaced by their ciphertext

@@ -12,6 +12,7 @@
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
 mod find;
+pub mod reencrypt;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
@@ -21,6 +22,7 @@ use crate::record::Record;
 use crate::schema::Consistency;
 use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
+pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 use stats::Counters;
 pub use stats::Stats;
 use std::sync::Arc;

@@ -212,6 +212,25 @@ impl Store {
         }
     }
 
+    /// A page of a re-encryption pass: up to `limit` rows after `after`, each with whether a ciphertext of it
+    /// is under an older key id, and whether more rows follow. The in-memory store holds no ciphertext.
+    pub(crate) async fn rotation_page<E: Record>(
+        &self,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let (rows, more) = m.rows_after::<E>(after, limit);
+                Ok((rows.into_iter().map(|v| (v, false)).collect(), more))
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.rotation_page::<E>(after, limit).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.rotation_page::<E>(after, limit).await,
+        }
+    }
+
     /// The field-encryption keys of this store, for the Redis tier in front of it (none for `memory:`).
     pub(crate) fn encryption(&self) -> Encryption {
         match &self.backend {

@@ -201,6 +201,8 @@ macro_rules! sql_store {
             row: &'r $row,
             index: usize,
             open: Option<Sealing<'k>>,
+            /// Whether a ciphertext read is under another key id than the ring's current one.
+            stale: bool,
         }
 
         impl ColumnReader for Reader<'_, '_> {
@@ -210,6 +212,9 @@ macro_rules! sql_store {
                     && let Some(field) = open.next_field()
                 {
                     let ciphertext = Option::<Vec<u8>>::$read(self.row, &mut self.index)?.flatten();
+                    if let Some(c) = &ciphertext {
+                        self.stale |= !open.keys.is_current(c);
+                    }
                     let plaintext = ciphertext
                         .map(|c| open.keys.open(field, &open.row_key, &c))
                         .transpose()
@@ -295,6 +300,15 @@ macro_rules! sql_store {
             keys: Option<EntityKeys<'_>>,
             st: &Statements,
         ) -> Result<(E, u64), Error> {
+            decode_row_checked(row, keys, st).map(|(value, version, _)| (value, version))
+        }
+
+        /// [`decode_row`], and whether a ciphertext of the row is under an older key id than the current one.
+        fn decode_row_checked<E: Record>(
+            row: &$row,
+            keys: Option<EntityKeys<'_>>,
+            st: &Statements,
+        ) -> Result<(E, u64, bool), Error> {
             let open = match keys {
                 None => None,
                 Some(keys) => {
@@ -318,10 +332,11 @@ macro_rules! sql_store {
                 row,
                 index: 0,
                 open,
+                stale: false,
             };
             let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
             let version = version_of(row, reader.index).map_err(store_error::<E>)?;
-            Ok((value, version))
+            Ok((value, version, reader.stale))
         }
 
         fn key_args<E: Record>(key: &E::Key, writer: &mut Writer) {
@@ -583,6 +598,37 @@ macro_rules! sql_store {
                 }
                 tx.commit().await.map_err(store_error::<E>)?;
                 Ok(versions)
+            }
+
+            /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
+            /// an older key id; and whether more rows follow. The page of a re-encryption pass.
+            pub(crate) async fn rotation_page<E: Record>(
+                &self,
+                after: Option<&E::Key>,
+                limit: usize,
+            ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+                let st = self.statements::<E>();
+                let mut w = Writer::new();
+                let sql = match after {
+                    Some(key) => {
+                        key_args::<E>(key, &mut w);
+                        &st.scan_after
+                    }
+                    None => &st.scan_first,
+                };
+                w.int(limit as i64 + 1);
+                let rows = sqlx::query_with(sql, w.finish::<E>()?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                let more = rows.len() > limit;
+                let mut items = Vec::with_capacity(rows.len().min(limit));
+                for row in rows.iter().take(limit) {
+                    let (value, version, stale) =
+                        decode_row_checked::<E>(row, self.keys::<E>()?, &st)?;
+                    items.push((Versioned::new(value, version), stale));
+                }
+                Ok((items, more))
             }
 
             /// One page after `after`, its `next` cursor sealed under `with`.
