@@ -173,6 +173,13 @@ pub struct Column {
     pub default: Option<String>,
     /// The proto field name (or oneof name) it stores, for messages (not part of the column's identity).
     pub field: String,
+    /// Whether it holds ciphertext (an `encrypt` field's value). Recorded in the migration lockfile (only when
+    /// true), so switching `encrypt` on or off for a stored field is seen even when the SQL type stays `BYTEA`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "std::ops::Not::not")
+    )]
+    pub encrypted: bool,
 }
 
 /// What the column layout reads from a field: implemented by the code generator's IR field and by the runtime's
@@ -344,6 +351,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
         nullable,
         default: default.map(str::to_string),
         field: field.name().to_string(),
+        encrypted,
     }];
     let timestamp = matches!(field_type, FieldType::WellKnown(WellKnown::Timestamp));
     if dialect == Dialect::Postgres && timestamp && !label.is_collection() && !encrypted {
@@ -354,6 +362,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
             nullable,
             default: default.map(|_| "0".to_string()),
             field: field.name().to_string(),
+            encrypted: false,
         });
     }
     out
@@ -379,6 +388,7 @@ pub fn blind_index_column<F: StoredField + ?Sized>(field: &F, dialect: Dialect) 
         nullable: true,
         default: None,
         field: field.name().to_string(),
+        encrypted: false,
     })
 }
 
@@ -405,6 +415,7 @@ fn oneof_column(oneof: &str, column: &str, dialect: Dialect) -> Column {
         nullable: true,
         default: None,
         field: oneof.to_string(),
+        encrypted: false,
     }
 }
 
@@ -418,6 +429,7 @@ pub fn version_column() -> Column {
         nullable: false,
         default: None,
         field: VERSION_COLUMN.to_string(),
+        encrypted: false,
     }
 }
 

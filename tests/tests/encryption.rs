@@ -405,6 +405,7 @@ async fn rotation(store: Store) {
             capacitor::repo::ReencryptOptions {
                 after: None,
                 page_size: 7,
+                all_rows: false,
             },
             |p| reports.push(p.clone()),
         )
@@ -448,6 +449,7 @@ async fn rotation(store: Store) {
             capacitor::repo::ReencryptOptions {
                 after: Some(repo.cursor(&"r29".to_owned()).unwrap()),
                 page_size: 50,
+                all_rows: false,
             },
             |_| {},
         )

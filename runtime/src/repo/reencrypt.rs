@@ -21,6 +21,9 @@ pub struct ReencryptOptions {
     pub after: Option<Cursor>,
     /// Rows read per page.
     pub page_size: usize,
+    /// Rewrite every row, not only those under an older key id: fills a blind index column added to a table
+    /// that already had rows (`capgen migrate diff` says when), or rebuilds every token.
+    pub all_rows: bool,
 }
 
 impl Default for ReencryptOptions {
@@ -28,6 +31,7 @@ impl Default for ReencryptOptions {
         ReencryptOptions {
             after: None,
             page_size: 256,
+            all_rows: false,
         }
     }
 }
@@ -74,7 +78,7 @@ impl<E: Record> Repository<E> {
             for (row, stale) in rows {
                 report.scanned += 1;
                 after = Some(row.value.key());
-                if !stale {
+                if !stale && !options.all_rows {
                     continue;
                 }
                 match self.update(row.value, row.version).await {
