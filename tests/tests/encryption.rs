@@ -4,6 +4,8 @@
 //! a ciphertext moved into another row, a wrong key and an unknown key id fail with errors naming entity and
 //! field; an entity with encrypted fields and no key ring is refused up front.
 
+// The whole generated API is included; this test uses part of it.
+#[allow(dead_code)]
 mod pii {
     pub mod v1 {
         capacitor::include_proto!("pii.v1");

@@ -1,9 +1,11 @@
 //! Protection primitives for personal data (PII): field encryption with key rotation, blind indexes, keyed
 //! tokens for keys that are PII, kind-aware masks and an audit trail.
 //!
-//! These are self-contained building blocks. **They are not wired into generated code or repositories yet**:
-//! a field declared `encrypt = true` is stored as bytes but not encrypted, and the repository neither masks,
-//! audits nor tokenizes. `docs/pii.md` says what is built and what comes next.
+//! Field encryption and blind indexes are wired into the stores and the Redis tier (`field_keys`): a field
+//! declared `encrypt = true` leaves the process only as ciphertext, under the key ring given to the
+//! [`Store`](crate::Store) (`Store::with_keyring`) or read from `CAPACITOR_KEYRING` when it is opened; its
+//! unique or secondary index is a blind index; `Repository::reencrypt` rotates keys. `docs/pii.md` says what
+//! each tier holds and what is not wired yet.
 //!
 //! | piece | what | feature |
 //! |---|---|---|

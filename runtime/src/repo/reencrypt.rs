@@ -73,7 +73,7 @@ impl<E: Record> Repository<E> {
             let (rows, more) = self
                 .inner
                 .store
-                .rotation_page::<E>(after.as_ref(), page_size)
+                .scan_checked::<E>(after.as_ref(), page_size)
                 .await?;
             for (row, stale) in rows {
                 report.scanned += 1;

@@ -184,6 +184,10 @@ impl Store {
     /// ring. Without any, an entity with encrypted fields is refused with [`Error::Config`]; the in-memory
     /// store keeps values in this process and needs no keys.
     #[cfg(feature = "encryption")]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
     pub fn with_keyring(&self, ring: &crate::pii::KeyRing) -> Store {
         let backend = match &self.backend {
             Backend::Memory(m) => Backend::Memory(m.clone()),
@@ -214,7 +218,7 @@ impl Store {
 
     /// A page of a re-encryption pass: up to `limit` rows after `after`, each with whether a ciphertext of it
     /// is under an older key id, and whether more rows follow. The in-memory store holds no ciphertext.
-    pub(crate) async fn rotation_page<E: Record>(
+    pub(crate) async fn scan_checked<E: Record>(
         &self,
         after: Option<&E::Key>,
         limit: usize,
@@ -225,13 +229,14 @@ impl Store {
                 Ok((rows.into_iter().map(|v| (v, false)).collect(), more))
             }
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => s.rotation_page::<E>(after, limit).await,
+            Backend::Sqlite(s) => s.scan_checked::<E>(after, limit).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => s.rotation_page::<E>(after, limit).await,
+            Backend::Postgres(s) => s.scan_checked::<E>(after, limit).await,
         }
     }
 
     /// The field-encryption keys of this store, for the Redis tier in front of it (none for `memory:`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn encryption(&self) -> Encryption {
         match &self.backend {
             Backend::Memory(_) => Encryption::default(),

@@ -601,8 +601,8 @@ macro_rules! sql_store {
             }
 
             /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
-            /// an older key id; and whether more rows follow. The page of a re-encryption pass.
-            pub(crate) async fn rotation_page<E: Record>(
+            /// an older key id; and whether more rows follow. The page of a re-encryption pass, and of `scan`.
+            pub(crate) async fn scan_checked<E: Record>(
                 &self,
                 after: Option<&E::Key>,
                 limit: usize,
@@ -616,6 +616,7 @@ macro_rules! sql_store {
                     }
                     None => &st.scan_first,
                 };
+                // One row more than asked tells whether there is a next page.
                 w.int(limit as i64 + 1);
                 let rows = sqlx::query_with(sql, w.finish::<E>()?)
                     .fetch_all(&self.pool)
@@ -638,27 +639,8 @@ macro_rules! sql_store {
                 limit: usize,
                 with: &crate::cursor::CursorKey,
             ) -> Result<Page<E>, Error> {
-                let st = self.statements::<E>();
-                let mut w = Writer::new();
-                let sql = match after {
-                    Some(key) => {
-                        key_args::<E>(key, &mut w);
-                        &st.scan_after
-                    }
-                    None => &st.scan_first,
-                };
-                // One row more than asked tells whether there is a next page.
-                w.int(limit as i64 + 1);
-                let rows = sqlx::query_with(sql, w.finish::<E>()?)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error::<E>)?;
-                let more = rows.len() > limit;
-                let mut items = Vec::with_capacity(rows.len().min(limit));
-                for row in rows.iter().take(limit) {
-                    let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
-                    items.push(Versioned::new(value, version));
-                }
+                let (rows, more) = self.scan_checked::<E>(after, limit).await?;
+                let items: Vec<Versioned<E>> = rows.into_iter().map(|(row, _)| row).collect();
                 let next = match more {
                     true => items
                         .last()
