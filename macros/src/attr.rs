@@ -112,7 +112,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) ignore: Flag,
     pub(crate) redact: Flag,
     /// Every `validate(...)`, in order, its items unparsed: rule names include keywords (`in`, `const`) that
-    /// `syn::Meta` refuses, so `crate::validate` parses them.
+    /// `syn::Meta` refuses, so `crate::rule_attr` parses them.
     pub(crate) validate: Vec<syn::MetaList>,
 }
 

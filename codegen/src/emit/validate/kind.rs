@@ -23,19 +23,12 @@ pub(super) fn kind_of(ty: &FieldType) -> Kind {
     match ty {
         FieldType::Scalar(s) => Kind::Scalar(*s),
         FieldType::Enum(e) => Kind::Enum(e.clone()),
-        FieldType::WellKnown(w) => match w {
-            WellKnown::Timestamp => Kind::Timestamp,
-            WellKnown::Duration => Kind::Duration,
-            WellKnown::DoubleValue => Kind::Wrapper(Scalar::Double),
-            WellKnown::FloatValue => Kind::Wrapper(Scalar::Float),
-            WellKnown::Int64Value => Kind::Wrapper(Scalar::Int64),
-            WellKnown::Uint64Value => Kind::Wrapper(Scalar::Uint64),
-            WellKnown::Int32Value => Kind::Wrapper(Scalar::Int32),
-            WellKnown::Uint32Value => Kind::Wrapper(Scalar::Uint32),
-            WellKnown::BoolValue => Kind::Wrapper(Scalar::Bool),
-            WellKnown::StringValue => Kind::Wrapper(Scalar::String),
-            WellKnown::BytesValue => Kind::Wrapper(Scalar::Bytes),
-        },
+        FieldType::WellKnown(WellKnown::Timestamp) => Kind::Timestamp,
+        FieldType::WellKnown(WellKnown::Duration) => Kind::Duration,
+        FieldType::WellKnown(w) => Kind::Wrapper(
+            w.wrapped()
+                .expect("every other well-known type wraps a scalar"),
+        ),
         FieldType::Message(m) if m == "google.protobuf.Any" => Kind::Any,
         FieldType::Message(m) if rules::is_field_mask(m) => Kind::FieldMask,
         FieldType::Message(m) => Kind::Message(m.clone()),
