@@ -3,6 +3,10 @@
 use crate::report::SourceDiagnostic;
 use std::path::PathBuf;
 
+/// What to install when no editions compiler is found (the help of [`Error::Editions`]; re-exported as
+/// `proto::EDITIONS_COMPILER_INSTALL`).
+pub const EDITIONS_COMPILER_INSTALL: &str = "install buf (`npm install -g @bufbuild/buf`) or protoc 27 or newer, on PATH or named with `--editions-compiler` (`Builder::editions_compiler`)";
+
 /// Why generation failed. Every variant says what is wrong and where; render it with miette for the source
 /// snippet (`capgen` does), or print it: `Display` lists each problem as `file:line:col: message`.
 #[derive(thiserror::Error, miette::Diagnostic)]
@@ -27,7 +31,7 @@ pub enum Error {
     )]
     #[diagnostic(help(
         "{}; or compile it to a descriptor set yourself (`buf build -o set.binpb`) and pass that with --descriptor-set-in; or declare the file with `syntax = \"proto3\";`",
-        crate::proto::EDITIONS_COMPILER_INSTALL
+        EDITIONS_COMPILER_INSTALL
     ))]
     Editions {
         file: String,

@@ -52,6 +52,8 @@ pub mod plugin;
 pub mod proto;
 #[cfg(feature = "proto")]
 pub mod report;
+#[cfg(feature = "proto")]
+mod source_file;
 
 #[cfg(feature = "proto")]
 pub use builder::{Builder, configure};

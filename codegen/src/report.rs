@@ -3,7 +3,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Origin, ProtoSpan};
-use crate::proto::SourceFile;
+use crate::source_file::SourceFile;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -13,9 +13,6 @@ use crate::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What to install when no compiler is found (part of the error message).
-pub const INSTALL: &str = "install buf (`npm install -g @bufbuild/buf`) or protoc 27 or newer, on PATH or named with `--editions-compiler` (`Builder::editions_compiler`)";
-
 /// The oldest protoc that compiles editions without experimental flags.
 const PROTOC_EDITIONS_MAJOR: u32 = 27;
 
