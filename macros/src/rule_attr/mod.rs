@@ -470,7 +470,7 @@ fn rule_value(cx: &mut Ctxt, meta: &Item, key: &str, field: &RuleField) -> Optio
             .map(RuleValue::List);
     }
     match (field.ty, meta) {
-        (RuleType::Bool, Item::Path(_)) => Some(RuleValue::Bool(true)),
+        (RuleType::Scalar(Scalar::Bool), Item::Path(_)) => Some(RuleValue::Bool(true)),
         (_, Item::NameValue { value, .. }) => scalar_value(cx, value, key, field.ty, &example),
         _ => {
             cx.error(meta, format!("`{key}` takes a value: write `{example}`"));
@@ -483,10 +483,10 @@ fn example(key: &str, field: &RuleField) -> String {
     let one = match (key, field.ty) {
         ("ignore", _) => "\"if_zero_value\"".to_string(),
         ("well_known_regex", _) => "\"http_header_name\"".to_string(),
-        (_, RuleType::Bool) => return format!("{key}` or `{key} = false"),
-        (_, RuleType::String) => "\"abc\"".to_string(),
-        (_, RuleType::Bytes) => "b\"abc\"".to_string(),
-        (_, RuleType::Float | RuleType::Double) => "1.5".to_string(),
+        (_, RuleType::Scalar(Scalar::Bool)) => return format!("{key}` or `{key} = false"),
+        (_, RuleType::Scalar(Scalar::String)) => "\"abc\"".to_string(),
+        (_, RuleType::Scalar(Scalar::Bytes)) => "b\"abc\"".to_string(),
+        (_, RuleType::Scalar(Scalar::Float | Scalar::Double)) => "1.5".to_string(),
         (_, RuleType::Duration) => "\"30s\"".to_string(),
         (_, RuleType::Timestamp) => "\"2024-01-01T00:00:00Z\"".to_string(),
         (_, RuleType::FieldMask) => "[\"name\", \"address.city\"]".to_string(),

@@ -2,7 +2,7 @@
 
 use super::time_literal::{parse_duration, parse_timestamp};
 use crate::ctxt::Ctxt;
-use capacitor_codegen::ir::RuleValue;
+use capacitor_codegen::ir::{RuleValue, Scalar};
 use capacitor_codegen::rules::RuleType;
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
@@ -25,28 +25,30 @@ pub(super) fn scalar_value(
         None
     };
     match rule_ty {
-        RuleType::Bool => match lit(expr) {
+        RuleType::Scalar(Scalar::Bool) => match lit(expr) {
             Some(Lit::Bool(b)) => Some(RuleValue::Bool(b.value)),
             _ => wrong(cx, "true or false"),
         },
-        RuleType::String => match lit(expr) {
+        RuleType::Scalar(Scalar::String) => match lit(expr) {
             Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
             _ => wrong(cx, "a string"),
         },
-        RuleType::Bytes => match lit(expr) {
+        RuleType::Scalar(Scalar::Bytes) => match lit(expr) {
             Some(Lit::ByteStr(b)) => Some(RuleValue::Bytes(b.value())),
             Some(Lit::Str(s)) => Some(RuleValue::Bytes(s.value().into_bytes())),
             _ => wrong(cx, "a byte string"),
         },
-        RuleType::Int32
-        | RuleType::Sint32
-        | RuleType::Sfixed32
-        | RuleType::Int64
-        | RuleType::Sint64
-        | RuleType::Sfixed64 => {
+        RuleType::Scalar(
+            Scalar::Int32
+            | Scalar::Sint32
+            | Scalar::Sfixed32
+            | Scalar::Int64
+            | Scalar::Sint64
+            | Scalar::Sfixed64,
+        ) => {
             let wide = matches!(
                 rule_ty,
-                RuleType::Int64 | RuleType::Sint64 | RuleType::Sfixed64
+                RuleType::Scalar(Scalar::Int64 | Scalar::Sint64 | Scalar::Sfixed64)
             );
             let range = if wide {
                 i128::from(i64::MIN)..=i128::from(i64::MAX)
@@ -66,8 +68,8 @@ pub(super) fn scalar_value(
                 None => wrong(cx, "a whole number"),
             }
         }
-        RuleType::Uint32 | RuleType::Fixed32 | RuleType::Uint64 | RuleType::Fixed64 => {
-            let max = if matches!(rule_ty, RuleType::Uint64 | RuleType::Fixed64) {
+        RuleType::Scalar(Scalar::Uint32 | Scalar::Fixed32 | Scalar::Uint64 | Scalar::Fixed64) => {
+            let max = if matches!(rule_ty, RuleType::Scalar(Scalar::Uint64 | Scalar::Fixed64)) {
                 i128::from(u64::MAX)
             } else {
                 i128::from(u32::MAX)
@@ -78,9 +80,11 @@ pub(super) fn scalar_value(
                 None => wrong(cx, "a whole number"),
             }
         }
-        RuleType::Float | RuleType::Double => match float(expr) {
+        RuleType::Scalar(Scalar::Float | Scalar::Double) => match float(expr) {
             // A `float` rule holds an f32, as the proto front end reads it.
-            Some(x) if rule_ty == RuleType::Float => Some(RuleValue::Float(f64::from(x as f32))),
+            Some(x) if rule_ty == RuleType::Scalar(Scalar::Float) => {
+                Some(RuleValue::Float(f64::from(x as f32)))
+            }
             Some(x) => Some(RuleValue::Float(x)),
             None => wrong(cx, "a number"),
         },

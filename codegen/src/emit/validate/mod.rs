@@ -44,51 +44,28 @@ pub struct ValidateContext<'a> {
 const IGNORE_IF_ZERO_VALUE: i32 = 1;
 const IGNORE_ALWAYS: i32 = 3;
 
+/// The runtime's `validate::FieldType` variant of a scalar: it names its variants as [`Scalar`] does
+/// (`Double`, `Uint32`, `Sfixed64`), so the IR's variant name is the runtime's.
+fn scalar_variant(s: Scalar) -> String {
+    format!("{s:?}")
+}
+
 /// The `FieldDescriptorProto.Type` variant name of a value of this type.
-fn descriptor_type(ty: &FieldType) -> &'static str {
+fn descriptor_type(ty: &FieldType) -> String {
     match ty {
-        FieldType::Scalar(s) => match s {
-            Scalar::Double => "Double",
-            Scalar::Float => "Float",
-            Scalar::Int32 => "Int32",
-            Scalar::Int64 => "Int64",
-            Scalar::Uint32 => "Uint32",
-            Scalar::Uint64 => "Uint64",
-            Scalar::Sint32 => "Sint32",
-            Scalar::Sint64 => "Sint64",
-            Scalar::Fixed32 => "Fixed32",
-            Scalar::Fixed64 => "Fixed64",
-            Scalar::Sfixed32 => "Sfixed32",
-            Scalar::Sfixed64 => "Sfixed64",
-            Scalar::Bool => "Bool",
-            Scalar::String => "String",
-            Scalar::Bytes => "Bytes",
-        },
-        FieldType::Enum(_) => "Enum",
-        FieldType::WellKnown(_) | FieldType::Message(_) => "Message",
+        FieldType::Scalar(s) => scalar_variant(*s),
+        FieldType::Enum(_) => "Enum".to_string(),
+        FieldType::WellKnown(_) | FieldType::Message(_) => "Message".to_string(),
     }
 }
 
-fn rule_type_variant(ty: RuleType) -> &'static str {
+/// The `FieldDescriptorProto.Type` variant name of a field of a rules message.
+fn rule_type_variant(ty: RuleType) -> String {
     match ty {
-        RuleType::Bool => "Bool",
-        RuleType::Int32 => "Int32",
-        RuleType::Int64 => "Int64",
-        RuleType::Uint32 => "Uint32",
-        RuleType::Uint64 => "Uint64",
-        RuleType::Sint32 => "Sint32",
-        RuleType::Sint64 => "Sint64",
-        RuleType::Fixed32 => "Fixed32",
-        RuleType::Fixed64 => "Fixed64",
-        RuleType::Sfixed32 => "Sfixed32",
-        RuleType::Sfixed64 => "Sfixed64",
-        RuleType::Float => "Float",
-        RuleType::Double => "Double",
-        RuleType::String => "String",
-        RuleType::Bytes => "Bytes",
-        RuleType::Enum => "Enum",
+        RuleType::Scalar(s) => scalar_variant(s),
+        RuleType::Enum => "Enum".to_string(),
         RuleType::Message(_) | RuleType::Duration | RuleType::Timestamp | RuleType::FieldMask => {
-            "Message"
+            "Message".to_string()
         }
     }
 }
@@ -183,7 +160,7 @@ impl Emitter<'_> {
                 let (number, name) = (f.number, f.name);
                 quote!(#rt::validate::Segment::indexed(#number, #name, #rt::validate::FieldType::#ty, #index))
             }
-            _ => self.segment_tokens(f.number, f.name, rule_type_variant(f.ty)),
+            _ => self.segment_tokens(f.number, f.name, &rule_type_variant(f.ty)),
         });
         let n = rule.len();
         let method = if for_key {

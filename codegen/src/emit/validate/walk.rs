@@ -142,7 +142,7 @@ impl Emitter<'_> {
                 quote!(#rt::validate::Segment::map(#number, #name, #rt::validate::FieldType::#k, #rt::validate::FieldType::#v))
             }
             _ if self.cx.groups.contains(&full) => self.segment_tokens(number, name, "Group"),
-            _ => self.segment_tokens(number, name, descriptor_type(&field.ty)),
+            _ => self.segment_tokens(number, name, &descriptor_type(&field.ty)),
         }
     }
 
