@@ -1,6 +1,6 @@
 //! `bytes.*` rules: lengths, pattern, affixes and the IP-length formats.
 
-use super::{Gen, Rules};
+use super::{Gen, Rules, bound};
 use crate::ir::RuleValue;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -8,7 +8,7 @@ use quote::quote;
 impl Gen<'_> {
     pub(super) fn bytes(&self, v: &TokenStream, r: &Rules<'_>) -> TokenStream {
         let rt = &self.e.rt;
-        let b = quote!((&#v[..]));
+        let b = quote!(b);
         let mut out = Vec::new();
         let bytes_lit = |value: &RuleValue| match value {
             RuleValue::Bytes(bytes) => {
@@ -103,6 +103,6 @@ impl Gen<'_> {
                 out.push(quote!(if #b.is_empty() { #empty } else if !(#cond) { #fail }));
             }
         }
-        quote!(#(#out)*)
+        bound("b", &quote!(&#v[..]), &out)
     }
 }

@@ -99,7 +99,7 @@ impl Emitter<'_> {
             };
         match expr {
             cel::Expr::Format { format, negated } => {
-                let s = quote!((&#v[..]));
+                let s = quote!(&#v[..]);
                 let fmt = quote!(#rt::validate::format);
                 let call = match format {
                     cel::Format::Email => quote!(#fmt::is_email(#s)),
@@ -118,8 +118,9 @@ impl Emitter<'_> {
                 literal,
             } => {
                 let value = match ty {
-                    FieldType::Scalar(Scalar::String) => quote!((&#v[..])),
-                    _ => quote!((*#v)),
+                    // Unary `&` and `*` bind tighter than the comparison and `as` they end up in.
+                    FieldType::Scalar(Scalar::String) => quote!(&#v[..]),
+                    _ => quote!(*#v),
                 };
                 compare(value, ty, *o, literal)
             }

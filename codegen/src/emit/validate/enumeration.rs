@@ -1,13 +1,13 @@
 //! `enum.*` rules: `const`, `defined_only`, `in` / `not_in`.
 
-use super::{Gen, Rules, rust_path};
+use super::{Gen, Rules, bound, rust_path};
 use crate::ir::{RuleValue, Scalar};
 use proc_macro2::TokenStream;
 use quote::quote;
 
 impl Gen<'_> {
     pub(super) fn enumeration(&self, name: &str, v: &TokenStream, r: &Rules<'_>) -> TokenStream {
-        let val = quote!((*#v));
+        let val = quote!(val);
         let mut out = Vec::new();
         let lit = |value: &RuleValue| Self::literal(Scalar::Int32, value);
         if let Some(c) = r.get("const").and_then(lit) {
@@ -39,6 +39,6 @@ impl Gen<'_> {
             out.push(quote!(if !#defined { #f }));
         }
         self.in_not_in(&mut out, &val, r, &lit);
-        quote!(#(#out)*)
+        bound("val", &quote!(*#v), &out)
     }
 }

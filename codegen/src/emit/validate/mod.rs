@@ -10,7 +10,7 @@
 use crate::emit::rust::RuntimePath;
 use crate::ir::{FieldType, Message, Rule, RuleValue, Scalar, Schema, WellKnown};
 use crate::rules::{self, RuleField, RuleType};
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -199,6 +199,47 @@ fn rust_path(path: &str) -> TokenStream {
         .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
 }
 
+/// Whether `tokens` read the identifier `name` anywhere (inside groups too). Bindings are emitted only when
+/// the code after them reads them, so that generated code has no unused variables to allow.
+fn mentions(tokens: &TokenStream, name: &str) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == name,
+        TokenTree::Group(group) => mentions(&group.stream(), name),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
+    })
+}
+
+/// `let name = value;` when `body` reads `name`, else nothing.
+fn bind_if_read(name: &str, value: &TokenStream, body: &TokenStream) -> TokenStream {
+    if mentions(body, name) {
+        let ident = format_ident!("{name}");
+        quote!(let #ident = #value;)
+    } else {
+        quote!()
+    }
+}
+
+/// The checks `out` on a value bound once as `name` (`let s = &v[..];`), in a block; nothing when there are
+/// no checks.
+fn bound(name: &str, value: &TokenStream, out: &[TokenStream]) -> TokenStream {
+    let checks = quote!(#(#out)*);
+    if checks.is_empty() {
+        return checks;
+    }
+    let bind = bind_if_read(name, value, &checks);
+    quote!({ #bind #checks })
+}
+
+/// The pattern binding `name`: the name when `body` reads it, else `_`.
+fn pattern(name: &str, body: &TokenStream) -> TokenStream {
+    if mentions(body, name) {
+        let ident = format_ident!("{name}");
+        quote!(#ident)
+    } else {
+        quote!(_)
+    }
+}
+
 fn rust_ident(name: &str) -> Ident {
     match name.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, Span::call_site()),
@@ -231,15 +272,17 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
     for field in &message.fields {
         body.push(e.field(field));
     }
+    let body = quote!(#(#body)*);
+    let cx_pattern = pattern("cx", &body);
+    let parent_pattern = pattern("parent", &body);
     quote! {
-        #[allow(clippy::all, clippy::pedantic, unused_variables, unused_mut, unused_parens, non_upper_case_globals)]
         impl #rt::validate::Validate for #ty {
             fn validate_into(
                 &self,
-                cx: &mut #rt::validate::Cx,
-                parent: ::core::option::Option<&#rt::validate::PathNode<'_>>,
+                #cx_pattern: &mut #rt::validate::Cx,
+                #parent_pattern: ::core::option::Option<&#rt::validate::PathNode<'_>>,
             ) -> ::core::ops::ControlFlow<()> {
-                #(#body)*
+                #body
                 ::core::ops::ControlFlow::Continue(())
             }
         }

@@ -1,7 +1,7 @@
 //! Numeric rules (`int32.*`, `double.*`, …): `const`, the `lt`/`gt` ranges, `finite`; the ranges also serve
 //! Duration and Timestamp bounds.
 
-use super::{Gen, Rules};
+use super::{Gen, Rules, bound};
 use crate::ir::{RuleValue, Scalar};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -10,7 +10,7 @@ impl Gen<'_> {
     pub(super) fn number(&self, s: Scalar, v: &TokenStream, r: &Rules<'_>) -> TokenStream {
         let lit = |value: &RuleValue| Self::literal(s, value);
         let mut out = Vec::new();
-        let val = quote!((*#v));
+        let val = quote!(val);
         if let Some(c) = r.get("const").and_then(lit) {
             let f = self.fail(
                 "const",
@@ -28,7 +28,7 @@ impl Gen<'_> {
             let f = self.fail("finite", "finite", "value must be finite");
             out.push(quote!(if !#val.is_finite() { #f }));
         }
-        quote!(#(#out)*)
+        bound("val", &quote!(*#v), &out)
     }
 
     /// lt / lte / gt / gte and their combinations, with protovalidate's rule ids (`gt_lt`,

@@ -1,6 +1,6 @@
 //! `string.*` rules: lengths, pattern, affixes, and the well-known formats (email, hostname, IP, URI, …).
 
-use super::{Gen, Rules};
+use super::{Gen, Rules, bound};
 use crate::ir::RuleValue;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -8,7 +8,7 @@ use quote::quote;
 impl Gen<'_> {
     pub(super) fn string(&self, v: &TokenStream, r: &Rules<'_>) -> TokenStream {
         let rt = &self.e.rt;
-        let s = quote!((&#v[..]));
+        let s = quote!(s);
         let mut out = Vec::new();
         let str_lit = |value: &RuleValue| match value {
             RuleValue::String(s) => Some(quote!(#s)),
@@ -214,6 +214,6 @@ impl Gen<'_> {
                 _ => {}
             }
         }
-        quote!(#(#out)*)
+        bound("s", &quote!(&#v[..]), &out)
     }
 }

@@ -2,8 +2,8 @@
 //! down to the typed checks of each value.
 
 use super::{
-    Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, descriptor_type, kind_of,
-    rules_member, rust_ident, rust_path,
+    Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, bind_if_read, descriptor_type,
+    kind_of, mentions, pattern, rules_member, rust_ident, rust_path,
 };
 use crate::ir::{Field, FieldType, Label, Oneof, RuleValue, Scalar};
 use crate::rules::{self, RuleField};
@@ -82,8 +82,9 @@ impl Emitter<'_> {
             return quote!();
         };
         let checks = self.cel_checks_at(&ty, &quote!(v), &rules, &cel, &quote!(parent), false);
+        let v = bind_if_read("v", &quote!(self), &checks);
         quote! {{
-            let v = self;
+            #v
             #checks
         }}
     }
@@ -185,6 +186,9 @@ impl Emitter<'_> {
             _ => self.singular(field, &kind, &rules, &at),
         };
         let _ = ident;
+        if !mentions(&body, "node") {
+            return quote!({ #body });
+        }
         quote! {{
             static F: #rt::validate::Segment = #segment;
             let node = #rt::validate::PathNode::new(parent, &F);
@@ -226,9 +230,10 @@ impl Emitter<'_> {
             let oident = rust_ident(&o.rust_name);
             let ety = rust_path(&o.rust_type);
             let variant = format_ident!("{}", crate::names::type_name(&field.name));
+            let v = pattern("v", &quote!(#on_value #recurse));
             return quote! {
                 match &self.#oident {
-                    ::core::option::Option::Some(#ety::#variant(v)) => { #on_value #recurse }
+                    ::core::option::Option::Some(#ety::#variant(#v)) => { #on_value #recurse }
                     _ => { #missing }
                 }
             };
@@ -241,23 +246,29 @@ impl Emitter<'_> {
                 } else {
                     quote!(#checks)
                 };
+                if !mentions(&apply, "v") {
+                    return apply;
+                }
                 quote! {
                     let d = ::core::default::Default::default();
                     let v = self.#ident.as_ref().unwrap_or(&d);
                     #apply
                 }
             }
-            Label::Optional => quote! {
+            Label::Optional => {
+                let v = pattern("v", &quote!(#on_value #recurse));
+                quote! {
                 match &self.#ident {
-                    ::core::option::Option::Some(v) => { #on_value #recurse }
+                    ::core::option::Option::Some(#v) => { #on_value #recurse }
                     ::core::option::Option::None => { #missing }
                 }
-            },
-            Label::Required => quote! {
-                let v = &self.#ident;
-                #on_value
-                #recurse
-            },
+                }
+            }
+            Label::Required => {
+                let rest = quote!(#on_value #recurse);
+                let v = bind_if_read("v", &quote!(&self.#ident), &rest);
+                quote!(#v #rest)
+            }
             _ => {
                 // Implicit presence: the zero value means "not set".
                 let apply = if required || if_zero {
@@ -265,10 +276,8 @@ impl Emitter<'_> {
                 } else {
                     quote!(#checks)
                 };
-                quote! {
-                    let v = &self.#ident;
-                    #apply
-                }
+                let v = bind_if_read("v", &quote!(&self.#ident), &apply);
+                quote!(#v #apply)
             }
         }
     }
@@ -356,11 +365,12 @@ impl Emitter<'_> {
                 &quote!(::core::option::Option::Some(&item)),
             )
         };
+        let v = pattern("v", &quote!(#item_checks #recurse));
         let per_item = if item_checks.is_empty() && recurse.is_empty() {
             quote!()
         } else {
             quote! {
-                for (i, v) in list.iter().enumerate() {
+                for (i, #v) in list.iter().enumerate() {
                     let item = node.with_key(#rt::validate::Key::Index(i));
                     #item_checks
                     #recurse
@@ -381,10 +391,8 @@ impl Emitter<'_> {
                 if !list.is_empty() { #body }
             }
         } else {
-            quote! {
-                let list = &self.#ident[..];
-                #body
-            }
+            let list = bind_if_read("list", &quote!(&self.#ident[..]), &body);
+            quote!(#list #body)
         }
     }
 
@@ -490,11 +498,13 @@ impl Emitter<'_> {
         };
         // The runtime walks the entries and, when one breaks a rule, reports in key order (HashMap order
         // differs run to run, and fail-fast must name the same first violation every time).
+        let k = pattern("k", &quote!(#key_checks #key_expr));
+        let v = pattern("v", &quote!(#value_checks #recurse));
         let per_entry = if key_checks.is_empty() && value_checks.is_empty() && recurse.is_empty() {
             quote!()
         } else {
             quote! {
-                cx.map_entries(map, |cx, k, v| {
+                cx.map_entries(map, |cx, #k, #v| {
                     let entry = node.with_key(#key_expr);
                     #key_checks
                     #value_checks
@@ -516,10 +526,8 @@ impl Emitter<'_> {
                 if !map.is_empty() { #body }
             }
         } else {
-            quote! {
-                let map = &self.#ident;
-                #body
-            }
+            let map = bind_if_read("map", &quote!(&self.#ident), &body);
+            quote!(#map #body)
         }
     }
 

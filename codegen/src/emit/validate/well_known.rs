@@ -1,7 +1,7 @@
 //! Rules of the well-known types: Duration and Timestamp bounds (and `*_now`, `within`), `any.in`,
 //! `field_mask.*`.
 
-use super::{Gen, Rules};
+use super::{Gen, Rules, bound};
 use crate::ir::RuleValue;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -76,7 +76,7 @@ impl Gen<'_> {
             let rt = &self.e.rt;
             quote!(#rt::validate::support)
         };
-        let paths = quote!((&#v.paths[..]));
+        let paths = quote!(paths);
         let strings = |value: Option<&RuleValue>| -> Option<Vec<String>> {
             match value? {
                 RuleValue::List(items) => Some(
@@ -111,6 +111,6 @@ impl Gen<'_> {
             let f = self.fail(rule, rule, &format!("{message} [{}]", list.join(", ")));
             out.push(quote!(if !#support::#test(#paths, &[#(#list),*]) { #f }));
         }
-        quote!(#(#out)*)
+        bound("paths", &quote!(&#v.paths[..]), &out)
     }
 }
