@@ -276,6 +276,20 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
     let cx_pattern = pattern("cx", &body);
     let parent_pattern = pattern("parent", &body);
     quote! {
+        // Each rule is emitted by the same template whatever its bounds, so a few shapes read as clumsy to
+        // clippy on particular values: bounds are negated comparisons so that NaN fails every bound
+        // (`!(v >= 1.0)`, also for integers, and `!(v >= a && v <= b)`), `min_len = 1` is `len() < 1`, an
+        // optional field is a `match` whose arms are filled independently, and a message that only holds
+        // itself passes `cx` to nothing but its own validator.
+        #[allow(
+            clippy::neg_cmp_op_on_partial_ord,
+            clippy::nonminimal_bool,
+            clippy::manual_range_contains,
+            clippy::len_zero,
+            clippy::single_match,
+            clippy::collapsible_match,
+            clippy::only_used_in_recursion
+        )]
         impl #rt::validate::Validate for #ty {
             fn validate_into(
                 &self,
@@ -376,7 +390,8 @@ impl Gen<'_> {
                 let mut out = Vec::new();
                 if let Some(RuleValue::Bool(c)) = r.get("const") {
                     let f = self.fail("const", "const", &format!("value must equal {c}"));
-                    out.push(quote!(if *#v != #c { #f }));
+                    let differs = if *c { quote!(!*#v) } else { quote!(*#v) };
+                    out.push(quote!(if #differs { #f }));
                 }
                 quote!(#(#out)*)
             }

@@ -35,10 +35,19 @@ impl Emitter<'_> {
                     _ => {}
                 }
             }
-            let counts = names.iter().filter_map(|n| self.message.field(n)).map(|f| {
-                let set = self.is_set(f);
-                quote!(usize::from(#set))
-            });
+            let counts: Vec<TokenStream> = names
+                .iter()
+                .filter_map(|n| self.message.field(n))
+                .map(|f| {
+                    let set = self.is_set(f);
+                    quote!(usize::from(#set))
+                })
+                .collect();
+            let sum = if counts.is_empty() {
+                quote!(0)
+            } else {
+                quote!(#(#counts)+*)
+            };
             let id = "message.oneof";
             let many = format!("only one of {} can be set", names.join(", "));
             let none = format!("one of {} must be set", names.join(", "));
@@ -50,7 +59,7 @@ impl Emitter<'_> {
                 quote!()
             };
             out.push(quote! {{
-                let set: usize = 0 #(+ #counts)*;
+                let set: usize = #sum;
                 if set > 1 { #many }
                 if set == 0 { #none }
             }});
@@ -112,8 +121,11 @@ impl Emitter<'_> {
             }
             Label::Optional => quote!(self.#ident.is_some()),
             Label::Implicit => {
-                let zero = self.is_zero(&kind_of(&field.ty), &quote!((&self.#ident)));
-                quote!(!(#zero))
+                let zero = self.is_zero(&kind_of(&field.ty), &quote!(v));
+                quote!({
+                    let v = &self.#ident;
+                    !(#zero)
+                })
             }
         }
     }
