@@ -5,7 +5,7 @@ use super::item::Item;
 use super::time_literal::{parse_duration, parse_timestamp};
 use super::{IGNORE, KNOWN_REGEX};
 use crate::ctxt::Ctxt;
-use capacitor_codegen::ir::RuleValue;
+use capacitor_codegen::ir::{RuleValue, Scalar};
 use capacitor_codegen::rules::{RuleField, RuleType};
 use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 
@@ -37,7 +37,7 @@ pub(super) fn rule_value(
             .map(RuleValue::List);
     }
     match (field.ty, meta) {
-        (RuleType::Bool, Item::Path(_)) => Some(RuleValue::Bool(true)),
+        (RuleType::Scalar(Scalar::Bool), Item::Path(_)) => Some(RuleValue::Bool(true)),
         (_, Item::NameValue { value, .. }) => scalar_value(cx, value, key, field.ty, &example),
         _ => {
             cx.error(meta, format!("`{key}` takes a value: write `{example}`"));
@@ -50,10 +50,12 @@ pub(super) fn example(key: &str, field: &RuleField) -> String {
     let one = match (key, field.ty) {
         ("ignore", _) => "\"if_zero_value\"".to_string(),
         ("well_known_regex", _) => "\"http_header_name\"".to_string(),
-        (_, RuleType::Bool) => return format!("{key}` or `{key} = false"),
-        (_, RuleType::String) => "\"abc\"".to_string(),
-        (_, RuleType::Bytes) => "b\"abc\"".to_string(),
-        (_, RuleType::Float | RuleType::Double) => "1.5".to_string(),
+        (_, RuleType::Scalar(Scalar::Bool)) => return format!("{key}` or `{key} = false"),
+        (_, RuleType::Scalar(Scalar::String)) => "\"abc\"".to_string(),
+        (_, RuleType::Scalar(Scalar::Bytes)) => "b\"abc\"".to_string(),
+        (_, RuleType::Scalar(Scalar::Float) | RuleType::Scalar(Scalar::Double)) => {
+            "1.5".to_string()
+        }
         (_, RuleType::Duration) => "\"30s\"".to_string(),
         (_, RuleType::Timestamp) => "\"2024-01-01T00:00:00Z\"".to_string(),
         (_, RuleType::FieldMask) => "[\"name\", \"address.city\"]".to_string(),
@@ -79,28 +81,30 @@ pub(super) fn scalar_value(
         None
     };
     match rule_ty {
-        RuleType::Bool => match lit(expr) {
+        RuleType::Scalar(Scalar::Bool) => match lit(expr) {
             Some(Lit::Bool(b)) => Some(RuleValue::Bool(b.value)),
             _ => wrong(cx, "true or false"),
         },
-        RuleType::String => match lit(expr) {
+        RuleType::Scalar(Scalar::String) => match lit(expr) {
             Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
             _ => wrong(cx, "a string"),
         },
-        RuleType::Bytes => match lit(expr) {
+        RuleType::Scalar(Scalar::Bytes) => match lit(expr) {
             Some(Lit::ByteStr(b)) => Some(RuleValue::Bytes(b.value())),
             Some(Lit::Str(s)) => Some(RuleValue::Bytes(s.value().into_bytes())),
             _ => wrong(cx, "a byte string"),
         },
-        RuleType::Int32
-        | RuleType::Sint32
-        | RuleType::Sfixed32
-        | RuleType::Int64
-        | RuleType::Sint64
-        | RuleType::Sfixed64 => {
+        RuleType::Scalar(Scalar::Int32)
+        | RuleType::Scalar(Scalar::Sint32)
+        | RuleType::Scalar(Scalar::Sfixed32)
+        | RuleType::Scalar(Scalar::Int64)
+        | RuleType::Scalar(Scalar::Sint64)
+        | RuleType::Scalar(Scalar::Sfixed64) => {
             let wide = matches!(
                 rule_ty,
-                RuleType::Int64 | RuleType::Sint64 | RuleType::Sfixed64
+                RuleType::Scalar(Scalar::Int64)
+                    | RuleType::Scalar(Scalar::Sint64)
+                    | RuleType::Scalar(Scalar::Sfixed64)
             );
             let range = if wide {
                 i128::from(i64::MIN)..=i128::from(i64::MAX)
@@ -120,8 +124,14 @@ pub(super) fn scalar_value(
                 None => wrong(cx, "a whole number"),
             }
         }
-        RuleType::Uint32 | RuleType::Fixed32 | RuleType::Uint64 | RuleType::Fixed64 => {
-            let max = if matches!(rule_ty, RuleType::Uint64 | RuleType::Fixed64) {
+        RuleType::Scalar(Scalar::Uint32)
+        | RuleType::Scalar(Scalar::Fixed32)
+        | RuleType::Scalar(Scalar::Uint64)
+        | RuleType::Scalar(Scalar::Fixed64) => {
+            let max = if matches!(
+                rule_ty,
+                RuleType::Scalar(Scalar::Uint64) | RuleType::Scalar(Scalar::Fixed64)
+            ) {
                 i128::from(u64::MAX)
             } else {
                 i128::from(u32::MAX)
@@ -132,9 +142,11 @@ pub(super) fn scalar_value(
                 None => wrong(cx, "a whole number"),
             }
         }
-        RuleType::Float | RuleType::Double => match float(expr) {
+        RuleType::Scalar(Scalar::Float) | RuleType::Scalar(Scalar::Double) => match float(expr) {
             // A `float` rule holds an f32, as the proto front end reads it.
-            Some(x) if rule_ty == RuleType::Float => Some(RuleValue::Float(f64::from(x as f32))),
+            Some(x) if rule_ty == RuleType::Scalar(Scalar::Float) => {
+                Some(RuleValue::Float(f64::from(x as f32)))
+            }
             Some(x) => Some(RuleValue::Float(x)),
             None => wrong(cx, "a number"),
         },

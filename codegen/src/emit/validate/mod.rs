@@ -147,49 +147,41 @@ fn rules_member(kind: &Kind) -> Option<&'static str> {
 /// The `FieldDescriptorProto.Type` variant name of a value of this type.
 fn descriptor_type(ty: &FieldType) -> &'static str {
     match ty {
-        FieldType::Scalar(s) => match s {
-            Scalar::Double => "Double",
-            Scalar::Float => "Float",
-            Scalar::Int32 => "Int32",
-            Scalar::Int64 => "Int64",
-            Scalar::Uint32 => "Uint32",
-            Scalar::Uint64 => "Uint64",
-            Scalar::Sint32 => "Sint32",
-            Scalar::Sint64 => "Sint64",
-            Scalar::Fixed32 => "Fixed32",
-            Scalar::Fixed64 => "Fixed64",
-            Scalar::Sfixed32 => "Sfixed32",
-            Scalar::Sfixed64 => "Sfixed64",
-            Scalar::Bool => "Bool",
-            Scalar::String => "String",
-            Scalar::Bytes => "Bytes",
-        },
+        FieldType::Scalar(s) => scalar_variant(*s),
         FieldType::Enum(_) => "Enum",
         FieldType::WellKnown(_) | FieldType::Message(_) => "Message",
     }
 }
 
+/// The `FieldDescriptorProto.Type` variant name of a field of a rules message.
 fn rule_type_variant(ty: RuleType) -> &'static str {
     match ty {
-        RuleType::Bool => "Bool",
-        RuleType::Int32 => "Int32",
-        RuleType::Int64 => "Int64",
-        RuleType::Uint32 => "Uint32",
-        RuleType::Uint64 => "Uint64",
-        RuleType::Sint32 => "Sint32",
-        RuleType::Sint64 => "Sint64",
-        RuleType::Fixed32 => "Fixed32",
-        RuleType::Fixed64 => "Fixed64",
-        RuleType::Sfixed32 => "Sfixed32",
-        RuleType::Sfixed64 => "Sfixed64",
-        RuleType::Float => "Float",
-        RuleType::Double => "Double",
-        RuleType::String => "String",
-        RuleType::Bytes => "Bytes",
+        RuleType::Scalar(s) => scalar_variant(s),
         RuleType::Enum => "Enum",
         RuleType::Message(_) | RuleType::Duration | RuleType::Timestamp | RuleType::FieldMask => {
             "Message"
         }
+    }
+}
+
+/// The runtime's `FieldType` variant of a scalar.
+fn scalar_variant(scalar: Scalar) -> &'static str {
+    match scalar {
+        Scalar::Double => "Double",
+        Scalar::Float => "Float",
+        Scalar::Int32 => "Int32",
+        Scalar::Int64 => "Int64",
+        Scalar::Uint32 => "Uint32",
+        Scalar::Uint64 => "Uint64",
+        Scalar::Sint32 => "Sint32",
+        Scalar::Sint64 => "Sint64",
+        Scalar::Fixed32 => "Fixed32",
+        Scalar::Fixed64 => "Fixed64",
+        Scalar::Sfixed32 => "Sfixed32",
+        Scalar::Sfixed64 => "Sfixed64",
+        Scalar::Bool => "Bool",
+        Scalar::String => "String",
+        Scalar::Bytes => "Bytes",
     }
 }
 
