@@ -22,7 +22,6 @@ pub fn check(schema: &Schema) -> Vec<Diagnostic> {
         }
         for field in &message.fields {
             encrypt_needs_string_or_bytes(message, field, &mut out);
-            encrypt_is_not_built_yet(message, field, &mut out);
         }
     }
     one_table_per_entity(schema, &mut out);
@@ -36,10 +35,11 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
         if let Some(index) = &field.options.index {
             index_fits_field(message, field, index.value, &index.origin, out);
         }
-        encrypted_field_is_not_indexed(message, field, out);
+        encrypted_field_is_not_a_key(message, field, out);
     }
     for index in &entity.indexes {
         composite_index_is_sound(message, index, out);
+        composite_index_has_no_encrypted_field(message, index, out);
     }
     unique_columns(message, out);
     unique_index_names(message, entity, out);
@@ -161,16 +161,22 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
     let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
         return;
     };
-    if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes))
-        || matches!(field.label, Label::Map { .. })
-    {
+    // One value per column: the ciphertext of a single string or bytes value. A list, a map or a oneof member
+    // (stored inside its oneof's JSON column) has no column of its own to hold one ciphertext.
+    let problem = if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes)) {
+        Some("needs a string or bytes field")
+    } else if matches!(field.label, Label::Map { .. } | Label::Repeated) {
+        Some("needs a single string or bytes value, not a repeated or map field")
+    } else if field.oneof.is_some() {
+        Some("cannot be on a oneof member (a oneof is stored as one JSON value)")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         out.push(
             Diagnostic::new(
                 &encrypt.origin,
-                format!(
-                    "{}: `encrypt` needs a string or bytes field",
-                    field_name(message, field)
-                ),
+                format!("{}: `encrypt` {problem}", field_name(message, field)),
                 "encrypt on a field that is not string or bytes",
             )
             .help("store the value as string or bytes, or drop `encrypt`"),
@@ -178,44 +184,49 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
     }
 }
 
-/// `encrypt` is declared in the options but nothing encrypts yet: accepting it would store the value in plaintext
-/// under a promise of ciphertext, so it is refused until field encryption is wired (issue #11). Fields that are
-/// not string or bytes get `encrypt_needs_string_or_bytes` instead.
-fn encrypt_is_not_built_yet(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
-    let Some(encrypt) = field.options.encrypt.as_ref().filter(|e| e.value) else {
-        return;
-    };
-    if matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes))
-        && !matches!(field.label, Label::Map { .. })
+/// An encrypted field's unique or secondary index is a blind index (keyed HMAC tokens in a column of their
+/// own). A primary key cannot be encrypted: every ciphertext of a row is bound to the row's key, which must be
+/// readable to find the row.
+fn encrypted_field_is_not_a_key(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    if let (Some(encrypt), Some(index)) = (
+        field.options.encrypt.as_ref().filter(|e| e.value),
+        &field.options.index,
+    ) && index.value == IndexKind::Primary
     {
         out.push(
             Diagnostic::new(
                 &encrypt.origin,
                 format!(
-                    "{}: `encrypt` is not built yet: the value would be stored in plaintext",
+                    "{}: a primary key cannot be encrypted (every ciphertext is bound to the row's key)",
                     field_name(message, field)
                 ),
-                "field encryption is not built yet",
+                "encrypted primary key",
             )
-            .help("drop `encrypt` for now; `capgen report --deny unencrypted-pii` lists the PII stored in plaintext (docs/pii.md)"),
+            .help("key the entity by another field (e.g. an opaque id) and give this one a unique index"),
         );
     }
 }
 
-/// Encrypted columns hold ciphertext that differs on every write, so an index on them finds nothing.
-fn encrypted_field_is_not_indexed(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
-    if let (Some(encrypt), Some(_)) = (
-        field.options.encrypt.as_ref().filter(|e| e.value),
-        &field.options.index,
-    ) {
-        out.push(Diagnostic::new(
-            &encrypt.origin,
-            format!(
-                "{}: an encrypted field cannot be indexed (ciphertext is not comparable)",
-                field_name(message, field)
-            ),
-            "encrypted and indexed",
-        ));
+/// A composite index over an encrypted field would need a blind index over several fields; only single-field
+/// indexes get one.
+fn composite_index_has_no_encrypted_field(
+    message: &Message,
+    index: &CompositeIndex,
+    out: &mut Vec<Diagnostic>,
+) {
+    for name in &index.fields {
+        if let Some(field) = message.field(name)
+            && field.options.encrypt.as_ref().is_some_and(|e| e.value)
+        {
+            out.push(Diagnostic::new(
+                &index.origin,
+                format!(
+                    "{}: a composite index cannot include an encrypted field (only a single-field index gets a blind index)",
+                    field_name(message, field)
+                ),
+                "encrypted field in a composite index",
+            ));
+        }
     }
 }
 

@@ -65,6 +65,15 @@ pub enum Error {
         /// The version the store holds.
         found: Option<u64>,
     },
+    /// A write would give a unique index a value another row holds. Names the entity and the index, never the
+    /// value.
+    #[error("{entity}: unique index {index} already holds that value")]
+    UniqueViolation {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The index's name.
+        index: &'static str,
+    },
     /// The value breaks its schema's rules (`buf.validate`); no tier was touched.
     #[error("invalid value: {0}")]
     Validation(crate::validate::Violations),
@@ -80,15 +89,6 @@ pub enum Error {
         entity: &'static str,
         /// The cache tier that could not be updated.
         tier: Tier,
-    },
-    /// A write would give a unique index a value another row already holds (the store refused it). Names
-    /// the entity and the schema's index, never the value.
-    #[error("{entity}: unique index {index} already holds that value")]
-    UniqueViolation {
-        /// The entity's message name.
-        entity: &'static str,
-        /// The index's name in the schema (`users_email_key`).
-        index: &'static str,
     },
     /// A tier failed. Redis failures are counted and absorbed by the repository; a store failure means the
     /// operation did not happen (nothing is acknowledged that did not commit).

@@ -40,6 +40,24 @@ pub trait Column: Sized + Send + Sync + 'static {
         None
     }
 
+    /// The plaintext bytes an encrypted column seals: [`Sealable::Bytes`] for a string's UTF-8 or a byte
+    /// string, [`Sealable::Null`] for an unset optional. Only string and bytes fields may be encrypted (the
+    /// schema check refuses others), so every other kind keeps this default.
+    #[doc(hidden)]
+    fn sealable(&self) -> Sealable<'_> {
+        Sealable::Unsupported
+    }
+
+    /// The value of an encrypted column from its decrypted bytes (`None`: the column was NULL), the inverse of
+    /// [`sealable`](Column::sealable).
+    #[doc(hidden)]
+    fn unseal(plaintext: Option<Vec<u8>>) -> Result<Self, DecodeError> {
+        let _ = plaintext;
+        Err(DecodeError::new(
+            "an encrypted column of a type that cannot be encrypted",
+        ))
+    }
+
     #[cfg(feature = "sqlite")]
     #[doc(hidden)]
     fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
@@ -107,6 +125,31 @@ impl DecodeReason for sqlx::Error {
             _ => "the column could not be read".to_owned(),
         }
     }
+}
+
+/// Met by every type when the runtime has its `encryption` feature. Generated code for an entity with
+/// `encrypt` fields requires it, so such a schema fails to compile, naming the feature, against a runtime
+/// built without it (rather than storing plaintext, or failing only at run time).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has encrypted fields (`encrypt`), which need the `encryption` feature of the `capacitor` runtime",
+    label = "enable it: capacitor = {{ features = [\"encryption\"] }}",
+    note = "without the feature, values of encrypted fields could not be encrypted"
+)]
+pub trait EncryptionEnabled {}
+
+#[cfg(feature = "encryption")]
+impl<T: ?Sized> EncryptionEnabled for T {}
+
+/// What an encrypted column seals, from [`Column::sealable`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Sealable<'a> {
+    /// The plaintext bytes.
+    Bytes(&'a [u8]),
+    /// An unset optional value: stored as NULL, not encrypted.
+    Null,
+    /// A kind that cannot be encrypted.
+    Unsupported,
 }
 
 /// The SQL hooks of a one-column type, through the codec.
@@ -235,6 +278,13 @@ impl Column for String {
     fn read_token(input: &mut &str) -> Option<Self> {
         token_sized(input, 's', Some).map(str::to_owned)
     }
+    fn sealable(&self) -> Sealable<'_> {
+        Sealable::Bytes(self.as_bytes())
+    }
+    fn unseal(plaintext: Option<Vec<u8>>) -> Result<Self, DecodeError> {
+        String::from_utf8(plaintext.ok_or_else(unexpected_null)?)
+            .map_err(|_| DecodeError::new("a decrypted string is not UTF-8"))
+    }
     sql_hooks!();
 }
 
@@ -258,6 +308,12 @@ impl Column for Vec<u8> {
             .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
             .collect()
     }
+    fn sealable(&self) -> Sealable<'_> {
+        Sealable::Bytes(self)
+    }
+    fn unseal(plaintext: Option<Vec<u8>>) -> Result<Self, DecodeError> {
+        plaintext.ok_or_else(unexpected_null)
+    }
     sql_hooks!();
 }
 
@@ -268,6 +324,12 @@ impl Column for prost::bytes::Bytes {
     }
     fn read_token(input: &mut &str) -> Option<Self> {
         Vec::<u8>::read_token(input).map(Self::from)
+    }
+    fn sealable(&self) -> Sealable<'_> {
+        Sealable::Bytes(self)
+    }
+    fn unseal(plaintext: Option<Vec<u8>>) -> Result<Self, DecodeError> {
+        Vec::<u8>::unseal(plaintext).map(Self::from)
     }
     #[cfg(feature = "sqlite")]
     fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
@@ -310,6 +372,15 @@ impl<T: Column> Column for Option<T> {
             }
             None => T::read_token(input).map(Some),
         }
+    }
+    fn sealable(&self) -> Sealable<'_> {
+        match self {
+            Some(v) => v.sealable(),
+            None => Sealable::Null,
+        }
+    }
+    fn unseal(plaintext: Option<Vec<u8>>) -> Result<Self, DecodeError> {
+        plaintext.map(|p| T::unseal(Some(p))).transpose()
     }
     #[cfg(feature = "sqlite")]
     fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
@@ -405,6 +476,10 @@ impl Column for crate::codec::Json {
         let _ = write!(out, "j{}:{text};", text.len());
     }
     sql_hooks!();
+}
+
+fn unexpected_null() -> DecodeError {
+    DecodeError::new("an encrypted column of a required value is NULL")
 }
 
 /// The text of a `<kind><text>;` token at the front of `input` (advancing past it).

@@ -67,10 +67,19 @@ pub const VERSION_COLUMN: &str = "_version";
 /// Suffix of a Timestamp's nanoseconds companion column on Postgres (`created_at_nanos`).
 pub const NANOS_SUFFIX: &str = "_nanos";
 
+/// Suffix of the blind index column of an encrypted, indexed field (`email_bidx`).
+pub const BLIND_INDEX_SUFFIX: &str = "_bidx";
+
+/// How many bits the blind index of an encrypted field keeps when the field has only secondary indexes: the
+/// lookup matches about one row in 2^16 besides the wanted ones (dropped after decryption), and each token is
+/// shared by about one value in 2^16 (see `docs/pii.md`). A field with a unique index keeps all 256 bits.
+pub const SECONDARY_BLIND_INDEX_BITS: u16 = 16;
+
 /// A column's role in the row and its stable identity: what it stores, by proto field number, never by name.
 ///
 /// Written into the migration lockfile as text: `7` (field 7), `7/nanos` (the nanoseconds companion of
-/// Timestamp field 7 on Postgres), `oneof/contact` (a oneof's JSON column, by oneof name) and `_version`.
+/// Timestamp field 7 on Postgres), `7/blind` (the blind index of encrypted field 7), `oneof/contact` (a oneof's
+/// JSON column, by oneof name) and `_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(
     feature = "serde",
@@ -82,6 +91,9 @@ pub enum ColumnKey {
     Field(u32),
     /// The nanoseconds companion column of Timestamp field `number` (Postgres).
     Nanos(u32),
+    /// The blind index (keyed HMAC tokens) of encrypted field `number`, which its unique or secondary index is
+    /// on: ciphertext is not comparable.
+    BlindIndex(u32),
     /// The JSON column of a oneof, by oneof name.
     Oneof(String),
     /// The row version column used for optimistic concurrency.
@@ -93,6 +105,7 @@ impl fmt::Display for ColumnKey {
         match self {
             ColumnKey::Field(n) => write!(f, "{n}"),
             ColumnKey::Nanos(n) => write!(f, "{n}/nanos"),
+            ColumnKey::BlindIndex(n) => write!(f, "{n}/blind"),
             ColumnKey::Oneof(name) => write!(f, "oneof/{name}"),
             ColumnKey::Version => f.write_str(VERSION_COLUMN),
         }
@@ -108,8 +121,11 @@ impl From<ColumnKey> for String {
 impl TryFrom<String> for ColumnKey {
     type Error = String;
     fn try_from(text: String) -> Result<ColumnKey, String> {
-        let bad =
-            || format!("`{text}` is not a column key (`7`, `7/nanos`, `oneof/<name>`, `_version`)");
+        let bad = || {
+            format!(
+                "`{text}` is not a column key (`7`, `7/nanos`, `7/blind`, `oneof/<name>`, `_version`)"
+            )
+        };
         if text == VERSION_COLUMN {
             return Ok(ColumnKey::Version);
         }
@@ -119,6 +135,9 @@ impl TryFrom<String> for ColumnKey {
         if let Some(number) = text.strip_suffix("/nanos") {
             return number.parse().map(ColumnKey::Nanos).map_err(|_| bad());
         }
+        if let Some(number) = text.strip_suffix("/blind") {
+            return number.parse().map(ColumnKey::BlindIndex).map_err(|_| bad());
+        }
         text.parse().map(ColumnKey::Field).map_err(|_| bad())
     }
 }
@@ -127,7 +146,7 @@ impl ColumnKey {
     /// The field number this column stores, if it stores one field.
     pub fn field_number(&self) -> Option<u32> {
         match self {
-            ColumnKey::Field(n) | ColumnKey::Nanos(n) => Some(*n),
+            ColumnKey::Field(n) | ColumnKey::Nanos(n) | ColumnKey::BlindIndex(n) => Some(*n),
             _ => None,
         }
     }
@@ -154,6 +173,13 @@ pub struct Column {
     pub default: Option<String>,
     /// The proto field name (or oneof name) it stores, for messages (not part of the column's identity).
     pub field: String,
+    /// Whether it holds ciphertext (an `encrypt` field's value). Recorded in the migration lockfile (only when
+    /// true), so switching `encrypt` on or off for a stored field is seen even when the SQL type stays `BYTEA`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "std::ops::Not::not")
+    )]
+    pub encrypted: bool,
 }
 
 /// What the column layout reads from a field: implemented by the code generator's IR field and by the runtime's
@@ -325,6 +351,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
         nullable,
         default: default.map(str::to_string),
         field: field.name().to_string(),
+        encrypted,
     }];
     let timestamp = matches!(field_type, FieldType::WellKnown(WellKnown::Timestamp));
     if dialect == Dialect::Postgres && timestamp && !label.is_collection() && !encrypted {
@@ -335,9 +362,48 @@ pub fn field_columns<F: StoredField + ?Sized>(
             nullable,
             default: default.map(|_| "0".to_string()),
             field: field.name().to_string(),
+            encrypted: false,
         });
     }
     out
+}
+
+/// The blind index column of an encrypted field with a unique or secondary index: `<col>_bidx`, bytes, NULL
+/// when the value is (an unset optional). `None` for a field that is not stored encrypted. A table lists these
+/// after its row's columns ([`row_columns`]) and before the version, in field order ([`blind_index_columns`]);
+/// the field's indexes are on this column instead of its ciphertext.
+pub fn blind_index_column<F: StoredField + ?Sized>(field: &F, dialect: Dialect) -> Option<Column> {
+    let name = field.stored_in()?;
+    if !field.encrypted() || field.oneof().is_some() {
+        return None;
+    }
+    Some(Column {
+        key: ColumnKey::BlindIndex(field.number()),
+        name: format!("{name}{BLIND_INDEX_SUFFIX}"),
+        sql_type: match dialect {
+            Dialect::Postgres => "BYTEA",
+            Dialect::Sqlite => "BLOB",
+        }
+        .to_string(),
+        nullable: true,
+        default: None,
+        field: field.name().to_string(),
+        encrypted: false,
+    })
+}
+
+/// The blind index columns of a row of `fields` whose numbers are in `indexed` (the encrypted fields with a
+/// unique or secondary index), in field order.
+pub fn blind_index_columns<F: StoredField>(
+    fields: &[F],
+    indexed: &[u32],
+    dialect: Dialect,
+) -> Vec<Column> {
+    fields
+        .iter()
+        .filter(|f| indexed.contains(&f.number()))
+        .filter_map(|f| blind_index_column(f, dialect))
+        .collect()
 }
 
 /// The JSON column `column` of the oneof `oneof`: NULL when no member is set.
@@ -349,6 +415,7 @@ fn oneof_column(oneof: &str, column: &str, dialect: Dialect) -> Column {
         nullable: true,
         default: None,
         field: oneof.to_string(),
+        encrypted: false,
     }
 }
 
@@ -362,6 +429,7 @@ pub fn version_column() -> Column {
         nullable: false,
         default: None,
         field: VERSION_COLUMN.to_string(),
+        encrypted: false,
     }
 }
 
@@ -499,6 +567,7 @@ mod tests {
         for key in [
             ColumnKey::Field(7),
             ColumnKey::Nanos(7),
+            ColumnKey::BlindIndex(7),
             ColumnKey::Oneof("contact".into()),
             ColumnKey::Version,
         ] {

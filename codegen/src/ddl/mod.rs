@@ -89,7 +89,26 @@ pub fn table(
         .filter(|i| i.kind == IndexKind::Primary)
         .flat_map(|i| i.fields.iter().copied())
         .collect();
+    let encrypted = |n: u32| {
+        message
+            .fields
+            .iter()
+            .any(|f| f.number == n && capacitor_schema::columns::StoredField::encrypted(f))
+    };
+    // An index on an encrypted field is on its blind index column (ciphertext is not comparable).
+    let mut blind: Vec<u32> = indexes
+        .iter()
+        .filter(|i| i.kind != IndexKind::Primary)
+        .flat_map(|i| i.fields.iter().copied())
+        .filter(|n| encrypted(*n))
+        .collect();
+    blind.dedup();
     let mut columns = capacitor_schema::columns::row_columns(&message.fields, &key_fields, dialect);
+    columns.extend(capacitor_schema::columns::blind_index_columns(
+        &message.fields,
+        &blind,
+        dialect,
+    ));
     columns.push(capacitor_schema::columns::version_column());
     // A Timestamp key or index on Postgres covers its nanoseconds column too, so two instants in the same
     // microsecond stay distinct.
@@ -106,7 +125,11 @@ pub fn table(
             .iter()
             .flat_map(|n| {
                 let nanos = has_nanos(*n).then_some(ColumnKey::Nanos(*n));
-                std::iter::once(ColumnKey::Field(*n)).chain(nanos)
+                let value = match blind.contains(n) {
+                    true => ColumnKey::BlindIndex(*n),
+                    false => ColumnKey::Field(*n),
+                };
+                std::iter::once(value).chain(nanos)
             })
             .collect(),
     };

@@ -517,7 +517,22 @@ fn record_impl(
             }
         }
     });
+    // An entity with encrypted fields needs the runtime's `encryption` feature: without it this bound is not
+    // met and the compiler prints the trait's message, which names the feature.
+    let needs_encryption = message
+        .fields
+        .iter()
+        .any(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value))
+        .then(|| {
+            quote! {
+                const _: () = {
+                    fn encrypted_fields_need_the_encryption_feature<T: #rt::record::EncryptionEnabled>() {}
+                    let _ = encrypted_fields_need_the_encryption_feature::<#ty>;
+                };
+            }
+        });
     quote! {
+        #needs_encryption
         impl #rt::Record for #ty {
             type Key = #key_type;
 

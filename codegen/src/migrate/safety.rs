@@ -47,6 +47,25 @@ const WIDENING: &[(&str, &str)] = &[
     ("REAL[]", "DOUBLE PRECISION[]"),
 ];
 
+/// Why switching `encrypt` on or off for a stored column is refused, and the safe steps instead. Rewriting the
+/// column in place cannot be done in SQL (the keys are the application's), and changing its type would garble
+/// or lose every value.
+fn encrypt_steps(old: &Column, new: &Column) -> String {
+    let (was, now) = match new.encrypted {
+        true => ("plaintext", "ciphertext"),
+        false => ("ciphertext", "plaintext"),
+    };
+    format!(
+        "column \"{}\" holds {was} and would be read as {now} (`encrypt` was switched {}); SQL cannot convert it \
+         (the keys live in the application). Steps: (1) add a new field with a new number and the wanted `encrypt`, \
+         and generate that migration; (2) copy each row's value from the old field to the new one through the \
+         repository (read, set, update), which seals or opens it with the key ring; (3) delete the old field, \
+         reserving its number and name, in a later migration",
+        old.name,
+        if new.encrypted { "on" } else { "off" }
+    )
+}
+
 /// Every problem in `changes` (against the current `schema`, for reserved numbers).
 pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -106,6 +125,22 @@ pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
                                 format!(
                                     "new column \"{}\" is NOT NULL without a default, so existing rows cannot be kept",
                                     c.name
+                                ),
+                                true,
+                            ))
+                        }
+                        ColumnChange::Alter { old, new } if old.encrypted != new.encrypted => {
+                            out.push(problem("ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD", encrypt_steps(old, new), false))
+                        }
+                        ColumnChange::Add(c) if matches!(c.key, ColumnKey::BlindIndex(_)) => {
+                            out.push(problem(
+                                "BLIND_INDEX_NEEDS_A_REBUILD",
+                                format!(
+                                    "new blind index column \"{}\" would be empty for the rows already stored, so `find_by_{}` would not find them. Steps: \
+                                     (1) rerun with --allow-destructive to write this migration; \
+                                     (2) after applying it, run `Repository::reencrypt(ReencryptOptions {{ all_rows: true, .. }}, ..)` once, which rewrites every row with its token; \
+                                     the lookups find a row once it is rewritten",
+                                    c.name, c.field
                                 ),
                                 true,
                             ))

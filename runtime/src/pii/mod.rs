@@ -1,9 +1,11 @@
 //! Protection primitives for personal data (PII): field encryption with key rotation, blind indexes, keyed
 //! tokens for keys that are PII, kind-aware masks and an audit trail.
 //!
-//! Repositories use the tokens (Redis key names of PII keys) and the audit trail; generated messages with PII
-//! get a masked view ([`MaskedView`], `value.masked()`). Field encryption and blind indexes are building
-//! blocks not wired into repositories here. `docs/pii.md` says what is built and what comes next.
+//! Field encryption and blind indexes are wired into the stores and the Redis tier (`field_keys`): a field
+//! declared `encrypt = true` leaves the process only as ciphertext, under the key ring given to the
+//! [`Store`](crate::Store) (`Store::with_keyring`) or read from `CAPACITOR_KEYRING` when it is opened; its
+//! unique or secondary index is a blind index; `Repository::reencrypt` rotates keys. `docs/pii.md` says what
+//! each tier holds and what is not wired yet.
 //!
 //! | piece | what | feature |
 //! |---|---|---|
@@ -26,6 +28,7 @@ pub mod blind_index;
 #[cfg(feature = "encryption")]
 pub mod cipher;
 mod error;
+pub(crate) mod field_keys;
 #[cfg(feature = "encryption")]
 pub mod keyring;
 pub mod mask;

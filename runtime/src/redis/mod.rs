@@ -32,6 +32,7 @@ mod scripts;
 use crate::driver_error::DriverError;
 use crate::error::{Error, Tier};
 use crate::pii::TokenKey;
+use crate::pii::field_keys::{Encryption, row_key};
 use crate::record::Record;
 use crate::schema::Consistency;
 use crate::versioned::Versioned;
@@ -196,6 +197,7 @@ impl RedisTier {
             ttl: ttl.or(self.options.default_ttl),
             // Outages before this handle existed were handled by the handles that saw them.
             clean_through: Arc::new(AtomicU64::new(self.health.failures.load(Ordering::Acquire))),
+            encryption: Encryption::default(),
             _entity: PhantomData,
         })
     }
@@ -233,6 +235,8 @@ pub struct RedisEntity<E> {
     ttl: Option<Duration>,
     /// The tier failure count through which this entity's generation has been bumped.
     clean_through: Arc<AtomicU64>,
+    /// The keys `E`'s encrypted fields are sealed under in cached payloads (the store's).
+    encryption: Encryption,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -243,6 +247,7 @@ impl<E> Clone for RedisEntity<E> {
             keys: self.keys.clone(),
             ttl: self.ttl,
             clean_through: self.clean_through.clone(),
+            encryption: self.encryption.clone(),
             _entity: PhantomData,
         }
     }
@@ -258,6 +263,23 @@ fn now_ms() -> u64 {
 }
 
 impl<E: Record> RedisEntity<E> {
+    /// Seals `E`'s encrypted fields in cached payloads under `encryption` (the repository passes its store's).
+    pub(crate) fn with_encryption(mut self, encryption: Encryption) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    /// The cached payload of `value`: its protobuf encoding, each encrypted field's bytes sealed.
+    fn payload(&self, key: &E::Key, value: &E) -> Result<Vec<u8>, Error> {
+        let encoded = value.encode_to_vec();
+        match self.encryption.for_entity::<E>()? {
+            None => Ok(encoded),
+            Some(keys) => keys
+                .seal_message(&row_key::<E>(key), &encoded)
+                .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e)),
+        }
+    }
+
     /// Whether the tier will skip Redis right now (it failed less than `backoff` ago).
     pub fn is_skipping(&self) -> bool {
         now_ms() < self.tier.health.skip_until_ms.load(Ordering::Acquire)
@@ -315,7 +337,8 @@ impl<E: Record> RedisEntity<E> {
         let generation = Generation(raw.remove(0).unwrap_or_default());
         let values = raw
             .into_iter()
-            .map(|r| self.decode(r))
+            .zip(keys)
+            .map(|(r, key)| self.decode(key, r))
             .collect::<Result<_, _>>()?;
         Ok((generation, values))
     }
@@ -377,13 +400,13 @@ impl<E: Record> RedisEntity<E> {
             .iter()
             .map(|(key, value, version)| {
                 let (kind, payload, ttl) = match value {
-                    Some(v) => (b'L', v.encode_to_vec(), ttl_ms(true)),
+                    Some(v) => (b'L', self.payload(key, v)?, ttl_ms(true)),
                     None => (b'T', Vec::new(), ttl_ms(false)),
                 };
                 let rank = format!("{version:016x}{}", kind as char);
-                (self.keys.token::<E>(key), rank, payload, ttl)
+                Ok((self.keys.token::<E>(key), rank, payload, ttl))
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         self.run(true, |mut c, keys| async move {
             let mut call = scripts::set_if_newer().key(keys.gen_key());
             call.arg(keys.base()).arg(expected_generation.as_slice());
@@ -396,7 +419,7 @@ impl<E: Record> RedisEntity<E> {
         Ok(())
     }
 
-    fn decode(&self, raw: Option<Vec<u8>>) -> Result<Cached<E>, Error> {
+    fn decode(&self, key: &E::Key, raw: Option<Vec<u8>>) -> Result<Cached<E>, Error> {
         let corrupt = |what: &str| Error::backend(E::SCHEMA.message, Tier::Redis, what.to_owned());
         let Some(raw) = raw else {
             return Ok(Cached::Miss);
@@ -410,9 +433,21 @@ impl<E: Record> RedisEntity<E> {
             .ok_or_else(|| corrupt("cached entry has no version"))?;
         match raw[16] {
             b'T' => Ok(Cached::Deleted(version)),
-            b'L' => E::decode(&raw[17..])
-                .map(|value| Cached::Hit(Versioned::new(value, version)))
-                .map_err(|_| corrupt("cached entry does not decode")),
+            b'L' => {
+                let opened;
+                let encoded = match self.encryption.for_entity::<E>()? {
+                    None => &raw[17..],
+                    Some(keys) => {
+                        opened = keys
+                            .open_message(&row_key::<E>(key), &raw[17..])
+                            .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
+                        &opened[..]
+                    }
+                };
+                E::decode(encoded)
+                    .map(|value| Cached::Hit(Versioned::new(value, version)))
+                    .map_err(|_| corrupt("cached entry does not decode"))
+            }
             _ => Err(corrupt("cached entry has an unknown kind")),
         }
     }

@@ -14,6 +14,7 @@
 mod audit;
 mod erase;
 mod find;
+pub mod reencrypt;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
@@ -27,6 +28,7 @@ use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
 use audit::Audit;
 pub use erase::ErasureReport;
+pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 use stats::Counters;
 pub use stats::Stats;
 use std::sync::Arc;
@@ -113,8 +115,9 @@ impl<E: Record> RepositoryBuilder<E> {
     /// Builds the repository.
     ///
     /// # Panics
-    /// Where [`try_build`](Self::try_build) returns an error: a Redis tier for an entity whose primary key is
-    /// PII, with no token key configured. Services that configure that at run time call `try_build`.
+    /// Where [`try_build`](Self::try_build) returns an error: an entity with encrypted fields on a store without
+    /// a key ring, or a Redis tier for an entity whose primary key is PII with no token key configured. Services
+    /// that configure those at run time call `try_build`.
     pub fn build(self) -> Repository<E> {
         match self.try_build() {
             Ok(repository) => repository,
@@ -122,8 +125,10 @@ impl<E: Record> RepositoryBuilder<E> {
         }
     }
 
-    /// Builds the repository; [`Error::Config`] for a Redis tier of an entity whose primary key is PII
-    /// ([`EntitySchema::key_is_pii`](crate::schema::EntitySchema::key_is_pii)) when no token key is configured.
+    /// Builds the repository; [`Error::Config`] naming the entity when its store cannot hold it
+    /// ([`Store::check_entity`]: encrypted fields and no key ring), or for a Redis tier of an entity whose primary
+    /// key is PII ([`EntitySchema::key_is_pii`](crate::schema::EntitySchema::key_is_pii)) when no token key is
+    /// configured.
     ///
     /// Such keys are named in Redis by a keyed token, never in plaintext, and every process sharing the Redis
     /// must compute the same token for the same key (or they would not address the same entry, and a strong
@@ -135,6 +140,7 @@ impl<E: Record> RepositoryBuilder<E> {
     /// multi-process deployment already shares that one. Never a random key: a process-local token would
     /// silently split the cache.
     pub fn try_build(self) -> Result<Repository<E>, Error> {
+        self.store.check_entity::<E>()?;
         let schema = E::SCHEMA;
         // Strong entities get no L1: a read after an acknowledged write must see it from any process, and an
         // in-process cache would need cross-process invalidation before every ack.
@@ -161,20 +167,20 @@ impl<E: Record> RepositoryBuilder<E> {
             None => None,
         };
         #[cfg(feature = "redis")]
-        let l2 =
-            match &self.redis {
-                Some(redis) => {
-                    let tokens = match schema.key_is_pii() {
-                        true => self.resolve_token_key()?,
-                        false => None,
-                    };
-                    Some(redis.entity::<E>(
-                        schema.cache.as_ref().and_then(|c| c.ttl()),
-                        tokens.as_ref(),
-                    )?)
-                }
-                None => None,
-            };
+        let l2 = match &self.redis {
+            Some(redis) => {
+                let tokens = match schema.key_is_pii() {
+                    true => self.resolve_token_key()?,
+                    false => None,
+                };
+                Some(
+                    redis
+                        .entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl()), tokens.as_ref())?
+                        .with_encryption(self.store.encryption()),
+                )
+            }
+            None => None,
+        };
         Ok(Repository {
             inner: Arc::new(Inner {
                 store: self.store,

@@ -98,7 +98,7 @@ impl ColumnWriter for Tokens {
 }
 
 /// The tokens of the columns of `fields` in `value`, in `fields` order.
-fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
+pub(crate) fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
     let mut row = Tokens(Vec::new());
     value.write_row(&mut row);
     // `write_row` writes one value per stored field, in declaration order.
@@ -110,6 +110,14 @@ fn field_tokens<E: Record>(value: &E, fields: &[u32]) -> Vec<String> {
         .filter_map(|n| stored.iter().position(|s| s == n))
         .map(|at| row.0[at].clone())
         .collect()
+}
+
+/// The token texts of lookup values, comparable with [`field_tokens`].
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn value_tokens<V: IndexValues>(values: &V) -> Vec<String> {
+    let mut wanted = Tokens(Vec::new());
+    values.write_values(&mut wanted);
+    wanted.0
 }
 
 impl Store {

@@ -16,6 +16,8 @@ mod transaction;
 use crate::cursor::Cursor;
 use crate::error::Error;
 pub use crate::migrate::Migrations;
+#[allow(unused_imports)] // only the SQL backends hold keys
+use crate::pii::field_keys::Encryption;
 use crate::record::Record;
 use crate::schema::Backend as SchemaBackend;
 use crate::versioned::Versioned;
@@ -89,11 +91,11 @@ impl Store {
             Some("memory") => Ok(Store::memory()),
             #[cfg(feature = "sqlite")]
             Some("sqlite") => backend(Backend::Sqlite(Arc::new(
-                sql::sqlite::SqliteStore::open(url).await?,
+                sql::sqlite::SqliteStore::open(url, Encryption::from_env()?).await?,
             ))),
             #[cfg(feature = "postgres")]
             Some("postgres" | "postgresql") => backend(Backend::Postgres(Arc::new(
-                sql::postgres::PgStore::open(url).await?,
+                sql::postgres::PgStore::open(url, Encryption::from_env()?).await?,
             ))),
             Some(scheme) => Err(Error::Config(format!(
                 "store URL scheme `{scheme}:` is not supported (its cargo feature may be off: \
@@ -175,6 +177,77 @@ impl Store {
                 })?;
                 migrator.run(&s.pool).await.map_err(failed)
             }
+        }
+    }
+
+    /// This store with the field-encryption keys of `ring`: the entities' `encrypt` fields are written as
+    /// ciphertext under its current key and read under any of its keys. The returned handle shares the
+    /// connection pool; the handle it was made from keeps its own keys.
+    ///
+    /// A SQL store opened with `CAPACITOR_KEYRING` (or `CAPACITOR_KEYRING_FILE`) set already has that key
+    /// ring. Without any, an entity with encrypted fields is refused with [`Error::Config`]; the in-memory
+    /// store keeps values in this process and needs no keys.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub fn with_keyring(&self, ring: &crate::pii::KeyRing) -> Store {
+        let backend = match &self.backend {
+            Backend::Memory(m) => Backend::Memory(m.clone()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => {
+                Backend::Sqlite(Arc::new(s.with_encryption(Encryption::new(ring))))
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => {
+                Backend::Postgres(Arc::new(s.with_encryption(Encryption::new(ring))))
+            }
+        };
+        Store { backend }
+    }
+
+    /// Checks that this store can hold `E`: [`Error::Config`] naming the entity when `E` has encrypted fields
+    /// and the store has no key ring (or the runtime lacks the `encryption` feature). Repositories check it when
+    /// built with [`try_build`](crate::repo::RepositoryBuilder::try_build) and when opened by generated code.
+    pub fn check_entity<E: Record>(&self) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.keys::<E>().map(|_| ()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.keys::<E>().map(|_| ()),
+        }
+    }
+
+    /// A page of a re-encryption pass: up to `limit` rows after `after`, each with whether a ciphertext of it
+    /// is under an older key id, and whether more rows follow. The in-memory store holds no ciphertext.
+    pub(crate) async fn scan_checked<E: Record>(
+        &self,
+        after: Option<&E::Key>,
+        limit: usize,
+    ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                let (rows, more) = m.rows_after::<E>(after, limit);
+                Ok((rows.into_iter().map(|v| (v, false)).collect(), more))
+            }
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.scan_checked::<E>(after, limit).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.scan_checked::<E>(after, limit).await,
+        }
+    }
+
+    /// The field-encryption keys of this store, for the Redis tier in front of it (none for `memory:`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn encryption(&self) -> Encryption {
+        match &self.backend {
+            Backend::Memory(_) => Encryption::default(),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.encryption.clone(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.encryption.clone(),
         }
     }
 

@@ -9,12 +9,14 @@ use super::statements::{columns_of_numbers, placeholder, quote, row_columns};
 use crate::schema::{EntitySchema, IndexSchema};
 
 /// The lookup statement of `index`; with `after`, it continues after a primary key. Placeholders, in bind
-/// order: the index values, the key after which to start (if any), the limit.
+/// order: the index values, the key after which to start (if any), the limit. An encrypted field's value is
+/// looked up in its blind index column by `tokens` tokens (one per key id of the ring): `IN (…)`.
 pub(crate) fn lookup_sql(
     schema: &EntitySchema,
     index: &IndexSchema,
     dialect: Dialect,
     after: bool,
+    tokens: usize,
 ) -> String {
     let row = row_columns(schema, dialect);
     let keys = columns_of_numbers(schema, schema.primary_key, dialect);
@@ -23,10 +25,23 @@ pub(crate) fn lookup_sql(
         n += 1;
         placeholder(dialect, n)
     };
-    let mut conditions: Vec<String> = columns_of_numbers(schema, index.fields, dialect)
-        .into_iter()
-        .map(|c| format!("{c} = {}", next()))
-        .collect();
+    let mut conditions: Vec<String> = Vec::new();
+    for number in index.fields {
+        let blind = schema
+            .field_by_number(*number)
+            .and_then(|f| crate::schema::columns::blind_index_column(f, dialect));
+        match blind {
+            Some(column) => {
+                let list: Vec<String> = (0..tokens.max(1)).map(|_| next()).collect();
+                conditions.push(format!("{} IN ({})", quote(&column.name), list.join(", ")));
+            }
+            None => {
+                for c in columns_of_numbers(schema, &[*number], dialect) {
+                    conditions.push(format!("{c} = {}", next()));
+                }
+            }
+        }
+    }
     if after {
         let bound: Vec<String> = keys.iter().map(|_| next()).collect();
         conditions.push(format!("({}) > ({})", keys.join(", "), bound.join(", ")));
@@ -62,8 +77,16 @@ macro_rules! lookup_store {
                     limit: usize,
                     with: Option<&crate::cursor::CursorKey>,
                 ) -> Result<Page<E>, Error> {
-                    let sql = super::lookup_sql(E::SCHEMA, index, $dialect, after.is_some());
-                    let mut w = Writer::new();
+                    let st = self.statements::<E>();
+                    let keys = self.keys::<E>()?;
+                    let tokens = keys.as_ref().map_or(1, |k| k.key_ids());
+                    let sql =
+                        super::lookup_sql(E::SCHEMA, index, $dialect, after.is_some(), tokens);
+                    let blind = index
+                        .fields
+                        .iter()
+                        .any(|n| st.blind.iter().any(|(f, _)| f.number == *n));
+                    let mut w = Writer::lookup(index, keys, &st);
                     values.write_values(&mut w);
                     if let Some(key) = after {
                         E::write_key(key, &mut w);
@@ -75,15 +98,27 @@ macro_rules! lookup_store {
                         .await
                         .map_err(store_error::<E>)?;
                     let more = rows.len() > limit;
+                    // A blind index token matches other values too (truncated tokens, or two key ids): the
+                    // decrypted rows are compared with the wanted values, and the page's cursor follows the last
+                    // row examined, so a page may hold fewer rows than `limit` and the next one continues.
+                    let wanted = blind.then(|| crate::store::index_lookup::value_tokens(values));
                     let mut items = Vec::with_capacity(rows.len().min(limit));
+                    let mut last = None;
                     for row in rows.iter().take(limit) {
-                        let (value, version) = decode_row::<E>(row)?;
-                        items.push(Versioned::new(value, version));
+                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
+                        last = Some(value.key());
+                        let matches = wanted.as_ref().is_none_or(|wanted| {
+                            crate::store::index_lookup::field_tokens(&value, index.fields)
+                                == *wanted
+                        });
+                        if matches {
+                            items.push(Versioned::new(value, version));
+                        }
                     }
                     let next = match (more, with) {
-                        (true, Some(with)) => items
-                            .last()
-                            .map(|v| crate::cursor::Cursor::seal::<E>(&v.value.key(), with)),
+                        (true, Some(with)) => last
+                            .as_ref()
+                            .map(|key| crate::cursor::Cursor::seal::<E>(key, with)),
                         _ => None,
                     };
                     Ok(Page { items, next })
@@ -151,7 +186,7 @@ mod tests {
     #[test]
     fn postgres_lookup_covers_the_nanos_column() {
         assert_eq!(
-            lookup_sql(&SCHEMA, &BY_AT, Dialect::Postgres, true),
+            lookup_sql(&SCHEMA, &BY_AT, Dialect::Postgres, true, 1),
             r#"SELECT "id", "email", "at", "at_nanos", "_version" FROM "rows" WHERE "at" = $1 AND "at_nanos" = $2 AND ("id") > ($3) ORDER BY "id" LIMIT $4"#
         );
     }
@@ -164,7 +199,7 @@ mod tests {
             kind: IndexKind::Unique,
         };
         assert_eq!(
-            lookup_sql(&SCHEMA, &by_email, Dialect::Sqlite, false),
+            lookup_sql(&SCHEMA, &by_email, Dialect::Sqlite, false, 1),
             r#"SELECT "id", "email", "at", "_version" FROM "rows" WHERE "email" = ?1 ORDER BY "id" LIMIT ?2"#
         );
     }

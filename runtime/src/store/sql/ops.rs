@@ -7,41 +7,178 @@
 macro_rules! sql_store {
     ($store:ident, $db:ty, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
         use crate::error::{BoxError, DecodeError, Error, Tier};
-        use crate::record::{Column, ColumnReader, ColumnWriter, Record, next_version};
+        use crate::pii::field_keys::{Encryption, EntityKeys, row_key};
+        use crate::record::{Column, ColumnReader, ColumnWriter, Record, Sealable, next_version};
+        use crate::schema::FieldSchema;
         use crate::store::Page;
         use crate::store::sql::{StatementCache, Statements};
         use crate::versioned::Versioned;
         use sqlx::{Arguments, Row};
         use std::sync::Arc;
 
-        /// A SQL store: a connection pool and the statements of each entity it has served.
+        /// A SQL store: a connection pool, the statements of each entity it has served and the keys its
+        /// entities' encrypted fields are sealed under.
         pub(crate) struct $store {
             pub(crate) pool: $pool,
             statements: StatementCache,
+            pub(crate) encryption: Encryption,
         }
 
         /// Binds a statement's values through the `Column` hooks; the first failure is kept for `finish`.
-        pub(super) struct Writer {
+        /// A row writer also encrypts the row's encrypted columns (see [`Writer::row`]).
+        pub(super) struct Writer<'k> {
             args: $args,
             error: Option<BoxError>,
+            seal: Option<Sealing<'k>>,
+            lookup: Option<Lookup<'k>>,
         }
 
-        impl ColumnWriter for Writer {
+        /// The values of an index lookup: an encrypted field's value is bound as its blind index tokens.
+        struct Lookup<'k> {
+            keys: EntityKeys<'k>,
+            /// Per index value, its field's blind index width when it has one.
+            blind: Vec<Option<(u32, u16)>>,
+            at: usize,
+        }
+
+        /// Which columns of a row are encrypted, and under which keys and row key.
+        struct Sealing<'k> {
+            keys: EntityKeys<'k>,
+            /// Per `write_row`/`read_row` column call, the field when it is encrypted.
+            plan: &'k [Option<&'static FieldSchema>],
+            row_key: Vec<u8>,
+            /// The next column call.
+            at: usize,
+            /// The row's blind index fields and widths, and the tokens computed as their values pass.
+            blind: &'k [(&'static FieldSchema, u16)],
+            tokens: Vec<Option<Vec<u8>>>,
+        }
+
+        impl Sealing<'_> {
+            /// The encrypted field of the next column call, if it is one.
+            fn next_field(&mut self) -> Option<&'static FieldSchema> {
+                let at = self.at;
+                self.at += 1;
+                self.plan.get(at).copied().flatten()
+            }
+        }
+
+        impl ColumnWriter for Writer<'_> {
             fn column<T: Column>(&mut self, value: &T) {
-                if self.error.is_none() {
-                    if let Err(e) = value.$bind(&mut self.args) {
+                if self.error.is_some() {
+                    return;
+                }
+                if let Some(seal) = &mut self.seal
+                    && let Some(field) = seal.next_field()
+                {
+                    let sealed: Result<Option<Vec<u8>>, BoxError> = match value.sealable() {
+                        Sealable::Bytes(plaintext) => {
+                            if let Some(at) = seal
+                                .blind
+                                .iter()
+                                .position(|(f, _)| f.number == field.number)
+                            {
+                                let bits = seal.blind[at].1;
+                                seal.tokens[at] =
+                                    Some(seal.keys.blind_token(field.number, bits, plaintext));
+                            }
+                            seal.keys
+                                .seal(field, &seal.row_key, plaintext)
+                                .map(Some)
+                                .map_err(BoxError::from)
+                        }
+                        Sealable::Null => Ok(None),
+                        Sealable::Unsupported => {
+                            Err(format!("field `{}` cannot be encrypted", field.name).into())
+                        }
+                    };
+                    if let Err(e) = sealed.and_then(|ciphertext| ciphertext.$bind(&mut self.args)) {
                         self.error = Some(e);
                     }
+                    return;
+                }
+                if let Some(lookup) = &mut self.lookup {
+                    let at = lookup.at;
+                    lookup.at += 1;
+                    if let Some(Some((field, bits))) = lookup.blind.get(at).copied() {
+                        let tokens: Vec<Option<Vec<u8>>> = match value.sealable() {
+                            Sealable::Bytes(value) => lookup
+                                .keys
+                                .lookup_tokens(field, bits, value)
+                                .into_iter()
+                                .map(Some)
+                                .collect(),
+                            // NULL equals nothing, as for a plain column.
+                            _ => vec![None; lookup.keys.key_ids()],
+                        };
+                        for token in tokens {
+                            if let Err(e) = token.$bind(&mut self.args) {
+                                self.error = Some(e);
+                            }
+                        }
+                        return;
+                    }
+                }
+                if let Err(e) = value.$bind(&mut self.args) {
+                    self.error = Some(e);
                 }
             }
         }
 
-        impl Writer {
+        impl<'k> Writer<'k> {
             pub(super) fn new() -> Self {
                 Writer {
                     args: <$args>::default(),
                     error: None,
+                    seal: None,
+                    lookup: None,
                 }
+            }
+
+            /// A writer for the values of a lookup on `index` (an encrypted field's as blind index tokens).
+            pub(super) fn lookup(
+                index: &crate::schema::IndexSchema,
+                keys: Option<EntityKeys<'k>>,
+                st: &Statements,
+            ) -> Self {
+                let mut w = Writer::new();
+                w.lookup = keys.map(|keys| Lookup {
+                    keys,
+                    blind: index
+                        .fields
+                        .iter()
+                        .map(|n| {
+                            st.blind
+                                .iter()
+                                .find(|(f, _)| f.number == *n)
+                                .map(|(f, bits)| (f.number, *bits))
+                        })
+                        .collect(),
+                    at: 0,
+                });
+                w
+            }
+
+            /// A writer with `value`'s row columns bound (its encrypted fields sealed under `keys`).
+            fn row<E: Record>(value: &E, keys: Option<EntityKeys<'k>>, st: &'k Statements) -> Self {
+                let mut w = Writer::new();
+                w.seal = keys.map(|keys| Sealing {
+                    keys,
+                    plan: &st.encrypted_at,
+                    row_key: row_key::<E>(&value.key()),
+                    at: 0,
+                    blind: &st.blind,
+                    tokens: vec![None; st.blind.len()],
+                });
+                value.write_row(&mut w);
+                // The blind index columns follow the row's; key and version columns bound after them are never
+                // encrypted.
+                if let Some(seal) = w.seal.take() {
+                    for token in seal.tokens {
+                        w.column(&token);
+                    }
+                }
+                w
             }
 
             pub(super) fn int(&mut self, value: i64) {
@@ -64,21 +201,94 @@ macro_rules! sql_store {
             }
         }
 
-        struct Reader<'r> {
+        struct Reader<'r, 'k> {
             row: &'r $row,
             index: usize,
+            open: Option<Sealing<'k>>,
+            /// Whether a ciphertext read is under another key id than the ring's current one.
+            stale: bool,
         }
 
-        impl ColumnReader for Reader<'_> {
+        impl ColumnReader for Reader<'_, '_> {
             fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
                 let at = self.index;
+                if let Some(open) = &mut self.open
+                    && let Some(field) = open.next_field()
+                {
+                    let ciphertext = Option::<Vec<u8>>::$read(self.row, &mut self.index)?.flatten();
+                    if let Some(c) = &ciphertext {
+                        self.stale |= !open.keys.is_current(c);
+                    }
+                    let plaintext = ciphertext
+                        .map(|c| open.keys.open(field, &open.row_key, &c))
+                        .transpose()
+                        .map_err(|e| DecodeError::new(e.to_string()))?;
+                    return T::unseal(plaintext);
+                }
                 T::$read(self.row, &mut self.index)?
+                    .ok_or_else(|| DecodeError::new(format!("column {at}: unexpected NULL")))
+            }
+        }
+
+        /// Reads a row's primary key columns, wherever they are in the row (an encrypted row is bound to its
+        /// key, which must be known before its encrypted columns are read).
+        struct KeyReader<'r> {
+            row: &'r $row,
+            positions: &'r [usize],
+            at: usize,
+        }
+
+        impl ColumnReader for KeyReader<'_> {
+            fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
+                let mut index = *self
+                    .positions
+                    .get(self.at)
+                    .ok_or_else(|| DecodeError::new("more key columns than the primary key has"))?;
+                self.at += 1;
+                let at = index;
+                T::$read(self.row, &mut index)?
                     .ok_or_else(|| DecodeError::new(format!("column {at}: unexpected NULL")))
             }
         }
 
         pub(super) fn store_error<E: Record>(e: impl crate::store::sql::StoreFailure) -> Error {
             e.into_error(E::SCHEMA)
+        }
+
+        /// The error of a row write: a unique violation on a blind index column becomes
+        /// [`Error::UniqueViolation`] naming the index (the driver's text, which may carry the token, is
+        /// dropped); anything else is a store error.
+        fn write_error<E: Record>(st: &Statements, e: sqlx::Error) -> Error {
+            if let Some(db) = e.as_database_error()
+                && db.is_unique_violation()
+            {
+                let schema = E::SCHEMA;
+                let blind = st.blind.iter().find_map(|(field, _)| {
+                    let column = crate::schema::columns::blind_index_column(*field, $dialect)?.name;
+                    // Postgres names the constraint (the index), SQLite the column (`table.column`).
+                    let hit = db.message().contains(&format!(".{column}"))
+                        || db.constraint().is_some_and(|c| {
+                            schema
+                                .indexes
+                                .iter()
+                                .any(|i| i.name == c && i.fields.contains(&field.number))
+                        });
+                    hit.then(|| {
+                        schema.indexes.iter().find(|i| {
+                            i.kind == crate::schema::IndexKind::Unique
+                                && i.fields.contains(&field.number)
+                        })
+                    })
+                    .flatten()
+                });
+                if let Some(index) = blind {
+                    return Error::UniqueViolation {
+                        entity: schema.message,
+                        index: index.name,
+                    };
+                }
+            }
+            store_error::<E>(e)
         }
 
         fn version_of(row: &$row, at: usize) -> Result<u64, DecodeError> {
@@ -90,12 +300,50 @@ macro_rules! sql_store {
             })
         }
 
-        /// A row's value and its `_version` (the column after the row's).
-        pub(super) fn decode_row<E: Record>(row: &$row) -> Result<(E, u64), Error> {
-            let mut reader = Reader { row, index: 0 };
+        /// A row's value and its `_version` (the column after the row's), its encrypted fields opened under
+        /// `keys`.
+        pub(super) fn decode_row<E: Record>(
+            row: &$row,
+            keys: Option<EntityKeys<'_>>,
+            st: &Statements,
+        ) -> Result<(E, u64), Error> {
+            decode_row_checked(row, keys, st).map(|(value, version, _)| (value, version))
+        }
+
+        /// [`decode_row`], and whether a ciphertext of the row is under an older key id than the current one.
+        fn decode_row_checked<E: Record>(
+            row: &$row,
+            keys: Option<EntityKeys<'_>>,
+            st: &Statements,
+        ) -> Result<(E, u64, bool), Error> {
+            let open = match keys {
+                None => None,
+                Some(keys) => {
+                    let mut key_reader = KeyReader {
+                        row,
+                        positions: &st.key_positions,
+                        at: 0,
+                    };
+                    let key = E::read_key(&mut key_reader).map_err(store_error::<E>)?;
+                    Some(Sealing {
+                        keys,
+                        plan: &st.encrypted_at,
+                        row_key: row_key::<E>(&key),
+                        at: 0,
+                        blind: &[],
+                        tokens: Vec::new(),
+                    })
+                }
+            };
+            let mut reader = Reader {
+                row,
+                index: 0,
+                open,
+                stale: false,
+            };
             let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
             let version = version_of(row, reader.index).map_err(store_error::<E>)?;
-            Ok((value, version))
+            Ok((value, version, reader.stale))
         }
 
         fn key_args<E: Record>(key: &E::Key, writer: &mut Writer) {
@@ -103,15 +351,27 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            pub(crate) fn new(pool: $pool) -> Self {
+            pub(crate) fn new(pool: $pool, encryption: Encryption) -> Self {
                 $store {
                     pool,
                     statements: StatementCache::default(),
+                    encryption,
                 }
             }
 
-            fn statements<E: Record>(&self) -> Arc<Statements> {
+            /// The same pool under other keys.
+            #[cfg(feature = "encryption")]
+            pub(crate) fn with_encryption(&self, encryption: Encryption) -> Self {
+                $store::new(self.pool.clone(), encryption)
+            }
+
+            pub(crate) fn statements<E: Record>(&self) -> Arc<Statements> {
                 self.statements.get::<E>($dialect)
+            }
+
+            /// The keys of `E`'s encrypted fields (see [`Encryption::for_entity`]).
+            pub(crate) fn keys<E: Record>(&self) -> Result<Option<EntityKeys<'_>>, Error> {
+                self.encryption.for_entity::<E>()
             }
 
             pub(crate) async fn get<E: Record>(
@@ -119,14 +379,18 @@ macro_rules! sql_store {
                 key: &E::Key,
             ) -> Result<Option<Versioned<E>>, Error> {
                 let st = self.statements::<E>();
+                self.keys::<E>()?;
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
                 let row = sqlx::query_with(&st.select_one, w.finish::<E>()?)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(store_error::<E>)?;
-                row.map(|r| decode_row::<E>(&r).map(|(v, version)| Versioned::new(v, version)))
-                    .transpose()
+                row.map(|r| {
+                    decode_row::<E>(&r, self.keys::<E>()?, &st)
+                        .map(|(v, version)| Versioned::new(v, version))
+                })
+                .transpose()
             }
 
             pub(crate) async fn get_many<E: Record>(
@@ -156,7 +420,7 @@ macro_rules! sql_store {
                         .await
                         .map_err(store_error::<E>)?;
                     for row in &rows {
-                        let (value, version) = decode_row::<E>(row)?;
+                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
                         found.insert(value.key(), Versioned::new(value, version));
                     }
                 }
@@ -201,13 +465,12 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, self.keys::<E>()?, &st);
                 w.int(next_version(None) as i64);
                 let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
                     Some(r) => version_of(&r, 0).map_err(store_error::<E>),
                     None => Err(Error::Conflict {
@@ -224,7 +487,7 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, &mut *conn, value).await
+                Self::upsert_on(&st, self.keys::<E>()?, &mut *conn, value).await
             }
 
             pub(crate) async fn update_on<E: Record>(
@@ -234,15 +497,14 @@ macro_rules! sql_store {
                 expected: u64,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, self.keys::<E>()?, &st);
                 w.int(next_version(Some(expected)) as i64);
                 key_args::<E>(&value.key(), &mut w);
                 w.int(expected as i64);
                 let row = sqlx::query_with(&st.update, w.finish::<E>()?)
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
                     Some(r) => version_of(&r, 0).map_err(store_error::<E>),
                     None => Err(Error::Conflict {
@@ -264,25 +526,25 @@ macro_rules! sql_store {
 
             async fn upsert_on<'c, E: Record, X>(
                 st: &Statements,
+                keys: Option<EntityKeys<'_>>,
                 executor: X,
                 value: &E,
             ) -> Result<u64, Error>
             where
                 X: sqlx::Executor<'c, Database = $db>,
             {
-                let mut w = Writer::new();
-                value.write_row(&mut w);
+                let mut w = Writer::row(value, keys, st);
                 w.int(next_version(None) as i64);
                 let row = sqlx::query_with(&st.upsert, w.finish::<E>()?)
                     .fetch_one(executor)
                     .await
-                    .map_err(store_error::<E>)?;
+                    .map_err(|e| write_error::<E>(st, e))?;
                 version_of(&row, 0).map_err(store_error::<E>)
             }
 
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, &self.pool, value).await
+                Self::upsert_on(&st, self.keys::<E>()?, &self.pool, value).await
             }
 
             pub(crate) async fn update<E: Record>(
@@ -328,7 +590,7 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
                 for value in values {
-                    versions.push(Self::upsert_on(&st, &mut *tx, value).await?);
+                    versions.push(Self::upsert_on(&st, self.keys::<E>()?, &mut *tx, value).await?);
                 }
                 tx.commit().await.map_err(store_error::<E>)?;
                 Ok(versions)
@@ -348,13 +610,13 @@ macro_rules! sql_store {
                 Ok(versions)
             }
 
-            /// One page after `after`, its `next` cursor sealed under `with`.
-            pub(crate) async fn scan<E: Record>(
+            /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
+            /// an older key id; and whether more rows follow. The page of a re-encryption pass, and of `scan`.
+            pub(crate) async fn scan_checked<E: Record>(
                 &self,
                 after: Option<&E::Key>,
                 limit: usize,
-                with: &crate::cursor::CursorKey,
-            ) -> Result<Page<E>, Error> {
+            ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 let sql = match after {
@@ -373,9 +635,22 @@ macro_rules! sql_store {
                 let more = rows.len() > limit;
                 let mut items = Vec::with_capacity(rows.len().min(limit));
                 for row in rows.iter().take(limit) {
-                    let (value, version) = decode_row::<E>(row)?;
-                    items.push(Versioned::new(value, version));
+                    let (value, version, stale) =
+                        decode_row_checked::<E>(row, self.keys::<E>()?, &st)?;
+                    items.push((Versioned::new(value, version), stale));
                 }
+                Ok((items, more))
+            }
+
+            /// One page after `after`, its `next` cursor sealed under `with`.
+            pub(crate) async fn scan<E: Record>(
+                &self,
+                after: Option<&E::Key>,
+                limit: usize,
+                with: &crate::cursor::CursorKey,
+            ) -> Result<Page<E>, Error> {
+                let (rows, more) = self.scan_checked::<E>(after, limit).await?;
+                let items: Vec<Versioned<E>> = rows.into_iter().map(|(row, _)| row).collect();
                 let next = match more {
                     true => items
                         .last()

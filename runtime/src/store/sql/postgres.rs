@@ -17,7 +17,7 @@ sql_store!(
 
 impl PgStore {
     /// Connects to the database a `postgres://` URL names.
-    pub(crate) async fn open(url: &str) -> Result<Self, Error> {
+    pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
         let pool = PgPoolOptions::new().connect(url).await.map_err(|e| {
             Error::backend(
                 "store",
@@ -25,6 +25,6 @@ impl PgStore {
                 crate::driver_error::DriverError::from(e),
             )
         })?;
-        Ok(PgStore::new(pool))
+        Ok(PgStore::new(pool, encryption))
     }
 }

@@ -26,7 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SqliteStore {
     /// Opens (creating if missing) the database a `sqlite:` URL names.
-    pub(crate) async fn open(url: &str) -> Result<Self, Error> {
+    pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?
             .create_if_missing(true)
@@ -44,6 +44,6 @@ impl SqliteStore {
                     crate::driver_error::DriverError::from(e),
                 )
             })?;
-        Ok(SqliteStore::new(pool))
+        Ok(SqliteStore::new(pool, encryption))
     }
 }

@@ -1,7 +1,7 @@
 //! The SQL text of one entity's operations in one dialect.
 
-use crate::schema::EntitySchema;
 use crate::schema::columns::field_columns;
+use crate::schema::{EntitySchema, FieldSchema};
 use std::fmt::Write;
 
 /// The SQL dialect of a store: the column layout's own.
@@ -34,6 +34,42 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) scan_first: String,
     pub(crate) scan_after: String,
+    /// Per field of `write_row`/`read_row` (one column call each), the field when it is stored encrypted.
+    pub(crate) encrypted_at: Vec<Option<&'static FieldSchema>>,
+    /// The row index of the first column of each primary key field, in key order.
+    pub(crate) key_positions: Vec<usize>,
+    /// The encrypted fields with a blind index and their tokens' width in bits, in the order their columns
+    /// follow the row's in `insert`, `upsert` and `update` (reads do not select them).
+    pub(crate) blind: Vec<(&'static FieldSchema, u16)>,
+}
+
+/// The encrypted fields of `schema` with a unique or secondary index, each with its blind index's width:
+/// all 256 bits when a unique index is on it, [`SECONDARY_BLIND_INDEX_BITS`] otherwise.
+///
+/// [`SECONDARY_BLIND_INDEX_BITS`]: crate::schema::columns::SECONDARY_BLIND_INDEX_BITS
+pub(crate) fn blind_indexed(schema: &'static EntitySchema) -> Vec<(&'static FieldSchema, u16)> {
+    use crate::schema::IndexKind;
+    schema
+        .fields
+        .iter()
+        .filter(|f| f.encrypt && f.oneof.is_none() && f.column.is_some())
+        .filter_map(|f| {
+            let kinds = schema
+                .indexes
+                .iter()
+                .filter(|i| i.kind != IndexKind::Primary && i.fields.contains(&f.number))
+                .map(|i| i.kind);
+            let mut bits = None;
+            for kind in kinds {
+                let width = match kind {
+                    IndexKind::Unique => 256,
+                    _ => crate::schema::columns::SECONDARY_BLIND_INDEX_BITS,
+                };
+                bits = Some(bits.map_or(width, |b: u16| b.max(width)));
+            }
+            bits.map(|b| (f, b))
+        })
+        .collect()
 }
 
 /// An identifier, double-quoted.
@@ -78,6 +114,30 @@ impl Statements {
         let key_columns = columns_of_numbers(schema, schema.primary_key, dialect);
         let table = quote(schema.table);
         let select_list = format!("{}, \"_version\"", columns.join(", "));
+        // Written after the row's columns, never read back.
+        let blind = blind_indexed(schema);
+        let numbers: Vec<u32> = blind.iter().map(|(f, _)| f.number).collect();
+        let mut columns = columns;
+        columns.extend(
+            crate::schema::columns::blind_index_columns(schema.fields, &numbers, dialect)
+                .iter()
+                .map(|c| quote(&c.name)),
+        );
+        let fields: Vec<&'static FieldSchema> =
+            crate::schema::columns::row_fields(schema.fields).collect();
+        let encrypted_at = fields
+            .iter()
+            .map(|f| (f.encrypt && f.oneof.is_none()).then_some(*f))
+            .collect();
+        let mut key_positions = vec![0; schema.primary_key.len()];
+        let mut at = 0;
+        for field in &fields {
+            let in_key = schema.primary_key.iter().position(|n| *n == field.number);
+            if let Some(i) = in_key {
+                key_positions[i] = at;
+            }
+            at += field_columns(*field, in_key.is_some(), dialect).len();
+        }
         let mut s = Statements {
             dialect,
             table,
@@ -92,6 +152,9 @@ impl Statements {
             delete: String::new(),
             scan_first: String::new(),
             scan_after: String::new(),
+            encrypted_at,
+            key_positions,
+            blind,
         };
         s.build();
         s

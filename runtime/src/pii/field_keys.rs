@@ -1,0 +1,395 @@
+//! The keys the stores and the Redis tier encrypt an entity's `encrypt` fields with, and the two places a
+//! value leaves the process: a SQL column (one field's ciphertext) and a Redis payload (the protobuf encoding of
+//! the whole message, with each encrypted field's bytes replaced by their ciphertext).
+//!
+//! A [`Store`](crate::Store) holds one [`Encryption`] (given with
+//! [`Store::with_keyring`](crate::Store::with_keyring) or read from `CAPACITOR_KEYRING` /
+//! `CAPACITOR_KEYRING_FILE` when the store is opened); the repository hands the same keys to its Redis tier.
+//! An entity with encrypted fields on a store without keys is refused with [`Error::Config`] naming the entity,
+//! before any write: a value is never written in plaintext for want of a key.
+//!
+//! Each ciphertext is bound to the entity, the field number and the row's primary key ([`row_key`]), so a
+//! value copied into another row or field fails to decrypt with an error naming entity and field.
+
+// The SQL stores hold the keys (the Redis tier gets them from its store): without a SQL store, parts are unused.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
+use crate::error::Error;
+use crate::record::{Column, ColumnWriter, Record};
+use crate::schema::EntitySchema;
+
+/// The canonical bytes of a row's primary key that every ciphertext of the row is bound to: the key columns'
+/// [`Column::write_token`] texts, concatenated. Frozen: changing it would make every stored value unreadable.
+pub(crate) fn row_key<E: Record>(key: &E::Key) -> Vec<u8> {
+    struct Tokens(String);
+    impl ColumnWriter for Tokens {
+        fn column<T: Column>(&mut self, value: &T) {
+            value.write_token(&mut self.0);
+        }
+    }
+    let mut out = Tokens(String::new());
+    E::write_key(key, &mut out);
+    out.0.into_bytes()
+}
+
+/// Whether `schema` has a field stored encrypted.
+pub(crate) fn has_encrypted_fields(schema: &EntitySchema) -> bool {
+    schema.fields.iter().any(|f| f.encrypt)
+}
+
+/// The field-encryption keys of a store (none when it was given no key ring): cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Encryption {
+    #[cfg(feature = "encryption")]
+    keys: Option<std::sync::Arc<FieldKeys>>,
+}
+
+/// A key ring's field cipher, built once.
+#[cfg(feature = "encryption")]
+pub(crate) struct FieldKeys {
+    pub(crate) cipher: super::FieldCipher,
+    pub(crate) index: super::BlindIndex,
+    /// How many key ids the ring has: a blind index lookup matches a token under each.
+    pub(crate) key_ids: usize,
+}
+
+impl Encryption {
+    /// Encryption under `ring`'s keys.
+    #[cfg(feature = "encryption")]
+    pub(crate) fn new(ring: &super::KeyRing) -> Encryption {
+        Encryption {
+            keys: Some(std::sync::Arc::new(FieldKeys {
+                cipher: super::FieldCipher::new(ring),
+                index: super::BlindIndex::new(ring),
+                key_ids: ring.ids().count(),
+            })),
+        }
+    }
+
+    /// The key ring in `CAPACITOR_KEYRING` (or the file `CAPACITOR_KEYRING_FILE` names), if one is set; none
+    /// without the `encryption` feature. A key ring that does not parse is [`Error::Config`].
+    pub(crate) fn from_env() -> Result<Encryption, Error> {
+        #[cfg(feature = "encryption")]
+        {
+            match super::KeyRing::from_env() {
+                Ok(Some(ring)) => Ok(Encryption::new(&ring)),
+                Ok(None) => Ok(Encryption::default()),
+                Err(e) => Err(Error::Config(format!("key ring: {e}"))),
+            }
+        }
+        #[cfg(not(feature = "encryption"))]
+        Ok(Encryption::default())
+    }
+
+    /// The keys to encrypt `E`'s fields with: `None` when `E` has no encrypted field; [`Error::Config`] naming
+    /// the entity when it has some and there are no keys (or the runtime lacks the `encryption` feature).
+    pub(crate) fn for_entity<E: Record>(&self) -> Result<Option<EntityKeys<'_>>, Error> {
+        let schema = E::SCHEMA;
+        if !has_encrypted_fields(schema) {
+            return Ok(None);
+        }
+        #[cfg(feature = "encryption")]
+        if let Some(keys) = &self.keys {
+            let entity = match schema.package {
+                "" => schema.message.to_owned(),
+                package => format!("{package}.{}", schema.message),
+            };
+            return Ok(Some(EntityKeys {
+                keys,
+                schema,
+                entity,
+            }));
+        }
+        Err(Error::Config(missing_keys(schema)))
+    }
+}
+
+fn missing_keys(schema: &EntitySchema) -> String {
+    if cfg!(feature = "encryption") {
+        format!(
+            "entity `{}` has encrypted fields and its store has no key ring: give one with \
+             `Store::with_keyring` or set CAPACITOR_KEYRING (or CAPACITOR_KEYRING_FILE) before opening the store",
+            schema.message
+        )
+    } else {
+        format!(
+            "entity `{}` has encrypted fields and the capacitor runtime was built without its `encryption` feature",
+            schema.message
+        )
+    }
+}
+
+/// One entity's view of the keys; the only way to reach them is through an entity with encrypted fields.
+pub(crate) struct EntityKeys<'a> {
+    #[cfg(feature = "encryption")]
+    keys: &'a FieldKeys,
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    schema: &'static EntitySchema,
+    /// The entity's full name, bound into every ciphertext.
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    entity: String,
+    /// Without the feature no keys exist, so no `EntityKeys` can be made.
+    #[cfg(not(feature = "encryption"))]
+    never: std::convert::Infallible,
+    #[cfg(not(feature = "encryption"))]
+    _keys: std::marker::PhantomData<&'a ()>,
+}
+
+/// Without the `encryption` feature an `EntityKeys` cannot exist ([`Encryption::for_entity`] refuses every
+/// entity with encrypted fields), so these are never called; they let the stores compile with any features.
+#[cfg(not(feature = "encryption"))]
+impl EntityKeys<'_> {
+    pub(crate) fn seal(
+        &self,
+        _: &'static crate::schema::FieldSchema,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        match self.never {}
+    }
+
+    pub(crate) fn open(
+        &self,
+        _: &'static crate::schema::FieldSchema,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        match self.never {}
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis tier's
+    pub(crate) fn seal_message(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, super::PiiError> {
+        match self.never {}
+    }
+
+    pub(crate) fn blind_token(&self, _: u32, _: u16, _: &[u8]) -> Vec<u8> {
+        match self.never {}
+    }
+
+    pub(crate) fn lookup_tokens(&self, _: u32, _: u16, _: &[u8]) -> Vec<Vec<u8>> {
+        match self.never {}
+    }
+
+    pub(crate) fn key_ids(&self) -> usize {
+        match self.never {}
+    }
+
+    pub(crate) fn is_current(&self, _: &[u8]) -> bool {
+        match self.never {}
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn open_message(&self, _: &[u8], _: &[u8]) -> Result<Vec<u8>, super::PiiError> {
+        match self.never {}
+    }
+}
+
+#[cfg(feature = "encryption")]
+impl EntityKeys<'_> {
+    fn context<'c>(
+        &'c self,
+        field: &'static crate::schema::FieldSchema,
+        row_key: &'c [u8],
+    ) -> super::FieldContext<'c> {
+        super::FieldContext {
+            entity: &self.entity,
+            field: field.name,
+            field_number: field.number,
+            row_key,
+        }
+    }
+
+    /// `plaintext` of `field` in the row `row_key`, encrypted under the current key.
+    pub(crate) fn seal(
+        &self,
+        field: &'static crate::schema::FieldSchema,
+        row_key: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        self.keys
+            .cipher
+            .encrypt(&self.context(field, row_key), plaintext)
+    }
+
+    /// The plaintext of `field`'s `ciphertext` in the row `row_key`.
+    pub(crate) fn open(
+        &self,
+        field: &'static crate::schema::FieldSchema,
+        row_key: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        let mut plaintext = self
+            .keys
+            .cipher
+            .decrypt(&self.context(field, row_key), ciphertext)?;
+        // Moved out (the buffer left behind is empty): the value becomes the entity's field, which owns it.
+        Ok(std::mem::take(&mut *plaintext))
+    }
+
+    fn index_context(&self, field: u32, bits: u16) -> super::IndexContext<'_> {
+        super::IndexContext {
+            entity: &self.entity,
+            fields: std::slice::from_ref(
+                &self
+                    .schema
+                    .fields
+                    .iter()
+                    .find(|f| f.number == field)
+                    .expect("a field of the entity")
+                    .number,
+            ),
+            width: super::Width::bits(bits),
+        }
+    }
+
+    /// The blind index token to store for `value` of field `field` (`bits` wide), under the current key.
+    pub(crate) fn blind_token(&self, field: u32, bits: u16, value: &[u8]) -> Vec<u8> {
+        let ctx = self.index_context(field, bits);
+        self.keys.index.token(&ctx, value).as_bytes().to_vec()
+    }
+
+    /// The tokens to look `value` up by: one per key id of the ring, current first ([`key_ids`](Self::key_ids)).
+    pub(crate) fn lookup_tokens(&self, field: u32, bits: u16, value: &[u8]) -> Vec<Vec<u8>> {
+        let ctx = self.index_context(field, bits);
+        self.keys
+            .index
+            .lookup_tokens(&ctx, value)
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .collect()
+    }
+
+    /// How many key ids the ring has.
+    pub(crate) fn key_ids(&self) -> usize {
+        self.keys.key_ids
+    }
+
+    /// Whether `ciphertext` names the ring's current key id.
+    pub(crate) fn is_current(&self, ciphertext: &[u8]) -> bool {
+        super::FieldCipher::key_id(ciphertext) == Some(self.keys.cipher.current_key_id())
+    }
+
+    /// The protobuf encoding `encoded` of a row with each encrypted field's bytes replaced by their ciphertext
+    /// (the Redis payload).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis tier's
+    pub(crate) fn seal_message(
+        &self,
+        row_key: &[u8],
+        encoded: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        wire::rewrite(self.schema, encoded, |field, bytes| {
+            self.seal(field, row_key, bytes)
+        })
+    }
+
+    /// The inverse of [`seal_message`](Self::seal_message).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn open_message(
+        &self,
+        row_key: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, super::PiiError> {
+        wire::rewrite(self.schema, sealed, |field, bytes| {
+            self.open(field, row_key, bytes)
+        })
+    }
+}
+
+/// A walk over the top-level fields of a protobuf encoding that rewrites the length-delimited payloads of the
+/// encrypted fields and copies everything else byte for byte. Generic over the message: the schema says which
+/// field numbers are encrypted, so generated code needs no per-entity visitor.
+#[cfg(feature = "encryption")]
+mod wire {
+    use super::super::PiiError;
+    use crate::schema::{EntitySchema, FieldSchema};
+
+    fn malformed(schema: &EntitySchema) -> PiiError {
+        PiiError::Malformed {
+            entity: schema.message.to_owned(),
+            field: "(message)".to_owned(),
+            reason: "the cached protobuf encoding is malformed",
+        }
+    }
+
+    fn varint(input: &mut &[u8]) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = input.split_first()?;
+            *input = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+
+    /// Skips one value of `wire_type` (a group up to its end tag).
+    fn skip(input: &mut &[u8], wire_type: u64, depth: u32) -> Option<()> {
+        let advance = |input: &mut &[u8], n: usize| {
+            *input = input.get(n..)?;
+            Some(())
+        };
+        match wire_type {
+            0 => varint(input).map(|_| ()),
+            1 => advance(input, 8),
+            2 => {
+                let len = usize::try_from(varint(input)?).ok()?;
+                advance(input, len)
+            }
+            3 if depth < 64 => loop {
+                let tag = varint(input)?;
+                if tag & 7 == 4 {
+                    return Some(());
+                }
+                skip(input, tag & 7, depth + 1)?;
+            },
+            5 => advance(input, 4),
+            _ => None,
+        }
+    }
+
+    pub(super) fn rewrite(
+        schema: &'static EntitySchema,
+        encoded: &[u8],
+        mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<Vec<u8>, PiiError>,
+    ) -> Result<Vec<u8>, PiiError> {
+        let mut out = Vec::with_capacity(encoded.len() + 64);
+        let mut input = encoded;
+        while !input.is_empty() {
+            let start = input;
+            let tag = varint(&mut input).ok_or_else(|| malformed(schema))?;
+            let (number, wire_type) = (tag >> 3, tag & 7);
+            let encrypted = schema
+                .fields
+                .iter()
+                .find(|f| f.encrypt && u64::from(f.number) == number);
+            match (encrypted, wire_type) {
+                (Some(field), 2) => {
+                    let len = varint(&mut input)
+                        .and_then(|l| usize::try_from(l).ok())
+                        .ok_or_else(|| malformed(schema))?;
+                    let payload = input.get(..len).ok_or_else(|| malformed(schema))?;
+                    input = &input[len..];
+                    let rewritten = each(field, payload)?;
+                    put_varint(tag, &mut out);
+                    put_varint(rewritten.len() as u64, &mut out);
+                    out.extend_from_slice(&rewritten);
+                }
+                _ => {
+                    skip(&mut input, wire_type, 0).ok_or_else(|| malformed(schema))?;
+                    out.extend_from_slice(&start[..start.len() - input.len()]);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

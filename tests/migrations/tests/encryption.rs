@@ -1,0 +1,118 @@
+//! Switching `encrypt` on or off for a stored field, or adding a blind index to a table that has rows, is never
+//! a silent type change: `migrate::plan` refuses with the steps to take, and only the blind index (whose steps
+//! start with `--allow-destructive`) can be written.
+
+use capacitor_codegen::ddl::Dialect;
+use capacitor_codegen::migrate::{self, DiffOptions, Error};
+use capacitor_migration_tests::{load_from, schemas_dir};
+use std::path::Path;
+
+/// Schema v1 with `edit` applied to its text, in a temp dir of its own.
+fn v1_with(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new("shop/v1/shop.proto");
+    let text = std::fs::read_to_string(schemas_dir().join("v1").join(file)).unwrap();
+    std::fs::create_dir_all(dir.path().join("shop/v1")).unwrap();
+    std::fs::write(dir.path().join(file), edit(&text)).unwrap();
+    dir
+}
+
+fn options(name: &str, dialect: Dialect, allow_destructive: bool) -> DiffOptions {
+    DiffOptions {
+        name: name.to_string(),
+        dialects: vec![dialect],
+        allow_destructive,
+        ..DiffOptions::default()
+    }
+}
+
+/// Writes the migration of the schema in `root` into `migrations`.
+fn migrate(root: &Path, migrations: &Path, dialect: Dialect, name: &str) {
+    let planned = migrate::plan(
+        &load_from(root, dialect),
+        migrations,
+        &options(name, dialect, false),
+    )
+    .expect("plan");
+    migrate::write(migrations, &planned, name).expect("write");
+}
+
+fn refusal(root: &Path, migrations: &Path, dialect: Dialect, allow: bool) -> Vec<migrate::Problem> {
+    match migrate::plan(
+        &load_from(root, dialect),
+        migrations,
+        &options("next", dialect, allow),
+    ) {
+        Err(Error::Refused { problems }) => problems,
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, got a migration"),
+    }
+}
+
+const NAME: &str = "string name = 3;";
+const ENCRYPTED_NAME: &str = "string name = 3 [(capacitor.v1.field).encrypt = true];";
+const INDEXED_ENCRYPTED_NAME: &str =
+    "string name = 3 [(capacitor.v1.field) = { encrypt: true index: INDEX_SECONDARY }];";
+
+#[test]
+fn switching_encrypt_on_or_off_is_refused_with_the_steps_even_with_allow_destructive() {
+    for dialect in Dialect::ALL {
+        for (from, to) in [(NAME, ENCRYPTED_NAME), (ENCRYPTED_NAME, NAME)] {
+            let migrations = tempfile::tempdir().unwrap();
+            let before = v1_with(|t| t.replace(NAME, from));
+            migrate(before.path(), migrations.path(), dialect, "v1");
+            let after = v1_with(|t| t.replace(NAME, to));
+            for allow in [false, true] {
+                let problems = refusal(after.path(), migrations.path(), dialect, allow);
+                let rules: Vec<_> = problems.iter().map(|p| p.rule).collect();
+                assert_eq!(
+                    rules,
+                    ["ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD"],
+                    "{dialect} {to}"
+                );
+                let problem = &problems[0];
+                assert_eq!(problem.number, Some(3));
+                assert!(!problem.allowable);
+                assert!(
+                    problem.reason.contains("add a new field with a new number")
+                        && problem.reason.contains("reserving its number"),
+                    "{}",
+                    problem.reason
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn adding_a_blind_index_to_a_stored_table_says_to_rebuild_it() {
+    for dialect in Dialect::ALL {
+        let migrations = tempfile::tempdir().unwrap();
+        let before = v1_with(|t| t.replace(NAME, ENCRYPTED_NAME));
+        migrate(before.path(), migrations.path(), dialect, "v1");
+        let after = v1_with(|t| t.replace(NAME, INDEXED_ENCRYPTED_NAME));
+        let problems = refusal(after.path(), migrations.path(), dialect, false);
+        let rules: Vec<_> = problems.iter().map(|p| p.rule).collect();
+        assert_eq!(rules, ["BLIND_INDEX_NEEDS_A_REBUILD"], "{dialect}");
+        assert!(problems[0].allowable);
+        assert!(
+            problems[0].reason.contains("all_rows: true"),
+            "{}",
+            problems[0].reason
+        );
+        // With the flag the migration adds the token column and indexes it, not the ciphertext.
+        let planned = migrate::plan(
+            &load_from(after.path(), dialect),
+            migrations.path(),
+            &options("name_index", dialect, true),
+        )
+        .expect("plan with --allow-destructive");
+        let up = &planned[0].up;
+        assert!(up.contains("\"name_bidx\""), "{up}");
+        assert!(up.contains("CREATE INDEX"), "{up}");
+        assert!(
+            !up.contains("(\"name\")"),
+            "the index is not on the ciphertext: {up}"
+        );
+    }
+}
