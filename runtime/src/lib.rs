@@ -38,6 +38,8 @@ pub mod collections;
 pub mod cursor;
 mod detach;
 pub mod error;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 pub mod migrate;
 pub mod pii;
 pub mod record;
