@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 missing=()
-[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
+# CAPACITOR_PG_BIN: PostgreSQL's binaries elsewhere (testkit reads it too); Debian's package otherwise.
+[ -x "${CAPACITOR_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)

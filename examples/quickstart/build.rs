@@ -1,5 +1,5 @@
 fn main() -> Result<(), capacitor_codegen::Error> {
-    // `sqlx::migrate!` embeds `migrations/`: a new migration must rebuild the binary.
+    // `capacitor::migrations!` embeds `migrations/`: a new migration must rebuild the binary.
     println!("cargo:rerun-if-changed=migrations");
     capacitor_codegen::configure().compile_protos(&["proto/app/v1/user.proto"], &["proto"])
 }

@@ -12,6 +12,7 @@
 mod attr;
 mod ctxt;
 mod entity;
+mod migrations;
 mod model;
 mod prost_attr;
 mod redacted_debug;
@@ -251,6 +252,16 @@ pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
 pub fn derive_validate(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     validate::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Embeds a folder of sqlx migrations through the runtime crate; called by `capacitor::migrations!`, which
+/// passes its own path (`$crate`) first. Use that macro, not this one.
+#[doc(hidden)]
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    migrations::expand(input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

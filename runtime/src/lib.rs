@@ -39,6 +39,8 @@ pub mod cursor;
 mod detach;
 pub mod driver_error;
 pub mod error;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 pub mod json;
 pub mod migrate;
 pub mod pii;
@@ -71,6 +73,45 @@ pub use versioned::Versioned;
 pub trait Entity {
     /// What the schema says about this entity: table, key, columns, indexes, PII, cache, consistency.
     const SCHEMA: &'static EntitySchema;
+}
+
+/// Embeds a folder of the migrations `capgen migrate diff` writes (`migrations/sqlite`,
+/// `migrations/postgres`) into the binary, as a [`migrate::Migrator`]: sqlx's `migrate!`, reached through this
+/// crate, so the application needs no `sqlx` dependency of its own. The path is relative to the crate's
+/// `Cargo.toml`. Add `println!("cargo:rerun-if-changed=migrations");` to `build.rs`, so that a new migration
+/// file rebuilds the binary (an edited one does by itself).
+///
+/// ```no_run
+/// # #[cfg(feature = "sqlite")]
+/// # async fn run() -> Result<(), capacitor::Error> {
+/// use capacitor::migrate::{Migrations, Migrator};
+///
+/// static SQLITE: Migrator = capacitor::migrations!("../examples/quickstart/migrations/sqlite");
+/// const MIGRATIONS: Migrations = Migrations::new().sqlite(&SQLITE);
+///
+/// let store = capacitor::Store::open_migrated("sqlite:app.db", &MIGRATIONS).await?;
+/// # Ok(()) }
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[macro_export]
+macro_rules! migrations {
+    ($dir:literal) => {
+        $crate::__private::embed_migrations!($crate, $dir)
+    };
+}
+
+/// What generated code and this crate's macros name through `capacitor::__private`, so that user crates need
+/// not depend on them: sqlx (for [`migrations!`]), serde, pbjson and pbjson-types (the proto3 JSON impls).
+/// Not an API: versions follow this crate's.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use capacitor_macros::embed_migrations;
+    pub use pbjson;
+    pub use pbjson_types;
+    pub use serde;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use sqlx;
 }
 
 /// Includes the Rust code that `capacitor_codegen` generated for a proto package into `OUT_DIR`.

@@ -1,16 +1,17 @@
 //! Applying the migrations `capgen migrate diff` writes, with sqlx's own `Migrator`
 //! (what `sqlx migrate run` uses): versions are applied in order, each once, and applied files are checksummed.
 //!
-//! **Embedded** (the usual way): embed each dialect's folder with `sqlx::migrate!` and hand the set to
+//! **Embedded** (the usual way): embed each dialect's folder with [`crate::migrations!`] (sqlx's `migrate!`
+//! through this crate) and hand the set to
 //! [`Store::open_migrated`](crate::Store::open_migrated) or a generated `<Entity>Repo::open`, which apply the
 //! folder of the dialect the URL names:
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")]
 //! # async fn run() -> Result<(), capacitor::Error> {
-//! use capacitor::migrate::Migrations;
+//! use capacitor::migrate::{Migrations, Migrator};
 //!
-//! static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../examples/quickstart/migrations/sqlite");
+//! static SQLITE: Migrator = capacitor::migrations!("../examples/quickstart/migrations/sqlite");
 //! const MIGRATIONS: Migrations = Migrations::new().sqlite(&SQLITE);
 //!
 //! let store = capacitor::Store::open_migrated("sqlite:app.db", &MIGRATIONS).await?;
@@ -73,6 +74,10 @@ impl Migrations {
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use files::{MigrationTarget, migrate, migrate_from};
+/// A folder of migrations embedded by [`crate::migrations!`]: sqlx's own type, named here so applications need
+/// no sqlx dependency.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx::migrate::Migrator;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod files {

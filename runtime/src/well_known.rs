@@ -7,6 +7,10 @@
 
 use crate::error::DecodeError;
 
+/// The `google.protobuf` types generated code uses (pbjson-types': prost messages with proto3 JSON), so an
+/// application builds a `Timestamp` as `capacitor::well_known::Timestamp` without depending on pbjson-types.
+pub use pbjson_types::*;
+
 /// A message with `int64 seconds = 1; int32 nanos = 2;` (Timestamp, Duration) holding these values.
 pub fn seconds_nanos<T: prost::Message + Default>(
     seconds: i64,
