@@ -5,7 +5,8 @@
 //! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/raw_sqlx_upsert`;
 //! - `cursor/seal_and_open` (a page's cursor costs) vs `cursor/sqlite_scan_page_100` (the page), for the record;
 //! - `postgres/get_many_100` vs `postgres/get_100_singles`, `postgres_miss/repository_get` vs
-//!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) for the record.
+//!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) vs
+//!   `postgres_redis/raw_redis_get` (a `GET` of the same cached bytes over a `ConnectionManager`, target ≤ 1.3×).
 //!
 //! `cargo bench -p capacitor --features redis,postgres --bench repository`. Needs Debian's postgresql and
 //! redis-server (the testkit starts them).
@@ -18,6 +19,7 @@ use capacitor::{Cursor, CursorKey, Entity, Repository, Store};
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
+use prost::Message;
 use sqlx::Row;
 use std::hint::black_box;
 use std::pin::pin;
@@ -322,10 +324,40 @@ fn postgres(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("postgres_redis");
+    // The baseline is what a user would write by hand over the same kind of connection the tier uses (one
+    // multiplexed `ConnectionManager`): a `GET` of the very bytes the tier caches (version, kind, protobuf) and
+    // the decode of the protobuf part.
+    let mut raw_redis = rt
+        .block_on(async {
+            redis::aio::ConnectionManager::new(redis::Client::open(redis.url())?).await
+        })
+        .unwrap();
     rt.block_on(async {
         for id in 0..ROWS {
-            with_redis.get(&id).await.unwrap(); // fills Redis
+            let cached = with_redis.get(&id).await.unwrap(); // fills Redis
+            let mut payload = format!("{:016x}L", cached.version).into_bytes();
+            payload.extend(cached.value.encode_to_vec());
+            redis::cmd("SET")
+                .arg(format!("raw:{id}"))
+                .arg(payload)
+                .exec_async(&mut raw_redis)
+                .await
+                .unwrap();
         }
+    });
+    let raw_keys: Vec<String> = (0..ROWS).map(|id| format!("raw:{id}")).collect();
+    group.bench_function("raw_redis_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async {
+                let payload: Vec<u8> = redis::cmd("GET")
+                    .arg(&raw_keys[id as usize])
+                    .query_async(&mut raw_redis)
+                    .await
+                    .unwrap();
+                black_box(Strong::decode(&payload[17..]).unwrap())
+            })
+        })
     });
     group.bench_function("repository_get", |b| {
         b.iter(|| {
