@@ -25,6 +25,8 @@
 //!   another history starts a new generation before it reads or writes (see `scripts.rs`). See
 //!   `docs/repository.md` for what this does not cover (a partition that hides Redis from one process only; a
 //!   demoted master that accepts a write before it learns it was replaced).
+//! - **Hits on a single server** skip the scripts: one `MGET` of the generation record and the entries, served
+//!   only when the record is the one a script checked since the connection's last failure (`get_chunk`).
 
 mod keys;
 mod scripts;
