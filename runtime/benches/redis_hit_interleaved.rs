@@ -144,17 +144,9 @@ fn main() {
                             .unwrap();
                             black_box(Strong::decode(&p[17..]).unwrap());
                         }
-                        2 => {
-                            let o: redis::Value = info
-                                .key("{x}gen")
-                                .arg(&keys[id as usize])
-                                .invoke_async(&mut raw)
-                                .await
-                                .unwrap();
-                            black_box(o);
-                        }
-                        3 => {
-                            let o: redis::Value = min
+                        2 | 3 => {
+                            let script = if v == 2 { &info } else { &min };
+                            let o: redis::Value = script
                                 .key("{x}gen")
                                 .arg(&keys[id as usize])
                                 .invoke_async(&mut raw)
