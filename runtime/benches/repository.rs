@@ -5,7 +5,11 @@
 //! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/raw_sqlx_upsert`;
 //! - `cursor/seal_and_open` (a page's cursor costs) vs `cursor/sqlite_scan_page_100` (the page), for the record;
 //! - `postgres/get_many_100` vs `postgres/get_100_singles`, `postgres_miss/repository_get` vs
-//!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) for the record.
+//!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) vs
+//!   `postgres_redis/raw_redis_get` (a `GET` of the same cached bytes over a `ConnectionManager`, target ≤ 1.3×).
+//!
+//! - `concurrent_64/*`: reads per second with 64 concurrent tasks, Redis hits and Postgres misses, each beside
+//!   the same reads done raw on the same connection or pool (issue #14 item 4, reported).
 //!
 //! `cargo bench -p capacitor --features redis,postgres --bench repository`. Needs Debian's postgresql and
 //! redis-server (the testkit starts them).
@@ -18,6 +22,7 @@ use capacitor::{Cursor, CursorKey, Entity, Repository, Store};
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
+use prost::Message;
 use sqlx::Row;
 use std::hint::black_box;
 use std::pin::pin;
@@ -322,15 +327,124 @@ fn postgres(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("postgres_redis");
+    // The baseline is what a user would write by hand over the same kind of connection the tier uses (one
+    // multiplexed `ConnectionManager`): a `GET` of the very bytes the tier caches (version, kind, protobuf) and
+    // the decode of the protobuf part.
+    let mut raw_redis = rt
+        .block_on(async {
+            redis::aio::ConnectionManager::new(redis::Client::open(redis.url())?).await
+        })
+        .unwrap();
     rt.block_on(async {
         for id in 0..ROWS {
-            with_redis.get(&id).await.unwrap(); // fills Redis
+            let cached = with_redis.get(&id).await.unwrap(); // fills Redis
+            let mut payload = format!("{:016x}L", cached.version).into_bytes();
+            payload.extend(cached.value.encode_to_vec());
+            redis::cmd("SET")
+                .arg(format!("raw:{id}"))
+                .arg(payload)
+                .exec_async(&mut raw_redis)
+                .await
+                .unwrap();
         }
+    });
+    let raw_keys: Vec<String> = (0..ROWS).map(|id| format!("raw:{id}")).collect();
+    group.bench_function("raw_redis_get", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            rt.block_on(async {
+                let payload: Vec<u8> = redis::cmd("GET")
+                    .arg(&raw_keys[id as usize])
+                    .query_async(&mut raw_redis)
+                    .await
+                    .unwrap();
+                black_box(Strong::decode(&payload[17..]).unwrap())
+            })
+        })
     });
     group.bench_function("repository_get", |b| {
         b.iter(|| {
             id = (id + 7) % ROWS;
             rt.block_on(async { black_box(with_redis.get(&id).await.unwrap()) })
+        })
+    });
+    group.finish();
+
+    // Throughput under concurrency (issue #14 item 4): 64 tasks on the runtime's worker threads (one per core),
+    // each doing `PER_TASK` reads; criterion reports reads per second. The raw rows share the same connection
+    // (Redis: one multiplexed `ConnectionManager`) or pool (Postgres: sqlx's default, 10 connections).
+    const TASKS: i64 = 64;
+    const PER_TASK: i64 = 16;
+    let mut group = c.benchmark_group("concurrent_64");
+    group.throughput(criterion::Throughput::Elements((TASKS * PER_TASK) as u64));
+    let run_tasks =
+        |read: &(dyn Fn(i64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Sync)| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|t| {
+                        let reads: Vec<_> = (0..PER_TASK)
+                            .map(|i| read((t * PER_TASK + i) * 7 % ROWS))
+                            .collect();
+                        tokio::spawn(async move {
+                            for r in reads {
+                                r.await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        };
+    group.bench_function("redis_raw_get", |b| {
+        b.iter(|| {
+            run_tasks(&|id| {
+                let (mut c, key) = (raw_redis.clone(), raw_keys[id as usize].clone());
+                Box::pin(async move {
+                    let payload: Vec<u8> = redis::cmd("GET")
+                        .arg(key)
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                    black_box(Strong::decode(&payload[17..]).unwrap());
+                })
+            })
+        })
+    });
+    group.bench_function("redis_hit_repository", |b| {
+        b.iter(|| {
+            run_tasks(&|id| {
+                let repo = with_redis.clone();
+                Box::pin(async move {
+                    black_box(repo.get(&id).await.unwrap());
+                })
+            })
+        })
+    });
+    group.bench_function("postgres_raw_sqlx", |b| {
+        b.iter(|| {
+            run_tasks(&|id| {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let row = sqlx::query(SELECT_PG)
+                        .bind(id)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    black_box(row.get::<i64, _>(3));
+                })
+            })
+        })
+    });
+    group.bench_function("postgres_miss_repository", |b| {
+        b.iter(|| {
+            run_tasks(&|id| {
+                let repo = strong.clone();
+                Box::pin(async move {
+                    black_box(repo.get(&id).await.unwrap());
+                })
+            })
         })
     });
     group.finish();

@@ -11,16 +11,23 @@
 //! `MOVED` and reconnects on its own. So every script checks the record's history against its node's first and,
 //! when they differ, starts a new generation before it reads or writes anything: entries made in another
 //! history are never served, by any process, whether or not its client saw an error.
+//!
+//! On a single server the reads skip the scripts once one has checked the record on the current connection: a
+//! plain `MGET` of the record and the data keys is a hit when the record is the one the script returned (see
+//! `RedisEntity::get_chunk`); the history can only change there with a restart, which breaks the connection.
 
 use redis::Script;
 use std::sync::OnceLock;
 
-/// Defines `generation(force)`: the current generation, after starting the next one when `force` is set or when
-/// the record was made in another history than this node's. Without a record the generation is 0 (and the
-/// record is made, naming this node's history).
+/// Defines `generation(force)`: the current generation and the record naming it, after starting the next one
+/// when `force` is set or when the record was made in another history than this node's. Without a record the
+/// generation is 0 (and the record is made, naming this node's history). The replication ID is found with a
+/// plain `string.find` (it is always 40 hex digits), cheaper than a pattern over the whole `INFO` text.
 const GENERATION: &str = r"
 local function generation(force)
-  local history = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or '-'
+  local info = redis.call('INFO', 'replication')
+  local at = string.find(info, 'master_replid:', 1, true)
+  local history = at and string.sub(info, at + 14, at + 53) or '-'
   local record = redis.call('GET', KEYS[1])
   local old, made_in = '0', history
   if record then
@@ -28,23 +35,25 @@ local function generation(force)
     old = old or '0'
   end
   if record and made_in == history and not force then
-    return old
+    return old, record
   end
   local g = old
   if record then
     g = string.format('%d', tonumber(old) + 1)
   end
-  redis.call('SET', KEYS[1], g .. ' ' .. history)
-  return g
+  record = g .. ' ' .. history
+  redis.call('SET', KEYS[1], record)
+  return g, record
 end
 ";
 
-/// ARGV: base, then one token per key. Returns the generation, then one value (or nil) per key.
+/// ARGV: base, then one token per key. Returns the generation, the generation record (what
+/// `RedisEntity::get_chunk` compares a plain `MGET`'s record with afterwards), then one value (or nil) per key.
 const GET_MANY: &str = r"
-local g = generation(false)
-local out = { g }
+local g, record = generation(false)
+local out = { g, record }
 for i = 2, #ARGV do
-  out[i] = redis.call('GET', ARGV[1] .. ':' .. g .. ':' .. ARGV[i]) or false
+  out[i + 1] = redis.call('GET', ARGV[1] .. ':' .. g .. ':' .. ARGV[i]) or false
 end
 return out
 ";
@@ -76,7 +85,7 @@ return written
 ";
 
 /// Starts a new generation (after a failure this process saw). Returns it.
-const BUMP_GENERATION: &str = "return generation(true)";
+const BUMP_GENERATION: &str = "local g = generation(true) return g";
 
 fn with_generation(body: &str) -> Script {
     Script::new(&format!("{GENERATION}{body}"))

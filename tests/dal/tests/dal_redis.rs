@@ -232,3 +232,67 @@ async fn keys_carry_the_prefix_table_hash_tag_and_fingerprint() {
         "generation 0, then the key token: {key}"
     );
 }
+
+/// On a single server, reads skip the scripts once one has checked the generation record on the connection: one
+/// plain `MGET` of the record and the data keys. The record it returns must still be the checked one, so a
+/// generation started meanwhile by another process (written here by hand, as that process's bump would) retires
+/// the entries of the old one for this reader at once: an entry that missed a write is never served. A restart
+/// breaks the connection, which puts the reads back on the script (`redis_restarted_with_its_data_never_serves_a_missed_write`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_reads_never_serve_an_entry_of_a_retired_generation() {
+    let server = RedisServer::start().unwrap();
+    let store = Store::memory();
+    let reader: Repository<Entry> = Repository::builder(store.clone())
+        .redis(tier(&server, "plain").await)
+        .build();
+    let writer: Repository<Entry> = Repository::builder(store.clone())
+        .redis(tier(&server, "plain").await)
+        .build();
+    let key = ("acct".to_owned(), 1);
+    let entry = |memo: &str| Entry {
+        account: "acct".into(),
+        seq: 1,
+        memo: memo.into(),
+    };
+    let calls = |command: &str| -> u64 {
+        let stats = server.cli(&["info", "commandstats"]).unwrap();
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+
+    writer.put(entry("one")).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(reader.get(&key).await.unwrap().value.memo, "one");
+    }
+    assert_eq!(reader.stats().redis_hits, 3, "{:?}", reader.stats());
+    let (scripts, plain) = (calls("evalsha"), calls("mget"));
+    for _ in 0..10 {
+        assert_eq!(reader.get(&key).await.unwrap().value.memo, "one");
+    }
+    assert_eq!(calls("evalsha"), scripts, "hits run no script");
+    assert_eq!(calls("mget"), plain + 10, "one MGET per hit");
+
+    // A write reaches the store but not Redis (another process's write-through failed), and that process starts
+    // a new generation, as it does before it uses Redis again.
+    let v2 = Repository::<Entry>::new(store.clone())
+        .put(entry("two"))
+        .await
+        .unwrap();
+    let gen_key = server.cli(&["keys", "plain:*:gen"]).unwrap();
+    let gen_key = gen_key.trim();
+    let record = server.cli(&["get", gen_key]).unwrap();
+    let (generation, history) = record.trim().split_once(' ').unwrap();
+    let bumped = format!("{} {history}", generation.parse::<u64>().unwrap() + 1);
+    server.cli(&["set", gen_key, &bumped]).unwrap();
+
+    let read = reader.get(&key).await.unwrap();
+    assert_eq!((read.version, read.value.memo.as_str()), (v2, "two"));
+    // The script ran again, refilled the new generation, and the plain reads serve it.
+    for _ in 0..3 {
+        assert_eq!(reader.get(&key).await.unwrap().version, v2);
+    }
+    assert_eq!(reader.stats().redis_errors, 0, "{:?}", reader.stats());
+}
