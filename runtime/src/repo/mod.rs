@@ -476,12 +476,15 @@ impl<E: Record> Repository<E> {
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn scan(&self, after: Option<&Cursor>, limit: usize) -> Result<Page<E>, Error> {
         let with = self.cursor_key()?;
+        let span = self.span("scan");
+        // Made inside the operation's span, so that it is the round trip's parent.
+        let round_trip = span.in_scope(|| self.inner.store_span(spans::SELECT));
         let page = self
             .inner
             .store
             .scan_with::<E>(after, limit, with)
-            .instrument(self.inner.store_span(spans::SELECT))
-            .instrument(self.span("scan"))
+            .instrument(round_trip)
+            .instrument(span)
             .await;
         self.audit_page(&page);
         page

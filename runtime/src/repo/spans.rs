@@ -14,6 +14,9 @@ use crate::error::Tier;
 use crate::schema::EntitySchema;
 use tracing::Span;
 
+/// The spans' target (as before they followed the conventions, so existing filters keep matching).
+const TARGET: &str = "capacitor::repo";
+
 /// What Redis runs for every tier operation: the repository's Lua scripts, sent by hash.
 #[cfg(feature = "redis")]
 pub(super) const REDIS_SCRIPT: &str = "EVALSHA";
@@ -28,6 +31,7 @@ pub(super) fn operation(
     op: &'static str,
 ) -> Span {
     tracing::debug_span!(
+        target: TARGET,
         "capacitor.repo",
         entity = schema.message,
         op,
@@ -46,6 +50,7 @@ pub(super) fn round_trip(
     operation: &'static str,
 ) -> Span {
     tracing::debug_span!(
+        target: TARGET,
         "capacitor.tier",
         "capacitor.tier" = tier.as_str(),
         "db.system" = system,
