@@ -12,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use capacitor::Store;
-use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::repo::{Health, Status, TierHealth};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use multi_tier::shop::v1::{Cart, CartRepo};
@@ -85,18 +84,7 @@ pub async fn open(
     prefix: &str,
 ) -> Result<CartRepo, capacitor::Error> {
     let store = Store::open_migrated(postgres_url, &multi_tier::MIGRATIONS).await?;
-    let redis = RedisTier::connect(
-        redis_url,
-        RedisOptions {
-            prefix: prefix.to_owned(),
-            ..RedisOptions::default()
-        },
-    )
-    .await?;
-    CartRepo::builder(store)
-        .redis(redis)
-        .try_build()
-        .map(Into::into)
+    multi_tier::process(&store, redis_url, prefix).await
 }
 
 /// Some traffic for the series and spans: writes, reads through every tier, an index lookup, a scan, a miss
