@@ -18,6 +18,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The health of a repository's tiers, from [`Repository::health`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Health {
     /// The entity's message name.
     pub entity: &'static str,
@@ -72,6 +73,7 @@ impl Status {
 
 /// One tier's health.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TierHealth {
     /// Which tier.
     pub tier: Tier,
@@ -89,6 +91,7 @@ pub struct TierHealth {
 
 /// A tier's last failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LastError {
     /// The error's Display: entity, tier and what failed, never a key or a value.
     pub message: String,
@@ -106,9 +109,10 @@ impl LastError {
 }
 
 impl<E: Record> Repository<E> {
-    /// Probes every configured tier (concurrently, each bounded by [`PROBE_TIMEOUT`]) and reports whether it
-    /// answered, how fast, and the last failure seen on it. A failed probe becomes the tier's last error but
-    /// is not counted in the metrics: it is no operation. See the [module docs](self) and
+    /// Probes every configured tier (concurrently, each bounded by [`PROBE_TIMEOUT`]: L1 reads its length,
+    /// Redis answers `PING`, the store `SELECT 1`) and reports whether it answered, how fast, and the last
+    /// failure seen on it, as the error's Display, which never holds a key or a value. A failed probe becomes
+    /// the tier's last error but is not counted in the metrics: it is no operation. See
     /// `docs/observability.md`.
     pub async fn health(&self) -> Health {
         let inner = &self.inner;
