@@ -34,7 +34,9 @@ pub struct Report {
     pub carts_of_owner: usize,
 }
 
-async fn process(
+/// The cart repository of one process: its own L1, the Redis server `redis_url` (keys under `prefix`) and
+/// `store`.
+pub async fn process(
     store: &Store,
     redis_url: &str,
     prefix: &str,

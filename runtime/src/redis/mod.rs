@@ -302,6 +302,17 @@ impl<E: Record> RedisEntity<E> {
         }
     }
 
+    /// The health probe: one `PING` on the tier's connection, outside the backoff and the failure count (a
+    /// probe writes nothing, so its failure cannot hide a missed write).
+    pub(crate) async fn ping(&self) -> Result<(), DriverError> {
+        let ping = redis::cmd("PING");
+        let reply: redis::RedisResult<String> = match self.tier.connection.clone() {
+            Connection::Single(mut c) => ping.query_async(&mut c).await,
+            Connection::Cluster(mut c) => ping.query_async(&mut c).await,
+        };
+        reply.map(drop).map_err(DriverError::from)
+    }
+
     /// Whether the tier will skip Redis right now (it failed less than `backoff` ago).
     pub fn is_skipping(&self) -> bool {
         now_ms() < self.tier.health.skip_until_ms.load(Ordering::Acquire)

@@ -45,13 +45,21 @@ impl<E: Record> Repository<E> {
             }
             #[cfg(feature = "redis")]
             if let Some(l2) = &inner.l2
-                && let Ok((_, found)) = l2.get_many(std::slice::from_ref(&key)).await
+                && let Ok((_, found)) = tracing::Instrument::instrument(
+                    l2.get_many(std::slice::from_ref(&key)),
+                    inner.redis_span(),
+                )
+                .await
                 && matches!(found.first(), Some(Cached::Hit(_)))
             {
                 report.held_by.push(Tier::Redis);
             }
             let started = std::time::Instant::now();
-            let deleted = inner.store.delete::<E>(&key).await;
+            let deleted = tracing::Instrument::instrument(
+                inner.store.delete::<E>(&key),
+                inner.store_span("DELETE"),
+            )
+            .await;
             inner.counters.latency(Tier::Store, started.elapsed());
             let version = match deleted {
                 Ok(version) => version,
@@ -75,7 +83,11 @@ impl<E: Record> Repository<E> {
             #[cfg(feature = "redis")]
             if let Some(l2) = &inner.l2 {
                 let started = std::time::Instant::now();
-                let result = l2.set_many_if_newer(&[(key.clone(), None, version)]).await;
+                let result = tracing::Instrument::instrument(
+                    l2.set_many_if_newer(&[(key.clone(), None, version)]),
+                    inner.redis_span(),
+                )
+                .await;
                 inner.counters.latency(Tier::Redis, started.elapsed());
                 match result {
                     Ok(()) => report.purged.push(Tier::Redis),

@@ -88,6 +88,7 @@ impl<E: Record> Repository<E> {
             .inner
             .store
             .find_by_index_with::<E, V>(index, values, after, limit, with)
+            .instrument(self.inner.store_span(super::spans::SELECT))
             .await;
         counters.latency(Tier::Store, started.elapsed());
         match &result {

@@ -14,7 +14,9 @@
 mod audit;
 mod erase;
 mod find;
+mod health;
 pub mod reencrypt;
+mod spans;
 mod stats;
 
 use crate::cache::{Lookup, MemoryTier};
@@ -28,6 +30,7 @@ use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
 use audit::Audit;
 pub use erase::ErasureReport;
+pub use health::{Health, LastError, PROBE_TIMEOUT, Status, TierHealth};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 use stats::Counters;
 pub use stats::Stats;
@@ -352,6 +355,7 @@ impl<E: Record> Repository<E> {
         let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "put",
+            "INSERT",
             keys,
             move |store, value: E| async move {
                 let version = store.put(&value).await?;
@@ -369,6 +373,7 @@ impl<E: Record> Repository<E> {
         let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "insert",
+            "INSERT",
             keys,
             move |store, value: E| async move {
                 let version = store.insert(&value).await?;
@@ -386,6 +391,7 @@ impl<E: Record> Repository<E> {
         let keys = self.audit_keys(|| vec![value.key()]);
         self.write(
             "update",
+            "UPDATE",
             keys,
             move |store, value: E| async move {
                 let version = store.update(&value, expected_version).await?;
@@ -402,6 +408,7 @@ impl<E: Record> Repository<E> {
         let written = self
             .write(
                 "delete",
+                "DELETE",
                 self.audit_keys(|| vec![key.clone()]),
                 move |store, key: E::Key| async move {
                     Ok(match store.delete::<E>(&key).await? {
@@ -425,6 +432,7 @@ impl<E: Record> Repository<E> {
         let written = self
             .write(
                 "put_many",
+                "BATCH INSERT",
                 keys,
                 move |store, values: Vec<E>| async move {
                     let versions = store.put_many(&values).await?;
@@ -445,6 +453,7 @@ impl<E: Record> Repository<E> {
         let written = self
             .write(
                 "delete_many",
+                "BATCH DELETE",
                 self.audit_keys(|| keys.to_vec()),
                 move |store, keys: Vec<E::Key>| async move {
                     let versions = store.delete_many::<E>(&keys).await?;
@@ -467,11 +476,15 @@ impl<E: Record> Repository<E> {
     /// or above [`MAX_PAGE_LIMIT`](crate::cursor::MAX_PAGE_LIMIT).
     pub async fn scan(&self, after: Option<&Cursor>, limit: usize) -> Result<Page<E>, Error> {
         let with = self.cursor_key()?;
+        let span = self.span("scan");
+        // Made inside the operation's span, so that it is the round trip's parent.
+        let round_trip = span.in_scope(|| self.inner.store_span(spans::SELECT));
         let page = self
             .inner
             .store
             .scan_with::<E>(after, limit, with)
-            .instrument(self.span("scan"))
+            .instrument(round_trip)
+            .instrument(span)
             .await;
         self.audit_page(&page);
         page
@@ -500,8 +513,9 @@ impl<E: Record> Repository<E> {
         }
     }
 
+    /// The span of the repository operation `op` (see [`spans`]).
     fn span(&self, op: &'static str) -> tracing::Span {
-        tracing::debug_span!("capacitor.repo", entity = E::SCHEMA.message, op)
+        spans::operation(E::SCHEMA, self.inner.store.db_system(), op)
     }
 
     /// L2, then the store for what L2 lacks; promotes what it finds.
@@ -518,7 +532,7 @@ impl<E: Record> Repository<E> {
         #[cfg(feature = "redis")]
         if let Some(l2) = &inner.l2 {
             let started = std::time::Instant::now();
-            let result = l2.get_many(keys).await;
+            let result = l2.get_many(keys).instrument(inner.redis_span()).await;
             inner.counters.latency(Tier::Redis, started.elapsed());
             match result {
                 Ok((read_under, cached)) => {
@@ -558,10 +572,14 @@ impl<E: Record> Repository<E> {
         let wanted: Vec<E::Key> = pending.iter().map(|&i| keys[i].clone()).collect();
         let started = std::time::Instant::now();
         // One key: the single-row statement (prepared once, no IN list to build).
-        let result = match wanted.as_slice() {
-            [key] => inner.store.get::<E>(key).await.map(|row| vec![row]),
-            _ => inner.store.get_many::<E>(&wanted).await,
-        };
+        let result = async {
+            match wanted.as_slice() {
+                [key] => inner.store.get::<E>(key).await.map(|row| vec![row]),
+                _ => inner.store.get_many::<E>(&wanted).await,
+            }
+        }
+        .instrument(inner.store_span(spans::SELECT))
+        .await;
         inner.counters.latency(Tier::Store, started.elapsed());
         let rows = match result {
             Ok(rows) => rows,
@@ -590,7 +608,11 @@ impl<E: Record> Repository<E> {
         }
         #[cfg(feature = "redis")]
         if let (Some(l2), Some(generation), false) = (&inner.l2, &generation, fills.is_empty()) {
-            match l2.fill_if_newer(generation, &fills).await {
+            match l2
+                .fill_if_newer(generation, &fills)
+                .instrument(inner.redis_span())
+                .await
+            {
                 Ok(()) => inner.counters.promotions(Tier::Redis, fills.len()),
                 Err(e) => inner.counters.error(Tier::Redis, &e),
             }
@@ -605,6 +627,7 @@ impl<E: Record> Repository<E> {
     async fn write<A, F, Fut>(
         &self,
         op: &'static str,
+        statement: &'static str,
         audit_keys: Vec<E::Key>,
         commit: F,
         arg: A,
@@ -618,7 +641,9 @@ impl<E: Record> Repository<E> {
         let span = self.span(op);
         let task = async move {
             let started = std::time::Instant::now();
-            let result = commit(inner.store.clone(), arg).await;
+            let result = commit(inner.store.clone(), arg)
+                .instrument(inner.store_span(statement))
+                .await;
             inner.counters.latency(Tier::Store, started.elapsed());
             let written = match result {
                 Ok(written) => written,
@@ -646,6 +671,17 @@ impl<E: Record> Repository<E> {
 type Written<E> = Vec<(<E as Record>::Key, Option<E>, u64)>;
 
 impl<E: Record> Inner<E> {
+    /// The span of one store round trip sending `statement`.
+    fn store_span(&self, statement: &'static str) -> tracing::Span {
+        spans::round_trip(E::SCHEMA, Tier::Store, self.store.db_system(), statement)
+    }
+
+    /// The span of one Redis round trip.
+    #[cfg(feature = "redis")]
+    fn redis_span(&self) -> tracing::Span {
+        spans::round_trip(E::SCHEMA, Tier::Redis, "redis", spans::REDIS_SCRIPT)
+    }
+
     /// After a commit: Redis, then L1, each as compare-and-set. A Redis failure is counted and absorbed, unless
     /// the write must not be acknowledged ([`Error::Unconfirmed`]; see `RedisOptions::strong_writes_need_redis`).
     async fn write_through(&self, written: &Written<E>, operation: Operation) -> Result<(), Error> {
@@ -660,7 +696,10 @@ impl<E: Record> Inner<E> {
         #[cfg(feature = "redis")]
         if let (Some(l2), false) = (&self.l2, written.is_empty()) {
             let started = std::time::Instant::now();
-            let result = l2.set_many_if_newer(written).await;
+            let result = l2
+                .set_many_if_newer(written)
+                .instrument(self.redis_span())
+                .await;
             self.counters.latency(Tier::Redis, started.elapsed());
             if let Err(e) = result {
                 self.counters.error(Tier::Redis, &e);

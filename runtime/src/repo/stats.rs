@@ -4,8 +4,10 @@
 //! Latencies of Redis and store round trips go to the `capacitor_repo_latency_seconds` histogram (labels entity
 //! and tier). Metric handles are registered once, when the repository is built: install the metrics recorder first.
 
+use super::health::LastError;
 use crate::error::{Error, Tier};
 use metrics::{Counter, Histogram};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -73,6 +75,10 @@ pub(super) struct Counters {
     writes: Pair,
     redis_latency: Histogram,
     store_latency: Histogram,
+    /// The last failure of each tier, for [`Repository::health`](super::Repository::health): written only on
+    /// the error path, so the lock costs the hot path nothing.
+    last_redis_error: Mutex<Option<LastError>>,
+    last_store_error: Mutex<Option<LastError>>,
 }
 
 impl Counters {
@@ -92,6 +98,8 @@ impl Counters {
             writes: Pair::new("capacitor_repo_writes_total", entity, "store"),
             redis_latency: metrics::histogram!("capacitor_repo_latency_seconds", "entity" => entity, "tier" => "redis"),
             store_latency: metrics::histogram!("capacitor_repo_latency_seconds", "entity" => entity, "tier" => "store"),
+            last_redis_error: Mutex::default(),
+            last_store_error: Mutex::default(),
         }
     }
 
@@ -139,14 +147,36 @@ impl Counters {
         self.writes.add(n as u64);
     }
 
-    /// Counts an error and logs it (the error's Display names entity and tier, never values).
+    /// Counts an error, keeps it as the tier's last and logs it (the error's Display names entity and tier,
+    /// never values).
     pub(super) fn error(&self, tier: Tier, error: &Error) {
         match tier {
             Tier::Store => &self.store_errors,
             _ => &self.redis_errors,
         }
         .add(1);
+        self.keep_last_error(tier, error);
         tracing::warn!(entity = self.entity, tier = tier.as_str(), %error, "tier failed");
+    }
+
+    /// Keeps `error` as `tier`'s last failure without counting it (a failed health probe is no operation).
+    pub(super) fn keep_last_error(&self, tier: Tier, error: &Error) {
+        let slot = match tier {
+            Tier::Store => &self.last_store_error,
+            _ => &self.last_redis_error,
+        };
+        // A poisoned lock only means a panic elsewhere mid-write of an `Option`: the value is still whole.
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastError::of(error));
+    }
+
+    /// The last failure of `tier` (`None` for L1, which cannot fail).
+    pub(super) fn last_error(&self, tier: Tier) -> Option<LastError> {
+        let slot = match tier {
+            Tier::Memory => return None,
+            Tier::Store => &self.last_store_error,
+            Tier::Redis => &self.last_redis_error,
+        };
+        slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(super) fn snapshot(&self) -> Stats {

@@ -251,6 +251,38 @@ impl Store {
         }
     }
 
+    /// The backend's name as OpenTelemetry's `db.system` spells it: `sqlite`, `postgresql`, or `memory` for the
+    /// in-process store (which has no semantic-conventions name). The repository's spans carry it.
+    pub fn db_system(&self) -> &'static str {
+        match &self.backend {
+            Backend::Memory(_) => "memory",
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// The health probe: one `SELECT 1` on a pooled connection (nothing to do for `memory:`). What fails is
+    /// reduced to a [`DriverError`](crate::driver_error::DriverError), so it quotes nothing.
+    pub(crate) async fn ping(&self) -> Result<(), crate::driver_error::DriverError> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => sqlx::query("SELECT 1")
+                .execute(&s.pool)
+                .await
+                .map(drop)
+                .map_err(Into::into),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => sqlx::query("SELECT 1")
+                .execute(&s.pool)
+                .await
+                .map(drop)
+                .map_err(Into::into),
+        }
+    }
+
     /// The SQLite pool of a SQLite store (for DDL in tests, raw queries, benchmarks).
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
