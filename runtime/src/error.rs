@@ -98,7 +98,7 @@ pub enum Error {
         entity: &'static str,
         /// The tier that failed.
         tier: Tier,
-        /// What failed: for driver failures a [`DriverError`](crate::driver_error::DriverError), which keeps the
+        /// What failed: for driver failures a [`crate::driver_error::DriverError`], which keeps the
         /// kind, code and constraint name and drops the driver's message (it can quote values).
         #[source]
         source: BoxError,

@@ -416,12 +416,41 @@ mod tests {
         assert_eq!(shown, r#"Masked(Email, "c***@example.com")"#);
     }
 
-    /// What each kind's mask may output, as a whole-string pattern; `<redacted>` is always allowed.
+    /// `shown` with each non-ASCII letter or digit replaced by `L`, judged by the `char` predicates the masks
+    /// use. The regex crate's Unicode tables may be older than std's (a CJK extension letter proptest found was
+    /// alphabetic to std and not to `\p{Alphabetic}`), so the shapes below match `L` instead. ASCII letters
+    /// (a domain's) are also `L` only where a shape says so.
+    fn letters_as_l(kind: Pii, shown: &str) -> String {
+        if shown == "<redacted>" {
+            return shown.to_owned();
+        }
+        match kind {
+            Pii::Name => shown
+                .chars()
+                .map(|c| if c.is_alphabetic() { 'L' } else { c })
+                .collect(),
+            Pii::Email => match shown.split_once("***@") {
+                Some((first, domain)) => {
+                    let first: String = first
+                        .chars()
+                        .map(|c| if c.is_alphanumeric() { 'L' } else { c })
+                        .collect();
+                    format!("{first}***@{domain}")
+                }
+                None => shown.to_owned(),
+            },
+            _ => shown.to_owned(),
+        }
+    }
+
+    /// What each kind's mask may output, as a whole-string pattern over [`letters_as_l`]'s output;
+    /// `<redacted>` is always allowed.
     fn allowed(kind: Pii) -> Regex {
         let shape = match kind {
-            Pii::Email => r"[\p{Alphabetic}\p{Nd}\p{Nl}\p{No}]?\*\*\*@[A-Za-z0-9.-]{1,253}",
+            // `L` stands for a letter or digit by Rust's own `char` predicates (see `letters_as_l`).
+            Pii::Email => r"L?\*\*\*@[A-Za-z0-9.-]{1,253}",
             Pii::Phone => r"\*\*\*[0-9]{2}",
-            Pii::Name => r"\p{Alphabetic}{1,3}\.( \p{Alphabetic}{1,3}\.){0,2}",
+            Pii::Name => r"L{1,3}\.( L{1,3}\.){0,2}",
             Pii::PaymentCard => r"\*\*\*\* [0-9]{4}",
             Pii::PostalAddress => r"[^0-9\s,;]+( [^0-9\s,;]+)*",
             Pii::IpAddress => r"([0-9]{1,3}\.){3}0/24|[0-9a-f:]+/48",
@@ -431,12 +460,17 @@ mod tests {
         Regex::new(&format!("^(?:<redacted>|{shape})$")).unwrap()
     }
 
+    /// Whether `shown` has the shape `kind`'s mask may output.
+    fn fits(kind: Pii, shown: &str) -> bool {
+        allowed(kind).is_match(&letters_as_l(kind, shown))
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_never_shows_more_than_its_shape(value in ".{0,80}", kind in 0..KINDS.len()) {
             let kind = KINDS[kind];
             let shown = mask(kind, &value);
-            prop_assert!(allowed(kind).is_match(&shown), "{kind:?} {value:?} -> {shown:?}");
+            prop_assert!(fits(kind, &shown), "{kind:?} {value:?} -> {shown:?}");
             if kind == Pii::PostalAddress {
                 prop_assert!(shown.chars().count() <= CITY_MAX_CHARS.max(REDACTED.len()));
             }
@@ -449,7 +483,7 @@ mod tests {
             digits in "[0-9]{6,15}",
         ) {
             let email = mask(Pii::Email, &format!("{local}@{domain}"));
-            prop_assert!(allowed(Pii::Email).is_match(&email) && email != REDACTED, "{email}");
+            prop_assert!(fits(Pii::Email, &email) && email != REDACTED, "{email}");
             let suffix = format!("***@{domain}");
             prop_assert!(email.ends_with(&suffix), "{email}");
             let phone = mask(Pii::Phone, &digits);

@@ -5,7 +5,7 @@
 //! `fn masked(&self) -> MaskedView<'_, Self>`. The view shows:
 //!
 //! - a PII **string** field (implicit, required or proto3 `optional`) masked by its kind with
-//!   [`Masked`](super::Masked) (`a***@example.com`, `A. L.`, `***42`…; an unset optional is `null`);
+//!   [`super::Masked`] (`a***@example.com`, `A. L.`, `***42`…; an unset optional is `null`);
 //! - any other PII or `debug_redact` field (bytes, repeated, maps, messages) as `<redacted>`;
 //! - every other field as its `Debug` text (a oneof through its generated, redacting `Debug`).
 //!
