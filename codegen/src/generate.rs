@@ -234,14 +234,14 @@ fn generate_dtos(
             dotted == *proto || dotted.starts_with(&format!("{}.", proto.trim_end_matches('.')))
         })
     };
-    let local = Schema {
-        messages: schema
+    let local = Schema::new(
+        schema
             .messages
             .iter()
             .filter(|m| !is_extern(&m.full_name))
             .cloned()
             .collect(),
-    };
+    );
     let validate_cx = ValidateContext {
         runtime: &options.runtime,
         schema: &local,

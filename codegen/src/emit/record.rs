@@ -135,20 +135,23 @@ pub fn record_and_repo(
 /// oneof, of the message and of every message of `schema` it nests, transitively. It goes into Redis keys, so
 /// bytes cached under an older shape (a nested message's field changed too) are never decoded as the new one.
 pub fn encoding_fingerprint(schema: &Schema, message: &Message) -> u64 {
+    use std::fmt::Write as _;
     let mut text = String::new();
-    let mut seen: Vec<&str> = Vec::new();
+    // A set, not a list: an entity can nest thousands of messages transitively (googleapis-sized schemas).
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut pending = vec![message];
     while let Some(m) = pending.pop() {
-        if seen.contains(&m.full_name.as_str()) {
+        if !seen.insert(&m.full_name) {
             continue;
         }
-        seen.push(&m.full_name);
         text.push_str(&m.full_name);
         for f in &m.fields {
-            text.push_str(&format!(
+            // Writing into a String cannot fail.
+            let _ = write!(
+                text,
                 "|{}:{}:{:?}:{:?}:{:?}",
                 f.number, f.name, f.ty, f.label, f.oneof
-            ));
+            );
             if let FieldType::Message(name) = &f.ty
                 && let Some(nested) = schema.message(name)
             {
