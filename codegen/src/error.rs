@@ -66,7 +66,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// prost-build or pbjson-build failed on a schema that passed every check.
+    /// prost-build failed on a schema that passed every check.
     #[error("code generation failed: {0}")]
     Generate(String),
 }

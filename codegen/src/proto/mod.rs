@@ -12,7 +12,7 @@ mod source;
 
 pub use embedded::{EmbeddedFiles, OPTIONS_PROTO, OPTIONS_PROTO_NAME};
 pub use external::{ExternalCompiler, INSTALL as EDITIONS_COMPILER_INSTALL};
-pub use schema::build_schema;
+pub use schema::{build_schema, oneof_type_name};
 
 use crate::error::Error;
 use prost::Message as _;
