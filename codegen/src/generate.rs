@@ -6,6 +6,7 @@ use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, masked_impls};
 use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
+pub use crate::progress::Progress;
 use crate::proto::{self, Input, Loaded};
 use crate::report::SourceDiagnostic;
 use std::collections::BTreeMap;
@@ -74,7 +75,7 @@ pub fn load_schema_with(
     input: &Input,
     editions_compiler: Option<&Path>,
 ) -> Result<(Loaded, Schema), Error> {
-    load_checked(input, editions_compiler, true, false)
+    load_checked(input, editions_compiler, true, false, &mut |_| {})
         .map(|(loaded, schema, _, _)| (loaded, schema))
 }
 
@@ -85,8 +86,9 @@ fn load_checked(
     editions_compiler: Option<&Path>,
     allow_unsupported_rules: bool,
     refuse_invalid_messages: bool,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Loaded, Schema, Vec<String>, Vec<String>), Error> {
-    let loaded = proto::load_with(input, editions_compiler)?;
+    let loaded = proto::load_reporting(input, editions_compiler, progress)?;
     let (mut schema, mut diagnostics) = proto::build_schema(&loaded);
     diagnostics.extend(check(&schema));
     let mut rules = crate::check::validate::RuleReport::default();
@@ -139,13 +141,24 @@ fn load_checked(
 /// redacting `Debug` impls and `impl Entity` for entities. Output is formatted and byte-identical for the same
 /// input.
 pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
+    generate_with_progress(input, options, &mut |_| {})
+}
+
+/// [`generate`], telling `progress` how far it has got (files compiled, packages emitted): `capgen` shows it on
+/// a terminal.
+pub fn generate_with_progress(
+    input: &Input,
+    options: &DtoOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Generated, Error> {
     let (loaded, schema, warnings, refused) = load_checked(
         input,
         options.editions_compiler.as_deref(),
         options.allow_unsupported_rules,
         options.refuse_invalid_messages,
+        progress,
     )?;
-    let files = generate_dtos(&loaded, &schema, options)?;
+    let files = generate_dtos(&loaded, &schema, options, progress)?;
     Ok(Generated {
         files,
         schema,
@@ -159,6 +172,7 @@ fn generate_dtos(
     loaded: &Loaded,
     schema: &Schema,
     options: &DtoOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<GeneratedFile>, Error> {
     let mut prost = prost_build::Config::new();
     prost
@@ -254,7 +268,6 @@ fn generate_dtos(
         .into_iter()
         .map(|(module, code)| (module.to_file_name_or("_"), code))
         .collect();
-    let mut files: BTreeMap<String, (String, syn::File)> = BTreeMap::new();
     let json_paths = {
         let mut paths = vec![(".google.protobuf".to_string(), "::pbjson_types".to_string())];
         paths.extend(options.extern_paths.iter().cloned());
@@ -263,91 +276,90 @@ fn generate_dtos(
     let json_paths = crate::emit::json::RustPaths {
         extern_paths: &json_paths,
     };
-    for package in &packages {
+    let json = (!options.skip_json)
+        .then(|| crate::emit::json::JsonPackages::new(&loaded.pool, &json_paths));
+    let mut messages_by_file: BTreeMap<String, Vec<&crate::ir::Message>> = BTreeMap::new();
+    for message in &schema.messages {
+        messages_by_file
+            .entry(module_file(&message.package))
+            .or_default()
+            .push(message);
+    }
+    // One package at a time, so only one package's syntax tree is alive at once.
+    let total = packages.len();
+    let mut files = Vec::with_capacity(total);
+    for (done, package) in packages.iter().enumerate() {
         let name = module_file(package);
-        let Some(code) = prost_code.remove(&name) else {
+        let Some(prost) = prost_code.remove(&name) else {
             continue;
         };
+        let json = json
+            .as_ref()
+            .map(|json| json.package_code(package, &json_paths, &options.runtime))
+            .unwrap_or_default();
         let mut ours = syn::File {
             shebang: None,
             attrs: Vec::new(),
             items: Vec::new(),
         };
-        if !options.skip_json {
-            let tokens = crate::emit::json::package_items(
-                &loaded.pool,
-                package,
-                &json_paths,
-                &options.runtime,
-            );
-            let json = syn::parse2::<syn::File>(tokens).map_err(|e| {
-                Error::Generate(format!(
-                    "generated JSON for `{package}` does not parse: {e}"
-                ))
-            })?;
-            ours.items.extend(json.items);
+        for message in messages_by_file.remove(&name).unwrap_or_default() {
+            let mut append = |what: &str, tokens: proc_macro2::TokenStream| {
+                syn::parse2::<syn::File>(tokens)
+                    .map(|parsed| ours.items.extend(parsed.items))
+                    .map_err(|e| {
+                        Error::Generate(format!(
+                            "generated {what} for `{}` does not parse: {e}",
+                            message.full_name
+                        ))
+                    })
+            };
+            if message.needs_redaction() {
+                append("Debug impl", debug_impls(message))?;
+                append("masked view", masked_impls(message, &options.runtime))?;
+            }
+            if let Some(entity) = &message.entity {
+                append(
+                    "Entity impl",
+                    entity_impl(message, entity, &options.runtime),
+                )?;
+                let validates = !options.skip_validators && !is_extern(&message.full_name);
+                append(
+                    "record and repository",
+                    crate::emit::record::record_and_repo(
+                        schema,
+                        message,
+                        entity,
+                        &options.runtime,
+                        crate::emit::record::TypeStyle::Proto {
+                            json: !options.skip_json,
+                        },
+                        validates,
+                    ),
+                )?;
+            }
+            if !options.skip_validators && !is_extern(&message.full_name) {
+                append("Validate impl", validate_impl(message, validate_cx))?;
+            }
         }
-        files.insert(name, (code, ours));
+        // prost-build starts with a comment line of its own; ours says who generated the whole file.
+        let prost = prost
+            .strip_prefix("// This file is @generated by prost-build.\n")
+            .unwrap_or(&prost);
+        let contents = format!(
+            "// @generated by capgen {} from Protobuf sources. Do not edit: regenerate.\n{prost}{json}{}",
+            env!("CARGO_PKG_VERSION"),
+            prettyplease::unparse(&ours)
+        );
+        files.push(GeneratedFile { name, contents });
+        progress(Progress::Emitting {
+            done: done + 1,
+            total,
+            package,
+        });
     }
-    for message in &schema.messages {
-        let name =
-            prost_build::Module::from_protobuf_package_name(&message.package).to_file_name_or("_");
-        let Some((_, file)) = files.get_mut(&name) else {
-            continue;
-        };
-        let mut append = |what: &str, tokens: proc_macro2::TokenStream| {
-            syn::parse2::<syn::File>(tokens)
-                .map(|ours| file.items.extend(ours.items))
-                .map_err(|e| {
-                    Error::Generate(format!(
-                        "generated {what} for `{}` does not parse: {e}",
-                        message.full_name
-                    ))
-                })
-        };
-        if message.needs_redaction() {
-            append("Debug impl", debug_impls(message))?;
-            append("masked view", masked_impls(message, &options.runtime))?;
-        }
-        if let Some(entity) = &message.entity {
-            append(
-                "Entity impl",
-                entity_impl(message, entity, &options.runtime),
-            )?;
-            let validates = !options.skip_validators && !is_extern(&message.full_name);
-            append(
-                "record and repository",
-                crate::emit::record::record_and_repo(
-                    schema,
-                    message,
-                    entity,
-                    &options.runtime,
-                    crate::emit::record::TypeStyle::Proto {
-                        json: !options.skip_json,
-                    },
-                    validates,
-                ),
-            )?;
-        }
-        if !options.skip_validators && !is_extern(&message.full_name) {
-            append("Validate impl", validate_impl(message, validate_cx))?;
-        }
-    }
-    Ok(files
-        .into_iter()
-        .map(|(name, (prost, ours))| {
-            // prost-build starts with a comment line of its own; ours says who generated the whole file.
-            let prost = prost
-                .strip_prefix("// This file is @generated by prost-build.\n")
-                .unwrap_or(&prost);
-            let contents = format!(
-                "// @generated by capgen {} from Protobuf sources. Do not edit: regenerate.\n{prost}{}",
-                env!("CARGO_PKG_VERSION"),
-                prettyplease::unparse(&ours)
-            );
-            GeneratedFile { name, contents }
-        })
-        .collect())
+    // `packages` is sorted, and so are prost-build's file names: the files come out in name order.
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
 }
 
 /// What the validator emitter needs from the descriptor pool beyond the IR.

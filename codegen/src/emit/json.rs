@@ -6,16 +6,20 @@
 //! `Rep` or `Map`), then one `json::messages!(..)` and one `json::enums!(..)` that implement `Serialize` and
 //! `Deserialize` by calling the runtime.
 //!
-//! Everything is read from the descriptor pool with one pass over each message's fields; Rust paths are
-//! spelled as prost-build spells them (`names`, and [`RustPaths`] for types in other modules or crates).
+//! Everything is read from the descriptor pool, grouped by package in one pass ([`JsonPackages`]), with one
+//! pass over each message's fields; Rust paths are spelled as prost-build spells them (`names`, and
+//! [`RustPaths`] for types in other modules or crates). The code is written as formatted Rust text directly:
+//! building tokens to parse them into a syntax tree and print that again cost more than the rest of the
+//! emission at googleapis scale.
 
 use crate::emit::rust::RuntimePath;
 use crate::names;
-use proc_macro2::{Ident, Literal, Span, TokenStream};
 use prost_reflect::{
     Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    OneofDescriptor,
 };
-use quote::quote;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// How Rust names the types of other packages: prost-build's relative paths (`super::other::Kind`) and the
 /// extern paths it was given (`.google.protobuf` → `::pbjson_types`).
@@ -90,39 +94,69 @@ impl RustPaths<'_> {
     }
 }
 
-/// The JSON items of `package`: the runtime's module under a local name, each message's table, and the
-/// macros implementing serde for every message and enum. Empty when the package defines neither.
-pub fn package_items(
-    pool: &DescriptorPool,
-    package: &str,
-    paths: &RustPaths<'_>,
-    runtime: &RuntimePath,
-) -> TokenStream {
-    let in_package = |full_name: &str, pkg: &str| pkg == package && !paths.is_extern(full_name);
-    let messages: Vec<MessageDescriptor> = pool
-        .all_messages()
-        .filter(|m| !m.is_map_entry() && in_package(m.full_name(), m.package_name()))
-        .collect();
-    let enums: Vec<EnumDescriptor> = pool
-        .all_enums()
-        .filter(|e| in_package(e.full_name(), e.package_name()))
-        .collect();
-    if messages.is_empty() && enums.is_empty() {
-        return TokenStream::new();
+/// Every package's messages and enums that get JSON impls, gathered in one pass over the pool.
+pub struct JsonPackages {
+    by_package: BTreeMap<String, (Vec<MessageDescriptor>, Vec<EnumDescriptor>)>,
+}
+
+impl JsonPackages {
+    /// Groups the pool's messages (map entries left out: prost generates no struct for them) and enums by
+    /// package, leaving out those mapped to existing Rust types.
+    pub fn new(pool: &DescriptorPool, paths: &RustPaths<'_>) -> Self {
+        let mut by_package: BTreeMap<String, (Vec<MessageDescriptor>, Vec<EnumDescriptor>)> =
+            BTreeMap::new();
+        for message in pool.all_messages() {
+            if !message.is_map_entry() && !paths.is_extern(message.full_name()) {
+                let package = message.package_name().to_string();
+                by_package.entry(package).or_default().0.push(message);
+            }
+        }
+        for enumeration in pool.all_enums() {
+            if !paths.is_extern(enumeration.full_name()) {
+                let package = enumeration.package_name().to_string();
+                by_package.entry(package).or_default().1.push(enumeration);
+            }
+        }
+        JsonPackages { by_package }
     }
-    let emitter = Emitter { package, paths };
-    let tables = messages.iter().map(|m| emitter.message_table(m));
-    let message_paths = messages.iter().map(|m| emitter.path(m.full_name()));
-    let enum_paths = enums.iter().map(|e| emitter.path(e.full_name()));
-    let runtime = runtime.tokens();
-    let messages_macro =
-        (!messages.is_empty()).then(|| quote!(__json::messages!(#(#message_paths),*);));
-    let enums_macro = (!enums.is_empty()).then(|| quote!(__json::enums!(#(#enum_paths),*);));
-    quote! {
-        use #runtime::json as __json;
-        #(#tables)*
-        #messages_macro
-        #enums_macro
+
+    /// The JSON items of `package`, as Rust source: the runtime's module under a local name, each message's
+    /// table, and the macros implementing serde for every message and enum. Empty when the package defines
+    /// neither.
+    pub fn package_code(
+        &self,
+        package: &str,
+        paths: &RustPaths<'_>,
+        runtime: &RuntimePath,
+    ) -> String {
+        let Some((messages, enums)) = self.by_package.get(package) else {
+            return String::new();
+        };
+        let emitter = Emitter { package, paths };
+        let mut out = String::with_capacity(messages.len() * 2048);
+        // `RuntimePath` holds tokens; as text they print with spaces around `::`.
+        let runtime = runtime.tokens().to_string().replace(' ', "");
+        let _ = writeln!(out, "use {runtime}::json as __json;");
+        for message in messages {
+            emitter.message_table(message, &mut out);
+        }
+        for (name, items) in [
+            (
+                "messages",
+                messages.iter().map(|m| m.full_name()).collect::<Vec<_>>(),
+            ),
+            ("enums", enums.iter().map(|e| e.full_name()).collect()),
+        ] {
+            if items.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "__json::{name}!(");
+            for full_name in items {
+                let _ = writeln!(out, "    {},", paths.type_path(package, full_name));
+            }
+            out.push_str(");\n");
+        }
+        out
     }
 }
 
@@ -132,158 +166,146 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    fn path(&self, full_name: &str) -> TokenStream {
-        let path = self.paths.type_path(self.package, full_name);
-        syn::parse_str::<syn::Path>(&path)
-            .map(|p| quote!(#p))
-            .unwrap_or_else(|e| panic!("prost-build's path `{path}` does not parse: {e}"))
-    }
-
     /// `impl __json::Message for X`: the table and the two functions that walk it.
-    fn message_table(&self, message: &MessageDescriptor) -> TokenStream {
-        let path = self.path(message.full_name());
-        let name = message.full_name();
+    fn message_table(&self, message: &MessageDescriptor, out: &mut String) {
         let fields: Vec<FieldDescriptor> = message.fields().collect();
-        let table = fields.iter().map(|f| {
-            let (json, proto) = (f.json_name(), f.name());
-            if json == proto {
-                quote!(__json::Field::same(#proto))
-            } else {
-                quote!(__json::Field::new(#json, #proto))
-            }
-        });
-
-        let mut writes = Vec::new();
-        let mut reads = Vec::new();
-        let mut oneofs_written = Vec::new();
-        for (index, field) in fields.iter().enumerate() {
-            let lit = Literal::usize_unsuffixed(index);
-            let codec = self.element_codec(field);
-            match field.containing_oneof().filter(|o| !o.is_synthetic()) {
-                Some(oneof) => {
-                    let slot = ident(&names::field_name(oneof.name()));
-                    let oneof_type = self.oneof_type(message, &oneof);
-                    let variant = ident(&names::type_name(field.name()));
-                    reads.push(
-                        quote!(#lit => r.member(#codec, &mut self.#slot, #oneof_type::#variant)),
-                    );
-                    if oneofs_written.contains(&oneof.name().to_string()) {
-                        continue;
-                    }
-                    oneofs_written.push(oneof.name().to_string());
-                    let arms = oneof.fields().map(|member| {
-                        let at = Literal::usize_unsuffixed(
-                            fields
-                                .iter()
-                                .position(|f| f.number() == member.number())
-                                .unwrap_or(index),
-                        );
-                        let codec = self.element_codec(&member);
-                        let variant = ident(&names::type_name(member.name()));
-                        quote!(#oneof_type::#variant(v) => w.member(#at, #codec, v),)
-                    });
-                    writes.push(quote! {
-                        if let ::core::option::Option::Some(v) = &self.#slot {
-                            match v { #(#arms)* }?;
-                        }
-                    });
-                }
-                None => {
-                    let slot = ident(&names::field_name(field.name()));
-                    let codec = self.shaped_codec(field, codec);
-                    let always = field.cardinality() == Cardinality::Required
-                        && !matches!(field.kind(), Kind::Message(_));
-                    writes.push(if always {
-                        quote!(w.member(#lit, #codec, &self.#slot)?;)
-                    } else {
-                        quote!(w.field(#lit, #codec, &self.#slot)?;)
-                    });
-                    reads.push(quote!(#lit => r.field(#codec, &mut self.#slot)));
-                }
-            }
-        }
         let deprecated = fields.iter().any(|f| {
             f.field_descriptor_proto()
                 .options
                 .as_ref()
                 .is_some_and(|o| o.deprecated())
         });
-        let allow = deprecated.then(|| quote!(#[allow(deprecated)]));
-        let (write_fn, read_fn) = if fields.is_empty() {
-            (
-                quote! {
-                    fn write<W: __json::Writer>(&self, _: &mut W) -> ::core::result::Result<(), W::Error> {
-                        ::core::result::Result::Ok(())
-                    }
-                },
-                quote! {
-                    fn read<'de, R: __json::Reader<'de>>(&mut self, _: usize, _: R) -> ::core::result::Result<(), R::Error> {
-                        ::core::result::Result::Ok(())
-                    }
-                },
-            )
-        } else {
-            (
-                quote! {
-                    fn write<W: __json::Writer>(&self, w: &mut W) -> ::core::result::Result<(), W::Error> {
-                        #(#writes)*
-                        ::core::result::Result::Ok(())
-                    }
-                },
-                quote! {
-                    fn read<'de, R: __json::Reader<'de>>(&mut self, index: usize, r: R) -> ::core::result::Result<(), R::Error> {
-                        match index {
-                            #(#reads,)*
-                            _ => ::core::result::Result::Ok(()),
-                        }
-                    }
-                },
-            )
-        };
-        quote! {
-            #allow
-            impl __json::Message for #path {
-                const NAME: &'static str = #name;
-                const FIELDS: &'static [__json::Field] = &[#(#table),*];
-                #write_fn
-                #read_fn
+        if deprecated {
+            out.push_str("#[allow(deprecated)]\n");
+        }
+        let path = self.paths.type_path(self.package, message.full_name());
+        let _ = writeln!(out, "impl __json::Message for {path} {{");
+        let _ = writeln!(
+            out,
+            "    const NAME: &'static str = {:?};",
+            message.full_name()
+        );
+        if fields.is_empty() {
+            out.push_str(concat!(
+                "    const FIELDS: &'static [__json::Field] = &[];\n",
+                "    fn write<W: __json::Writer>(&self, _: &mut W) -> ::core::result::Result<(), W::Error> {\n",
+                "        ::core::result::Result::Ok(())\n",
+                "    }\n",
+                "    fn read<'de, R: __json::Reader<'de>>(&mut self, _: usize, _: R) -> ::core::result::Result<(), R::Error> {\n",
+                "        ::core::result::Result::Ok(())\n",
+                "    }\n",
+                "}\n",
+            ));
+            return;
+        }
+        out.push_str("    const FIELDS: &'static [__json::Field] = &[\n");
+        for field in &fields {
+            let (json, proto) = (field.json_name(), field.name());
+            if json == proto {
+                let _ = writeln!(out, "        __json::Field::same({proto:?}),");
+            } else {
+                let _ = writeln!(out, "        __json::Field::new({json:?}, {proto:?}),");
             }
         }
+        out.push_str("    ];\n");
+
+        let mut writes = String::new();
+        let mut reads = String::new();
+        let mut oneofs_written: Vec<String> = Vec::new();
+        for (index, field) in fields.iter().enumerate() {
+            let codec = self.element_codec(field);
+            match field.containing_oneof().filter(|o| !o.is_synthetic()) {
+                Some(oneof) => {
+                    let slot = names::field_name(oneof.name());
+                    let oneof_type = self.oneof_type(message, &oneof);
+                    let variant = names::type_name(field.name());
+                    let _ = writeln!(
+                        reads,
+                        "            {index} => r.member({codec}, &mut self.{slot}, {oneof_type}::{variant}),"
+                    );
+                    if oneofs_written.iter().any(|o| o == oneof.name()) {
+                        continue;
+                    }
+                    oneofs_written.push(oneof.name().to_string());
+                    let _ = writeln!(
+                        writes,
+                        "        if let ::core::option::Option::Some(v) = &self.{slot} {{\n            match v {{"
+                    );
+                    for member in oneof.fields() {
+                        let at = fields
+                            .iter()
+                            .position(|f| f.number() == member.number())
+                            .unwrap_or(index);
+                        let codec = self.element_codec(&member);
+                        let variant = names::type_name(member.name());
+                        let _ = writeln!(
+                            writes,
+                            "                {oneof_type}::{variant}(v) => w.member({at}, {codec}, v),"
+                        );
+                    }
+                    writes.push_str("            }?;\n        }\n");
+                }
+                None => {
+                    let slot = names::field_name(field.name());
+                    let codec = self.shaped_codec(field, codec);
+                    // A proto2 `required` scalar is a plain value in prost and is always written.
+                    let always = field.cardinality() == Cardinality::Required
+                        && !matches!(field.kind(), Kind::Message(_));
+                    let call = if always { "member" } else { "field" };
+                    let _ = writeln!(writes, "        w.{call}({index}, {codec}, &self.{slot})?;");
+                    let _ = writeln!(
+                        reads,
+                        "            {index} => r.field({codec}, &mut self.{slot}),"
+                    );
+                }
+            }
+        }
+        out.push_str(
+            "    fn write<W: __json::Writer>(&self, w: &mut W) -> ::core::result::Result<(), W::Error> {\n",
+        );
+        out.push_str(&writes);
+        out.push_str("        ::core::result::Result::Ok(())\n    }\n");
+        out.push_str(concat!(
+            "    fn read<'de, R: __json::Reader<'de>>(&mut self, index: usize, r: R) -> ::core::result::Result<(), R::Error> {\n",
+            "        match index {\n",
+        ));
+        out.push_str(&reads);
+        out.push_str("            _ => ::core::result::Result::Ok(()),\n        }\n    }\n}\n");
     }
 
     /// The codec of one value of the field: a map's value, a list's item.
-    fn element_codec(&self, field: &FieldDescriptor) -> TokenStream {
+    fn element_codec(&self, field: &FieldDescriptor) -> String {
         let kind = match field.kind() {
             Kind::Message(entry) if field.is_map() => entry.map_entry_value_field().kind(),
             kind => kind,
         };
         match kind {
-            Kind::Enum(e) => {
-                let path = self.path(e.full_name());
-                quote!(__json::Enum::<#path>::new())
-            }
+            Kind::Enum(e) => format!(
+                "__json::Enum::<{}>::new()",
+                self.paths.type_path(self.package, e.full_name())
+            ),
             Kind::Message(m)
                 if !matches!(
                     m.full_name(),
                     "google.protobuf.Timestamp" | "google.protobuf.FieldMask"
                 ) =>
             {
-                quote!(__json::Msg)
+                "__json::Msg".to_string()
             }
-            _ => quote!(__json::Plain),
+            _ => "__json::Plain".to_string(),
         }
     }
 
     /// The codec of the whole field, in the shape prost holds it in.
-    fn shaped_codec(&self, field: &FieldDescriptor, element: TokenStream) -> TokenStream {
+    fn shaped_codec(&self, field: &FieldDescriptor, element: String) -> String {
         if field.is_map() {
-            quote!(__json::Map(#element))
+            format!("__json::Map({element})")
         } else if field.is_list() {
-            quote!(__json::Rep(#element))
+            format!("__json::Rep({element})")
         } else if matches!(field.kind(), Kind::Message(_))
             || (field.supports_presence() && field.cardinality() != Cardinality::Required)
         {
-            quote!(__json::Opt(#element))
+            format!("__json::Opt({element})")
         } else {
             element
         }
@@ -291,30 +313,16 @@ impl Emitter<'_> {
 
     /// The oneof's enum, as prost-build names it: `<message module>::<Oneof>`, with `OneOf` appended when a
     /// nested type has the same name.
-    fn oneof_type(
-        &self,
-        message: &MessageDescriptor,
-        oneof: &prost_reflect::OneofDescriptor,
-    ) -> TokenStream {
+    fn oneof_type(&self, message: &MessageDescriptor, oneof: &OneofDescriptor) -> String {
         let message_path = self.paths.type_path(self.package, message.full_name());
         let module = match message_path.rsplit_once("::") {
             Some((parent, _)) => format!("{parent}::{}", names::field_name(message.name())),
             None => names::field_name(message.name()),
         };
-        let path = format!(
+        format!(
             "{module}::{}",
             crate::proto::oneof_type_name(message, oneof)
-        );
-        syn::parse_str::<syn::Path>(&path)
-            .map(|p| quote!(#p))
-            .unwrap_or_else(|e| panic!("oneof path `{path}` does not parse: {e}"))
-    }
-}
-
-fn ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
+        )
     }
 }
 
