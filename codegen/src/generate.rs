@@ -205,15 +205,11 @@ fn generate_dtos(
             .filter(|m| m.needs_redaction())
             .map(|m| format!(".{}", m.full_name)),
     );
-    for message in &schema.messages {
-        // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint.
-        for oneof in &message.oneofs {
-            prost.enum_attribute(
-                format!(".{}.{}", message.full_name, oneof.name),
-                "#[allow(clippy::large_enum_variant)]",
-            );
-        }
-    }
+    // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint. One
+    // attribute for every enum prost-build writes (it is inert on a C-like enum): prost-build matches each
+    // configured path against each enum and oneof in turn, so a path per oneof made its generation quadratic
+    // (a quarter of generating googleapis).
+    prost.enum_attribute(".", "#[allow(clippy::large_enum_variant)]");
 
     // prost-build resolves field types (for its Copy/Eq derives) only among the files it is given, and
     // panics on a type it cannot find: give it every file, imports and well-known types included, and keep

@@ -501,57 +501,25 @@ impl<'de, K: MapKey> de::Deserialize<'de> for KeyFrom<K> {
     }
 }
 
-/// A map container generated code holds a map field in.
-trait MapContainer<K, V>: Default {
-    fn entries<'a>(&'a self) -> impl Iterator<Item = (&'a K, &'a V)>
-    where
-        K: 'a,
-        V: 'a;
-    fn put(&mut self, key: K, value: V);
-}
-
-impl<K: Eq + Hash, V, H: BuildHasher + Default> MapContainer<K, V> for HashMap<K, V, H> {
-    fn entries<'a>(&'a self) -> impl Iterator<Item = (&'a K, &'a V)>
-    where
-        K: 'a,
-        V: 'a,
-    {
-        self.iter()
-    }
-    fn put(&mut self, key: K, value: V) {
-        self.insert(key, value);
-    }
-}
-
-impl<K: Ord, V> MapContainer<K, V> for BTreeMap<K, V> {
-    fn entries<'a>(&'a self) -> impl Iterator<Item = (&'a K, &'a V)>
-    where
-        K: 'a,
-        V: 'a,
-    {
-        self.iter()
-    }
-    fn put(&mut self, key: K, value: V) {
-        self.insert(key, value);
-    }
-}
-
-fn serialize_map<M, K, V, C, S>(map: &M, s: S) -> Result<S::Ok, S::Error>
+/// Writes a map field (a `HashMap` or a `BTreeMap`) as a JSON object.
+fn serialize_map<'a, M, K, V, C, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
 where
-    M: MapContainer<K, V>,
-    K: MapKey,
+    &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+    K: MapKey + 'a,
+    V: 'a,
     C: Codec<V>,
     S: Serializer,
 {
     s.collect_map(
-        map.entries()
+        map.into_iter()
             .map(|(k, v)| (KeyWith(k), SerWith::<C, V>(v, PhantomData))),
     )
 }
 
+/// Reads a map field (a `HashMap` or a `BTreeMap`) from a JSON object.
 fn deserialize_map<'de, M, K, V, C, D>(d: D) -> Result<M, D::Error>
 where
-    M: MapContainer<K, V>,
+    M: Default + Extend<(K, V)>,
     K: MapKey,
     C: Codec<V>,
     D: Deserializer<'de>,
@@ -559,7 +527,7 @@ where
     struct MapVisitor<M, K, V, C>(PhantomData<(M, K, V, C)>);
     impl<'de, M, K, V, C> Visitor<'de> for MapVisitor<M, K, V, C>
     where
-        M: MapContainer<K, V>,
+        M: Default + Extend<(K, V)>,
         K: MapKey,
         C: Codec<V>,
     {
@@ -572,7 +540,7 @@ where
             while let Some((KeyFrom(k), DeWith(v, _))) =
                 access.next_entry::<KeyFrom<K>, DeWith<C, V>>()?
             {
-                map.put(k, v);
+                map.extend([(k, v)]);
             }
             Ok(map)
         }
