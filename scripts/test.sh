@@ -3,7 +3,8 @@
 # PostgreSQL 15 and Redis 7 from Debian's packages (the store and cache tests start their own servers on
 # loopback ports in temp dirs; nothing here starts a system service); `protoc` with its well-known types
 # (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
-# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing).
+# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
+# also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,11 @@ if ! command -v buf >/dev/null 2>&1; then
   echo "test.sh: installing buf (npm @bufbuild/buf)" >&2
   $sudo npm install -g --no-fund --no-audit --loglevel=error @bufbuild/buf@1.75.0 >/dev/null
 fi
+
+# The medium real corpus (`tests/googleapis`: googleapis' google/api, rpc, type, longrunning, generated and
+# compiled) is fetched from npm once, outside the repository.
+CAPACITOR_GOOGLEAPIS=$(scripts/fetch-googleapis.sh)
+export CAPACITOR_GOOGLEAPIS
 
 cargo test --workspace "$@"
 # Show protovalidate's conformance total (`conformance: N passed, M failed`): libtest hides a passing test's

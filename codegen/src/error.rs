@@ -52,6 +52,12 @@ pub enum Error {
     #[error("`{path}` is not a serialized FileDescriptorSet: {reason}")]
     DescriptorSet { path: PathBuf, reason: String },
 
+    /// A file named to generate is not in the `--descriptor-set-in` set.
+    #[error(
+        "`{path}` has no file `{file}` to generate: name files by their import name in the set (`app/v1/user.proto`)"
+    )]
+    NotInDescriptorSet { path: PathBuf, file: String },
+
     /// An output file could not be written; nothing was written.
     #[error("cannot write `{path}`: {source} (no file was written)")]
     Write {
@@ -66,7 +72,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// prost-build or pbjson-build failed on a schema that passed every check.
+    /// prost-build failed on a schema that passed every check.
     #[error("code generation failed: {0}")]
     Generate(String),
 }

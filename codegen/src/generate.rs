@@ -6,9 +6,9 @@ use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, masked_impls};
 use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
+pub use crate::progress::Progress;
 use crate::proto::{self, Input, Loaded};
 use crate::report::SourceDiagnostic;
-use prost::Message as _;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -75,7 +75,7 @@ pub fn load_schema_with(
     input: &Input,
     editions_compiler: Option<&Path>,
 ) -> Result<(Loaded, Schema), Error> {
-    load_checked(input, editions_compiler, true, false)
+    load_checked(input, editions_compiler, true, false, &mut |_| {})
         .map(|(loaded, schema, _, _)| (loaded, schema))
 }
 
@@ -86,8 +86,9 @@ fn load_checked(
     editions_compiler: Option<&Path>,
     allow_unsupported_rules: bool,
     refuse_invalid_messages: bool,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Loaded, Schema, Vec<String>, Vec<String>), Error> {
-    let loaded = proto::load_with(input, editions_compiler)?;
+    let loaded = proto::load_reporting(input, editions_compiler, progress)?;
     let (mut schema, mut diagnostics) = proto::build_schema(&loaded);
     diagnostics.extend(check(&schema));
     let mut rules = crate::check::validate::RuleReport::default();
@@ -140,13 +141,24 @@ fn load_checked(
 /// redacting `Debug` impls and `impl Entity` for entities. Output is formatted and byte-identical for the same
 /// input.
 pub fn generate(input: &Input, options: &DtoOptions) -> Result<Generated, Error> {
+    generate_with_progress(input, options, &mut |_| {})
+}
+
+/// [`generate`], telling `progress` how far it has got (files compiled, packages emitted): `capgen` shows it on
+/// a terminal.
+pub fn generate_with_progress(
+    input: &Input,
+    options: &DtoOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Generated, Error> {
     let (loaded, schema, warnings, refused) = load_checked(
         input,
         options.editions_compiler.as_deref(),
         options.allow_unsupported_rules,
         options.refuse_invalid_messages,
+        progress,
     )?;
-    let files = generate_dtos(&loaded, &schema, options)?;
+    let files = generate_dtos(&loaded, &schema, options, progress)?;
     Ok(Generated {
         files,
         schema,
@@ -160,11 +172,13 @@ fn generate_dtos(
     loaded: &Loaded,
     schema: &Schema,
     options: &DtoOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<GeneratedFile>, Error> {
+    let well_known = options.runtime.well_known_types();
     let mut prost = prost_build::Config::new();
     prost
         .compile_well_known_types()
-        .extern_path(".google.protobuf", "::pbjson_types");
+        .extern_path(".google.protobuf", &well_known);
     for (proto, rust) in &options.extern_paths {
         prost.extern_path(proto, rust);
     }
@@ -192,15 +206,11 @@ fn generate_dtos(
             .filter(|m| m.needs_redaction())
             .map(|m| format!(".{}", m.full_name)),
     );
-    for message in &schema.messages {
-        // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint.
-        for oneof in &message.oneofs {
-            prost.enum_attribute(
-                format!(".{}.{}", message.full_name, oneof.name),
-                "#[allow(clippy::large_enum_variant)]",
-            );
-        }
-    }
+    // A oneof's variants can differ widely in size; boxing is the user's call, so silence the lint. One
+    // attribute for every enum prost-build writes (it is inert on a C-like enum): prost-build matches each
+    // configured path against each enum and oneof in turn, so a path per oneof made its generation quadratic
+    // (a quarter of generating googleapis).
+    prost.enum_attribute(".", "#[allow(clippy::large_enum_variant)]");
 
     // prost-build resolves field types (for its Copy/Eq derives) only among the files it is given, and
     // panics on a type it cannot find: give it every file, imports and well-known types included, and keep
@@ -220,11 +230,6 @@ fn generate_dtos(
         .generate(requests)
         .map_err(|e| Error::Generate(e.to_string()))?;
 
-    let mut json = if options.skip_json {
-        BTreeMap::new()
-    } else {
-        generate_json(loaded, options)?
-    };
     let validation = ValidationFacts::new(loaded);
     // Messages mapped to existing Rust types (`extern_path`) get no impl here and are not recursed into:
     // whether they implement Validate is their crate's business.
@@ -234,14 +239,14 @@ fn generate_dtos(
             dotted == *proto || dotted.starts_with(&format!("{}.", proto.trim_end_matches('.')))
         })
     };
-    let local = Schema {
-        messages: schema
+    let local = Schema::new(
+        schema
             .messages
             .iter()
             .filter(|m| !is_extern(&m.full_name))
             .cloned()
             .collect(),
-    };
+    );
     let validate_cx = ValidateContext {
         runtime: &options.runtime,
         schema: &local,
@@ -250,129 +255,166 @@ fn generate_dtos(
         groups: &validation.groups,
     };
 
-    let target_modules: Vec<String> = loaded
-        .target_packages()
-        .iter()
-        .map(|p| prost_build::Module::from_protobuf_package_name(p).to_file_name_or("_"))
-        .collect();
-    // Each package file is built as one syntax tree: prost-build's output and pbjson-build's are parsed once
-    // each, our own items are appended from their token streams, and the tree is printed once.
-    let mut files: BTreeMap<String, syn::File> = BTreeMap::new();
-    for (module, code) in modules {
-        let name = module.to_file_name_or("_");
-        if !target_modules.contains(&name) {
-            continue;
-        }
-        let mut file = syn::parse_file(&code).map_err(|e| {
-            Error::Generate(format!(
-                "prost-build's code for `{name}` does not parse: {e}"
-            ))
-        })?;
-        if let Some(serde) = json.remove(&name) {
-            file.items.extend(serde);
-        }
-        files.insert(name, file);
-    }
-    for message in &schema.messages {
-        let name =
-            prost_build::Module::from_protobuf_package_name(&message.package).to_file_name_or("_");
-        let Some(file) = files.get_mut(&name) else {
-            continue;
-        };
-        let mut append = |what: &str, tokens: proc_macro2::TokenStream| {
-            syn::parse2::<syn::File>(tokens)
-                .map(|ours| file.items.extend(ours.items))
-                .map_err(|e| {
-                    Error::Generate(format!(
-                        "generated {what} for `{}` does not parse: {e}",
-                        message.full_name
-                    ))
-                })
-        };
-        if message.needs_redaction() {
-            append("Debug impl", debug_impls(message))?;
-            append("masked view", masked_impls(message, &options.runtime))?;
-        }
-        if let Some(entity) = &message.entity {
-            append(
-                "Entity impl",
-                entity_impl(message, entity, &options.runtime),
-            )?;
-            let validates = !options.skip_validators && !is_extern(&message.full_name);
-            append(
-                "record and repository",
-                crate::emit::record::record_and_repo(
-                    schema,
-                    message,
-                    entity,
-                    &options.runtime,
-                    crate::emit::record::TypeStyle::Proto {
-                        json: !options.skip_json,
-                    },
-                    validates,
-                ),
-            )?;
-        }
-        if !options.skip_validators && !is_extern(&message.full_name) {
-            append("Validate impl", validate_impl(message, validate_cx))?;
-        }
-    }
-    Ok(files
+    let packages = loaded.target_packages();
+    let module_file = |package: &str| {
+        prost_build::Module::from_protobuf_package_name(package).to_file_name_or("_")
+    };
+    // prost-build's output is kept as it wrote (and formatted) it; our items for each package are built as one
+    // syntax tree, printed once, and appended.
+    let mut prost_code: BTreeMap<String, String> = modules
         .into_iter()
-        .map(|(name, mut file)| {
-            crate::emit::dependency_paths::reroot(&mut file, &options.runtime);
-            let contents = format!(
-                "// @generated by capgen {} from Protobuf sources. Do not edit: regenerate.\n{}",
-                env!("CARGO_PKG_VERSION"),
-                prettyplease::unparse(&file)
-            );
-            GeneratedFile { name, contents }
-        })
-        .collect())
+        .map(|(module, code)| (module.to_file_name_or("_"), code))
+        .collect();
+    let json_paths = {
+        let mut paths = vec![(".google.protobuf".to_string(), well_known.clone())];
+        paths.extend(options.extern_paths.iter().cloned());
+        paths
+    };
+    let json_paths = crate::emit::json::RustPaths {
+        extern_paths: &json_paths,
+    };
+    let json = (!options.skip_json)
+        .then(|| crate::emit::json::JsonPackages::new(&loaded.pool, &json_paths));
+    let with_checks = messages_with_checks(&local);
+    let mut messages_by_file: BTreeMap<String, Vec<&crate::ir::Message>> = BTreeMap::new();
+    for message in &schema.messages {
+        messages_by_file
+            .entry(module_file(&message.package))
+            .or_default()
+            .push(message);
+    }
+    // One package at a time, so only one package's syntax tree is alive at once.
+    let total = packages.len();
+    let mut files = Vec::with_capacity(total);
+    for (done, package) in packages.iter().enumerate() {
+        let name = module_file(package);
+        let Some(prost) = prost_code.remove(&name) else {
+            continue;
+        };
+        let json = json
+            .as_ref()
+            .map(|json| json.package_code(package, &json_paths, &options.runtime))
+            .unwrap_or_default();
+        let mut ours = syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items: Vec::new(),
+        };
+        let mut without_rules = Vec::new();
+        for message in messages_by_file.remove(&name).unwrap_or_default() {
+            let mut append = |what: &str, tokens: proc_macro2::TokenStream| {
+                syn::parse2::<syn::File>(tokens)
+                    .map(|parsed| ours.items.extend(parsed.items))
+                    .map_err(|e| {
+                        Error::Generate(format!(
+                            "generated {what} for `{}` does not parse: {e}",
+                            message.full_name
+                        ))
+                    })
+            };
+            if message.needs_redaction() {
+                append("Debug impl", debug_impls(message))?;
+                append("masked view", masked_impls(message, &options.runtime))?;
+            }
+            if let Some(entity) = &message.entity {
+                append(
+                    "Entity impl",
+                    entity_impl(message, entity, &options.runtime),
+                )?;
+                let validates = !options.skip_validators && !is_extern(&message.full_name);
+                append(
+                    "record and repository",
+                    crate::emit::record::record_and_repo(
+                        schema,
+                        message,
+                        entity,
+                        &options.runtime,
+                        crate::emit::record::TypeStyle::Proto {
+                            json: !options.skip_json,
+                        },
+                        validates,
+                    ),
+                )?;
+            }
+            if !options.skip_validators && !is_extern(&message.full_name) {
+                if with_checks.contains(message.full_name.as_str()) {
+                    append("Validate impl", validate_impl(message, validate_cx))?;
+                } else {
+                    // Most messages of a large schema (all of googleapis) have nothing to check: one macro
+                    // line each instead of an impl built, parsed and printed per message.
+                    without_rules.push(message.rust_path.as_str());
+                }
+            }
+        }
+        let without_rules = if without_rules.is_empty() {
+            String::new()
+        } else {
+            let runtime = options.runtime.tokens().to_string().replace(' ', "");
+            let mut code = format!("{runtime}::validate::without_rules!(\n");
+            for path in without_rules {
+                code.push_str("    ");
+                code.push_str(path);
+                code.push_str(",\n");
+            }
+            code.push_str(");\n");
+            code
+        };
+        // prost-build starts with a comment line of its own; ours says who generated the whole file.
+        let prost = prost
+            .strip_prefix("// This file is @generated by prost-build.\n")
+            .unwrap_or(&prost);
+        let contents = format!(
+            "// @generated by capgen {} from Protobuf sources. Do not edit: regenerate.\n{prost}{json}{without_rules}{}",
+            env!("CARGO_PKG_VERSION"),
+            prettyplease::unparse(&ours)
+        );
+        files.push(GeneratedFile { name, contents });
+        progress(Progress::Emitting {
+            done: done + 1,
+            total,
+            package,
+        });
+    }
+    // `packages` is sorted, and so are prost-build's file names: the files come out in name order.
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
 }
 
-/// proto3 JSON mapping through pbjson-build, post-processed by [`crate::emit::json`], as items keyed by the same
-/// file name prost-build uses.
-fn generate_json(
-    loaded: &Loaded,
-    options: &DtoOptions,
-) -> Result<BTreeMap<String, Vec<syn::Item>>, Error> {
-    let set = prost_types::FileDescriptorSet {
-        file: loaded
-            .pool
-            .files()
-            .map(|f| f.file_descriptor_proto().clone())
-            .collect(),
-    };
-    let mut builder = pbjson_build::Builder::new();
-    builder
-        .register_descriptors(&set.encode_to_vec())
-        .map_err(|e| Error::Generate(format!("pbjson: {e}")))?
-        .extern_path(".google.protobuf", "::pbjson_types")
-        .btree_map(options.btree_map.iter().cloned());
-    for (proto, rust) in &options.extern_paths {
-        builder.extern_path(proto, rust);
+/// The messages whose validation can fail: those with `buf.validate` rules of their own (on the message, a
+/// oneof or a field) and those reaching one through message fields, as `impl Validate` recurses. The others
+/// get an impl that checks nothing (`validate::without_rules!`), which is what theirs would amount to.
+fn messages_with_checks(schema: &Schema) -> std::collections::HashSet<&str> {
+    let mut referenced_by: std::collections::HashMap<&str, Vec<&str>> =
+        std::collections::HashMap::new();
+    for message in &schema.messages {
+        for field in &message.fields {
+            if let crate::ir::FieldType::Message(name) = &field.ty {
+                referenced_by
+                    .entry(name.as_str())
+                    .or_default()
+                    .push(message.full_name.as_str());
+            }
+        }
     }
-    let prefixes: Vec<String> = loaded
-        .target_packages()
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| format!(".{p}"))
-        .collect();
-    let generated = builder
-        .generate(&prefixes, |_| Ok(Vec::new()))
-        .map_err(|e| Error::Generate(format!("pbjson: {e}")))?;
-    generated
-        .into_iter()
-        .map(|(package, bytes)| {
-            let code =
-                String::from_utf8(bytes).map_err(|e| Error::Generate(format!("pbjson: {e}")))?;
-            // pbjson-build's gaps (Rust 2024 keywords, well-known types it maps wrong) are closed here.
-            let items = crate::emit::json::postprocess(&code, &loaded.pool, &options.runtime)
-                .map_err(|e| Error::Generate(format!("pbjson ({package}): {e}")))?;
-            Ok((format!("{package}.rs"), items))
+    let mut with_checks: std::collections::HashSet<&str> = schema
+        .messages
+        .iter()
+        .filter(|m| {
+            !m.rules.is_empty()
+                || m.oneofs.iter().any(|o| !o.rules.is_empty())
+                || m.fields.iter().any(|f| !f.rules.is_empty())
         })
-        .collect()
+        .map(|m| m.full_name.as_str())
+        .collect();
+    let mut reached: Vec<&str> = with_checks.iter().copied().collect();
+    while let Some(name) = reached.pop() {
+        for &user in referenced_by.get(name).into_iter().flatten() {
+            if with_checks.insert(user) {
+                reached.push(user);
+            }
+        }
+    }
+    with_checks
 }
 
 /// What the validator emitter needs from the descriptor pool beyond the IR.

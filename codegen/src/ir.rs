@@ -22,9 +22,20 @@ pub type FieldType = capacitor_schema::FieldType<String>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Schema {
     pub messages: Vec<Message>,
+    /// [`Schema::message`]'s index by full name, built on the first lookup.
+    #[serde(skip)]
+    by_name: MessageIndex,
 }
 
 impl Schema {
+    /// A schema of these messages.
+    pub fn new(messages: Vec<Message>) -> Self {
+        Schema {
+            messages,
+            by_name: MessageIndex::default(),
+        }
+    }
+
     /// The messages that are entities, with their options.
     pub fn entities(&self) -> impl Iterator<Item = (&Message, &EntityOptions)> {
         self.messages
@@ -32,9 +43,51 @@ impl Schema {
             .filter_map(|m| m.entity.as_ref().map(|e| (m, e)))
     }
 
-    /// A message by its fully qualified proto name (`app.v1.UserProfile`).
+    /// A message by its fully qualified proto name (`app.v1.UserProfile`); the first one if two share it.
+    ///
+    /// Emitters look up every message-typed field's message, so a linear search made generation quadratic in
+    /// the number of messages. The index is built once, on the first lookup, from the messages as they are
+    /// then: add, remove or rename messages before it (both front ends build the list first), or start over
+    /// with [`Schema::new`]. Editing a message's other parts afterwards is fine, and a message moved since is
+    /// still found.
     pub fn message(&self, full_name: &str) -> Option<&Message> {
-        self.messages.iter().find(|m| m.full_name == full_name)
+        let positions = self
+            .by_name
+            .0
+            .get_or_init(|| MessageIndex::positions(&self.messages));
+        match positions.get(full_name).map(|&at| self.messages.get(at)) {
+            Some(Some(message)) if message.full_name == full_name => Some(message),
+            // Moved or removed since the index was built: never answer with another message.
+            Some(_) => self.messages.iter().find(|m| m.full_name == full_name),
+            None => None,
+        }
+    }
+}
+
+/// The position of each message by full name, as of when it was built. A cache of `messages`: it takes no
+/// part in equality, `Debug` or serialization.
+#[derive(Clone, Default)]
+struct MessageIndex(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+
+impl MessageIndex {
+    fn positions(messages: &[Message]) -> std::collections::HashMap<String, usize> {
+        let mut positions = std::collections::HashMap::with_capacity(messages.len());
+        for (at, message) in messages.iter().enumerate() {
+            positions.entry(message.full_name.clone()).or_insert(at);
+        }
+        positions
+    }
+}
+
+impl PartialEq for MessageIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for MessageIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageIndex")
     }
 }
 
@@ -435,5 +488,62 @@ impl capacitor_schema::StoredField for Field {
     }
     fn encrypted(&self) -> bool {
         self.options.encrypt.as_ref().is_some_and(|e| e.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(full_name: &str) -> Message {
+        Message {
+            package: "app.v1".into(),
+            full_name: full_name.into(),
+            rust_name: full_name.rsplit('.').next().unwrap_or_default().into(),
+            rust_path: full_name.rsplit('.').next().unwrap_or_default().into(),
+            fields: Vec::new(),
+            oneofs: Vec::new(),
+            rules: Vec::new(),
+            entity: None,
+            reserved: Vec::new(),
+            origin: Origin::Unknown,
+        }
+    }
+
+    fn found(schema: &Schema, full_name: &str) -> bool {
+        schema
+            .message(full_name)
+            .is_some_and(|m| m.full_name == full_name)
+    }
+
+    #[test]
+    fn lookup_finds_each_message_and_no_other() {
+        let schema = Schema::new(vec![message("app.v1.A"), message("app.v1.B")]);
+        assert!(found(&schema, "app.v1.A"));
+        assert!(found(&schema, "app.v1.B"));
+        assert!(schema.message("app.v1.Missing").is_none());
+    }
+
+    #[test]
+    fn lookup_finds_messages_moved_or_removed_after_the_first_lookup() {
+        let mut schema = Schema::new(vec![message("app.v1.A"), message("app.v1.B")]);
+        assert!(found(&schema, "app.v1.A"));
+        schema.messages.swap(0, 1);
+        assert!(found(&schema, "app.v1.A"));
+        assert!(found(&schema, "app.v1.B"));
+        schema.messages.remove(0);
+        assert!(found(&schema, "app.v1.A"));
+        assert!(schema.message("app.v1.B").is_none());
+    }
+
+    #[test]
+    fn lookup_returns_the_first_of_two_messages_with_one_name() {
+        let mut second = message("app.v1.A");
+        second.rust_name = "Second".into();
+        let schema = Schema::new(vec![message("app.v1.A"), second]);
+        assert_eq!(
+            schema.message("app.v1.A").map(|m| m.rust_name.as_str()),
+            Some("A")
+        );
     }
 }

@@ -49,6 +49,8 @@ pub mod pii_report;
 #[cfg(feature = "proto")]
 pub mod plugin;
 #[cfg(feature = "proto")]
+pub mod progress;
+#[cfg(feature = "proto")]
 pub mod proto;
 #[cfg(feature = "proto")]
 pub mod report;

@@ -2,7 +2,9 @@
 
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::emit::rust::RuntimePath;
-use capacitor_codegen::generate::{DtoOptions, generate, load_schema_with};
+use capacitor_codegen::generate::{
+    DtoOptions, Generated, Progress, generate, generate_with_progress, load_schema_with,
+};
 use capacitor_codegen::ir::Schema;
 use capacitor_codegen::migrate::apply;
 use capacitor_codegen::output::{stale_files, write_all};
@@ -10,9 +12,10 @@ use capacitor_codegen::pii_report::{PiiReport, Policy};
 use capacitor_codegen::proto::{Input, Loaded};
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Capacitor: typed DTOs, validators, migrations and repositories from annotated Protobuf schemas.
 #[derive(Parser)]
@@ -195,8 +198,9 @@ struct InputArgs {
     /// built in.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
-    /// Reads a serialized FileDescriptorSet instead of .proto files (protoc's --descriptor_set_in).
-    #[arg(long, value_name = "FILE", conflicts_with = "files")]
+    /// Reads a serialized FileDescriptorSet instead of .proto files (protoc's --descriptor_set_in). FILES
+    /// then name the set's files to generate by import name (`app/v1/user.proto`); none: every file.
+    #[arg(long, value_name = "FILE")]
     descriptor_set_in: Option<PathBuf>,
     /// Path the generated code uses for the runtime crate, for re-exports.
     #[arg(long, value_name = "PATH", default_value = "::capacitor")]
@@ -208,15 +212,28 @@ struct InputArgs {
     /// buf or protoc 27+ to compile editions sources with (protox cannot parse them); default: one on PATH.
     #[arg(long, value_name = "PATH")]
     editions_compiler: Option<PathBuf>,
-    /// The .proto files to compile.
+    /// The .proto files to compile (with --descriptor-set-in: the set's files to generate).
     #[arg(value_name = "FILES", required_unless_present = "descriptor_set_in")]
     files: Vec<PathBuf>,
 }
 
 impl InputArgs {
-    fn input(&self) -> Input {
-        match &self.descriptor_set_in {
-            Some(path) => Input::DescriptorSet { path: path.clone() },
+    fn input(&self) -> Result<Input, Error> {
+        Ok(match &self.descriptor_set_in {
+            Some(path) if self.files.is_empty() => Input::DescriptorSet { path: path.clone() },
+            // A subset of the set: generate the named files only, as a protoc plugin request does.
+            Some(path) => Input::DescriptorSetBytes {
+                bytes: std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?,
+                generate: self
+                    .files
+                    .iter()
+                    .map(|f| f.to_string_lossy().replace('\\', "/"))
+                    .collect(),
+                origin: path.clone(),
+            },
             None => {
                 // With no -I, resolve imports from the current directory, as protoc does.
                 let includes = if self.includes.is_empty() {
@@ -229,7 +246,7 @@ impl InputArgs {
                     files: self.files.clone(),
                 }
             }
-        }
+        })
     }
 
     fn options(&self) -> Result<DtoOptions, Error> {
@@ -247,7 +264,66 @@ impl InputArgs {
 
     /// The checked schema, for the commands that read only the IR.
     fn load(&self) -> Result<(Loaded, Schema), Error> {
-        load_schema_with(&self.input(), self.editions_compiler.as_deref())
+        load_schema_with(&self.input()?, self.editions_compiler.as_deref())
+    }
+}
+
+/// Generates, showing progress on stderr when it is a terminal (a long run over thousands of files otherwise
+/// looks hung).
+fn generate_showing_progress(input: &InputArgs) -> Result<Generated, Error> {
+    let (input, options) = (input.input()?, input.options()?);
+    if !std::io::stderr().is_terminal() {
+        return generate(&input, &options);
+    }
+    let mut shown = TerminalProgress::default();
+    let generated = generate_with_progress(&input, &options, &mut |step| shown.show(step));
+    shown.clear();
+    generated
+}
+
+/// One line on the terminal, rewritten at most ten times a second.
+#[derive(Default)]
+struct TerminalProgress {
+    last: Option<Instant>,
+    shown: bool,
+}
+
+impl TerminalProgress {
+    fn show(&mut self, step: Progress<'_>) {
+        let last_of_its_kind = match step {
+            Progress::Loading { done, total } => done == total,
+            Progress::Emitting { done, total, .. } => done == total,
+            _ => true,
+        };
+        if !last_of_its_kind
+            && self
+                .last
+                .is_some_and(|at| at.elapsed() < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let line = match step {
+            Progress::Loading { done, total } => format!("capgen: compiling {done}/{total} files"),
+            Progress::Loaded { files } => {
+                format!("capgen: compiled {files} files (imports included), checking")
+            }
+            Progress::Emitting {
+                done,
+                total,
+                package,
+            } => format!("capgen: emitting {done}/{total} packages ({package})"),
+            _ => return,
+        };
+        // `\r` and "erase to end of line": the line is rewritten in place.
+        eprint!("\r{line}\x1b[K");
+        self.shown = true;
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+        }
     }
 }
 
@@ -266,7 +342,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Migrate(command) => migrate_command(command),
         Command::Generate { input, out } => {
-            let generated = generate(&input.input(), &input.options()?)?;
+            let generated = generate_showing_progress(&input)?;
             for warning in &generated.warnings {
                 eprintln!("warning: {warning}");
             }
@@ -277,11 +353,16 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 out.display(),
                 written.len()
             ));
+            // The process ends here: freeing the schema and every file's text one allocation at a time took
+            // seconds over googleapis, for memory the exit returns anyway.
+            std::mem::forget(generated);
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { input, out } => {
-            let generated = generate(&input.input(), &input.options()?)?;
+            let generated = generate_showing_progress(&input)?;
             let stale = stale_files(&out, &generated.files);
+            // As in `generate`: the process ends here, so the exit frees it all at once.
+            std::mem::forget(generated);
             if stale.is_empty() {
                 return Ok(ExitCode::SUCCESS);
             }

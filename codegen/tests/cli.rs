@@ -246,6 +246,69 @@ fn descriptor_set_input_generates_the_same_code() {
 }
 
 #[test]
+fn a_descriptor_set_generates_only_the_files_named() {
+    let mut compiler = protox::Compiler::new([repo().join("tests/proto")]).unwrap();
+    compiler.include_imports(true);
+    compiler.open_file("e2e/v1/scalars.proto").unwrap();
+    compiler.open_file("e2e/legacy/legacy.proto").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let set_path = work.path().join("set.binpb");
+    fs::write(&set_path, compiler.encode_file_descriptor_set()).unwrap();
+    let set = set_path.to_str().unwrap();
+
+    let every = work.path().join("every");
+    let output = capgen(&[
+        "generate",
+        "--descriptor-set-in",
+        set,
+        "--out",
+        every.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut names: Vec<String> = fs::read_dir(&every)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["e2e.legacy.rs", "e2e.v1.rs"]);
+
+    let named = work.path().join("named");
+    let output = capgen(&[
+        "generate",
+        "--descriptor-set-in",
+        set,
+        "--out",
+        named.to_str().unwrap(),
+        "e2e/legacy/legacy.proto",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let names: Vec<String> = fs::read_dir(&named)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["e2e.legacy.rs"]);
+    assert_eq!(
+        fs::read_to_string(named.join("e2e.legacy.rs")).unwrap(),
+        fs::read_to_string(every.join("e2e.legacy.rs")).unwrap()
+    );
+
+    let output = capgen(&[
+        "generate",
+        "--descriptor-set-in",
+        set,
+        "--out",
+        named.to_str().unwrap(),
+        "e2e/v1/missing.proto",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("has no file `e2e/v1/missing.proto`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_descriptor_set_that_is_not_one_is_an_error() {
     let work = tempfile::tempdir().unwrap();
     let path = work.path().join("garbage.binpb");

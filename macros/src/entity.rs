@@ -16,9 +16,7 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     // Checks run on a complete model only: a field dropped for a bad attribute would otherwise show up as
     // "no primary key" or "unknown field in index", which is noise on top of the real error.
     cx.check()?;
-    let schema = Schema {
-        messages: vec![model.message],
-    };
+    let schema = Schema::new(vec![model.message]);
     // `check` runs the entity checks plus the per-field ones (encrypt) that apply to every message.
     for diagnostic in check::check(&schema) {
         cx.diagnostic(&diagnostic, model.ident_span);

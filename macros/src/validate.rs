@@ -77,7 +77,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         .collect();
     let mut messages = vec![model.message];
     messages.extend(stubs);
-    let schema = Schema { messages };
+    let schema = Schema::new(messages);
     let mut rule_report = check::validate::RuleReport::default();
     check::validate::check_message(&schema.messages[0], false, &mut rule_report);
     for diagnostic in check::check(&schema).iter().chain(&rule_report.errors) {

@@ -101,15 +101,12 @@ macro_rules! migrations {
 }
 
 /// What generated code and this crate's macros name through `capacitor::__private`, so that user crates need
-/// not depend on them: sqlx (for [`migrations!`]), serde, pbjson and pbjson-types (the proto3 JSON impls).
+/// not depend on it: sqlx (for [`migrations!`]).
 /// Not an API: versions follow this crate's.
 #[doc(hidden)]
 pub mod __private {
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use capacitor_macros::embed_migrations;
-    pub use pbjson;
-    pub use pbjson_types;
-    pub use serde;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use sqlx;
 }

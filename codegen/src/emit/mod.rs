@@ -1,7 +1,6 @@
 //! Emitters: each reads only the IR.
 
 #[cfg(feature = "proto")]
-pub mod dependency_paths;
 #[cfg(feature = "proto")]
 pub mod json;
 pub mod record;

@@ -32,7 +32,8 @@ use super::rust::RuntimePath;
 /// How the Rust types of an entity's fields were made, which decides how a well-known type is converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeStyle {
-    /// prost-build with `::pbjson_types` for `google.protobuf`: wrappers are structs with a `value` field.
+    /// prost-build with the runtime's `well_known` (pbjson-types) for `google.protobuf`: wrappers are structs with a
+    /// `value` field.
     /// `json`: the DTOs have their proto3 JSON serde impls (not `skip_json`), which JSON columns use.
     Proto { json: bool },
     /// A hand-written struct (`#[derive(Entity)]`): wrappers are plain `Option<T>` (prost's mapping), and there
@@ -135,20 +136,23 @@ pub fn record_and_repo(
 /// oneof, of the message and of every message of `schema` it nests, transitively. It goes into Redis keys, so
 /// bytes cached under an older shape (a nested message's field changed too) are never decoded as the new one.
 pub fn encoding_fingerprint(schema: &Schema, message: &Message) -> u64 {
+    use std::fmt::Write as _;
     let mut text = String::new();
-    let mut seen: Vec<&str> = Vec::new();
+    // A set, not a list: an entity can nest thousands of messages transitively (googleapis-sized schemas).
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut pending = vec![message];
     while let Some(m) = pending.pop() {
-        if seen.contains(&m.full_name.as_str()) {
+        if !seen.insert(&m.full_name) {
             continue;
         }
-        seen.push(&m.full_name);
         text.push_str(&m.full_name);
         for f in &m.fields {
-            text.push_str(&format!(
+            // Writing into a String cannot fail.
+            let _ = write!(
+                text,
                 "|{}:{}:{:?}:{:?}:{:?}",
                 f.number, f.name, f.ty, f.label, f.oneof
-            ));
+            );
             if let FieldType::Message(name) = &f.ty
                 && let Some(nested) = schema.message(name)
             {
@@ -327,7 +331,7 @@ fn read_value(field: &Field, rt: &TokenStream, style: TypeStyle) -> TokenStream 
             };
             quote! {
                 columns.column::<::core::option::Option<#inner>>()?
-                    .map(|value| ::pbjson_types::#name { #value })
+                    .map(|value| #rt::well_known::#name { #value })
             }
         }
         _ => quote!(columns.column()?),

@@ -30,6 +30,15 @@ impl RuntimePath {
     pub fn tokens(&self) -> &TokenStream {
         &self.0
     }
+
+    /// The Rust path of the well-known types (`google.protobuf`) in generated code: the runtime's re-export of
+    /// pbjson-types (`::capacitor::well_known`), so a user crate needs no pbjson-types dependency of its own and
+    /// always gets the version the runtime's JSON adapters were built with. (Not a `__private` module:
+    /// prost-build drops the leading underscores of an `extern_path` segment.)
+    pub fn well_known_types(&self) -> String {
+        // A path's tokens print with spaces around `::`; none of them belong in a path.
+        format!("{}::well_known", self.0).replace(' ', "")
+    }
 }
 
 /// Parses a Rust path written relative to the package module (`user_profile::Contact`, `r#type`).

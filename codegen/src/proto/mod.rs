@@ -12,9 +12,10 @@ mod source;
 
 pub use embedded::{EmbeddedFiles, OPTIONS_PROTO, OPTIONS_PROTO_NAME};
 pub use external::{ExternalCompiler, INSTALL as EDITIONS_COMPILER_INSTALL};
-pub use schema::build_schema;
+pub use schema::{build_schema, oneof_type_name};
 
 use crate::error::Error;
+use crate::progress::Progress;
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
@@ -99,8 +100,17 @@ pub fn load(input: &Input) -> Result<Loaded, Error> {
 /// [`load`], compiling editions sources with `editions_compiler` (buf or protoc 27+) instead of one found on
 /// PATH.
 pub fn load_with(input: &Input, editions_compiler: Option<&Path>) -> Result<Loaded, Error> {
-    match input {
-        Input::Files { includes, files } => match load_files(includes, files) {
+    load_reporting(input, editions_compiler, &mut |_| {})
+}
+
+/// [`load_with`], telling `progress` as each named file is compiled.
+pub fn load_reporting(
+    input: &Input,
+    editions_compiler: Option<&Path>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Loaded, Error> {
+    let loaded = match input {
+        Input::Files { includes, files } => match load_files(includes, files, progress) {
             Err(Error::Editions {
                 file,
                 location,
@@ -130,10 +140,18 @@ pub fn load_with(input: &Input, editions_compiler: Option<&Path>) -> Result<Load
             generate,
             origin,
         } => load_descriptor_set(bytes.clone(), origin, Some(generate)),
-    }
+    }?;
+    progress(Progress::Loaded {
+        files: loaded.pool.files().len(),
+    });
+    Ok(loaded)
 }
 
-fn load_files(includes: &[PathBuf], files: &[PathBuf]) -> Result<Loaded, Error> {
+fn load_files(
+    includes: &[PathBuf],
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Loaded, Error> {
     let mut resolver = ChainFileResolver::new();
     for include in includes {
         resolver.add(IncludeFileResolver::new(include.clone()));
@@ -142,10 +160,14 @@ fn load_files(includes: &[PathBuf], files: &[PathBuf]) -> Result<Loaded, Error> 
     resolver.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(true);
-    for file in files {
+    for (done, file) in files.iter().enumerate() {
         compiler
             .open_file(file)
             .map_err(|e| parse_error(e, includes))?;
+        progress(Progress::Loading {
+            done: done + 1,
+            total: files.len(),
+        });
     }
     let pool = compiler.descriptor_pool();
     let mut sources = BTreeMap::new();
@@ -264,10 +286,19 @@ fn load_descriptor_set(
         })
         .collect();
     let targets = match generate {
-        Some(names) => targets(&pool)
-            .into_iter()
-            .filter(|t| names.contains(t))
-            .collect(),
+        Some(names) => {
+            if let Some(missing) = names.iter().find(|n| pool.get_file_by_name(n).is_none()) {
+                return Err(Error::NotInDescriptorSet {
+                    path: path.to_path_buf(),
+                    file: missing.clone(),
+                });
+            }
+            let names: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+            targets(&pool)
+                .into_iter()
+                .filter(|t| names.contains(t.as_str()))
+                .collect()
+        }
         None => targets(&pool),
     };
     // An in-memory set was not read from disk: nothing for `cargo:rerun-if-changed`.

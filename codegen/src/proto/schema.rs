@@ -12,7 +12,7 @@ use crate::ir::{
 use crate::names;
 use prost_reflect::{
     Cardinality, DynamicMessage, ExtensionDescriptor, FieldDescriptor, Kind, MessageDescriptor,
-    Value,
+    OneofDescriptor, Value,
 };
 
 // Field numbers inside descriptor.proto, for source-info paths.
@@ -117,6 +117,23 @@ struct Reader<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
 }
 
+/// The name prost-build gives a oneof's enum inside its message's module: UpperCamel, with `OneOf` appended
+/// when a nested message or enum has the same name.
+pub fn oneof_type_name(message: &MessageDescriptor, oneof: &OneofDescriptor) -> String {
+    let type_name = names::type_name(oneof.name());
+    let has_conflict = message
+        .child_messages()
+        .any(|m| names::type_name(m.name()) == type_name)
+        || message
+            .child_enums()
+            .any(|e| names::type_name(e.name()) == type_name);
+    if has_conflict {
+        format!("{type_name}OneOf")
+    } else {
+        type_name
+    }
+}
+
 impl Reader<'_> {
     /// The `buf.validate` rules in `options` (declared at `path` + `options_field`).
     fn rules(
@@ -144,16 +161,7 @@ impl Reader<'_> {
         let rust_path = format!("{module}{rust_name}");
         let mut oneofs = Vec::new();
         for oneof in message.oneofs().filter(|o| !o.is_synthetic()) {
-            let has_conflict = message
-                .child_messages()
-                .any(|m| names::type_name(m.name()) == names::type_name(oneof.name()))
-                || message
-                    .child_enums()
-                    .any(|e| names::type_name(e.name()) == names::type_name(oneof.name()));
-            let mut type_name = names::type_name(oneof.name());
-            if has_conflict {
-                type_name.push_str("OneOf");
-            }
+            let type_name = oneof_type_name(message, &oneof);
             oneofs.push(Oneof {
                 name: oneof.name().to_string(),
                 rust_name: names::field_name(oneof.name()),

@@ -1,21 +1,36 @@
-//! The proto3 JSON mapping where the serde impls that generated code gets from pbjson-build 0.9 (and the
-//! well-known types from pbjson-types 0.9) differ from [the mapping](https://protobuf.dev/programming-guides/json/).
+//! The [proto3 JSON mapping](https://protobuf.dev/programming-guides/json/) for generated messages and enums.
 //!
-//! Generated code calls this module; `capgen` rewrites pbjson-build's output to go through it (see
-//! `docs/json.md`):
-//! - [`Ser`] wraps a field's value on the way out: `Timestamp` as RFC 3339 with `Z` and years 0001–9999 only,
-//!   `FieldMask` as one string of lowerCamel paths, non-finite `double`/`float` as `"NaN"`, `"Infinity"`,
-//!   `"-Infinity"`. Lists and maps are forwarded element by element; other values are not wrapped.
-//! - [`De`] reads a field's value on the way in: `FieldMask` from its string.
+//! Generated code holds only a table per message (its [`Message`] impl: names, and which [codec](codec) each
+//! field's values go through) and one invocation each of [`messages!`] and [`enums!`]; the serde logic is here,
+//! once, with its own tests (see `docs/json.md`). A generated file names this module once, as
+//! `use ::capacitor::json as __json;` (through the configured runtime path).
 //!
-//! The module is public and documented rather than hidden because what it holds is the mapping itself, with
-//! its own tests, and it is where the rest of the JSON logic goes when generated JSON gets thinner; the
-//! adapters' shapes follow what generated code needs and may change with the generator.
+//! The well-known types come from pbjson-types, whose own serde impls are used except where they differ from
+//! the mapping: `Timestamp` ([`timestamp`]: `Z`, years 0001–9999) and `FieldMask` (one string of lowerCamel
+//! paths, [`field_mask_to_json`], [`field_mask_from_json`]) go through [`Plain`].
 //!
 //! Not to be confused with [`crate::codec`]'s JSON, which is how columns store repeated values.
 
+pub mod codec;
 mod de;
+mod message;
 mod ser;
 
-pub use de::{De, field_mask_from_json};
-pub use ser::{Ser, field_mask_to_json, timestamp};
+pub use codec::{Codec, Enum, Map, MapKey, Msg, Opt, Plain, Rep};
+pub use de::field_mask_from_json;
+pub use message::{
+    Field, Message, Reader, Writer, deserialize_enum, deserialize_message, serialize_message,
+};
+pub use ser::{field_mask_to_json, timestamp};
+
+/// Implements `Serialize` and `Deserialize` for generated messages that implement [`Message`]:
+/// `messages!(User, user::Address);`.
+pub use crate::__capacitor_json_messages as messages;
+
+/// Implements `Serialize` (the value's name) and `Deserialize` (a name or a number) for prost enums, through
+/// the `as_str_name` and `from_str_name` prost-build gives each: `enums!(Color, user::Kind);`.
+pub use crate::__capacitor_json_enums as enums;
+
+/// serde, as [`messages!`] and [`enums!`] name it, so the including crate needs no `serde` of its own for them.
+#[doc(hidden)]
+pub use serde as __serde;

@@ -1,82 +1,8 @@
-//! Writing values in the proto3 JSON mapping where pbjson-types' own `Serialize` differs.
+//! The mapping's text forms of the well-known types pbjson-types writes differently: `Timestamp`, `FieldMask`.
 
 use capacitor_schema::civil::civil_from_days;
-use pbjson_types::{FieldMask, Timestamp};
-use serde::{Serialize, Serializer};
-use std::collections::{BTreeMap, HashMap};
+use pbjson_types::Timestamp;
 use std::fmt::Write as _;
-
-/// Serializes the borrowed value in the proto3 JSON mapping.
-///
-/// Implemented for the values pbjson writes differently (`f64`, `f32`, [`Timestamp`], [`FieldMask`]) and for
-/// `Vec`s and maps of them, so generated code wraps a field's value whatever its cardinality.
-pub struct Ser<'a, T: ?Sized>(pub &'a T);
-
-/// `"NaN"`, `"Infinity"`, `"-Infinity"` for the non-finite values (serde_json writes `null`, which does not
-/// read back), the number otherwise.
-macro_rules! float {
-    ($ty:ty, $write:ident) => {
-        impl Serialize for Ser<'_, $ty> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let v = *self.0;
-                if v.is_nan() {
-                    s.serialize_str("NaN")
-                } else if v == <$ty>::INFINITY {
-                    s.serialize_str("Infinity")
-                } else if v == <$ty>::NEG_INFINITY {
-                    s.serialize_str("-Infinity")
-                } else {
-                    s.$write(v)
-                }
-            }
-        }
-    };
-}
-float!(f64, serialize_f64);
-float!(f32, serialize_f32);
-
-impl Serialize for Ser<'_, Timestamp> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        timestamp(self.0)
-            .map_err(serde::ser::Error::custom)
-            .and_then(|text| s.serialize_str(&text))
-    }
-}
-
-impl Serialize for Ser<'_, FieldMask> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        field_mask_to_json(&self.0.paths)
-            .map_err(serde::ser::Error::custom)
-            .and_then(|text| s.serialize_str(&text))
-    }
-}
-
-impl<T> Serialize for Ser<'_, Vec<T>>
-where
-    for<'b> Ser<'b, T>: Serialize,
-{
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Ser))
-    }
-}
-
-impl<K: Serialize, V, H> Serialize for Ser<'_, HashMap<K, V, H>>
-where
-    for<'b> Ser<'b, V>: Serialize,
-{
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, Ser(v))))
-    }
-}
-
-impl<K: Serialize, V> Serialize for Ser<'_, BTreeMap<K, V>>
-where
-    for<'b> Ser<'b, V>: Serialize,
-{
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, Ser(v))))
-    }
-}
 
 /// A `Timestamp` as the mapping writes it: RFC 3339 in UTC with a `Z` suffix and 0, 3, 6 or 9 fractional
 /// digits. Fails outside 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999999Z or with nanos outside
@@ -189,29 +115,6 @@ mod tests {
         );
         for bad in ["fooBar", "a__b", "a_1", "a_"] {
             assert!(field_mask_to_json(&paths(&[bad])).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn non_finite_floats_and_containers() {
-        let json = |v: &dyn erased::Json| v.json();
-        assert_eq!(json(&Ser(&f64::NAN)), "\"NaN\"");
-        assert_eq!(json(&Ser(&f32::NEG_INFINITY)), "\"-Infinity\"");
-        assert_eq!(json(&Ser(&1.5f64)), "1.5");
-        assert_eq!(json(&Ser(&vec![f64::INFINITY, 0.0])), "[\"Infinity\",0.0]");
-        let map: BTreeMap<String, f32> = [("a".to_string(), f32::NAN)].into();
-        assert_eq!(json(&Ser(&map)), "{\"a\":\"NaN\"}");
-    }
-
-    /// `serde_json::to_string` of anything serializable, behind one object-safe method.
-    mod erased {
-        pub trait Json {
-            fn json(&self) -> String;
-        }
-        impl<T: serde::Serialize> Json for T {
-            fn json(&self) -> String {
-                serde_json::to_string(self).unwrap()
-            }
         }
     }
 }

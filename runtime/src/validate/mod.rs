@@ -199,3 +199,24 @@ impl Cx {
         }
     }
 }
+
+/// `impl Validate` for messages that neither have `buf.validate` rules nor reach a message that has (generated
+/// code): nothing to check, so `validate_into` only continues. `without_rules!(Empty, user::Address);`
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __capacitor_validate_without_rules {
+    ($($message:ty),* $(,)?) => {$(
+        impl $crate::validate::Validate for $message {
+            fn validate_into(
+                &self,
+                _: &mut $crate::validate::Cx,
+                _: ::core::option::Option<&$crate::validate::PathNode<'_>>,
+            ) -> ::core::ops::ControlFlow<()> {
+                ::core::ops::ControlFlow::Continue(())
+            }
+        }
+    )*};
+}
+
+#[doc(hidden)]
+pub use crate::__capacitor_validate_without_rules as without_rules;
