@@ -96,6 +96,18 @@ const UPSERT_SQLITE: &str = r#"INSERT INTO "users" ("id", "email", "created_at",
     ON CONFLICT ("id") DO UPDATE SET "email" = excluded."email", "created_at" = excluded."created_at",
     "_version" = MAX("users"."_version" + 1, excluded."_version") RETURNING "_version""#;
 
+/// A row of `SELECT_SQLITE` read by hand with rusqlite: the value and its version.
+fn hand_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Strong, i64)> {
+    Ok((
+        Strong {
+            id: row.get(0)?,
+            email: row.get(1)?,
+            created_at: row.get(2)?,
+        },
+        row.get(3)?,
+    ))
+}
+
 /// Polls a future that completes without waiting (an L1 hit) once.
 fn ready<T>(future: impl Future<Output = T>) -> T {
     let mut future = pin!(future);
@@ -178,20 +190,7 @@ fn sqlite(c: &mut Criterion) {
         b.iter(|| {
             id = (id + 7) % ROWS;
             let mut select = hand.prepare_cached(SELECT_SQLITE).unwrap();
-            black_box(
-                select
-                    .query_row([id], |row| {
-                        Ok((
-                            Strong {
-                                id: row.get(0)?,
-                                email: row.get(1)?,
-                                created_at: row.get(2)?,
-                            },
-                            row.get::<_, i64>(3)?,
-                        ))
-                    })
-                    .unwrap(),
-            )
+            black_box(select.query_row([id], hand_row).unwrap())
         })
     });
     group.bench_function("raw_sqlx", |b| {
@@ -292,20 +291,7 @@ fn sqlite(c: &mut Criterion) {
             let mut select = hand.prepare_cached(SELECT_SQLITE).unwrap();
             let rows: Vec<(Strong, i64)> = keys
                 .iter()
-                .map(|k| {
-                    select
-                        .query_row([k], |row| {
-                            Ok((
-                                Strong {
-                                    id: row.get(0)?,
-                                    email: row.get(1)?,
-                                    created_at: row.get(2)?,
-                                },
-                                row.get::<_, i64>(3)?,
-                            ))
-                        })
-                        .unwrap()
-                })
+                .map(|k| select.query_row([k], hand_row).unwrap())
                 .collect();
             black_box(rows)
         })
