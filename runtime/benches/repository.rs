@@ -1,8 +1,15 @@
 //! The repository against the same work done by hand, tiers named in each benchmark:
 //!
 //! - `l1_hit/repository_get` vs `l1_hit/raw_quick_cache_get_clone` (target ≤ 1.5×);
-//! - `sqlite_miss/repository_get` (no L1: a strong entity) vs `sqlite_miss/raw_sqlx` (same query, same pool);
-//! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/raw_sqlx_upsert`;
+//! - `sqlite_miss/repository_get` (no L1: a strong entity) vs `sqlite_miss/rusqlite_prepare_cached` (target
+//!   ≤ 3×: rusqlite by hand on the caller's thread, same file, WAL, synchronous=NORMAL) and `sqlite_miss/raw_sqlx`
+//!   (same query on the store's sqlx pool, for the record);
+//! - `sqlite_put/repository_put_l1` (eventual entity, write-through to L1) vs `sqlite_put/rusqlite_upsert_tx`
+//!   (target ≤ 3×: the upsert in a transaction) and `sqlite_put/raw_sqlx_upsert`;
+//! - `sqlite_get_many/repository_get_many_100` vs `sqlite_get_many/rusqlite_loop_100` (target ≤ 2×: one
+//!   prepared statement run for each of the 100 keys);
+//! - `sqlite_reads/threads_{1,2}`: repository misses from 1 and 2 concurrent tasks on a 2-worker runtime (time
+//!   per read of the whole group: reads/s = 1 / time), for the record;
 //! - `cursor/seal_and_open` (a page's cursor costs) vs `cursor/sqlite_scan_page_100` (the page), for the record;
 //! - `postgres/get_many_100` vs `postgres/get_100_singles`, `postgres_miss/repository_get` vs
 //!   `postgres_miss/raw_sqlx`; `postgres_redis/repository_get` (strong: Redis hit, no L1) vs
@@ -94,6 +101,18 @@ const UPSERT_SQLITE: &str = r#"INSERT INTO "users" ("id", "email", "created_at",
     ON CONFLICT ("id") DO UPDATE SET "email" = excluded."email", "created_at" = excluded."created_at",
     "_version" = MAX("users"."_version" + 1, excluded."_version") RETURNING "_version""#;
 
+/// A row of `SELECT_SQLITE` read by hand with rusqlite: the value and its version.
+fn hand_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Strong, i64)> {
+    Ok((
+        Strong {
+            id: row.get(0)?,
+            email: row.get(1)?,
+            created_at: row.get(2)?,
+        },
+        row.get(3)?,
+    ))
+}
+
 /// Polls a future that completes without waiting (an L1 hit) once.
 fn ready<T>(future: impl Future<Output = T>) -> T {
     let mut future = pin!(future);
@@ -163,8 +182,22 @@ fn sqlite(c: &mut Criterion) {
         }
     });
 
+    // What a user writes by hand: rusqlite on the caller's thread, on the same file.
+    let hand = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
+    hand.pragma_update(None, "journal_mode", "WAL").unwrap();
+    hand.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    hand.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+
     let mut group = c.benchmark_group("sqlite_miss");
     let mut id = 0;
+    group.bench_function("rusqlite_prepare_cached", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            let mut select = hand.prepare_cached(SELECT_SQLITE).unwrap();
+            black_box(select.query_row([id], hand_row).unwrap())
+        })
+    });
     group.bench_function("raw_sqlx", |b| {
         b.iter(|| {
             id = (id + 7) % ROWS;
@@ -206,6 +239,29 @@ fn sqlite(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("sqlite_put");
     checkpoint();
+    group.bench_function("rusqlite_upsert_tx", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            let user = Eventual::new(id);
+            let tx = hand.unchecked_transaction().unwrap();
+            let version: i64 = tx
+                .prepare_cached(UPSERT_SQLITE)
+                .unwrap()
+                .query_row(
+                    rusqlite::params![
+                        user.id,
+                        user.email,
+                        user.created_at,
+                        capacitor::record::next_version(None) as i64
+                    ],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            tx.commit().unwrap();
+            black_box(version)
+        })
+    });
+    checkpoint();
     group.bench_function("raw_sqlx_upsert", |b| {
         b.iter(|| {
             id = (id + 7) % ROWS;
@@ -231,6 +287,57 @@ fn sqlite(c: &mut Criterion) {
             rt.block_on(async { black_box(eventual.put(Eventual::new(id)).await.unwrap()) })
         })
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("sqlite_get_many");
+    let keys: Vec<i64> = (0..100).map(|i| i * 7 % ROWS).collect();
+    group.bench_function("rusqlite_loop_100", |b| {
+        b.iter(|| {
+            let mut select = hand.prepare_cached(SELECT_SQLITE).unwrap();
+            let rows: Vec<(Strong, i64)> = keys
+                .iter()
+                .map(|k| select.query_row([k], hand_row).unwrap())
+                .collect();
+            black_box(rows)
+        })
+    });
+    group.bench_function("repository_get_many_100", |b| {
+        b.iter(|| rt.block_on(async { black_box(strong.get_many(&keys).await.unwrap()) }))
+    });
+    group.finish();
+
+    // Reads/s under concurrency (issue #14 item 4): `threads` tasks on a 2-worker runtime share the store, each
+    // reading its share of the iterations; the time per iteration is the group's time per read.
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("sqlite_reads");
+    for threads in [1u64, 2] {
+        group.bench_function(format!("threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                workers.block_on(async {
+                    let tasks: Vec<_> = (0..threads)
+                        .map(|t| {
+                            let repo = strong.clone();
+                            tokio::spawn(async move {
+                                for i in 0..iters.div_ceil(threads) {
+                                    let id = ((i * threads + t) * 7) as i64 % ROWS;
+                                    black_box(repo.get(&id).await.unwrap());
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     group.finish();
 
     // What sealing costs a page: the seal of its `next` and the open of its `after`, against the page itself (100

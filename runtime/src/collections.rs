@@ -103,12 +103,14 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
+#[cfg(feature = "sqlite")]
+use crate::codec::{SqliteArguments, SqliteRow};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::error::BoxError;
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgArguments, PgRow};
-#[cfg(feature = "sqlite")]
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
+#[cfg(feature = "postgres")]
+use {sqlx::Arguments, sqlx::Row};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use crate::record::codec_error;

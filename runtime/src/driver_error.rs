@@ -91,9 +91,22 @@ impl DriverError {
     }
 
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    fn with_detail(mut self, detail: &'static str) -> DriverError {
+    pub(crate) fn with_detail(mut self, detail: &'static str) -> DriverError {
         self.detail = Some(detail);
         self
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl DriverError {
+    /// A SQLite error of `kind` with its extended result `code`; of its `message`, only the columns a
+    /// constraint failure lists are kept.
+    pub(crate) fn sqlite(kind: DriverErrorKind, code: String, message: &str) -> DriverError {
+        DriverError {
+            code: Some(code),
+            constraint: sqlite_constraint(kind, message),
+            ..DriverError::new(kind)
+        }
     }
 }
 

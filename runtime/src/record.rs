@@ -60,10 +60,10 @@ pub trait Column: Sized + Send + Sync + 'static {
 
     #[cfg(feature = "sqlite")]
     #[doc(hidden)]
-    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
+    fn bind_sqlite(&self, args: &mut SqliteArguments) -> Result<(), BoxError>;
     #[cfg(feature = "sqlite")]
     #[doc(hidden)]
-    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError>;
+    fn bind_sqlite_null(args: &mut SqliteArguments) -> Result<(), BoxError>;
     /// Reads the column at `*index` (advancing it); `None` for NULL.
     #[cfg(feature = "sqlite")]
     #[doc(hidden)]
@@ -81,12 +81,14 @@ pub trait Column: Sized + Send + Sync + 'static {
     fn read_pg(row: &PgRow, index: &mut usize) -> Result<Option<Self>, DecodeError>;
 }
 
+#[cfg(feature = "sqlite")]
+use crate::codec::{SqliteArguments, SqliteRow};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::error::BoxError;
 #[cfg(feature = "postgres")]
 use sqlx::postgres::{PgArguments, PgRow};
-#[cfg(feature = "sqlite")]
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-use {crate::error::BoxError, sqlx::Arguments, sqlx::Row};
+#[cfg(feature = "postgres")]
+use {sqlx::Arguments, sqlx::Row};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn codec_error(column: usize, e: impl DecodeReason) -> DecodeError {
@@ -164,11 +166,11 @@ macro_rules! sql_hooks {
 macro_rules! sqlite_hooks {
     () => {
         #[cfg(feature = "sqlite")]
-        fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        fn bind_sqlite(&self, args: &mut SqliteArguments) -> Result<(), BoxError> {
             args.add(crate::codec::SqliteValue::to_sqlite(self)?)
         }
         #[cfg(feature = "sqlite")]
-        fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+        fn bind_sqlite_null(args: &mut SqliteArguments) -> Result<(), BoxError> {
             args.add(None::<<Self as crate::codec::SqliteValue>::Column>)
         }
         #[cfg(feature = "sqlite")]
@@ -332,11 +334,11 @@ impl Column for prost::bytes::Bytes {
         Vec::<u8>::unseal(plaintext).map(Self::from)
     }
     #[cfg(feature = "sqlite")]
-    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+    fn bind_sqlite(&self, args: &mut SqliteArguments) -> Result<(), BoxError> {
         self.to_vec().bind_sqlite(args)
     }
     #[cfg(feature = "sqlite")]
-    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+    fn bind_sqlite_null(args: &mut SqliteArguments) -> Result<(), BoxError> {
         Vec::<u8>::bind_sqlite_null(args)
     }
     #[cfg(feature = "sqlite")]
@@ -383,14 +385,14 @@ impl<T: Column> Column for Option<T> {
         plaintext.map(|p| T::unseal(Some(p))).transpose()
     }
     #[cfg(feature = "sqlite")]
-    fn bind_sqlite(&self, args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+    fn bind_sqlite(&self, args: &mut SqliteArguments) -> Result<(), BoxError> {
         match self {
             Some(v) => v.bind_sqlite(args),
             None => T::bind_sqlite_null(args),
         }
     }
     #[cfg(feature = "sqlite")]
-    fn bind_sqlite_null(args: &mut SqliteArguments<'_>) -> Result<(), BoxError> {
+    fn bind_sqlite_null(args: &mut SqliteArguments) -> Result<(), BoxError> {
         T::bind_sqlite_null(args)
     }
     #[cfg(feature = "sqlite")]

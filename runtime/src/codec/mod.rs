@@ -31,6 +31,9 @@ mod sqlite;
 pub use postgres::{PgTimestamp, PgValue};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteValue;
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+pub use sqlite::{SqliteArguments, SqliteDecodeError, SqliteRow};
 
 /// A value that cannot be mapped to or from its column.
 ///

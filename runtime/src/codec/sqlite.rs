@@ -3,6 +3,11 @@
 use super::json::{
     JsonScalar, array_from_text, array_to_text, duration_from_text, duration_to_text,
 };
+mod values;
+
+#[doc(hidden)]
+pub use values::{SqliteArguments, SqliteDecodeError, SqliteRow};
+
 use super::{CodecError, Duration, Json, Repeated, Timestamp, f64_from_ordered, f64_to_ordered};
 
 /// A proto value kind stored in one SQLite column.

@@ -2,7 +2,8 @@
 //!
 //! A [`Store`] is a cloneable handle to one backend shared by the repositories of an application; the
 //! repository asks it for one entity's rows. The in-memory backend is always available; SQLite (feature
-//! `sqlite`, the default) and Postgres (feature `postgres`) come from sqlx.
+//! `sqlite`, the default) runs on rusqlite connections on the caller's thread; Postgres (feature `postgres`)
+//! on sqlx.
 //!
 //! Every write computes the row's next version with [`next_version`](crate::record::next_version), so
 //! versions never go backwards, not even across delete and re-insert.
@@ -164,7 +165,7 @@ impl Store {
                             .to_owned(),
                     )
                 })?;
-                migrator.run(&s.pool).await.map_err(failed)
+                migrator.run(s.pool.sqlx()).await.map_err(failed)
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres(s) => {
@@ -263,17 +264,13 @@ impl Store {
         }
     }
 
-    /// The health probe: one `SELECT 1` on a pooled connection (nothing to do for `memory:`). What fails is
-    /// reduced to a [`DriverError`](crate::driver_error::DriverError), so it quotes nothing.
+    /// The health probe: one `SELECT 1` on a connection of the store's own pool (nothing to do for `memory:`).
+    /// What fails is reduced to a [`DriverError`](crate::driver_error::DriverError), so it quotes nothing.
     pub(crate) async fn ping(&self) -> Result<(), crate::driver_error::DriverError> {
         match &self.backend {
             Backend::Memory(_) => Ok(()),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => sqlx::query("SELECT 1")
-                .execute(&s.pool)
-                .await
-                .map(drop)
-                .map_err(Into::into),
+            Backend::Sqlite(s) => s.ping().await.map_err(Into::into),
             #[cfg(feature = "postgres")]
             Backend::Postgres(s) => sqlx::query("SELECT 1")
                 .execute(&s.pool)
@@ -283,11 +280,13 @@ impl Store {
         }
     }
 
-    /// The SQLite pool of a SQLite store (for DDL in tests, raw queries, benchmarks).
+    /// A sqlx pool on the database of a SQLite store (for DDL in tests, raw queries, benchmarks), connected on
+    /// first use. The store runs its own statements on connections of its own (rusqlite on the caller's
+    /// thread), so this pool is not the one the repositories use; both reach the same file.
     #[cfg(feature = "sqlite")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         match &self.backend {
-            Backend::Sqlite(s) => Some(&s.pool),
+            Backend::Sqlite(s) => Some(s.pool.sqlx()),
             _ => None,
         }
     }

@@ -46,7 +46,7 @@ enum TxBackend {
     #[cfg(feature = "sqlite")]
     Sqlite {
         store: Arc<super::sql::sqlite::SqliteStore>,
-        tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        tx: super::sql::sqlite::SqliteTransaction,
     },
     #[cfg(feature = "postgres")]
     Postgres {
@@ -255,7 +255,7 @@ impl Transaction {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        // sqlx rolls its transactions back when they drop; the memory store replays its undo log, newest first.
+        // The SQL transactions roll back when they drop; the memory store replays its undo log, newest first.
         if let Some(TxBackend::Memory { store, undo }) = self.backend.take() {
             for undo in undo.into_iter().rev() {
                 undo(&store);

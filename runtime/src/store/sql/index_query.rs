@@ -60,7 +60,7 @@ pub(crate) fn lookup_sql(
 macro_rules! lookup_store {
     ($module:ident, $store:ident, $dialect:expr) => {
         mod $module {
-            use super::super::$module::{Writer, decode_row, store_error, $store};
+            use super::super::$module::{Writer, decode_row, $store};
             use crate::error::Error;
             use crate::record::Record;
             use crate::schema::IndexSchema;
@@ -93,10 +93,7 @@ macro_rules! lookup_store {
                     }
                     // One row more than asked tells whether there is a next page.
                     w.int(i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1);
-                    let rows = sqlx::query_with(&sql, w.finish::<E>()?)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(store_error::<E>)?;
+                    let rows = self.fetch_all_pooled::<E>(&sql, w.finish::<E>()?).await?;
                     let more = rows.len() > limit;
                     // A blind index token matches other values too (truncated tokens, or two key ids): the
                     // decrypted rows are compared with the wanted values, and the page's cursor follows the last

@@ -70,3 +70,10 @@ pub(super) fn bind_failure(e: BoxError) -> BoxError {
         Err(_) => Box::new(DriverError::new(DriverErrorKind::Encode)),
     }
 }
+
+#[cfg(feature = "sqlite")]
+impl StoreFailure for sqlite::SqliteError {
+    fn into_error(self, schema: &'static EntitySchema) -> Error {
+        Error::from_store_driver(schema, self)
+    }
+}

@@ -1,11 +1,16 @@
-//! The operations of a SQL store, written once for both dialects: `sql_store!` expands them for one sqlx
-//! database (the dialects differ only in types and in the statements' text).
+//! The operations of a SQL store, written once for both dialects: `sql_store!` expands them for one driver
+//! (the dialects differ only in types, in the driver that runs a statement and in the statements' text).
 
-/// Expands a store type over one sqlx database. Parameters: the store type, sqlx's database, pool, arguments
-/// and row types, the column hooks (`bind`, `null`, `read` of [`Column`](crate::record::Column)) and the
-/// [`Dialect`](super::Dialect).
+/// Expands a store type over one driver. Parameters: the store type, the driver's pool, connection, arguments
+/// and row types, the column hooks (`bind`, `read` of [`Column`](crate::record::Column)), the module of the
+/// driver's functions and the [`Dialect`](super::Dialect).
+///
+/// The driver module provides, on its own types: `Error` (a [`StoreFailure`](super::StoreFailure)),
+/// `Transaction` (dereferencing to the connection, rolled back when dropped), `acquire(&pool)`, `begin(&pool)`,
+/// `commit(tx)`, `fetch_optional` / `fetch_all` / `fetch_one(&mut conn, sql, args)` and `unique_violation(&e)`
+/// (the message and constraint of a unique violation).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $dialect:expr) => {
+    ($store:ident, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $driver:ident, $dialect:expr) => {
         use crate::error::{BoxError, DecodeError, Error, Tier};
         use crate::pii::field_keys::{Encryption, EntityKeys, row_key};
         use crate::record::{Column, ColumnReader, ColumnWriter, Record, Sealable, next_version};
@@ -13,7 +18,6 @@ macro_rules! sql_store {
         use crate::store::Page;
         use crate::store::sql::{StatementCache, Statements};
         use crate::versioned::Versioned;
-        use sqlx::{Arguments, Row};
         use std::sync::Arc;
 
         /// A SQL store: a connection pool, the statements of each entity it has served and the keys its
@@ -258,16 +262,14 @@ macro_rules! sql_store {
         /// The error of a row write: a unique violation on a blind index column becomes
         /// [`Error::UniqueViolation`] naming the index (the driver's text, which may carry the token, is
         /// dropped); anything else is a store error.
-        fn write_error<E: Record>(st: &Statements, e: sqlx::Error) -> Error {
-            if let Some(db) = e.as_database_error()
-                && db.is_unique_violation()
-            {
+        fn write_error<E: Record>(st: &Statements, e: $driver::Error) -> Error {
+            if let Some((message, constraint)) = $driver::unique_violation(&e) {
                 let schema = E::SCHEMA;
                 let blind = st.blind.iter().find_map(|(field, _)| {
                     let column = crate::schema::columns::blind_index_column(*field, $dialect)?.name;
                     // Postgres names the constraint (the index), SQLite the column (`table.column`).
-                    let hit = db.message().contains(&format!(".{column}"))
-                        || db.constraint().is_some_and(|c| {
+                    let hit = message.contains(&format!(".{column}"))
+                        || constraint.is_some_and(|c| {
                             schema
                                 .indexes
                                 .iter()
@@ -382,10 +384,13 @@ macro_rules! sql_store {
                 self.keys::<E>()?;
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
-                let row = sqlx::query_with(&st.select_one, w.finish::<E>()?)
-                    .fetch_optional(&self.pool)
+                let mut conn = $driver::acquire(&self.pool)
                     .await
                     .map_err(store_error::<E>)?;
+                let row = $driver::fetch_optional(&mut conn, &st.select_one, w.finish::<E>()?)
+                    .await
+                    .map_err(store_error::<E>)?;
+                drop(conn);
                 row.map(|r| {
                     decode_row::<E>(&r, self.keys::<E>()?, &st)
                         .map(|(v, version)| Versioned::new(v, version))
@@ -402,6 +407,9 @@ macro_rules! sql_store {
                 }
                 let st = self.statements::<E>();
                 let mut found = std::collections::HashMap::with_capacity(keys.len());
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
                 // One statement per chunk of at most `batch_capacity` keys (the bind-parameter limit), each
                 // padded to a power of two with its last key, so a connection's statement cache sees a handful
                 // of shapes per entity rather than one per batch size.
@@ -415,8 +423,7 @@ macro_rules! sql_store {
                         key_args::<E>(key, &mut w);
                     }
                     let sql = st.select_many(shape);
-                    let rows = sqlx::query_with(&sql, w.finish::<E>()?)
-                        .fetch_all(&self.pool)
+                    let rows = $driver::fetch_all(&mut conn, &sql, w.finish::<E>()?)
                         .await
                         .map_err(store_error::<E>)?;
                     for row in &rows {
@@ -435,8 +442,7 @@ macro_rules! sql_store {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
-                let row = sqlx::query_with(&st.version_of, w.finish::<E>()?)
-                    .fetch_optional(&mut *conn)
+                let row = $driver::fetch_optional(conn, &st.version_of, w.finish::<E>()?)
                     .await
                     .map_err(store_error::<E>)?;
                 row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
@@ -444,8 +450,8 @@ macro_rules! sql_store {
             }
 
             /// A transaction on this store (rolled back when dropped uncommitted).
-            pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, $db>, Error> {
-                self.pool.begin().await.map_err(|e| {
+            pub(crate) async fn begin(&self) -> Result<$driver::Transaction, Error> {
+                $driver::begin(&self.pool).await.map_err(|e| {
                     Error::backend(
                         "transaction",
                         Tier::Store,
@@ -455,7 +461,9 @@ macro_rules! sql_store {
             }
 
             pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
-                let mut conn = self.pool.acquire().await.map_err(store_error::<E>)?;
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
                 self.insert_on(&mut conn, value).await
             }
 
@@ -467,8 +475,7 @@ macro_rules! sql_store {
                 let st = self.statements::<E>();
                 let mut w = Writer::row(value, self.keys::<E>()?, &st);
                 w.int(next_version(None) as i64);
-                let row = sqlx::query_with(&st.insert, w.finish::<E>()?)
-                    .fetch_optional(&mut *conn)
+                let row = $driver::fetch_optional(&mut *conn, &st.insert, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
@@ -501,8 +508,7 @@ macro_rules! sql_store {
                 w.int(next_version(Some(expected)) as i64);
                 key_args::<E>(&value.key(), &mut w);
                 w.int(expected as i64);
-                let row = sqlx::query_with(&st.update, w.finish::<E>()?)
-                    .fetch_optional(&mut *conn)
+                let row = $driver::fetch_optional(&mut *conn, &st.update, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
                 match row {
@@ -521,22 +527,18 @@ macro_rules! sql_store {
                 key: &E::Key,
             ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
-                Self::delete_on::<E, _>(&st, &mut *conn, key).await
+                Self::delete_on::<E>(&st, conn, key).await
             }
 
-            async fn upsert_on<'c, E: Record, X>(
+            async fn upsert_on<E: Record>(
                 st: &Statements,
                 keys: Option<EntityKeys<'_>>,
-                executor: X,
+                conn: &mut $conn,
                 value: &E,
-            ) -> Result<u64, Error>
-            where
-                X: sqlx::Executor<'c, Database = $db>,
-            {
+            ) -> Result<u64, Error> {
                 let mut w = Writer::row(value, keys, st);
                 w.int(next_version(None) as i64);
-                let row = sqlx::query_with(&st.upsert, w.finish::<E>()?)
-                    .fetch_one(executor)
+                let row = $driver::fetch_one(conn, &st.upsert, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(st, e))?;
                 version_of(&row, 0).map_err(store_error::<E>)
@@ -544,7 +546,11 @@ macro_rules! sql_store {
 
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, self.keys::<E>()?, &self.pool, value).await
+                let keys = self.keys::<E>()?;
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                Self::upsert_on(&st, keys, &mut conn, value).await
             }
 
             pub(crate) async fn update<E: Record>(
@@ -552,22 +558,20 @@ macro_rules! sql_store {
                 value: &E,
                 expected: u64,
             ) -> Result<u64, Error> {
-                let mut conn = self.pool.acquire().await.map_err(store_error::<E>)?;
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
                 self.update_on(&mut conn, value, expected).await
             }
 
-            async fn delete_on<'c, E: Record, X>(
+            async fn delete_on<E: Record>(
                 st: &Statements,
-                executor: X,
+                conn: &mut $conn,
                 key: &E::Key,
-            ) -> Result<Option<u64>, Error>
-            where
-                X: sqlx::Executor<'c, Database = $db>,
-            {
+            ) -> Result<Option<u64>, Error> {
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
-                let row = sqlx::query_with(&st.delete, w.finish::<E>()?)
-                    .fetch_optional(executor)
+                let row = $driver::fetch_optional(conn, &st.delete, w.finish::<E>()?)
                     .await
                     .map_err(store_error::<E>)?;
                 row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
@@ -579,7 +583,10 @@ macro_rules! sql_store {
                 key: &E::Key,
             ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
-                Self::delete_on::<E, _>(&st, &self.pool, key).await
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                Self::delete_on::<E>(&st, &mut conn, key).await
             }
 
             pub(crate) async fn put_many<E: Record>(
@@ -587,12 +594,12 @@ macro_rules! sql_store {
                 values: &[E],
             ) -> Result<Vec<u64>, Error> {
                 let st = self.statements::<E>();
-                let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
+                let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
                 for value in values {
-                    versions.push(Self::upsert_on(&st, self.keys::<E>()?, &mut *tx, value).await?);
+                    versions.push(Self::upsert_on(&st, self.keys::<E>()?, &mut tx, value).await?);
                 }
-                tx.commit().await.map_err(store_error::<E>)?;
+                $driver::commit(tx).await.map_err(store_error::<E>)?;
                 Ok(versions)
             }
 
@@ -601,13 +608,27 @@ macro_rules! sql_store {
                 keys: &[E::Key],
             ) -> Result<Vec<Option<u64>>, Error> {
                 let st = self.statements::<E>();
-                let mut tx = self.pool.begin().await.map_err(store_error::<E>)?;
+                let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(keys.len());
                 for key in keys {
-                    versions.push(Self::delete_on::<E, _>(&st, &mut *tx, key).await?);
+                    versions.push(Self::delete_on::<E>(&st, &mut tx, key).await?);
                 }
-                tx.commit().await.map_err(store_error::<E>)?;
+                $driver::commit(tx).await.map_err(store_error::<E>)?;
                 Ok(versions)
+            }
+
+            /// The rows of `sql` on a pooled connection (returned before the rows are decoded).
+            pub(super) async fn fetch_all_pooled<E: Record>(
+                &self,
+                sql: &str,
+                args: $args,
+            ) -> Result<Vec<$row>, Error> {
+                let mut conn = $driver::acquire(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
+                $driver::fetch_all(&mut conn, sql, args)
+                    .await
+                    .map_err(store_error::<E>)
             }
 
             /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
@@ -628,10 +649,7 @@ macro_rules! sql_store {
                 };
                 // One row more than asked tells whether there is a next page.
                 w.int(limit as i64 + 1);
-                let rows = sqlx::query_with(sql, w.finish::<E>()?)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error::<E>)?;
+                let rows = self.fetch_all_pooled::<E>(sql, w.finish::<E>()?).await?;
                 let more = rows.len() > limit;
                 let mut items = Vec::with_capacity(rows.len().min(limit));
                 for row in rows.iter().take(limit) {

@@ -1,19 +1,74 @@
-//! The Postgres store (feature `postgres`).
+//! The Postgres store (feature `postgres`), on sqlx.
 
 use super::ops::sql_store;
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+// The argument and row traits the shared operations call `add` and `try_get` through.
+use sqlx::{Arguments, Row};
 
 sql_store!(
     PgStore,
-    sqlx::Postgres,
     PgPool,
     sqlx::PgConnection,
     PgArguments,
     PgRow,
     bind_pg,
     read_pg,
+    driver,
     super::Dialect::Postgres
 );
+
+/// The statement runner `sql_store!` expands over: sqlx's pool and connections.
+mod driver {
+    use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};
+
+    pub(super) type Error = sqlx::Error;
+    pub(super) type Transaction = sqlx::Transaction<'static, Postgres>;
+
+    pub(super) async fn acquire(
+        pool: &PgPool,
+    ) -> Result<sqlx::pool::PoolConnection<Postgres>, Error> {
+        pool.acquire().await
+    }
+
+    pub(super) async fn begin(pool: &PgPool) -> Result<Transaction, Error> {
+        pool.begin().await
+    }
+
+    pub(super) async fn commit(tx: Transaction) -> Result<(), Error> {
+        tx.commit().await
+    }
+
+    pub(super) async fn fetch_optional(
+        conn: &mut PgConnection,
+        sql: &str,
+        args: PgArguments,
+    ) -> Result<Option<PgRow>, Error> {
+        sqlx::query_with(sql, args).fetch_optional(conn).await
+    }
+
+    pub(super) async fn fetch_all(
+        conn: &mut PgConnection,
+        sql: &str,
+        args: PgArguments,
+    ) -> Result<Vec<PgRow>, Error> {
+        sqlx::query_with(sql, args).fetch_all(conn).await
+    }
+
+    pub(super) async fn fetch_one(
+        conn: &mut PgConnection,
+        sql: &str,
+        args: PgArguments,
+    ) -> Result<PgRow, Error> {
+        sqlx::query_with(sql, args).fetch_one(conn).await
+    }
+
+    /// The message and constraint name of a unique violation.
+    pub(super) fn unique_violation(e: &Error) -> Option<(&str, Option<&str>)> {
+        e.as_database_error()
+            .filter(|db| db.is_unique_violation())
+            .map(|db| (db.message(), db.constraint()))
+    }
+}
 
 impl PgStore {
     /// Connects to the database a `postgres://` URL names.
