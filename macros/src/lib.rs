@@ -15,6 +15,7 @@ mod entity;
 mod model;
 mod prost_attr;
 mod redacted_debug;
+mod rule_attrs;
 mod rust_type;
 mod validate;
 

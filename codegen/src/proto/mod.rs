@@ -15,6 +15,8 @@ pub use external::{ExternalCompiler, INSTALL as EDITIONS_COMPILER_INSTALL};
 pub use schema::build_schema;
 
 use crate::error::Error;
+// Defined beside the diagnostics that render it, so that report.rs need not import the loader.
+pub use crate::report::SourceFile;
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
@@ -59,14 +61,6 @@ pub struct Loaded {
     pub implicit_presence: std::collections::BTreeSet<String>,
 }
 
-/// The text of one proto file and where it lives.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// The path on disk (`None` for embedded files and descriptor sets).
-    pub path: Option<PathBuf>,
-    pub text: Option<String>,
-}
-
 impl Loaded {
     /// The proto packages of the target files, sorted, each once (`""` for files without a package).
     pub fn target_packages(&self) -> Vec<String> {
@@ -79,15 +73,6 @@ impl Loaded {
         packages.sort();
         packages.dedup();
         packages
-    }
-}
-
-impl SourceFile {
-    /// The name to show in diagnostics: the path on disk when known, else the import name.
-    pub fn display_name(&self, import_name: &str) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| import_name.to_string(), |p| p.display().to_string())
     }
 }
 

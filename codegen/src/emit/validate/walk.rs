@@ -1,0 +1,593 @@
+//! The walk over a message: its fields (singular, repeated, map), its oneofs and message-level rules,
+//! down to the typed checks of each value.
+
+use super::{
+    Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, bind_if_read, descriptor_type,
+    kind_of, mentions, pattern, rules_member, rust_ident, rust_path,
+};
+use crate::ir::{Field, FieldType, Label, Oneof, RuleValue, Scalar};
+use crate::rules::{self, RuleField};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+impl Emitter<'_> {
+    /// `(buf.validate.message).oneof`: at most one (exactly one when required) of the listed fields is set.
+    pub(super) fn message_oneof_rules(&self) -> TokenStream {
+        let mut out = Vec::new();
+        let Some(RuleValue::List(items)) = Rules::of(&self.message.rules).get("oneof") else {
+            return quote!();
+        };
+        for item in items {
+            let RuleValue::Message(entries) = item else {
+                continue;
+            };
+            let mut required = false;
+            let mut names = Vec::new();
+            for (name, value) in entries {
+                match (name.as_str(), value) {
+                    ("required", RuleValue::Bool(b)) => required = *b,
+                    ("fields", RuleValue::List(list)) => {
+                        names.extend(list.iter().filter_map(|v| match v {
+                            RuleValue::String(s) => Some(s.clone()),
+                            _ => None,
+                        }))
+                    }
+                    _ => {}
+                }
+            }
+            let counts: Vec<TokenStream> = names
+                .iter()
+                .filter_map(|n| self.message.field(n))
+                .map(|f| {
+                    let set = self.is_set(f);
+                    quote!(usize::from(#set))
+                })
+                .collect();
+            let sum = if counts.is_empty() {
+                quote!(0)
+            } else {
+                quote!(#(#counts)+*)
+            };
+            let id = "message.oneof";
+            let many = format!("only one of {} can be set", names.join(", "));
+            let none = format!("one of {} must be set", names.join(", "));
+            let at = quote!(parent);
+            let many = self.violation(&at, &[], id, &many, false);
+            let none = if required {
+                self.violation(&at, &[], id, &none, false)
+            } else {
+                quote!()
+            };
+            out.push(quote! {{
+                let set: usize = #sum;
+                if set > 1 { #many }
+                if set == 0 { #none }
+            }});
+        }
+        quote!(#(#out)*)
+    }
+
+    pub(super) fn in_message_oneof(&self, field: &Field) -> bool {
+        let Some(RuleValue::List(items)) = Rules::of(&self.message.rules).get("oneof") else {
+            return false;
+        };
+        items.iter().any(|item| match item {
+            RuleValue::Message(entries) => entries.iter().any(|(name, value)| {
+                name == "fields"
+                    && matches!(value, RuleValue::List(l) if l.iter().any(|v| matches!(v, RuleValue::String(s) if *s == field.name)))
+            }),
+            _ => false,
+        })
+    }
+
+    /// `(buf.validate.message).cel` rules in the compiled subset, with `this` the message itself.
+    pub(super) fn message_cel_rules(&self) -> TokenStream {
+        let rules = Rules::of(&self.message.rules);
+        if rules.get("cel").is_none() {
+            return quote!();
+        }
+        let ty = FieldType::Message(self.message.full_name.clone());
+        let Some(cel) = rules::resolve("MessageRules", "cel") else {
+            return quote!();
+        };
+        let checks = self.cel_checks_at(&ty, &quote!(v), &rules, &cel, &quote!(parent), false);
+        let v = bind_if_read("v", &quote!(self), &checks);
+        quote! {{
+            #v
+            #checks
+        }}
+    }
+
+    /// Whether a field is populated, as an expression on `self`.
+    pub(super) fn is_set(&self, field: &Field) -> TokenStream {
+        let ident = rust_ident(&field.rust_name);
+        if let Some(oneof) = &field.oneof {
+            let o = self.message.oneofs.iter().find(|o| &o.name == oneof);
+            if let Some(o) = o {
+                let oident = rust_ident(&o.rust_name);
+                let ety = rust_path(&o.rust_type);
+                let variant = format_ident!("{}", crate::names::type_name(&field.name));
+                return quote!(
+                    ::core::matches!(&self.#oident, ::core::option::Option::Some(#ety::#variant(_)))
+                );
+            }
+        }
+        match &field.label {
+            Label::Repeated | Label::Map { .. } => quote!(!self.#ident.is_empty()),
+            Label::Required => quote!(true),
+            Label::Optional if self.lowered_implicit(field) => {
+                let zero = self.is_zero(&kind_of(&field.ty), &quote!(v));
+                quote!(self.#ident.as_ref().is_some_and(|v| !(#zero)))
+            }
+            Label::Optional => quote!(self.#ident.is_some()),
+            Label::Implicit => {
+                let zero = self.is_zero(&kind_of(&field.ty), &quote!(v));
+                quote!({
+                    let v = &self.#ident;
+                    !(#zero)
+                })
+            }
+        }
+    }
+
+    pub(super) fn lowered_implicit(&self, field: &Field) -> bool {
+        self.cx
+            .implicit_presence
+            .contains(&format!("{}.{}", self.message.full_name, field.name))
+    }
+
+    /// `(buf.validate.oneof).required`.
+    pub(super) fn oneof_rules(&self, oneof: &Oneof) -> TokenStream {
+        if !Rules::of(&oneof.rules).flag("required") {
+            return quote!();
+        }
+        let rt = &self.rt;
+        let ident = rust_ident(&oneof.rust_name);
+        let name = &oneof.name;
+        let v = self.violation(
+            &quote!(::core::option::Option::Some(&node)),
+            &[],
+            "required",
+            "exactly one field is required in oneof",
+            false,
+        );
+        quote! {
+            if self.#ident.is_none() {
+                static F: #rt::validate::Segment = #rt::validate::Segment::new(0, #name, #rt::validate::FieldType::Message);
+                let node = #rt::validate::PathNode::new(parent, &F);
+                #v
+            }
+        }
+    }
+
+    pub(super) fn field_segment(&self, field: &Field) -> TokenStream {
+        let rt = &self.rt;
+        let number = field.number as i32;
+        let name = &field.name;
+        let full = format!("{}.{}", self.message.full_name, field.name);
+        match &field.label {
+            Label::Map { key } => {
+                let k = format_ident!("{}", descriptor_type(&FieldType::Scalar(*key)));
+                let v = format_ident!("{}", descriptor_type(&field.ty));
+                quote!(#rt::validate::Segment::map(#number, #name, #rt::validate::FieldType::#k, #rt::validate::FieldType::#v))
+            }
+            _ if self.cx.groups.contains(&full) => self.segment_tokens(number, name, "Group"),
+            _ => self.segment_tokens(number, name, descriptor_type(&field.ty)),
+        }
+    }
+
+    pub(super) fn field(&self, field: &Field) -> TokenStream {
+        let mut rules = Rules::of(&field.rules);
+        // A field named by a `(buf.validate.message).oneof` rule is implicitly IGNORE_IF_ZERO_VALUE.
+        static IF_ZERO: RuleValue = RuleValue::Enum(IGNORE_IF_ZERO_VALUE);
+        if rules.get("ignore").is_none() && self.in_message_oneof(field) {
+            rules.entries.push(("ignore", &IF_ZERO));
+        }
+        let kind = kind_of(&field.ty);
+        let recurses = matches!(&kind, Kind::Message(m) if self.cx.schema.message(m).is_some());
+        if rules.ignore() == IGNORE_ALWAYS || (rules.is_empty() && !recurses) {
+            return quote!();
+        }
+        let rt = &self.rt;
+        let ident = rust_ident(&field.rust_name);
+        let segment = self.field_segment(field);
+        let at = quote!(::core::option::Option::Some(&node));
+        let body = match &field.label {
+            Label::Repeated => self.repeated(field, &kind, &rules, &at),
+            Label::Map { key } => self.map(field, *key, &kind, &rules, &at),
+            _ => self.singular(field, &kind, &rules, &at),
+        };
+        let _ = ident;
+        if !mentions(&body, "node") {
+            return quote!({ #body });
+        }
+        quote! {{
+            static F: #rt::validate::Segment = #segment;
+            let node = #rt::validate::PathNode::new(parent, &F);
+            #body
+        }}
+    }
+
+    pub(super) fn required_violation(&self, at: &TokenStream) -> TokenStream {
+        let rule = rules::resolve_field_rule("required").unwrap_or_default();
+        self.violation(at, &rule, "required", "value is required", false)
+    }
+
+    pub(super) fn singular(
+        &self,
+        field: &Field,
+        kind: &Kind,
+        rules: &Rules<'_>,
+        at: &TokenStream,
+    ) -> TokenStream {
+        let ident = rust_ident(&field.rust_name);
+        let typed = self.value_checks(kind, &quote!(v), rules, &[], at, false);
+        let cel = self.cel_checks(&field.ty, &quote!(v), rules, &[], at, false);
+        let checks = quote!(#typed #cel);
+        let recurse = self.recurse(kind, &quote!(v), at);
+        let required = rules.flag("required");
+        let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
+        let zero = self.is_zero(kind, &quote!(v));
+        let missing = if required {
+            self.required_violation(at)
+        } else {
+            quote!()
+        };
+        // A field with presence is validated whenever it is set, zero or not: `IGNORE_IF_ZERO_VALUE` only
+        // skips unset fields there (protovalidate's semantics).
+        let on_value = checks.clone();
+        if let Some(oneof) = &field.oneof
+            && let Some(o) = self.message.oneofs.iter().find(|o| &o.name == oneof)
+        {
+            let oident = rust_ident(&o.rust_name);
+            let ety = rust_path(&o.rust_type);
+            let variant = format_ident!("{}", crate::names::type_name(&field.name));
+            let v = pattern("v", &quote!(#on_value #recurse));
+            return quote! {
+                match &self.#oident {
+                    ::core::option::Option::Some(#ety::#variant(#v)) => { #on_value #recurse }
+                    _ => { #missing }
+                }
+            };
+        }
+        match &field.label {
+            Label::Optional if self.lowered_implicit(field) => {
+                // Declared implicit: `None` is the zero value, and the rules apply to it too.
+                let apply = if required || if_zero {
+                    quote!(if #zero { #missing } else { #checks })
+                } else {
+                    quote!(#checks)
+                };
+                if !mentions(&apply, "v") {
+                    return apply;
+                }
+                quote! {
+                    let d = ::core::default::Default::default();
+                    let v = self.#ident.as_ref().unwrap_or(&d);
+                    #apply
+                }
+            }
+            Label::Optional => {
+                let v = pattern("v", &quote!(#on_value #recurse));
+                quote! {
+                match &self.#ident {
+                    ::core::option::Option::Some(#v) => { #on_value #recurse }
+                    ::core::option::Option::None => { #missing }
+                }
+                }
+            }
+            Label::Required => {
+                let rest = quote!(#on_value #recurse);
+                let v = bind_if_read("v", &quote!(&self.#ident), &rest);
+                quote!(#v #rest)
+            }
+            _ => {
+                // Implicit presence: the zero value means "not set".
+                let apply = if required || if_zero {
+                    quote!(if #zero { #missing } else { #checks })
+                } else {
+                    quote!(#checks)
+                };
+                let v = bind_if_read("v", &quote!(&self.#ident), &apply);
+                quote!(#v #apply)
+            }
+        }
+    }
+
+    pub(super) fn recurse(&self, kind: &Kind, v: &TokenStream, at: &TokenStream) -> TokenStream {
+        match kind {
+            Kind::Message(m) if self.cx.schema.message(m).is_some() => {
+                let rt = &self.rt;
+                quote!(#rt::validate::Validate::validate_into(#v, cx, #at)?;)
+            }
+            _ => quote!(),
+        }
+    }
+
+    pub(super) fn repeated(
+        &self,
+        field: &Field,
+        kind: &Kind,
+        rules: &Rules<'_>,
+        at: &TokenStream,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let ident = rust_ident(&field.rust_name);
+        let mut checks = Vec::new();
+        let path =
+            |name: &str| rules::resolve_field_rule(&format!("repeated.{name}")).unwrap_or_default();
+        if let Some(RuleValue::Uint(n)) = rules.get("repeated.min_items") {
+            let n = *n as usize;
+            let v = self.violation(
+                at,
+                &path("min_items"),
+                "repeated.min_items",
+                &format!("value must contain at least {n} item(s)"),
+                false,
+            );
+            checks.push(quote!(if list.len() < #n { #v }));
+        }
+        if let Some(RuleValue::Uint(n)) = rules.get("repeated.max_items") {
+            let n = *n as usize;
+            let v = self.violation(
+                at,
+                &path("max_items"),
+                "repeated.max_items",
+                &format!("value must contain no more than {n} item(s)"),
+                false,
+            );
+            checks.push(quote!(if list.len() > #n { #v }));
+        }
+        if rules.flag("repeated.unique")
+            && !matches!(
+                kind,
+                Kind::Message(_)
+                    | Kind::Any
+                    | Kind::FieldMask
+                    | Kind::Duration
+                    | Kind::Timestamp
+                    | Kind::Wrapper(_)
+            )
+        {
+            let v = self.violation(
+                at,
+                &path("unique"),
+                "repeated.unique",
+                "repeated value must contain unique items",
+                false,
+            );
+            checks.push(quote!(if !#rt::validate::support::is_unique(list) { #v }));
+        }
+        let items = rules.sub("repeated.items");
+        let item_prefix = path("items");
+        let item_checks = self.item_checks(
+            &field.ty,
+            kind,
+            &items,
+            &item_prefix,
+            &quote!(::core::option::Option::Some(&item)),
+            false,
+        );
+        let recurse = if items.ignore() == IGNORE_ALWAYS {
+            quote!()
+        } else {
+            self.recurse(
+                kind,
+                &quote!(v),
+                &quote!(::core::option::Option::Some(&item)),
+            )
+        };
+        let v = pattern("v", &quote!(#item_checks #recurse));
+        let per_item = if item_checks.is_empty() && recurse.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                for (i, #v) in list.iter().enumerate() {
+                    let item = node.with_key(#rt::validate::Key::Index(i));
+                    #item_checks
+                    #recurse
+                }
+            }
+        };
+        let body = quote!(#(#checks)* #per_item);
+        let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
+        if rules.flag("required") {
+            let missing = self.required_violation(at);
+            quote! {
+                let list = &self.#ident[..];
+                if list.is_empty() { #missing } else { #body }
+            }
+        } else if if_zero {
+            quote! {
+                let list = &self.#ident[..];
+                if !list.is_empty() { #body }
+            }
+        } else {
+            let list = bind_if_read("list", &quote!(&self.#ident[..]), &body);
+            quote!(#list #body)
+        }
+    }
+
+    /// The checks on one item of a repeated field or one key or value of a map, honoring the item rules'
+    /// own `ignore`.
+    pub(super) fn item_checks(
+        &self,
+        ty: &FieldType,
+        kind: &Kind,
+        rules: &Rules<'_>,
+        prefix: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
+        if rules.is_empty() || rules.ignore() == IGNORE_ALWAYS {
+            return quote!();
+        }
+        let typed = self.value_checks(kind, &quote!(v), rules, prefix, at, for_key);
+        let cel = self.cel_checks(ty, &quote!(v), rules, prefix, at, for_key);
+        let checks = quote!(#typed #cel);
+        if checks.is_empty() {
+            return quote!();
+        }
+        if rules.ignore() == IGNORE_IF_ZERO_VALUE {
+            let zero = self.is_zero(kind, &quote!(v));
+            quote!(if !(#zero) { #checks })
+        } else {
+            checks
+        }
+    }
+
+    pub(super) fn map(
+        &self,
+        field: &Field,
+        key: Scalar,
+        kind: &Kind,
+        rules: &Rules<'_>,
+        at: &TokenStream,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let ident = rust_ident(&field.rust_name);
+        let path =
+            |name: &str| rules::resolve_field_rule(&format!("map.{name}")).unwrap_or_default();
+        let mut checks = Vec::new();
+        if let Some(RuleValue::Uint(n)) = rules.get("map.min_pairs") {
+            let n = *n as usize;
+            let v = self.violation(
+                at,
+                &path("min_pairs"),
+                "map.min_pairs",
+                &format!("map must be at least {n} entries"),
+                false,
+            );
+            checks.push(quote!(if map.len() < #n { #v }));
+        }
+        if let Some(RuleValue::Uint(n)) = rules.get("map.max_pairs") {
+            let n = *n as usize;
+            let v = self.violation(
+                at,
+                &path("max_pairs"),
+                "map.max_pairs",
+                &format!("map must be at most {n} entries"),
+                false,
+            );
+            checks.push(quote!(if map.len() > #n { #v }));
+        }
+        let entry_at = quote!(::core::option::Option::Some(&entry));
+        let key_checks = {
+            let checks = self.item_checks(
+                &FieldType::Scalar(key),
+                &Kind::Scalar(key),
+                &rules.sub("map.keys"),
+                &path("keys"),
+                &entry_at,
+                true,
+            );
+            if checks.is_empty() {
+                quote!()
+            } else {
+                quote!({ let v = k; #checks })
+            }
+        };
+        let value_checks = self.item_checks(
+            &field.ty,
+            kind,
+            &rules.sub("map.values"),
+            &path("values"),
+            &entry_at,
+            false,
+        );
+        let recurse = if rules.sub("map.values").ignore() == IGNORE_ALWAYS {
+            quote!()
+        } else {
+            self.recurse(kind, &quote!(v), &entry_at)
+        };
+        let key_expr = match key {
+            Scalar::String => quote!(#rt::validate::Key::String(k.as_str())),
+            Scalar::Bool => quote!(#rt::validate::Key::Bool(*k)),
+            Scalar::Uint32 | Scalar::Uint64 | Scalar::Fixed32 | Scalar::Fixed64 => {
+                quote!(#rt::validate::Key::Uint(u64::from(*k)))
+            }
+            _ => quote!(#rt::validate::Key::Int(i64::from(*k))),
+        };
+        // The runtime walks the entries and, when one breaks a rule, reports in key order (HashMap order
+        // differs run to run, and fail-fast must name the same first violation every time).
+        let k = pattern("k", &quote!(#key_checks #key_expr));
+        let v = pattern("v", &quote!(#value_checks #recurse));
+        let per_entry = if key_checks.is_empty() && value_checks.is_empty() && recurse.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                cx.map_entries(map, |cx, #k, #v| {
+                    let entry = node.with_key(#key_expr);
+                    #key_checks
+                    #value_checks
+                    #recurse
+                    ::core::ops::ControlFlow::Continue(())
+                })?;
+            }
+        };
+        let body = quote!(#(#checks)* #per_entry);
+        if rules.flag("required") {
+            let missing = self.required_violation(at);
+            quote! {
+                let map = &self.#ident;
+                if map.is_empty() { #missing } else { #body }
+            }
+        } else if rules.ignore() == IGNORE_IF_ZERO_VALUE {
+            quote! {
+                let map = &self.#ident;
+                if !map.is_empty() { #body }
+            }
+        } else {
+            let map = bind_if_read("map", &quote!(&self.#ident), &body);
+            quote!(#map #body)
+        }
+    }
+
+    /// Whether the value `v` (a reference) is the zero value of its kind.
+    pub(super) fn is_zero(&self, kind: &Kind, v: &TokenStream) -> TokenStream {
+        match kind {
+            Kind::Scalar(Scalar::String | Scalar::Bytes) => quote!(#v.is_empty()),
+            Kind::Scalar(Scalar::Bool) => quote!(!*#v),
+            Kind::Scalar(Scalar::Float | Scalar::Double) => quote!(*#v == 0.0),
+            Kind::Scalar(_) | Kind::Enum(_) => quote!(*#v == 0),
+            _ => quote!(*#v == ::core::default::Default::default()),
+        }
+    }
+
+    /// The typed rules (`string.*`, `int32.*`, …) applied to the value `v` (a reference).
+    pub(super) fn value_checks(
+        &self,
+        kind: &Kind,
+        v: &TokenStream,
+        rules: &Rules<'_>,
+        prefix: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
+        let Some(member) = rules_member(kind) else {
+            return quote!();
+        };
+        let typed = rules.sub(member);
+        if typed.is_empty() {
+            return quote!();
+        }
+        let mut path = prefix.to_vec();
+        path.extend(rules::resolve_field_rule(member).unwrap_or_default());
+        let g = Gen {
+            e: self,
+            path,
+            member,
+            at: at.clone(),
+            for_key,
+        };
+        match kind {
+            Kind::Scalar(s) => g.scalar(*s, v, &typed),
+            Kind::Wrapper(s) => g.scalar(*s, &quote!((&#v.value)), &typed),
+            Kind::Enum(name) => g.enumeration(name, v, &typed),
+            Kind::Duration | Kind::Timestamp => g.time(kind == &Kind::Timestamp, v, &typed),
+            Kind::Any => g.any(v, &typed),
+            Kind::FieldMask => g.field_mask(v, &typed),
+            Kind::Message(_) => quote!(),
+        }
+    }
+}
