@@ -21,21 +21,7 @@ impl Gen<'_> {
             let f = self.fail("const", "const", "value must equal the expected bytes");
             out.push(quote!(if #b != #c { #f }));
         }
-        for (name, cmp, words) in [
-            ("len", quote!(!=), "exactly"),
-            ("min_len", quote!(<), "at least"),
-            ("max_len", quote!(>), "at most"),
-        ] {
-            if let Some(RuleValue::Uint(n)) = r.get(name) {
-                let n = *n as usize;
-                let f = self.fail(
-                    name,
-                    name,
-                    &format!("value length must be {words} {n} bytes"),
-                );
-                out.push(quote!(if #b.len() #cmp #n { #f }));
-            }
-        }
+        self.byte_lengths(&mut out, &b, r, ["len", "min_len", "max_len"]);
         if let Some(RuleValue::String(p)) = r.get("pattern") {
             let f = self.fail(
                 "pattern",
@@ -94,13 +80,7 @@ impl Gen<'_> {
             ),
         ] {
             if r.flag(name) {
-                let fail = self.fail(name, name, message);
-                let empty = self.fail(
-                    name,
-                    &format!("{name}_empty"),
-                    &format!("{message} (value is empty)"),
-                );
-                out.push(quote!(if #b.is_empty() { #empty } else if !(#cond) { #fail }));
+                out.push(self.format_rule(&b, name, name, message, &quote!((#cond))));
             }
         }
         bound("b", &quote!(&#v[..]), &out)

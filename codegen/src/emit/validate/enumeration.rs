@@ -10,17 +10,7 @@ impl Gen<'_> {
         let val = quote!(val);
         let mut out = Vec::new();
         let lit = |value: &RuleValue| Self::literal(Scalar::Int32, value);
-        if let Some(c) = r.get("const").and_then(lit) {
-            let f = self.fail(
-                "const",
-                "const",
-                &format!(
-                    "value must equal {}",
-                    Self::show(r.get("const").unwrap_or(&RuleValue::Int(0)))
-                ),
-            );
-            out.push(quote!(if #val != #c { #f }));
-        }
+        self.equal_const(&mut out, &val, r, &lit);
         if r.flag("defined_only") {
             let f = self.fail(
                 "defined_only",

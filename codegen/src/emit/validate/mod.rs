@@ -437,6 +437,73 @@ impl Gen<'_> {
         }
     }
 
+    /// `const` on a value compared with `==` (numbers, enums, Duration and Timestamp), shown as
+    /// [`Gen::show`] does. `!=` is `!(==)` for floats too, so NaN differs from every constant.
+    fn equal_const(
+        &self,
+        out: &mut Vec<TokenStream>,
+        val: &TokenStream,
+        r: &Rules<'_>,
+        lit: &dyn Fn(&RuleValue) -> Option<TokenStream>,
+    ) {
+        let Some(value) = r.get("const") else {
+            return;
+        };
+        if let Some(c) = lit(value) {
+            let f = self.fail(
+                "const",
+                "const",
+                &format!("value must equal {}", Self::show(value)),
+            );
+            out.push(quote!(if #val != #c { #f }));
+        }
+    }
+
+    /// Length rules counted in bytes: `names` are the rules for exactly, at least and at most (`len`,
+    /// `min_len`, `max_len` of `bytes`; `len_bytes`, `min_bytes`, `max_bytes` of `string`).
+    fn byte_lengths(
+        &self,
+        out: &mut Vec<TokenStream>,
+        value: &TokenStream,
+        r: &Rules<'_>,
+        names: [&str; 3],
+    ) {
+        for (name, (cmp, words)) in names.into_iter().zip([
+            (quote!(!=), "exactly"),
+            (quote!(<), "at least"),
+            (quote!(>), "at most"),
+        ]) {
+            if let Some(RuleValue::Uint(n)) = r.get(name) {
+                let n = *n as usize;
+                let f = self.fail(
+                    name,
+                    name,
+                    &format!("value length must be {words} {n} bytes"),
+                );
+                out.push(quote!(if #value.len() #cmp #n { #f }));
+            }
+        }
+    }
+
+    /// A format rule whose empty value is its own violation (`email` → `string.email_empty`): `id` is the
+    /// rule id after the member, `ok` the test of a non-empty value.
+    fn format_rule(
+        &self,
+        value: &TokenStream,
+        rule: &str,
+        id: &str,
+        message: &str,
+        ok: &TokenStream,
+    ) -> TokenStream {
+        let fail = self.fail(rule, id, message);
+        let empty = self.fail(
+            rule,
+            &format!("{id}_empty"),
+            &format!("{message} (value is empty)"),
+        );
+        quote!(if #value.is_empty() { #empty } else if !#ok { #fail })
+    }
+
     fn in_not_in(
         &self,
         out: &mut Vec<TokenStream>,

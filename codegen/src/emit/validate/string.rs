@@ -41,21 +41,7 @@ impl Gen<'_> {
                 out.push(quote!(if #cond { #f }));
             }
         }
-        for (name, cmp, words) in [
-            ("len_bytes", quote!(!=), "exactly"),
-            ("min_bytes", quote!(<), "at least"),
-            ("max_bytes", quote!(>), "at most"),
-        ] {
-            if let Some(RuleValue::Uint(n)) = r.get(name) {
-                let n = *n as usize;
-                let f = self.fail(
-                    name,
-                    name,
-                    &format!("value length must be {words} {n} bytes"),
-                );
-                out.push(quote!(if #s.len() #cmp #n { #f }));
-            }
-        }
+        self.byte_lengths(&mut out, &s, r, ["len_bytes", "min_bytes", "max_bytes"]);
         if let Some(RuleValue::String(p)) = r.get("pattern") {
             let f = self.fail(
                 "pattern",
@@ -175,33 +161,25 @@ impl Gen<'_> {
             if !r.flag(name) {
                 continue;
             }
-            let fail = self.fail(name, name, message);
             if *name == "uri_ref" {
+                // An empty string is a valid relative reference: no `uri_ref_empty`.
+                let fail = self.fail(name, name, message);
                 out.push(quote!(if !#ok { #fail }));
-                continue;
+            } else {
+                out.push(self.format_rule(&s, name, name, message, ok));
             }
-            let empty = self.fail(
-                name,
-                &format!("{name}_empty"),
-                &format!("{message} (value is empty)"),
-            );
-            out.push(quote!(if #s.is_empty() { #empty } else if !#ok { #fail }));
         }
         if let Some(RuleValue::Enum(n)) = r.get("well_known_regex") {
             let strict = !matches!(r.get("strict"), Some(RuleValue::Bool(false)));
             match n {
                 1 => {
-                    let fail = self.fail(
+                    out.push(self.format_rule(
+                        &s,
                         "well_known_regex",
                         "well_known_regex.header_name",
                         "value must be a valid HTTP header name",
-                    );
-                    let empty = self.fail(
-                        "well_known_regex",
-                        "well_known_regex.header_name_empty",
-                        "value must be a valid HTTP header name (value is empty)",
-                    );
-                    out.push(quote!(if #s.is_empty() { #empty } else if !#fmt::is_http_header_name(#s, #strict) { #fail }));
+                        &quote!(#fmt::is_http_header_name(#s, #strict)),
+                    ));
                 }
                 2 => {
                     let fail = self.fail(

@@ -316,28 +316,24 @@ impl Emitter<'_> {
         let mut checks = Vec::new();
         let path =
             |name: &str| rules::resolve_field_rule(&format!("repeated.{name}")).unwrap_or_default();
-        if let Some(RuleValue::Uint(n)) = rules.get("repeated.min_items") {
-            let n = *n as usize;
-            let v = self.violation(
-                at,
-                &path("min_items"),
-                "repeated.min_items",
-                &format!("value must contain at least {n} item(s)"),
-                false,
-            );
-            checks.push(quote!(if list.len() < #n { #v }));
-        }
-        if let Some(RuleValue::Uint(n)) = rules.get("repeated.max_items") {
-            let n = *n as usize;
-            let v = self.violation(
-                at,
-                &path("max_items"),
-                "repeated.max_items",
-                &format!("value must contain no more than {n} item(s)"),
-                false,
-            );
-            checks.push(quote!(if list.len() > #n { #v }));
-        }
+        self.count_bounds(
+            &mut checks,
+            rules,
+            at,
+            &quote!(list),
+            [
+                (
+                    "repeated.min_items",
+                    "value must contain at least",
+                    "item(s)",
+                ),
+                (
+                    "repeated.max_items",
+                    "value must contain no more than",
+                    "item(s)",
+                ),
+            ],
+        );
         if rules.flag("repeated.unique")
             && !matches!(
                 kind,
@@ -408,6 +404,26 @@ impl Emitter<'_> {
         }
     }
 
+    /// The lower and upper bound on a repeated field's items or a map's entries (`repeated.min_items`,
+    /// `map.max_pairs`): each bound is (rule id, message before the number, message after it).
+    fn count_bounds(
+        &self,
+        checks: &mut Vec<TokenStream>,
+        rules: &Rules<'_>,
+        at: &TokenStream,
+        value: &TokenStream,
+        bounds: [(&str, &str, &str); 2],
+    ) {
+        for ((id, before, after), cmp) in bounds.into_iter().zip([quote!(<), quote!(>)]) {
+            if let Some(RuleValue::Uint(n)) = rules.get(id) {
+                let n = *n as usize;
+                let path = rules::resolve_field_rule(id).unwrap_or_default();
+                let v = self.violation(at, &path, id, &format!("{before} {n} {after}"), false);
+                checks.push(quote!(if #value.len() #cmp #n { #v }));
+            }
+        }
+    }
+
     /// The checks on one item of a repeated field or one key or value of a map, honoring the item rules'
     /// own `ignore`.
     pub(super) fn item_checks(
@@ -449,28 +465,16 @@ impl Emitter<'_> {
         let path =
             |name: &str| rules::resolve_field_rule(&format!("map.{name}")).unwrap_or_default();
         let mut checks = Vec::new();
-        if let Some(RuleValue::Uint(n)) = rules.get("map.min_pairs") {
-            let n = *n as usize;
-            let v = self.violation(
-                at,
-                &path("min_pairs"),
-                "map.min_pairs",
-                &format!("map must be at least {n} entries"),
-                false,
-            );
-            checks.push(quote!(if map.len() < #n { #v }));
-        }
-        if let Some(RuleValue::Uint(n)) = rules.get("map.max_pairs") {
-            let n = *n as usize;
-            let v = self.violation(
-                at,
-                &path("max_pairs"),
-                "map.max_pairs",
-                &format!("map must be at most {n} entries"),
-                false,
-            );
-            checks.push(quote!(if map.len() > #n { #v }));
-        }
+        self.count_bounds(
+            &mut checks,
+            rules,
+            at,
+            &quote!(map),
+            [
+                ("map.min_pairs", "map must be at least", "entries"),
+                ("map.max_pairs", "map must be at most", "entries"),
+            ],
+        );
         let entry_at = quote!(::core::option::Option::Some(&entry));
         let key_checks = {
             let checks = self.item_checks(

@@ -15,17 +15,7 @@ impl Gen<'_> {
             _ => None,
         };
         let mut out = Vec::new();
-        if let Some(c) = r.get("const").and_then(lit) {
-            let f = self.fail(
-                "const",
-                "const",
-                &format!(
-                    "value must equal {}",
-                    Self::show(r.get("const").unwrap_or(&RuleValue::Int(0)))
-                ),
-            );
-            out.push(quote!(if #val != #c { #f }));
-        }
+        self.equal_const(&mut out, &val, r, &lit);
         out.push(self.range(&val, r, &lit));
         self.in_not_in(&mut out, &val, r, &lit);
         if timestamp {
