@@ -19,7 +19,7 @@ use capacitor_codegen::ir::{FieldType, Label, Rule, RuleValue, Scalar, WellKnown
 use capacitor_codegen::rules::{self, RuleType};
 use item::{Item, parse_lists};
 use syn::{Expr, Lit};
-use value::{key_name, lit, rule_value, string_lit};
+use value::{key_name, lit, rule_value, string_list, string_lit};
 
 /// The `ignore` values a derive user writes, with their `buf.validate.Ignore` numbers.
 pub(super) const IGNORE: &[(&str, i32)] = &[("if_zero_value", 1), ("always", 3)];
@@ -167,23 +167,13 @@ fn message_oneof(cx: &mut Ctxt, whole: &Item, items: &[Item]) -> Option<RuleValu
                     value: Expr::Array(array),
                     ..
                 },
-            ) => {
-                let names: Option<Vec<RuleValue>> = array
-                    .elems
-                    .iter()
-                    .map(|e| match lit(e) {
-                        Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
-                        _ => None,
-                    })
-                    .collect();
-                match names {
-                    Some(names) => fields = Some(names),
-                    None => cx.error(
-                        item,
-                        "`fields` lists field names: write `fields = [\"email\", \"phone\"]`",
-                    ),
-                }
-            }
+            ) => match string_list(array) {
+                Some(names) => fields = Some(names),
+                None => cx.error(
+                    item,
+                    "`fields` lists field names: write `fields = [\"email\", \"phone\"]`",
+                ),
+            },
             ("required", Item::Path(_)) => required = true,
             ("required", Item::NameValue { value, .. }) => match lit(value) {
                 Some(Lit::Bool(b)) => required = b.value,

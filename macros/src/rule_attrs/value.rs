@@ -7,7 +7,7 @@ use super::{IGNORE, KNOWN_REGEX};
 use crate::ctxt::Ctxt;
 use capacitor_codegen::ir::{RuleValue, Scalar};
 use capacitor_codegen::rules::{RuleField, RuleType};
-use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
+use syn::{Expr, ExprArray, ExprLit, ExprUnary, Lit, UnOp};
 
 /// The rule's value, as the rules catalog types it.
 pub(super) fn rule_value(
@@ -196,21 +196,26 @@ pub(super) fn scalar_value(
             let Expr::Array(array) = expr else {
                 return wrong(cx, "a list of paths");
             };
-            let paths: Option<Vec<RuleValue>> = array
-                .elems
-                .iter()
-                .map(|e| match lit(e) {
-                    Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
-                    _ => None,
-                })
-                .collect();
-            match paths {
+            match string_list(array) {
                 Some(paths) => Some(RuleValue::List(paths)),
                 None => wrong(cx, "a list of paths in quotes"),
             }
         }
         RuleType::Message(_) => wrong(cx, "a list of rules"),
     }
+}
+
+/// A `["a", "b"]` literal as string rule values (oneof field names, field-mask paths); `None` when an
+/// element is not a string literal.
+pub(super) fn string_list(array: &ExprArray) -> Option<Vec<RuleValue>> {
+    array
+        .elems
+        .iter()
+        .map(|e| match lit(e) {
+            Some(Lit::Str(s)) => Some(RuleValue::String(s.value())),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(super) fn lit(expr: &Expr) -> Option<Lit> {
