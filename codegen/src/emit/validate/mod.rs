@@ -382,10 +382,12 @@ impl Gen<'_> {
                 let mut out = Vec::new();
                 if let Some(RuleValue::Bool(c)) = r.get("const") {
                     let f = self.fail("const", "const", &format!("value must equal {c}"));
-                    let differs = if *c { quote!(!*#v) } else { quote!(*#v) };
+                    let differs = if *c { quote!(!val) } else { quote!(val) };
                     out.push(quote!(if #differs { #f }));
                 }
-                quote!(#(#out)*)
+                // Bound in a block as the numbers are, so that a zero guard around it is not an `if`
+                // directly holding an `if` (which clippy would collapse).
+                bound("val", &quote!(*#v), &out)
             }
             _ => self.number(s, v, r),
         }

@@ -16,7 +16,11 @@ impl Gen<'_> {
         };
         if let Some(RuleValue::String(c)) = r.get("const") {
             let f = self.fail("const", "const", &format!("value must equal `{c}`"));
-            out.push(quote!(if #s != #c { #f }));
+            if c.is_empty() {
+                out.push(quote!(if !#s.is_empty() { #f }));
+            } else {
+                out.push(quote!(if #s != #c { #f }));
+            }
         }
         let chars = quote!(#rt::validate::support::char_len(#s));
         for (name, cmp, words) in [

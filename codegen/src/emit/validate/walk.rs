@@ -2,8 +2,8 @@
 //! down to the typed checks of each value.
 
 use super::{
-    Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, bind_if_read, descriptor_type,
-    kind_of, mentions, pattern, rules_member, rust_ident, rust_path,
+    Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, bind_if_read, bound,
+    descriptor_type, kind_of, mentions, pattern, rules_member, rust_ident, rust_path,
 };
 use crate::ir::{Field, FieldType, Label, Oneof, RuleValue, Scalar};
 use crate::rules::{self, RuleField};
@@ -54,14 +54,15 @@ impl Emitter<'_> {
             let at = quote!(parent);
             let many = self.violation(&at, &[], id, &many, false);
             let none = if required {
-                self.violation(&at, &[], id, &none, false)
+                let none = self.violation(&at, &[], id, &none, false);
+                quote!(if set == 0 { #none })
             } else {
                 quote!()
             };
             out.push(quote! {{
                 let set: usize = #sum;
                 if set > 1 { #many }
-                if set == 0 { #none }
+                #none
             }});
         }
         quote!(#(#out)*)
@@ -116,15 +117,15 @@ impl Emitter<'_> {
             Label::Repeated | Label::Map { .. } => quote!(!self.#ident.is_empty()),
             Label::Required => quote!(true),
             Label::Optional if self.lowered_implicit(field) => {
-                let zero = self.is_zero(&kind_of(&field.ty), &quote!(v));
-                quote!(self.#ident.as_ref().is_some_and(|v| !(#zero)))
+                let set = self.is_nonzero(&kind_of(&field.ty), &quote!(v));
+                quote!(self.#ident.as_ref().is_some_and(|v| #set))
             }
             Label::Optional => quote!(self.#ident.is_some()),
             Label::Implicit => {
-                let zero = self.is_zero(&kind_of(&field.ty), &quote!(v));
+                let set = self.is_nonzero(&kind_of(&field.ty), &quote!(v));
                 quote!({
                     let v = &self.#ident;
-                    !(#zero)
+                    #set
                 })
             }
         }
@@ -189,7 +190,6 @@ impl Emitter<'_> {
             return quote!();
         }
         let rt = &self.rt;
-        let ident = rust_ident(&field.rust_name);
         let segment = self.field_segment(field);
         let at = quote!(::core::option::Option::Some(&node));
         let body = match &field.label {
@@ -197,7 +197,9 @@ impl Emitter<'_> {
             Label::Map { key } => self.map(field, *key, &kind, &rules, &at),
             _ => self.singular(field, &kind, &rules, &at),
         };
-        let _ = ident;
+        if body.is_empty() {
+            return quote!();
+        }
         if !mentions(&body, "node") {
             return quote!({ #body });
         }
@@ -228,6 +230,7 @@ impl Emitter<'_> {
         let required = rules.flag("required");
         let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
         let zero = self.is_zero(kind, &quote!(v));
+        let nonzero = self.is_nonzero(kind, &quote!(v));
         let missing = if required {
             self.required_violation(at)
         } else {
@@ -254,7 +257,7 @@ impl Emitter<'_> {
             Label::Optional if self.lowered_implicit(field) => {
                 // Declared implicit: `None` is the zero value, and the rules apply to it too.
                 let apply = if required || if_zero {
-                    quote!(if #zero { #missing } else { #checks })
+                    zero_guard(&zero, &nonzero, &missing, &checks)
                 } else {
                     quote!(#checks)
                 };
@@ -284,7 +287,7 @@ impl Emitter<'_> {
             _ => {
                 // Implicit presence: the zero value means "not set".
                 let apply = if required || if_zero {
-                    quote!(if #zero { #missing } else { #checks })
+                    zero_guard(&zero, &nonzero, &missing, &checks)
                 } else {
                     quote!(#checks)
                 };
@@ -386,17 +389,17 @@ impl Emitter<'_> {
             }
         };
         let body = quote!(#(#checks)* #per_item);
-        let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
         if rules.flag("required") {
             let missing = self.required_violation(at);
+            let guard = zero_guard(
+                &quote!(list.is_empty()),
+                &quote!(!list.is_empty()),
+                &missing,
+                &body,
+            );
             quote! {
                 let list = &self.#ident[..];
-                if list.is_empty() { #missing } else { #body }
-            }
-        } else if if_zero {
-            quote! {
-                let list = &self.#ident[..];
-                if !list.is_empty() { #body }
+                #guard
             }
         } else {
             let list = bind_if_read("list", &quote!(&self.#ident[..]), &body);
@@ -406,6 +409,10 @@ impl Emitter<'_> {
 
     /// The lower and upper bound on a repeated field's items or a map's entries (`repeated.min_items`,
     /// `map.max_pairs`): each bound is (rule id, message before the number, message after it).
+    ///
+    /// `IGNORE_IF_ZERO_VALUE` skips an empty list or map. Of its checks only a lower bound can fail on an
+    /// empty one (the others are an upper bound, `unique` and per-item checks), so the skip is a condition
+    /// on that bound rather than an `if` around all of them (which, holding one check, clippy would collapse).
     fn count_bounds(
         &self,
         checks: &mut Vec<TokenStream>,
@@ -414,12 +421,22 @@ impl Emitter<'_> {
         value: &TokenStream,
         bounds: [(&str, &str, &str); 2],
     ) {
-        for ((id, before, after), cmp) in bounds.into_iter().zip([quote!(<), quote!(>)]) {
+        let skip_empty = rules.ignore() == IGNORE_IF_ZERO_VALUE && !rules.flag("required");
+        for ((id, before, after), (cmp, lower)) in bounds
+            .into_iter()
+            .zip([(quote!(<), true), (quote!(>), false)])
+        {
             if let Some(RuleValue::Uint(n)) = rules.get(id) {
                 let n = *n as usize;
                 let path = rules::resolve_field_rule(id).unwrap_or_default();
                 let v = self.violation(at, &path, id, &format!("{before} {n} {after}"), false);
-                checks.push(quote!(if #value.len() #cmp #n { #v }));
+                let out_of_bounds = quote!(#value.len() #cmp #n);
+                let cond = if skip_empty && lower {
+                    quote!(!#value.is_empty() && #out_of_bounds)
+                } else {
+                    out_of_bounds
+                };
+                checks.push(quote!(if #cond { #v }));
             }
         }
     }
@@ -445,8 +462,8 @@ impl Emitter<'_> {
             return quote!();
         }
         if rules.ignore() == IGNORE_IF_ZERO_VALUE {
-            let zero = self.is_zero(kind, &quote!(v));
-            quote!(if !(#zero) { #checks })
+            let nonzero = self.is_nonzero(kind, &quote!(v));
+            quote!(if #nonzero { #checks })
         } else {
             checks
         }
@@ -507,8 +524,11 @@ impl Emitter<'_> {
         let key_expr = match key {
             Scalar::String => quote!(#rt::validate::Key::String(k.as_str())),
             Scalar::Bool => quote!(#rt::validate::Key::Bool(*k)),
-            Scalar::Uint32 | Scalar::Uint64 | Scalar::Fixed32 | Scalar::Fixed64 => {
-                quote!(#rt::validate::Key::Uint(u64::from(*k)))
+            // 64-bit keys are the key's own type: a `from` would be a conversion to itself.
+            Scalar::Uint64 | Scalar::Fixed64 => quote!(#rt::validate::Key::Uint(*k)),
+            Scalar::Uint32 | Scalar::Fixed32 => quote!(#rt::validate::Key::Uint(u64::from(*k))),
+            Scalar::Int64 | Scalar::Sint64 | Scalar::Sfixed64 => {
+                quote!(#rt::validate::Key::Int(*k))
             }
             _ => quote!(#rt::validate::Key::Int(i64::from(*k))),
         };
@@ -532,14 +552,15 @@ impl Emitter<'_> {
         let body = quote!(#(#checks)* #per_entry);
         if rules.flag("required") {
             let missing = self.required_violation(at);
+            let guard = zero_guard(
+                &quote!(map.is_empty()),
+                &quote!(!map.is_empty()),
+                &missing,
+                &body,
+            );
             quote! {
                 let map = &self.#ident;
-                if map.is_empty() { #missing } else { #body }
-            }
-        } else if rules.ignore() == IGNORE_IF_ZERO_VALUE {
-            quote! {
-                let map = &self.#ident;
-                if !map.is_empty() { #body }
+                #guard
             }
         } else {
             let map = bind_if_read("map", &quote!(&self.#ident), &body);
@@ -555,6 +576,18 @@ impl Emitter<'_> {
             Kind::Scalar(Scalar::Float | Scalar::Double) => quote!(*#v == 0.0),
             Kind::Scalar(_) | Kind::Enum(_) => quote!(*#v == 0),
             _ => quote!(*#v == ::core::default::Default::default()),
+        }
+    }
+
+    /// The negation of [`Self::is_zero`], written out (`!v.is_empty()`, `*v != 0`) rather than as `!(…)`;
+    /// `!=` is `!(==)` for floats too, so NaN is not zero either way.
+    pub(super) fn is_nonzero(&self, kind: &Kind, v: &TokenStream) -> TokenStream {
+        match kind {
+            Kind::Scalar(Scalar::String | Scalar::Bytes) => quote!(!#v.is_empty()),
+            Kind::Scalar(Scalar::Bool) => quote!(*#v),
+            Kind::Scalar(Scalar::Float | Scalar::Double) => quote!(*#v != 0.0),
+            Kind::Scalar(_) | Kind::Enum(_) => quote!(*#v != 0),
+            _ => quote!(*#v != ::core::default::Default::default()),
         }
     }
 
@@ -586,12 +619,30 @@ impl Emitter<'_> {
         };
         match kind {
             Kind::Scalar(s) => g.scalar(*s, v, &typed),
-            Kind::Wrapper(s) => g.scalar(*s, &quote!((&#v.value)), &typed),
+            // The wrapped value is bound once so the scalar checks read `*v`, not `*(&v.value)`.
+            Kind::Wrapper(s) => bound("v", &quote!(&#v.value), &[g.scalar(*s, &quote!(v), &typed)]),
             Kind::Enum(name) => g.enumeration(name, v, &typed),
             Kind::Duration | Kind::Timestamp => g.time(kind == &Kind::Timestamp, v, &typed),
             Kind::Any => g.any(v, &typed),
             Kind::FieldMask => g.field_mask(v, &typed),
             Kind::Message(_) => quote!(),
         }
+    }
+}
+
+/// `if zero { missing } else { checks }` for a field that is required or skipped when zero, without the
+/// empty branches clippy flags (`missing` is empty unless required, `checks` when no rule applies);
+/// `nonzero` is `zero` negated.
+fn zero_guard(
+    zero: &TokenStream,
+    nonzero: &TokenStream,
+    missing: &TokenStream,
+    checks: &TokenStream,
+) -> TokenStream {
+    match (missing.is_empty(), checks.is_empty()) {
+        (true, true) => quote!(),
+        (false, true) => quote!(if #zero { #missing }),
+        (true, false) => quote!(if #nonzero { #checks }),
+        (false, false) => quote!(if #zero { #missing } else { #checks }),
     }
 }
