@@ -87,7 +87,7 @@ impl fmt::Display for SourceDiagnostic {
         if let Some(location) = &self.location {
             write!(f, "{location}: ")?;
         }
-        f.write_str(&self.diagnostic.message)
+        write!(f, "{}", self.diagnostic.message)
     }
 }
 

@@ -10,6 +10,7 @@
 //! emit; the emitter never sees a model that failed.
 
 mod attr;
+mod attribute_spelling;
 mod ctxt;
 mod entity;
 mod model;
