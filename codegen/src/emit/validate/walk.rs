@@ -389,21 +389,35 @@ impl Emitter<'_> {
             }
         };
         let body = quote!(#(#checks)* #per_item);
+        self.collection(rules, at, "list", &quote!(&self.#ident[..]), &body)
+    }
+
+    /// A repeated or map field bound as `name` (when read) around `body`, and the `required` violation when
+    /// it is empty.
+    fn collection(
+        &self,
+        rules: &Rules<'_>,
+        at: &TokenStream,
+        name: &str,
+        value: &TokenStream,
+        body: &TokenStream,
+    ) -> TokenStream {
+        let ident = format_ident!("{name}");
         if rules.flag("required") {
             let missing = self.required_violation(at);
             let guard = zero_guard(
-                &quote!(list.is_empty()),
-                &quote!(!list.is_empty()),
+                &quote!(#ident.is_empty()),
+                &quote!(!#ident.is_empty()),
                 &missing,
-                &body,
+                body,
             );
             quote! {
-                let list = &self.#ident[..];
+                let #ident = #value;
                 #guard
             }
         } else {
-            let list = bind_if_read("list", &quote!(&self.#ident[..]), &body);
-            quote!(#list #body)
+            let bind = bind_if_read(name, value, body);
+            quote!(#bind #body)
         }
     }
 
@@ -550,22 +564,7 @@ impl Emitter<'_> {
             }
         };
         let body = quote!(#(#checks)* #per_entry);
-        if rules.flag("required") {
-            let missing = self.required_violation(at);
-            let guard = zero_guard(
-                &quote!(map.is_empty()),
-                &quote!(!map.is_empty()),
-                &missing,
-                &body,
-            );
-            quote! {
-                let map = &self.#ident;
-                #guard
-            }
-        } else {
-            let map = bind_if_read("map", &quote!(&self.#ident), &body);
-            quote!(#map #body)
-        }
+        self.collection(rules, at, "map", &quote!(&self.#ident), &body)
     }
 
     /// Whether the value `v` (a reference) is the zero value of its kind.
