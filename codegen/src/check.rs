@@ -5,10 +5,10 @@
 
 pub mod validate;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, OptionId, Text};
 use crate::ir::{
     CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar,
-    Schema, parse_ttl,
+    Schema, TtlError, parse_ttl,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -45,15 +45,26 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
     unique_index_names(message, entity, out);
     if let Some(cache) = &entity.cache
         && let Some(ttl) = &cache.ttl
-        && let Err(reason) = parse_ttl(&ttl.value)
+        && let Err(error) = parse_ttl(&ttl.value)
     {
+        let text = &ttl.value;
+        let reason = match error {
+            TtlError::NotATtl => Text::from(format!(
+                "`{text}` is not a ttl: write a whole number followed by ms, s, m, h or d (\"90s\", \"5m\")"
+            )),
+            TtlError::Zero => Text::from(format!(
+                "ttl `{text}` is zero: leave the ttl out, or disable the cache with "
+            ))
+            .then(OptionId::CacheDisabled),
+            TtlError::TooLong => Text::from(format!("ttl `{text}` is too long")),
+        };
         out.push(
             Diagnostic::new(
                 &ttl.origin,
-                format!(
-                    "`{}`: (capacitor.v1.entity).cache.ttl: {reason}",
-                    message.full_name
-                ),
+                Text::from(format!("`{}`: ", message.full_name))
+                    .then(OptionId::CacheTtl)
+                    .then(": ")
+                    .then(reason),
                 "bad ttl",
             )
             .help("examples: \"500ms\", \"90s\", \"5m\", \"1h\", \"7d\""),
@@ -91,7 +102,12 @@ fn exactly_one_primary_key(message: &Message, entity: &EntityOptions, out: &mut 
                 format!("entity `{}` has no primary key", message.full_name),
                 "entity declared here",
             )
-            .help("mark one field `[(capacitor.v1.field).index = INDEX_PRIMARY]`, or add a composite index with `primary: true`"),
+            .help(
+                Text::from("mark one field ")
+                    .then(OptionId::PrimaryKeyField)
+                    .then(", or add ")
+                    .then(OptionId::PrimaryIndex),
+            ),
         ),
         [_] => {}
         [(_, first), rest @ ..] => {
@@ -105,7 +121,12 @@ fn exactly_one_primary_key(message: &Message, entity: &EntityOptions, out: &mut 
                         ),
                         "second primary key",
                     )
-                    .help("keep one INDEX_PRIMARY; for a key over several fields use one composite index with `primary: true`"),
+                    .help(
+                        Text::from("keep one ")
+                            .then(OptionId::PrimaryKey)
+                            .then("; for a key over several fields use ")
+                            .then(OptionId::PrimaryIndex),
+                    ),
                 );
             }
         }
@@ -235,17 +256,17 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
     if index.fields.is_empty() {
         out.push(Diagnostic::new(
             &index.origin,
-            format!(
-                "`{}`: (capacitor.v1.entity).indexes: an index needs at least one field",
-                message.full_name
-            ),
+            indexes_text(message, ": an index needs at least one field"),
             "empty index",
         ));
     }
     if index.primary && index.unique {
         out.push(Diagnostic::new(
             &index.origin,
-            format!("`{}`: (capacitor.v1.entity).indexes: set `primary` or `unique`, not both (a primary key is unique)", message.full_name),
+            indexes_text(
+                message,
+                ": set `primary` or `unique`, not both (a primary key is unique)",
+            ),
             "primary and unique",
         ));
     }
@@ -254,10 +275,7 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
         if !seen.insert(name) {
             out.push(Diagnostic::new(
                 &index.origin,
-                format!(
-                    "`{}`: (capacitor.v1.entity).indexes names field `{name}` twice",
-                    message.full_name
-                ),
+                indexes_text(message, format!(" names field `{name}` twice")),
                 "duplicate field",
             ));
             // The checks below already ran for this field.
@@ -269,7 +287,10 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
                 out.push(
                     Diagnostic::new(
                         &index.origin,
-                        format!("`{}`: (capacitor.v1.entity).indexes names `{name}`, which is not a field of the message", message.full_name),
+                        indexes_text(
+                            message,
+                            format!(" names `{name}`, which is not a field of the message"),
+                        ),
                         "unknown field",
                     )
                     .help(format!("fields are: {}", known.join(", "))),
@@ -287,6 +308,13 @@ fn composite_index_is_sound(message: &Message, index: &CompositeIndex, out: &mut
             }
         }
     }
+}
+
+/// `` `app.v1.User`: (capacitor.v1.entity).indexes`` followed by `rest`.
+fn indexes_text(message: &Message, rest: impl Into<Text>) -> Text {
+    Text::from(format!("`{}`: ", message.full_name))
+        .then(OptionId::Indexes)
+        .then(rest)
 }
 
 /// Two fields in one column would overwrite each other.
@@ -368,7 +396,11 @@ fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
                     ),
                     "storage option outside an entity",
                 )
-                .help(format!("add `option (capacitor.v1.entity) = {{}};` to `{}`, or remove the option", message.full_name)),
+                .help(
+                    Text::from("add ")
+                        .then(OptionId::Entity)
+                        .then(format!(" to `{}`, or remove the option", message.full_name)),
+                ),
             );
         }
     }

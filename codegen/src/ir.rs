@@ -331,33 +331,37 @@ pub struct CompositeIndex {
 /// assert_eq!(parse_ttl("250ms"), Ok(Duration::from_millis(250)));
 /// assert!(parse_ttl("5 minutes").is_err());
 /// ```
-pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+pub fn parse_ttl(text: &str) -> Result<Duration, TtlError> {
     let digits = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
-    let bad = || {
-        format!(
-            "`{text}` is not a ttl: write a whole number followed by ms, s, m, h or d (\"90s\", \"5m\")"
-        )
-    };
-    let n: u64 = number.parse().map_err(|_| bad())?;
+    let n: u64 = number.parse().map_err(|_| TtlError::NotATtl)?;
     let millis_per_unit = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(bad()),
+        _ => return Err(TtlError::NotATtl),
     };
     if n == 0 {
-        return Err(format!(
-            "ttl `{text}` is zero: leave the ttl out, or disable the cache with `disabled: true`"
-        ));
+        return Err(TtlError::Zero);
     }
     n.checked_mul(millis_per_unit)
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("ttl `{text}` is too long"))
+        .ok_or(TtlError::TooLong)
+}
+
+/// Why [`parse_ttl`] refused a ttl; the check words it, naming the option to use in the user's syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlError {
+    /// Not a whole number followed by a unit.
+    NotATtl,
+    /// Zero: a cache that keeps nothing.
+    Zero,
+    /// More milliseconds than fit in a `u64`.
+    TooLong,
 }
 
 /// The resolved key and indexes of an entity, computed from field and composite declarations.

@@ -3,10 +3,28 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Origin, ProtoSpan};
-use crate::proto::SourceFile;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
+
+/// The text of one proto file and where it lives.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path on disk (`None` for embedded files and descriptor sets).
+    pub path: Option<PathBuf>,
+    /// The file's text, when known (not for a descriptor set).
+    pub text: Option<String>,
+}
+
+impl SourceFile {
+    /// The name to show in diagnostics: the path on disk when known, else the import name.
+    pub fn display_name(&self, import_name: &str) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| import_name.to_string(), |p| p.display().to_string())
+    }
+}
 
 /// One diagnostic with its source snippet.
 #[derive(Debug, Clone)]
@@ -69,7 +87,7 @@ impl fmt::Display for SourceDiagnostic {
         if let Some(location) = &self.location {
             write!(f, "{location}: ")?;
         }
-        f.write_str(&self.diagnostic.message)
+        write!(f, "{}", self.diagnostic.message)
     }
 }
 

@@ -5,39 +5,13 @@
 //! rules a field type accepts; the derive front end reads it to map attribute names onto the same rules.
 //! It depends on nothing proto-specific, so it builds with the `proto` feature off.
 
+use crate::ir::Scalar;
+
 /// The type of one field of a rules message, as protobuf declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleType {
-    /// `bool`
-    Bool,
-    /// `int32`
-    Int32,
-    /// `int64`
-    Int64,
-    /// `uint32`
-    Uint32,
-    /// `uint64`
-    Uint64,
-    /// `sint32`
-    Sint32,
-    /// `sint64`
-    Sint64,
-    /// `fixed32`
-    Fixed32,
-    /// `fixed64`
-    Fixed64,
-    /// `sfixed32`
-    Sfixed32,
-    /// `sfixed64`
-    Sfixed64,
-    /// `float`
-    Float,
-    /// `double`
-    Double,
-    /// `string`
-    String,
-    /// `bytes`
-    Bytes,
+    /// A scalar (`bool`, `int32`, `string`, …): the IR's own scalar type.
+    Scalar(Scalar),
     /// An enum (`Ignore`, `KnownRegex`).
     Enum,
     /// Another rules message, by name inside `buf.validate` (`StringRules`).
@@ -54,27 +28,34 @@ impl RuleType {
     /// The `google.protobuf.FieldDescriptorProto.Type` number of the field.
     pub fn descriptor_type(self) -> i32 {
         match self {
-            RuleType::Double => 1,
-            RuleType::Float => 2,
-            RuleType::Int64 => 3,
-            RuleType::Uint64 => 4,
-            RuleType::Int32 => 5,
-            RuleType::Fixed64 => 6,
-            RuleType::Fixed32 => 7,
-            RuleType::Bool => 8,
-            RuleType::String => 9,
+            RuleType::Scalar(s) => scalar_descriptor_type(s),
             RuleType::Message(_)
             | RuleType::Duration
             | RuleType::Timestamp
             | RuleType::FieldMask => 11,
-            RuleType::Bytes => 12,
-            RuleType::Uint32 => 13,
             RuleType::Enum => 14,
-            RuleType::Sfixed32 => 15,
-            RuleType::Sfixed64 => 16,
-            RuleType::Sint32 => 17,
-            RuleType::Sint64 => 18,
         }
+    }
+}
+
+/// The `google.protobuf.FieldDescriptorProto.Type` number of a scalar field.
+pub fn scalar_descriptor_type(scalar: Scalar) -> i32 {
+    match scalar {
+        Scalar::Double => 1,
+        Scalar::Float => 2,
+        Scalar::Int64 => 3,
+        Scalar::Uint64 => 4,
+        Scalar::Int32 => 5,
+        Scalar::Fixed64 => 6,
+        Scalar::Fixed32 => 7,
+        Scalar::Bool => 8,
+        Scalar::String => 9,
+        Scalar::Bytes => 12,
+        Scalar::Uint32 => 13,
+        Scalar::Sfixed32 => 15,
+        Scalar::Sfixed64 => 16,
+        Scalar::Sint32 => 17,
+        Scalar::Sint64 => 18,
     }
 }
 
@@ -100,6 +81,7 @@ macro_rules! fields {
 }
 
 use RuleType as T;
+use Scalar as S;
 
 macro_rules! numeric {
     ($t:expr, $example:literal) => {
@@ -114,7 +96,7 @@ macro_rules! floating {
     ($t:expr) => {
         fields! {
             "const" = 1: $t; "lt" = 2: $t; "lte" = 3: $t; "gt" = 4: $t; "gte" = 5: $t;
-            "in" = 6: $t, repeated; "not_in" = 7: $t, repeated; "finite" = 8: T::Bool;
+            "in" = 6: $t, repeated; "not_in" = 7: $t, repeated; "finite" = 8: T::Scalar(S::Bool);
             "example" = 9: $t, repeated;
         }
     };
@@ -134,62 +116,66 @@ pub const FIELD_RULES: &[RuleField] = fields! {
     "any" = 20: T::Message("AnyRules"); "duration" = 21: T::Message("DurationRules");
     "timestamp" = 22: T::Message("TimestampRules");
     "field_mask" = 28: T::Message("FieldMaskRules");
-    "cel" = 23: T::Message("Rule"), repeated; "required" = 25: T::Bool; "ignore" = 27: T::Enum;
+    "cel" = 23: T::Message("Rule"), repeated; "required" = 25: T::Scalar(S::Bool); "ignore" = 27: T::Enum;
 };
 
 /// The fields of the rules message named `message` (`StringRules`), or `None` for a name outside the vocabulary.
 pub fn rules_message(message: &str) -> Option<&'static [RuleField]> {
     Some(match message {
         "FieldRules" => FIELD_RULES,
-        "FloatRules" => floating!(T::Float),
-        "DoubleRules" => floating!(T::Double),
-        "Int32Rules" => numeric!(T::Int32, 8),
-        "Int64Rules" => numeric!(T::Int64, 9),
-        "UInt32Rules" => numeric!(T::Uint32, 8),
-        "UInt64Rules" => numeric!(T::Uint64, 8),
-        "SInt32Rules" => numeric!(T::Sint32, 8),
-        "SInt64Rules" => numeric!(T::Sint64, 8),
-        "Fixed32Rules" => numeric!(T::Fixed32, 8),
-        "Fixed64Rules" => numeric!(T::Fixed64, 8),
-        "SFixed32Rules" => numeric!(T::Sfixed32, 8),
-        "SFixed64Rules" => numeric!(T::Sfixed64, 8),
-        "BoolRules" => fields! { "const" = 1: T::Bool; "example" = 2: T::Bool, repeated; },
+        "FloatRules" => floating!(T::Scalar(S::Float)),
+        "DoubleRules" => floating!(T::Scalar(S::Double)),
+        "Int32Rules" => numeric!(T::Scalar(S::Int32), 8),
+        "Int64Rules" => numeric!(T::Scalar(S::Int64), 9),
+        "UInt32Rules" => numeric!(T::Scalar(S::Uint32), 8),
+        "UInt64Rules" => numeric!(T::Scalar(S::Uint64), 8),
+        "SInt32Rules" => numeric!(T::Scalar(S::Sint32), 8),
+        "SInt64Rules" => numeric!(T::Scalar(S::Sint64), 8),
+        "Fixed32Rules" => numeric!(T::Scalar(S::Fixed32), 8),
+        "Fixed64Rules" => numeric!(T::Scalar(S::Fixed64), 8),
+        "SFixed32Rules" => numeric!(T::Scalar(S::Sfixed32), 8),
+        "SFixed64Rules" => numeric!(T::Scalar(S::Sfixed64), 8),
+        "BoolRules" => {
+            fields! { "const" = 1: T::Scalar(S::Bool); "example" = 2: T::Scalar(S::Bool), repeated; }
+        }
         "StringRules" => fields! {
-            "const" = 1: T::String; "min_len" = 2: T::Uint64; "max_len" = 3: T::Uint64;
-            "min_bytes" = 4: T::Uint64; "max_bytes" = 5: T::Uint64; "pattern" = 6: T::String;
-            "prefix" = 7: T::String; "suffix" = 8: T::String; "contains" = 9: T::String;
-            "in" = 10: T::String, repeated; "not_in" = 11: T::String, repeated;
-            "email" = 12: T::Bool; "hostname" = 13: T::Bool; "ip" = 14: T::Bool; "ipv4" = 15: T::Bool;
-            "ipv6" = 16: T::Bool; "uri" = 17: T::Bool; "uri_ref" = 18: T::Bool; "len" = 19: T::Uint64;
-            "len_bytes" = 20: T::Uint64; "address" = 21: T::Bool; "uuid" = 22: T::Bool;
-            "not_contains" = 23: T::String; "well_known_regex" = 24: T::Enum; "strict" = 25: T::Bool;
-            "ip_with_prefixlen" = 26: T::Bool; "ipv4_with_prefixlen" = 27: T::Bool;
-            "ipv6_with_prefixlen" = 28: T::Bool; "ip_prefix" = 29: T::Bool; "ipv4_prefix" = 30: T::Bool;
-            "ipv6_prefix" = 31: T::Bool; "host_and_port" = 32: T::Bool; "tuuid" = 33: T::Bool;
-            "example" = 34: T::String, repeated;
+            "const" = 1: T::Scalar(S::String); "min_len" = 2: T::Scalar(S::Uint64); "max_len" = 3: T::Scalar(S::Uint64);
+            "min_bytes" = 4: T::Scalar(S::Uint64); "max_bytes" = 5: T::Scalar(S::Uint64); "pattern" = 6: T::Scalar(S::String);
+            "prefix" = 7: T::Scalar(S::String); "suffix" = 8: T::Scalar(S::String); "contains" = 9: T::Scalar(S::String);
+            "in" = 10: T::Scalar(S::String), repeated; "not_in" = 11: T::Scalar(S::String), repeated;
+            "email" = 12: T::Scalar(S::Bool); "hostname" = 13: T::Scalar(S::Bool); "ip" = 14: T::Scalar(S::Bool); "ipv4" = 15: T::Scalar(S::Bool);
+            "ipv6" = 16: T::Scalar(S::Bool); "uri" = 17: T::Scalar(S::Bool); "uri_ref" = 18: T::Scalar(S::Bool); "len" = 19: T::Scalar(S::Uint64);
+            "len_bytes" = 20: T::Scalar(S::Uint64); "address" = 21: T::Scalar(S::Bool); "uuid" = 22: T::Scalar(S::Bool);
+            "not_contains" = 23: T::Scalar(S::String); "well_known_regex" = 24: T::Enum; "strict" = 25: T::Scalar(S::Bool);
+            "ip_with_prefixlen" = 26: T::Scalar(S::Bool); "ipv4_with_prefixlen" = 27: T::Scalar(S::Bool);
+            "ipv6_with_prefixlen" = 28: T::Scalar(S::Bool); "ip_prefix" = 29: T::Scalar(S::Bool); "ipv4_prefix" = 30: T::Scalar(S::Bool);
+            "ipv6_prefix" = 31: T::Scalar(S::Bool); "host_and_port" = 32: T::Scalar(S::Bool); "tuuid" = 33: T::Scalar(S::Bool);
+            "example" = 34: T::Scalar(S::String), repeated;
         },
         "BytesRules" => fields! {
-            "const" = 1: T::Bytes; "min_len" = 2: T::Uint64; "max_len" = 3: T::Uint64;
-            "pattern" = 4: T::String; "prefix" = 5: T::Bytes; "suffix" = 6: T::Bytes;
-            "contains" = 7: T::Bytes; "in" = 8: T::Bytes, repeated; "not_in" = 9: T::Bytes, repeated;
-            "ip" = 10: T::Bool; "ipv4" = 11: T::Bool; "ipv6" = 12: T::Bool; "len" = 13: T::Uint64;
-            "example" = 14: T::Bytes, repeated;
+            "const" = 1: T::Scalar(S::Bytes); "min_len" = 2: T::Scalar(S::Uint64); "max_len" = 3: T::Scalar(S::Uint64);
+            "pattern" = 4: T::Scalar(S::String); "prefix" = 5: T::Scalar(S::Bytes); "suffix" = 6: T::Scalar(S::Bytes);
+            "contains" = 7: T::Scalar(S::Bytes); "in" = 8: T::Scalar(S::Bytes), repeated; "not_in" = 9: T::Scalar(S::Bytes), repeated;
+            "ip" = 10: T::Scalar(S::Bool); "ipv4" = 11: T::Scalar(S::Bool); "ipv6" = 12: T::Scalar(S::Bool); "len" = 13: T::Scalar(S::Uint64);
+            "example" = 14: T::Scalar(S::Bytes), repeated;
         },
         "EnumRules" => fields! {
-            "const" = 1: T::Int32; "defined_only" = 2: T::Bool; "in" = 3: T::Int32, repeated;
-            "not_in" = 4: T::Int32, repeated; "example" = 5: T::Int32, repeated;
+            "const" = 1: T::Scalar(S::Int32); "defined_only" = 2: T::Scalar(S::Bool); "in" = 3: T::Scalar(S::Int32), repeated;
+            "not_in" = 4: T::Scalar(S::Int32), repeated; "example" = 5: T::Scalar(S::Int32), repeated;
         },
         "RepeatedRules" => fields! {
-            "min_items" = 1: T::Uint64; "max_items" = 2: T::Uint64; "unique" = 3: T::Bool;
+            "min_items" = 1: T::Scalar(S::Uint64); "max_items" = 2: T::Scalar(S::Uint64); "unique" = 3: T::Scalar(S::Bool);
             "items" = 4: T::Message("FieldRules");
         },
         "MapRules" => fields! {
-            "min_pairs" = 1: T::Uint64; "max_pairs" = 2: T::Uint64;
+            "min_pairs" = 1: T::Scalar(S::Uint64); "max_pairs" = 2: T::Scalar(S::Uint64);
             "keys" = 4: T::Message("FieldRules"); "values" = 5: T::Message("FieldRules");
         },
-        "AnyRules" => fields! { "in" = 2: T::String, repeated; "not_in" = 3: T::String, repeated; },
+        "AnyRules" => {
+            fields! { "in" = 2: T::Scalar(S::String), repeated; "not_in" = 3: T::Scalar(S::String), repeated; }
+        }
         "FieldMaskRules" => fields! {
-            "const" = 1: T::FieldMask; "in" = 2: T::String, repeated; "not_in" = 3: T::String, repeated;
+            "const" = 1: T::FieldMask; "in" = 2: T::Scalar(S::String), repeated; "not_in" = 3: T::Scalar(S::String), repeated;
             "example" = 4: T::FieldMask, repeated;
         },
         "DurationRules" => fields! {
@@ -199,18 +185,18 @@ pub fn rules_message(message: &str) -> Option<&'static [RuleField]> {
         },
         "TimestampRules" => fields! {
             "const" = 2: T::Timestamp; "lt" = 3: T::Timestamp; "lte" = 4: T::Timestamp;
-            "gt" = 5: T::Timestamp; "gte" = 6: T::Timestamp; "lt_now" = 7: T::Bool; "gt_now" = 8: T::Bool;
+            "gt" = 5: T::Timestamp; "gte" = 6: T::Timestamp; "lt_now" = 7: T::Scalar(S::Bool); "gt_now" = 8: T::Scalar(S::Bool);
             "within" = 9: T::Duration; "example" = 10: T::Timestamp, repeated;
         },
         "MessageRules" => fields! {
             "cel" = 3: T::Message("Rule"), repeated; "oneof" = 4: T::Message("MessageOneofRule"), repeated;
         },
         "MessageOneofRule" => {
-            fields! { "fields" = 1: T::String, repeated; "required" = 2: T::Bool; }
+            fields! { "fields" = 1: T::Scalar(S::String), repeated; "required" = 2: T::Scalar(S::Bool); }
         }
-        "OneofRules" => fields! { "required" = 1: T::Bool; },
+        "OneofRules" => fields! { "required" = 1: T::Scalar(S::Bool); },
         "Rule" => {
-            fields! { "id" = 1: T::String; "message" = 2: T::String; "expression" = 3: T::String; }
+            fields! { "id" = 1: T::Scalar(S::String); "message" = 2: T::Scalar(S::String); "expression" = 3: T::Scalar(S::String); }
         }
         _ => return None,
     })

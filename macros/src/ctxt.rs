@@ -3,6 +3,7 @@
 //! Like serde_derive's `Ctxt`, every stage records its errors here instead of returning early, so one
 //! compilation shows the user every problem at once.
 
+use crate::attribute_spelling::AttributeSpelling;
 use capacitor_codegen::diagnostic::Diagnostic;
 use capacitor_codegen::ir::Origin;
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
@@ -74,10 +75,10 @@ impl Ctxt {
             Origin::Derive(id) => self.spans.get(id).copied().unwrap_or(fallback),
             Origin::Proto(_) | Origin::Unknown => fallback,
         };
-        let mut text = derive_spelling(&diagnostic.message);
+        let mut text = diagnostic.message.spelled(&AttributeSpelling);
         if let Some(help) = &diagnostic.help {
             text.push_str("\nhelp: ");
-            text.push_str(&derive_spelling(help));
+            text.push_str(&help.spelled(&AttributeSpelling));
         }
         self.error_at(span, text);
     }
@@ -94,49 +95,4 @@ impl Ctxt {
             }
         }
     }
-}
-
-/// The checks speak the proto front end's option syntax; a derive user writes attributes instead. Each pair
-/// rewrites one proto spelling that the checks use into its attribute spelling.
-///
-/// A check whose wording changes simply stops being rewritten; the pinned `.stderr` files of the UI tests show
-/// it. (The lasting fix is for the checks to name options through the front end; see the crate's report.)
-const PROTO_TO_ATTRIBUTE: &[(&str, &str)] = &[
-    (
-        "(capacitor.v1.entity).cache.ttl",
-        "#[capacitor(cache(ttl = ...))]",
-    ),
-    ("(capacitor.v1.entity).indexes", "#[capacitor(index(...))]"),
-    (
-        "mark one field `[(capacitor.v1.field).index = INDEX_PRIMARY]`, or add a composite index with `primary: true`",
-        "mark one field `#[capacitor(primary_key)]`, or add `#[capacitor(index(fields(\"a\", \"b\"), primary))]` to the struct",
-    ),
-    (
-        "keep one INDEX_PRIMARY; for a key over several fields use one composite index with `primary: true`",
-        "keep one `primary_key`; for a key over several fields use one `#[capacitor(index(fields(...), primary))]`",
-    ),
-    ("`disabled: true`", "`cache(disabled)`"),
-    // Rule checks name a rule by its path (`string.min_len`), which is what a `validate(...)` key maps to.
-    ("(buf.validate.field).", ""),
-    ("(buf.validate.message).", ""),
-    (
-        "which capgen does not support yet",
-        "which Capacitor does not support yet",
-    ),
-    (
-        "remove the rule, or pass --allow-unsupported-rules (Builder::allow_unsupported_rules) to generate the other rules and skip this one with a warning",
-        "remove the rule (a derive cannot skip a rule it cannot check), or check it in a hand-written `Validate`",
-    ),
-    (
-        "add `option (capacitor.v1.entity) = {};`",
-        "derive `Entity`",
-    ),
-];
-
-fn derive_spelling(text: &str) -> String {
-    PROTO_TO_ATTRIBUTE
-        .iter()
-        .fold(text.to_string(), |text, (proto, attribute)| {
-            text.replace(proto, attribute)
-        })
 }

@@ -10,12 +10,14 @@
 //! emit; the emitter never sees a model that failed.
 
 mod attr;
+mod attribute_spelling;
 mod ctxt;
 mod entity;
 mod migrations;
 mod model;
 mod prost_attr;
 mod redacted_debug;
+mod rule_attrs;
 mod rust_type;
 mod validate;
 

@@ -3,7 +3,7 @@
 use crate::attr::{ContainerAttrs, FieldAttrs, Spanned};
 use crate::ctxt::{Ctxt, SpanRange};
 use crate::prost_attr::{self, ProstField};
-use crate::validate;
+use crate::rule_attrs;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::ir::{
     CacheOptions, CompositeIndex, Declared, EntityOptions, Field, FieldOptions, FieldType,
@@ -109,7 +109,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         let mut rules = Vec::new();
         let (number, ty, label) = match (&prost, derive) {
             (_, Derive::Validate) => {
-                let read = validate::read_field(
+                let read = rule_attrs::read_field(
                     cx,
                     field,
                     prost.as_ref(),
@@ -203,7 +203,7 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
         fields: ir_fields,
         oneofs: Vec::new(),
         rules: match derive {
-            Derive::Validate => validate::message_rules(cx, &container.validate),
+            Derive::Validate => rule_attrs::message_rules(cx, &container.validate),
             Derive::Entity | Derive::RedactedDebug => Vec::new(),
         },
         entity: (derive == Derive::Entity).then_some(entity),

@@ -68,11 +68,7 @@ fn main() {
             writeln!(out, "include!({file:?});").unwrap();
         }
         for (name, child) in &tree.0 {
-            writeln!(
-                out,
-                "#[allow(clippy::all, clippy::pedantic, missing_docs, dead_code)] pub mod {name} {{"
-            )
-            .unwrap();
+            writeln!(out, "pub mod {name} {{").unwrap();
             render(child, out);
             out.push_str("}\n");
         }

@@ -1,7 +1,7 @@
 //! Checks on `buf.validate` rules: a rule that cannot be generated is a diagnostic at the rule, never
 //! generated code that fails to compile.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, OptionId, Text};
 use crate::ir::{Field, FieldType, Label, Message, Rule, RuleValue, Schema, WellKnown};
 use crate::rules;
 
@@ -46,7 +46,7 @@ pub fn check_message_in(
         if is_unsupported(&rule.path) {
             unsupported(
                 &format!("`{}`", message.full_name),
-                "(buf.validate.message)",
+                OptionId::MessageRule,
                 rule,
                 allow_unsupported,
                 report,
@@ -58,7 +58,7 @@ pub fn check_message_in(
             if rule.path != "required" {
                 unsupported(
                     &format!("`{}.{}`", message.full_name, oneof.name),
-                    "(buf.validate.oneof)",
+                    OptionId::OneofRule,
                     rule,
                     allow_unsupported,
                     report,
@@ -84,9 +84,12 @@ pub fn check_message_in(
                                 report.errors.push(
                                     Diagnostic::new(
                                         &rule.origin,
-                                        format!(
-                                            "`{}`: (buf.validate.message).oneof names `{n}`, which is not a field of the message",
-                                            message.full_name
+                                        rule_text(
+                                            &format!("`{}`", message.full_name),
+                                            OptionId::MessageRule("oneof".to_string()),
+                                            format!(
+                                                " names `{n}`, which is not a field of the message"
+                                            ),
                                         ),
                                         "unknown field",
                                     )
@@ -137,7 +140,18 @@ fn is_unsupported(path: &str) -> bool {
     path.split('.').any(|step| step == "cel") || path.contains('[')
 }
 
-fn unsupported(what: &str, option: &str, rule: &Rule, allow: bool, report: &mut RuleReport) {
+/// `` `app.v1.User.email` (field 2): (buf.validate.field).string.min_len`` followed by `rest`.
+fn rule_text(what: &str, rule: OptionId, rest: impl Into<Text>) -> Text {
+    Text::from(format!("{what}: ")).then(rule).then(rest)
+}
+
+fn unsupported(
+    what: &str,
+    option: fn(String) -> OptionId,
+    rule: &Rule,
+    allow: bool,
+    report: &mut RuleReport,
+) {
     let kind = if rule.path.contains('[') {
         "a predefined rule (a CEL expression declared by an extension)"
     } else {
@@ -145,9 +159,10 @@ fn unsupported(what: &str, option: &str, rule: &Rule, allow: bool, report: &mut 
     };
     let d = Diagnostic::new(
         &rule.origin,
-        format!(
-            "{what}: {option}.{} is {kind}, which capgen does not support yet",
-            rule.path
+        rule_text(
+            what,
+            option(rule.path.clone()),
+            format!(" is {kind}, which Capacitor does not support yet"),
         ),
         "unsupported rule",
     );
@@ -156,9 +171,7 @@ fn unsupported(what: &str, option: &str, rule: &Rule, allow: bool, report: &mut 
             .warnings
             .push(d.help("skipped: the generated validator does not check it"));
     } else {
-        report.errors.push(d.help(
-            "remove the rule, or pass --allow-unsupported-rules (Builder::allow_unsupported_rules) to generate the other rules and skip this one with a warning",
-        ));
+        report.errors.push(d.help(OptionId::UnsupportedRuleRemedy));
     }
 }
 
@@ -216,21 +229,16 @@ fn check_field(
             continue;
         }
         if is_unsupported(&rule.path) {
-            unsupported(
-                &what,
-                "(buf.validate.field)",
-                rule,
-                allow_unsupported,
-                report,
-            );
+            unsupported(&what, OptionId::FieldRule, rule, allow_unsupported, report);
             continue;
         }
         if rules::resolve_field_rule(&rule.path).is_none() {
             report.errors.push(Diagnostic::new(
                 &rule.origin,
-                format!(
-                    "{what}: (buf.validate.field).{} is not a buf.validate rule",
-                    rule.path
+                rule_text(
+                    &what,
+                    OptionId::FieldRule(rule.path.clone()),
+                    " is not a buf.validate rule",
                 ),
                 "unknown rule",
             ));
@@ -240,7 +248,11 @@ fn check_field(
             report.errors.push(
                 Diagnostic::new(
                     &rule.origin,
-                    format!("{what}: (buf.validate.field).{} {problem}", rule.path),
+                    rule_text(
+                        &what,
+                        OptionId::FieldRule(rule.path.clone()),
+                        format!(" {problem}"),
+                    ),
                     "rule does not fit the field",
                 )
                 .help("use the rules of the field's own type (`string.*` on a string, `repeated.items.*` on a repeated field's items)"),
@@ -335,7 +347,11 @@ fn check_value(what: &str, rule: &Rule, report: &mut RuleReport) {
         report.errors.push(
             Diagnostic::new(
                 &rule.origin,
-                format!("{what}: (buf.validate.field).{} is not a valid RE2 regular expression: {reason}", rule.path),
+                rule_text(
+                    what,
+                    OptionId::FieldRule(rule.path.clone()),
+                    format!(" is not a valid RE2 regular expression: {reason}"),
+                ),
                 "invalid pattern",
             )
             .help("patterns use RE2 syntax: no look-around, no backreferences"),
@@ -349,10 +365,10 @@ fn check_value(what: &str, rule: &Rule, report: &mut RuleReport) {
                 report.errors.push(
                     Diagnostic::new(
                         &rule.origin,
-                        format!(
-                            "{what}: (buf.validate.field).{} lists {} more than once",
-                            rule.path,
-                            show(item)
+                        rule_text(
+                            what,
+                            OptionId::FieldRule(rule.path.clone()),
+                            format!(" lists {} more than once", show(item)),
                         ),
                         "duplicate value",
                     )
@@ -398,7 +414,11 @@ fn check_bounds(what: &str, field_rules: &[Rule], report: &mut RuleReport) {
                 report.errors.push(
                     Diagnostic::new(
                         &lo.origin,
-                        format!("{what}: (buf.validate.field).{min} = {l} is greater than {max} = {h}, so no value can pass"),
+                        rule_text(
+                            what,
+                            OptionId::FieldRule(min.clone()),
+                            format!(" = {l} is greater than {max} = {h}, so no value can pass"),
+                        ),
                         "min above max",
                     )
                     .help(format!("make {min} at most {max}")),

@@ -16,6 +16,8 @@ pub use schema::{build_schema, oneof_type_name};
 
 use crate::error::Error;
 use crate::progress::Progress;
+// Defined beside the diagnostics that render it, so that report.rs need not import the loader.
+pub use crate::report::SourceFile;
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
@@ -60,14 +62,6 @@ pub struct Loaded {
     pub implicit_presence: std::collections::BTreeSet<String>,
 }
 
-/// The text of one proto file and where it lives.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// The path on disk (`None` for embedded files and descriptor sets).
-    pub path: Option<PathBuf>,
-    pub text: Option<String>,
-}
-
 impl Loaded {
     /// The proto packages of the target files, sorted, each once (`""` for files without a package).
     pub fn target_packages(&self) -> Vec<String> {
@@ -80,15 +74,6 @@ impl Loaded {
         packages.sort();
         packages.dedup();
         packages
-    }
-}
-
-impl SourceFile {
-    /// The name to show in diagnostics: the path on disk when known, else the import name.
-    pub fn display_name(&self, import_name: &str) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| import_name.to_string(), |p| p.display().to_string())
     }
 }
 
