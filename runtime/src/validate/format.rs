@@ -587,6 +587,19 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_names() {
+        assert!(is_protobuf_fqn("buf.validate.FieldRules", false));
+        assert!(is_protobuf_fqn("_x9", false));
+        assert!(!is_protobuf_fqn(".buf.validate", false));
+        assert!(!is_protobuf_fqn("buf..validate", false));
+        assert!(!is_protobuf_fqn("buf.9x", false));
+        assert!(!is_protobuf_fqn("buf.", false));
+        assert!(is_protobuf_fqn(".buf.validate", true));
+        assert!(!is_protobuf_fqn("buf.validate", true));
+        assert!(!is_protobuf_fqn(".", true));
+    }
+
+    #[test]
     fn http_headers() {
         assert!(is_http_header_name("Content-Type", true));
         assert!(is_http_header_name(":authority", true));
