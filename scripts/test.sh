@@ -3,7 +3,9 @@
 # PostgreSQL 15 and Redis 7 from Debian's packages (the store and cache tests start their own servers on
 # loopback ports in temp dirs; nothing here starts a system service); `protoc` with its well-known types
 # (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
-# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing).
+# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); and PyPI's
+# protovalidate (pinned) in a venv under target/ for the differential test (`tests/tests/differential.rs`, which
+# fails under CI=true without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
@@ -23,6 +26,13 @@ fi
 if ! command -v buf >/dev/null 2>&1; then
   echo "test.sh: installing buf (npm @bufbuild/buf)" >&2
   $sudo npm install -g --no-fund --no-audit --loglevel=error @bufbuild/buf@1.75.0 >/dev/null
+fi
+
+venv=target/protovalidate-venv
+if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("protovalidate") == "2.1.0"' 2>/dev/null; then
+  echo "test.sh: installing protovalidate==2.1.0 (PyPI) into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check protovalidate==2.1.0
 fi
 
 cargo test --workspace "$@"

@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "proto/bench/v1/signup.proto",
     "proto/derive/v1/twin.proto",
     "proto/repo/v1/repo.proto",
+    "proto/differential/v1/rules.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
