@@ -4,7 +4,9 @@
 # loopback ports in temp dirs; nothing here starts a system service); `protoc` with its well-known types
 # (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
 # the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
-# also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`).
+# also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`); and PyPI's
+# protovalidate (pinned) in a venv under target/ for the differential test (`tests/tests/differential.rs`, which
+# fails under CI=true without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
@@ -31,6 +34,13 @@ fi
 # compiled) is fetched from npm once, outside the repository.
 CAPACITOR_GOOGLEAPIS=$(scripts/fetch-googleapis.sh)
 export CAPACITOR_GOOGLEAPIS
+
+venv=target/protovalidate-venv
+if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("protovalidate") == "2.1.0"' 2>/dev/null; then
+  echo "test.sh: installing protovalidate==2.1.0 (PyPI) into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check protovalidate==2.1.0
+fi
 
 cargo test --workspace "$@"
 # Show protovalidate's conformance total (`conformance: N passed, M failed`): libtest hides a passing test's

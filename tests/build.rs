@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "proto/derive/v1/twin.proto",
     "proto/repo/v1/repo.proto",
     "proto/pii/v1/patient.proto",
+    "proto/differential/v1/rules.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

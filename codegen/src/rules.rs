@@ -116,7 +116,8 @@ pub const FIELD_RULES: &[RuleField] = fields! {
     "any" = 20: T::Message("AnyRules"); "duration" = 21: T::Message("DurationRules");
     "timestamp" = 22: T::Message("TimestampRules");
     "field_mask" = 28: T::Message("FieldMaskRules");
-    "cel" = 23: T::Message("Rule"), repeated; "required" = 25: T::Scalar(S::Bool); "ignore" = 27: T::Enum;
+    "cel" = 23: T::Message("Rule"), repeated; "cel_expression" = 29: T::Scalar(S::String), repeated;
+    "required" = 25: T::Scalar(S::Bool); "ignore" = 27: T::Enum;
 };
 
 /// The fields of the rules message named `message` (`StringRules`), or `None` for a name outside the vocabulary.
@@ -150,14 +151,15 @@ pub fn rules_message(message: &str) -> Option<&'static [RuleField]> {
             "ip_with_prefixlen" = 26: T::Scalar(S::Bool); "ipv4_with_prefixlen" = 27: T::Scalar(S::Bool);
             "ipv6_with_prefixlen" = 28: T::Scalar(S::Bool); "ip_prefix" = 29: T::Scalar(S::Bool); "ipv4_prefix" = 30: T::Scalar(S::Bool);
             "ipv6_prefix" = 31: T::Scalar(S::Bool); "host_and_port" = 32: T::Scalar(S::Bool); "tuuid" = 33: T::Scalar(S::Bool);
-            "example" = 34: T::Scalar(S::String), repeated;
+            "example" = 34: T::Scalar(S::String), repeated; "ulid" = 35: T::Scalar(S::Bool);
+            "protobuf_fqn" = 37: T::Scalar(S::Bool); "protobuf_dot_fqn" = 38: T::Scalar(S::Bool);
         },
         "BytesRules" => fields! {
             "const" = 1: T::Scalar(S::Bytes); "min_len" = 2: T::Scalar(S::Uint64); "max_len" = 3: T::Scalar(S::Uint64);
             "pattern" = 4: T::Scalar(S::String); "prefix" = 5: T::Scalar(S::Bytes); "suffix" = 6: T::Scalar(S::Bytes);
             "contains" = 7: T::Scalar(S::Bytes); "in" = 8: T::Scalar(S::Bytes), repeated; "not_in" = 9: T::Scalar(S::Bytes), repeated;
             "ip" = 10: T::Scalar(S::Bool); "ipv4" = 11: T::Scalar(S::Bool); "ipv6" = 12: T::Scalar(S::Bool); "len" = 13: T::Scalar(S::Uint64);
-            "example" = 14: T::Scalar(S::Bytes), repeated;
+            "example" = 14: T::Scalar(S::Bytes), repeated; "uuid" = 15: T::Scalar(S::Bool);
         },
         "EnumRules" => fields! {
             "const" = 1: T::Scalar(S::Int32); "defined_only" = 2: T::Scalar(S::Bool); "in" = 3: T::Scalar(S::Int32), repeated;
@@ -190,6 +192,7 @@ pub fn rules_message(message: &str) -> Option<&'static [RuleField]> {
         },
         "MessageRules" => fields! {
             "cel" = 3: T::Message("Rule"), repeated; "oneof" = 4: T::Message("MessageOneofRule"), repeated;
+            "cel_expression" = 5: T::Scalar(S::String), repeated;
         },
         "MessageOneofRule" => {
             fields! { "fields" = 1: T::Scalar(S::String), repeated; "required" = 2: T::Scalar(S::Bool); }

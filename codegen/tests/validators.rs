@@ -57,3 +57,67 @@ message M {
     );
     assert!(generated.files[0].contents.contains("string.max_len"));
 }
+
+/// A user's own copy of upstream's current `validate.proto` on the include path wins over the embedded one, and
+/// the rules added since v1.0 (`string.ulid`, `string.protobuf_fqn`, `string.protobuf_dot_fqn`, `bytes.uuid`)
+/// are emitted; `cel_expression` is refused by name.
+#[test]
+fn upstream_validate_proto_on_the_include_path_and_its_newer_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let validate_dir = dir.path().join("buf/validate");
+    std::fs::create_dir_all(&validate_dir).unwrap();
+    std::fs::write(
+        validate_dir.join("validate.proto"),
+        include_str!("../schemas/buf/validate/validate.proto"),
+    )
+    .unwrap();
+    let write = |name: &str, body: &str| {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        Input::Files {
+            files: vec![dir.path().join(name)],
+            includes: vec![dir.path().to_path_buf()],
+        }
+    };
+    let input = write(
+        "ids.proto",
+        r#"syntax = "proto3";
+package ids.v1;
+import "buf/validate/validate.proto";
+message Ids {
+  string ulid = 1 [(buf.validate.field).string.ulid = true];
+  string fqn = 2 [(buf.validate.field).string.protobuf_fqn = true];
+  string dot_fqn = 3 [(buf.validate.field).string.protobuf_dot_fqn = true];
+  bytes uuid = 4 [(buf.validate.field).bytes.uuid = true];
+}
+"#,
+    );
+    let generated = capacitor_codegen::configure()
+        .skip_json(true)
+        .generate(&input)
+        .unwrap_or_else(|e| panic!("generates: {e}"));
+    let code = &generated.files[0].contents;
+    for id in [
+        "string.ulid",
+        "string.ulid_empty",
+        "is_ulid",
+        "string.protobuf_fqn",
+        "string.protobuf_dot_fqn_empty",
+        "is_protobuf_fqn",
+        "bytes.uuid",
+        "bytes.uuid_empty",
+    ] {
+        assert!(code.contains(id), "{id} missing from:\n{code}");
+    }
+    let input = write(
+        "expr.proto",
+        r#"syntax = "proto3";
+package expr.v1;
+import "buf/validate/validate.proto";
+message M {
+  int32 n = 1 [(buf.validate.field).cel_expression = "this > 1"];
+}
+"#,
+    );
+    let refused = capacitor_codegen::configure().generate(&input).unwrap_err();
+    assert!(refused.to_string().contains("cel_expression"), "{refused}");
+}

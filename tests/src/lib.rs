@@ -32,5 +32,13 @@ pub mod repo {
     }
 }
 
+/// `proto/differential/v1`: the schema protovalidate and the generated validators both judge.
+pub mod differential {
+    /// `differential.v1`.
+    pub mod v1 {
+        capacitor::include_proto!("differential.v1");
+    }
+}
+
 /// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -137,7 +137,9 @@ fn cel_list_compiles(rules: &RuleValue, value: &FieldType, schema: &Schema) -> b
 }
 
 fn is_unsupported(path: &str) -> bool {
-    path.split('.').any(|step| step == "cel") || path.contains('[')
+    path.split('.')
+        .any(|step| step == "cel" || step == "cel_expression")
+        || path.contains('[')
 }
 
 /// `` `app.v1.User.email` (field 2): (buf.validate.field).string.min_len`` followed by `rest`.

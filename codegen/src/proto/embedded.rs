@@ -7,9 +7,9 @@ pub const OPTIONS_PROTO_NAME: &str = "capacitor/v1/options.proto";
 /// The text of `capacitor/v1/options.proto`.
 pub const OPTIONS_PROTO: &str = include_str!("../../schemas/capacitor/v1/options.proto");
 
-/// `buf/validate/validate.proto`: Capacitor's own compatible declaration of protovalidate's rules.
+/// `buf/validate/validate.proto`: protovalidate's rule vocabulary, upstream's own file (Apache-2.0, v1.1+).
 pub const VALIDATE_PROTO_NAME: &str = "buf/validate/validate.proto";
-/// The text of Capacitor's `buf/validate/validate.proto`.
+/// The text of the embedded `buf/validate/validate.proto`.
 pub const VALIDATE_PROTO: &str = include_str!("../../schemas/buf/validate/validate.proto");
 
 /// Resolves the embedded files after the user's include paths (so a user's own copy wins, as with protoc).

@@ -201,6 +201,26 @@ pub fn is_tuuid(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A fully-qualified Protobuf name (`pkg.v1.Message`): dot-separated identifiers of ASCII letters, digits and
+/// `_`, none starting with a digit; with `leading_dot`, the name must start with a `.` (`.pkg.v1.Message`).
+pub fn is_protobuf_fqn(s: &str, leading_dot: bool) -> bool {
+    let name = if leading_dot {
+        match s.strip_prefix('.') {
+            Some(rest) => rest,
+            None => return false,
+        }
+    } else {
+        s
+    };
+    name.split('.').all(|ident| {
+        let mut bytes = ident.bytes();
+        bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
 /// A ULID: 26 characters of Crockford base32 (digits and letters except I, L, O, U, either case), the first
 /// one `0`–`7` so the value fits in 128 bits.
 pub fn is_ulid(s: &str) -> bool {
@@ -564,6 +584,19 @@ mod tests {
         assert!(!is_ulid("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"));
         assert!(!is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"));
         assert!(!is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FA"));
+    }
+
+    #[test]
+    fn protobuf_names() {
+        assert!(is_protobuf_fqn("buf.validate.FieldRules", false));
+        assert!(is_protobuf_fqn("_x9", false));
+        assert!(!is_protobuf_fqn(".buf.validate", false));
+        assert!(!is_protobuf_fqn("buf..validate", false));
+        assert!(!is_protobuf_fqn("buf.9x", false));
+        assert!(!is_protobuf_fqn("buf.", false));
+        assert!(is_protobuf_fqn(".buf.validate", true));
+        assert!(!is_protobuf_fqn("buf.validate", true));
+        assert!(!is_protobuf_fqn(".", true));
     }
 
     #[test]

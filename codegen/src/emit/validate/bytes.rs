@@ -78,6 +78,7 @@ impl Gen<'_> {
                 quote!(#b.len() == 16),
                 "value must be a valid IPv6 address",
             ),
+            ("uuid", quote!(#b.len() == 16), "value must be a valid UUID"),
         ] {
             if r.flag(name) {
                 out.push(self.format_rule(&b, name, name, message, &quote!((#cond))));

@@ -78,7 +78,7 @@ impl Gen<'_> {
         }
         self.in_not_in(&mut out, &s, r, &str_lit);
         let fmt = quote!(#rt::validate::format);
-        let formats: [(&str, TokenStream, &str); 17] = [
+        let formats: [(&str, TokenStream, &str); 20] = [
             (
                 "email",
                 quote!(#fmt::is_email(#s)),
@@ -124,6 +124,21 @@ impl Gen<'_> {
                 "tuuid",
                 quote!(#fmt::is_tuuid(#s)),
                 "value must be a valid trimmed UUID",
+            ),
+            (
+                "ulid",
+                quote!(#fmt::is_ulid(#s)),
+                "value must be a valid ULID",
+            ),
+            (
+                "protobuf_fqn",
+                quote!(#fmt::is_protobuf_fqn(#s, false)),
+                "value must be a valid fully-qualified Protobuf name",
+            ),
+            (
+                "protobuf_dot_fqn",
+                quote!(#fmt::is_protobuf_fqn(#s, true)),
+                "value must be a valid fully-qualified Protobuf name with a leading dot",
             ),
             (
                 "ip_with_prefixlen",
