@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The packaged crates keep their version while their code changes, and cargo takes a registry crate's build as
+# fresh by its version: a verification would reuse what an earlier run of this script built from older tarballs
+# (on a machine that ran it before; a clean checkout has none). Forget our crates' builds first; the
+# dependencies' stay, so this costs only our own crates.
+cargo clean -q -p capacitor-schema -p capacitor-macros -p capacitor -p capacitor-codegen
+
 # `--allow-dirty`: the point is the tarball's contents, not the state of the checkout running the check.
 cargo package --allow-dirty --locked \
   -p capacitor-schema -p capacitor-macros -p capacitor -p capacitor-codegen "$@"

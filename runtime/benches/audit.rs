@@ -14,9 +14,11 @@ use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::{Repository, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+
+#[path = "support/ready.rs"]
+mod support_ready;
+use support_ready::ready;
 
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
 #[capacitor(
@@ -57,18 +59,6 @@ impl Record for User {
 }
 
 const ROWS: i64 = 1000;
-
-/// Polls a future that never suspends (an L1 hit) to completion.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("an L1 hit does not suspend"),
-    }
-}
 
 fn audit(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -12,8 +12,6 @@ use capacitor::pii::{KeyRing, SecretKey};
 use capacitor::{Repository, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 const ROWS: i64 = 1_000;
 
@@ -65,19 +63,12 @@ mod users {
 }
 use users::*;
 
+#[path = "support/ready.rs"]
+mod support_ready;
+use support_ready::ready;
+
 fn ring() -> KeyRing {
     KeyRing::new(vec![(1, SecretKey::from_bytes([7; 32]))]).unwrap()
-}
-
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("an L1 hit does not wait"),
-    }
 }
 
 fn sqlite(c: &mut Criterion) {

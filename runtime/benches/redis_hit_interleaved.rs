@@ -17,45 +17,11 @@ use prost::Message;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(
-    table = "users",
-    consistency = "strong",
-    cache(ttl = "60s", max_entries = 100000)
-)]
-struct Strong {
-    #[prost(int64, tag = "1")]
-    #[capacitor(primary_key)]
-    id: i64,
-    #[prost(string, tag = "2")]
-    email: String,
-    #[prost(int64, tag = "3")]
-    created_at: i64,
-}
-impl Record for Strong {
-    type Key = i64;
-    fn key(&self) -> i64 {
-        self.id
-    }
-    fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
-        out.column(key);
-    }
-    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
-        columns.column()
-    }
-    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
-        out.column(&self.id);
-        out.column(&self.email);
-        out.column(&self.created_at);
-    }
-    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
-        Ok(Strong {
-            id: columns.column()?,
-            email: columns.column()?,
-            created_at: columns.column()?,
-        })
-    }
-}
+#[path = "support/user_entity.rs"]
+#[macro_use]
+mod support_user_entity;
+
+user_entity!(Strong, "strong");
 
 const ROWS: i64 = 1000;
 
@@ -77,13 +43,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         for id in 0..ROWS {
-            repo.put(Strong {
-                id,
-                email: format!("user{id}@example.com"),
-                created_at: id,
-            })
-            .await
-            .unwrap();
+            repo.put(Strong::new(id)).await.unwrap();
             let cached = repo.get(&id).await.unwrap();
             let mut payload = format!("{:016x}L", cached.version).into_bytes();
             payload.extend(cached.value.encode_to_vec());

@@ -32,60 +32,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message;
 use sqlx::Row;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
-// `tt`, not `literal`: the derive does not look inside the invisible group a `literal` fragment becomes.
-macro_rules! user_entity {
-    ($name:ident, $consistency:tt) => {
-        #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-        #[capacitor(table = "users", consistency = $consistency, cache(ttl = "60s", max_entries = 100000))]
-        struct $name {
-            #[prost(int64, tag = "1")]
-            #[capacitor(primary_key)]
-            id: i64,
-            #[prost(string, tag = "2")]
-            email: String,
-            #[prost(int64, tag = "3")]
-            created_at: i64,
-        }
-
-        impl Record for $name {
-            type Key = i64;
-            fn key(&self) -> i64 {
-                self.id
-            }
-            fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
-                out.column(key);
-            }
-            fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
-                columns.column()
-            }
-            fn write_row<W: ColumnWriter>(&self, out: &mut W) {
-                out.column(&self.id);
-                out.column(&self.email);
-                out.column(&self.created_at);
-            }
-            fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
-                Ok($name {
-                    id: columns.column()?,
-                    email: columns.column()?,
-                    created_at: columns.column()?,
-                })
-            }
-        }
-
-        impl $name {
-            fn new(id: i64) -> Self {
-                $name {
-                    id,
-                    email: format!("user{id}@example.com"),
-                    created_at: id,
-                }
-            }
-        }
-    };
-}
+#[path = "support/user_entity.rs"]
+#[macro_use]
+mod support_user_entity;
+#[path = "support/ready.rs"]
+mod support_ready;
+use support_ready::ready;
 
 user_entity!(Eventual, "eventual");
 user_entity!(Strong, "strong");
@@ -111,18 +64,6 @@ fn hand_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Strong, i64)> {
         },
         row.get(3)?,
     ))
-}
-
-/// Polls a future that completes without waiting (an L1 hit) once.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("an L1 hit does not wait"),
-    }
 }
 
 fn l1_hit(c: &mut Criterion) {
