@@ -161,8 +161,15 @@ fn name(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
         if at > 0 {
             f.write_char(' ')?;
         }
-        for upper in initial.to_uppercase() {
-            f.write_char(upper)?;
+        // Capitalized when the capital is letters only (`ß` → `SS`); some capitals are a letter and a combining
+        // mark (`ὐ` → `Υ̓`), and those keep the letter as written.
+        let upper = initial.to_uppercase();
+        if upper.clone().all(char::is_alphabetic) {
+            for capital in upper {
+                f.write_char(capital)?;
+            }
+        } else {
+            f.write_char(initial)?;
         }
         f.write_char('.')?;
     }
@@ -325,6 +332,8 @@ mod tests {
             "A. A. K."
         );
         assert_eq!(mask(Pii::Name, "Émile ßtraße (Zola)"), "É. SS. Z.");
+        // `ὐ`'s capital is `Υ` plus a combining mark: the letter stays as written.
+        assert_eq!(mask(Pii::Name, "ὐ"), "ὐ.");
         for malformed in ["", "   ", "1234 5678", "--"] {
             assert_eq!(mask(Pii::Name, malformed), REDACTED, "{malformed}");
         }
