@@ -9,9 +9,10 @@
 #   full     every file under google/ and grafeas/ (7,207 files)
 #
 # Each tool runs RUNS times (default 3) into a fresh directory; the medians of wall time and of peak RSS
-# (`/usr/bin/time -v`) and the output bytes are printed with capgen's ratio to the baseline. `--compile` also
-# builds each output as a crate (`cargo build`, debug, dependencies built first) RUNS times and prints the
-# medians of those build times. Both tools are built in release mode first.
+# (`/usr/bin/time -v`) and the output bytes are printed with capgen's ratio to the baseline, then capgen's
+# incremental case: `generate` again and `check`, RUNS times each, over the unchanged output of its last run.
+# `--compile` also builds each output as a crate (`cargo build`, debug, dependencies built first) RUNS times
+# and prints the medians of those build times. Both tools are built in release mode first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -76,6 +77,21 @@ measure() {
 cd "$root"
 measure baseline "$work/out-prost" "$baseline" generate --out "$work/out-prost" -I . -- "${files[@]}"
 measure capgen "$work/out-capgen" "$capgen" generate -I . --out "$work/out-capgen" "${files[@]}"
+
+# rerun NAME CMD...: RUNS runs over the output the last full run left (nothing changed); sets NAME_wall.
+rerun() {
+  local name=$1
+  shift
+  local walls=()
+  for _ in $(seq "$runs"); do
+    read -r wall _ < <(timed "$@")
+    walls+=("$wall")
+    echo "  $name: ${wall}s" >&2
+  done
+  printf -v "${name}_wall" '%s' "$(printf '%s\n' "${walls[@]}" | median)"
+}
+rerun unchanged "$capgen" generate -I . --out "$work/out-capgen" "${files[@]}"
+rerun check "$capgen" check -I . --out "$work/out-capgen" "${files[@]}"
 cd "$repo"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
@@ -85,6 +101,9 @@ printf '%-26s %14s %14s %8s\n' "" "capgen" "protox+prost" "ratio"
 printf '%-26s %14s %14s %8s\n' "wall time (s)" "$capgen_wall" "$baseline_wall" "$(ratio "$capgen_wall" "$baseline_wall")×"
 printf '%-26s %14s %14s %8s\n' "peak RSS (MB)" "$((capgen_rss / 1024))" "$((baseline_rss / 1024))" "$(ratio "$capgen_rss" "$baseline_rss")×"
 printf '%-26s %14s %14s %8s\n' "output (bytes)" "$capgen_bytes" "$baseline_bytes" "$(ratio "$capgen_bytes" "$baseline_bytes")×"
+echo "incremental, nothing changed: capgen against its own full run (wall time, s)"
+printf '%-26s %14s %14s %8s\n' "second generate" "$unchanged_wall" "$capgen_wall" "$(ratio "$unchanged_wall" "$capgen_wall")×"
+printf '%-26s %14s %14s %8s\n' "check" "$check_wall" "$capgen_wall" "$(ratio "$check_wall" "$capgen_wall")×"
 
 [ "$compile" = yes ] || exit 0
 

@@ -28,6 +28,9 @@ pub struct Generated {
     pub schema: Schema,
     /// Every input file read from disk.
     pub inputs: Vec<PathBuf>,
+    /// Every file of the schema by import name, imports included, with the path it was read from (`None`:
+    /// built in, or taken from a descriptor set).
+    pub sources: Vec<(String, Option<PathBuf>)>,
     /// Rules skipped because they are not supported yet (with `allow_unsupported_rules`), one line each
     /// (`file:line:col: …`).
     pub warnings: Vec<String>,
@@ -159,10 +162,16 @@ pub fn generate_with_progress(
         progress,
     )?;
     let files = generate_dtos(&loaded, &schema, options, progress)?;
+    let sources = loaded
+        .sources
+        .iter()
+        .map(|(name, source)| (name.clone(), source.path.clone()))
+        .collect();
     Ok(Generated {
         files,
         schema,
         inputs: loaded.inputs,
+        sources,
         warnings,
         refused,
     })

@@ -37,6 +37,8 @@ mod builder;
 #[cfg(feature = "proto")]
 mod error;
 #[cfg(feature = "proto")]
+pub mod fingerprint;
+#[cfg(feature = "proto")]
 pub mod generate;
 #[cfg(feature = "proto")]
 pub mod inspect;

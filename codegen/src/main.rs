@@ -2,6 +2,7 @@
 
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::emit::rust::RuntimePath;
+use capacitor_codegen::fingerprint::{self, Fingerprint};
 use capacitor_codegen::generate::{
     DtoOptions, Generated, Progress, generate, generate_with_progress, load_schema_with,
 };
@@ -13,7 +14,7 @@ use capacitor_codegen::proto::{Input, Loaded};
 use capacitor_codegen::{Error, inspect, migrate};
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,10 @@ enum Command {
         /// Directory to write into (created if missing). Files are written all or none.
         #[arg(long, short = 'o', value_name = "DIR")]
         out: PathBuf,
+        /// Generates even when the inputs, options and outputs match the fingerprint of the last run
+        /// (`DIR/.capgen-fingerprint`), which otherwise ends the run early as "up to date".
+        #[arg(long)]
+        force: bool,
     },
     /// Exits 1 when a generated file in --out is missing or stale (for CI, like `cargo fmt --check`).
     #[command(
@@ -48,6 +53,9 @@ enum Command {
         /// Directory the generated files live in.
         #[arg(long, short = 'o', value_name = "DIR")]
         out: PathBuf,
+        /// Generates and compares even when the fingerprint of the last `generate` shows nothing changed.
+        #[arg(long)]
+        force: bool,
     },
     /// Prints the schema's entities: keys, indexes, PII fields, backend, cache and consistency.
     #[command(
@@ -234,19 +242,57 @@ impl InputArgs {
                     .collect(),
                 origin: path.clone(),
             },
-            None => {
-                // With no -I, resolve imports from the current directory, as protoc does.
-                let includes = if self.includes.is_empty() {
-                    vec![PathBuf::from(".")]
-                } else {
-                    self.includes.clone()
-                };
-                Input::Files {
-                    includes,
-                    files: self.files.clone(),
-                }
-            }
+            None => Input::Files {
+                includes: self.include_path(),
+                files: self.files.clone(),
+            },
         })
+    }
+
+    /// The include path imports resolve through: with no -I, the current directory, as protoc does; with a
+    /// descriptor set, none.
+    fn include_path(&self) -> Vec<PathBuf> {
+        match (&self.descriptor_set_in, self.includes.is_empty()) {
+            (Some(_), _) => Vec::new(),
+            (None, true) => vec![PathBuf::from(".")],
+            (None, false) => self.includes.clone(),
+        }
+    }
+
+    /// The tool and every argument that shapes the output, for the fingerprint; `None` when capgen cannot
+    /// identify its own executable (then every run generates).
+    fn fingerprint_key(&self) -> Option<String> {
+        let InputArgs {
+            includes,
+            descriptor_set_in,
+            runtime_crate,
+            allow_unsupported_rules,
+            editions_compiler,
+            files,
+        } = self;
+        Some(format!(
+            "{}; includes {includes:?}; descriptor set {descriptor_set_in:?}; runtime crate {runtime_crate}; \
+             allow unsupported rules {allow_unsupported_rules}; editions compiler {editions_compiler:?}; \
+             files {files:?}",
+            fingerprint::tool_identity()?
+        ))
+    }
+
+    /// The fingerprint kept in `out` when it shows that generating again would change nothing.
+    fn unchanged_since_last_run(&self, out: &Path) -> Option<Fingerprint> {
+        let key = self.fingerprint_key()?;
+        Fingerprint::load(out).filter(|last| last.is_current(&key, &self.include_path(), out))
+    }
+
+    /// Records what this run read and wrote in `out`, so that the next run can end early.
+    fn record_fingerprint(&self, out: &Path, generated: &Generated) -> Result<(), Error> {
+        let Some(key) = self.fingerprint_key() else {
+            return Ok(());
+        };
+        let also_read: Vec<PathBuf> = self.descriptor_set_in.iter().cloned().collect();
+        let fingerprint = Fingerprint::record(key, generated, &also_read)?;
+        write_all(out, &[fingerprint.to_file()])?;
+        Ok(())
     }
 
     fn options(&self) -> Result<DtoOptions, Error> {
@@ -341,12 +387,24 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Migrate(command) => migrate_command(command),
-        Command::Generate { input, out } => {
+        Command::Generate { input, out, force } => {
+            if !force && let Some(last) = input.unchanged_since_last_run(&out) {
+                for warning in &last.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                say(&format!(
+                    "capgen: {} file(s) in {} up to date (inputs, options and outputs unchanged)",
+                    last.written.len(),
+                    out.display()
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
             let generated = generate_showing_progress(&input)?;
             for warning in &generated.warnings {
                 eprintln!("warning: {warning}");
             }
             let written = write_all(&out, &generated.files)?;
+            input.record_fingerprint(&out, &generated)?;
             say(&format!(
                 "capgen: {} file(s) generated in {} ({} changed)",
                 generated.files.len(),
@@ -358,7 +416,10 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             std::mem::forget(generated);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { input, out } => {
+        Command::Check { input, out, force } => {
+            if !force && input.unchanged_since_last_run(&out).is_some() {
+                return Ok(ExitCode::SUCCESS);
+            }
             let generated = generate_showing_progress(&input)?;
             let stale = stale_files(&out, &generated.files);
             // As in `generate`: the process ends here, so the exit frees it all at once.

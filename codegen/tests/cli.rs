@@ -122,6 +122,7 @@ fn a_bad_schema_leaves_earlier_output_untouched() {
     let out = tempfile::tempdir().unwrap();
     assert!(generate_into(out.path()).status.success());
     let before = fs::read(out.path().join("app.v1.rs")).unwrap();
+    let fingerprint = fs::read(out.path().join(".capgen-fingerprint")).unwrap();
     let output = capgen(&[
         "generate",
         "-I",
@@ -131,12 +132,22 @@ fn a_bad_schema_leaves_earlier_output_untouched() {
         "tests/bad_input/two_primary_keys.proto",
     ]);
     assert_eq!(output.status.code(), Some(1));
-    let names: Vec<_> = fs::read_dir(out.path())
+    let mut names: Vec<_> = fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["app.v1.rs"], "only the earlier file remains");
+    names.sort();
+    assert_eq!(
+        names,
+        [".capgen-fingerprint", "app.v1.rs"],
+        "only the earlier files remain"
+    );
     assert_eq!(fs::read(out.path().join("app.v1.rs")).unwrap(), before);
+    assert_eq!(
+        fs::read(out.path().join(".capgen-fingerprint")).unwrap(),
+        fingerprint,
+        "the earlier run's fingerprint stays"
+    );
 }
 
 #[test]
@@ -173,7 +184,17 @@ fn generate_is_byte_stable_and_check_catches_stale_and_missing_files() {
     let dir = out.path().to_str().unwrap();
     assert!(generate_into(out.path()).status.success());
     let first = fs::read(out.path().join("app.v1.rs")).unwrap();
-    assert!(generate_into(out.path()).status.success());
+    // --force: generate again rather than trust the fingerprint.
+    let again = capgen(&[
+        "generate",
+        "--force",
+        "-I",
+        QUICKSTART_INCLUDE,
+        "--out",
+        dir,
+        QUICKSTART,
+    ]);
+    assert!(stderr(&again).contains("generated"), "{}", stderr(&again));
     assert_eq!(
         fs::read(out.path().join("app.v1.rs")).unwrap(),
         first,
@@ -206,6 +227,90 @@ fn generate_is_byte_stable_and_check_catches_stale_and_missing_files() {
         "{}",
         stderr(&missing)
     );
+}
+
+/// A copy of the quickstart schema under `root/b` (imported through `-I root/a -I root/b`), so a test can
+/// change inputs and shadow them earlier on the include path.
+fn incremental_fixture(root: &Path) -> [String; 2] {
+    let schema = root.join("b/app/v1/user.proto");
+    fs::create_dir_all(schema.parent().unwrap()).unwrap();
+    fs::create_dir_all(root.join("a")).unwrap();
+    fs::copy(repo().join(QUICKSTART), &schema).unwrap();
+    [root.join("a"), root.join("b")].map(|p| p.to_str().unwrap().to_string())
+}
+
+/// One run over the fixture: the exit status and stderr.
+fn run_incremental(
+    command: &str,
+    includes: &[String; 2],
+    out: &Path,
+    extra: &[&str],
+) -> (bool, String) {
+    let schema = Path::new(&includes[1]).join("app/v1/user.proto");
+    let mut args = vec![command, "-I", &includes[0], "-I", &includes[1]];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap(), schema.to_str().unwrap()]);
+    let output = capgen(&args);
+    (output.status.success(), stderr(&output))
+}
+
+#[test]
+fn an_unchanged_second_run_ends_early_and_any_change_generates_again() {
+    let root = tempfile::tempdir().unwrap();
+    let includes = incremental_fixture(root.path());
+    let out = root.path().join("gen");
+    let generated = out.join("app.v1.rs");
+    let run = |command: &str, extra: &[&str]| run_incremental(command, &includes, &out, extra);
+    let up_to_date = |(ok, err): (bool, String)| {
+        assert!(ok, "{err}");
+        err.contains("up to date")
+    };
+
+    assert!(!up_to_date(run("generate", &[])), "the first run generates");
+    let first = fs::read_to_string(&generated).unwrap();
+    assert!(out.join(".capgen-fingerprint").is_file());
+    assert!(up_to_date(run("generate", &[])), "nothing changed");
+    let (ok, err) = run("check", &[]);
+    assert!(ok && err.is_empty(), "check of unchanged output: {err}");
+
+    // An output edited or deleted by hand is never trusted: check fails, generate restores it.
+    fs::write(&generated, format!("{first}// hand edit\n")).unwrap();
+    let (ok, err) = run("check", &[]);
+    assert!(!ok && err.contains("app.v1.rs: stale"), "{err}");
+    assert!(!up_to_date(run("generate", &[])));
+    assert_eq!(fs::read_to_string(&generated).unwrap(), first);
+    fs::remove_file(&generated).unwrap();
+    assert!(!up_to_date(run("generate", &[])));
+    assert_eq!(fs::read_to_string(&generated).unwrap(), first);
+    assert!(up_to_date(run("generate", &[])));
+
+    // An edited input.
+    let schema = root.path().join("b/app/v1/user.proto");
+    let text = fs::read_to_string(&schema).unwrap();
+    fs::write(&schema, format!("{text}\n// a comment\n")).unwrap();
+    assert!(!up_to_date(run("generate", &[])), "an input changed");
+    assert!(up_to_date(run("generate", &[])));
+
+    // A changed option.
+    assert!(!up_to_date(run("generate", &["--runtime-crate", "::cap"])));
+    assert!(fs::read_to_string(&generated).unwrap().contains("::cap::"));
+    assert!(up_to_date(run("generate", &["--runtime-crate", "::cap"])));
+    assert!(!up_to_date(run("generate", &[])));
+
+    // A file earlier on the include path now shadows an import (here the built-in options): protoc and
+    // capgen would read that one.
+    let vendored = capgen(&["protos", "--out", &includes[0]]);
+    assert!(vendored.status.success(), "{}", stderr(&vendored));
+    assert!(
+        !up_to_date(run("generate", &[])),
+        "the import resolves elsewhere"
+    );
+    assert!(up_to_date(run("generate", &[])));
+
+    // --force always generates; check --force always compares.
+    assert!(!up_to_date(run("generate", &["--force"])));
+    let (ok, err) = run("check", &["--force"]);
+    assert!(ok && err.is_empty(), "{err}");
 }
 
 #[test]
@@ -268,6 +373,7 @@ fn a_descriptor_set_generates_only_the_files_named() {
     let mut names: Vec<String> = fs::read_dir(&every)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != ".capgen-fingerprint")
         .collect();
     names.sort();
     assert_eq!(names, ["e2e.legacy.rs", "e2e.v1.rs"]);
@@ -285,6 +391,7 @@ fn a_descriptor_set_generates_only_the_files_named() {
     let names: Vec<String> = fs::read_dir(&named)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != ".capgen-fingerprint")
         .collect();
     assert_eq!(names, ["e2e.legacy.rs"]);
     assert_eq!(

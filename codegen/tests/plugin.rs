@@ -91,10 +91,13 @@ fn capgen_generate(work: &Path) -> Vec<(String, String)> {
     files(&out_dir)
 }
 
+/// The generated files in `dir` by name: capgen's fingerprint of its run is not generated code (and the plugin
+/// keeps none: protoc owns its output directory).
 fn files(dir: &Path) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
+        .filter(|e| e.file_name() != ".capgen-fingerprint")
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),
