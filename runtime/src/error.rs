@@ -103,6 +103,19 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A stored encrypted value did not decrypt: its ciphertext was moved from another row, field or entity,
+    /// was tampered with, or is under a key the store's key ring lacks or holds other bytes for. The source
+    /// names the entity, field and key id, never the value; match it to tell a key problem
+    /// ([`PiiError::UnknownKeyId`](crate::pii::PiiError::UnknownKeyId)) from a bad ciphertext
+    /// ([`PiiError::Authentication`](crate::pii::PiiError::Authentication)).
+    #[error("{entity}: a stored encrypted value cannot be read: {source}")]
+    Encryption {
+        /// The entity's message name.
+        entity: &'static str,
+        /// Why it did not decrypt.
+        #[source]
+        source: crate::pii::PiiError,
+    },
     /// A tier did not answer within its timeout.
     #[error("{entity}: {tier} timed out after {after:?}")]
     Timeout {
@@ -221,18 +234,41 @@ fn unique_index(schema: &'static EntitySchema, constraint: &str) -> Option<&'sta
         .map(|i| i.name)
 }
 
-/// A stored row that does not decode into its entity (corrupt bytes, a column of the wrong type).
+/// A stored row that does not decode into its entity (corrupt bytes, a column of the wrong type, an encrypted
+/// column that does not decrypt).
 ///
 /// Carries a description of the column or encoding, never the value.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot decode stored {what}")]
 pub struct DecodeError {
     what: String,
+    /// Set when an encrypted column did not decrypt: the store reports it as [`Error::Encryption`].
+    #[source]
+    encryption: Option<crate::pii::PiiError>,
 }
 
 impl DecodeError {
     /// A decode error describing which column or encoding failed, without its value.
     pub fn new(what: impl Into<String>) -> Self {
-        DecodeError { what: what.into() }
+        DecodeError {
+            what: what.into(),
+            encryption: None,
+        }
+    }
+
+    /// An encrypted column that did not decrypt (moved ciphertext, wrong or unknown key).
+    pub(crate) fn encryption(error: crate::pii::PiiError) -> Self {
+        DecodeError {
+            what: "encrypted column".to_owned(),
+            encryption: Some(error),
+        }
+    }
+
+    /// The decryption failure, for the store to report as [`Error::Encryption`].
+    pub(crate) fn into_encryption(self) -> Result<crate::pii::PiiError, DecodeError> {
+        match self.encryption {
+            Some(error) => Ok(error),
+            None => Err(self),
+        }
     }
 }

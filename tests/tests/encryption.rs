@@ -12,7 +12,7 @@ mod pii {
     }
 }
 
-use capacitor::pii::{KeyRing, SecretKey};
+use capacitor::pii::{KeyRing, PiiError, SecretKey};
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
 use capacitor_codegen::ddl::{Dialect, render, table};
@@ -317,6 +317,19 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
     )
     .await;
     let moved = store.get::<Patient>(&"p1".to_owned()).await.unwrap_err();
+    assert!(
+        matches!(
+            &moved,
+            Error::Encryption {
+                source: PiiError::Authentication {
+                    field_number: 2,
+                    ..
+                },
+                ..
+            }
+        ),
+        "a typed error: {moved:?}"
+    );
     let text = format!("{moved} {moved:?}");
     assert!(
         text.contains("pii.v1.Patient.national_id (field 2)"),
@@ -333,6 +346,16 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
     );
     let unknown = store.with_keyring(&ring(&[(2, 7)]));
     let error = unknown.get::<Patient>(&"p2".to_owned()).await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Encryption {
+                source: PiiError::UnknownKeyId { key_id: 1, .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     let text = error.to_string();
     assert!(
         text.contains("key id 1") && text.contains("national_id"),

@@ -58,7 +58,13 @@ impl StoreFailure for sqlx::Error {
 
 impl StoreFailure for DecodeError {
     fn into_error(self, schema: &'static EntitySchema) -> Error {
-        Error::backend(schema.message, Tier::Store, self)
+        match self.into_encryption() {
+            Ok(source) => Error::Encryption {
+                entity: schema.message,
+                source,
+            },
+            Err(decode) => Error::backend(schema.message, Tier::Store, decode),
+        }
     }
 }
 

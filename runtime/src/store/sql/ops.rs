@@ -226,7 +226,7 @@ macro_rules! sql_store {
                     let plaintext = ciphertext
                         .map(|c| open.keys.open(field, &open.row_key, &c))
                         .transpose()
-                        .map_err(|e| DecodeError::new(e.to_string()))?;
+                        .map_err(DecodeError::encryption)?;
                     return T::unseal(plaintext);
                 }
                 T::$read(self.row, &mut self.index)?
