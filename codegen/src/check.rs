@@ -36,6 +36,7 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
             index_fits_field(message, field, index.value, &index.origin, out);
         }
         encrypted_field_is_not_a_key(message, field, out);
+        blind_index_bits_fit(message, field, out);
     }
     for index in &entity.indexes {
         composite_index_is_sound(message, index, out);
@@ -228,6 +229,46 @@ fn encrypted_field_is_not_a_key(message: &Message, field: &Field, out: &mut Vec<
     }
 }
 
+/// `blind_index_bits` sets the width of a secondary blind index: 1 to 256 bits, on an encrypted field whose one
+/// index is secondary (a unique index keeps all 256 bits, and a field without an index has no blind index).
+fn blind_index_bits_fit(message: &Message, field: &Field, out: &mut Vec<Diagnostic>) {
+    let Some(bits) = &field.options.blind_index_bits else {
+        return;
+    };
+    let encrypted = field.options.encrypt.as_ref().is_some_and(|e| e.value);
+    let index = field.options.index.as_ref().map(|i| i.value);
+    let problem = if !(1..=256).contains(&bits.value) {
+        Some(("must be 1 to 256", "out of range"))
+    } else if !encrypted {
+        Some((
+            "needs `encrypt` (only an encrypted field has a blind index)",
+            "blind index width on a plain field",
+        ))
+    } else if index == Some(IndexKind::Unique) {
+        Some((
+            "has no effect with a unique index, which keeps all 256 bits so the database can enforce uniqueness",
+            "blind index width on a unique index",
+        ))
+    } else if index != Some(IndexKind::Secondary) {
+        Some((
+            "needs a secondary index on the field (without an index there is no blind index)",
+            "blind index width without an index",
+        ))
+    } else {
+        None
+    };
+    if let Some((problem, label)) = problem {
+        out.push(
+            Diagnostic::new(
+                &bits.origin,
+                format!("{}: `blind_index_bits` {problem}", field_name(message, field)),
+                label,
+            )
+            .help("see docs/pii.md, Blind indexes, for how the width trades false positives against leakage"),
+        );
+    }
+}
+
 /// A composite index over an encrypted field would need a blind index over several fields; only single-field
 /// indexes get one.
 fn composite_index_has_no_encrypted_field(
@@ -372,7 +413,7 @@ fn unique_index_names(message: &Message, entity: &EntityOptions, out: &mut Vec<D
     }
 }
 
-/// `index`, `column`, `encrypt` and `ignore` describe storage; on a message that is not an entity they would be
+/// `index`, `column`, `encrypt` (with `blind_index_bits`) and `ignore` describe storage; on a message that is not an entity they would be
 /// silently ignored, which usually means the entity option was forgotten.
 fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
     for field in &message.fields {
@@ -381,11 +422,13 @@ fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
             .index
             .as_ref()
             .map(|i| &i.origin)
-            .or(o.encrypt.as_ref().map(|e| &e.origin));
+            .or(o.encrypt.as_ref().map(|e| &e.origin))
+            .or(o.blind_index_bits.as_ref().map(|b| &b.origin));
         let used = o.index.is_some()
             || o.column.is_some()
             || o.ignore
-            || o.encrypt.as_ref().is_some_and(|e| e.value);
+            || o.encrypt.as_ref().is_some_and(|e| e.value)
+            || o.blind_index_bits.is_some();
         if used {
             out.push(
                 Diagnostic::new(

@@ -240,6 +240,8 @@ pub struct FieldOptions {
     pub pii: Option<Pii>,
     pub index: Option<Declared<IndexKind>>,
     pub encrypt: Option<Declared<bool>>,
+    /// The width of an encrypted field's secondary blind index, when declared (checked to be 1..=256).
+    pub blind_index_bits: Option<Declared<u32>>,
     pub column: Option<String>,
     pub ignore: bool,
 }
@@ -492,6 +494,13 @@ impl capacitor_schema::StoredField for Field {
     }
     fn encrypted(&self) -> bool {
         self.options.encrypt.as_ref().is_some_and(|e| e.value)
+    }
+    fn blind_index_bits(&self) -> Option<u16> {
+        // `check` refuses widths outside 1..=256 before any layout is asked for.
+        self.options
+            .blind_index_bits
+            .as_ref()
+            .and_then(|b| u16::try_from(b.value).ok())
     }
 }
 

@@ -7,6 +7,7 @@
 //! not only the annotated top-level fields.
 
 use crate::ir::{Consistency, Field, FieldType, IndexKind, Label, Pii, Schema};
+use capacitor_schema::columns::blind_index_width;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::{self, Write};
@@ -61,6 +62,10 @@ pub struct PiiField {
     pub encrypted: bool,
     /// The index over this column, if any: an index over plaintext PII is itself plaintext PII.
     pub index: Option<IndexKind>,
+    /// For an encrypted, indexed field, how many bits its blind index tokens keep (256 for a unique index; a
+    /// secondary one's `blind_index_bits`, 16 by default): fewer bits, more false positives, less linkage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind_index_bits: Option<u16>,
     /// Whether the field is (part of) the primary key, so its value also names cache entries.
     pub in_primary_key: bool,
     /// What `capacitor::pii::mask` shows for this kind.
@@ -157,6 +162,12 @@ impl PiiReport {
                             kind: kind.short_name(),
                             encrypted,
                             index: index_of(field),
+                            blind_index_bits: match index_of(field) {
+                                Some(kind) if encrypted => {
+                                    Some(blind_index_width(field, kind == IndexKind::Unique))
+                                }
+                                _ => None,
+                            },
                             in_primary_key: primary_key.contains(&field.number),
                             masked: mask_description(kind),
                             held_in: holdings(l1, ttl_ms, encrypted),
@@ -279,7 +290,10 @@ impl PiiReport {
                 let index = match (p.index, p.encrypted) {
                     (None, _) => "-".to_string(),
                     (Some(kind), false) => format!("{} (plaintext)", kind_name(kind)),
-                    (Some(kind), true) => format!("{} (blind index)", kind_name(kind)),
+                    (Some(kind), true) => match p.blind_index_bits {
+                        Some(bits) => format!("{} (blind index, {bits} bits)", kind_name(kind)),
+                        None => format!("{} (blind index)", kind_name(kind)),
+                    },
                 };
                 let held = p
                     .held_in

@@ -633,6 +633,51 @@ fn report_finds_pii_in_keys_nested_messages_and_caches() {
 }
 
 #[test]
+fn report_gives_each_blind_index_its_width() {
+    let output = capgen(&[
+        "report",
+        "--json",
+        "-I",
+        "tests/proto",
+        "tests/proto/pii/v1/patient.proto",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let patient = &json["entities"][0];
+    let field = |path: &str| {
+        patient["pii"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"] == path)
+            .unwrap_or_else(|| panic!("{path} in {patient}"))
+            .clone()
+    };
+    assert_eq!(
+        field("email")["blind_index_bits"],
+        256,
+        "a unique blind index keeps the whole MAC"
+    );
+    assert_eq!(
+        field("city")["blind_index_bits"],
+        24,
+        "the field's own width"
+    );
+    assert!(
+        field("national_id").get("blind_index_bits").is_none(),
+        "not indexed"
+    );
+    let markdown = capgen(&[
+        "report",
+        "-I",
+        "tests/proto",
+        "tests/proto/pii/v1/patient.proto",
+    ]);
+    let text = String::from_utf8(markdown.stdout).unwrap();
+    assert!(text.contains("secondary (blind index, 24 bits)"), "{text}");
+}
+
+#[test]
 fn report_deny_unencrypted_pii_lists_every_plaintext_field_and_exits_1() {
     let output = capgen(&[
         "report",

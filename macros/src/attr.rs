@@ -108,6 +108,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) unique: Flag,
     pub(crate) pii: Attr<Pii>,
     pub(crate) encrypt: Flag,
+    pub(crate) blind_index_bits: Attr<u64>,
     pub(crate) column: Attr<String>,
     pub(crate) ignore: Flag,
     pub(crate) redact: Flag,
@@ -298,6 +299,11 @@ const FIELD_KEYS: &[Key<FieldAttrs>] = &[
         name: "encrypt",
         example: "encrypt",
         apply: |cx, m, meta, ex| set_flag(cx, &mut m.encrypt, meta, ex),
+    },
+    Key {
+        name: "blind_index_bits",
+        example: "blind_index_bits = 24",
+        apply: |cx, m, meta, ex| set_int(cx, &mut m.blind_index_bits, meta, ex),
     },
     Key {
         name: "column",

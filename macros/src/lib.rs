@@ -54,6 +54,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `pii = "email"` | personal data of this kind: `email`, `name`, `phone`, `postal_address`, `national_id`, `date_of_birth`, `ip_address`, `geolocation`, `payment_card`, `free_text`, `other`; `RedactedDebug` hides it |
 /// | `redact` | hide the value from Debug without calling it personal data (protobuf's `debug_redact`) |
 /// | `encrypt` | store the value encrypted (a single string or bytes field, not the primary key; a `unique` or `index` on it is served by a blind index, see `docs/pii.md`) |
+/// | `blind_index_bits = 24` | how many bits the blind index of an `encrypt` field with a secondary (not unique) index keeps: 1 to 256, 16 when unset (see `docs/pii.md`) |
 /// | `column = "email_address"` | the column name | the field name |
 /// | `ignore` | keep the field in the message but do not store it |
 ///

@@ -168,6 +168,13 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
                         .encrypt
                         .get()
                         .map(|e| Declared::new(true, cx.origin(e.span))),
+                    // Saturates: `check` refuses anything over 256 with the attribute's span.
+                    blind_index_bits: attrs.blind_index_bits.get().map(|b| {
+                        Declared::new(
+                            u32::try_from(b.value).unwrap_or(u32::MAX),
+                            cx.origin(b.span),
+                        )
+                    }),
                     column: attrs.column.get().map(|c| c.value.clone()),
                     ignore: attrs.ignore.is_set(),
                 }

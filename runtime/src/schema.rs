@@ -86,6 +86,9 @@ pub struct FieldSchema {
     /// Whether Debug hides the value (PII or protobuf's `debug_redact`).
     pub redacted: bool,
     pub encrypt: bool,
+    /// The width in bits of its blind index when only secondary indexes are on it (the `blind_index_bits`
+    /// option); `None` for the default. See [`columns::blind_index_width`].
+    pub blind_index_bits: Option<u16>,
 }
 
 /// An index or key.
@@ -136,5 +139,8 @@ impl capacitor_schema::StoredField for FieldSchema {
     }
     fn encrypted(&self) -> bool {
         self.encrypt
+    }
+    fn blind_index_bits(&self) -> Option<u16> {
+        self.blind_index_bits
     }
 }

@@ -70,10 +70,46 @@ pub const NANOS_SUFFIX: &str = "_nanos";
 /// Suffix of the blind index column of an encrypted, indexed field (`email_bidx`).
 pub const BLIND_INDEX_SUFFIX: &str = "_bidx";
 
-/// How many bits the blind index of an encrypted field keeps when the field has only secondary indexes: the
-/// lookup matches about one row in 2^16 besides the wanted ones (dropped after decryption), and each token is
-/// shared by about one value in 2^16 (see `docs/pii.md`). A field with a unique index keeps all 256 bits.
+/// How many bits the blind index of an encrypted field keeps by default when the field has only secondary
+/// indexes: the lookup matches about one row in 2^16 besides the wanted ones (dropped after decryption), and
+/// each token is shared by about one value in 2^16 (see `docs/pii.md`). A field sets its own width with the
+/// `blind_index_bits` option; a field with a unique index keeps all 256 bits.
 pub const SECONDARY_BLIND_INDEX_BITS: u16 = 16;
+
+/// The widest blind index token, in bits: the whole HMAC-SHA256 (what a unique index keeps).
+pub const FULL_BLIND_INDEX_BITS: u16 = 256;
+
+/// How many bits the blind index of the encrypted `field` keeps: all of them ([`FULL_BLIND_INDEX_BITS`]) when a
+/// unique index is on it (no false collisions, so the database enforces uniqueness), else the field's
+/// configured width ([`StoredField::blind_index_bits`]) or [`SECONDARY_BLIND_INDEX_BITS`].
+///
+/// ```
+/// # use capacitor_schema::columns::{blind_index_width, FULL_BLIND_INDEX_BITS, SECONDARY_BLIND_INDEX_BITS};
+/// # struct F(Option<u16>);
+/// # impl capacitor_schema::StoredField for F {
+/// #     type TypeName = String;
+/// #     fn number(&self) -> u32 { 1 }
+/// #     fn name(&self) -> &str { "email" }
+/// #     fn stored_in(&self) -> Option<&str> { Some("email") }
+/// #     fn oneof(&self) -> Option<&str> { None }
+/// #     fn field_type(&self) -> &capacitor_schema::FieldType<String> { unimplemented!() }
+/// #     fn label(&self) -> capacitor_schema::Label { capacitor_schema::Label::Implicit }
+/// #     fn encrypted(&self) -> bool { true }
+/// #     fn blind_index_bits(&self) -> Option<u16> { self.0 }
+/// # }
+/// assert_eq!(blind_index_width(&F(None), false), SECONDARY_BLIND_INDEX_BITS);
+/// assert_eq!(blind_index_width(&F(Some(24)), false), 24);
+/// assert_eq!(blind_index_width(&F(Some(24)), true), FULL_BLIND_INDEX_BITS);
+/// ```
+pub fn blind_index_width<F: StoredField + ?Sized>(field: &F, unique: bool) -> u16 {
+    if unique {
+        FULL_BLIND_INDEX_BITS
+    } else {
+        field
+            .blind_index_bits()
+            .unwrap_or(SECONDARY_BLIND_INDEX_BITS)
+    }
+}
 
 /// A column's role in the row and its stable identity: what it stores, by proto field number, never by name.
 ///
@@ -180,6 +216,17 @@ pub struct Column {
         serde(default, skip_serializing_if = "std::ops::Not::not")
     )]
     pub encrypted: bool,
+    /// For a blind index column, how many bits its tokens keep ([`blind_index_width`]); 0 for every other
+    /// column. Recorded in the migration lockfile (only when not 0), so a width change, which makes the stored
+    /// tokens unmatchable until they are rebuilt, is seen although the SQL type stays `BYTEA`. Lockfiles written
+    /// before the width was recorded read as 0.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub blind_bits: u16,
+}
+
+#[cfg(feature = "serde")]
+fn is_zero(bits: &u16) -> bool {
+    *bits == 0
 }
 
 /// What the column layout reads from a field: implemented by the code generator's IR field and by the runtime's
@@ -202,6 +249,9 @@ pub trait StoredField {
     fn label(&self) -> Label;
     /// Whether the field is stored encrypted.
     fn encrypted(&self) -> bool;
+    /// The width its blind index keeps when only secondary indexes are on it (`blind_index_bits`), `None` for
+    /// the default ([`blind_index_width`] decides).
+    fn blind_index_bits(&self) -> Option<u16>;
 }
 
 /// A column type with the literal a NOT NULL column of proto3 implicit presence defaults to (its zero value).
@@ -352,6 +402,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
         default: default.map(str::to_string),
         field: field.name().to_string(),
         encrypted,
+        blind_bits: 0,
     }];
     let timestamp = matches!(field_type, FieldType::WellKnown(WellKnown::Timestamp));
     if dialect == Dialect::Postgres && timestamp && !label.is_collection() && !encrypted {
@@ -363,16 +414,22 @@ pub fn field_columns<F: StoredField + ?Sized>(
             default: default.map(|_| "0".to_string()),
             field: field.name().to_string(),
             encrypted: false,
+            blind_bits: 0,
         });
     }
     out
 }
 
-/// The blind index column of an encrypted field with a unique or secondary index: `<col>_bidx`, bytes, NULL
-/// when the value is (an unset optional). `None` for a field that is not stored encrypted. A table lists these
-/// after its row's columns ([`row_columns`]) and before the version, in field order ([`blind_index_columns`]);
-/// the field's indexes are on this column instead of its ciphertext.
-pub fn blind_index_column<F: StoredField + ?Sized>(field: &F, dialect: Dialect) -> Option<Column> {
+/// The blind index column of an encrypted field with a unique or secondary index (`unique`: one of them is
+/// unique): `<col>_bidx`, bytes, NULL when the value is (an unset optional), its tokens [`blind_index_width`]
+/// bits wide. `None` for a field that is not stored encrypted. A table lists these after its row's columns
+/// ([`row_columns`]) and before the version, in field order ([`blind_index_columns`]); the field's indexes are
+/// on this column instead of its ciphertext.
+pub fn blind_index_column<F: StoredField + ?Sized>(
+    field: &F,
+    unique: bool,
+    dialect: Dialect,
+) -> Option<Column> {
     let name = field.stored_in()?;
     if !field.encrypted() || field.oneof().is_some() {
         return None;
@@ -389,20 +446,23 @@ pub fn blind_index_column<F: StoredField + ?Sized>(field: &F, dialect: Dialect) 
         default: None,
         field: field.name().to_string(),
         encrypted: false,
+        blind_bits: blind_index_width(field, unique),
     })
 }
 
 /// The blind index columns of a row of `fields` whose numbers are in `indexed` (the encrypted fields with a
-/// unique or secondary index), in field order.
+/// unique or secondary index, each with whether one of them is unique), in field order.
 pub fn blind_index_columns<F: StoredField>(
     fields: &[F],
-    indexed: &[u32],
+    indexed: &[(u32, bool)],
     dialect: Dialect,
 ) -> Vec<Column> {
     fields
         .iter()
-        .filter(|f| indexed.contains(&f.number()))
-        .filter_map(|f| blind_index_column(f, dialect))
+        .filter_map(|f| {
+            let (_, unique) = indexed.iter().find(|(n, _)| *n == f.number())?;
+            blind_index_column(f, *unique, dialect)
+        })
         .collect()
 }
 
@@ -416,6 +476,7 @@ fn oneof_column(oneof: &str, column: &str, dialect: Dialect) -> Column {
         default: None,
         field: oneof.to_string(),
         encrypted: false,
+        blind_bits: 0,
     }
 }
 
@@ -430,6 +491,7 @@ pub fn version_column() -> Column {
         default: None,
         field: VERSION_COLUMN.to_string(),
         encrypted: false,
+        blind_bits: 0,
     }
 }
 
@@ -494,6 +556,9 @@ mod tests {
         }
         fn encrypted(&self) -> bool {
             false
+        }
+        fn blind_index_bits(&self) -> Option<u16> {
+            None
         }
     }
 

@@ -95,14 +95,18 @@ pub fn table(
             .iter()
             .any(|f| f.number == n && capacitor_schema::columns::StoredField::encrypted(f))
     };
-    // An index on an encrypted field is on its blind index column (ciphertext is not comparable).
-    let mut blind: Vec<u32> = indexes
-        .iter()
-        .filter(|i| i.kind != IndexKind::Primary)
-        .flat_map(|i| i.fields.iter().copied())
-        .filter(|n| encrypted(*n))
-        .collect();
-    blind.dedup();
+    // An index on an encrypted field is on its blind index column (ciphertext is not comparable), whose width
+    // depends on whether one of the field's indexes is unique.
+    let mut blind: Vec<(u32, bool)> = Vec::new();
+    for index in indexes.iter().filter(|i| i.kind != IndexKind::Primary) {
+        for n in index.fields.iter().copied().filter(|n| encrypted(*n)) {
+            let unique = index.kind == IndexKind::Unique;
+            match blind.iter_mut().find(|(m, _)| *m == n) {
+                Some((_, u)) => *u |= unique,
+                None => blind.push((n, unique)),
+            }
+        }
+    }
     let mut columns = capacitor_schema::columns::row_columns(&message.fields, &key_fields, dialect);
     columns.extend(capacitor_schema::columns::blind_index_columns(
         &message.fields,
@@ -125,7 +129,7 @@ pub fn table(
             .iter()
             .flat_map(|n| {
                 let nanos = has_nanos(*n).then_some(ColumnKey::Nanos(*n));
-                let value = match blind.contains(n) {
+                let value = match blind.iter().any(|(m, _)| m == n) {
                     true => ColumnKey::BlindIndex(*n),
                     false => ColumnKey::Field(*n),
                 };

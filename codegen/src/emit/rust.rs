@@ -166,10 +166,14 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
     };
     let redacted = field.is_redacted();
     let encrypt = field.options.encrypt.as_ref().is_some_and(|e| e.value);
+    let blind_index_bits = match capacitor_schema::StoredField::blind_index_bits(field) {
+        Some(bits) => quote!(::core::option::Option::Some(#bits)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rt::schema::FieldSchema {
             number: #number, name: #name, column: #column, oneof: #oneof, ty: #ty, label: #label,
-            pii: #pii, redacted: #redacted, encrypt: #encrypt,
+            pii: #pii, redacted: #redacted, encrypt: #encrypt, blind_index_bits: #blind_index_bits,
         }
     }
 }

@@ -154,6 +154,12 @@ fn diff_table(old: &Table, new: &Table) -> TableChange {
 fn same_but_field_name(old: &Column, new: &Column) -> bool {
     Column {
         field: new.field.clone(),
+        // A lockfile written before blind index widths were recorded has 0: not a change of width.
+        blind_bits: if old.blind_bits == 0 {
+            new.blind_bits
+        } else {
+            old.blind_bits
+        },
         ..old.clone()
     } == *new
 }

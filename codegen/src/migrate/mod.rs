@@ -317,6 +317,14 @@ pub fn describe(change: &Change) -> String {
                 parts.push(match column {
                     diff::ColumnChange::Add(col) => format!("new column \"{}\"", col.name),
                     diff::ColumnChange::Drop(col) => format!("dropped column \"{}\"", col.name),
+                    diff::ColumnChange::Alter { old, new }
+                        if old.name == new.name && old.blind_bits != new.blind_bits =>
+                    {
+                        format!(
+                            "blind index \"{}\" from {} to {} bits",
+                            new.name, old.blind_bits, new.blind_bits
+                        )
+                    }
                     diff::ColumnChange::Alter { old, new } => {
                         format!("changed column \"{}\" (was \"{}\")", new.name, old.name)
                     }

@@ -132,6 +132,22 @@ pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
                         ColumnChange::Alter { old, new } if old.encrypted != new.encrypted => {
                             out.push(problem("ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD", encrypt_steps(old, new), false))
                         }
+                        ColumnChange::Alter { old, new }
+                            if old.blind_bits != 0 && old.blind_bits != new.blind_bits =>
+                        {
+                            out.push(problem(
+                                "BLIND_INDEX_WIDTH_NEEDS_A_REBUILD",
+                                format!(
+                                    "blind index column \"{}\" would change from {}-bit to {}-bit tokens, so `find_by_{}` would not find the rows already stored until their tokens are rebuilt. Steps: \
+                                     (1) rerun with --allow-destructive to write this migration; \
+                                     (2) after applying it, run `Repository::reencrypt(ReencryptOptions {{ all_rows: true, .. }}, ..)` once, which rewrites every row with a token of the new width; \
+                                     the lookups find a row once it is rewritten. A unique index added over truncated tokens can fail to build when two of them collide: \
+                                     to make an index unique, first rebuild with 256 bits (`blind_index_bits: 256`), then switch it to unique",
+                                    new.name, old.blind_bits, new.blind_bits, new.field
+                                ),
+                                true,
+                            ))
+                        }
                         ColumnChange::Add(c) if matches!(c.key, ColumnKey::BlindIndex(_)) => {
                             out.push(problem(
                                 "BLIND_INDEX_NEEDS_A_REBUILD",

@@ -273,11 +273,17 @@ impl Reader<'_> {
         let encrypt = o
             .has_field_by_name("encrypt")
             .then(|| Declared::new(get_bool(o, "encrypt"), at(3)));
+        let blind_index_bits = o
+            .get_field_by_name("blind_index_bits")
+            .and_then(|v| v.as_u32())
+            .filter(|bits| *bits != 0)
+            .map(|bits| Declared::new(bits, at(6)));
         let column = get_string(o, "column").filter(|c| !c.is_empty());
         FieldOptions {
             pii,
             index,
             encrypt,
+            blind_index_bits,
             column,
             ignore: get_bool(o, "ignore"),
         }

@@ -116,3 +116,71 @@ fn adding_a_blind_index_to_a_stored_table_says_to_rebuild_it() {
         );
     }
 }
+
+/// A blind index's token width is part of the lockfile: changing it (the option, or a secondary index becoming
+/// unique, which keeps all 256 bits) leaves every stored token unmatchable, so it is refused until allowed, with
+/// the rebuild step; the written lockfile then holds the new width.
+#[test]
+fn changing_a_blind_index_width_says_to_rebuild_it() {
+    let wide = "string name = 3 [(capacitor.v1.field) = { encrypt: true index: INDEX_SECONDARY blind_index_bits: 24 }];";
+    let unique = "string name = 3 [(capacitor.v1.field) = { encrypt: true index: INDEX_UNIQUE }];";
+    for dialect in Dialect::ALL {
+        for (to, bits) in [(wide, 24), (unique, 256)] {
+            let migrations = tempfile::tempdir().unwrap();
+            let before = v1_with(|t| t.replace(NAME, INDEXED_ENCRYPTED_NAME));
+            migrate(before.path(), migrations.path(), dialect, "v1");
+            let lock = std::fs::read_to_string(
+                migrations
+                    .path()
+                    .join(dialect.name())
+                    .join(migrate::LOCKFILE),
+            )
+            .unwrap();
+            assert!(lock.contains("\"blind_bits\": 16"), "{lock}");
+
+            let after = v1_with(|t| t.replace(NAME, to));
+            let problems = refusal(after.path(), migrations.path(), dialect, false);
+            let rules: Vec<_> = problems.iter().map(|p| p.rule).collect();
+            assert_eq!(
+                rules,
+                ["BLIND_INDEX_WIDTH_NEEDS_A_REBUILD"],
+                "{dialect} {to}"
+            );
+            let reason = &problems[0].reason;
+            assert!(problems[0].allowable);
+            assert!(
+                reason.contains(&format!("from 16-bit to {bits}-bit"))
+                    && reason.contains("all_rows: true"),
+                "{reason}"
+            );
+
+            migrate::write(
+                migrations.path(),
+                &migrate::plan(
+                    &load_from(after.path(), dialect),
+                    migrations.path(),
+                    &options("name_width", dialect, true),
+                )
+                .expect("plan with --allow-destructive"),
+                "name_width",
+            )
+            .expect("write");
+            let lock = std::fs::read_to_string(
+                migrations
+                    .path()
+                    .join(dialect.name())
+                    .join(migrate::LOCKFILE),
+            )
+            .unwrap();
+            assert!(lock.contains(&format!("\"blind_bits\": {bits}")), "{lock}");
+            // The same schema again is no change at all.
+            let again = migrate::plan(
+                &load_from(after.path(), dialect),
+                migrations.path(),
+                &options("again", dialect, false),
+            )
+            .expect("plan");
+            assert!(again.is_empty(), "{dialect} {to}: {again:?}");
+        }
+    }
+}

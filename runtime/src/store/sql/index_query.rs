@@ -27,9 +27,10 @@ pub(crate) fn lookup_sql(
     };
     let mut conditions: Vec<String> = Vec::new();
     for number in index.fields {
-        let blind = schema
-            .field_by_number(*number)
-            .and_then(|f| crate::schema::columns::blind_index_column(f, dialect));
+        let blind = schema.field_by_number(*number).and_then(|f| {
+            let unique = super::statements::blind_unique(schema, f)?;
+            crate::schema::columns::blind_index_column(f, unique, dialect)
+        });
         match blind {
             Some(column) => {
                 let list: Vec<String> = (0..tokens.max(1)).map(|_| next()).collect();
@@ -146,6 +147,7 @@ mod tests {
         pii: None,
         redacted: false,
         encrypt: false,
+        blind_index_bits: None,
     };
     const SCHEMA: EntitySchema = EntitySchema {
         package: "t.v1",

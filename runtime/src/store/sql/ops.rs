@@ -265,8 +265,10 @@ macro_rules! sql_store {
         fn write_error<E: Record>(st: &Statements, e: $driver::Error) -> Error {
             if let Some((message, constraint)) = $driver::unique_violation(&e) {
                 let schema = E::SCHEMA;
-                let blind = st.blind.iter().find_map(|(field, _)| {
-                    let column = crate::schema::columns::blind_index_column(*field, $dialect)?.name;
+                let blind = st.blind.iter().find_map(|(field, bits)| {
+                    let unique = *bits == crate::schema::columns::FULL_BLIND_INDEX_BITS;
+                    let column =
+                        crate::schema::columns::blind_index_column(*field, unique, $dialect)?.name;
                     // Postgres names the constraint (the index), SQLite the column (`table.column`).
                     let hit = message.contains(&format!(".{column}"))
                         || constraint.is_some_and(|c| {

@@ -43,33 +43,29 @@ pub(crate) struct Statements {
     pub(crate) blind: Vec<(&'static FieldSchema, u16)>,
 }
 
-/// The encrypted fields of `schema` with a unique or secondary index, each with its blind index's width:
-/// all 256 bits when a unique index is on it, [`SECONDARY_BLIND_INDEX_BITS`] otherwise.
-///
-/// [`SECONDARY_BLIND_INDEX_BITS`]: crate::schema::columns::SECONDARY_BLIND_INDEX_BITS
+/// The encrypted fields of `schema` with a unique or secondary index, each with its blind index's width
+/// ([`blind_index_width`](crate::schema::columns::blind_index_width)).
 pub(crate) fn blind_indexed(schema: &'static EntitySchema) -> Vec<(&'static FieldSchema, u16)> {
-    use crate::schema::IndexKind;
     schema
         .fields
         .iter()
         .filter(|f| f.encrypt && f.oneof.is_none() && f.column.is_some())
         .filter_map(|f| {
-            let kinds = schema
-                .indexes
-                .iter()
-                .filter(|i| i.kind != IndexKind::Primary && i.fields.contains(&f.number))
-                .map(|i| i.kind);
-            let mut bits = None;
-            for kind in kinds {
-                let width = match kind {
-                    IndexKind::Unique => 256,
-                    _ => crate::schema::columns::SECONDARY_BLIND_INDEX_BITS,
-                };
-                bits = Some(bits.map_or(width, |b: u16| b.max(width)));
-            }
-            bits.map(|b| (f, b))
+            let unique = blind_unique(schema, f)?;
+            Some((f, crate::schema::columns::blind_index_width(f, unique)))
         })
         .collect()
+}
+
+/// Whether a unique index is among the unique or secondary indexes on `field`; `None` when there is none.
+pub(super) fn blind_unique(schema: &EntitySchema, field: &FieldSchema) -> Option<bool> {
+    use crate::schema::IndexKind;
+    schema
+        .indexes
+        .iter()
+        .filter(|i| i.kind != IndexKind::Primary && i.fields.contains(&field.number))
+        .map(|i| i.kind == IndexKind::Unique)
+        .reduce(|a, b| a || b)
 }
 
 /// An identifier, double-quoted.
@@ -116,7 +112,10 @@ impl Statements {
         let select_list = format!("{}, \"_version\"", columns.join(", "));
         // Written after the row's columns, never read back.
         let blind = blind_indexed(schema);
-        let numbers: Vec<u32> = blind.iter().map(|(f, _)| f.number).collect();
+        let numbers: Vec<(u32, bool)> = blind
+            .iter()
+            .map(|(f, _)| (f.number, blind_unique(schema, f) == Some(true)))
+            .collect();
         let mut columns = columns;
         columns.extend(
             crate::schema::columns::blind_index_columns(schema.fields, &numbers, dialect)
@@ -293,6 +292,7 @@ mod tests {
                 pii: None,
                 redacted: false,
                 encrypt: false,
+                blind_index_bits: None,
             },
             FieldSchema {
                 number: 2,
@@ -304,6 +304,7 @@ mod tests {
                 pii: None,
                 redacted: false,
                 encrypt: false,
+                blind_index_bits: None,
             },
         ],
         indexes: &[],
@@ -345,6 +346,7 @@ mod tests {
                 pii: None,
                 redacted: false,
                 encrypt: false,
+                blind_index_bits: None,
             },
         ];
         const WITH_REPEATED: EntitySchema = EntitySchema {
@@ -370,6 +372,7 @@ mod tests {
             pii: None,
             redacted: false,
             encrypt: false,
+            blind_index_bits: None,
         };
         const FIELDS: [FieldSchema; 5] = [
             SCHEMA.fields[0],
