@@ -44,6 +44,7 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
     }
     unique_columns(message, out);
     unique_index_names(message, entity, out);
+    outbox_needs_a_sql_backend(message, entity, out);
     if let Some(cache) = &entity.cache
         && let Some(ttl) = &cache.ttl
         && let Err(error) = parse_ttl(&ttl.value)
@@ -450,6 +451,30 @@ fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
 }
 
 /// Two entities in one table would read each other's rows.
+/// The outbox is a table written in the entity's own transaction: only a SQL store has one.
+fn outbox_needs_a_sql_backend(
+    message: &Message,
+    entity: &EntityOptions,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some(outbox) = &entity.outbox
+        && entity.backend() == crate::ir::Backend::Memory
+    {
+        out.push(
+            Diagnostic::new(
+                &outbox.origin,
+                format!(
+                    "`{}`: `outbox` needs a SQLite or Postgres backend: the memory store has no transaction \
+                     to write the outbox row in",
+                    message.full_name
+                ),
+                "outbox on a memory entity",
+            )
+            .help("store the entity in SQLite or Postgres, or drop `outbox`"),
+        );
+    }
+}
+
 fn one_table_per_entity(schema: &Schema, out: &mut Vec<Diagnostic>) {
     let mut tables: BTreeMap<(String, crate::ir::Backend), &Message> = BTreeMap::new();
     for (message, entity) in schema.entities() {
@@ -472,6 +497,29 @@ fn one_table_per_entity(schema: &Schema, out: &mut Vec<Diagnostic>) {
             );
         } else {
             tables.insert(key, message);
+        }
+    }
+    // An outbox table is named after its entity's table: it must not be another entity's table.
+    for (message, entity) in schema.entities() {
+        let Some(option) = &entity.outbox else {
+            continue;
+        };
+        if entity.backend() == crate::ir::Backend::Memory {
+            continue;
+        }
+        let outbox = capacitor_schema::columns::outbox_table(&entity.table_name(message));
+        if let Some(other) = tables.get(&(outbox.clone(), entity.backend())) {
+            out.push(
+                Diagnostic::new(
+                    &option.origin,
+                    format!(
+                        "the outbox of `{}` is table `{outbox}`, which entity `{}` is mapped to",
+                        message.full_name, other.full_name
+                    ),
+                    "table used twice",
+                )
+                .help("set a distinct `table` in one of the entity options"),
+            );
         }
     }
 }

@@ -268,8 +268,28 @@ pub struct EntityOptions {
     pub cache: Option<CacheOptions>,
     pub consistency: Option<Consistency>,
     pub indexes: Vec<CompositeIndex>,
+    /// The transactional outbox, when the entity has one.
+    pub outbox: Option<OutboxOptions>,
     /// Where the entity option itself was written.
     pub origin: Origin,
+}
+
+/// `capacitor.v1.OutboxOptions`: the entity's writes also go to its outbox table, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxOptions {
+    /// Where a relay publishes the changes; `None` for the entity's full name.
+    pub topic: Option<String>,
+    /// Where the `outbox` option was written.
+    pub origin: Origin,
+}
+
+impl OutboxOptions {
+    /// The topic changes are published to: the `topic` option, or the entity's full name.
+    pub fn topic_for(&self, message: &Message) -> String {
+        self.topic
+            .clone()
+            .unwrap_or_else(|| message.full_name.clone())
+    }
 }
 
 impl EntityOptions {

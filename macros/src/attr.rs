@@ -3,7 +3,7 @@
 //! One parser serves `Entity`, `RedactedDebug` and `Validate`: each derive takes the options it needs,
 //! and a key no derive knows is an error in all of them, so a typo never passes silently. Keys are dispatched
 //! from one table per place an attribute can be written ([`CONTAINER_KEYS`], [`FIELD_KEYS`], [`CACHE_KEYS`],
-//! [`INDEX_KEYS`]); each entry carries an example that error messages quote.
+//! [`OUTBOX_KEYS`], [`INDEX_KEYS`]); each entry carries an example that error messages quote.
 //!
 //! Values are checked here only for their shape and for being one of a closed set (`pii = "emial"` lists the
 //! valid names); rules that relate options to each other or to the field's type live in
@@ -80,6 +80,14 @@ pub(crate) struct ContainerAttrs {
     pub(crate) validate: Vec<syn::MetaList>,
     /// `repository`: `#[derive(Entity)]` also implements `Record` and emits `<Name>Repo`.
     pub(crate) repository: Flag,
+    /// `outbox(...)`: the transactional outbox.
+    pub(crate) outbox: Attr<OutboxAttrs>,
+}
+
+/// `outbox(...)` on the struct.
+#[derive(Debug, Default)]
+pub(crate) struct OutboxAttrs {
+    pub(crate) topic: Attr<String>,
 }
 
 /// `cache(...)` on the struct.
@@ -149,6 +157,16 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
             if let Some(items) = list(cx, meta, ex) {
                 let cache = apply_keys(cx, items, CACHE_KEYS, "inside `cache(...)`");
                 m.cache.set(cx, meta, cache);
+            }
+        },
+    },
+    Key {
+        name: "outbox",
+        example: "outbox(topic = \"users\")",
+        apply: |cx, m, meta, ex| {
+            if let Some(items) = list(cx, meta, ex) {
+                let outbox = apply_keys(cx, items, OUTBOX_KEYS, "inside `outbox(...)`");
+                m.outbox.set(cx, meta, outbox);
             }
         },
     },
@@ -233,6 +251,12 @@ const CACHE_KEYS: &[Key<CacheAttrs>] = &[
         apply: |cx, m, meta, ex| set_flag(cx, &mut m.disabled, meta, ex),
     },
 ];
+
+const OUTBOX_KEYS: &[Key<OutboxAttrs>] = &[Key {
+    name: "topic",
+    example: "topic = \"users\"",
+    apply: |cx, m, meta, ex| set_string(cx, &mut m.topic, meta, ex),
+}];
 
 const INDEX_KEYS: &[Key<IndexAttrs>] = &[
     Key {

@@ -7,7 +7,7 @@ use crate::rule_attrs;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::ir::{
     CacheOptions, CompositeIndex, Declared, EntityOptions, Field, FieldOptions, FieldType,
-    IndexKind, Label, Message,
+    IndexKind, Label, Message, OutboxOptions,
 };
 use syn::{Data, DeriveInput, Fields};
 
@@ -293,6 +293,10 @@ fn entity_options(
         cache,
         consistency: container.consistency.get().map(|c| c.value),
         indexes,
+        outbox: container.outbox.get().map(|o| OutboxOptions {
+            topic: o.value.topic.get().map(|t| t.value.clone()),
+            origin: cx.origin(o.span),
+        }),
         origin: cx.origin(ident_span),
     }
 }

@@ -138,6 +138,20 @@ pub enum Error {
         /// Why the token was refused.
         reason: &'static str,
     },
+    /// A change cursor ([`ChangeCursor`](crate::outbox::ChangeCursor)) from before the outbox's retention: the
+    /// changes after it were pruned, so the feed cannot resume there without a gap. Start again from a fresh
+    /// read of the data and [`Repository::change_cursor_now`](crate::Repository::change_cursor_now).
+    #[error(
+        "{entity}: change cursor {cursor} is older than the outbox's retention (pruned through {pruned_through})"
+    )]
+    ChangeCursorExpired {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The cursor's position.
+        cursor: u64,
+        /// The last position pruned.
+        pruned_through: u64,
+    },
     /// A page limit of zero or above the cap.
     #[error("{entity}: page limit {limit} is outside 1..={max}")]
     InvalidLimit {

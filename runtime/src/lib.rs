@@ -43,6 +43,7 @@ pub mod error;
 pub mod grpc;
 pub mod json;
 pub mod migrate;
+pub mod outbox;
 pub mod pii;
 pub mod record;
 #[cfg(feature = "redis")]

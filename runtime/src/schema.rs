@@ -31,6 +31,16 @@ pub struct EntitySchema {
     pub fields: &'static [FieldSchema],
     /// Every index, primary key first.
     pub indexes: &'static [IndexSchema],
+    /// The transactional outbox, when the entity has one (see [`crate::outbox`]).
+    pub outbox: Option<OutboxSchema>,
+}
+
+/// An entity's transactional outbox (`(capacitor.v1.entity).outbox`): every committed write also writes a row
+/// to [`outbox_table`](crate::schema::columns::outbox_table) in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxSchema {
+    /// Where a relay publishes the entity's changes.
+    pub topic: &'static str,
 }
 
 impl EntitySchema {

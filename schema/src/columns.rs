@@ -134,6 +134,9 @@ pub enum ColumnKey {
     Oneof(String),
     /// The row version column used for optimistic concurrency.
     Version,
+    /// A bookkeeping column of an entity's outbox table, by role: `seq`, `op`, `payload`, `recorded_at`,
+    /// `published_at` ([`outbox_columns`]).
+    Outbox(String),
 }
 
 impl fmt::Display for ColumnKey {
@@ -144,6 +147,7 @@ impl fmt::Display for ColumnKey {
             ColumnKey::BlindIndex(n) => write!(f, "{n}/blind"),
             ColumnKey::Oneof(name) => write!(f, "oneof/{name}"),
             ColumnKey::Version => f.write_str(VERSION_COLUMN),
+            ColumnKey::Outbox(role) => write!(f, "outbox/{role}"),
         }
     }
 }
@@ -159,7 +163,8 @@ impl TryFrom<String> for ColumnKey {
     fn try_from(text: String) -> Result<ColumnKey, String> {
         let bad = || {
             format!(
-                "`{text}` is not a column key (`7`, `7/nanos`, `7/blind`, `oneof/<name>`, `_version`)"
+                "`{text}` is not a column key (`7`, `7/nanos`, `7/blind`, `oneof/<name>`, `_version`, \
+                 `outbox/<role>`)"
             )
         };
         if text == VERSION_COLUMN {
@@ -167,6 +172,9 @@ impl TryFrom<String> for ColumnKey {
         }
         if let Some(name) = text.strip_prefix("oneof/") {
             return Ok(ColumnKey::Oneof(name.to_string()));
+        }
+        if let Some(role) = text.strip_prefix("outbox/") {
+            return Ok(ColumnKey::Outbox(role.to_string()));
         }
         if let Some(number) = text.strip_suffix("/nanos") {
             return number.parse().map(ColumnKey::Nanos).map_err(|_| bad());
@@ -493,6 +501,66 @@ pub fn version_column() -> Column {
         encrypted: false,
         blind_bits: 0,
     }
+}
+
+/// Suffix of an entity's outbox table (`users_outbox`), which holds one row per committed write of an entity
+/// with the `outbox` option: written in the write's own transaction, read by the relay and the change feed.
+pub const OUTBOX_SUFFIX: &str = "_outbox";
+
+/// The outbox's sequence column: its primary key, increasing in the order rows were written (per key, in
+/// commit order).
+pub const OUTBOX_SEQ: &str = "_seq";
+/// The operation a row records: `insert`, `update`, `upsert`, `delete` or `erase`.
+pub const OUTBOX_OP: &str = "_op";
+/// The entity's encoded message after the write (encrypted fields sealed, as in Redis); NULL for a delete.
+pub const OUTBOX_PAYLOAD: &str = "_payload";
+/// When the row was written, in microseconds since the Unix epoch.
+pub const OUTBOX_RECORDED_AT: &str = "_recorded_at";
+/// When a relay published the row, in microseconds since the Unix epoch; NULL until then.
+pub const OUTBOX_PUBLISHED_AT: &str = "_published_at";
+
+/// The outbox table of the entity stored in `table`.
+pub fn outbox_table(table: &str) -> String {
+    format!("{table}{OUTBOX_SUFFIX}")
+}
+
+/// The columns of an entity's outbox table, in order: the sequence, the entity's key columns (as its table
+/// has them, in key order: `primary_key` holds the key's field numbers), the row's new version, the
+/// operation, the payload, and the times it was recorded and published.
+pub fn outbox_columns<F: StoredField>(
+    fields: &[F],
+    primary_key: &[u32],
+    dialect: Dialect,
+) -> Vec<Column> {
+    let meta = |role: &str, name: &str, sql_type: &str, nullable: bool| Column {
+        key: ColumnKey::Outbox(role.to_string()),
+        name: name.to_string(),
+        sql_type: sql_type.to_string(),
+        nullable,
+        default: None,
+        field: name.to_string(),
+        encrypted: false,
+        blind_bits: 0,
+    };
+    let (seq, bytes) = match dialect {
+        // An identity column: never reused, and the table's primary key.
+        Dialect::Postgres => ("BIGINT GENERATED ALWAYS AS IDENTITY", "BYTEA"),
+        // `INTEGER` with the primary key is the rowid; Capacitor never deletes the last row, so ids are never
+        // reused.
+        Dialect::Sqlite => ("INTEGER", "BLOB"),
+    };
+    let mut columns = vec![meta("seq", OUTBOX_SEQ, seq, false)];
+    for n in primary_key {
+        if let Some(field) = fields.iter().find(|f| f.number() == *n) {
+            columns.extend(field_columns(field, true, dialect));
+        }
+    }
+    columns.push(version_column());
+    columns.push(meta("op", OUTBOX_OP, "TEXT", false));
+    columns.push(meta("payload", OUTBOX_PAYLOAD, bytes, true));
+    columns.push(meta("recorded_at", OUTBOX_RECORDED_AT, "BIGINT", false));
+    columns.push(meta("published_at", OUTBOX_PUBLISHED_AT, "BIGINT", true));
+    columns
 }
 
 /// The fields that decide a row's columns, in row order: every field with a column, in `fields`' order, except

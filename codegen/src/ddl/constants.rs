@@ -3,7 +3,7 @@
 //!
 //! For tests and prototypes; applications evolve their tables with `capgen migrate diff` instead.
 
-use super::{Dialect, render, table};
+use super::{Dialect, entity_tables, render};
 use crate::ir::{EntityOptions, Message};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -11,16 +11,18 @@ use quote::quote;
 /// An inherent impl with one `CREATE_TABLE_<DIALECT>` constant per dialect (the table and its indexes).
 pub fn create_table_constants(message: &Message, entity: &EntityOptions) -> TokenStream {
     let ty = Ident::new(&message.rust_name, Span::call_site());
-    let name = entity.table_name(message);
-    let indexes = message.resolved_indexes(entity);
     let constants = Dialect::ALL.into_iter().map(|dialect| {
-        let sql = render::create_table(&table(message, &name, &indexes, dialect), dialect);
+        let sql: String = entity_tables(message, entity, dialect)
+            .iter()
+            .map(|t| render::create_table(t, dialect))
+            .collect();
         let constant = Ident::new(
             &format!("CREATE_TABLE_{}", dialect.name().to_uppercase()),
             Span::call_site(),
         );
         let doc = format!(
-            "`CREATE TABLE` (and its indexes) for this entity on {dialect}, as `capgen migrate sql` renders it."
+            "`CREATE TABLE` (and its indexes) for this entity on {dialect}, and for its outbox table when it has one, \
+             as `capgen migrate sql` renders it."
         );
         quote! {
             #[doc = #doc]

@@ -12,7 +12,7 @@
 pub mod constants;
 pub mod render;
 
-use crate::ir::{IndexKind, Message, Schema};
+use crate::ir::{EntityOptions, IndexKind, Message, Schema};
 use serde::{Deserialize, Serialize};
 
 // The column layout (a field's columns, their types and keys) is shared with the runtime's statements.
@@ -61,20 +61,61 @@ impl Table {
     }
 }
 
-/// The tables of every entity stored by `dialect`, in declaration order.
+/// The tables of every entity stored by `dialect`, in declaration order, each followed by its outbox table
+/// when it has one.
 pub fn tables(schema: &Schema, dialect: Dialect) -> Vec<Table> {
     schema
         .entities()
         .filter(|(_, entity)| entity.backend() == dialect.backend())
-        .map(|(message, entity)| {
-            table(
-                message,
-                &entity.table_name(message),
-                &message.resolved_indexes(entity),
-                dialect,
-            )
-        })
+        .flat_map(|(message, entity)| entity_tables(message, entity, dialect))
         .collect()
+}
+
+/// One entity's tables: its own and, with the `outbox` option, its outbox table.
+pub fn entity_tables(message: &Message, entity: &EntityOptions, dialect: Dialect) -> Vec<Table> {
+    let name = entity.table_name(message);
+    let indexes = message.resolved_indexes(entity);
+    let mut tables = vec![table(message, &name, &indexes, dialect)];
+    if entity.outbox.is_some() {
+        tables.push(outbox_table(message, &name, &indexes, dialect));
+    }
+    tables
+}
+
+/// The identity suffix of an outbox table: its [`Table::message`] is the entity's full name followed by it.
+pub const OUTBOX_IDENTITY_SUFFIX: &str = "#outbox";
+
+/// The outbox table of the entity stored in `entity_table` (see `capacitor_schema::columns::outbox_columns`):
+/// keyed by its sequence, with one index serving the relay (`_published_at IS NULL ORDER BY _seq`) and the
+/// pruning of published rows.
+pub fn outbox_table(
+    message: &Message,
+    entity_table: &str,
+    indexes: &[crate::ir::ResolvedIndex],
+    dialect: Dialect,
+) -> Table {
+    let key_fields: Vec<u32> = indexes
+        .iter()
+        .filter(|i| i.kind == IndexKind::Primary)
+        .flat_map(|i| i.fields.iter().copied())
+        .collect();
+    let name = capacitor_schema::columns::outbox_table(entity_table);
+    let meta = |role: &str| ColumnKey::Outbox(role.to_string());
+    Table {
+        message: format!("{}{OUTBOX_IDENTITY_SUFFIX}", message.full_name),
+        columns: capacitor_schema::columns::outbox_columns(&message.fields, &key_fields, dialect),
+        primary_key: Index {
+            name: format!("{name}_pkey"),
+            unique: true,
+            columns: vec![meta("seq")],
+        },
+        indexes: vec![Index {
+            name: format!("{name}_unpublished_idx"),
+            unique: false,
+            columns: vec![meta("published_at"), meta("seq")],
+        }],
+        name,
+    }
 }
 
 /// The table of one entity.

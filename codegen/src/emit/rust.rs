@@ -84,6 +84,13 @@ pub fn entity_impl(
             }))
         }
     };
+    let outbox = match &entity.outbox {
+        None => quote!(::core::option::Option::None),
+        Some(outbox) => {
+            let topic = outbox.topic_for(message);
+            quote!(::core::option::Option::Some(#rt::schema::OutboxSchema { topic: #topic }))
+        }
+    };
     let primary_key = message.primary_key(entity);
     let fields = message.fields.iter().map(|f| field_schema(f, rt));
     let indexes = message.resolved_indexes(entity).into_iter().map(|i| {
@@ -104,6 +111,7 @@ pub fn entity_impl(
                 primary_key: &[#(#primary_key),*],
                 fields: &[#(#fields),*],
                 indexes: &[#(#indexes),*],
+                outbox: #outbox,
             };
         }
     }

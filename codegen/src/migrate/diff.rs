@@ -72,11 +72,17 @@ impl TableChange {
 
 /// The changes from `old` to `new`. `renames` maps an old message name to its new one (`--renamed-from`).
 pub fn diff(old: &[Table], new: &[Table], renames: &[(String, String)]) -> Vec<Change> {
+    // A renamed entity's outbox table (identity `<message>#outbox`) is renamed with it.
     let old_for = |new_message: &str| {
+        let (base, suffix) = match new_message.strip_suffix(crate::ddl::OUTBOX_IDENTITY_SUFFIX) {
+            Some(base) => (base, crate::ddl::OUTBOX_IDENTITY_SUFFIX),
+            None => (new_message, ""),
+        };
         let message = renames
             .iter()
-            .find(|(_, to)| to == new_message)
-            .map_or(new_message, |(from, _)| from.as_str());
+            .find(|(_, to)| to == base)
+            .map_or(base, |(from, _)| from.as_str());
+        let message = format!("{message}{suffix}");
         old.iter().find(|t| t.message == message)
     };
     let mut changes = Vec::new();

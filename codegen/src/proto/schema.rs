@@ -6,8 +6,8 @@ use super::source::SourceMap;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
     Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions, Field,
-    FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, Pii, Rule, Scalar, Schema,
-    WellKnown,
+    FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, OutboxOptions, Pii, Rule,
+    Scalar, Schema, WellKnown,
 };
 use crate::names;
 use prost_reflect::{
@@ -347,12 +347,17 @@ impl Reader<'_> {
                 .collect(),
             _ => Vec::new(),
         };
+        let outbox = message_field(&o, "outbox").map(|m| OutboxOptions {
+            topic: get_string(&m, "topic").filter(|t| !t.is_empty()),
+            origin: self.spans.origin(&sub(&[7])),
+        });
         Some(EntityOptions {
             table,
             backend,
             cache,
             consistency,
             indexes,
+            outbox,
             origin,
         })
     }

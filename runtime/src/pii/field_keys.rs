@@ -120,6 +120,7 @@ fn missing_keys(schema: &EntitySchema) -> String {
 }
 
 /// One entity's view of the keys; the only way to reach them is through an entity with encrypted fields.
+#[derive(Clone)]
 pub(crate) struct EntityKeys<'a> {
     #[cfg(feature = "encryption")]
     keys: &'a FieldKeys,

@@ -56,7 +56,7 @@ impl<E: Record> Repository<E> {
             }
             let started = std::time::Instant::now();
             let deleted = tracing::Instrument::instrument(
-                inner.store.delete::<E>(&key),
+                inner.store.erase::<E>(&key),
                 inner.store_span("DELETE"),
             )
             .await;

@@ -12,6 +12,7 @@
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
 mod audit;
+mod changes;
 mod erase;
 mod find;
 mod health;
@@ -29,6 +30,7 @@ use crate::schema::Consistency;
 use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
 use audit::Audit;
+pub use changes::L1Invalidation;
 pub use erase::ErasureReport;
 pub use health::{Health, LastError, PROBE_TIMEOUT, Status, TierHealth};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
@@ -63,6 +65,8 @@ struct Inner<E: Record> {
     cursor_key: Option<CursorKey>,
     /// The audit trail; `None` when not configured or the entity has no PII.
     audit: Option<Audit>,
+    /// With L1 invalidation from the change feed: until when L1 may serve reads.
+    freshness: Option<Arc<changes::Freshness>>,
 }
 
 /// Configures a [`Repository`].
@@ -74,6 +78,7 @@ pub struct RepositoryBuilder<E: Record> {
     cursor_key: Option<CursorKey>,
     token_key: Option<TokenKey>,
     audit: Option<Arc<dyn AuditSink>>,
+    l1_invalidation: Option<L1Invalidation>,
     _entity: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -112,6 +117,15 @@ impl<E: Record> RepositoryBuilder<E> {
     /// ([`try_build`](Self::try_build)).
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
+        self
+    }
+
+    /// Keeps this process's L1 in step with commits made anywhere, through the entity's change feed (the
+    /// `outbox` option): an L1 hit is never older than `options.bound` (see [`L1Invalidation`] and
+    /// `docs/outbox.md`). Needs an eventual, cached entity with an outbox in a SQL store, and a Tokio runtime
+    /// ([`try_build`](Self::try_build) says which is missing).
+    pub fn invalidate_l1_from_changes(mut self, options: L1Invalidation) -> Self {
+        self.l1_invalidation = Some(options);
         self
     }
 
@@ -184,17 +198,33 @@ impl<E: Record> RepositoryBuilder<E> {
             }
             None => None,
         };
-        Ok(Repository {
-            inner: Arc::new(Inner {
-                store: self.store,
-                l1,
-                #[cfg(feature = "redis")]
-                l2,
-                counters: Counters::new(schema.message),
-                cursor_key: self.cursor_key,
-                audit,
-            }),
-        })
+        let follower = match self.l1_invalidation {
+            None => None,
+            Some(options) => {
+                changes::has_outbox::<E>(&self.store)?;
+                if l1.is_none() {
+                    return Err(Error::Config(format!(
+                        "{}: L1 invalidation needs an L1 tier: an eventual entity with a `cache` option",
+                        schema.message
+                    )));
+                }
+                Some((changes::runtime::<E>()?, changes::freshness(), options))
+            }
+        };
+        let inner = Arc::new(Inner {
+            store: self.store,
+            l1,
+            #[cfg(feature = "redis")]
+            l2,
+            counters: Counters::new(schema.message),
+            cursor_key: self.cursor_key,
+            audit,
+            freshness: follower.as_ref().map(|(_, fresh, _)| fresh.clone()),
+        });
+        if let Some((runtime, fresh, options)) = follower {
+            changes::follow(&runtime, Arc::downgrade(&inner), fresh, options);
+        }
+        Ok(Repository { inner })
     }
 
     /// The token key for PII keys (see [`try_build`](Self::try_build)); `None` when none is configured.
@@ -228,6 +258,7 @@ impl<E: Record> Repository<E> {
             cursor_key: None,
             token_key: None,
             audit: None,
+            l1_invalidation: None,
             _entity: std::marker::PhantomData,
         }
     }
@@ -235,6 +266,16 @@ impl<E: Record> Repository<E> {
     /// The store this repository reads and writes.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// L1, when it may serve reads now: always when it exists, unless it follows the change feed and the feed
+    /// is not fresh.
+    fn readable_l1(&self) -> Option<&MemoryTier<E>> {
+        let l1 = self.inner.l1.as_ref()?;
+        match &self.inner.freshness {
+            Some(freshness) if !freshness.is_fresh() => None,
+            _ => Some(l1),
+        }
     }
 
     /// Whether reads use an L1 tier (eventual entities with a `cache` option).
@@ -250,7 +291,7 @@ impl<E: Record> Repository<E> {
     /// The value of `key` with its version; [`Error::NotFound`] when absent.
     pub async fn get(&self, key: &E::Key) -> Result<Versioned<E>, Error> {
         let inner = &self.inner;
-        if let Some(l1) = &inner.l1 {
+        if let Some(l1) = self.readable_l1() {
             match l1.get(key) {
                 Lookup::Hit(v) => {
                     inner.counters.hit(Tier::Memory);
@@ -310,7 +351,7 @@ impl<E: Record> Repository<E> {
         keys: &[E::Key],
     ) -> Result<Vec<Option<Versioned<E>>>, Error> {
         let inner = &self.inner;
-        let Some(l1) = &inner.l1 else {
+        let Some(l1) = self.readable_l1() else {
             return self
                 .get_many_below_l1(keys)
                 .instrument(self.span("get_many"))

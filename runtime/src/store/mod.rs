@@ -332,12 +332,150 @@ impl Store {
 
     /// Deletes the row of `key`; returns the version it had, `None` when absent.
     pub async fn delete<E: Record>(&self, key: &E::Key) -> Result<Option<u64>, Error> {
-        dispatch!(self, |m| Ok(m.delete::<E>(key)), |s| s.delete::<E>(key))
+        dispatch!(self, |m| Ok(m.delete::<E>(key)), |s| s
+            .delete::<E>(key, crate::outbox::Op::Delete))
+    }
+
+    /// Deletes the row of `key` as an erasure (what `Repository::erase` runs): a delete that the outbox, if the
+    /// entity has one, records as `erase`.
+    pub(crate) async fn erase<E: Record>(&self, key: &E::Key) -> Result<Option<u64>, Error> {
+        dispatch!(self, |m| Ok(m.delete::<E>(key)), |s| s
+            .delete::<E>(key, crate::outbox::Op::Erase))
     }
 
     /// Inserts or replaces every value in one transaction. Returns their new versions.
     pub async fn put_many<E: Record>(&self, values: &[E]) -> Result<Vec<u64>, Error> {
         dispatch!(self, |m| m.put_many(values), |s| s.put_many(values))
+    }
+
+    /// Whether this is the memory store.
+    pub(crate) fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    /// The outbox's store: an error for the memory store, which has none.
+    fn outbox_store<E: Record>(&self) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Memory(_) => Err(Error::Config(format!(
+                "entity `{}`: the memory store has no outbox (use SQLite or Postgres)",
+                E::SCHEMA.message
+            ))),
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
+    /// Up to `limit` outbox rows of `E` after position `after`, in order (the pruning marker included).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_after<E: Record>(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbox::OutboxRow<E>>, Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(Vec::new()), |s| s
+            .outbox_after::<E>(after, limit))
+    }
+
+    /// The value an outbox row of `E` holds, its encrypted fields opened.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) fn outbox_value<E: Record>(
+        &self,
+        row: &crate::outbox::OutboxRow<E>,
+    ) -> Result<E, Error> {
+        self.outbox_store::<E>()?;
+        match &self.backend {
+            Backend::Memory(_) => unreachable!("refused by outbox_store"),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.outbox_value(row),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.outbox_value(row),
+        }
+    }
+
+    /// How far `E`'s outbox has been pruned (0 when never).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_pruned_through<E: Record>(&self) -> Result<u64, Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(0), |s| s.outbox_pruned_through::<E>())
+    }
+
+    /// The highest position of `E`'s outbox (0 when empty).
+    pub(crate) async fn outbox_last_seq<E: Record>(&self) -> Result<u64, Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(0), |s| s.outbox_last_seq::<E>())
+    }
+
+    /// Postgres' current snapshot xmin (`min`) or xmax; `None` elsewhere.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_horizon<E: Record>(&self, min: bool) -> Result<Option<u64>, Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(None), |s| s.outbox_horizon::<E>(min))
+    }
+
+    /// Claims up to `limit` unpublished rows of `E`'s outbox for `lease` (see the relay).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_claim<E: Record>(
+        &self,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<(Vec<crate::outbox::OutboxRow<E>>, i64), Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok((Vec::new(), 0)), |s| s
+            .outbox_claim::<E>(limit, lease))
+    }
+
+    /// Marks the rows claimed with `mark` from `first` to `last` as published.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_mark<E: Record>(
+        &self,
+        mark: i64,
+        first: u64,
+        last: u64,
+    ) -> Result<(), Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(()), |s| s.outbox_mark::<E>(mark, first, last))
+    }
+
+    /// Gives the rows claimed with `mark` back unpublished.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_release<E: Record>(&self, mark: i64) -> Result<(), Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(()), |s| s.outbox_release::<E>(mark))
+    }
+
+    /// Prunes `E`'s outbox rows published before `cutoff_us`; the new pruning marker's position.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_prune<E: Record>(
+        &self,
+        cutoff_us: i64,
+    ) -> Result<Option<u64>, Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(None), |s| s.outbox_prune::<E>(cutoff_us))
     }
 
     /// Deletes every key in one transaction; returns the versions the rows had.

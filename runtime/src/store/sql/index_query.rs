@@ -175,6 +175,7 @@ mod tests {
             },
         ],
         indexes: &[],
+        outbox: None,
     };
     const BY_AT: IndexSchema = IndexSchema {
         name: "rows_at_idx",

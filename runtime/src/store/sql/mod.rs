@@ -8,6 +8,8 @@
 
 mod index_query;
 mod ops;
+pub(crate) mod outbox;
+mod outbox_ops;
 mod statements;
 
 #[cfg(feature = "postgres")]

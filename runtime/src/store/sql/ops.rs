@@ -463,10 +463,8 @@ macro_rules! sql_store {
             }
 
             pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
-                let mut conn = $driver::acquire(&self.pool)
+                self.write::<E, _>(async |conn| self.insert_on(conn, value).await)
                     .await
-                    .map_err(store_error::<E>)?;
-                self.insert_on(&mut conn, value).await
             }
 
             pub(crate) async fn insert_on<E: Record>(
@@ -480,14 +478,28 @@ macro_rules! sql_store {
                 let row = $driver::fetch_optional(&mut *conn, &st.insert, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
-                match row {
-                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
-                    None => Err(Error::Conflict {
-                        entity: E::SCHEMA.message,
-                        expected: None,
-                        found: self.current_version::<E>(conn, &value.key()).await?,
-                    }),
-                }
+                let version = match row {
+                    Some(r) => version_of(&r, 0).map_err(store_error::<E>)?,
+                    None => {
+                        return Err(Error::Conflict {
+                            entity: E::SCHEMA.message,
+                            expected: None,
+                            found: self.current_version::<E>(conn, &value.key()).await?,
+                        });
+                    }
+                };
+                let keys = self.keys::<E>()?;
+                Self::record_change(
+                    &st,
+                    keys,
+                    conn,
+                    &value.key(),
+                    version,
+                    Op::Insert,
+                    Some(value),
+                )
+                .await?;
+                Ok(version)
             }
 
             pub(crate) async fn put_on<E: Record>(
@@ -513,14 +525,28 @@ macro_rules! sql_store {
                 let row = $driver::fetch_optional(&mut *conn, &st.update, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
-                match row {
-                    Some(r) => version_of(&r, 0).map_err(store_error::<E>),
-                    None => Err(Error::Conflict {
-                        entity: E::SCHEMA.message,
-                        expected: Some(expected),
-                        found: self.current_version::<E>(conn, &value.key()).await?,
-                    }),
-                }
+                let version = match row {
+                    Some(r) => version_of(&r, 0).map_err(store_error::<E>)?,
+                    None => {
+                        return Err(Error::Conflict {
+                            entity: E::SCHEMA.message,
+                            expected: Some(expected),
+                            found: self.current_version::<E>(conn, &value.key()).await?,
+                        });
+                    }
+                };
+                let keys = self.keys::<E>()?;
+                Self::record_change(
+                    &st,
+                    keys,
+                    conn,
+                    &value.key(),
+                    version,
+                    Op::Update,
+                    Some(value),
+                )
+                .await?;
+                Ok(version)
             }
 
             pub(crate) async fn delete_in<E: Record>(
@@ -529,7 +555,7 @@ macro_rules! sql_store {
                 key: &E::Key,
             ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
-                Self::delete_on::<E>(&st, conn, key).await
+                Self::delete_on::<E>(&st, conn, key, Op::Delete).await
             }
 
             async fn upsert_on<E: Record>(
@@ -538,21 +564,32 @@ macro_rules! sql_store {
                 conn: &mut $conn,
                 value: &E,
             ) -> Result<u64, Error> {
+                // Only an entity with an outbox needs the keys again, to seal the outbox row's payload.
+                let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let mut w = Writer::row(value, keys, st);
                 w.int(next_version(None) as i64);
-                let row = $driver::fetch_one(conn, &st.upsert, w.finish::<E>()?)
+                let row = $driver::fetch_one(&mut *conn, &st.upsert, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(st, e))?;
-                version_of(&row, 0).map_err(store_error::<E>)
+                let version = version_of(&row, 0).map_err(store_error::<E>)?;
+                Self::record_change(
+                    st,
+                    outbox_keys,
+                    conn,
+                    &value.key(),
+                    version,
+                    Op::Upsert,
+                    Some(value),
+                )
+                .await?;
+                Ok(version)
             }
 
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
-                let mut conn = $driver::acquire(&self.pool)
+                self.write::<E, _>(async |conn| Self::upsert_on(&st, keys, conn, value).await)
                     .await
-                    .map_err(store_error::<E>)?;
-                Self::upsert_on(&st, keys, &mut conn, value).await
             }
 
             pub(crate) async fn update<E: Record>(
@@ -560,35 +597,39 @@ macro_rules! sql_store {
                 value: &E,
                 expected: u64,
             ) -> Result<u64, Error> {
-                let mut conn = $driver::acquire(&self.pool)
+                self.write::<E, _>(async |conn| self.update_on(conn, value, expected).await)
                     .await
-                    .map_err(store_error::<E>)?;
-                self.update_on(&mut conn, value, expected).await
             }
 
             async fn delete_on<E: Record>(
                 st: &Statements,
                 conn: &mut $conn,
                 key: &E::Key,
+                op: Op,
             ) -> Result<Option<u64>, Error> {
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
-                let row = $driver::fetch_optional(conn, &st.delete, w.finish::<E>()?)
+                let row = $driver::fetch_optional(&mut *conn, &st.delete, w.finish::<E>()?)
                     .await
                     .map_err(store_error::<E>)?;
-                row.map(|r| version_of(&r, 0).map_err(store_error::<E>))
-                    .transpose()
+                let version = row
+                    .map(|r| version_of(&r, 0).map_err(store_error::<E>))
+                    .transpose()?;
+                if let Some(version) = version {
+                    Self::record_change::<E>(st, None, conn, key, version, op, None).await?;
+                }
+                Ok(version)
             }
 
+            /// Deletes the row of `key` (`op`: a delete or an erasure, as the outbox records it).
             pub(crate) async fn delete<E: Record>(
                 &self,
                 key: &E::Key,
+                op: Op,
             ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
-                let mut conn = $driver::acquire(&self.pool)
+                self.write::<E, _>(async |conn| Self::delete_on::<E>(&st, conn, key, op).await)
                     .await
-                    .map_err(store_error::<E>)?;
-                Self::delete_on::<E>(&st, &mut conn, key).await
             }
 
             pub(crate) async fn put_many<E: Record>(
@@ -613,7 +654,7 @@ macro_rules! sql_store {
                 let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(keys.len());
                 for key in keys {
-                    versions.push(Self::delete_on::<E>(&st, &mut tx, key).await?);
+                    versions.push(Self::delete_on::<E>(&st, &mut tx, key, Op::Delete).await?);
                 }
                 $driver::commit(tx).await.map_err(store_error::<E>)?;
                 Ok(versions)

@@ -17,6 +17,15 @@ sql_store!(
     super::Dialect::Postgres
 );
 
+super::outbox_ops::outbox_ops!(
+    PgStore,
+    sqlx::PgConnection,
+    PgRow,
+    read_pg,
+    driver,
+    super::Dialect::Postgres
+);
+
 /// The statement runner `sql_store!` expands over: sqlx's pool and connections.
 mod driver {
     use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};

@@ -23,6 +23,15 @@ sql_store!(
     super::Dialect::Sqlite
 );
 
+super::outbox_ops::outbox_ops!(
+    SqliteStore,
+    connection::PooledConnection,
+    SqliteRow,
+    read_sqlite,
+    driver,
+    super::Dialect::Sqlite
+);
+
 use super::ops::sql_store;
 
 /// The statement runner `sql_store!` expands over: rusqlite on the caller's thread (see [`connection`]).

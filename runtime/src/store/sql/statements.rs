@@ -41,6 +41,8 @@ pub(crate) struct Statements {
     /// The encrypted fields with a blind index and their tokens' width in bits, in the order their columns
     /// follow the row's in `insert`, `upsert` and `update` (reads do not select them).
     pub(crate) blind: Vec<(&'static FieldSchema, u16)>,
+    /// The outbox's statements, when the entity has one.
+    pub(crate) outbox: Option<super::outbox::OutboxStatements>,
 }
 
 /// The encrypted fields of `schema` with a unique or secondary index, each with its blind index's width
@@ -154,6 +156,9 @@ impl Statements {
             encrypted_at,
             key_positions,
             blind,
+            outbox: schema
+                .outbox
+                .map(|_| super::outbox::OutboxStatements::new(schema, dialect)),
         };
         s.build();
         s
@@ -308,6 +313,7 @@ mod tests {
             },
         ],
         indexes: &[],
+        outbox: None,
     };
 
     #[test]

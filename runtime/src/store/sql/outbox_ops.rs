@@ -1,0 +1,330 @@
+//! The outbox operations of a SQL store, written once for both dialects like [`sql_store!`](super::ops): the
+//! row a write adds in its own transaction, and the reads and updates of the change feed and the relay.
+
+/// Expands the outbox operations over one driver, in the module `sql_store!` expanded in (it uses that
+/// module's `Writer`, `Reader` and driver). Parameters: the store type, the connection and row types, the
+/// column read hook, the driver module and the [`Dialect`](super::Dialect).
+macro_rules! outbox_ops {
+    ($store:ident, $conn:ty, $row:ty, $read:ident, $driver:ident, $dialect:expr) => {
+        use crate::outbox::{Op, OutboxRow};
+
+        /// Reads one outbox row: `_seq`, the key, `_version`, `_op`, `_payload`, `_recorded_at`.
+        fn outbox_row<E: Record>(row: &$row) -> Result<OutboxRow<E>, Error> {
+            let mut reader = Reader {
+                row,
+                index: 0,
+                open: None,
+                stale: false,
+            };
+            let decode = |e: DecodeError| store_error::<E>(e);
+            let seq: i64 = reader.column().map_err(decode)?;
+            let key = E::read_key(&mut reader).map_err(decode)?;
+            let version: i64 = reader.column().map_err(decode)?;
+            let op: String = reader.column().map_err(decode)?;
+            let payload: Option<Vec<u8>> = reader.column().map_err(decode)?;
+            let recorded_at: i64 = reader.column().map_err(decode)?;
+            let marker = op == crate::store::sql::outbox::PRUNED_MARKER;
+            let op = match marker {
+                true => Op::Delete,
+                false => Op::parse(&op).ok_or_else(|| {
+                    store_error::<E>(DecodeError::new(format!(
+                        "_op: `{op}` is not an outbox operation"
+                    )))
+                })?,
+            };
+            Ok(OutboxRow {
+                seq: seq as u64,
+                key,
+                version: version as u64,
+                op,
+                payload,
+                recorded_at_us: recorded_at,
+                marker,
+            })
+        }
+
+        fn outbox_statements<E: Record>(
+            st: &Statements,
+        ) -> Result<&crate::store::sql::outbox::OutboxStatements, Error> {
+            st.outbox.as_ref().ok_or_else(|| {
+                Error::Config(format!(
+                    "entity `{}` has no outbox (the `outbox` entity option)",
+                    E::SCHEMA.message
+                ))
+            })
+        }
+
+        /// Microseconds since the Unix epoch.
+        fn now_us() -> i64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64)
+        }
+
+        impl $store {
+            /// Adds `E`'s outbox row for a write just made on `conn` (in the write's transaction): the key, the
+            /// row's new version, the operation and, for a write that leaves a value, its encoding with the
+            /// encrypted fields sealed (what Redis holds). Nothing without an outbox.
+            pub(super) async fn record_change<E: Record>(
+                st: &Statements,
+                keys: Option<EntityKeys<'_>>,
+                conn: &mut $conn,
+                key: &E::Key,
+                version: u64,
+                op: Op,
+                value: Option<&E>,
+            ) -> Result<(), Error> {
+                let Some(outbox) = &st.outbox else {
+                    return Ok(());
+                };
+                let payload = match value {
+                    None => None,
+                    Some(value) => {
+                        let encoded = value.encode_to_vec();
+                        Some(match keys {
+                            None => encoded,
+                            Some(keys) => keys
+                                .seal_message(&row_key::<E>(key), &encoded)
+                                .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Store, e))?,
+                        })
+                    }
+                };
+                let mut w = Writer::new();
+                key_args::<E>(key, &mut w);
+                w.int(version as i64);
+                w.column(&op.as_str().to_owned());
+                w.column(&payload);
+                w.int(now_us());
+                $driver::fetch_optional(conn, &outbox.insert, w.finish::<E>()?)
+                    .await
+                    .map_err(store_error::<E>)?;
+                Ok(())
+            }
+
+            /// Runs `write` in a transaction when `E` has an outbox (its row must commit with the write), on a
+            /// pooled connection otherwise.
+            pub(super) async fn write<E: Record, T>(
+                &self,
+                write: impl AsyncFnOnce(&mut $conn) -> Result<T, Error>,
+            ) -> Result<T, Error> {
+                if E::SCHEMA.outbox.is_some() {
+                    let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
+                    let out = write(&mut tx).await?;
+                    $driver::commit(tx).await.map_err(store_error::<E>)?;
+                    Ok(out)
+                } else {
+                    let mut conn = $driver::acquire(&self.pool)
+                        .await
+                        .map_err(store_error::<E>)?;
+                    write(&mut conn).await
+                }
+            }
+
+            /// Up to `limit` outbox rows after sequence `after`, in sequence order (the pruning marker
+            /// included).
+            pub(crate) async fn outbox_after<E: Record>(
+                &self,
+                after: u64,
+                limit: usize,
+            ) -> Result<Vec<OutboxRow<E>>, Error> {
+                let st = self.statements::<E>();
+                let outbox = outbox_statements::<E>(&st)?;
+                let mut w = Writer::new();
+                w.int(after as i64);
+                w.int(limit as i64);
+                let rows = self
+                    .fetch_all_pooled::<E>(&outbox.after, w.finish::<E>()?)
+                    .await?;
+                rows.iter().map(outbox_row::<E>).collect()
+            }
+
+            /// The value an outbox row's payload holds, its encrypted fields opened.
+            pub(crate) fn outbox_value<E: Record>(&self, row: &OutboxRow<E>) -> Result<E, Error> {
+                let payload = row.payload.as_deref().ok_or_else(|| {
+                    store_error::<E>(DecodeError::new(
+                        "_payload: NULL for a write that leaves a value",
+                    ))
+                })?;
+                let opened;
+                let bytes = match self.keys::<E>()? {
+                    None => payload,
+                    Some(keys) => {
+                        opened = keys
+                            .open_message(&row_key::<E>(&row.key), payload)
+                            .map_err(|source| Error::Encryption {
+                                entity: E::SCHEMA.message,
+                                source,
+                            })?;
+                        &opened[..]
+                    }
+                };
+                // prost's error names the wire problem; the message is left out all the same.
+                E::decode(bytes).map_err(|_| {
+                    store_error::<E>(DecodeError::new(
+                        "_payload: not a valid encoding of the message",
+                    ))
+                })
+            }
+
+            /// One integer from `sql` (`None` for NULL).
+            async fn outbox_scalar<E: Record>(
+                &self,
+                sql: &str,
+                args: Option<i64>,
+            ) -> Result<Option<i64>, Error> {
+                let mut w = Writer::new();
+                if let Some(arg) = args {
+                    w.int(arg);
+                }
+                let rows = self.fetch_all_pooled::<E>(sql, w.finish::<E>()?).await?;
+                let Some(row) = rows.first() else {
+                    return Ok(None);
+                };
+                let mut index = 0;
+                Option::<i64>::$read(row, &mut index)
+                    .map(Option::flatten)
+                    .map_err(store_error::<E>)
+            }
+
+            /// The sequence of the pruning marker: every row up to it is gone (0 when never pruned).
+            pub(crate) async fn outbox_pruned_through<E: Record>(&self) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                let sql = &outbox_statements::<E>(&st)?.pruned_through;
+                Ok(self.outbox_scalar::<E>(sql, None).await?.unwrap_or(0) as u64)
+            }
+
+            /// The highest sequence written, 0 when the outbox is empty.
+            pub(crate) async fn outbox_last_seq<E: Record>(&self) -> Result<u64, Error> {
+                let st = self.statements::<E>();
+                let sql = &outbox_statements::<E>(&st)?.last_seq;
+                Ok(self.outbox_scalar::<E>(sql, None).await?.unwrap_or(0) as u64)
+            }
+
+            /// Claims up to `limit` of the oldest unpublished rows for `lease` unless another relay holds a
+            /// live claim; the rows in sequence order and the claim's mark (for
+            /// [`outbox_mark`](Self::outbox_mark)). Empty when there is nothing to publish or another relay
+            /// is publishing.
+            pub(crate) async fn outbox_claim<E: Record>(
+                &self,
+                limit: usize,
+                lease: std::time::Duration,
+            ) -> Result<(Vec<OutboxRow<E>>, i64), Error> {
+                let st = self.statements::<E>();
+                let outbox = outbox_statements::<E>(&st)?;
+                let now = now_us();
+                let mark = -(now + lease.as_micros() as i64);
+                let mut w = Writer::new();
+                w.int(mark);
+                w.int(limit as i64);
+                w.int(-now);
+                let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
+                // Claims are serialized: on Postgres by a transaction-scoped advisory lock (two concurrent
+                // claims would both see no live claim), on SQLite by its single writer.
+                if $dialect == crate::store::sql::Dialect::Postgres {
+                    let mut lock = Writer::new();
+                    lock.column(&crate::schema::columns::outbox_table(E::SCHEMA.table));
+                    $driver::fetch_optional(
+                        &mut tx,
+                        "SELECT pg_advisory_xact_lock(hashtext($1))::text",
+                        lock.finish::<E>()?,
+                    )
+                    .await
+                    .map_err(store_error::<E>)?;
+                }
+                let rows = $driver::fetch_all(&mut tx, &outbox.claim, w.finish::<E>()?)
+                    .await
+                    .map_err(store_error::<E>)?;
+                $driver::commit(tx).await.map_err(store_error::<E>)?;
+                let mut rows = rows
+                    .iter()
+                    .map(outbox_row::<E>)
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.sort_by_key(|r| r.seq);
+                Ok((rows, mark))
+            }
+
+            /// Marks the rows claimed with `mark` from `first` to `last` as published now.
+            pub(crate) async fn outbox_mark<E: Record>(
+                &self,
+                mark: i64,
+                first: u64,
+                last: u64,
+            ) -> Result<(), Error> {
+                let st = self.statements::<E>();
+                let outbox = outbox_statements::<E>(&st)?;
+                let mut w = Writer::new();
+                w.int(now_us());
+                w.int(mark);
+                w.int(first as i64);
+                w.int(last as i64);
+                self.fetch_all_pooled::<E>(&outbox.mark, w.finish::<E>()?)
+                    .await?;
+                Ok(())
+            }
+
+            /// Gives the rows claimed with `mark` back unpublished.
+            pub(crate) async fn outbox_release<E: Record>(&self, mark: i64) -> Result<(), Error> {
+                let st = self.statements::<E>();
+                let outbox = outbox_statements::<E>(&st)?;
+                let mut w = Writer::new();
+                w.int(mark);
+                self.fetch_all_pooled::<E>(&outbox.release, w.finish::<E>()?)
+                    .await?;
+                Ok(())
+            }
+
+            /// Deletes the published rows older than `cutoff_us` (never an unpublished row, nor the last row
+            /// written), leaving the highest of them as the pruning marker; the marker's sequence, if any.
+            pub(crate) async fn outbox_prune<E: Record>(
+                &self,
+                cutoff_us: i64,
+            ) -> Result<Option<u64>, Error> {
+                let st = self.statements::<E>();
+                let outbox = outbox_statements::<E>(&st)?;
+                let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
+                let mut w = Writer::new();
+                w.int(cutoff_us);
+                let row = $driver::fetch_optional(&mut tx, &outbox.prunable, w.finish::<E>()?)
+                    .await
+                    .map_err(store_error::<E>)?;
+                let mut index = 0;
+                let through = match row {
+                    None => None,
+                    Some(row) => Option::<i64>::$read(&row, &mut index)
+                        .map(Option::flatten)
+                        .map_err(store_error::<E>)?,
+                };
+                let Some(through) = through else {
+                    return Ok(None);
+                };
+                for sql in [&outbox.prune, &outbox.mark_pruned] {
+                    let mut w = Writer::new();
+                    w.int(through);
+                    $driver::fetch_optional(&mut tx, sql, w.finish::<E>()?)
+                        .await
+                        .map_err(store_error::<E>)?;
+                }
+                $driver::commit(tx).await.map_err(store_error::<E>)?;
+                Ok(Some(through as u64))
+            }
+
+            /// Postgres: `pg_snapshot_xmin` (`min`) or `pg_snapshot_xmax` of the current snapshot, for the
+            /// change feed's gap rule; `None` on SQLite, whose single writer leaves no gap behind a visible row.
+            pub(crate) async fn outbox_horizon<E: Record>(
+                &self,
+                min: bool,
+            ) -> Result<Option<u64>, Error> {
+                if $dialect != crate::store::sql::Dialect::Postgres {
+                    return Ok(None);
+                }
+                let sql = match min {
+                    true => "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+                    false => "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+                };
+                Ok(self.outbox_scalar::<E>(sql, None).await?.map(|v| v as u64))
+            }
+        }
+    };
+}
+
+pub(crate) use outbox_ops;

@@ -1,0 +1,496 @@
+//! The transactional outbox, the change feed, the relay to Redis Streams and L1 invalidation from the feed, on
+//! SQLite and Postgres (real servers).
+
+use capacitor::outbox::redis_stream::RedisStreamSink;
+use capacitor::outbox::relay::{Relay, RelayOptions};
+use capacitor::outbox::{Change, ChangeCursor, FeedOptions, Op};
+use capacitor::repo::L1Invalidation;
+use capacitor::{Error, Repository, Store};
+use capacitor_dal_tests::{postgres_store, sqlite_store};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// An eventual, cached entity with an outbox and a PII field (so it can be erased).
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(
+    package = "outbox.v1",
+    table = "orders",
+    consistency = "eventual",
+    cache(ttl = "600s", max_entries = 1000),
+    outbox(topic = "orders"),
+    repository
+)]
+pub struct Order {
+    #[prost(string, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    #[capacitor(pii = "email")]
+    pub email: String,
+    #[prost(int64, tag = "3")]
+    pub total: i64,
+}
+
+fn order(id: &str, total: i64) -> Order {
+    Order {
+        id: id.to_owned(),
+        email: format!("{id}@example.com"),
+        total,
+    }
+}
+
+async fn sqlite(name: &str) -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path(), name, &[Order::CREATE_TABLE_SQLITE]).await;
+    (store, dir)
+}
+
+async fn postgres(name: &str) -> Store {
+    postgres_store(name, &[Order::CREATE_TABLE_POSTGRES]).await
+}
+
+/// Every change committed so far, from `from` (polling past the gaps rolled-back writes leave on Postgres).
+async fn drain(repo: &Repository<Order>, from: ChangeCursor) -> Vec<(Op, Change<Order>)> {
+    let end = repo.change_cursor_now().await.unwrap();
+    let mut feed = repo.changes(from).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while feed.cursor() < end {
+        let batch = feed.poll().await.unwrap();
+        out.extend(batch.into_iter().map(|e| (e.op, e.change)));
+        assert!(Instant::now() < deadline, "the feed never reached {end}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    out
+}
+
+async fn every_write_commits_its_change(store: Store) {
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let start = orders.change_cursor_now().await.unwrap();
+    assert_eq!(start, ChangeCursor::beginning(), "an empty outbox");
+    let v1 = orders.insert(order("a", 10)).await.unwrap();
+    let v2 = orders.update(order("a", 11), v1).await.unwrap();
+    let v3 = orders.put(order("a", 12)).await.unwrap();
+    orders
+        .put_many(vec![order("b", 1), order("c", 2)])
+        .await
+        .unwrap();
+    orders.delete(&"b".to_owned()).await.unwrap();
+    orders.erase(&"c".to_owned()).await.unwrap();
+    // A refused write (a conflict) records nothing.
+    assert!(orders.update(order("a", 99), v1).await.is_err());
+
+    let changes = drain(&orders, start).await;
+    let ops: Vec<Op> = changes.iter().map(|(op, _)| *op).collect();
+    assert_eq!(
+        ops,
+        [
+            Op::Insert,
+            Op::Update,
+            Op::Upsert,
+            Op::Upsert,
+            Op::Upsert,
+            Op::Delete,
+            Op::Erase
+        ]
+    );
+    let versions: Vec<u64> = changes[..3].iter().map(|(_, c)| c.version()).collect();
+    assert_eq!(versions, [v1, v2, v3]);
+    assert_eq!(
+        changes[2].1,
+        Change::Put {
+            value: order("a", 12),
+            version: v3
+        }
+    );
+    assert!(matches!(&changes[5].1, Change::Delete { key, .. } if key == "b"));
+    assert!(matches!(&changes[6].1, Change::Delete { key, .. } if key == "c"));
+
+    // Resuming after the third change reads the rest, and the cursor survives its text form.
+    let mut feed = orders.changes(start).unwrap();
+    let mut third = None;
+    for _ in 0..3 {
+        third = Some(feed.next().await.unwrap().cursor);
+    }
+    let resumed: ChangeCursor = third.unwrap().to_string().parse().unwrap();
+    assert_eq!(drain(&orders, resumed).await.len(), 4);
+    assert_eq!(orders.change_cursor_now().await.unwrap().position(), 7);
+}
+
+async fn transactions_commit_or_drop_their_changes(store: Store) {
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let start = orders.change_cursor_now().await.unwrap();
+    let refused = store
+        .transaction(async |tx| {
+            orders.put_in(tx, order("t1", 1)).await?;
+            orders.put_in(tx, order("t2", 2)).await?;
+            Err::<(), _>(Error::Config("rolled back on purpose".into()))
+        })
+        .await;
+    assert!(refused.is_err());
+    assert!(
+        drain(&orders, start).await.is_empty(),
+        "a rollback leaves no change"
+    );
+    store
+        .transaction(async |tx| {
+            orders.put_in(tx, order("t1", 1)).await?;
+            orders.put_in(tx, order("t2", 2)).await?;
+            orders.delete_in(tx, &"t1".to_owned()).await?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+    let changes = drain(&orders, start).await;
+    let keys: Vec<(Op, String)> = changes.iter().map(|(op, c)| (*op, c.key())).collect();
+    assert_eq!(
+        keys,
+        [
+            (Op::Upsert, "t1".to_owned()),
+            (Op::Upsert, "t2".to_owned()),
+            (Op::Delete, "t1".to_owned())
+        ]
+    );
+}
+
+/// A Redis server and a consumer group on the stream `topic`.
+async fn redis_consumer(topic: &str) -> (redis::aio::MultiplexedConnection, String) {
+    let redis = capacitor_testkit::redis::RedisServer::shared();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: redis::RedisResult<()> = redis::cmd("DEL").arg(topic).query_async(&mut conn).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(topic)
+        .arg("readers")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    (conn, redis.url())
+}
+
+/// Every entry of the consumer group `readers` on `topic`, acknowledged: `(id, fields)` in stream order.
+async fn read_group(
+    conn: &mut redis::aio::MultiplexedConnection,
+    topic: &str,
+) -> Vec<HashMap<String, redis::Value>> {
+    let mut out = Vec::new();
+    loop {
+        let reply: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("readers")
+            .arg("r1")
+            .arg("COUNT")
+            .arg(1000)
+            .arg("STREAMS")
+            .arg(topic)
+            .arg(">")
+            .query_async(conn)
+            .await
+            .unwrap();
+        let entries = match reply {
+            redis::Value::Nil => return out,
+            redis::Value::Array(streams) => streams,
+            redis::Value::Map(streams) => streams.into_iter().map(|(_, v)| v).collect(),
+            other => panic!("XREADGROUP reply {other:?}"),
+        };
+        let mut got = 0;
+        for stream in entries {
+            let items = match stream {
+                redis::Value::Array(mut pair) if pair.len() == 2 => pair.remove(1),
+                other => other,
+            };
+            let redis::Value::Array(items) = items else {
+                panic!("stream entries {items:?}")
+            };
+            for item in items {
+                let redis::Value::Array(mut entry) = item else {
+                    panic!("entry {item:?}")
+                };
+                let fields = entry.remove(1);
+                let id: String = redis::from_redis_value(entry.remove(0)).unwrap();
+                let fields: HashMap<String, redis::Value> =
+                    redis::from_redis_value(fields).unwrap();
+                let _: () = redis::cmd("XACK")
+                    .arg(topic)
+                    .arg("readers")
+                    .arg(&id)
+                    .query_async(conn)
+                    .await
+                    .unwrap();
+                out.push(fields);
+                got += 1;
+            }
+        }
+        if got == 0 {
+            return out;
+        }
+    }
+}
+
+fn text(fields: &HashMap<String, redis::Value>, name: &str) -> String {
+    redis::from_redis_value(fields[name].clone()).unwrap()
+}
+
+async fn relay_publishes_in_order_and_prunes(store: Store, topic: &'static str) {
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let (mut conn, url) = redis_consumer(topic).await;
+    for i in 0..5 {
+        orders.put(order("k", i)).await.unwrap();
+        orders.put(order(&format!("other{i}"), i)).await.unwrap();
+    }
+    orders.delete(&"k".to_owned()).await.unwrap();
+    // A relay that publishes to a stream named by the test (the entity's topic is `orders`).
+    let sink = TopicSink {
+        inner: RedisStreamSink::connect(&url).await.unwrap(),
+        topic,
+    };
+    let options = RelayOptions {
+        batch: 4,
+        retention: None,
+        ..RelayOptions::default()
+    };
+    let relay: Relay<Order, _> = Relay::new(store.clone(), sink, options, None).unwrap();
+    let mut published = 0;
+    loop {
+        let n = relay.run_once().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        published += n;
+    }
+    assert_eq!(published, 11);
+    let entries = read_group(&mut conn, topic).await;
+    assert_eq!(entries.len(), 11, "each change once");
+    let k: Vec<(String, String)> = entries
+        .iter()
+        .filter(|f| text(f, "key").contains("k;"))
+        .map(|f| (text(f, "op"), text(f, "version")))
+        .collect();
+    assert_eq!(k.len(), 6);
+    assert!(k[..5].iter().all(|(op, _)| op == "upsert"));
+    assert_eq!(k[5].0, "delete");
+    let versions: Vec<u64> = k.iter().map(|(_, v)| v.parse().unwrap()).collect();
+    assert!(
+        versions[..5].windows(2).all(|w| w[0] < w[1]),
+        "one key's changes in commit order: {versions:?}"
+    );
+    assert_eq!(
+        versions[5], versions[4],
+        "a delete names the version it removed"
+    );
+    let ids: std::collections::HashSet<String> = entries.iter().map(|f| text(f, "id")).collect();
+    assert_eq!(ids.len(), 11, "idempotency keys are distinct per change");
+    // The payload is the value's encoding.
+    let payload: Vec<u8> = redis::from_redis_value(entries[0]["payload"].clone()).unwrap();
+    assert_eq!(
+        <Order as prost::Message>::decode(&payload[..]).unwrap(),
+        order("k", 0)
+    );
+
+    // Nothing left to publish; a second relay finds nothing either.
+    assert_eq!(relay.run_once().await.unwrap(), 0);
+
+    // Pruning: everything published before now goes, except the last row; a cursor from before it expires.
+    let pruner: Relay<Order, _> = Relay::new(
+        store.clone(),
+        TopicSink {
+            inner: RedisStreamSink::connect(&url).await.unwrap(),
+            topic,
+        },
+        RelayOptions {
+            retention: Some(Duration::ZERO),
+            ..RelayOptions::default()
+        },
+        None,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(pruner.run_once().await.unwrap(), 0);
+    let mut stale = orders.changes(ChangeCursor::beginning()).unwrap();
+    match stale.next().await {
+        Err(Error::ChangeCursorExpired {
+            entity,
+            cursor,
+            pruned_through,
+        }) => {
+            assert_eq!((entity, cursor), ("Order", 0));
+            assert_eq!(pruned_through, 10, "all but the last row");
+        }
+        other => panic!("expected an expired cursor, got {other:?}"),
+    }
+    // A cursor at the marker or later still reads what follows.
+    let now = orders.change_cursor_now().await.unwrap();
+    orders.put(order("after", 1)).await.unwrap();
+    assert_eq!(drain(&orders, now).await.len(), 1);
+}
+
+/// Publishes to `topic` whatever the message says (so tests on both stores use streams of their own).
+struct TopicSink {
+    inner: RedisStreamSink,
+    topic: &'static str,
+}
+
+impl capacitor::outbox::relay::Sink for TopicSink {
+    async fn publish(
+        &self,
+        batch: &[capacitor::outbox::relay::OutboxMessage],
+    ) -> Result<(), capacitor::error::BoxError> {
+        let batch: Vec<_> = batch
+            .iter()
+            .cloned()
+            .map(|mut m| {
+                m.topic = self.topic;
+                m
+            })
+            .collect();
+        self.inner.publish(&batch).await
+    }
+}
+
+async fn l1_follows_commits_from_another_repository(store: Store) {
+    // Two repositories with L1s of their own stand for two processes.
+    let writer: Repository<Order> = Repository::new(store.clone());
+    // A generous bound: this checks what reaches L1, not the latency (the machine may be loaded); the bound
+    // itself is measured by `benches/outbox_staleness`.
+    let reader: Repository<Order> = Repository::builder(store.clone())
+        .invalidate_l1_from_changes(L1Invalidation {
+            bound: Duration::from_secs(2),
+            ..L1Invalidation::default()
+        })
+        .try_build()
+        .unwrap();
+    writer.put(order("x", 1)).await.unwrap();
+    // Wait for the feed to be fresh, then load x into the reader's L1.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = reader.get(&"x".to_owned()).await.unwrap();
+        if got.value.total == 1 && reader.stats().l1_hits > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "L1 never served ({} flushes)",
+            reader.l1_flushes()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A write elsewhere reaches the reader's L1 within the bound (plus a poll), not after the 600 s TTL.
+    writer.put(order("x", 2)).await.unwrap();
+    let committed = Instant::now();
+    loop {
+        let got = reader.get(&"x".to_owned()).await.unwrap();
+        if got.value.total == 2 {
+            break;
+        }
+        assert!(
+            committed.elapsed() < Duration::from_millis(500),
+            "the reader still serves the old value"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    writer.delete(&"x".to_owned()).await.unwrap();
+    let deleted = Instant::now();
+    while reader.get(&"x".to_owned()).await.is_ok() {
+        assert!(
+            deleted.elapsed() < Duration::from_millis(500),
+            "the delete never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(reader.l1_flushes(), 0);
+}
+
+async fn refusals(store: Store) {
+    // The memory store has no outbox.
+    let memory: Repository<Order> = Repository::new(Store::memory());
+    assert!(matches!(
+        memory.changes(ChangeCursor::beginning()),
+        Err(Error::Config(_))
+    ));
+    let _ = store;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_outbox() {
+    let (store, _dir) = sqlite("outbox_writes").await;
+    every_write_commits_its_change(store).await;
+    let (store, _dir) = sqlite("outbox_tx").await;
+    transactions_commit_or_drop_their_changes(store).await;
+    let (store, _dir) = sqlite("outbox_relay").await;
+    relay_publishes_in_order_and_prunes(store, "orders_sqlite").await;
+    let (store, _dir) = sqlite("outbox_l1").await;
+    l1_follows_commits_from_another_repository(store.clone()).await;
+    refusals(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outbox() {
+    every_write_commits_its_change(postgres("outbox_writes").await).await;
+    transactions_commit_or_drop_their_changes(postgres("outbox_tx").await).await;
+    relay_publishes_in_order_and_prunes(postgres("outbox_relay").await, "orders_pg").await;
+    l1_follows_commits_from_another_repository(postgres("outbox_l1").await).await;
+}
+
+/// On Postgres a later change can be visible before an earlier one commits: the feed waits for the earlier
+/// one rather than skip it, and passes a number whose transaction rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_feed_never_skips_a_late_commit() {
+    let store = postgres("outbox_gaps").await;
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let start = orders.change_cursor_now().await.unwrap();
+    let mut feed = orders
+        .changes_with(
+            start,
+            FeedOptions {
+                poll_interval: Duration::from_millis(5),
+                ..FeedOptions::default()
+            },
+        )
+        .unwrap();
+
+    // Takes sequence 1 and holds it uncommitted.
+    let mut slow = store.begin().await.unwrap();
+    orders.put_in(&mut slow, order("slow", 1)).await.unwrap();
+    // Sequence 2 commits first.
+    orders.put(order("fast", 2)).await.unwrap();
+    assert!(
+        feed.poll().await.unwrap().is_empty(),
+        "the feed must wait for sequence 1"
+    );
+    slow.commit().await.unwrap();
+    let keys: Vec<String> = feed
+        .poll()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.change.key())
+        .collect();
+    assert_eq!(keys, ["slow", "fast"]);
+
+    // A number taken by a transaction that rolls back is passed once that transaction has ended.
+    let mut doomed = store.begin().await.unwrap();
+    orders
+        .put_in(&mut doomed, order("doomed", 3))
+        .await
+        .unwrap();
+    orders.put(order("next", 4)).await.unwrap();
+    assert!(feed.poll().await.unwrap().is_empty());
+    doomed.rollback().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let keys = loop {
+        let got = feed.poll().await.unwrap();
+        if !got.is_empty() {
+            break got.into_iter().map(|e| e.change.key()).collect::<Vec<_>>();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rolled-back gap was never passed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(keys, ["next"]);
+}

@@ -1,0 +1,157 @@
+//! The outbox table of an entity with the `outbox` option comes from the migration emitter: created when the
+//! option is added, renamed with its entity, refused as destructive when the option is dropped, and applied to
+//! real SQLite and Postgres databases.
+
+use capacitor_codegen::ddl::Dialect;
+use capacitor_codegen::migrate::{self, DiffOptions, Error};
+use capacitor_migration_tests::{load_from, schemas_dir};
+use capacitor_testkit::postgres::PostgresServer;
+use std::path::Path;
+
+/// Schema v1 with `edit` applied to its text, in a temp dir of its own.
+fn v1_with(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new("shop/v1/shop.proto");
+    let text = std::fs::read_to_string(schemas_dir().join("v1").join(file)).unwrap();
+    std::fs::create_dir_all(dir.path().join("shop/v1")).unwrap();
+    std::fs::write(dir.path().join(file), edit(&text)).unwrap();
+    dir
+}
+
+const PLAIN: &str =
+    "message Customer {\n  option (capacitor.v1.entity) = { backend: BACKEND_SQLITE };";
+
+fn with_outbox(backend: &str) -> impl Fn(&str) -> String {
+    let backend = backend.to_owned();
+    move |text: &str| {
+        text.replace(
+            PLAIN,
+            &format!(
+                "message Customer {{\n  option (capacitor.v1.entity) = {{ backend: {backend} outbox: {{ topic: \"customers\" }} }};"
+            ),
+        )
+    }
+}
+
+fn options(name: &str, dialect: Dialect, renamed_from: Vec<(String, String)>) -> DiffOptions {
+    DiffOptions {
+        name: name.to_string(),
+        dialects: vec![dialect],
+        renamed_from,
+        ..DiffOptions::default()
+    }
+}
+
+/// Plans and writes the next migration of the schema in `root`; its `up` SQL.
+fn migrate(root: &Path, migrations: &Path, dialect: Dialect, name: &str) -> String {
+    let planned = migrate::plan(
+        &load_from(root, dialect),
+        migrations,
+        &options(name, dialect, Vec::new()),
+    )
+    .expect("plan");
+    migrate::write(migrations, &planned, name).expect("write");
+    planned.iter().map(|p| p.up.clone()).collect()
+}
+
+fn backend(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "BACKEND_SQLITE",
+        Dialect::Postgres => "BACKEND_POSTGRES",
+    }
+}
+
+fn base(dialect: Dialect) -> tempfile::TempDir {
+    let backend = backend(dialect);
+    v1_with(move |text| text.replace("BACKEND_SQLITE", backend))
+}
+
+#[test]
+fn adding_the_option_creates_the_outbox_table_and_dropping_it_is_destructive() {
+    for dialect in Dialect::ALL {
+        let migrations = tempfile::tempdir().unwrap();
+        migrate(base(dialect).path(), migrations.path(), dialect, "create");
+        let with = v1_with({
+            let add = with_outbox(backend(dialect));
+            let backend = backend(dialect);
+            move |text| add(text).replace("BACKEND_SQLITE", backend)
+        });
+        let up = migrate(with.path(), migrations.path(), dialect, "outbox");
+        insta::assert_snapshot!(format!("outbox_{}_up", dialect.name()), up);
+
+        // Removing the option would drop unpublished changes: refused without --allow-destructive.
+        match migrate::plan(
+            &load_from(base(dialect).path(), dialect),
+            migrations.path(),
+            &options("drop", dialect, Vec::new()),
+        ) {
+            Err(Error::Refused { problems }) => {
+                assert_eq!(problems.len(), 1, "{problems:?}");
+                assert_eq!(problems[0].rule, "DESTRUCTIVE_DROP_TABLE");
+                assert_eq!(problems[0].message, "shop.v1.Customer#outbox");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
+        // A renamed entity keeps its outbox: both tables are renamed, nothing dropped.
+        let renamed = v1_with({
+            let add = with_outbox(backend(dialect));
+            let backend = backend(dialect);
+            move |text| {
+                add(text)
+                    .replace("message Customer {", "message Client {")
+                    .replace("BACKEND_SQLITE", backend)
+            }
+        });
+        let planned = migrate::plan(
+            &load_from(renamed.path(), dialect),
+            migrations.path(),
+            &options(
+                "rename",
+                dialect,
+                vec![("Customer".to_string(), "Client".to_string())],
+            ),
+        )
+        .expect("a rename plans without destructive changes");
+        let up: String = planned.iter().map(|p| p.up.clone()).collect();
+        assert!(up.contains("\"customer_outbox\""), "{up}");
+        assert!(up.contains("\"client_outbox\""), "{up}");
+        assert!(!up.contains("DROP TABLE"), "{up}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_migration_applies_to_real_databases() {
+    for dialect in Dialect::ALL {
+        let work = tempfile::tempdir().unwrap();
+        let migrations = work.path().join("migrations");
+        migrate(base(dialect).path(), &migrations, dialect, "create");
+        let with = v1_with({
+            let add = with_outbox(backend(dialect));
+            let backend = backend(dialect);
+            move |text| add(text).replace("BACKEND_SQLITE", backend)
+        });
+        migrate(with.path(), &migrations, dialect, "outbox");
+        let select = r#"SELECT "_seq", "id", "_version", "_op", "_payload", "_recorded_at", "_published_at" FROM "customer_outbox""#;
+        match dialect {
+            Dialect::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", work.path().join("app.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                capacitor::migrate::migrate_from(&pool, &migrations)
+                    .await
+                    .unwrap();
+                sqlx::query(select).fetch_all(&pool).await.unwrap();
+            }
+            Dialect::Postgres => {
+                let url = PostgresServer::shared()
+                    .create_database("outbox_migration")
+                    .unwrap();
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                capacitor::migrate::migrate_from(&pool, &migrations)
+                    .await
+                    .unwrap();
+                sqlx::query(select).fetch_all(&pool).await.unwrap();
+            }
+        }
+    }
+}
