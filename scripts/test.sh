@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Capacitor's whole test suite, installing first what the tests need and the machine lacks:
-# PostgreSQL 15 and Redis 7 from Debian's packages (the store and cache tests start their own servers on
-# loopback ports in temp dirs; nothing here starts a system service); `protoc` with its well-known types
+# PostgreSQL 15, Redis 7 and NATS 2.9 (JetStream, for the outbox relay's sink) from Debian's packages (the
+# store, cache and sink tests start their own servers on loopback ports in temp dirs; nothing here starts a
+# system service); `protoc` with its well-known types
 # (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
 # the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
 # also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`); and PyPI's
@@ -16,6 +17,7 @@ missing=()
 # CAPACITOR_PG_BIN: PostgreSQL's binaries elsewhere (testkit reads it too); Debian's package otherwise.
 [ -x "${CAPACITOR_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)

@@ -725,7 +725,7 @@ fn signal(pid: u32, sig: &str) -> io::Result<()> {
 
 /// A port the OS reports free on loopback (another process may take it before the server binds; tests
 /// retry by starting a new server).
-fn free_port() -> io::Result<u16> {
+pub(crate) fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -738,7 +738,7 @@ fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
 }
 
 /// Polls `done` every 10 ms until it says so; after `timeout`, a `TimedOut` error saying `what` (and how long).
-fn poll_until(
+pub(crate) fn poll_until(
     timeout: Duration,
     what: impl Fn() -> String,
     mut done: impl FnMut() -> io::Result<bool>,

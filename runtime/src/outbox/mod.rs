@@ -21,6 +21,8 @@
 //! then a gap that stayed empty (a rolled-back write) is passed. SQLite has one writer at a time and no such
 //! gaps. See `docs/outbox.md`.
 
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis_stream;
 pub mod relay;

@@ -494,3 +494,161 @@ async fn postgres_feed_never_skips_a_late_commit() {
     };
     assert_eq!(keys, ["next"]);
 }
+
+/// Publishes, then never returns: the relay is "killed" between publish and mark when its future is dropped.
+struct PublishThenHang<S>(S);
+
+impl<S: capacitor::outbox::relay::Sink> capacitor::outbox::relay::Sink for PublishThenHang<S> {
+    async fn publish(
+        &self,
+        batch: &[capacitor::outbox::relay::OutboxMessage],
+    ) -> Result<(), capacitor::error::BoxError> {
+        self.0.publish(batch).await?;
+        std::future::pending().await
+    }
+}
+
+/// A relay killed between publish and mark: its rows are claimed again once its lease ends and published
+/// again; a Redis Streams consumer sees the duplicates and drops them by idempotency key, nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_between_publish_and_mark_publishes_again_and_consumers_dedupe() {
+    let (store, _dir) = sqlite("outbox_crash").await;
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let topic = "orders_crash";
+    let (mut conn, url) = redis_consumer(topic).await;
+    for i in 0..6 {
+        orders.put(order(&format!("o{}", i % 3), i)).await.unwrap();
+    }
+    let lease = Duration::from_millis(300);
+    let options = RelayOptions {
+        lease,
+        retention: None,
+        ..RelayOptions::default()
+    };
+    let sink = |url: &str| {
+        let url = url.to_owned();
+        async move {
+            TopicSink {
+                inner: RedisStreamSink::connect(&url).await.unwrap(),
+                topic,
+            }
+        }
+    };
+    let doomed: Relay<Order, _> = Relay::new(
+        store.clone(),
+        PublishThenHang(sink(&url).await),
+        options.clone(),
+        None,
+    )
+    .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), doomed.run_once())
+            .await
+            .is_err(),
+        "the doomed relay published and hangs before marking"
+    );
+    drop(doomed);
+    let relay: Relay<Order, _> =
+        Relay::new(store.clone(), sink(&url).await, options, None).unwrap();
+    // Within the lease the rows are still claimed: nothing to do.
+    assert_eq!(relay.run_once().await.unwrap(), 0);
+    tokio::time::sleep(lease).await;
+    assert_eq!(
+        relay.run_once().await.unwrap(),
+        6,
+        "claimed again after the lease"
+    );
+    assert_eq!(relay.run_once().await.unwrap(), 0);
+
+    let entries = read_group(&mut conn, topic).await;
+    assert_eq!(entries.len(), 12, "every change published twice");
+    let mut seen = std::collections::HashSet::new();
+    let applied: Vec<String> = entries
+        .iter()
+        .filter(|f| seen.insert(text(f, "id")))
+        .map(|f| text(f, "seq"))
+        .collect();
+    assert_eq!(applied, ["1", "2", "3", "4", "5", "6"], "deduped, in order");
+}
+
+/// NATS JetStream: `Nats-Msg-Id` makes a second publish of a change a no-op, and while the server is down the
+/// rows wait (the pass fails, nothing is marked) and go out in order once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_dedupes_republished_changes_and_rows_wait_while_it_is_down() {
+    let nats = capacitor_testkit::nats::NatsServer::start().unwrap();
+    let (store, _dir) = sqlite("outbox_nats").await;
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let sink = capacitor::outbox::nats::NatsSink::connect(&nats.url())
+        .await
+        .unwrap();
+    sink.ensure_stream(
+        "ORDERS",
+        vec!["orders".to_owned()],
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    for i in 0..4 {
+        orders.put(order("n", i)).await.unwrap();
+    }
+    let lease = Duration::from_millis(300);
+    let options = RelayOptions {
+        lease,
+        retention: None,
+        ..RelayOptions::default()
+    };
+    let doomed: Relay<Order, _> = Relay::new(
+        store.clone(),
+        PublishThenHang(sink.clone()),
+        options.clone(),
+        None,
+    )
+    .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), doomed.run_once())
+            .await
+            .is_err()
+    );
+    drop(doomed);
+    tokio::time::sleep(lease).await;
+    let relay: Relay<Order, _> = Relay::new(store.clone(), sink.clone(), options, None).unwrap();
+    assert_eq!(relay.run_once().await.unwrap(), 4);
+
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("ORDERS").await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        4,
+        "the second publish of each change was dropped by its Nats-Msg-Id"
+    );
+
+    // The sink goes down: passes fail, rows wait, writes go on.
+    nats.stop().unwrap();
+    for i in 4..7 {
+        orders.put(order("n", i)).await.unwrap();
+    }
+    assert!(relay.run_once().await.is_err(), "the sink is down");
+    nats.restart().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut published = 0;
+    while published < 3 {
+        match relay.run_once().await {
+            Ok(n) => published += n,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+        assert!(Instant::now() < deadline, "the rows never went out");
+    }
+    let stream = js.get_stream("ORDERS").await.unwrap();
+    let mut totals = Vec::new();
+    for seq in 1..=7 {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let value = <Order as prost::Message>::decode(&message.payload[..]).unwrap();
+        assert_eq!(
+            message.headers.get("Capacitor-Op").map(|v| v.as_str()),
+            Some("upsert")
+        );
+        totals.push(value.total);
+    }
+    assert_eq!(totals, [0, 1, 2, 3, 4, 5, 6], "nothing lost, in order");
+}
