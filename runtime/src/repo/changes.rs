@@ -41,23 +41,38 @@ impl Default for L1Invalidation {
 
 /// Until when L1 may serve reads, in microseconds since `epoch` (0: not yet).
 pub(super) struct Freshness {
-    epoch: Instant,
+    started: Instant,
     fresh_until_us: AtomicU64,
     /// How many times the feed failed and L1 was flushed.
     pub(super) flushes: AtomicU64,
+    /// Moves before the follower applies changes or clears L1: a read that fills L1 from a lower tier does so
+    /// only if it has not moved since the read began (its value may predate a change already applied, whose
+    /// entry an eviction could have removed).
+    epoch: AtomicU64,
 }
 
 impl Freshness {
     fn new() -> Self {
         Freshness {
-            epoch: Instant::now(),
+            started: Instant::now(),
             fresh_until_us: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
         }
     }
 
     fn now_us(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// The epoch a read that may fill L1 starts under.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether a read that started under `epoch` may fill L1.
+    pub(super) fn may_fill(&self, epoch: u64) -> bool {
+        self.epoch.load(Ordering::Acquire) == epoch
     }
 
     /// Whether L1 may serve a read now.
@@ -102,10 +117,12 @@ pub(super) fn follow<E: Record>(
             };
             let started = fresh.now_us();
             let round = match feed.as_mut() {
-                Some(feed) => apply(feed, cache).await,
+                Some(feed) => apply(feed, cache, &fresh).await,
                 None => match inner.store.outbox_last_seq::<E>().await {
                     Ok(last) => {
-                        // Starting (or restarting after a failure): whatever L1 holds may have missed changes.
+                        // Starting (or restarting after a failure): whatever L1 holds may have missed changes,
+                        // and so may reads in flight.
+                        fresh.epoch.fetch_add(1, Ordering::AcqRel);
                         cache.clear();
                         feed = Some(ChangeFeed::new(
                             inner.store.clone(),
@@ -139,8 +156,15 @@ pub(super) fn follow<E: Record>(
 }
 
 /// One read of the feed applied to `l1`; whether it reached the end of the outbox.
-async fn apply<E: Record>(feed: &mut ChangeFeed<E>, l1: &MemoryTier<E>) -> Result<bool, Error> {
+async fn apply<E: Record>(
+    feed: &mut ChangeFeed<E>,
+    l1: &MemoryTier<E>,
+    fresh: &Freshness,
+) -> Result<bool, Error> {
     let (events, caught_up) = feed.poll_to_end().await?;
+    if !events.is_empty() {
+        fresh.epoch.fetch_add(1, Ordering::AcqRel);
+    }
     for event in events {
         match event.change {
             Change::Put { value, version } => {

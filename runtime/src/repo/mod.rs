@@ -278,6 +278,15 @@ impl<E: Record> Repository<E> {
         }
     }
 
+    /// L1, when a read that began under `epoch` (its follower's, see [`changes`]) may fill it.
+    fn fillable_l1(&self, epoch: Option<u64>) -> Option<&MemoryTier<E>> {
+        let l1 = self.inner.l1.as_ref()?;
+        match (&self.inner.freshness, epoch) {
+            (Some(freshness), Some(epoch)) if !freshness.may_fill(epoch) => None,
+            _ => Some(l1),
+        }
+    }
+
     /// Whether reads use an L1 tier (eventual entities with a `cache` option).
     pub fn has_l1(&self) -> bool {
         self.inner.l1.is_some()
@@ -562,6 +571,7 @@ impl<E: Record> Repository<E> {
     /// L2, then the store for what L2 lacks; promotes what it finds.
     async fn get_many_below_l1(&self, keys: &[E::Key]) -> Result<Vec<Option<Versioned<E>>>, Error> {
         let inner = &self.inner;
+        let epoch = inner.freshness.as_ref().map(|f| f.epoch());
         let mut out: Vec<Option<Versioned<E>>> = vec![None; keys.len()];
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut pending: Vec<usize> = (0..keys.len()).collect();
@@ -583,7 +593,7 @@ impl<E: Record> Repository<E> {
                         match c {
                             Cached::Hit(v) => {
                                 inner.counters.hit(Tier::Redis);
-                                if let Some(l1) = &inner.l1
+                                if let Some(l1) = self.fillable_l1(epoch)
                                     && l1.set_if_newer(&keys[i], &v.value, v.version)
                                 {
                                     inner.counters.promotion(Tier::Memory);
@@ -592,7 +602,7 @@ impl<E: Record> Repository<E> {
                             }
                             Cached::Deleted(version) => {
                                 inner.counters.hit(Tier::Redis);
-                                if let Some(l1) = &inner.l1 {
+                                if let Some(l1) = self.fillable_l1(epoch) {
                                     l1.set_deleted(&keys[i], version);
                                 }
                             }
@@ -635,7 +645,7 @@ impl<E: Record> Repository<E> {
             match &row {
                 Some(v) => {
                     inner.counters.hit(Tier::Store);
-                    if let Some(l1) = &inner.l1
+                    if let Some(l1) = self.fillable_l1(epoch)
                         && l1.set_if_newer(&keys[i], &v.value, v.version)
                     {
                         inner.counters.promotion(Tier::Memory);

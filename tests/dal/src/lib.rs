@@ -247,3 +247,26 @@ pub async fn postgres_store(name: &str, ddl: &[&str]) -> capacitor::Store {
     }
     store
 }
+
+/// An eventual, cached entity with a transactional outbox and a PII field (so it can be erased): the outbox,
+/// change feed and L1 invalidation tests (`dal_outbox`, `dal_outbox_staleness`).
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
+#[prost(skip_debug)]
+#[capacitor(
+    package = "outbox.v1",
+    table = "orders",
+    consistency = "eventual",
+    cache(ttl = "600s", max_entries = 1000),
+    outbox(topic = "orders"),
+    repository
+)]
+pub struct Order {
+    #[prost(string, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    #[capacitor(pii = "email")]
+    pub email: String,
+    #[prost(int64, tag = "3")]
+    pub total: i64,
+}

@@ -6,31 +6,9 @@ use capacitor::outbox::relay::{Relay, RelayOptions};
 use capacitor::outbox::{Change, ChangeCursor, FeedOptions, Op};
 use capacitor::repo::L1Invalidation;
 use capacitor::{Error, Repository, Store};
-use capacitor_dal_tests::{postgres_store, sqlite_store};
+use capacitor_dal_tests::{Order, postgres_store, sqlite_store};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-/// An eventual, cached entity with an outbox and a PII field (so it can be erased).
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
-#[prost(skip_debug)]
-#[capacitor(
-    package = "outbox.v1",
-    table = "orders",
-    consistency = "eventual",
-    cache(ttl = "600s", max_entries = 1000),
-    outbox(topic = "orders"),
-    repository
-)]
-pub struct Order {
-    #[prost(string, tag = "1")]
-    #[capacitor(primary_key)]
-    pub id: String,
-    #[prost(string, tag = "2")]
-    #[capacitor(pii = "email")]
-    pub email: String,
-    #[prost(int64, tag = "3")]
-    pub total: i64,
-}
 
 fn order(id: &str, total: i64) -> Order {
     Order {
@@ -404,6 +382,77 @@ async fn l1_follows_commits_from_another_repository(store: Store) {
     assert_eq!(reader.l1_flushes(), 0);
 }
 
+/// Runs `sql` on the store's own database, past the repository.
+async fn raw(store: &Store, sql: &str) {
+    match store.postgres_pool() {
+        Some(pool) => {
+            sqlx::raw_sql(sql).execute(pool).await.unwrap();
+        }
+        None => {
+            sqlx::raw_sql(sql)
+                .execute(store.sqlite_pool().unwrap())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// When the feed fails, L1 is flushed and skipped (reads go to the store) until the feed is back.
+async fn a_failed_feed_flushes_l1_and_reads_skip_it(store: Store) {
+    let reader: Repository<Order> = Repository::builder(store.clone())
+        .invalidate_l1_from_changes(L1Invalidation {
+            bound: Duration::from_secs(2),
+            ..L1Invalidation::default()
+        })
+        .try_build()
+        .unwrap();
+    reader.put(order("f", 1)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.stats().l1_hits == 0 {
+        reader.get(&"f".to_owned()).await.unwrap();
+        assert!(Instant::now() < deadline, "L1 never served");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The feed breaks (its table is gone), and a change it cannot see lands in the store.
+    raw(
+        &store,
+        r#"ALTER TABLE "orders_outbox" RENAME TO "orders_outbox_away""#,
+    )
+    .await;
+    raw(
+        &store,
+        r#"UPDATE "orders" SET "total" = 2 WHERE "id" = 'f'"#,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.l1_flushes() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the feed failure was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let hits = reader.stats().l1_hits;
+    assert_eq!(reader.get(&"f".to_owned()).await.unwrap().value.total, 2);
+    assert_eq!(
+        reader.stats().l1_hits,
+        hits,
+        "L1 is skipped while the feed is down"
+    );
+    // The feed comes back: L1 serves again.
+    raw(
+        &store,
+        r#"ALTER TABLE "orders_outbox_away" RENAME TO "orders_outbox""#,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reader.stats().l1_hits == hits {
+        assert_eq!(reader.get(&"f".to_owned()).await.unwrap().value.total, 2);
+        assert!(Instant::now() < deadline, "L1 never served again");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn refusals(store: Store) {
     // The memory store has no outbox.
     let memory: Repository<Order> = Repository::new(Store::memory());
@@ -424,6 +473,7 @@ async fn sqlite_outbox() {
     relay_publishes_in_order_and_prunes(store, "orders_sqlite").await;
     let (store, _dir) = sqlite("outbox_l1").await;
     l1_follows_commits_from_another_repository(store.clone()).await;
+    a_failed_feed_flushes_l1_and_reads_skip_it(store.clone()).await;
     refusals(store).await;
 }
 
@@ -433,6 +483,7 @@ async fn postgres_outbox() {
     transactions_commit_or_drop_their_changes(postgres("outbox_tx").await).await;
     relay_publishes_in_order_and_prunes(postgres("outbox_relay").await, "orders_pg").await;
     l1_follows_commits_from_another_repository(postgres("outbox_l1").await).await;
+    a_failed_feed_flushes_l1_and_reads_skip_it(postgres("outbox_flush").await).await;
 }
 
 /// On Postgres a later change can be visible before an earlier one commits: the feed waits for the earlier
