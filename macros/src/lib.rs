@@ -41,6 +41,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `cache(ttl = "60s", max_entries = 10000, max_bytes = 1048576)` | cache the entity; a ttl is a whole number followed by `ms`, `s`, `m`, `h` or `d` | not cached |
 /// | `cache(disabled)` | declare the cache but turn it off | |
 /// | `index(name = "...", fields("a", "b"), unique)` | a composite index, repeatable; `primary` makes it the key | name derived from the table and columns |
+/// | `outbox(topic = "orders")` | a transactional outbox: each committed write also writes `<table>_outbox` in its transaction (change feed, relays, L1 invalidation; see `docs/changes.md`) | no outbox; topic: the full name |
 /// | `package = "app.v1"` | the proto package, for the schema's full name | none |
 /// | `crate = "my_app::capacitor"` | where the runtime crate is, when it is re-exported | `::capacitor` |
 ///

@@ -19,7 +19,7 @@
 //! lower number after a higher one is visible. The feed never skips such a row: it stops at a gap until every
 //! transaction that could fill it has ended (Postgres' snapshot `xmin` passes the `xmax` seen with the gap),
 //! then a gap that stayed empty (a rolled-back write) is passed. SQLite has one writer at a time and no such
-//! gaps. See `docs/outbox.md`.
+//! gaps. See `docs/changes.md`.
 
 #[cfg(feature = "nats")]
 pub mod nats;

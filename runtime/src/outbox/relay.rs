@@ -13,7 +13,7 @@
 //!    next pass (after a backoff, in [`Relay::run`]).
 //!
 //! Run it in the service ([`Relay::spawn`]) or as a process of its own (a `main` that opens the store, builds
-//! the relay and awaits [`Relay::run`]; `docs/outbox.md` shows one).
+//! the relay and awaits [`Relay::run`]; `docs/changes.md` shows one).
 
 use super::{Op, OutboxRow};
 use crate::error::{BoxError, Error};

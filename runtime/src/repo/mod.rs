@@ -122,7 +122,7 @@ impl<E: Record> RepositoryBuilder<E> {
 
     /// Keeps this process's L1 in step with commits made anywhere, through the entity's change feed (the
     /// `outbox` option): an L1 hit is never older than `options.bound` (see [`L1Invalidation`] and
-    /// `docs/outbox.md`). Needs an eventual, cached entity with an outbox in a SQL store, and a Tokio runtime
+    /// `docs/changes.md`). Needs an eventual, cached entity with an outbox in a SQL store, and a Tokio runtime
     /// ([`try_build`](Self::try_build) says which is missing).
     pub fn invalidate_l1_from_changes(mut self, options: L1Invalidation) -> Self {
         self.l1_invalidation = Some(options);

@@ -10,7 +10,7 @@
 //! that started at `t` returning version `u` of a key, while a newer version of that key had been acknowledged
 //! before `t - bound`, is a violation, and there must be none. It prints the staleness of each write in the
 //! reader (from the write's ack to the start of the reader's last read that still returned an older version,
-//! 0 when there was none): p50, p99 and max, which `docs/outbox.md` records.
+//! 0 when there was none): p50, p99 and max, which `docs/changes.md` records.
 
 use capacitor::outbox::FeedOptions;
 use capacitor::redis::{RedisOptions, RedisTier};
