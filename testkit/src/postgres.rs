@@ -98,30 +98,40 @@ impl PostgresServer {
         if !output.status.success() {
             return Err(failed("initdb", &output));
         }
+        server.pg_ctl("start")?;
+        Ok(server)
+    }
+
+    /// `pg_ctl <action>` with the server's options, waiting for it to finish.
+    fn pg_ctl(&self, action: &str) -> io::Result<()> {
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            server.port,
-            server.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        let output = server
+        let output = self
             .tool("pg_ctl")
             .arg("-D")
-            .arg(server.data_dir())
+            .arg(self.data_dir())
             .arg("-l")
-            .arg(server.dir.path().join("server.log"))
-            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .arg(self.dir.path().join("server.log"))
+            .args(["-w", "-t", "60", "-m", "fast", "-o", &options, action])
             .stdin(Stdio::null())
             .output()?;
         if !output.status.success() {
-            let log =
-                std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
             return Err(io::Error::other(format!(
                 "{}\n{log}",
-                failed("pg_ctl start", &output)
+                failed(&format!("pg_ctl {action}"), &output)
             )));
         }
-        Ok(server)
+        Ok(())
+    }
+
+    /// Restarts the server on the same port with the same data (a fast shutdown: open connections are cut).
+    pub fn restart(&self) -> io::Result<()> {
+        self.pg_ctl("restart")
     }
 
     /// One server per test binary, started on first use. A watchdog process stops it when the test
