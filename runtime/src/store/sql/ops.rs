@@ -473,9 +473,21 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::row(value, self.keys::<E>()?, &st);
+                let keys = self.keys::<E>()?;
+                let outbox_keys = st.outbox.as_ref().and(keys.clone());
+                let key = value.key();
+                let mut w = Writer::row(value, keys, &st);
                 w.int(next_version(None) as i64);
-                let row = $driver::fetch_optional(&mut *conn, &st.insert, w.finish::<E>()?)
+                let (sql, outbox_row) = Self::outbox_plan(
+                    &st,
+                    &st.insert,
+                    |c| &c.insert,
+                    &mut w,
+                    Op::Insert,
+                    &key,
+                    Some((outbox_keys, value)),
+                )?;
+                let row = $driver::fetch_optional(&mut *conn, sql, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
                 let version = match row {
@@ -484,21 +496,11 @@ macro_rules! sql_store {
                         return Err(Error::Conflict {
                             entity: E::SCHEMA.message,
                             expected: None,
-                            found: self.current_version::<E>(conn, &value.key()).await?,
+                            found: self.current_version::<E>(conn, &key).await?,
                         });
                     }
                 };
-                let keys = self.keys::<E>()?;
-                Self::record_change(
-                    &st,
-                    keys,
-                    conn,
-                    &value.key(),
-                    version,
-                    Op::Insert,
-                    Some(value),
-                )
-                .await?;
+                Self::record_change::<E>(&st, conn, &key, version, outbox_row).await?;
                 Ok(version)
             }
 
@@ -518,11 +520,23 @@ macro_rules! sql_store {
                 expected: u64,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let mut w = Writer::row(value, self.keys::<E>()?, &st);
+                let keys = self.keys::<E>()?;
+                let outbox_keys = st.outbox.as_ref().and(keys.clone());
+                let key = value.key();
+                let mut w = Writer::row(value, keys, &st);
                 w.int(next_version(Some(expected)) as i64);
-                key_args::<E>(&value.key(), &mut w);
+                key_args::<E>(&key, &mut w);
                 w.int(expected as i64);
-                let row = $driver::fetch_optional(&mut *conn, &st.update, w.finish::<E>()?)
+                let (sql, outbox_row) = Self::outbox_plan(
+                    &st,
+                    &st.update,
+                    |c| &c.update,
+                    &mut w,
+                    Op::Update,
+                    &key,
+                    Some((outbox_keys, value)),
+                )?;
+                let row = $driver::fetch_optional(&mut *conn, sql, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(&st, e))?;
                 let version = match row {
@@ -531,21 +545,11 @@ macro_rules! sql_store {
                         return Err(Error::Conflict {
                             entity: E::SCHEMA.message,
                             expected: Some(expected),
-                            found: self.current_version::<E>(conn, &value.key()).await?,
+                            found: self.current_version::<E>(conn, &key).await?,
                         });
                     }
                 };
-                let keys = self.keys::<E>()?;
-                Self::record_change(
-                    &st,
-                    keys,
-                    conn,
-                    &value.key(),
-                    version,
-                    Op::Update,
-                    Some(value),
-                )
-                .await?;
+                Self::record_change::<E>(&st, conn, &key, version, outbox_row).await?;
                 Ok(version)
             }
 
@@ -566,22 +570,23 @@ macro_rules! sql_store {
             ) -> Result<u64, Error> {
                 // Only an entity with an outbox needs the keys again, to seal the outbox row's payload.
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
+                let key = value.key();
                 let mut w = Writer::row(value, keys, st);
                 w.int(next_version(None) as i64);
-                let row = $driver::fetch_one(&mut *conn, &st.upsert, w.finish::<E>()?)
+                let (sql, outbox_row) = Self::outbox_plan(
+                    st,
+                    &st.upsert,
+                    |c| &c.upsert,
+                    &mut w,
+                    Op::Upsert,
+                    &key,
+                    Some((outbox_keys, value)),
+                )?;
+                let row = $driver::fetch_one(&mut *conn, sql, w.finish::<E>()?)
                     .await
                     .map_err(|e| write_error::<E>(st, e))?;
                 let version = version_of(&row, 0).map_err(store_error::<E>)?;
-                Self::record_change(
-                    st,
-                    outbox_keys,
-                    conn,
-                    &value.key(),
-                    version,
-                    Op::Upsert,
-                    Some(value),
-                )
-                .await?;
+                Self::record_change::<E>(st, conn, &key, version, outbox_row).await?;
                 Ok(version)
             }
 
@@ -609,14 +614,16 @@ macro_rules! sql_store {
             ) -> Result<Option<u64>, Error> {
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
-                let row = $driver::fetch_optional(&mut *conn, &st.delete, w.finish::<E>()?)
+                let (sql, outbox_row) =
+                    Self::outbox_plan::<E>(st, &st.delete, |c| &c.delete, &mut w, op, key, None)?;
+                let row = $driver::fetch_optional(&mut *conn, sql, w.finish::<E>()?)
                     .await
                     .map_err(store_error::<E>)?;
                 let version = row
                     .map(|r| version_of(&r, 0).map_err(store_error::<E>))
                     .transpose()?;
                 if let Some(version) = version {
-                    Self::record_change::<E>(st, None, conn, key, version, op, None).await?;
+                    Self::record_change::<E>(st, conn, key, version, outbox_row).await?;
                 }
                 Ok(version)
             }

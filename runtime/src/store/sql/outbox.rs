@@ -39,6 +39,23 @@ pub(crate) struct OutboxStatements {
     pub(crate) mark_pruned: String,
     /// The highest sequence written (0 when empty): where a feed that starts now begins.
     pub(crate) last_seq: String,
+    /// Postgres: each write and its outbox row in one statement ([`Combined`]); `None` on SQLite, where the
+    /// row is a second statement in the write's transaction.
+    pub(crate) combined: Option<Combined>,
+    /// The outbox table and the key columns, quoted.
+    table: String,
+    keys: Vec<String>,
+}
+
+/// The entity's writes with their outbox row, one statement each (a data-modifying `WITH`): a single round trip
+/// in autocommit instead of `BEGIN`, the write, the outbox insert and `COMMIT`. Each binds the write's own
+/// values, then the op, the payload and the time.
+#[derive(Debug)]
+pub(crate) struct Combined {
+    pub(crate) insert: String,
+    pub(crate) upsert: String,
+    pub(crate) update: String,
+    pub(crate) delete: String,
 }
 
 impl OutboxStatements {
@@ -116,6 +133,42 @@ impl OutboxStatements {
             prune,
             mark_pruned,
             last_seq,
+            combined: None,
+            table: t,
+            keys,
         }
+    }
+
+    /// Makes the [`Combined`] statements from the entity's own (each ending in `RETURNING "_version"`) and the
+    /// number of values each binds.
+    pub(crate) fn combine(&mut self, writes: [(&str, usize); 4]) {
+        let [insert, upsert, update, delete] = writes.map(|(sql, params)| self.wrap(sql, params));
+        self.combined = Some(Combined {
+            insert,
+            upsert,
+            update,
+            delete,
+        });
+    }
+
+    /// `WITH w AS (<write> RETURNING "_version", <keys>) INSERT INTO <outbox> … SELECT … FROM w`: the outbox row
+    /// is inserted after the write took its row's lock, so one key's rows keep commit order.
+    fn wrap(&self, write: &str, params: usize) -> String {
+        let write = write
+            .strip_suffix(" RETURNING \"_version\"")
+            .expect("a write statement returns its version");
+        let keys = self.keys.join(", ");
+        let p = |n: usize| placeholder(Dialect::Postgres, n);
+        format!(
+            "WITH w AS ({write} RETURNING \"_version\", {keys}) INSERT INTO {} ({keys}, \"_version\", {}, {}, {}) \
+             SELECT {keys}, \"_version\", {}, {}, {} FROM w RETURNING \"_version\"",
+            self.table,
+            quote(OUTBOX_OP),
+            quote(OUTBOX_PAYLOAD),
+            quote(OUTBOX_RECORDED_AT),
+            p(params + 1),
+            p(params + 2),
+            p(params + 3)
+        )
     }
 }

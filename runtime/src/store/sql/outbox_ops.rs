@@ -62,24 +62,26 @@ macro_rules! outbox_ops {
         }
 
         impl $store {
-            /// Adds `E`'s outbox row for a write just made on `conn` (in the write's transaction): the key, the
-            /// row's new version, the operation and, for a write that leaves a value, its encoding with the
-            /// encrypted fields sealed (what Redis holds). Nothing without an outbox.
-            pub(super) async fn record_change<E: Record>(
-                st: &Statements,
-                keys: Option<EntityKeys<'_>>,
-                conn: &mut $conn,
-                key: &E::Key,
-                version: u64,
+            /// How a write of `E` records its outbox row. Without an outbox: `base` as is, nothing more. On
+            /// Postgres: the combined form of `base` (`pick`), with the op, payload and time bound after the
+            /// write's own values; nothing more. On SQLite: `base`, and the row to add after it in the same
+            /// transaction ([`record_change`](Self::record_change)). `value` is the value written (with the keys
+            /// its encrypted fields are sealed under) or `None` for a removal.
+            pub(super) fn outbox_plan<'s, E: Record>(
+                st: &'s Statements,
+                base: &'s str,
+                pick: fn(&'s crate::store::sql::outbox::Combined) -> &'s String,
+                w: &mut Writer,
                 op: Op,
-                value: Option<&E>,
-            ) -> Result<(), Error> {
+                key: &E::Key,
+                value: Option<(Option<EntityKeys<'_>>, &E)>,
+            ) -> Result<(&'s str, Option<(Op, Option<Vec<u8>>)>), Error> {
                 let Some(outbox) = &st.outbox else {
-                    return Ok(());
+                    return Ok((base, None));
                 };
                 let payload = match value {
                     None => None,
-                    Some(value) => {
+                    Some((keys, value)) => {
                         let encoded = value.encode_to_vec();
                         Some(match keys {
                             None => encoded,
@@ -88,6 +90,29 @@ macro_rules! outbox_ops {
                                 .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Store, e))?,
                         })
                     }
+                };
+                match &outbox.combined {
+                    Some(combined) => {
+                        w.column(&op.as_str().to_owned());
+                        w.column(&payload);
+                        w.int(now_us());
+                        Ok((pick(combined), None))
+                    }
+                    None => Ok((base, Some((op, payload)))),
+                }
+            }
+
+            /// Adds `E`'s outbox row for a write just made on `conn`, in the write's transaction (the SQLite
+            /// half of [`outbox_plan`](Self::outbox_plan)).
+            pub(super) async fn record_change<E: Record>(
+                st: &Statements,
+                conn: &mut $conn,
+                key: &E::Key,
+                version: u64,
+                row: Option<(Op, Option<Vec<u8>>)>,
+            ) -> Result<(), Error> {
+                let (Some(outbox), Some((op, payload))) = (&st.outbox, row) else {
+                    return Ok(());
                 };
                 let mut w = Writer::new();
                 key_args::<E>(key, &mut w);
@@ -101,13 +126,20 @@ macro_rules! outbox_ops {
                 Ok(())
             }
 
-            /// Runs `write` in a transaction when `E` has an outbox (its row must commit with the write), on a
-            /// pooled connection otherwise.
+            /// Runs `write` in a transaction when `E`'s outbox row is a statement of its own (SQLite: it must
+            /// commit with the write), on a pooled connection otherwise (no outbox, or Postgres, where the write
+            /// and its outbox row are one statement).
             pub(super) async fn write<E: Record, T>(
                 &self,
                 write: impl AsyncFnOnce(&mut $conn) -> Result<T, Error>,
             ) -> Result<T, Error> {
-                if E::SCHEMA.outbox.is_some() {
+                let separate = E::SCHEMA.outbox.is_some()
+                    && self
+                        .statements::<E>()
+                        .outbox
+                        .as_ref()
+                        .is_some_and(|o| o.combined.is_none());
+                if separate {
                     let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                     let out = write(&mut tx).await?;
                     $driver::commit(tx).await.map_err(store_error::<E>)?;

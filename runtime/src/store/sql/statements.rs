@@ -161,6 +161,17 @@ impl Statements {
                 .map(|_| super::outbox::OutboxStatements::new(schema, dialect)),
         };
         s.build();
+        if dialect == Dialect::Postgres
+            && let Some(outbox) = &mut s.outbox
+        {
+            let (n, k) = (s.columns.len(), s.key_columns.len());
+            outbox.combine([
+                (&s.insert, n + 1),
+                (&s.upsert, n + 1),
+                (&s.update, n + 2 + k),
+                (&s.delete, k),
+            ]);
+        }
         s
     }
 

@@ -1,0 +1,147 @@
+//! The transactional outbox's cost and the relay's throughput (issue #15):
+//!
+//! - `outbox_put_sqlite/{plain,outbox}` and `outbox_put_postgres/{plain,outbox}`: `Repository::put` of the same
+//!   strong entity (no cache tier, so the store write is all there is) without and with the `outbox` option, on
+//!   the same store (target: outbox ≤ 1.3× plain);
+//! - `outbox_relay_postgres/publish_5000_to_redis_streams`: a relay draining 5,000 outbox rows from Postgres to
+//!   a Redis stream in batches of 1,000 (claim, pipelined `XADD`s, mark); rows/s = 5,000 / time (reported; the
+//!   issue aims at ≥ 20,000 rows/s).
+//!
+//! `cargo bench -p capacitor --features redis,postgres --bench outbox`. Needs Debian's postgresql and
+//! redis-server (the testkit starts them).
+
+use capacitor::outbox::redis_stream::RedisStreamSink;
+use capacitor::outbox::relay::{Relay, RelayOptions};
+use capacitor::{Repository, Store};
+use capacitor_testkit::postgres::PostgresServer;
+use capacitor_testkit::redis::RedisServer;
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+/// Without an outbox.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(table = "plain_orders", repository)]
+pub struct Plain {
+    #[prost(int64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub customer: String,
+    #[prost(int64, tag = "3")]
+    pub total: i64,
+}
+
+/// The same with an outbox.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(table = "boxed_orders", outbox(topic = "bench_orders"), repository)]
+pub struct Boxed {
+    #[prost(int64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    pub customer: String,
+    #[prost(int64, tag = "3")]
+    pub total: i64,
+}
+
+const KEYS: i64 = 1_000;
+
+fn puts(c: &mut Criterion, group: &str, store: &Store, rt: &tokio::runtime::Runtime) {
+    let plain: Repository<Plain> = Repository::new(store.clone());
+    let boxed: Repository<Boxed> = Repository::new(store.clone());
+    let mut g = c.benchmark_group(group);
+    let mut i = 0i64;
+    g.bench_function("plain", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(plain.put(Plain {
+                id: i % KEYS,
+                customer: "ada".into(),
+                total: i,
+            }))
+            .unwrap()
+        })
+    });
+    g.bench_function("outbox", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(boxed.put(Boxed {
+                id: i % KEYS,
+                customer: "ada".into(),
+                total: i,
+            }))
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn outbox(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+    let sqlite = rt.block_on(Store::open(&url)).unwrap();
+    for ddl in [Plain::CREATE_TABLE_SQLITE, Boxed::CREATE_TABLE_SQLITE] {
+        rt.block_on(sqlx::raw_sql(ddl).execute(sqlite.sqlite_pool().unwrap()))
+            .unwrap();
+    }
+    puts(c, "outbox_put_sqlite", &sqlite, &rt);
+
+    let server = PostgresServer::start().unwrap();
+    let url = server.create_database("bench_outbox").unwrap();
+    let postgres = rt.block_on(Store::open(&url)).unwrap();
+    for ddl in [Plain::CREATE_TABLE_POSTGRES, Boxed::CREATE_TABLE_POSTGRES] {
+        rt.block_on(sqlx::raw_sql(ddl).execute(postgres.postgres_pool().unwrap()))
+            .unwrap();
+    }
+    puts(c, "outbox_put_postgres", &postgres, &rt);
+
+    let redis = RedisServer::start().unwrap();
+    let sink = rt.block_on(RedisStreamSink::connect(&redis.url())).unwrap();
+    let relay: Relay<Boxed, _> = Relay::new(
+        postgres.clone(),
+        sink.max_len(100_000),
+        RelayOptions {
+            batch: 1_000,
+            retention: None,
+            ..RelayOptions::default()
+        },
+        None,
+    )
+    .unwrap();
+    let boxed: Repository<Boxed> = Repository::new(postgres.clone());
+    rt.block_on(async { while relay.run_once().await.unwrap() > 0 {} });
+    let mut g = c.benchmark_group("outbox_relay_postgres");
+    g.sample_size(10);
+    g.bench_function("publish_5000_to_redis_streams", |b| {
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                rt.block_on(async {
+                    let rows: Vec<Boxed> = (0..5_000)
+                        .map(|i| Boxed {
+                            id: i,
+                            customer: "ada".into(),
+                            total: i,
+                        })
+                        .collect();
+                    for chunk in rows.chunks(1_000) {
+                        boxed.put_many(chunk.to_vec()).await.unwrap();
+                    }
+                    let started = Instant::now();
+                    let mut published = 0;
+                    while published < 5_000 {
+                        published += relay.run_once().await.unwrap();
+                    }
+                    spent += started.elapsed();
+                });
+            }
+            spent
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, outbox);
+criterion_main!(benches);
