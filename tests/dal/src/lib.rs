@@ -249,7 +249,7 @@ pub async fn postgres_store(name: &str, ddl: &[&str]) -> capacitor::Store {
 }
 
 /// An eventual, cached entity with a transactional outbox and a PII field (so it can be erased): the outbox,
-/// change feed and L1 invalidation tests (`dal_outbox`, `dal_outbox_staleness`).
+/// change feed and L1 invalidation tests (`dal_outbox`, `dal_outbox_processes`).
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity, capacitor::RedactedDebug)]
 #[prost(skip_debug)]
 #[capacitor(

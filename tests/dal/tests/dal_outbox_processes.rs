@@ -1,18 +1,23 @@
-//! Cross-process L1 invalidation, measured: this test binary starts Postgres and Redis, then runs itself as two
-//! child processes on the same `orders` table (an eventual entity with an outbox and an L1):
-//! - the **writer** puts 16 hot keys round-robin through a repository with Redis, and logs each write's
-//!   version and the wall-clock time it was acknowledged;
-//! - the **reader** reads the same keys through a repository with Redis and an L1 that follows the change feed
-//!   ([`L1Invalidation`], bound 50 ms), until the writer is done and it has read at least its share, and logs
-//!   each read's version and start time.
+//! The outbox across two OS processes (this test binary runs itself as children, on a Postgres database and a
+//! Redis server the parent starts):
 //!
-//! At least 100,000 operations in all. The parent then checks that **no read is older than the bound**: a read
-//! that started at `t` returning version `u` of a key, while a newer version of that key had been acknowledged
-//! before `t - bound`, is a violation, and there must be none. It prints the staleness of each write in the
-//! reader (from the write's ack to the start of the reader's last read that still returned an older version,
-//! 0 when there was none): p50, p99 and max, which `docs/changes.md` records.
+//! - `l1_reads_are_never_older_than_the_bound_across_processes`: cross-process L1 invalidation, measured. A
+//!   **writer** puts 16 hot keys round-robin through a repository with Redis and logs each write's version and
+//!   the wall-clock time it was acknowledged; a **reader** reads the same keys through a repository with Redis
+//!   and an L1 that follows the change feed ([`L1Invalidation`], bound 50 ms) until the writer is done and it has
+//!   read at least its share, and logs each read's version and start time. At least 100,000 operations in all.
+//!   No read may be older than the bound: a read that started at `t` returning version `u` of a key, while a newer
+//!   version of that key had been acknowledged before `t - bound`, is a violation. It prints the staleness of each
+//!   write in the reader (from its ack to the start of the reader's last read that still returned an older
+//!   version, 0 when none): p50, p99 and max, which `docs/changes.md` records.
+//! - `every_committed_change_is_published_exactly_once_after_dedup`: two **relay-writer** processes each make
+//!   5,000 writes to the same 50 keys (one in ten inside a transaction that rolls back) while each runs a relay
+//!   to one Redis stream. Afterwards every committed change is in the stream exactly once after deduplication by
+//!   idempotency key, none of the rolled-back ones is, and each key's changes are in commit (version) order.
 
 use capacitor::outbox::FeedOptions;
+use capacitor::outbox::redis_stream::RedisStreamSink;
+use capacitor::outbox::relay::{Relay, RelayOptions};
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::repo::L1Invalidation;
 use capacitor::{Repository, Store};
@@ -29,6 +34,8 @@ const MIN_READS: usize = 90_000;
 const BOUND: Duration = Duration::from_millis(50);
 const CHILD: &str = "CAPACITOR_STALENESS_CHILD";
 const DONE: &str = "staleness-writer-done";
+const RELAY_WRITES: usize = 5_000;
+const STREAM: &str = "orders";
 
 fn now_us() -> u64 {
     SystemTime::now()
@@ -182,7 +189,154 @@ async fn l1_reads_are_never_older_than_the_bound_across_processes() {
     );
 }
 
-/// One child process: `reader` or `writer` (see the module docs). Does nothing outside the parent test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_committed_change_is_published_exactly_once_after_dedup() {
+    let redis = RedisServer::start().unwrap();
+    let url = PostgresServer::shared()
+        .create_database(&format!("dal_outbox_relays_{}", std::process::id()))
+        .unwrap();
+    let store = Store::open(&url).await.unwrap();
+    sqlx::raw_sql(Order::CREATE_TABLE_POSTGRES)
+        .execute(store.postgres_pool().unwrap())
+        .await
+        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|process| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "child_process",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ])
+                .env(
+                    CHILD,
+                    format!("relay-writer {url} {} {process}", redis.url()),
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut committed = std::collections::HashSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "child failed:\n{}\n{}",
+            stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in stdout.lines() {
+            let mut parts = line.split_whitespace();
+            if parts.next() == Some("C") {
+                let key = parts.next().unwrap().to_owned();
+                let version: u64 = parts.next().unwrap().parse().unwrap();
+                committed.insert((key, version));
+            }
+        }
+    }
+    assert_eq!(committed.len(), 2 * RELAY_WRITES * 9 / 10);
+
+    // The children's relays were stopped mid-flight: a last relay publishes the rest once their claims expire.
+    let relay: Relay<Order, _> = Relay::new(
+        store.clone(),
+        RedisStreamSink::connect(&redis.url()).await.unwrap(),
+        RelayOptions {
+            retention: None,
+            ..RelayOptions::default()
+        },
+        None,
+    )
+    .unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (entries, published) = loop {
+        relay.run_once().await.unwrap();
+        let entries = stream_entries(&mut conn).await;
+        let published: std::collections::HashSet<(String, u64)> = entries
+            .iter()
+            .map(|(_, key, version, _)| (key.clone(), *version))
+            .collect();
+        if published.len() >= committed.len() {
+            break (entries, published);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {} committed changes published",
+            published.len(),
+            committed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        published, committed,
+        "every committed change, and nothing else"
+    );
+    assert!(
+        entries.iter().all(|(_, _, _, total)| *total >= 0),
+        "a rolled-back write was published"
+    );
+    // After dedup by idempotency key, each key's versions rise in stream order (commit order).
+    let mut seen = std::collections::HashSet::new();
+    let mut last: HashMap<String, u64> = HashMap::new();
+    for (id, key, version, _) in &entries {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let previous = last.insert(key.clone(), *version).unwrap_or(0);
+        assert!(previous < *version, "{key}: v{version} after v{previous}");
+    }
+    println!(
+        "RELAYS committed={} entries={} duplicates={}",
+        committed.len(),
+        entries.len(),
+        entries.len() - seen.len()
+    );
+}
+
+/// Every entry of the stream `orders`: (idempotency key, order id, version, total).
+async fn stream_entries(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Vec<(String, String, u64, i64)> {
+    let mut out = Vec::new();
+    let mut from = "-".to_owned();
+    loop {
+        let reply: Vec<(String, HashMap<String, redis::Value>)> = redis::cmd("XRANGE")
+            .arg(STREAM)
+            .arg(&from)
+            .arg("+")
+            .arg("COUNT")
+            .arg(5_000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        let Some((last_id, _)) = reply.last() else {
+            return out;
+        };
+        from = format!("({last_id}");
+        for (_, fields) in reply {
+            let text =
+                |name: &str| -> String { redis::from_redis_value(fields[name].clone()).unwrap() };
+            let payload: Vec<u8> = redis::from_redis_value(fields["payload"].clone()).unwrap();
+            let order = <Order as prost::Message>::decode(&payload[..]).unwrap();
+            out.push((
+                text("id"),
+                order.id,
+                text("version").parse().unwrap(),
+                order.total,
+            ));
+        }
+    }
+}
+
+/// One child process: `reader`, `writer` or `relay-writer` (see the module docs). Does nothing outside the parent
+/// tests.
 #[test]
 fn child_process() {
     let Ok(config) = std::env::var(CHILD) else {
@@ -229,6 +383,49 @@ fn child_process() {
                     .query_async(&mut flags)
                     .await
                     .unwrap();
+            }
+            "relay-writer" => {
+                let process: usize = parts.next().unwrap().parse().unwrap();
+                let orders: Repository<Order> = Repository::new(store.clone());
+                let relay: Relay<Order, _> = Relay::new(
+                    store.clone(),
+                    RedisStreamSink::connect(&redis_url).await.unwrap(),
+                    RelayOptions {
+                        batch: 200,
+                        lease: Duration::from_secs(5),
+                        idle: Duration::from_millis(5),
+                        retention: None,
+                        ..RelayOptions::default()
+                    },
+                    None,
+                )
+                .unwrap();
+                let relay = relay.spawn();
+                for i in 0..RELAY_WRITES {
+                    let k = format!("k{}", i % 50);
+                    let value = Order {
+                        id: k.clone(),
+                        email: format!("{k}@example.com"),
+                        total: (process * RELAY_WRITES + i) as i64,
+                    };
+                    if i % 10 == 9 {
+                        // Rolled back: never published.
+                        let doomed = Order { total: -1, ..value };
+                        let rolled_back = store
+                            .transaction(async |tx| {
+                                orders.put_in(tx, doomed).await?;
+                                Err::<(), _>(capacitor::Error::Config("rolled back".into()))
+                            })
+                            .await;
+                        assert!(rolled_back.is_err());
+                        continue;
+                    }
+                    let version = orders.put(value).await.unwrap();
+                    let _ = writeln!(out, "C {k} {version}");
+                }
+                // Let the relay run on a little, racing the other process's, then stop it mid-flight.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                relay.abort();
             }
             _ => {
                 let orders: Repository<Order> = Repository::builder(store)
