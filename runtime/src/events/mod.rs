@@ -119,7 +119,9 @@ impl<A> Clone for Stream<A> {
 
 impl<A> std::fmt::Debug for Stream<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("store", &self.store).finish()
+        f.debug_struct("Stream")
+            .field("store", &self.store)
+            .finish()
     }
 }
 
@@ -141,8 +143,14 @@ impl<A: Aggregate> Stream<A> {
     /// stream), and returns the new version. Every event is validated first (`buf.validate` rules): one
     /// invalid event is [`Error::Validation`] and nothing is written. A stream at another version (a
     /// concurrent append won) is [`Error::Conflict`] with the version found, and nothing is written.
-    pub async fn append(&self, id: &str, expected_version: u64, events: &[A::Event]) -> Result<u64, Error> {
-        self.append_with_metadata(id, expected_version, events, &[]).await
+    pub async fn append(
+        &self,
+        id: &str,
+        expected_version: u64,
+        events: &[A::Event],
+    ) -> Result<u64, Error> {
+        self.append_with_metadata(id, expected_version, events, &[])
+            .await
     }
 
     /// [`append`](Self::append), storing `metadata` (opaque bytes: correlation ids, the command…) beside
@@ -155,7 +163,10 @@ impl<A: Aggregate> Stream<A> {
         metadata: &[u8],
     ) -> Result<u64, Error> {
         if events.is_empty() {
-            return Err(Error::Config(format!("{}: append of no events", A::STREAM.entity)));
+            return Err(Error::Config(format!(
+                "{}: append of no events",
+                A::STREAM.entity
+            )));
         }
         for event in events {
             event.validate().map_err(Error::Validation)?;
@@ -168,7 +179,10 @@ impl<A: Aggregate> Stream<A> {
         let every = A::STREAM.snapshot_every;
         let snapshot = every > 0 && expected_version / every != new_version / every;
         if !snapshot {
-            return self.store.append(A::STREAM, id, expected_version, &encoded, metadata, None).await;
+            return self
+                .store
+                .append(A::STREAM, id, expected_version, &encoded, metadata, None)
+                .await;
         }
         let snapshot_of = |base: Loaded<A>| -> Result<Vec<u8>, Error> {
             let mut state = base.state;
@@ -201,25 +215,41 @@ impl<A: Aggregate> Stream<A> {
     }
 
     /// The events of stream `id` with a version above `after_version`, in version order.
-    pub async fn read_stream(&self, id: &str, after_version: u64) -> Result<Vec<RecordedEvent<A::Event>>, Error> {
+    pub async fn read_stream(
+        &self,
+        id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent<A::Event>>, Error> {
         let rows = self.store.read_stream(A::STREAM, id, after_version).await?;
         rows.into_iter().map(decode_recorded::<A>).collect()
     }
 
     /// Up to `limit` events of every stream with a global position above `after_position`, in global order
     /// (for projections: pass the last position seen).
-    pub async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent<A::Event>>, Error> {
-        let rows = self.store.read_all(A::STREAM, after_position, limit).await?;
+    pub async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent<A::Event>>, Error> {
+        let rows = self
+            .store
+            .read_all(A::STREAM, after_position, limit)
+            .await?;
         rows.into_iter().map(decode_recorded::<A>).collect()
     }
 }
 
 fn decode_error(entity: &'static str, what: &'static str) -> Error {
-    Error::backend(entity, crate::Tier::Store, format!("a stored {what} does not decode"))
+    Error::backend(
+        entity,
+        crate::Tier::Store,
+        format!("a stored {what} does not decode"),
+    )
 }
 
 fn decode_recorded<A: Aggregate>(row: sql::RawEvent) -> Result<RecordedEvent<A::Event>, Error> {
-    let event = A::Event::decode(row.payload.as_slice()).map_err(|_| decode_error(A::STREAM.entity, "event"))?;
+    let event = A::Event::decode(row.payload.as_slice())
+        .map_err(|_| decode_error(A::STREAM.entity, "event"))?;
     Ok(RecordedEvent {
         stream_id: row.stream_id,
         version: row.version,
@@ -242,7 +272,8 @@ fn fold<A: Aggregate>(rows: sql::StreamRows) -> Result<Loaded<A>, Error> {
         None => (A::default(), 0, None),
     };
     for (v, payload) in rows.events {
-        let event = A::Event::decode(payload.as_slice()).map_err(|_| decode_error(entity, "event"))?;
+        let event =
+            A::Event::decode(payload.as_slice()).map_err(|_| decode_error(entity, "event"))?;
         state.apply(&event);
         version = v;
     }

@@ -48,7 +48,9 @@ impl fmt::Debug for EventStore {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(_) => "sqlite",
         };
-        f.debug_struct("EventStore").field("dialect", &dialect).finish()
+        f.debug_struct("EventStore")
+            .field("dialect", &dialect)
+            .finish()
     }
 }
 
@@ -97,7 +99,9 @@ impl EventStore {
                 return Ok(EventStore::postgres(pool));
             }
             #[cfg(not(feature = "postgres"))]
-            return Err(Error::Config("postgres URL, but the `postgres` feature is off".into()));
+            return Err(Error::Config(
+                "postgres URL, but the `postgres` feature is off".into(),
+            ));
         }
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
@@ -115,9 +119,13 @@ impl EventStore {
                 return Ok(EventStore::sqlite(pool));
             }
             #[cfg(not(feature = "sqlite"))]
-            return Err(Error::Config("sqlite URL, but the `sqlite` feature is off".into()));
+            return Err(Error::Config(
+                "sqlite URL, but the `sqlite` feature is off".into(),
+            ));
         }
-        Err(Error::Config("event store URL must start with postgres:// or sqlite:".into()))
+        Err(Error::Config(
+            "event store URL must start with postgres:// or sqlite:".into(),
+        ))
     }
 
     /// An event store on an existing Postgres pool.
@@ -152,9 +160,13 @@ impl EventStore {
     ) -> Result<u64, Error> {
         match &self.backend {
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => pg::append(pool, schema, id, expected, events, metadata, snapshot).await,
+            Backend::Postgres(pool) => {
+                pg::append(pool, schema, id, expected, events, metadata, snapshot).await
+            }
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => lite::append(pool, schema, id, expected, events, metadata, snapshot).await,
+            Backend::Sqlite(pool) => {
+                lite::append(pool, schema, id, expected, events, metadata, snapshot).await
+            }
         }
     }
 
@@ -167,12 +179,18 @@ impl EventStore {
         match &self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| store_error(schema.entity, e))?;
+                let mut conn = pool
+                    .acquire()
+                    .await
+                    .map_err(|e| store_error(schema.entity, e))?;
                 pg::read_for_load(&mut conn, schema, id, use_snapshot).await
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(|e| store_error(schema.entity, e))?;
+                let mut conn = pool
+                    .acquire()
+                    .await
+                    .map_err(|e| store_error(schema.entity, e))?;
                 lite::read_for_load(&mut conn, schema, id, use_snapshot).await
             }
         }
@@ -252,15 +270,17 @@ impl EventStore {
         .map_err(|e| store_error(schema.entity, e))?;
         Ok(rows
             .into_iter()
-            .map(|(stream_id, version, position, event_type, payload, metadata, at)| RawEvent {
-                stream_id,
-                version: version as u64,
-                position: position as u64,
-                event_type,
-                payload,
-                metadata,
-                recorded_at_micros: at,
-            })
+            .map(
+                |(stream_id, version, position, event_type, payload, metadata, at)| RawEvent {
+                    stream_id,
+                    version: version as u64,
+                    position: position as u64,
+                    event_type,
+                    payload,
+                    metadata,
+                    recorded_at_micros: at,
+                },
+            )
             .collect())
     }
 }
@@ -361,10 +381,16 @@ mod pg {
                 .await;
             return match result {
                 Ok(done) if done.rows_affected() == events.len() as u64 => Ok(new_version),
-                Ok(_) => Err(conflict(entity, expected, current_version(&mut conn, schema, id).await?)),
-                Err(e) if is_unique_violation(&e) => {
-                    Err(conflict(entity, expected, current_version(&mut conn, schema, id).await?))
-                }
+                Ok(_) => Err(conflict(
+                    entity,
+                    expected,
+                    current_version(&mut conn, schema, id).await?,
+                )),
+                Err(e) if is_unique_violation(&e) => Err(conflict(
+                    entity,
+                    expected,
+                    current_version(&mut conn, schema, id).await?,
+                )),
                 Err(e) => Err(store_error(entity, e)),
             };
         };
@@ -537,4 +563,3 @@ mod lite {
         Ok(version)
     }
 }
-
