@@ -297,6 +297,7 @@ fn entity_options(
             topic: o.value.topic.get().map(|t| t.value.clone()),
             origin: cx.origin(o.span),
         }),
+        event_sourced: None,
         origin: cx.origin(ident_span),
     }
 }
