@@ -48,14 +48,18 @@ fn event_sourcing_is_sound(
     };
     if entity.backend() == crate::ir::Backend::Memory {
         error(
-            format!("`{name}`: `event_sourced` needs a SQLite or Postgres backend: the memory store has no event tables"),
+            format!(
+                "`{name}`: `event_sourced` needs a SQLite or Postgres backend: the memory store has no event tables"
+            ),
             "event sourcing on a memory entity",
             "store the entity in SQLite or Postgres, or drop `event_sourced`",
         );
     }
     if entity.outbox.is_some() {
         error(
-            format!("`{name}`: `event_sourced` and `outbox` cannot be combined: an event-sourced entity has no rows to publish"),
+            format!(
+                "`{name}`: `event_sourced` and `outbox` cannot be combined: an event-sourced entity has no rows to publish"
+            ),
             "outbox on an event-sourced entity",
             "drop `outbox`; projections read the events in global order with `Stream::read_all`",
         );
@@ -84,6 +88,14 @@ fn event_sourcing_is_sound(
         );
         return;
     };
+    if events.package != message.package {
+        error(
+            format!("`{name}`: events message `{events_name}` is in another package"),
+            "events message in another package",
+            "declare the events message in the entity's package",
+        );
+        return;
+    }
     if events.oneofs.len() != 1 {
         error(
             format!(
@@ -101,7 +113,11 @@ fn event_sourcing_is_sound(
         match (&field.oneof, &field.ty) {
             (Some(o), FieldType::Message(case)) if o == oneof => {
                 if let Some(case_message) = schema.message(case) {
-                    for f in case_message.fields.iter().filter(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value)) {
+                    for f in case_message
+                        .fields
+                        .iter()
+                        .filter(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value))
+                    {
                         sealed.push(
                             Diagnostic::new(
                                 &f.origin,
@@ -118,12 +134,18 @@ fn event_sourcing_is_sound(
                 }
             }
             (Some(o), _) if o == oneof => error(
-                format!("`{name}`: case `{}` of the events oneof is not a message", field.name),
+                format!(
+                    "`{name}`: case `{}` of the events oneof is not a message",
+                    field.name
+                ),
                 "event case is not a message",
                 "make every case of the oneof a message, one per event",
             ),
             _ => error(
-                format!("`{name}`: field `{}` of events message `{events_name}` is outside its oneof", field.name),
+                format!(
+                    "`{name}`: field `{}` of events message `{events_name}` is outside its oneof",
+                    field.name
+                ),
                 "field outside the events oneof",
                 "move the field into an event message",
             ),

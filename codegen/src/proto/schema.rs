@@ -5,9 +5,9 @@ use super::rules;
 use super::source::SourceMap;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
-    Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions, Field,
-    EventSourcedOptions, FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, OutboxOptions, Pii, Rule,
-    Scalar, Schema, WellKnown,
+    Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions,
+    EventSourcedOptions, Field, FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin,
+    OutboxOptions, Pii, Rule, Scalar, Schema, WellKnown,
 };
 use crate::names;
 use prost_reflect::{
