@@ -81,6 +81,13 @@ fn lock_key(table: &str) -> i64 {
     h as i64
 }
 
+/// The writer's clock, in microseconds since the Unix epoch (`recorded_at`, as the outbox records it).
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 fn version_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -203,9 +210,8 @@ impl EventStore {
         after_version: u64,
     ) -> Result<Vec<RawEvent>, Error> {
         let sql = format!(
-            "SELECT stream_id, version, position, event_type, payload, metadata, {} FROM {} \
+            "SELECT stream_id, version, position, event_type, payload, metadata, recorded_at FROM {} \
              WHERE stream_id = $1 AND version > $2 ORDER BY version",
-            self.micros_expr(),
             schema.events_table
         );
         self.fetch_events(schema, &sql, Some(id), version_i64(after_version), i64::MAX)
@@ -219,23 +225,13 @@ impl EventStore {
         limit: usize,
     ) -> Result<Vec<RawEvent>, Error> {
         let sql = format!(
-            "SELECT stream_id, version, position, event_type, payload, metadata, {} FROM {} \
+            "SELECT stream_id, version, position, event_type, payload, metadata, recorded_at FROM {} \
              WHERE position > $1 ORDER BY position LIMIT $2",
-            self.micros_expr(),
             schema.events_table
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.fetch_events(schema, &sql, None, version_i64(after_position), limit)
             .await
-    }
-
-    fn micros_expr(&self) -> &'static str {
-        match self.backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "(extract(epoch FROM recorded_at) * 1000000)::bigint",
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "recorded_at",
-        }
     }
 
     async fn fetch_events(
@@ -364,8 +360,8 @@ mod pg {
             // refuses a stale expected version, the primary key refuses a racing one.
             let sql = format!(
                 "WITH lock AS (SELECT pg_advisory_xact_lock($1)) \
-                 INSERT INTO {t} (stream_id, version, event_type, payload, metadata) \
-                 SELECT $2, $3 + e.ord, e.event_type, e.payload, $6 \
+                 INSERT INTO {t} (stream_id, version, event_type, payload, metadata, recorded_at) \
+                 SELECT $2, $3 + e.ord, e.event_type, e.payload, $6, $7 \
                  FROM lock, unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS e(event_type, payload, ord) \
                  WHERE (SELECT coalesce(max(version), 0) FROM {t} WHERE stream_id = $2) = $3",
                 t = schema.events_table
@@ -377,6 +373,7 @@ mod pg {
                 .bind(&types)
                 .bind(&payloads)
                 .bind(metadata)
+                .bind(now_micros())
                 .execute(&mut *conn)
                 .await;
             return match result {
@@ -407,9 +404,10 @@ mod pg {
             return Err(conflict(entity, expected, found));
         }
         let state = snapshot(read_for_load(&mut tx, schema, id, true).await?)?;
+        let at = now_micros();
         let sql = format!(
-            "INSERT INTO {} (stream_id, version, event_type, payload, metadata) \
-             SELECT $1, $2 + e.ord, e.event_type, e.payload, $5 \
+            "INSERT INTO {} (stream_id, version, event_type, payload, metadata, recorded_at) \
+             SELECT $1, $2 + e.ord, e.event_type, e.payload, $5, $6 \
              FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY AS e(event_type, payload, ord)",
             schema.events_table
         );
@@ -419,17 +417,19 @@ mod pg {
             .bind(&types)
             .bind(&payloads)
             .bind(metadata)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error(entity, e))?;
         let sql = format!(
-            "INSERT INTO {} (stream_id, version, state) VALUES ($1, $2, $3)",
+            "INSERT INTO {} (stream_id, version, state, recorded_at) VALUES ($1, $2, $3, $4)",
             schema.snapshots_table
         );
         sqlx::query(&sql)
             .bind(id)
             .bind(version_i64(new_version))
             .bind(state)
+            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error(entity, e))?;
@@ -479,12 +479,6 @@ mod lite {
             .map(|(v, p)| (v as u64, p))
             .collect();
         Ok(StreamRows { snapshot, events })
-    }
-
-    fn now_micros() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
     }
 
     pub(super) async fn append(

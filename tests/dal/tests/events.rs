@@ -114,13 +114,13 @@ const POSTGRES_DDL: &[&str] = &[
         event_type TEXT NOT NULL,
         payload BYTEA NOT NULL,
         metadata BYTEA NOT NULL,
-        recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        recorded_at BIGINT NOT NULL,
         PRIMARY KEY (stream_id, version))"#,
     r#"CREATE TABLE counter_snapshots (
         stream_id TEXT NOT NULL,
         version BIGINT NOT NULL,
         state BYTEA NOT NULL,
-        recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        recorded_at BIGINT NOT NULL,
         PRIMARY KEY (stream_id, version))"#,
 ];
 
