@@ -135,6 +135,33 @@ impl EventStore {
         ))
     }
 
+    /// [`connect`](Self::connect), then applies capgen's migrations for the URL's dialect (embedded with
+    /// [`crate::migrations!`]); a dialect with no migrations given is [`Error::Config`].
+    pub async fn open_migrated(
+        url: &str,
+        migrations: &crate::migrate::Migrations,
+    ) -> Result<EventStore, Error> {
+        let store = EventStore::connect(url).await?;
+        let missing = || Error::Config("no migrations given for the event store's dialect".into());
+        match &store.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => migrations
+                .postgres_migrator()
+                .ok_or_else(missing)?
+                .run(pool)
+                .await
+                .map_err(|e| Error::backend("EventStore", Tier::Store, DriverError::from(e)))?,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => migrations
+                .sqlite_migrator()
+                .ok_or_else(missing)?
+                .run(pool)
+                .await
+                .map_err(|e| Error::backend("EventStore", Tier::Store, DriverError::from(e)))?,
+        }
+        Ok(store)
+    }
+
     /// An event store on an existing Postgres pool.
     #[cfg(feature = "postgres")]
     pub fn postgres(pool: sqlx::PgPool) -> EventStore {
