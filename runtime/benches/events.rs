@@ -89,7 +89,11 @@ fn bench(c: &mut Criterion) {
         .create_database(&format!("bench_events_{}", std::process::id()))
         .unwrap();
     let pool = rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .unwrap();
         for ddl in DDL {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }

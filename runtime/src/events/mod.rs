@@ -63,6 +63,13 @@ pub trait EventSourced: prost::Message + Default + Send + Sync + 'static {
     fn event_type(event: &Self::Event) -> &'static str;
 }
 
+/// The case name of an events value, for entities derived with `#[capacitor(event_sourced(events = "E"))]`:
+/// the derive cannot see `E`'s `oneof`, so `E` says it (generated code from a proto needs no impl).
+pub trait EventKind {
+    /// The name stored in `event_type` (`""` when no case is set).
+    fn event_type(&self) -> &'static str;
+}
+
 /// The fold of an event-sourced entity: how one event changes the state. Written by the user.
 ///
 /// `apply` must be deterministic and must not fail: it runs on replay of events that were already accepted
