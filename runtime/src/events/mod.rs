@@ -21,7 +21,8 @@
 //! Guarantees: versions of a stream are 1, 2, 3… with no gap and no duplicate; an append whose expected
 //! version is not the stream's current one writes nothing and is [`Error::Conflict`]; the events of one
 //! append commit together; a snapshot is written in the append's transaction; global positions
-//! ([`Stream::read_all`]) increase in commit order (appends take a store-wide write lock for it).
+//! ([`Stream::read_all`]) increase in commit order (appends to one entity's events table are serialized for
+//! it: a Postgres advisory lock held to commit, SQLite's single writer).
 
 mod sql;
 
@@ -105,7 +106,7 @@ pub struct RecordedEvent<E> {
     pub event: E,
     /// The metadata given to the append (empty if none).
     pub metadata: Vec<u8>,
-    /// When it was recorded, in microseconds since the Unix epoch (the store's clock).
+    /// When it was recorded, in microseconds since the Unix epoch (the appending process's clock).
     pub recorded_at_micros: i64,
 }
 
@@ -149,7 +150,8 @@ impl<A: Aggregate> Stream<A> {
     /// Appends `events` to stream `id`, whose current version must be `expected_version` (`0` for a new
     /// stream), and returns the new version. Every event is validated first (`buf.validate` rules): one
     /// invalid event is [`Error::Validation`] and nothing is written. A stream at another version (a
-    /// concurrent append won) is [`Error::Conflict`] with the version found, and nothing is written.
+    /// concurrent append won) is [`Error::Conflict`] with the version found, and nothing is written. No events
+    /// is [`Error::Config`].
     pub async fn append(
         &self,
         id: &str,
