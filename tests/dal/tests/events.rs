@@ -259,22 +259,46 @@ proptest! {
     /// Whatever the batches, loading from the latest snapshot plus the tail equals a full replay and the
     /// fold of the events in memory.
     #[test]
-    fn snapshot_plus_tail_equals_replay(batches in prop::collection::vec(prop::collection::vec(event_strategy(), 1..7), 1..8)) {
+    fn snapshot_plus_tail_equals_replay(
+        batches in prop::collection::vec(prop::collection::vec(event_strategy(), 1..7), 1..8),
+        on_postgres in any::<bool>(),
+    ) {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
-            let (store, _) = sqlite_store(&dir).await;
+            // Postgres: one database for every case, a fresh stream per case.
+            static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let id = format!("s{}", CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            let store = if on_postgres {
+                static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let url = URL.get_or_init(|| {
+                    PostgresServer::shared()
+                        .create_database(&format!("events_prop_{}", std::process::id()))
+                        .unwrap()
+                });
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                for ddl in POSTGRES_DDL {
+                    sqlx::query(&ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                EventStore::postgres(pool)
+            } else {
+                sqlite_store(&dir).await.0
+            };
+            let id = id.as_str();
             let stream: Stream<Counter> = store.stream();
             let mut expected = Counter::default();
             let mut version = 0;
             for batch in &batches {
-                version = stream.append("s", version, batch).await.unwrap();
+                version = stream.append(id, version, batch).await.unwrap();
                 for e in batch {
                     expected.apply(e);
                 }
             }
-            let loaded = stream.load("s").await.unwrap();
-            let replayed = stream.replay("s").await.unwrap();
+            let loaded = stream.load(id).await.unwrap();
+            let replayed = stream.replay(id).await.unwrap();
             prop_assert_eq!(loaded.version, version);
             prop_assert_eq!(&loaded.state, &expected);
             prop_assert_eq!(&replayed.state, &expected);
