@@ -25,7 +25,137 @@ pub fn check(schema: &Schema) -> Vec<Diagnostic> {
         }
     }
     one_table_per_entity(schema, &mut out);
+    for (message, entity) in schema.entities() {
+        event_sourcing_is_sound(schema, message, entity, &mut out);
+    }
     out
+}
+
+/// `event_sourced`: a SQL store, no outbox, a positive snapshot interval, and an events message with one
+/// oneof whose cases are messages without encrypted fields (event payloads are stored as written).
+fn event_sourcing_is_sound(
+    schema: &Schema,
+    message: &Message,
+    entity: &EntityOptions,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(options) = &entity.event_sourced else {
+        return;
+    };
+    let name = &message.full_name;
+    let mut error = |text: String, label: &str, help: &str| {
+        out.push(Diagnostic::new(&options.origin, text, label.to_string()).help(help.to_string()));
+    };
+    if entity.backend() == crate::ir::Backend::Memory {
+        error(
+            format!(
+                "`{name}`: `event_sourced` needs a SQLite or Postgres backend: the memory store has no event tables"
+            ),
+            "event sourcing on a memory entity",
+            "store the entity in SQLite or Postgres, or drop `event_sourced`",
+        );
+    }
+    if entity.outbox.is_some() {
+        error(
+            format!(
+                "`{name}`: `event_sourced` and `outbox` cannot be combined: an event-sourced entity has no rows to publish"
+            ),
+            "outbox on an event-sourced entity",
+            "drop `outbox`; projections read the events in global order with `Stream::read_all`",
+        );
+    }
+    if options.snapshot_every == Some(0) {
+        error(
+            format!("`{name}`: `snapshot_every` is 0"),
+            "snapshot_every 0",
+            "write a positive interval (the default is 100), or leave `snapshot_every` out",
+        );
+    }
+    if options.events.is_empty() {
+        error(
+            format!("`{name}`: `event_sourced` names no events message"),
+            "missing events message",
+            "write `events: \"<Message>\"`, a message with one oneof of event messages",
+        );
+        return;
+    }
+    // The derive names a Rust type: the compiler checks it (`EventKind + Message + Validate`).
+    if matches!(message.origin, Origin::Derive(_)) {
+        return;
+    }
+    let events_name = options.events_full_name(message);
+    let Some(events) = schema.message(&events_name) else {
+        error(
+            format!("`{name}`: events message `{events_name}` is not in the schema"),
+            "unknown events message",
+            "name a message of the schema (in the entity's package, or by its full name)",
+        );
+        return;
+    };
+    if events.package != message.package {
+        error(
+            format!("`{name}`: events message `{events_name}` is in another package"),
+            "events message in another package",
+            "declare the events message in the entity's package",
+        );
+        return;
+    }
+    if events.oneofs.len() != 1 {
+        error(
+            format!(
+                "`{name}`: events message `{events_name}` has {} oneofs; it needs exactly one, with a case per event",
+                events.oneofs.len()
+            ),
+            "events message without one oneof",
+            "declare `oneof event { OrderPlaced placed = 1; ... }` in the events message",
+        );
+        return;
+    }
+    let oneof = &events.oneofs[0].name;
+    let mut sealed = Vec::new();
+    for field in &events.fields {
+        match (&field.oneof, &field.ty) {
+            (Some(o), FieldType::Message(case)) if o == oneof => {
+                if let Some(case_message) = schema.message(case) {
+                    for f in case_message
+                        .fields
+                        .iter()
+                        .filter(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value))
+                    {
+                        sealed.push(
+                            Diagnostic::new(
+                                &f.origin,
+                                format!(
+                                    "`{}.{}`: `encrypt` inside an event of `{name}`: events are stored as written, \
+                                     not sealed",
+                                    case_message.full_name, f.name
+                                ),
+                                "encrypted field in an event",
+                            )
+                            .help("drop `encrypt` (keep `pii` for redacted Debug), or keep the value in a regular entity and reference it"),
+                        );
+                    }
+                }
+            }
+            (Some(o), _) if o == oneof => error(
+                format!(
+                    "`{name}`: case `{}` of the events oneof is not a message",
+                    field.name
+                ),
+                "event case is not a message",
+                "make every case of the oneof a message, one per event",
+            ),
+            _ => error(
+                format!(
+                    "`{name}`: field `{}` of events message `{events_name}` is outside its oneof",
+                    field.name
+                ),
+                "field outside the events oneof",
+                "move the field into an event message",
+            ),
+        }
+    }
+    out.extend(sealed);
 }
 
 /// The checks one entity must pass; the derive front end calls this for its one struct.

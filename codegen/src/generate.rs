@@ -331,19 +331,31 @@ fn generate_dtos(
                     entity_impl(message, entity, &options.runtime),
                 )?;
                 let validates = !options.skip_validators && !is_extern(&message.full_name);
-                append(
-                    "record and repository",
-                    crate::emit::record::record_and_repo(
-                        schema,
-                        message,
-                        entity,
-                        &options.runtime,
-                        crate::emit::record::TypeStyle::Proto {
-                            json: !options.skip_json,
-                        },
-                        validates,
-                    ),
-                )?;
+                if entity.event_sourced.is_some() {
+                    append(
+                        "event stream",
+                        crate::emit::rust::event_sourced_impl(
+                            schema,
+                            message,
+                            entity,
+                            &options.runtime,
+                        ),
+                    )?;
+                } else {
+                    append(
+                        "record and repository",
+                        crate::emit::record::record_and_repo(
+                            schema,
+                            message,
+                            entity,
+                            &options.runtime,
+                            crate::emit::record::TypeStyle::Proto {
+                                json: !options.skip_json,
+                            },
+                            validates,
+                        ),
+                    )?;
+                }
             }
             if !options.skip_validators && !is_extern(&message.full_name) {
                 if with_checks.contains(message.full_name.as_str()) {

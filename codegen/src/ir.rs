@@ -270,6 +270,8 @@ pub struct EntityOptions {
     pub indexes: Vec<CompositeIndex>,
     /// The transactional outbox, when the entity has one.
     pub outbox: Option<OutboxOptions>,
+    /// Event sourcing, when the entity's state is the fold of its events.
+    pub event_sourced: Option<EventSourcedOptions>,
     /// Where the entity option itself was written.
     pub origin: Origin,
 }
@@ -281,6 +283,38 @@ pub struct OutboxOptions {
     pub topic: Option<String>,
     /// Where the `outbox` option was written.
     pub origin: Origin,
+}
+
+/// `capacitor.v1.EventSourcedOptions`: the entity is stored as a stream of events (its events and snapshots
+/// tables) instead of rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSourcedOptions {
+    /// The events message as written: a name in the entity's package, or a full name.
+    pub events: String,
+    /// Write a snapshot every this many events; `None` when not written (the default, 100, applies).
+    pub snapshot_every: Option<u64>,
+    /// Where the `event_sourced` option was written.
+    pub origin: Origin,
+}
+
+impl EventSourcedOptions {
+    /// The snapshot interval when `snapshot_every` is not written.
+    pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100;
+
+    /// The full name of the events message: `events` if it has a dot, else `events` in `message`'s package.
+    pub fn events_full_name(&self, message: &Message) -> String {
+        let name = self.events.trim_start_matches('.');
+        if name.contains('.') || message.package.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", message.package)
+        }
+    }
+
+    /// The snapshot interval.
+    pub fn snapshot_every(&self) -> u64 {
+        self.snapshot_every.unwrap_or(Self::DEFAULT_SNAPSHOT_EVERY)
+    }
 }
 
 impl OutboxOptions {

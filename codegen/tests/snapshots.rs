@@ -46,3 +46,11 @@ fn quickstart() {
     assert_eq!(names, ["app.v1.rs"]);
     insta::assert_snapshot!("app.v1.rs", files[0].contents);
 }
+
+#[test]
+fn event_sourced_orders() {
+    let files = generate("examples/orders_es/proto", &["shop/v1/orders.proto"]);
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["shop.v1.rs"]);
+    insta::assert_snapshot!("shop.v1.rs", files[0].contents);
+}

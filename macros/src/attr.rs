@@ -82,6 +82,16 @@ pub(crate) struct ContainerAttrs {
     pub(crate) repository: Flag,
     /// `outbox(...)`: the transactional outbox.
     pub(crate) outbox: Attr<OutboxAttrs>,
+    /// `event_sourced(...)`: the entity is stored as its events.
+    pub(crate) event_sourced: Attr<EventSourcedAttrs>,
+}
+
+/// `event_sourced(...)` on the struct.
+#[derive(Debug, Default)]
+pub(crate) struct EventSourcedAttrs {
+    /// The events type, a Rust path (`OrderEvent`).
+    pub(crate) events: Attr<String>,
+    pub(crate) snapshot_every: Attr<u64>,
 }
 
 /// `outbox(...)` on the struct.
@@ -157,6 +167,16 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
             if let Some(items) = list(cx, meta, ex) {
                 let cache = apply_keys(cx, items, CACHE_KEYS, "inside `cache(...)`");
                 m.cache.set(cx, meta, cache);
+            }
+        },
+    },
+    Key {
+        name: "event_sourced",
+        example: "event_sourced(events = \"OrderEvent\", snapshot_every = 100)",
+        apply: |cx, m, meta, ex| {
+            if let Some(items) = list(cx, meta, ex) {
+                let es = apply_keys(cx, items, EVENT_SOURCED_KEYS, "inside `event_sourced(...)`");
+                m.event_sourced.set(cx, meta, es);
             }
         },
     },
@@ -249,6 +269,19 @@ const CACHE_KEYS: &[Key<CacheAttrs>] = &[
         name: "disabled",
         example: "disabled",
         apply: |cx, m, meta, ex| set_flag(cx, &mut m.disabled, meta, ex),
+    },
+];
+
+const EVENT_SOURCED_KEYS: &[Key<EventSourcedAttrs>] = &[
+    Key {
+        name: "events",
+        example: "events = \"OrderEvent\"",
+        apply: |cx, m, meta, ex| set_string(cx, &mut m.events, meta, ex),
+    },
+    Key {
+        name: "snapshot_every",
+        example: "snapshot_every = 100",
+        apply: |cx, m, meta, ex| set_int(cx, &mut m.snapshot_every, meta, ex),
     },
 ];
 

@@ -5,7 +5,7 @@ use crate::model::{self, Derive};
 use capacitor_codegen::check;
 use capacitor_codegen::ddl::constants::create_table_constants;
 use capacitor_codegen::emit::record::{TypeStyle, record_and_repo, unsupported};
-use capacitor_codegen::emit::rust::entity_impl;
+use capacitor_codegen::emit::rust::{entity_impl, event_sourced_derive_impl};
 use capacitor_codegen::ir::Schema;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
@@ -29,6 +29,10 @@ pub(crate) fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
         .expect("the Entity model always has entity options");
     let mut out = entity_impl(message, entity, &model.runtime);
     out.extend(create_table_constants(message, entity));
+    if entity.event_sourced.is_some() {
+        out.extend(event_sourced_derive_impl(message, entity, &model.runtime));
+        return Ok(out);
+    }
     if model.repository {
         // The struct asked for a repository: a field the row mapping cannot store is an error here, not the
         // `NO_REPOSITORY_REASON` constant generated code gets (a missing `<Name>Repo` would be a puzzle).

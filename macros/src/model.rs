@@ -6,8 +6,8 @@ use crate::prost_attr::{self, ProstField};
 use crate::rule_attrs;
 use capacitor_codegen::emit::rust::RuntimePath;
 use capacitor_codegen::ir::{
-    CacheOptions, CompositeIndex, Declared, EntityOptions, Field, FieldOptions, FieldType,
-    IndexKind, Label, Message, OutboxOptions,
+    CacheOptions, CompositeIndex, Declared, EntityOptions, EventSourcedOptions, Field,
+    FieldOptions, FieldType, IndexKind, Label, Message, OutboxOptions,
 };
 use syn::{Data, DeriveInput, Fields};
 
@@ -296,6 +296,16 @@ fn entity_options(
         outbox: container.outbox.get().map(|o| OutboxOptions {
             topic: o.value.topic.get().map(|t| t.value.clone()),
             origin: cx.origin(o.span),
+        }),
+        event_sourced: container.event_sourced.get().map(|e| EventSourcedOptions {
+            events: e
+                .value
+                .events
+                .get()
+                .map(|t| t.value.clone())
+                .unwrap_or_default(),
+            snapshot_every: e.value.snapshot_every.get().map(|n| n.value),
+            origin: cx.origin(e.span),
         }),
         origin: cx.origin(ident_span),
     }

@@ -39,6 +39,8 @@ pub mod cursor;
 mod detach;
 pub mod driver_error;
 pub mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod events;
 #[cfg(feature = "tonic")]
 pub mod grpc;
 pub mod json;

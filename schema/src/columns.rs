@@ -137,6 +137,10 @@ pub enum ColumnKey {
     /// A bookkeeping column of an entity's outbox table, by role: `seq`, `op`, `payload`, `recorded_at`,
     /// `published_at` ([`outbox_columns`]).
     Outbox(String),
+    /// A column of an event-sourced entity's events or snapshots table, by role: `stream_id`, `version`,
+    /// `position`, `event_type`, `payload`, `metadata`, `state`, `recorded_at` ([`events_columns`],
+    /// [`snapshots_columns`]).
+    Stream(String),
 }
 
 impl fmt::Display for ColumnKey {
@@ -148,6 +152,7 @@ impl fmt::Display for ColumnKey {
             ColumnKey::Oneof(name) => write!(f, "oneof/{name}"),
             ColumnKey::Version => f.write_str(VERSION_COLUMN),
             ColumnKey::Outbox(role) => write!(f, "outbox/{role}"),
+            ColumnKey::Stream(role) => write!(f, "stream/{role}"),
         }
     }
 }
@@ -164,7 +169,7 @@ impl TryFrom<String> for ColumnKey {
         let bad = || {
             format!(
                 "`{text}` is not a column key (`7`, `7/nanos`, `7/blind`, `oneof/<name>`, `_version`, \
-                 `outbox/<role>`)"
+                 `outbox/<role>`, `stream/<role>`)"
             )
         };
         if text == VERSION_COLUMN {
@@ -175,6 +180,9 @@ impl TryFrom<String> for ColumnKey {
         }
         if let Some(role) = text.strip_prefix("outbox/") {
             return Ok(ColumnKey::Outbox(role.to_string()));
+        }
+        if let Some(role) = text.strip_prefix("stream/") {
+            return Ok(ColumnKey::Stream(role.to_string()));
         }
         if let Some(number) = text.strip_suffix("/nanos") {
             return number.parse().map(ColumnKey::Nanos).map_err(|_| bad());
@@ -561,6 +569,70 @@ pub fn outbox_columns<F: StoredField>(
     columns.push(meta("recorded_at", OUTBOX_RECORDED_AT, "BIGINT", false));
     columns.push(meta("published_at", OUTBOX_PUBLISHED_AT, "BIGINT", true));
     columns
+}
+
+/// Suffix of an event-sourced entity's events table (`orders_events`): one row per event, keyed by
+/// `(stream_id, version)`, with a unique global `position`.
+pub const EVENTS_SUFFIX: &str = "_events";
+/// Suffix of an event-sourced entity's snapshots table (`orders_snapshots`), keyed by `(stream_id, version)`.
+pub const SNAPSHOTS_SUFFIX: &str = "_snapshots";
+
+/// The events table of the event-sourced entity mapped to `table`.
+pub fn events_table(table: &str) -> String {
+    format!("{table}{EVENTS_SUFFIX}")
+}
+
+/// The snapshots table of the event-sourced entity mapped to `table`.
+pub fn snapshots_table(table: &str) -> String {
+    format!("{table}{SNAPSHOTS_SUFFIX}")
+}
+
+fn stream_column(role: &str, sql_type: &str) -> Column {
+    Column {
+        key: ColumnKey::Stream(role.to_string()),
+        name: role.to_string(),
+        sql_type: sql_type.to_string(),
+        nullable: false,
+        default: None,
+        field: role.to_string(),
+        encrypted: false,
+        blind_bits: 0,
+    }
+}
+
+/// The columns of an events table, in order: `stream_id`, `version` (1, 2, 3… per stream), `position`
+/// (global order: a Postgres identity; on SQLite assigned by the writer under SQLite's write lock),
+/// `event_type` (the `oneof` case), `payload` (the encoded events message), `metadata` (opaque bytes) and
+/// `recorded_at` (microseconds since the Unix epoch).
+pub fn events_columns(dialect: Dialect) -> Vec<Column> {
+    let (position, bytes) = match dialect {
+        Dialect::Postgres => ("BIGINT GENERATED ALWAYS AS IDENTITY", "BYTEA"),
+        Dialect::Sqlite => ("INTEGER", "BLOB"),
+    };
+    vec![
+        stream_column("stream_id", "TEXT"),
+        stream_column("version", "BIGINT"),
+        stream_column("position", position),
+        stream_column("event_type", "TEXT"),
+        stream_column("payload", bytes),
+        stream_column("metadata", bytes),
+        stream_column("recorded_at", "BIGINT"),
+    ]
+}
+
+/// The columns of a snapshots table, in order: `stream_id`, `version` (of the last event folded in),
+/// `state` (the encoded entity message) and `recorded_at` (microseconds since the Unix epoch).
+pub fn snapshots_columns(dialect: Dialect) -> Vec<Column> {
+    let bytes = match dialect {
+        Dialect::Postgres => "BYTEA",
+        Dialect::Sqlite => "BLOB",
+    };
+    vec![
+        stream_column("stream_id", "TEXT"),
+        stream_column("version", "BIGINT"),
+        stream_column("state", bytes),
+        stream_column("recorded_at", "BIGINT"),
+    ]
 }
 
 /// The fields that decide a row's columns, in row order: every field with a column, in `fields`' order, except

@@ -74,12 +74,57 @@ pub fn tables(schema: &Schema, dialect: Dialect) -> Vec<Table> {
 /// One entity's tables: its own and, with the `outbox` option, its outbox table.
 pub fn entity_tables(message: &Message, entity: &EntityOptions, dialect: Dialect) -> Vec<Table> {
     let name = entity.table_name(message);
+    if entity.event_sourced.is_some() {
+        return stream_tables(message, &name, dialect);
+    }
     let indexes = message.resolved_indexes(entity);
     let mut tables = vec![table(message, &name, &indexes, dialect)];
     if entity.outbox.is_some() {
         tables.push(outbox_table(message, &name, &indexes, dialect));
     }
     tables
+}
+
+/// The identity suffixes of an event-sourced entity's tables: their [`Table::message`] is the entity's full
+/// name followed by one.
+pub const EVENTS_IDENTITY_SUFFIX: &str = "#events";
+/// See [`EVENTS_IDENTITY_SUFFIX`].
+pub const SNAPSHOTS_IDENTITY_SUFFIX: &str = "#snapshots";
+
+/// The events and snapshots tables of an event-sourced entity mapped to `entity_table` (it has no row table):
+/// both keyed by `(stream_id, version)`, the events table with a unique index on its global position.
+pub fn stream_tables(message: &Message, entity_table: &str, dialect: Dialect) -> Vec<Table> {
+    let key = |role: &str| ColumnKey::Stream(role.to_string());
+    let events = capacitor_schema::columns::events_table(entity_table);
+    let snapshots = capacitor_schema::columns::snapshots_table(entity_table);
+    vec![
+        Table {
+            message: format!("{}{EVENTS_IDENTITY_SUFFIX}", message.full_name),
+            columns: capacitor_schema::columns::events_columns(dialect),
+            primary_key: Index {
+                name: format!("{events}_pkey"),
+                unique: true,
+                columns: vec![key("stream_id"), key("version")],
+            },
+            indexes: vec![Index {
+                name: format!("{events}_position_key"),
+                unique: true,
+                columns: vec![key("position")],
+            }],
+            name: events,
+        },
+        Table {
+            message: format!("{}{SNAPSHOTS_IDENTITY_SUFFIX}", message.full_name),
+            columns: capacitor_schema::columns::snapshots_columns(dialect),
+            primary_key: Index {
+                name: format!("{snapshots}_pkey"),
+                unique: true,
+                columns: vec![key("stream_id"), key("version")],
+            },
+            indexes: Vec::new(),
+            name: snapshots,
+        },
+    ]
 }
 
 /// The identity suffix of an outbox table: its [`Table::message`] is the entity's full name followed by it.

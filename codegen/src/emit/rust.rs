@@ -117,6 +117,115 @@ pub fn entity_impl(
     }
 }
 
+/// `impl EventSourced for X` and `pub type XStream`, for an entity with `event_sourced` (checked: its events
+/// message is in the schema, in the same package, with one oneof of messages).
+pub fn event_sourced_impl(
+    schema: &crate::ir::Schema,
+    message: &Message,
+    entity: &EntityOptions,
+    runtime: &RuntimePath,
+) -> TokenStream {
+    let Some(options) = &entity.event_sourced else {
+        return TokenStream::new();
+    };
+    let Some(events) = schema.message(&options.events_full_name(message)) else {
+        return TokenStream::new();
+    };
+    let Some(oneof) = events.oneofs.first() else {
+        return TokenStream::new();
+    };
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let events_ty = rust_path(&events.rust_path);
+    let enum_ty = rust_path(&oneof.rust_type);
+    let oneof_field = rust_ident(&oneof.rust_name);
+    let table = entity.table_name(message);
+    let events_table = capacitor_schema::columns::events_table(&table);
+    let snapshots_table = capacitor_schema::columns::snapshots_table(&table);
+    let every = options.snapshot_every();
+    let entity_name = &message.rust_name;
+    let arms = events
+        .fields
+        .iter()
+        .filter(|f| f.oneof.as_deref() == Some(oneof.name.as_str()))
+        .map(|f| {
+            let variant = format_ident!("{}", oneof_variant_name(&f.name));
+            let event_type = match &f.ty {
+                FieldType::Message(name) => name.rsplit('.').next().unwrap_or(name).to_string(),
+                _ => f.name.clone(),
+            };
+            quote!(::core::option::Option::Some(#enum_ty::#variant(_)) => #event_type)
+        });
+    let stream = format_ident!("{}Stream", message.rust_name);
+    let doc = format!(
+        " The event stream of `{entity_name}`: append its `{}` events, load it through its `capacitor::events::Aggregate` impl.",
+        events.rust_name
+    );
+    quote! {
+        impl #rt::events::EventSourced for #ty {
+            type Event = #events_ty;
+            const STREAM: &'static #rt::events::StreamSchema = &#rt::events::StreamSchema {
+                entity: #entity_name,
+                events_table: #events_table,
+                snapshots_table: #snapshots_table,
+                snapshot_every: #every,
+            };
+            fn event_type(event: &#events_ty) -> &'static str {
+                match &event.#oneof_field {
+                    #(#arms,)*
+                    ::core::option::Option::None => "",
+                }
+            }
+        }
+        #[doc = #doc]
+        pub type #stream = #rt::events::Stream<#ty>;
+    }
+}
+
+/// `impl EventSourced for X` and `pub type XStream` for a derived entity with `event_sourced(events = "E")`:
+/// `E` is a Rust path, and its case names come from its `capacitor::events::EventKind` impl.
+pub fn event_sourced_derive_impl(
+    message: &Message,
+    entity: &EntityOptions,
+    runtime: &RuntimePath,
+) -> TokenStream {
+    let Some(options) = &entity.event_sourced else {
+        return TokenStream::new();
+    };
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let Ok(events_ty) = syn::parse_str::<syn::Type>(&options.events) else {
+        let text = format!(
+            "`event_sourced(events = ...)` is not a Rust type: `{}`",
+            options.events
+        );
+        return quote!(::core::compile_error!(#text););
+    };
+    let table = entity.table_name(message);
+    let events_table = capacitor_schema::columns::events_table(&table);
+    let snapshots_table = capacitor_schema::columns::snapshots_table(&table);
+    let every = options.snapshot_every();
+    let entity_name = &message.rust_name;
+    let stream = format_ident!("{}Stream", message.rust_name);
+    let doc = format!(" The event stream of `{entity_name}`.");
+    quote! {
+        impl #rt::events::EventSourced for #ty {
+            type Event = #events_ty;
+            const STREAM: &'static #rt::events::StreamSchema = &#rt::events::StreamSchema {
+                entity: #entity_name,
+                events_table: #events_table,
+                snapshots_table: #snapshots_table,
+                snapshot_every: #every,
+            };
+            fn event_type(event: &#events_ty) -> &'static str {
+                #rt::events::EventKind::event_type(event)
+            }
+        }
+        #[doc = #doc]
+        pub type #stream = #rt::events::Stream<#ty>;
+    }
+}
+
 fn option_u64(value: Option<u64>) -> TokenStream {
     match value {
         Some(v) => quote!(::core::option::Option::Some(#v)),

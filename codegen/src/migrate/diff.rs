@@ -72,12 +72,16 @@ impl TableChange {
 
 /// The changes from `old` to `new`. `renames` maps an old message name to its new one (`--renamed-from`).
 pub fn diff(old: &[Table], new: &[Table], renames: &[(String, String)]) -> Vec<Change> {
-    // A renamed entity's outbox table (identity `<message>#outbox`) is renamed with it.
+    // A renamed entity's outbox, events and snapshots tables (identity `<message>#outbox`…) are renamed with it.
     let old_for = |new_message: &str| {
-        let (base, suffix) = match new_message.strip_suffix(crate::ddl::OUTBOX_IDENTITY_SUFFIX) {
-            Some(base) => (base, crate::ddl::OUTBOX_IDENTITY_SUFFIX),
-            None => (new_message, ""),
-        };
+        let (base, suffix) = [
+            crate::ddl::OUTBOX_IDENTITY_SUFFIX,
+            crate::ddl::EVENTS_IDENTITY_SUFFIX,
+            crate::ddl::SNAPSHOTS_IDENTITY_SUFFIX,
+        ]
+        .into_iter()
+        .find_map(|suffix| Some((new_message.strip_suffix(suffix)?, suffix)))
+        .unwrap_or((new_message, ""));
         let message = renames
             .iter()
             .find(|(_, to)| to == base)

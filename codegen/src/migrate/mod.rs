@@ -172,9 +172,10 @@ fn resolve_renames(
                 argument: format!("{from}={to}"),
                 reason: format!("no entity in the schema is named `{to}`"),
             })?;
+        // An event-sourced entity has only its `#events` and `#snapshots` tables: match their base name.
         if let Some(old_name) = old
             .iter()
-            .map(|t| t.message.as_str())
+            .map(|t| t.message.split('#').next().unwrap_or(&t.message))
             .find(|m| matches(m, from))
         {
             used[i] = true;

@@ -5,9 +5,9 @@ use super::rules;
 use super::source::SourceMap;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
-    Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions, Field,
-    FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin, OutboxOptions, Pii, Rule,
-    Scalar, Schema, WellKnown,
+    Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions,
+    EventSourcedOptions, Field, FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin,
+    OutboxOptions, Pii, Rule, Scalar, Schema, WellKnown,
 };
 use crate::names;
 use prost_reflect::{
@@ -351,6 +351,14 @@ impl Reader<'_> {
             topic: get_string(&m, "topic").filter(|t| !t.is_empty()),
             origin: self.spans.origin(&sub(&[7])),
         });
+        let event_sourced = message_field(&o, "event_sourced").map(|m| EventSourcedOptions {
+            events: get_string(&m, "events").unwrap_or_default(),
+            snapshot_every: match m.get_field_by_name("snapshot_every").as_deref() {
+                Some(Value::U64(v)) if m.has_field_by_name("snapshot_every") => Some(*v),
+                _ => None,
+            },
+            origin: self.spans.origin(&sub(&[8])),
+        });
         Some(EntityOptions {
             table,
             backend,
@@ -358,6 +366,7 @@ impl Reader<'_> {
             consistency,
             indexes,
             outbox,
+            event_sourced,
             origin,
         })
     }
