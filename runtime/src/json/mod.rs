@@ -1,6 +1,6 @@
 //! The [proto3 JSON mapping](https://protobuf.dev/programming-guides/json/) for generated messages and enums.
 //!
-//! Generated code holds only a table per message (its [`Message`] impl: names, and which [codec](codec) each
+//! Generated code holds only a table per message (its [`Message`] impl: names, and which [`codec`] each
 //! field's values go through) and one invocation each of [`messages!`] and [`enums!`]; the serde logic is here,
 //! once, with its own tests (see `docs/json.md`). A generated file names this module once, as
 //! `use ::capacitor::json as __json;` (through the configured runtime path).

@@ -57,7 +57,7 @@ impl SqliteRow {
 }
 
 /// A column that did not decode. rusqlite's own error may quote the value (a UTF-8 or range error), so only its
-/// kind is kept when it is reported (see [`DecodeReason`](crate::record::DecodeReason)).
+/// kind is kept when it is reported (see `DecodeReason` in `record.rs`).
 #[derive(Debug)]
 pub enum SqliteDecodeError {
     /// The row has no such column.
