@@ -127,6 +127,15 @@ pub fn stream_tables(message: &Message, entity_table: &str, dialect: Dialect) ->
     ]
 }
 
+/// The field numbers of the primary key among `indexes`, in key order.
+fn key_fields(indexes: &[crate::ir::ResolvedIndex]) -> Vec<u32> {
+    indexes
+        .iter()
+        .filter(|i| i.kind == IndexKind::Primary)
+        .flat_map(|i| i.fields.iter().copied())
+        .collect()
+}
+
 /// The identity suffix of an outbox table: its [`Table::message`] is the entity's full name followed by it.
 pub const OUTBOX_IDENTITY_SUFFIX: &str = "#outbox";
 
@@ -139,11 +148,7 @@ pub fn outbox_table(
     indexes: &[crate::ir::ResolvedIndex],
     dialect: Dialect,
 ) -> Table {
-    let key_fields: Vec<u32> = indexes
-        .iter()
-        .filter(|i| i.kind == IndexKind::Primary)
-        .flat_map(|i| i.fields.iter().copied())
-        .collect();
+    let key_fields = key_fields(indexes);
     let name = capacitor_schema::columns::outbox_table(entity_table);
     let meta = |role: &str| ColumnKey::Outbox(role.to_string());
     Table {
@@ -170,11 +175,7 @@ pub fn table(
     indexes: &[crate::ir::ResolvedIndex],
     dialect: Dialect,
 ) -> Table {
-    let key_fields: Vec<u32> = indexes
-        .iter()
-        .filter(|i| i.kind == IndexKind::Primary)
-        .flat_map(|i| i.fields.iter().copied())
-        .collect();
+    let key_fields = key_fields(indexes);
     let encrypted = |n: u32| {
         message
             .fields

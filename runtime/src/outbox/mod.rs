@@ -338,20 +338,25 @@ impl<E: Record> ChangeFeed<E> {
 
     /// Reads the outbox after the cursor into `ready`.
     async fn read(&mut self) -> Result<ReadStatus, Error> {
-        let pruned_through = self.store.outbox_pruned_through::<E>().await?;
-        if self.cursor < pruned_through {
-            return Err(Error::ChangeCursorExpired {
-                entity: E::SCHEMA.message,
-                cursor: self.cursor,
-                pruned_through,
-            });
-        }
-        // Read before the rows: a transaction that had ended by now is visible to the read that follows.
-        let xmin = self.store.outbox_horizon::<E>(true).await?;
+        // Only a gap seen before can be passed, and only by a horizon read before the rows: a transaction that
+        // had ended by then is visible to the read that follows.
+        let xmin = match self.gap {
+            Some(_) => self.store.outbox_horizon::<E>(true).await?,
+            None => None,
+        };
         let rows = self
             .store
             .outbox_after::<E>(self.cursor, self.options.batch)
             .await?;
+        // Pruning deletes every row below its marker: a marker after the cursor comes first, and means the
+        // changes after the cursor are gone.
+        if let Some(marker) = rows.first().filter(|r| r.marker) {
+            return Err(Error::ChangeCursorExpired {
+                entity: E::SCHEMA.message,
+                cursor: self.cursor,
+                pruned_through: marker.seq,
+            });
+        }
         let start = self.cursor;
         let full = rows.len() >= self.options.batch;
         let highest = rows.last().map(|r| r.seq);
@@ -361,9 +366,10 @@ impl<E: Record> ChangeFeed<E> {
                 // `cursor + 1 .. row.seq` are missing: numbers taken by writes that have not committed yet,
                 // or never will (rolled back). On SQLite none can be pending. A gap is passed once every
                 // transaction that was running when it was first seen has ended.
-                let passable = match xmin {
-                    None => true,
-                    Some(xmin) => self
+                let passable = match (self.store.outbox_has_gaps(), xmin) {
+                    (false, _) => true,
+                    (true, None) => false,
+                    (true, Some(xmin)) => self
                         .gap
                         .is_some_and(|(upto, horizon)| row.seq - 1 <= upto && xmin >= horizon),
                 };
@@ -373,9 +379,6 @@ impl<E: Record> ChangeFeed<E> {
                 }
             }
             self.cursor = row.seq;
-            if row.marker {
-                continue;
-            }
             let change = match row.op.is_removal() {
                 true => Change::Delete {
                     key: row.key.clone(),

@@ -399,14 +399,14 @@ impl Store {
         }
     }
 
-    /// How far `E`'s outbox has been pruned (0 when never).
-    #[cfg_attr(
-        not(any(feature = "sqlite", feature = "postgres")),
-        allow(unused_variables)
-    )]
-    pub(crate) async fn outbox_pruned_through<E: Record>(&self) -> Result<u64, Error> {
-        self.outbox_store::<E>()?;
-        dispatch!(self, |_m| Ok(0), |s| s.outbox_pruned_through::<E>())
+    /// Whether a visible outbox row can have a lower position still uncommitted (Postgres); SQLite commits
+    /// positions in order.
+    pub(crate) fn outbox_has_gaps(&self) -> bool {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => true,
+            _ => false,
+        }
     }
 
     /// The highest position of `E`'s outbox (0 when empty).

@@ -21,8 +21,6 @@ pub(crate) struct OutboxStatements {
     pub(crate) insert: String,
     /// Binds the cursor's sequence and a limit: the rows after it in sequence order.
     pub(crate) after: String,
-    /// The pruning marker's sequence, if the outbox was ever pruned.
-    pub(crate) pruned_through: String,
     /// Binds the claim's mark (minus its expiry), a limit and minus now: marks the oldest unpublished (or
     /// abandoned) rows as claimed, unless another relay holds a live claim, and returns them.
     pub(crate) claim: String,
@@ -87,7 +85,6 @@ impl OutboxStatements {
             p(1),
             p(2)
         );
-        let pruned_through = format!("SELECT MAX({seq}) FROM {t} WHERE {op} = '{PRUNED_MARKER}'");
         // A claim writes minus its expiry into `_published_at`: a live claim is below minus now, an abandoned
         // one (its relay died) at or above it, a published row positive.
         let claim = format!(
@@ -125,7 +122,6 @@ impl OutboxStatements {
         OutboxStatements {
             insert,
             after,
-            pruned_through,
             claim,
             mark,
             release,

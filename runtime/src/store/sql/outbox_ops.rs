@@ -218,13 +218,6 @@ macro_rules! outbox_ops {
                     .map_err(store_error::<E>)
             }
 
-            /// The sequence of the pruning marker: every row up to it is gone (0 when never pruned).
-            pub(crate) async fn outbox_pruned_through<E: Record>(&self) -> Result<u64, Error> {
-                let st = self.statements::<E>();
-                let sql = &outbox_statements::<E>(&st)?.pruned_through;
-                Ok(self.outbox_scalar::<E>(sql, None).await?.unwrap_or(0) as u64)
-            }
-
             /// The highest sequence written, 0 when the outbox is empty.
             pub(crate) async fn outbox_last_seq<E: Record>(&self) -> Result<u64, Error> {
                 let st = self.statements::<E>();
