@@ -348,9 +348,10 @@ impl<E: Record> ChangeFeed<E> {
             .store
             .outbox_after::<E>(self.cursor, self.options.batch)
             .await?;
-        // Pruning deletes every row below its marker: a marker after the cursor comes first, and means the
-        // changes after the cursor are gone.
-        if let Some(marker) = rows.first().filter(|r| r.marker) {
+        // Pruning deletes every row below its marker: a marker after the cursor means the changes after the
+        // cursor are gone. It comes first (the relay never prunes past a number a running transaction holds);
+        // any marker is checked all the same, so a change lost to pruning is never passed over silently.
+        if let Some(marker) = rows.iter().find(|r| r.marker) {
             return Err(Error::ChangeCursorExpired {
                 entity: E::SCHEMA.message,
                 cursor: self.cursor,

@@ -161,6 +161,9 @@ pub struct Relay<E: Record, S: Sink> {
     sink: Arc<S>,
     options: RelayOptions,
     tokens: Option<TokenKey>,
+    /// Postgres: the pruning candidate waiting for the transactions that were running when it was chosen
+    /// (its position, and the snapshot xmax read after it).
+    pending_prune: std::sync::Mutex<Option<(u64, u64)>>,
     _entity: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -190,6 +193,7 @@ impl<E: Record, S: Sink> Relay<E, S> {
             sink: Arc::new(sink),
             options,
             tokens,
+            pending_prune: std::sync::Mutex::new(None),
             _entity: std::marker::PhantomData,
         })
     }
@@ -247,9 +251,49 @@ impl<E: Record, S: Sink> Relay<E, S> {
                 .checked_sub(retention)
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_micros() as i64);
-            self.store.outbox_prune::<E>(cutoff).await?;
+            self.prune(cutoff).await?;
         }
         Ok(published)
+    }
+
+    /// Prunes the rows published before `cutoff_us`. On SQLite (one writer, no gaps) through the highest
+    /// prunable row. On Postgres a transaction still running may hold a lower number than rows already
+    /// visible and published, and commit it after a prune: pruning past it would hide its change from a feed
+    /// reading from before it. So a candidate is only pruned on a later pass, once every transaction running
+    /// when it was chosen has ended (the snapshot xmin has passed the xmax read after the candidate), and no
+    /// further than what is prunable then (a late commit is unpublished, which bounds it).
+    async fn prune(&self, cutoff_us: i64) -> Result<(), Error> {
+        if !self.store.outbox_has_gaps() {
+            if let Some(through) = self.store.outbox_prunable::<E>(cutoff_us).await? {
+                self.store.outbox_prune_through::<E>(through).await?;
+            }
+            return Ok(());
+        }
+        // Read before the candidate: a transaction ended by now is visible to the read that follows.
+        let xmin = self.store.outbox_horizon::<E>(true).await?.unwrap_or(0);
+        let candidate = self.store.outbox_prunable::<E>(cutoff_us).await?;
+        let waiting = *self.pending_prune.lock().unwrap_or_else(|p| p.into_inner());
+        let keep = match waiting {
+            Some((through, horizon)) if xmin >= horizon => {
+                if let Some(now) = candidate {
+                    self.store
+                        .outbox_prune_through::<E>(through.min(now))
+                        .await?;
+                }
+                None
+            }
+            other => other,
+        };
+        let next = match (keep, candidate) {
+            (Some(waiting), _) => Some(waiting),
+            (None, Some(now)) => {
+                let horizon = self.store.outbox_horizon::<E>(false).await?.unwrap_or(0);
+                Some((now, horizon))
+            }
+            (None, None) => None,
+        };
+        *self.pending_prune.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
     }
 
     /// Runs passes until the future is dropped: immediately again after a full batch, after

@@ -465,17 +465,27 @@ impl Store {
         dispatch!(self, |_m| Ok(()), |s| s.outbox_release::<E>(mark))
     }
 
-    /// Prunes `E`'s outbox rows published before `cutoff_us`; the new pruning marker's position.
+    /// The highest position of `E`'s outbox that may be pruned now (see the relay).
     #[cfg_attr(
         not(any(feature = "sqlite", feature = "postgres")),
         allow(unused_variables)
     )]
-    pub(crate) async fn outbox_prune<E: Record>(
+    pub(crate) async fn outbox_prunable<E: Record>(
         &self,
         cutoff_us: i64,
     ) -> Result<Option<u64>, Error> {
         self.outbox_store::<E>()?;
-        dispatch!(self, |_m| Ok(None), |s| s.outbox_prune::<E>(cutoff_us))
+        dispatch!(self, |_m| Ok(None), |s| s.outbox_prunable::<E>(cutoff_us))
+    }
+
+    /// Deletes `E`'s outbox rows before `through`, which becomes the pruning marker.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub(crate) async fn outbox_prune_through<E: Record>(&self, through: u64) -> Result<(), Error> {
+        self.outbox_store::<E>()?;
+        dispatch!(self, |_m| Ok(()), |s| s.outbox_prune_through::<E>(through))
     }
 
     /// Deletes every key in one transaction; returns the versions the rows had.

@@ -298,39 +298,38 @@ macro_rules! outbox_ops {
                 Ok(())
             }
 
-            /// Deletes the published rows older than `cutoff_us` (never an unpublished row, nor the last row
-            /// written), leaving the highest of them as the pruning marker; the marker's sequence, if any.
-            pub(crate) async fn outbox_prune<E: Record>(
+            /// The highest sequence that may be pruned now: published before `cutoff_us`, below every
+            /// unpublished row visible, and not the last row written.
+            pub(crate) async fn outbox_prunable<E: Record>(
                 &self,
                 cutoff_us: i64,
             ) -> Result<Option<u64>, Error> {
                 let st = self.statements::<E>();
+                let sql = &outbox_statements::<E>(&st)?.prunable;
+                Ok(self
+                    .outbox_scalar::<E>(sql, Some(cutoff_us))
+                    .await?
+                    .map(|seq| seq as u64))
+            }
+
+            /// Deletes the rows before `through` and turns `through` into the pruning marker, in one
+            /// transaction.
+            pub(crate) async fn outbox_prune_through<E: Record>(
+                &self,
+                through: u64,
+            ) -> Result<(), Error> {
+                let st = self.statements::<E>();
                 let outbox = outbox_statements::<E>(&st)?;
                 let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
-                let mut w = Writer::new();
-                w.int(cutoff_us);
-                let row = $driver::fetch_optional(&mut tx, &outbox.prunable, w.finish::<E>()?)
-                    .await
-                    .map_err(store_error::<E>)?;
-                let mut index = 0;
-                let through = match row {
-                    None => None,
-                    Some(row) => Option::<i64>::$read(&row, &mut index)
-                        .map(Option::flatten)
-                        .map_err(store_error::<E>)?,
-                };
-                let Some(through) = through else {
-                    return Ok(None);
-                };
                 for sql in [&outbox.prune, &outbox.mark_pruned] {
                     let mut w = Writer::new();
-                    w.int(through);
+                    w.int(through as i64);
                     $driver::fetch_optional(&mut tx, sql, w.finish::<E>()?)
                         .await
                         .map_err(store_error::<E>)?;
                 }
                 $driver::commit(tx).await.map_err(store_error::<E>)?;
-                Ok(Some(through as u64))
+                Ok(())
             }
 
             /// Postgres: `pg_snapshot_xmin` (`min`) or `pg_snapshot_xmax` of the current snapshot, for the
