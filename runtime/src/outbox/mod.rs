@@ -26,6 +26,7 @@ pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis_stream;
 pub mod relay;
+pub mod wake;
 
 use crate::error::Error;
 use crate::record::Record;
@@ -264,6 +265,9 @@ pub struct ChangeFeed<E: Record> {
     /// A gap seen below `.0` (the highest position read with it) that may still be filled by a transaction
     /// that had not committed: it is passed once Postgres' snapshot xmin reaches `.1`.
     gap: Option<(u64, u64)>,
+    /// Wake-ups on commits (Postgres), subscribed on the first read; `None` before, or where the feed only polls.
+    wake: Option<tokio::sync::watch::Receiver<u64>>,
+    subscribed: bool,
 }
 
 impl<E: Record> ChangeFeed<E> {
@@ -278,6 +282,8 @@ impl<E: Record> ChangeFeed<E> {
             },
             ready: VecDeque::new(),
             gap: None,
+            wake: None,
+            subscribed: false,
         }
     }
 
@@ -298,7 +304,7 @@ impl<E: Record> ChangeFeed<E> {
                 return Ok(event);
             }
             if !self.read().await?.advanced {
-                tokio::time::sleep(self.options.poll_interval).await;
+                self.wait().await;
             }
         }
     }
@@ -337,7 +343,30 @@ impl<E: Record> ChangeFeed<E> {
     }
 
     /// Reads the outbox after the cursor into `ready`.
+    /// Waits for a commit to the outbox after the last read began (on Postgres, which notifies), or the poll
+    /// interval, whichever comes first.
+    pub(crate) async fn wait(&mut self) {
+        let interval = self.options.poll_interval;
+        let Some(wake) = self.wake.as_mut() else {
+            return tokio::time::sleep(interval).await;
+        };
+        let started = tokio::time::Instant::now();
+        if let Ok(Err(_)) = tokio::time::timeout(interval, wake.changed()).await {
+            // The store is gone (or its listener with it): poll from now on.
+            self.wake = None;
+            tokio::time::sleep_until(started + interval).await;
+        }
+    }
+
     async fn read(&mut self) -> Result<ReadStatus, Error> {
+        // A commit from now on wakes `wait`: seen before the rows are read, so none is missed.
+        if !self.subscribed {
+            self.subscribed = true;
+            self.wake = self.store.outbox_wakeups::<E>();
+        }
+        if let Some(wake) = self.wake.as_mut() {
+            wake.borrow_and_update();
+        }
         // Only a gap seen before can be passed, and only by a horizon read before the rows: a transaction that
         // had ended by then is visible to the read that follows.
         let xmin = match self.gap {

@@ -139,7 +139,10 @@ pub(super) fn follow<E: Record>(
                 Ok(true) => {
                     let until = started + options.bound.as_micros() as u64;
                     fresh.fresh_until_us.fetch_max(until, Ordering::AcqRel);
-                    tokio::time::sleep(options.feed.poll_interval).await;
+                    match feed.as_mut() {
+                        Some(feed) => feed.wait().await,
+                        None => tokio::time::sleep(options.feed.poll_interval).await,
+                    }
                 }
                 Ok(false) => {}
                 Err(e) => {

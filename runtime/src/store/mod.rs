@@ -409,6 +409,15 @@ impl Store {
         }
     }
 
+    /// Wake-ups for a feed of `E`'s outbox: Postgres notifications; `None` elsewhere (the feed polls).
+    pub(crate) fn outbox_wakeups<E: Record>(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.outbox_wakeups::<E>(),
+            _ => None,
+        }
+    }
+
     /// The highest position of `E`'s outbox (0 when empty).
     pub(crate) async fn outbox_last_seq<E: Record>(&self) -> Result<u64, Error> {
         self.outbox_store::<E>()?;

@@ -550,6 +550,43 @@ async fn postgres_feed_never_skips_a_late_commit() {
     assert_eq!(keys, ["next"]);
 }
 
+/// On Postgres a commit wakes a waiting feed through `LISTEN/NOTIFY`: the change arrives long before the
+/// feed's next poll (10 s here), from a write in this process or through another pool (another process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_commits_wake_a_waiting_feed() {
+    let store = postgres("outbox_wake").await;
+    let orders: Repository<Order> = Repository::new(store.clone());
+    let url = capacitor_testkit::postgres::PostgresServer::shared().database_url("outbox_wake");
+    let other_pool = Store::open(&url).await.unwrap();
+    let elsewhere: Repository<Order> = Repository::new(other_pool);
+    let start = orders.change_cursor_now().await.unwrap();
+    let mut feed = orders
+        .changes_with(
+            start,
+            FeedOptions {
+                poll_interval: Duration::from_secs(10),
+                ..FeedOptions::default()
+            },
+        )
+        .unwrap();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        orders.put(order("here", 1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        elsewhere.put(order("there", 2)).await.unwrap();
+    });
+    let started = Instant::now();
+    for expected in ["here", "there"] {
+        let event = tokio::time::timeout(Duration::from_secs(3), feed.next())
+            .await
+            .expect("a commit wakes the feed before its poll interval")
+            .unwrap();
+        assert_eq!(event.change.key(), expected);
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    writer.await.unwrap();
+}
+
 /// Takes every batch and publishes nothing anywhere: for tests about what the relay does to the outbox.
 struct Discard;
 

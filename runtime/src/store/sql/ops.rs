@@ -26,6 +26,9 @@ macro_rules! sql_store {
             pub(crate) pool: $pool,
             statements: StatementCache,
             pub(crate) encryption: Encryption,
+            /// Change feed wake-ups (see [`crate::outbox::wake`]): Postgres notifies them, SQLite feeds poll.
+            #[allow(dead_code)]
+            pub(crate) wakeups: crate::outbox::wake::Wakeups,
         }
 
         /// Binds a statement's values through the `Column` hooks; the first failure is kept for `finish`.
@@ -360,6 +363,7 @@ macro_rules! sql_store {
                     pool,
                     statements: StatementCache::default(),
                     encryption,
+                    wakeups: crate::outbox::wake::Wakeups::default(),
                 }
             }
 

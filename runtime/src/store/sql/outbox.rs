@@ -40,7 +40,8 @@ pub(crate) struct OutboxStatements {
     /// Postgres: each write and its outbox row in one statement ([`Combined`]); `None` on SQLite, where the
     /// row is a second statement in the write's transaction.
     pub(crate) combined: Option<Combined>,
-    /// The outbox table and the key columns, quoted.
+    /// The outbox table's name, and the same quoted, and the key columns, quoted.
+    name: String,
     table: String,
     keys: Vec<String>,
 }
@@ -130,6 +131,7 @@ impl OutboxStatements {
             mark_pruned,
             last_seq,
             combined: None,
+            name: outbox_table(schema.table),
             table: t,
             keys,
         }
@@ -147,8 +149,11 @@ impl OutboxStatements {
         });
     }
 
-    /// `WITH w AS (<write> RETURNING "_version", <keys>) INSERT INTO <outbox> … SELECT … FROM w`: the outbox row
-    /// is inserted after the write took its row's lock, so one key's rows keep commit order.
+    /// `WITH w AS (<write> RETURNING "_version", <keys>), o AS (INSERT INTO <outbox> … SELECT … FROM w RETURNING
+    /// "_version") SELECT … FROM o, (SELECT pg_notify(…))`: the outbox row is inserted after the write took its
+    /// row's lock, so one key's rows keep commit order, and the commit wakes the change feeds listening on
+    /// [`WAKE_CHANNEL`](crate::outbox::wake::WAKE_CHANNEL) (Postgres delivers a notification at commit, once per
+    /// transaction, never for a rollback).
     fn wrap(&self, write: &str, params: usize) -> String {
         let write = write
             .strip_suffix(" RETURNING \"_version\"")
@@ -156,15 +161,18 @@ impl OutboxStatements {
         let keys = self.keys.join(", ");
         let p = |n: usize| placeholder(Dialect::Postgres, n);
         format!(
-            "WITH w AS ({write} RETURNING \"_version\", {keys}) INSERT INTO {} ({keys}, \"_version\", {}, {}, {}) \
-             SELECT {keys}, \"_version\", {}, {}, {} FROM w RETURNING \"_version\"",
+            "WITH w AS ({write} RETURNING \"_version\", {keys}), o AS (INSERT INTO {} ({keys}, \"_version\", {}, {}, \
+             {}) SELECT {keys}, \"_version\", {}, {}, {} FROM w RETURNING \"_version\") SELECT o.\"_version\" FROM o, \
+             (SELECT pg_notify('{}', '{}')) AS n",
             self.table,
             quote(OUTBOX_OP),
             quote(OUTBOX_PAYLOAD),
             quote(OUTBOX_RECORDED_AT),
             p(params + 1),
             p(params + 2),
-            p(params + 3)
+            p(params + 3),
+            crate::outbox::wake::WAKE_CHANNEL,
+            self.name.replace('\'', "''"),
         )
     }
 }

@@ -26,6 +26,18 @@ super::outbox_ops::outbox_ops!(
     super::Dialect::Postgres
 );
 
+impl PgStore {
+    /// A receiver that changes when `E`'s outbox is written (see [`crate::outbox::wake`]).
+    pub(crate) fn outbox_wakeups<E: crate::record::Record>(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let table = crate::schema::columns::outbox_table(E::SCHEMA.table);
+        let pool = self.pool.clone();
+        self.wakeups
+            .subscribe(&table, |tables| crate::outbox::wake::listen(pool, tables))
+    }
+}
+
 /// The statement runner `sql_store!` expands over: sqlx's pool and connections.
 mod driver {
     use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, Postgres};
