@@ -2,7 +2,8 @@
 //!
 //! - `outbox_put_sqlite/{plain,outbox}` and `outbox_put_postgres/{plain,outbox}`: `Repository::put` of the same
 //!   strong entity (no cache tier, so the store write is all there is) without and with the `outbox` option, on
-//!   the same store (target: outbox ≤ 1.3× plain);
+//!   the same store (target: outbox ≤ 1.3× plain), and on SQLite the same two by hand with rusqlite
+//!   (`rusqlite_plain`, `rusqlite_outbox`: what any transactional outbox costs on SQLite);
 //! - `outbox_relay_postgres/publish_5000_to_redis_streams`: a relay draining 5,000 outbox rows from Postgres to
 //!   a Redis stream in batches of 1,000 (claim, pipelined `XADD`s, mark); rows/s = 5,000 / time (reported; the
 //!   issue aims at ≥ 20,000 rows/s).
@@ -76,6 +77,70 @@ fn puts(c: &mut Criterion, group: &str, store: &Store, rt: &tokio::runtime::Runt
     g.finish();
 }
 
+/// What a user would write instead on SQLite, by hand with rusqlite on the same file (WAL, synchronous=NORMAL):
+/// the same upsert alone (`rusqlite_plain`), and a transactional outbox (`rusqlite_outbox`: `BEGIN IMMEDIATE`,
+/// the upsert, the outbox row with the same columns and index as Capacitor's, `COMMIT`). Their ratio is the cost
+/// of any outbox on SQLite: a second row in a second b-tree (and its index), committed with the first.
+fn by_hand(c: &mut Criterion, path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let upsert = |table: &str| {
+        format!(
+            "INSERT INTO \"{table}\" (\"id\", \"customer\", \"total\", \"_version\") VALUES (?1, ?2, ?3, ?4) ON \
+             CONFLICT (\"id\") DO UPDATE SET \"customer\" = excluded.\"customer\", \"total\" = excluded.\"total\", \
+             \"_version\" = MAX(\"{table}\".\"_version\" + 1, excluded.\"_version\") RETURNING \"_version\""
+        )
+    };
+    let (plain, boxed) = (upsert("plain_orders"), upsert("boxed_orders"));
+    let outbox = "INSERT INTO \"boxed_orders_outbox\" (\"id\", \"_version\", \"_op\", \"_payload\", \"_recorded_at\") \
+                  VALUES (?1, ?2, 'upsert', ?3, ?4)";
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let mut g = c.benchmark_group("outbox_put_sqlite");
+    let mut i = 0i64;
+    g.bench_function("rusqlite_plain", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut st = conn.prepare_cached(&plain).unwrap();
+            st.query_row(rusqlite::params![i % KEYS, "ada", i, now()], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+        })
+    });
+    g.bench_function("rusqlite_outbox", |b| {
+        b.iter(|| {
+            i += 1;
+            conn.prepare_cached("BEGIN IMMEDIATE")
+                .unwrap()
+                .execute([])
+                .unwrap();
+            let version: i64 = conn
+                .prepare_cached(&boxed)
+                .unwrap()
+                .query_row(rusqlite::params![i % KEYS, "ada", i, now()], |r| r.get(0))
+                .unwrap();
+            let payload = prost::Message::encode_to_vec(&Boxed {
+                id: i % KEYS,
+                customer: "ada".into(),
+                total: i,
+            });
+            conn.prepare_cached(outbox)
+                .unwrap()
+                .execute(rusqlite::params![i % KEYS, version, payload, now()])
+                .unwrap();
+            conn.prepare_cached("COMMIT").unwrap().execute([]).unwrap();
+            version
+        })
+    });
+    g.finish();
+}
+
 fn outbox(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
 
@@ -87,6 +152,7 @@ fn outbox(c: &mut Criterion) {
             .unwrap();
     }
     puts(c, "outbox_put_sqlite", &sqlite, &rt);
+    by_hand(c, &dir.path().join("bench.db"));
 
     let server = PostgresServer::start().unwrap();
     let url = server.create_database("bench_outbox").unwrap();

@@ -26,7 +26,9 @@ pub(crate) struct Tables(Mutex<HashMap<String, watch::Sender<u64>>>);
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 impl Tables {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Wakes the feeds of `table`.
