@@ -2,8 +2,8 @@
 //! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit.
 //!
 //! No `tracing` subscriber is installed, so the sink's background task formats nothing: the figure is what the
-//! caller pays (the key's text, the event, one channel send). With a subscriber, formatting and writing run on
-//! the sink's task, off the caller's path, unless the channel fills (`Overflow`).
+//! caller pays (the key's text, the event, one push into its thread's shard of the buffer). With a subscriber,
+//! formatting and writing run on the sink's task, off the caller's path, unless the buffer fills (`Overflow`).
 //!
 //! `cargo bench -p capacitor --bench audit -- --warm-up-time 1 --measurement-time 3`.
 
@@ -93,7 +93,7 @@ fn audit(c: &mut Criterion) {
         })
     });
     group.finish();
-    println!("audit events dropped (channel full): {}", sink.dropped());
+    println!("audit events dropped (buffer full): {}", sink.dropped());
 }
 
 criterion_group!(benches, audit);

@@ -6,15 +6,17 @@
 //!
 //! An [`AuditSink`] receives events; [`TracingAuditSink`] is the default one: it writes each event as one JSON
 //! line through `tracing` (target [`AUDIT_TARGET`], level INFO), where the service's subscriber routes it (a
-//! file, a collector). Formatting and writing happen on a background task that takes events in batches from a
-//! bounded channel, so recording costs the caller one channel send, not a JSON encoding and a write.
+//! file, a collector). Formatting and writing happen on a background task that drains a buffer every few
+//! milliseconds (sooner when part of it is half full), so recording costs the caller a push under a lock that
+//! is its thread's own (the buffer is sharded by thread), not a JSON encoding, a write or a task wake-up.
 //!
-//! **When the channel is full** (the writer cannot keep up), [`Overflow`] decides: [`Overflow::WriteInline`]
+//! **When the buffer is full** (the writer cannot keep up), [`Overflow`] decides: [`Overflow::WriteInline`]
 //! (the default) writes the event on the caller's thread, so no event is lost and the caller pays the write;
 //! [`Overflow::Drop`] drops it, counts it ([`TracingAuditSink::dropped`] and the counter
-//! `capacitor_audit_dropped_total`) and keeps the caller's latency. Events written inline may appear before
-//! older queued ones; each carries its time. When the background task is gone (the runtime shut down), events
-//! are written inline.
+//! `capacitor_audit_dropped_total`) and keeps the caller's latency. One thread's buffered events are written in
+//! the order it recorded them; events of different threads, and events written inline, may interleave out of
+//! time order (each carries its time). When the background task is gone (the runtime shut down), events are
+//! written inline.
 
 use crate::pii::KeyToken;
 use serde::Serialize;
@@ -22,9 +24,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
 
 /// The `tracing` target audit lines are written under.
 pub const AUDIT_TARGET: &str = "capacitor::audit";
@@ -215,7 +217,7 @@ pub trait AuditSink: Send + Sync {
     fn record(&self, event: AuditEvent);
 }
 
-/// What [`TracingAuditSink`] does with an event when its channel is full.
+/// What [`TracingAuditSink`] does with an event when its buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
     /// Write it on the caller's thread: nothing is lost, the caller pays the write.
@@ -225,29 +227,49 @@ pub enum Overflow {
     Drop,
 }
 
-enum Message {
-    Event(AuditEvent),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The default [`AuditSink`]: JSON lines through `tracing` (target [`AUDIT_TARGET`]), written in batches by a
 /// background task (see the [module docs](self)).
 ///
-/// Cheap to clone (clones share the task). The task ends when the last clone is dropped, after writing what
-/// is queued.
+/// Cheap to clone (clones share the buffer and the task). The task ends when the last clone is dropped, after
+/// writing what is buffered.
 #[derive(Clone)]
 pub struct TracingAuditSink {
-    queue: mpsc::Sender<Message>,
-    overflow: Overflow,
-    dropped: Arc<AtomicU64>,
+    owner: Arc<Owner>,
 }
 
+/// Held by every clone of a sink: when the last one goes, the writer task writes what is left and ends.
+struct Owner {
+    buffer: Arc<Buffer>,
+}
+
+/// Events waiting for the writer, in shards so that threads recording at once rarely share a lock or a cache
+/// line: a thread always uses the same shard, so one thread's events are written in the order it recorded them.
+struct Buffer {
+    shards: Box<[Shard]>,
+    /// The most events a shard holds; a recording that finds its shard full overflows.
+    per_shard: usize,
+    overflow: Overflow,
+    dropped: AtomicU64,
+    /// Wakes the writer early (a shard half full, a flush, the last clone dropped).
+    wake: tokio::sync::Notify,
+    /// The writer task has ended (its runtime shut down, or the sink was dropped): record writes inline.
+    writer_gone: AtomicBool,
+    /// Set when the last clone is dropped.
+    closing: AtomicBool,
+    /// Held while shards are drained and written, so a flush returns only after a drain in progress is done.
+    draining: Mutex<()>,
+}
+
+/// A shard, padded to its own cache line.
+#[repr(align(128))]
+struct Shard(Mutex<Vec<AuditEvent>>);
+
 impl TracingAuditSink {
-    /// The default channel capacity, in events.
+    /// The default capacity of the buffer, in events.
     pub const DEFAULT_CAPACITY: usize = 4096;
 
-    /// The most events the task writes per wake-up.
-    const BATCH: usize = 256;
+    /// How long the writer waits between drains when no shard is half full.
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
     /// A sink with [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) and [`Overflow::WriteInline`], its task
     /// spawned on the current Tokio runtime.
@@ -258,78 +280,143 @@ impl TracingAuditSink {
         TracingAuditSink::with_capacity(TracingAuditSink::DEFAULT_CAPACITY, Overflow::default())
     }
 
-    /// A sink whose channel holds `capacity` events (at least 1) and that handles a full channel as
-    /// `overflow` says, its task spawned on the current Tokio runtime.
+    /// A sink whose buffer holds about `capacity` events (split over a shard per two threads of the machine,
+    /// at least 1 per shard) and that handles a full buffer as `overflow` says, its task spawned on the
+    /// current Tokio runtime.
     ///
     /// # Panics
     /// Outside a Tokio runtime, as [`tokio::spawn`] does.
     pub fn with_capacity(capacity: usize, overflow: Overflow) -> TracingAuditSink {
-        let (queue, receiver) = mpsc::channel(capacity.max(1));
-        tokio::spawn(write_batches(receiver));
-        TracingAuditSink {
-            queue,
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let count = (threads * 2).clamp(2, 64).min(capacity.max(1));
+        let buffer = Arc::new(Buffer {
+            shards: (0..count).map(|_| Shard(Mutex::new(Vec::new()))).collect(),
+            per_shard: (capacity / count).max(1),
             overflow,
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped: AtomicU64::new(0),
+            wake: tokio::sync::Notify::new(),
+            writer_gone: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            draining: Mutex::new(()),
+        });
+        tokio::spawn(write_batches(buffer.clone()));
+        TracingAuditSink {
+            owner: Arc::new(Owner { buffer }),
         }
     }
 
-    /// How many events were dropped because the channel was full ([`Overflow::Drop`] only).
+    /// How many events were dropped because the buffer was full ([`Overflow::Drop`] only).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.owner.buffer.dropped.load(Ordering::Relaxed)
     }
 
-    /// Waits until every event recorded before this call is written.
+    /// Writes every event recorded before this call (on the caller's thread, after any drain the writer has in
+    /// progress); when it returns, they are all written.
     pub async fn flush(&self) {
-        let (done, written) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            // An error means the task is gone; everything it had is written, and later events go inline.
-            let _ = written.await;
+        self.owner.buffer.drain();
+    }
+}
+
+impl Buffer {
+    /// This thread's shard.
+    fn shard(&self) -> &Shard {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let index = INDEX.try_with(|i| *i).unwrap_or(0);
+        &self.shards[index % self.shards.len()]
+    }
+
+    fn record(&self, event: AuditEvent) {
+        if self.writer_gone.load(Ordering::SeqCst) {
+            return write(&event);
+        }
+        let mut events = self.shard().0.lock().unwrap_or_else(|e| e.into_inner());
+        if events.len() < self.per_shard {
+            events.push(event);
+            let len = events.len();
+            drop(events);
+            if len == self.per_shard / 2 + 1 {
+                self.wake.notify_one();
+            }
+            // The writer may have ended (and drained) between the check above and the push.
+            if self.writer_gone.load(Ordering::SeqCst) {
+                self.drain();
+            }
+            return;
+        }
+        drop(events);
+        match self.overflow {
+            Overflow::WriteInline => write(&event),
+            Overflow::Drop => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("capacitor_audit_dropped_total", "entity" => event.entity)
+                    .increment(1);
+            }
+        }
+    }
+
+    /// Takes every shard's events and writes them.
+    fn drain(&self) {
+        let _draining = self.draining.lock().unwrap_or_else(|e| e.into_inner());
+        for shard in self.shards.iter() {
+            let mut batch = {
+                let mut events = shard.0.lock().unwrap_or_else(|e| e.into_inner());
+                if events.is_empty() {
+                    continue;
+                }
+                // The shard keeps an allocation of the same size, so recording does not grow it again.
+                let capacity = events.capacity();
+                std::mem::replace(&mut *events, Vec::with_capacity(capacity))
+            };
+            for event in batch.drain(..) {
+                write(&event);
+            }
         }
     }
 }
 
 impl AuditSink for TracingAuditSink {
     fn record(&self, event: AuditEvent) {
-        match self.queue.try_send(Message::Event(event)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Message::Event(event))) => match self.overflow {
-                Overflow::WriteInline => write(&event),
-                Overflow::Drop => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("capacitor_audit_dropped_total", "entity" => event.entity)
-                        .increment(1);
-                }
-            },
-            Err(mpsc::error::TrySendError::Closed(Message::Event(event))) => write(&event),
-            Err(_) => unreachable!("record sends only events"),
-        }
+        self.owner.buffer.record(event);
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.buffer.closing.store(true, Ordering::Release);
+        self.buffer.wake.notify_one();
     }
 }
 
 impl fmt::Debug for TracingAuditSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracingAuditSink")
-            .field("overflow", &self.overflow)
+            .field("overflow", &self.owner.buffer.overflow)
             .field("dropped", &self.dropped())
             .finish_non_exhaustive()
     }
 }
 
-async fn write_batches(mut receiver: mpsc::Receiver<Message>) {
-    let mut batch = Vec::with_capacity(TracingAuditSink::BATCH);
-    while receiver
-        .recv_many(&mut batch, TracingAuditSink::BATCH)
-        .await
-        > 0
-    {
-        for message in batch.drain(..) {
-            match message {
-                Message::Event(event) => write(&event),
-                Message::Flush(done) => {
-                    let _ = done.send(());
-                }
-            }
+/// The writer: drains the buffer every [`LINGER`](TracingAuditSink::LINGER), or sooner when woken, until the
+/// last clone of the sink is dropped (then writes what is left). If its runtime shuts down first, later events
+/// are written inline.
+async fn write_batches(buffer: Arc<Buffer>) {
+    /// Marks the writer gone however the task ends (finished, or dropped with its runtime).
+    struct Gone(Arc<Buffer>);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            self.0.writer_gone.store(true, Ordering::SeqCst);
+            // Whatever was recorded before the flag was seen.
+            self.0.drain();
         }
+    }
+    let gone = Gone(buffer);
+    let buffer = &gone.0;
+    while !buffer.closing.load(Ordering::Acquire) {
+        let _ = tokio::time::timeout(TracingAuditSink::LINGER, buffer.wake.notified()).await;
+        buffer.drain();
     }
 }
 
@@ -468,24 +555,27 @@ mod tests {
     async fn a_full_channel_writes_inline_or_drops_and_counts() {
         let lines = AuditLines::default();
         let _guard = tracing::subscriber::set_default(lines.clone());
-        // On this current-thread runtime the writer cannot run until the test awaits: the channel fills.
-        let inline = TracingAuditSink::with_capacity(2, Overflow::WriteInline);
+        // On this current-thread runtime the writer cannot run until the test awaits: the buffer fills. A
+        // capacity of 4 is at least 2 shards of at most 2 events; this thread uses one of them.
+        let inline = TracingAuditSink::with_capacity(4, Overflow::WriteInline);
+        let held = inline.owner.buffer.per_shard;
+        assert!((1..=2).contains(&held));
         for n in 0..5 {
             inline.record(event(n));
         }
-        assert_eq!(lines.take().len(), 3, "written inline");
+        assert_eq!(lines.take().len(), 5 - held, "written inline");
         inline.flush().await;
-        assert_eq!(lines.take().len(), 2, "written by the task");
+        assert_eq!(lines.take().len(), held, "written by the flush");
         assert_eq!(inline.dropped(), 0);
 
-        let dropping = TracingAuditSink::with_capacity(2, Overflow::Drop);
+        let dropping = TracingAuditSink::with_capacity(4, Overflow::Drop);
         for n in 0..5 {
             dropping.record(event(n));
         }
         assert!(lines.take().is_empty());
         dropping.flush().await;
-        assert_eq!(lines.take().len(), 2);
-        assert_eq!(dropping.dropped(), 3);
+        assert_eq!(lines.take().len(), held);
+        assert_eq!(dropping.dropped(), (5 - held) as u64);
     }
 
     #[tokio::test]
