@@ -38,7 +38,8 @@ use crate::pii::field_keys::{Encryption, row_key};
 use crate::record::Record;
 use crate::schema::Consistency;
 use crate::versioned::Versioned;
-use keys::KeySpace;
+pub use keys::CLUSTER_BUCKETS;
+use keys::{Bucket, KeySpace};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -201,6 +202,10 @@ impl RedisTier {
                 &self.options.prefix,
                 E::SCHEMA.table,
                 E::fingerprint(),
+                match self.connection {
+                    Connection::Single(_) => 1,
+                    Connection::Cluster(_) => CLUSTER_BUCKETS,
+                },
                 tokens,
             ),
             ttl: ttl.or(self.options.default_ttl),
@@ -223,9 +228,9 @@ struct Health {
     skip_until_ms: AtomicU64,
 }
 
-/// The generation a lookup read under (opaque).
+/// The generations a lookup read under, one per bucket it read (opaque).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Generation(Vec<u8>);
+pub struct Generation(Vec<Option<Vec<u8>>>);
 
 /// What an L2 lookup found.
 #[derive(Debug, Clone, PartialEq)]
@@ -333,18 +338,59 @@ impl<E: Record> RedisEntity<E> {
             && self.needs_new_generation()
     }
 
-    /// Looks up `keys`, one round trip per [`KEYS_PER_SCRIPT`] keys; also returns the generation they were read
-    /// under, for [`fill_if_newer`](Self::fill_if_newer): the first chunk's, so if a bump came between chunks, a
-    /// fill is refused rather than carried into the new generation.
+    /// Looks up `keys`: grouped by bucket (one slot each; a single server has one), each bucket's keys in chunks
+    /// of [`KEYS_PER_SCRIPT`], every chunk one script call (or `MGET`), all of them concurrently, so on a cluster
+    /// the calls to one node are in flight together on its connection. Also returns the generations they were
+    /// read under, for [`fill_if_newer`](Self::fill_if_newer): per bucket, its first chunk's, so if a bump came
+    /// between chunks, a fill is refused rather than carried into the new generation.
     pub async fn get_many(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
-        let mut generation = None;
-        let mut values = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(KEYS_PER_SCRIPT) {
-            let (read_under, found) = self.get_chunk(chunk).await?;
-            generation.get_or_insert(read_under);
-            values.extend(found);
+        let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
+        let calls = self.calls(&tokens);
+        let reads = calls.iter().map(|(bucket, indices)| {
+            let keys: Vec<E::Key> = indices.iter().map(|&i| keys[i].clone()).collect();
+            let tokens: Vec<String> = indices.iter().map(|&i| tokens[i].clone()).collect();
+            async move { self.get_chunk(*bucket, &keys, tokens).await }
+        });
+        let results = match calls.len() {
+            1 => vec![reads.into_iter().next().expect("one call").await?],
+            _ => futures_util::future::try_join_all(reads).await?,
+        };
+        let mut generations = vec![None; self.keys.buckets().len()];
+        let mut values: Vec<Option<Cached<E>>> = (0..keys.len()).map(|_| None).collect();
+        for ((bucket, indices), (generation, found)) in calls.iter().zip(results) {
+            generations[*bucket].get_or_insert(generation);
+            for (&i, value) in indices.iter().zip(found) {
+                values[i] = Some(value);
+            }
         }
-        Ok((generation.unwrap_or(Generation(Vec::new())), values))
+        let values = values
+            .into_iter()
+            .map(|v| v.unwrap_or(Cached::Miss))
+            .collect();
+        Ok((Generation(generations), values))
+    }
+
+    /// The script calls a batch of keys (by token) takes: each bucket's indices, in chunks of
+    /// [`KEYS_PER_SCRIPT`], in order.
+    fn calls(&self, tokens: &[String]) -> Vec<(usize, Vec<usize>)> {
+        let mut by_bucket: Vec<Vec<usize>> = vec![Vec::new(); self.keys.buckets().len()];
+        for (i, token) in tokens.iter().enumerate() {
+            by_bucket[self.keys.bucket_of(token)].push(i);
+        }
+        let mut calls = Vec::new();
+        for (bucket, indices) in by_bucket.into_iter().enumerate() {
+            for chunk in indices.chunks(KEYS_PER_SCRIPT) {
+                calls.push((bucket, chunk.to_vec()));
+            }
+        }
+        calls
+    }
+
+    /// The hash tag (braces included) under which `key`'s entries live: `{<table>}` on a single server,
+    /// `{<table>/<bucket>}` on a cluster ([`CLUSTER_BUCKETS`]), so `CLUSTER KEYSLOT` of it names the key's slot.
+    pub fn hash_tag(&self, key: &E::Key) -> &str {
+        let token = self.keys.token::<E>(key);
+        self.keys.bucket(self.keys.bucket_of(&token)).tag()
     }
 
     /// One chunk's lookup: a plain `MGET` when a script checked the generation record on this connection
@@ -359,14 +405,18 @@ impl<E: Record> RedisEntity<E> {
     /// process's bump, or a new history recorded by any script, changes it: then the script runs). A cluster
     /// connection follows `MOVED`, failovers and reconnects on its own, without an error, so it keeps the check
     /// in every script.
-    async fn get_chunk(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
-        let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
+    async fn get_chunk(
+        &self,
+        bucket: usize,
+        keys: &[E::Key],
+        tokens: Vec<String>,
+    ) -> Result<(Vec<u8>, Vec<Cached<E>>), Error> {
         if let Some(found) = self.get_chunk_plain(keys, &tokens).await? {
             return Ok(found);
         }
         let failures = self.tier.health.failures.load(Ordering::Acquire);
         let mut raw: Vec<Option<Vec<u8>>> = self
-            .run(false, |mut c, keys| async move {
+            .run(bucket, false, |mut c, keys| async move {
                 let mut call = scripts::get_many().key(keys.gen_key());
                 call.arg(keys.base());
                 for t in &tokens {
@@ -397,28 +447,29 @@ impl<E: Record> RedisEntity<E> {
             .zip(keys)
             .map(|(r, key)| self.decode(key, r))
             .collect::<Result<_, _>>()?;
-        Ok((Generation(generation), values))
+        Ok((generation, values))
     }
 
-    /// The `MGET` read of [`get_chunk`](Self::get_chunk); `None` when the script must run instead (no record
-    /// checked since the last failure, or the record changed).
+    /// The `MGET` read of [`get_chunk`](Self::get_chunk) (a single server: one bucket); `None` when the script
+    /// must run instead (no record checked since the last failure, or the record changed).
     async fn get_chunk_plain(
         &self,
         keys: &[E::Key],
         tokens: &[String],
-    ) -> Result<Option<(Generation, Vec<Cached<E>>)>, Error> {
+    ) -> Result<Option<(Vec<u8>, Vec<Cached<E>>)>, Error> {
         let checked = match &*self.checked.read().unwrap_or_else(|e| e.into_inner()) {
             Some(c) if c.failures == self.tier.health.failures.load(Ordering::Acquire) => c.clone(),
             _ => return Ok(None),
         };
         let generation = std::str::from_utf8(&checked.generation).unwrap_or_default();
+        let bucket = self.keys.bucket(0);
         let mut cmd = redis::cmd("MGET");
-        cmd.arg(self.keys.gen_key());
+        cmd.arg(bucket.gen_key());
         for t in tokens {
-            cmd.arg(format!("{}:{generation}:{t}", self.keys.base()));
+            cmd.arg(format!("{}:{generation}:{t}", bucket.base()));
         }
         let mut raw: Vec<Option<Vec<u8>>> = self
-            .run(false, |mut c, _| async move { c.query(&cmd).await })
+            .run(0, false, |mut c, _| async move { c.query(&cmd).await })
             .await?;
         if raw.len() != keys.len() + 1 || raw[0].as_deref() != Some(&checked.record[..]) {
             return Ok(None);
@@ -428,7 +479,7 @@ impl<E: Record> RedisEntity<E> {
             .zip(keys)
             .map(|(r, key)| self.decode(key, r))
             .collect::<Result<_, _>>()?;
-        Ok(Some((Generation(checked.generation.clone()), values)))
+        Ok(Some((checked.generation.clone(), values)))
     }
 
     /// Caches values read from the store after `get_many` missed them under `generation`: nothing is written
@@ -456,24 +507,42 @@ impl<E: Record> RedisEntity<E> {
         self.write_entries(None, entries).await
     }
 
-    /// One `SET_IF_NEWER` script call per [`KEYS_PER_SCRIPT`] entries.
+    /// One `SET_IF_NEWER` script call per bucket and [`KEYS_PER_SCRIPT`] entries, all concurrently. A fill
+    /// (`generation` given) writes only to the buckets that lookup read.
     async fn write_entries(
         &self,
         generation: Option<&Generation>,
         entries: &[(E::Key, Option<E>, u64)],
     ) -> Result<(), Error> {
-        for chunk in entries.chunks(KEYS_PER_SCRIPT) {
-            self.write_chunk(generation, chunk).await?;
-        }
+        let tokens: Vec<String> = entries
+            .iter()
+            .map(|(key, _, _)| self.keys.token::<E>(key))
+            .collect();
+        let calls = self.calls(&tokens);
+        let writes = calls.iter().filter_map(|(bucket, indices)| {
+            let expected = match generation {
+                None => Vec::new(),
+                // Not read under any generation of this bucket: nothing to compare a fill with.
+                Some(g) => g.0.get(*bucket).cloned().flatten()?,
+            };
+            let chunk: Vec<(String, &(E::Key, Option<E>, u64))> = indices
+                .iter()
+                .map(|&i| (tokens[i].clone(), &entries[i]))
+                .collect();
+            Some(async move { self.write_chunk(*bucket, expected, &chunk).await })
+        });
+        futures_util::future::try_join_all(writes).await?;
         Ok(())
     }
 
+    /// One `SET_IF_NEWER` call on `bucket` for `(token, entry)` pairs; `expected_generation` is the one a fill
+    /// read under, empty for a write-through.
     async fn write_chunk(
         &self,
-        generation: Option<&Generation>,
-        entries: &[(E::Key, Option<E>, u64)],
+        bucket: usize,
+        expected_generation: Vec<u8>,
+        entries: &[(String, &(E::Key, Option<E>, u64))],
     ) -> Result<(), Error> {
-        let expected_generation = generation.map(|g| g.0.clone()).unwrap_or_default();
         if entries.is_empty() {
             return Ok(());
         }
@@ -486,16 +555,16 @@ impl<E: Record> RedisEntity<E> {
         };
         let args: Vec<(String, String, Vec<u8>, u64)> = entries
             .iter()
-            .map(|(key, value, version)| {
+            .map(|(token, (key, value, version))| {
                 let (kind, payload, ttl) = match value {
                     Some(v) => (b'L', self.payload(key, v)?, ttl_ms(true)),
                     None => (b'T', Vec::new(), ttl_ms(false)),
                 };
                 let rank = format!("{version:016x}{}", kind as char);
-                Ok((self.keys.token::<E>(key), rank, payload, ttl))
+                Ok((token.clone(), rank, payload, ttl))
             })
             .collect::<Result<_, Error>>()?;
-        self.run(true, |mut c, keys| async move {
+        self.run(bucket, true, |mut c, keys| async move {
             let mut call = scripts::set_if_newer().key(keys.gen_key());
             call.arg(keys.base()).arg(expected_generation.as_slice());
             for (token, rank, payload, ttl) in &args {
@@ -540,11 +609,12 @@ impl<E: Record> RedisEntity<E> {
         }
     }
 
-    /// Runs one operation under the timeout, after bumping the entity's generation if Redis failed (for any
-    /// entity of this connection) since the last bump. A failure starts the backoff.
-    async fn run<T, F, Fut>(&self, is_write: bool, op: F) -> Result<T, Error>
+    /// Runs one operation on `bucket` under the timeout, after bumping the generation of every bucket of the
+    /// entity if Redis failed (for any entity of this connection) since the last bump. A failure starts the
+    /// backoff.
+    async fn run<T, F, Fut>(&self, bucket: usize, is_write: bool, op: F) -> Result<T, Error>
     where
-        F: FnOnce(Connection, KeySpace) -> Fut,
+        F: FnOnce(Connection, Bucket) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let entity = E::SCHEMA.message;
@@ -564,9 +634,7 @@ impl<E: Record> RedisEntity<E> {
         let attempt = async {
             let failures = health.failures.load(Ordering::Acquire);
             if failures > self.clean_through.load(Ordering::Acquire) {
-                let mut c = self.tier.connection.clone();
-                c.invoke::<redis::Value>(&scripts::bump_generation().key(self.keys.gen_key()))
-                    .await?;
+                self.bump_every_bucket().await?;
                 self.clean_through.fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(
                     entity,
@@ -574,7 +642,11 @@ impl<E: Record> RedisEntity<E> {
                     "redis generation bumped after an outage"
                 );
             }
-            op(self.tier.connection.clone(), self.keys.clone()).await
+            op(
+                self.tier.connection.clone(),
+                self.keys.bucket(bucket).clone(),
+            )
+            .await
         };
         let outcome = match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(value)) => return Ok(value),
@@ -597,6 +669,19 @@ impl<E: Record> RedisEntity<E> {
         Err(outcome)
     }
 
+    /// Starts a new generation in every bucket of the entity, concurrently: after a failure any bucket may hold
+    /// an entry that missed a write.
+    async fn bump_every_bucket(&self) -> redis::RedisResult<()> {
+        let bumps = self.keys.buckets().iter().map(|bucket| {
+            let mut c = self.tier.connection.clone();
+            async move {
+                c.invoke::<redis::Value>(&scripts::bump_generation().key(bucket.gen_key()))
+                    .await
+            }
+        });
+        futures_util::future::try_join_all(bumps).await.map(drop)
+    }
+
     /// After a strong write-through failed: other processes may read the previous version from Redis until this
     /// process bumps the generation, which it would do only at its next use. Try once now, bounded like the
     /// write-through itself ([`RedisOptions::write_timeout`]), so the write is acknowledged after the bump
@@ -606,9 +691,7 @@ impl<E: Record> RedisEntity<E> {
     /// version still readable: `dal_stress` read stale values on a 2-core machine at load 9.
     async fn bump_before_ack(&self) {
         let failures = self.tier.health.failures.load(Ordering::Acquire);
-        let mut c = self.tier.connection.clone();
-        let call = scripts::bump_generation().key(self.keys.gen_key());
-        let bump = c.invoke::<redis::Value>(&call);
+        let bump = self.bump_every_bucket();
         if let Ok(Ok(_)) = tokio::time::timeout(self.tier.options.write_timeout, bump).await {
             self.clean_through.fetch_max(failures, Ordering::AcqRel);
             tracing::info!(

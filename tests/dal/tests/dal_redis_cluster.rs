@@ -1,7 +1,7 @@
 //! The Redis tier against a Redis Cluster (three masters from the testkit, `redis+cluster://` URL): reads,
-//! write-through, batches and the compare-and-set scripts, for entities whose hash tags (`{accounts}`,
-//! `{ledger}`, `{kinds}`) fall on three different masters — so the client routes each entity's scripts to its
-//! own node, and every key one script touches shares that entity's slot.
+//! write-through, batches and the compare-and-set scripts. On a cluster each entity's keys spread over
+//! `CLUSTER_BUCKETS` hash tags (`{accounts/0}` … `{accounts/15}`), slots of their own, so the client routes each
+//! bucket's scripts to its node, and every key one script touches shares that bucket's slot.
 
 use capacitor::redis::{Cached, RedisOptions, RedisTier};
 use capacitor::{Repository, Store};
@@ -130,8 +130,7 @@ async fn repositories_of_several_entities_work_through_a_cluster() {
     assert_eq!(f.get(&1).await.unwrap().value.id, 1);
     assert_eq!((f.stats().redis_hits, f.stats().store_hits), (1, 0));
 
-    // The three entities' hash tags fall on the three masters (slots 14365, 2466 and 5878 of 16384, split
-    // 0–5460, 5461–10922, 10923–16383): the client routed each entity to its own node.
+    // The entities' buckets fall on the three masters: the client routed each bucket to its node.
     let sizes = keys_per_node(&cluster).await;
     assert!(sizes.iter().all(|&n| n > 0), "keys per node: {sizes:?}");
 }
@@ -195,9 +194,80 @@ async fn compare_and_set_scripts_keep_the_newest_version_on_a_cluster() {
     assert_eq!(memos[0], ("newer".to_owned(), 10));
     assert!(memos[1..].iter().all(|m| *m == ("fill".to_owned(), 5)));
     let sizes = keys_per_node(&cluster).await;
-    assert_eq!(
-        sizes.iter().filter(|&&n| n > 0).count(),
-        2,
-        "two entities, two masters: {sizes:?}"
+    assert!(
+        sizes.iter().all(|&n| n > 0),
+        "each entity spreads over every master: {sizes:?}"
     );
+}
+
+/// Script calls (`EVALSHA`) and `MGET`s a node has served (`INFO commandstats`).
+async fn calls_per_node(cluster: &RedisCluster) -> Vec<u64> {
+    let mut calls = Vec::new();
+    for node in cluster.nodes() {
+        let client = redis::Client::open(node.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let count = |command: &str| -> u64 {
+            stats
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+                .and_then(|rest| rest.split(',').next())
+                .map_or(0, |n| n.parse().unwrap())
+        };
+        calls.push(count("evalsha") + count("eval") + count("mget"));
+    }
+    calls
+}
+
+/// One entity's keys spread over every master (its `CLUSTER_BUCKETS` hash tags are slots of their own), and a
+/// batch of 1,000 keys is one script call per bucket, the calls to a node in flight together: not one per key
+/// and not one per chunk of the batch in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_entity_spreads_over_every_master() {
+    let cluster = RedisCluster::start().unwrap();
+    let tier = tier(&cluster, "spread").await;
+    let accounts = tier.entity::<Account>(None, None).unwrap();
+    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+    let entries: Vec<(String, Option<Account>, u64)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), Some(account(k, i as i64)), 1))
+        .collect();
+    accounts.set_many_if_newer(&entries).await.unwrap();
+
+    // The keys land on all three masters, and the buckets that hold them on all three too.
+    let sizes = keys_per_node(&cluster).await;
+    assert!(sizes.iter().all(|&n| n > 100), "keys per node: {sizes:?}");
+    let mut tags: Vec<&str> = keys.iter().map(|k| accounts.hash_tag(k)).collect();
+    tags.sort();
+    tags.dedup();
+    assert_eq!(tags.len(), capacitor::redis::CLUSTER_BUCKETS);
+    let mut masters = std::collections::HashSet::new();
+    for tag in &tags {
+        let slot = cluster.keyslot(tag).unwrap();
+        masters.insert(cluster.master_of_slot(slot).unwrap().port());
+    }
+    assert_eq!(masters.len(), 3, "the buckets' slots fall on every master");
+
+    // Once each node has the script (the first call of a script on a node is answered `NOSCRIPT` and sent
+    // again with the script's text).
+    accounts.get_many(&keys).await.unwrap();
+    let before = calls_per_node(&cluster).await;
+    let (_, found) = accounts.get_many(&keys).await.unwrap();
+    let after = calls_per_node(&cluster).await;
+    assert!(found.iter().enumerate().all(|(i, c)| matches!(
+        c,
+        Cached::Hit(v) if v.value.balance == i as i64
+    )));
+    let calls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(
+        calls.iter().sum::<u64>(),
+        capacitor::redis::CLUSTER_BUCKETS as u64,
+        "one call per bucket: {calls:?}"
+    );
+    assert!(calls.iter().all(|&n| n > 0), "every master served part of the batch: {calls:?}");
 }

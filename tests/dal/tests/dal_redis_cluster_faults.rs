@@ -62,9 +62,39 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-/// The master of the ledger's slot (the `{ledger}` hash tag) and its replica, by port.
-fn ledger_master_and_replica(cluster: &RedisCluster) -> (u16, u16) {
-    let slot = cluster.keyslot("{ledger}").unwrap();
+/// The slot of the bucket that holds `key`'s entries (on a cluster an entity's keys spread over
+/// `CLUSTER_BUCKETS` hash tags, `{ledger/0}` … `{ledger/15}`).
+async fn slot_of(cluster: &RedisCluster, key: &(String, i64)) -> u16 {
+    let tier = RedisTier::connect(&cluster.url(), options("tags"))
+        .await
+        .unwrap();
+    let tag = tier
+        .entity::<Entry>(None, None)
+        .unwrap()
+        .hash_tag(key)
+        .to_owned();
+    cluster.keyslot(&tag).unwrap()
+}
+
+/// Ledger sequence numbers (of account `acct`) whose keys share one bucket, hence one slot: `n` of them,
+/// starting with 0.
+async fn seqs_in_one_slot(cluster: &RedisCluster, n: usize) -> Vec<i64> {
+    let slot = slot_of(cluster, &("acct".to_owned(), 0)).await;
+    let mut seqs = Vec::new();
+    for seq in 0.. {
+        if slot_of(cluster, &("acct".to_owned(), seq)).await == slot {
+            seqs.push(seq);
+            if seqs.len() == n {
+                return seqs;
+            }
+        }
+    }
+    unreachable!()
+}
+
+/// The master of the slot that holds `key` and its replica, by port.
+async fn master_and_replica(cluster: &RedisCluster, key: &(String, i64)) -> (u16, u16) {
+    let slot = slot_of(cluster, key).await;
     let master = cluster.master_of_slot(slot).unwrap();
     let replica = cluster.replica_of(master).unwrap();
     (master.port(), replica.port())
@@ -98,7 +128,7 @@ async fn promoted_replica_without_the_last_write(fault: MasterFault) {
     let c = cluster.clone();
     blocking(move || c.wait_for_replicas(Duration::from_secs(10)).unwrap()).await;
 
-    let (master, replica) = ledger_master_and_replica(&cluster);
+    let (master, replica) = master_and_replica(&cluster, &key).await;
     let c = cluster.clone();
     blocking(move || c.cut_replication(node(&c, replica)).unwrap()).await;
     let v2 = writer.put(entry(1, "two")).await.unwrap();
@@ -188,7 +218,7 @@ async fn a_hung_master_whose_replica_missed_the_last_write_never_serves_the_olde
     promoted_replica_without_the_last_write(MasterFault::Hung).await;
 }
 
-/// Keys the workload writes and reads (all in the ledger's slot: one hash tag per entity).
+/// Keys the workload writes and reads (spread over the ledger's buckets; the faults hit the slot of key 0).
 const KEYS: i64 = 16;
 
 /// Writers and readers of one strong entity, in two "processes" (each its own cluster connection), checking
@@ -390,7 +420,7 @@ async fn ride_through_failover(fault: MasterFault) {
     let tasks = work.spawn(&[a.clone(), b.clone()], 2, 2);
     progress(&work, 200).await;
 
-    let (master, replica) = ledger_master_and_replica(&cluster);
+    let (master, replica) = master_and_replica(&cluster, &("acct".to_owned(), 0)).await;
     let c = cluster.clone();
     blocking(move || c.cut_replication(node(&c, replica)).unwrap()).await;
     progress(&work, 100).await;
@@ -431,9 +461,10 @@ async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
     let tasks = work.spawn(&[a.clone(), b.clone()], 2, 2);
     progress(&work, 200).await;
 
-    // The slot moves a few keys at a time while the workload runs: the scripts meet keys on both sides
-    // (ASK redirects, "non local key" script errors, TRYAGAIN), the generation key included at some point.
-    let slot = cluster.keyslot("{ledger}").unwrap();
+    // The slot of key 0's bucket moves a few keys at a time while the workload runs: the scripts meet keys on
+    // both sides (ASK redirects, "non local key" script errors, TRYAGAIN), the generation key included at some
+    // point.
+    let slot = slot_of(&cluster, &("acct".to_owned(), 0)).await;
     let from = cluster.master_of_slot(slot).unwrap().port();
     let to = cluster.other_master(slot).unwrap().port();
     let c = cluster.clone();
@@ -472,9 +503,12 @@ async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
         work.counts()
     );
 
-    // Everything of the entity now lives on the new master, and its scripts still keep the newest version.
+    // Everything of the slot now lives on the new master, and the entity's scripts still keep the newest
+    // version.
     assert_eq!(cluster.master_of_slot(slot).unwrap().port(), to);
-    assert!(raw_versions(node(&cluster, from)).is_empty());
+    let c = cluster.clone();
+    let left = blocking(move || c.keys_in_slot(node(&c, from), slot, 100).unwrap()).await;
+    assert!(left.is_empty(), "{left:?}");
     let tier = RedisTier::connect(&cluster.url(), options("move"))
         .await
         .unwrap();
@@ -515,9 +549,11 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
     let cluster = std::sync::Arc::new(RedisCluster::start().unwrap());
     let (store, _dir) = sqlite().await;
     let a = process(&cluster, &store, "steps").await;
-    let keys: Vec<(String, i64)> = (0..4).map(|s| ("acct".to_owned(), s)).collect();
+    // Four keys of one bucket, so the whole batch is one script on the migrating slot.
+    let seqs = seqs_in_one_slot(&cluster, 4).await;
+    let keys: Vec<(String, i64)> = seqs.iter().map(|&s| ("acct".to_owned(), s)).collect();
     let mut versions = a
-        .put_many((0..4).map(|s| entry(s, "one")).collect())
+        .put_many(seqs.iter().map(|&s| entry(s, "one")).collect())
         .await
         .unwrap();
     let check = |got: Vec<Option<capacitor::Versioned<Entry>>>, versions: &[u64]| {
@@ -527,7 +563,7 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
     check(a.get_many(&keys).await.unwrap(), &versions);
     assert_eq!(a.stats().redis_hits, 4, "{:?}", a.stats());
 
-    let slot = cluster.keyslot("{ledger}").unwrap();
+    let slot = slot_of(&cluster, &keys[0]).await;
     let from = cluster.master_of_slot(slot).unwrap().port();
     let to = cluster.other_master(slot).unwrap().port();
     let c = cluster.clone();
@@ -538,7 +574,7 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
     })
     .await;
     let held_key = |suffix: &str| held.iter().find(|k| k.ends_with(suffix)).unwrap().clone();
-    let (gen_key, key0) = (held_key(":gen"), held_key(";i0;"));
+    let (gen_key, key0) = (held_key(":gen"), held_key(&format!(";i{};", seqs[0])));
 
     // Step 1: the entry of key 0 moves alone. The batch script runs on the source (it holds the generation
     // key) and cannot read it there: an error, counted; the store serves the batch.
@@ -553,7 +589,7 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
     // After that error the process starts a new generation (on the source, which holds the generation key),
     // whose entries cannot be created there while the slot migrates (a missing key belongs to the importing
     // node): until the generation key moves, the entity's scripts fail, counted, and the store serves.
-    versions[1] = a.put(entry(1, "two")).await.unwrap();
+    versions[1] = a.put(entry(seqs[1], "two")).await.unwrap();
     check(a.get_many(&keys).await.unwrap(), &versions);
 
     // Step 2: the generation key moves. Scripts follow ASK to the importing node, which sees a generation made
@@ -575,7 +611,7 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
         }
     })
     .await;
-    versions[2] = a.put(entry(2, "two")).await.unwrap();
+    versions[2] = a.put(entry(seqs[2], "two")).await.unwrap();
     check(a.get_many(&keys).await.unwrap(), &versions);
 
     // Step 3: the rest of the old generation moves (MIGRATE fails on a key the target already has: nothing of
@@ -588,7 +624,7 @@ async fn scripts_on_a_half_migrated_slot_never_serve_a_stale_entry() {
         c.finish_slot_migration(slot, node(&c, to)).unwrap();
     })
     .await;
-    versions[3] = a.put(entry(3, "two")).await.unwrap();
+    versions[3] = a.put(entry(seqs[3], "two")).await.unwrap();
     let late = process(&cluster, &store, "steps").await;
     for repo in [&a, &late] {
         check(repo.get_many(&keys).await.unwrap(), &versions);
