@@ -7,15 +7,18 @@
 //!   a write that does not reach Redis could let another process read the older cached version, so a slow
 //!   Redis delays the acknowledgement (boundedly) rather than risking a stale read. When it fails anyway, one
 //!   generation bump is tried (bounded by `write_timeout` too) before the write is acknowledged.
-//! - **Keys**: `<prefix>:{<table>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all
-//!   keys of one entity live in one slot, so the scripts below may touch several of them. The fingerprint
-//!   changes with the schema, so bytes written under an old schema are never decoded as the new one.
+//! - **Keys**: `<prefix>:{<tag>}:<fingerprint>:<generation>:<key>`. The braces are a Cluster hash tag: all keys
+//!   of one tag live in one slot, so the scripts below may touch several of them. An entity is one tag,
+//!   `{<table>}`, on a single server, and [`CLUSTER_BUCKETS`] tags, `{<table>/<bucket>}`, on a cluster, so its
+//!   keys spread over the masters; each bucket has its own generation, and a batch runs one script per bucket,
+//!   concurrently. The fingerprint changes with the schema, so bytes written under an old schema are never
+//!   decoded as the new one.
 //! - **Values**: the row version as 16 hex digits, `L` (live) or `T` (tombstone), then the protobuf bytes.
 //!   Fixed-width hex compares like the number and `T` sorts after `L`, so the Lua scripts compare these 17
 //!   bytes as strings: newer versions win, and a delete wins over the live value of its own version.
 //! - **Writes** are version compare-and-set in one Lua script: set only if newer than what Redis holds.
 //! - **Missed writes**: any failure on a connection (error or timeout, for any entity) is counted. Before an
-//!   entity uses Redis again, it increments its generation (`<prefix>:{<table>}:gen`); every script reads the
+//!   entity uses Redis again, it increments its generation (`<prefix>:{<tag>}:gen`, every bucket's); every script reads the
 //!   generation server-side, so entries that may have missed a write are never served again, by any process
 //!   (they expire by their TTL).
 //! - **Lost history**: a failover (a replica promoted without the last writes it had not replicated yet), a
@@ -227,6 +230,9 @@ struct Health {
     /// Until when Redis is skipped, in milliseconds since the process epoch (0: not skipped).
     skip_until_ms: AtomicU64,
 }
+
+/// An entry to write: the key, the value (`None` for a tombstone) and its version.
+type Entry<E> = (<E as Record>::Key, Option<E>, u64);
 
 /// The generations a lookup read under, one per bucket it read (opaque).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -525,7 +531,7 @@ impl<E: Record> RedisEntity<E> {
                 // Not read under any generation of this bucket: nothing to compare a fill with.
                 Some(g) => g.0.get(*bucket).cloned().flatten()?,
             };
-            let chunk: Vec<(String, &(E::Key, Option<E>, u64))> = indices
+            let chunk: Vec<(String, &Entry<E>)> = indices
                 .iter()
                 .map(|&i| (tokens[i].clone(), &entries[i]))
                 .collect();
@@ -541,7 +547,7 @@ impl<E: Record> RedisEntity<E> {
         &self,
         bucket: usize,
         expected_generation: Vec<u8>,
-        entries: &[(String, &(E::Key, Option<E>, u64))],
+        entries: &[(String, &Entry<E>)],
     ) -> Result<(), Error> {
         if entries.is_empty() {
             return Ok(());

@@ -1,5 +1,6 @@
-//! The Lua scripts of the Redis tier. Each reads the entity's generation server-side, so a bump is seen by
-//! every process at once. KEYS[1] is the generation key; data keys share its hash tag (one slot), and are built
+//! The Lua scripts of the Redis tier. Each reads the generation of one bucket of the entity (its only bucket on a
+//! single server) server-side, so a bump is seen by every process at once. KEYS[1] is the bucket's generation
+//! key; data keys share its hash tag (one slot), and are built
 //! from the generation inside the script, so they are not declared (Redis 7 allows undeclared keys of the
 //! declared key's slot in scripts without a shebang).
 //!

@@ -269,5 +269,8 @@ async fn one_entity_spreads_over_every_master() {
         capacitor::redis::CLUSTER_BUCKETS as u64,
         "one call per bucket: {calls:?}"
     );
-    assert!(calls.iter().all(|&n| n > 0), "every master served part of the batch: {calls:?}");
+    assert!(
+        calls.iter().all(|&n| n > 0),
+        "every master served part of the batch: {calls:?}"
+    );
 }
