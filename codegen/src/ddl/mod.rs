@@ -42,6 +42,11 @@ pub struct Index {
     pub unique: bool,
     /// Columns by key, in index order.
     pub columns: Vec<ColumnKey>,
+    /// A partial index: only the rows whose column is above zero (`WHERE "<column>" > 0`). SQLite's outbox
+    /// indexes only published rows this way, so the row a write adds touches no index. Left out of the
+    /// lockfile when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_positive: Option<ColumnKey>,
 }
 
 impl Table {
@@ -105,11 +110,13 @@ pub fn stream_tables(message: &Message, entity_table: &str, dialect: Dialect) ->
                 name: format!("{events}_pkey"),
                 unique: true,
                 columns: vec![key("stream_id"), key("version")],
+                only_positive: None,
             },
             indexes: vec![Index {
                 name: format!("{events}_position_key"),
                 unique: true,
                 columns: vec![key("position")],
+                only_positive: None,
             }],
             name: events,
         },
@@ -120,6 +127,7 @@ pub fn stream_tables(message: &Message, entity_table: &str, dialect: Dialect) ->
                 name: format!("{snapshots}_pkey"),
                 unique: true,
                 columns: vec![key("stream_id"), key("version")],
+                only_positive: None,
             },
             indexes: Vec::new(),
             name: snapshots,
@@ -140,8 +148,11 @@ fn key_fields(indexes: &[crate::ir::ResolvedIndex]) -> Vec<u32> {
 pub const OUTBOX_IDENTITY_SUFFIX: &str = "#outbox";
 
 /// The outbox table of the entity stored in `entity_table` (see `capacitor_schema::columns::outbox_columns`):
-/// keyed by its sequence, with one index serving the relay (`_published_at IS NULL ORDER BY _seq`) and the
-/// pruning of published rows.
+/// keyed by its sequence, with one index serving the relay and the pruning of published rows. On Postgres it
+/// holds every row (`_published_at`, `_seq`): the relay finds unpublished rows through it. On SQLite only the
+/// published rows (a partial index), so the row each write adds touches no index: SQLite commits positions in
+/// order, so every row before the last published one is published, and the relay starts there (see the
+/// runtime's outbox statements).
 pub fn outbox_table(
     message: &Message,
     entity_table: &str,
@@ -158,11 +169,21 @@ pub fn outbox_table(
             name: format!("{name}_pkey"),
             unique: true,
             columns: vec![meta("seq")],
+            only_positive: None,
         },
-        indexes: vec![Index {
-            name: format!("{name}_unpublished_idx"),
-            unique: false,
-            columns: vec![meta("published_at"), meta("seq")],
+        indexes: vec![match dialect {
+            Dialect::Postgres => Index {
+                name: format!("{name}_unpublished_idx"),
+                unique: false,
+                columns: vec![meta("published_at"), meta("seq")],
+                only_positive: None,
+            },
+            Dialect::Sqlite => Index {
+                name: format!("{name}_published_idx"),
+                unique: false,
+                columns: vec![meta("published_at"), meta("seq")],
+                only_positive: Some(meta("published_at")),
+            },
         }],
         name,
     }
@@ -223,6 +244,7 @@ pub fn table(
                 std::iter::once(value).chain(nanos)
             })
             .collect(),
+        only_positive: None,
     };
     let primary_key = indexes
         .iter()
@@ -232,6 +254,7 @@ pub fn table(
             name: format!("{name}_pkey"),
             unique: true,
             columns: Vec::new(),
+            only_positive: None,
         });
     let indexes = indexes
         .iter()

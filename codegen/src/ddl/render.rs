@@ -88,7 +88,7 @@ statement!(create_table_sql, "postgres/create_table.sql", "sqlite/create_table.s
     table: Ident, columns: Vec<ColumnDef>, pk_name: Ident, pk_columns: Vec<Ident>,
 });
 statement!(create_index_sql, "postgres/create_index.sql", "sqlite/create_index.sql" {
-    name: Ident, table: Ident, unique: bool, columns: Vec<Ident>,
+    name: Ident, table: Ident, unique: bool, columns: Vec<Ident>, only_positive: Option<Ident>,
 });
 statement!(drop_index_sql, "postgres/drop_index.sql", "sqlite/drop_index.sql" { name: Ident });
 statement!(drop_table_sql, "postgres/drop_table.sql", "sqlite/drop_table.sql" { table: Ident });
@@ -158,7 +158,7 @@ pub fn create_script(tables: &[Table], dialect: Dialect) -> String {
     out
 }
 
-/// `CREATE [UNIQUE] INDEX`.
+/// `CREATE [UNIQUE] INDEX`, with its `WHERE` when partial.
 pub fn create_index(table: &Table, index: &Index, dialect: Dialect) -> String {
     line(create_index_sql(
         dialect,
@@ -166,6 +166,11 @@ pub fn create_index(table: &Table, index: &Index, dialect: Dialect) -> String {
         ident(&table.name),
         index.unique,
         idents(table.column_names(index)),
+        index
+            .only_positive
+            .as_ref()
+            .and_then(|key| table.column(key))
+            .map(|c| ident(&c.name)),
     ))
 }
 

@@ -130,7 +130,9 @@ fn diff_table(old: &Table, new: &Table) -> TableChange {
             columns.push(ColumnChange::Drop(column.clone()));
         }
     }
-    let same_index = |a: &Index, b: &Index| a.unique == b.unique && a.columns == b.columns;
+    let same_index = |a: &Index, b: &Index| {
+        a.unique == b.unique && a.columns == b.columns && a.only_positive == b.only_positive
+    };
     let mut dropped_indexes = Vec::new();
     let mut renamed_indexes = Vec::new();
     for index in &old.indexes {

@@ -237,7 +237,7 @@ impl<E: Record, S: Sink> Relay<E, S> {
                 .collect();
             if let Err(e) = self.sink.publish(&batch).await {
                 // Best effort: an unreleased claim expires after the lease anyway.
-                let _ = self.store.outbox_release::<E>(mark).await;
+                let _ = self.store.outbox_release::<E>(mark, first, last).await;
                 return Err(Error::backend(
                     E::SCHEMA.message,
                     crate::error::Tier::Store,

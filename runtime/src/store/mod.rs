@@ -464,14 +464,20 @@ impl Store {
         dispatch!(self, |_m| Ok(()), |s| s.outbox_mark::<E>(mark, first, last))
     }
 
-    /// Gives the rows claimed with `mark` back unpublished.
+    /// Gives the rows claimed with `mark` from `first` to `last` back unpublished.
     #[cfg_attr(
         not(any(feature = "sqlite", feature = "postgres")),
         allow(unused_variables)
     )]
-    pub(crate) async fn outbox_release<E: Record>(&self, mark: i64) -> Result<(), Error> {
+    pub(crate) async fn outbox_release<E: Record>(
+        &self,
+        mark: i64,
+        first: u64,
+        last: u64,
+    ) -> Result<(), Error> {
         self.outbox_store::<E>()?;
-        dispatch!(self, |_m| Ok(()), |s| s.outbox_release::<E>(mark))
+        dispatch!(self, |_m| Ok(()), |s| s
+            .outbox_release::<E>(mark, first, last))
     }
 
     /// The highest position of `E`'s outbox that may be pruned now (see the relay).

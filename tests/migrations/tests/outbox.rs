@@ -155,3 +155,83 @@ async fn the_outbox_migration_applies_to_real_databases() {
         }
     }
 }
+
+/// An SQLite outbox made before its index became partial (every row, `<table>_outbox_unpublished_idx`) migrates
+/// to the partial index of published rows: the next plan drops the old index and creates the new one, nothing
+/// destructive, and it applies to a real database that holds rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_outbox_with_the_full_index_moves_to_the_partial_one() {
+    use capacitor_codegen::ddl::Index;
+    use capacitor_codegen::migrate::lockfile::{LOCKFILE, Lockfile};
+    let dialect = Dialect::Sqlite;
+    let work = tempfile::tempdir().unwrap();
+    let migrations = work.path().join("migrations");
+    migrate(base(dialect).path(), &migrations, dialect, "create");
+    let with = v1_with(with_outbox("BACKEND_SQLITE"));
+    migrate(with.path(), &migrations, dialect, "outbox");
+
+    // What an earlier capgen wrote: the index over every row, in the migration and in the lockfile.
+    let old_index = r#"CREATE INDEX "customer_outbox_unpublished_idx" ON "customer_outbox" ("_published_at", "_seq");"#;
+    let folder = migrations.join(dialect.name());
+    let outbox_sql = folder.join("0002_outbox.up.sql");
+    let text = std::fs::read_to_string(&outbox_sql).unwrap();
+    let new_index = text
+        .lines()
+        .find(|l| l.contains("customer_outbox_published_idx"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(&outbox_sql, text.replace(&new_index, old_index)).unwrap();
+    let lock = Lockfile::read(&folder, dialect).unwrap().unwrap();
+    let mut tables = lock.tables.clone();
+    let outbox = tables
+        .iter_mut()
+        .find(|t| t.name == "customer_outbox")
+        .unwrap();
+    let index: &mut Index = &mut outbox.indexes[0];
+    index.name = "customer_outbox_unpublished_idx".into();
+    index.only_positive = None;
+    std::fs::write(
+        folder.join(LOCKFILE),
+        Lockfile::new(dialect, lock.version, tables).to_text(),
+    )
+    .unwrap();
+
+    let url = format!("sqlite://{}?mode=rwc", work.path().join("app.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    capacitor::migrate::migrate_from(&pool, &migrations)
+        .await
+        .unwrap();
+    sqlx::query(
+        r#"INSERT INTO "customer_outbox" ("id", "_version", "_op", "_recorded_at", "_published_at") VALUES ('a', 1, 'insert', 1, 5), ('b', 1, 'insert', 2, NULL)"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let up = migrate(with.path(), &migrations, dialect, "partial_index");
+    assert!(
+        up.contains(r#"DROP INDEX "customer_outbox_unpublished_idx""#),
+        "{up}"
+    );
+    assert!(up.contains(&new_index), "{up}");
+    assert!(!up.contains("DROP TABLE"), "{up}");
+    capacitor::migrate::migrate_from(&pool, &migrations)
+        .await
+        .unwrap();
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer_outbox' AND sql IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(indexes.len(), 1, "{indexes:?}");
+    assert!(
+        indexes[0].1.ends_with(r#"WHERE "_published_at" > 0"#),
+        "{indexes:?}"
+    );
+    let rows: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "customer_outbox""#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+}

@@ -26,7 +26,8 @@ pub(crate) struct OutboxStatements {
     pub(crate) claim: String,
     /// Binds the publication time, the claim's mark, and the first and last sequence claimed.
     pub(crate) mark: String,
-    /// Binds a claim's mark: gives its rows back unpublished (after a sink failure).
+    /// Binds a claim's mark and its first and last sequence: gives its rows back unpublished (after a sink
+    /// failure).
     pub(crate) release: String,
     /// Binds a cutoff time: the highest sequence that may be pruned (published before the cutoff, below every
     /// unpublished row, and not the last row).
@@ -88,15 +89,40 @@ impl OutboxStatements {
         );
         // A claim writes minus its expiry into `_published_at`: a live claim is below minus now, an abandoned
         // one (its relay died) at or above it, a published row positive.
-        let claim = format!(
-            "UPDATE {t} SET {published} = {} WHERE {seq} IN (SELECT {seq} FROM {t} WHERE {published} IS NULL \
-             OR ({published} < 0 AND {published} >= {}) ORDER BY {seq} LIMIT {}) AND NOT EXISTS (SELECT 1 FROM \
-             {t} WHERE {published} < {}) RETURNING {row_list}",
-            p(1),
-            p(3),
-            p(2),
-            p(3)
-        );
+        let claim = match dialect {
+            // Through the index of every row by `_published_at`.
+            Dialect::Postgres => format!(
+                "UPDATE {t} SET {published} = {} WHERE {seq} IN (SELECT {seq} FROM {t} WHERE {published} IS NULL \
+                 OR ({published} < 0 AND {published} >= {}) ORDER BY {seq} LIMIT {}) AND NOT EXISTS (SELECT 1 \
+                 FROM {t} WHERE {published} < {}) RETURNING {row_list}",
+                p(1),
+                p(3),
+                p(2),
+                p(3)
+            ),
+            // SQLite indexes only published rows. It commits positions in order and a claim always takes the
+            // oldest rows not published, so every row before a published one is published (or claimed, and
+            // then before the first unpublished row): the scan starts at the row published last (one step down
+            // the partial index) and walks the primary key. A live claim, if any, holds the first row not
+            // published, so only that row is checked.
+            Dialect::Sqlite => {
+                let from = format!(
+                    "COALESCE((SELECT {seq} FROM {t} WHERE {published} > 0 ORDER BY {published} DESC, {seq} DESC \
+                     LIMIT 1), 0)"
+                );
+                format!(
+                    "UPDATE {t} SET {published} = {} WHERE {seq} IN (SELECT {seq} FROM {t} WHERE {seq} > {from} AND \
+                     ({published} IS NULL OR ({published} < 0 AND {published} >= {})) ORDER BY {seq} LIMIT {}) AND \
+                     NOT EXISTS (SELECT 1 FROM (SELECT {published} AS p FROM {t} WHERE {seq} > {from} AND \
+                     ({published} IS NULL OR {published} < 0) ORDER BY {seq} LIMIT 1) WHERE p < {}) RETURNING \
+                     {row_list}",
+                    p(1),
+                    p(3),
+                    p(2),
+                    p(3)
+                )
+            }
+        };
         let mark = format!(
             "UPDATE {t} SET {published} = {} WHERE {published} = {} AND {seq} >= {} AND {seq} <= {}",
             p(1),
@@ -105,15 +131,26 @@ impl OutboxStatements {
             p(4)
         );
         let release = format!(
-            "UPDATE {t} SET {published} = NULL WHERE {published} = {}",
-            p(1)
+            "UPDATE {t} SET {published} = NULL WHERE {published} = {} AND {seq} >= {} AND {seq} <= {}",
+            p(1),
+            p(2),
+            p(3)
         );
-        let prunable = format!(
-            "SELECT MAX({seq}) FROM {t} WHERE {published} > 0 AND {published} < {} AND {seq} < (SELECT \
-             MAX({seq}) FROM {t}) AND {seq} < COALESCE((SELECT MIN({seq}) FROM {t} WHERE {published} IS NULL OR \
-             {published} < 0), (SELECT MAX({seq}) FROM {t}))",
-            p(1)
-        );
+        let prunable = match dialect {
+            Dialect::Postgres => format!(
+                "SELECT MAX({seq}) FROM {t} WHERE {published} > 0 AND {published} < {} AND {seq} < (SELECT \
+                 MAX({seq}) FROM {t}) AND {seq} < COALESCE((SELECT MIN({seq}) FROM {t} WHERE {published} IS NULL \
+                 OR {published} < 0), (SELECT MAX({seq}) FROM {t}))",
+                p(1)
+            ),
+            // Every published row is before every row not published (see `claim`); the partial index's range
+            // below the cutoff is the rows about to be pruned.
+            Dialect::Sqlite => format!(
+                "SELECT MAX({seq}) FROM {t} WHERE {published} > 0 AND {published} < {} AND {seq} < (SELECT \
+                 MAX({seq}) FROM {t})",
+                p(1)
+            ),
+        };
         let prune = format!("DELETE FROM {t} WHERE {seq} < {}", p(1));
         let mark_pruned = format!(
             "UPDATE {t} SET {op} = '{PRUNED_MARKER}', {payload} = NULL WHERE {seq} = {}",

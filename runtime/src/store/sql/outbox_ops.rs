@@ -287,12 +287,19 @@ macro_rules! outbox_ops {
                 Ok(())
             }
 
-            /// Gives the rows claimed with `mark` back unpublished.
-            pub(crate) async fn outbox_release<E: Record>(&self, mark: i64) -> Result<(), Error> {
+            /// Gives the rows claimed with `mark` from `first` to `last` back unpublished.
+            pub(crate) async fn outbox_release<E: Record>(
+                &self,
+                mark: i64,
+                first: u64,
+                last: u64,
+            ) -> Result<(), Error> {
                 let st = self.statements::<E>();
                 let outbox = outbox_statements::<E>(&st)?;
                 let mut w = Writer::new();
                 w.int(mark);
+                w.int(first as i64);
+                w.int(last as i64);
                 self.fetch_all_pooled::<E>(&outbox.release, w.finish::<E>()?)
                     .await?;
                 Ok(())
