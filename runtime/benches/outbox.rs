@@ -4,6 +4,8 @@
 //!   strong entity (no cache tier, so the store write is all there is) without and with the `outbox` option, on
 //!   the same store (target: outbox ≤ 1.3× plain), and on SQLite the same two by hand with rusqlite
 //!   (`rusqlite_plain`, `rusqlite_outbox`: what any transactional outbox costs on SQLite);
+//! - `outbox_put_sqlite_wide/{plain,outbox}`: the same on SQLite for an eight-field entity with a secondary index
+//!   that every put changes;
 //! - `outbox_relay_postgres/publish_5000_to_redis_streams`: a relay draining 5,000 outbox rows from Postgres to
 //!   a Redis stream in batches of 1,000 (claim, pipelined `XADD`s, mark); rows/s = 5,000 / time (reported; the
 //!   issue aims at ≥ 20,000 rows/s).
@@ -45,7 +47,90 @@ pub struct Boxed {
     pub total: i64,
 }
 
+/// A wider entity, as services store them: eight fields and a secondary index on one that every put changes.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(table = "plain_tickets", repository)]
+pub struct WidePlain {
+    #[prost(int64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    #[capacitor(index)]
+    pub assignee: String,
+    #[prost(string, tag = "3")]
+    pub title: String,
+    #[prost(string, tag = "4")]
+    pub status: String,
+    #[prost(string, tag = "5")]
+    pub body: String,
+    #[prost(int64, tag = "6")]
+    pub priority: i64,
+    #[prost(int64, tag = "7")]
+    pub created_at: i64,
+    #[prost(int64, tag = "8")]
+    pub updated_at: i64,
+}
+
+/// The same with an outbox.
+#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+#[capacitor(table = "boxed_tickets", outbox(topic = "bench_tickets"), repository)]
+pub struct WideBoxed {
+    #[prost(int64, tag = "1")]
+    #[capacitor(primary_key)]
+    pub id: i64,
+    #[prost(string, tag = "2")]
+    #[capacitor(index)]
+    pub assignee: String,
+    #[prost(string, tag = "3")]
+    pub title: String,
+    #[prost(string, tag = "4")]
+    pub status: String,
+    #[prost(string, tag = "5")]
+    pub body: String,
+    #[prost(int64, tag = "6")]
+    pub priority: i64,
+    #[prost(int64, tag = "7")]
+    pub created_at: i64,
+    #[prost(int64, tag = "8")]
+    pub updated_at: i64,
+}
+
 const KEYS: i64 = 1_000;
+
+/// `outbox_put_sqlite_wide/{plain,outbox}`: the wider entity without and with the outbox, on SQLite.
+fn wide_puts(c: &mut Criterion, store: &Store, rt: &tokio::runtime::Runtime) {
+    let plain: Repository<WidePlain> = Repository::new(store.clone());
+    let boxed: Repository<WideBoxed> = Repository::new(store.clone());
+    let mut g = c.benchmark_group("outbox_put_sqlite_wide");
+    let mut i = 0i64;
+    macro_rules! ticket {
+        ($ty:ident, $i:expr) => {
+            $ty {
+                id: $i % KEYS,
+                assignee: format!("agent-{}", $i % 37),
+                title: "printer on floor 3 is out of toner".into(),
+                status: "open".into(),
+                body: "Reported by the front desk; the spare cartridges are in the supply room.".into(),
+                priority: $i % 5,
+                created_at: 1_700_000_000,
+                updated_at: 1_700_000_000 + $i,
+            }
+        };
+    }
+    g.bench_function("plain", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(plain.put(ticket!(WidePlain, i))).unwrap()
+        })
+    });
+    g.bench_function("outbox", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(boxed.put(ticket!(WideBoxed, i))).unwrap()
+        })
+    });
+    g.finish();
+}
 
 fn puts(c: &mut Criterion, group: &str, store: &Store, rt: &tokio::runtime::Runtime) {
     let plain: Repository<Plain> = Repository::new(store.clone());
@@ -147,12 +232,18 @@ fn outbox(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("bench.db").display());
     let sqlite = rt.block_on(Store::open(&url)).unwrap();
-    for ddl in [Plain::CREATE_TABLE_SQLITE, Boxed::CREATE_TABLE_SQLITE] {
+    for ddl in [
+        Plain::CREATE_TABLE_SQLITE,
+        Boxed::CREATE_TABLE_SQLITE,
+        WidePlain::CREATE_TABLE_SQLITE,
+        WideBoxed::CREATE_TABLE_SQLITE,
+    ] {
         rt.block_on(sqlx::raw_sql(ddl).execute(sqlite.sqlite_pool().unwrap()))
             .unwrap();
     }
     puts(c, "outbox_put_sqlite", &sqlite, &rt);
     by_hand(c, &dir.path().join("bench.db"));
+    wide_puts(c, &sqlite, &rt);
 
     let server = PostgresServer::start().unwrap();
     let url = server.create_database("bench_outbox").unwrap();
