@@ -497,11 +497,19 @@ fn set_flag(cx: &mut Ctxt, attr: &mut Flag, meta: &Meta, example: &str) {
     }
 }
 
+/// The literal an attribute's value is, seen through the invisible group a `macro_rules!` fragment
+/// (`$table:literal`, `$n:expr`) wraps it in.
+fn literal(value: &Expr) -> Option<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(group) => literal(&group.expr),
+        _ => None,
+    }
+}
+
 fn string(cx: &mut Ctxt, meta: &Meta, example: &str) -> Option<LitStr> {
     if let Meta::NameValue(nv) = meta
-        && let Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) = &nv.value
+        && let Some(Lit::Str(lit)) = literal(&nv.value)
     {
         return Some(lit.clone());
     }
@@ -517,9 +525,7 @@ fn set_string(cx: &mut Ctxt, attr: &mut Attr<String>, meta: &Meta, example: &str
 
 fn set_int(cx: &mut Ctxt, attr: &mut Attr<u64>, meta: &Meta, example: &str) {
     if let Meta::NameValue(nv) = meta
-        && let Expr::Lit(ExprLit {
-            lit: Lit::Int(lit), ..
-        }) = &nv.value
+        && let Some(Lit::Int(lit)) = literal(&nv.value)
     {
         match lit.base10_parse::<u64>() {
             Ok(n) => attr.set(cx, meta, n),

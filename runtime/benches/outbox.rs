@@ -50,9 +50,7 @@ pub struct Boxed {
 /// A wider entity, as services store them: eight fields and a secondary index on one that every put changes;
 /// `$name` on table `$table`, with `$outbox` as its further entity options.
 macro_rules! ticket_entity {
-    // `tt`, not `literal` or `meta`: the derive reads the attribute's tokens, and a `literal` fragment reaches
-    // it wrapped in an invisible group it does not look into.
-    ($(#[$doc:meta])* $name:ident, $table:tt $(, $($outbox:tt)*)?) => {
+    ($(#[$doc:meta])* $name:ident, $table:literal $(, $($outbox:tt)*)?) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
         #[capacitor(table = $table, $($($outbox)*,)? repository)]
