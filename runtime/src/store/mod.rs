@@ -410,6 +410,7 @@ impl Store {
     }
 
     /// Wake-ups for a feed of `E`'s outbox: Postgres notifications; `None` elsewhere (the feed polls).
+    #[cfg_attr(not(feature = "postgres"), allow(clippy::extra_unused_type_parameters))]
     pub(crate) fn outbox_wakeups<E: Record>(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         match &self.backend {
             #[cfg(feature = "postgres")]
