@@ -308,65 +308,99 @@ impl EventStore {
     }
 }
 
+/// The reads and the snapshot insert an append and a load share, the same SQL on both dialects (`$n`
+/// placeholders work on SQLite too), expanded in each dialect's module over its connection type.
+macro_rules! stream_reads {
+    ($conn:ty) => {
+        /// The latest snapshot (when `use_snapshot`) and the events after it, in version order.
+        pub(super) async fn read_for_load(
+            conn: &mut $conn,
+            schema: &'static StreamSchema,
+            id: &str,
+            use_snapshot: bool,
+        ) -> Result<StreamRows, Error> {
+            let entity = schema.entity;
+            let snapshot = if use_snapshot {
+                let sql = format!(
+                    "SELECT version, state FROM {} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1",
+                    schema.snapshots_table
+                );
+                sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| store_error(entity, e))?
+                    .map(|(v, s)| (v as u64, s))
+            } else {
+                None
+            };
+            let after = snapshot.as_ref().map_or(0, |(v, _)| *v as i64);
+            let sql = format!(
+                "SELECT version, payload FROM {} WHERE stream_id = $1 AND version > $2 ORDER BY version",
+                schema.events_table
+            );
+            let events = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
+                .bind(id)
+                .bind(after)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| store_error(entity, e))?
+                .into_iter()
+                .map(|(v, p)| (v as u64, p))
+                .collect();
+            Ok(StreamRows { snapshot, events })
+        }
+
+        /// The stream's current version (0 when it has no event).
+        async fn current_version(
+            conn: &mut $conn,
+            schema: &'static StreamSchema,
+            id: &str,
+        ) -> Result<u64, Error> {
+            let sql = format!(
+                "SELECT coalesce(max(version), 0) FROM {} WHERE stream_id = $1",
+                schema.events_table
+            );
+            let (v,): (i64,) = sqlx::query_as(&sql)
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| store_error(schema.entity, e))?;
+            Ok(v as u64)
+        }
+
+        /// Stores the stream's state at `version`, in the append's transaction.
+        async fn insert_snapshot(
+            conn: &mut $conn,
+            schema: &'static StreamSchema,
+            id: &str,
+            version: u64,
+            state: Vec<u8>,
+            at: i64,
+        ) -> Result<(), Error> {
+            let sql = format!(
+                "INSERT INTO {} (stream_id, version, state, recorded_at) VALUES ($1, $2, $3, $4)",
+                schema.snapshots_table
+            );
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(version_i64(version))
+                .bind(state)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| store_error(schema.entity, e))?;
+            Ok(())
+        }
+    };
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
     use super::*;
     use sqlx::{PgConnection, PgPool};
 
-    pub(super) async fn read_for_load(
-        conn: &mut PgConnection,
-        schema: &'static StreamSchema,
-        id: &str,
-        use_snapshot: bool,
-    ) -> Result<StreamRows, Error> {
-        let entity = schema.entity;
-        let snapshot = if use_snapshot {
-            let sql = format!(
-                "SELECT version, state FROM {} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1",
-                schema.snapshots_table
-            );
-            sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| store_error(entity, e))?
-                .map(|(v, s)| (v as u64, s))
-        } else {
-            None
-        };
-        let after = snapshot.as_ref().map_or(0, |(v, _)| *v as i64);
-        let sql = format!(
-            "SELECT version, payload FROM {} WHERE stream_id = $1 AND version > $2 ORDER BY version",
-            schema.events_table
-        );
-        let events = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
-            .bind(id)
-            .bind(after)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| store_error(entity, e))?
-            .into_iter()
-            .map(|(v, p)| (v as u64, p))
-            .collect();
-        Ok(StreamRows { snapshot, events })
-    }
-
-    async fn current_version(
-        conn: &mut PgConnection,
-        schema: &'static StreamSchema,
-        id: &str,
-    ) -> Result<u64, Error> {
-        let sql = format!(
-            "SELECT coalesce(max(version), 0) FROM {} WHERE stream_id = $1",
-            schema.events_table
-        );
-        let (v,): (i64,) = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| store_error(schema.entity, e))?;
-        Ok(v as u64)
-    }
+    stream_reads!(PgConnection);
 
     pub(super) async fn append(
         pool: &PgPool,
@@ -448,18 +482,7 @@ mod pg {
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error(entity, e))?;
-        let sql = format!(
-            "INSERT INTO {} (stream_id, version, state, recorded_at) VALUES ($1, $2, $3, $4)",
-            schema.snapshots_table
-        );
-        sqlx::query(&sql)
-            .bind(id)
-            .bind(version_i64(new_version))
-            .bind(state)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| store_error(entity, e))?;
+        insert_snapshot(&mut tx, schema, id, new_version, state, at).await?;
         tx.commit().await.map_err(|e| store_error(entity, e))?;
         Ok(new_version)
     }
@@ -470,43 +493,7 @@ mod lite {
     use super::*;
     use sqlx::{SqliteConnection, SqlitePool};
 
-    pub(super) async fn read_for_load(
-        conn: &mut SqliteConnection,
-        schema: &'static StreamSchema,
-        id: &str,
-        use_snapshot: bool,
-    ) -> Result<StreamRows, Error> {
-        let entity = schema.entity;
-        let snapshot = if use_snapshot {
-            let sql = format!(
-                "SELECT version, state FROM {} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1",
-                schema.snapshots_table
-            );
-            sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| store_error(entity, e))?
-                .map(|(v, s)| (v as u64, s))
-        } else {
-            None
-        };
-        let after = snapshot.as_ref().map_or(0, |(v, _)| *v as i64);
-        let sql = format!(
-            "SELECT version, payload FROM {} WHERE stream_id = $1 AND version > $2 ORDER BY version",
-            schema.events_table
-        );
-        let events = sqlx::query_as::<_, (i64, Vec<u8>)>(&sql)
-            .bind(id)
-            .bind(after)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| store_error(entity, e))?
-            .into_iter()
-            .map(|(v, p)| (v as u64, p))
-            .collect();
-        Ok(StreamRows { snapshot, events })
-    }
+    stream_reads!(SqliteConnection);
 
     pub(super) async fn append(
         pool: &SqlitePool,
@@ -524,17 +511,9 @@ mod lite {
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
             .await
             .map_err(|e| store_error(entity, e))?;
-        let sql = format!(
-            "SELECT coalesce(max(version), 0) FROM {} WHERE stream_id = $1",
-            schema.events_table
-        );
-        let (found,): (i64,) = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| store_error(entity, e))?;
-        if found as u64 != expected {
-            return Err(conflict(entity, expected, found as u64));
+        let found = current_version(&mut tx, schema, id).await?;
+        if found != expected {
+            return Err(conflict(entity, expected, found));
         }
         let state = match snapshot {
             Some(snapshot) => Some(snapshot(read_for_load(&mut tx, schema, id, true).await?)?),
@@ -567,18 +546,7 @@ mod lite {
                 })?;
         }
         if let Some(state) = state {
-            let sql = format!(
-                "INSERT INTO {} (stream_id, version, state, recorded_at) VALUES ($1, $2, $3, $4)",
-                schema.snapshots_table
-            );
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(version_i64(version))
-                .bind(state)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| store_error(entity, e))?;
+            insert_snapshot(&mut tx, schema, id, version, state, at).await?;
         }
         tx.commit().await.map_err(|e| store_error(entity, e))?;
         Ok(version)
