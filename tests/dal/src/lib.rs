@@ -270,3 +270,29 @@ pub struct Order {
     #[prost(int64, tag = "3")]
     pub total: i64,
 }
+
+/// Runs the test `test` of the current test binary again, as a child OS process, with `env` set to `value`
+/// (the child test reads it to know its role and returns at once when it is unset); its output is piped.
+pub fn spawn_child(test: &str, env: &str, value: String) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .env(env, value)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the child test process")
+}
+
+/// Waits for a child of [`spawn_child`]; its standard output, after asserting it succeeded (the failure shows
+/// the end of its output and its standard error).
+pub fn child_output(child: std::process::Child) -> String {
+    let out = child.wait_with_output().expect("wait for the child");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed:\n{}\n{}",
+        stdout.lines().rev().take(40).collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

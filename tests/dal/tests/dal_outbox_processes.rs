@@ -25,7 +25,6 @@ use capacitor_dal_tests::Order;
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const KEYS: usize = 16;
@@ -60,34 +59,17 @@ async fn l1_reads_are_never_older_than_the_bound_across_processes() {
         .await
         .unwrap();
 
-    let exe = std::env::current_exe().unwrap();
     let spawn = |role: &str| {
-        Command::new(&exe)
-            .args([
-                "--exact",
-                "child_process",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env(CHILD, format!("{role} {url} {}", redis.url()))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        capacitor_dal_tests::spawn_child(
+            "child_process",
+            CHILD,
+            format!("{role} {url} {}", redis.url()),
+        )
     };
     let children = [spawn("reader"), spawn("writer")];
     let mut logs = Vec::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "child failed:\n{}\n{}",
-            stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        logs.push(stdout);
+        logs.push(capacitor_dal_tests::child_output(child));
     }
 
     // (key, version, acknowledged at), in write order per key.
@@ -200,37 +182,18 @@ async fn every_committed_change_is_published_exactly_once_after_dedup() {
         .execute(store.postgres_pool().unwrap())
         .await
         .unwrap();
-    let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..2)
         .map(|process| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "child_process",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
-                .env(
-                    CHILD,
-                    format!("relay-writer {url} {} {process}", redis.url()),
-                )
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            capacitor_dal_tests::spawn_child(
+                "child_process",
+                CHILD,
+                format!("relay-writer {url} {} {process}", redis.url()),
+            )
         })
         .collect();
     let mut committed = std::collections::HashSet::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "child failed:\n{}\n{}",
-            stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = capacitor_dal_tests::child_output(child);
         for line in stdout.lines() {
             let mut parts = line.split_whitespace();
             if parts.next() == Some("C") {

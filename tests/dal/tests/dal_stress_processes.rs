@@ -9,7 +9,6 @@ use capacitor::{Repository, Store};
 use capacitor_dal_tests::Entry;
 use capacitor_testkit::postgres::PostgresServer;
 use capacitor_testkit::redis::RedisServer;
-use std::process::Command;
 
 const KEYS: usize = 32;
 const WRITES_PER_WRITER: usize = 1_250;
@@ -40,22 +39,13 @@ async fn two_processes_never_read_stale_and_lose_no_ack() {
     .await
     .unwrap();
 
-    let exe = std::env::current_exe().unwrap();
     let spawned: Vec<_> = (0..2)
         .map(|process| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "child_process",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
-                .env(CHILD, format!("{process} {url} {}", redis.url()))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            capacitor_dal_tests::spawn_child(
+                "child_process",
+                CHILD,
+                format!("{process} {url} {}", redis.url()),
+            )
         })
         .collect();
     let mut stale = 0;
@@ -65,13 +55,7 @@ async fn two_processes_never_read_stale_and_lose_no_ack() {
     // Writes the store committed but did not acknowledge (`Error::Unconfirmed`), across both children.
     let mut unconfirmed = 0;
     for child in spawned {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = capacitor_dal_tests::child_output(child);
         let line = stdout
             .lines()
             .find_map(|l| l.split("STALE=").nth(1))

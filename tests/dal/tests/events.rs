@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
-use std::process::Command;
 
 use capacitor::Error;
 use capacitor::events::{Aggregate, EventSourced, EventStore, Stream, StreamSchema};
@@ -315,34 +314,15 @@ const APPENDS: usize = 60;
 /// Two OS processes append to the same streams, each re-loading after a conflict: every stream ends with
 /// versions 1..=n, no duplicate, every acknowledged event present once, every refused append reported.
 async fn two_processes(url: &str, store: EventStore) {
-    let exe = std::env::current_exe().unwrap();
     let spawned: Vec<_> = (0..2)
         .map(|process| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "child_appender",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
-                .env(CHILD, format!("{process} {url}"))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            capacitor_dal_tests::spawn_child("child_appender", CHILD, format!("{process} {url}"))
         })
         .collect();
     let mut acked = BTreeSet::new();
     let mut conflicts = 0;
     for child in spawned {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = capacitor_dal_tests::child_output(child);
         for line in stdout.lines() {
             if let Some(amount) = line.strip_prefix("ACK ") {
                 assert!(
