@@ -128,3 +128,40 @@ pub async fn postgres_catalog(pool: &sqlx::PgPool) -> BTreeSet<String> {
     }
     out
 }
+
+/// Schema v1 with `edit` applied to its text, in a temp dir of its own (for [`load_from`]).
+pub fn v1_with(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let text =
+        std::fs::read_to_string(schemas_dir().join("v1/shop/v1/shop.proto")).expect("schema v1");
+    schema_dir(&edit(&text))
+}
+
+/// `text` as `shop/v1/shop.proto` in a temp dir of its own (for [`load_from`]).
+pub fn schema_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("shop/v1")).expect("dir");
+    std::fs::write(dir.path().join("shop/v1/shop.proto"), text).expect("write schema");
+    dir
+}
+
+/// The options of migration `name` for `dialect` alone, the rest at their defaults.
+pub fn diff_options(name: &str, dialect: Dialect) -> capacitor_codegen::migrate::DiffOptions {
+    capacitor_codegen::migrate::DiffOptions {
+        name: name.to_string(),
+        dialects: vec![dialect],
+        ..Default::default()
+    }
+}
+
+/// Plans and writes the next migration (`name`) of the schema in `root` into `migrations`; its `up` SQL.
+pub fn migrate_next(root: &Path, migrations: &Path, dialect: Dialect, name: &str) -> String {
+    use capacitor_codegen::migrate;
+    let planned = migrate::plan(
+        &load_from(root, dialect),
+        migrations,
+        &diff_options(name, dialect),
+    )
+    .expect("plan");
+    migrate::write(migrations, &planned, name).expect("write");
+    planned.iter().map(|p| p.up.clone()).collect()
+}

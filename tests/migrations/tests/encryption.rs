@@ -4,38 +4,20 @@
 
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions, Error};
-use capacitor_migration_tests::{load_from, schemas_dir};
-use std::path::Path;
-
-/// Schema v1 with `edit` applied to its text, in a temp dir of its own.
-fn v1_with(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let file = Path::new("shop/v1/shop.proto");
-    let text = std::fs::read_to_string(schemas_dir().join("v1").join(file)).unwrap();
-    std::fs::create_dir_all(dir.path().join("shop/v1")).unwrap();
-    std::fs::write(dir.path().join(file), edit(&text)).unwrap();
-    dir
-}
+use capacitor_migration_tests::{diff_options, load_from, migrate_next, v1_with};
 
 fn options(name: &str, dialect: Dialect, allow_destructive: bool) -> DiffOptions {
     DiffOptions {
-        name: name.to_string(),
-        dialects: vec![dialect],
         allow_destructive,
-        ..DiffOptions::default()
+        ..diff_options(name, dialect)
     }
 }
 
 /// Writes the migration of the schema in `root` into `migrations`.
 fn migrate(root: &Path, migrations: &Path, dialect: Dialect, name: &str) {
-    let planned = migrate::plan(
-        &load_from(root, dialect),
-        migrations,
-        &options(name, dialect, false),
-    )
-    .expect("plan");
-    migrate::write(migrations, &planned, name).expect("write");
+    migrate_next(root, migrations, dialect, name);
 }
+use std::path::Path;
 
 fn refusal(root: &Path, migrations: &Path, dialect: Dialect, allow: bool) -> Vec<migrate::Problem> {
     match migrate::plan(

@@ -7,10 +7,9 @@ use capacitor::events::{Aggregate, EventSourced, EventStore, StreamSchema};
 use capacitor::validate::{Cx, PathNode, Validate};
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions};
-use capacitor_migration_tests::load_from;
+use capacitor_migration_tests::{diff_options, load_from, migrate_next as migrate, schema_dir};
 use capacitor_testkit::postgres::PostgresServer;
 use std::ops::ControlFlow;
-use std::path::Path;
 
 const SCHEMA: &str = r#"syntax = "proto3";
 package shop.v1;
@@ -37,34 +36,6 @@ message OrderEvent {
 }
 "#;
 
-fn schema_dir(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("shop/v1")).unwrap();
-    std::fs::write(dir.path().join("shop/v1/shop.proto"), text).unwrap();
-    dir
-}
-
-fn options(name: &str, dialect: Dialect, renamed_from: Vec<(String, String)>) -> DiffOptions {
-    DiffOptions {
-        name: name.to_string(),
-        dialects: vec![dialect],
-        renamed_from,
-        ..DiffOptions::default()
-    }
-}
-
-/// Plans and writes the next migration of the schema in `root`; its `up` SQL.
-fn migrate(root: &Path, migrations: &Path, dialect: Dialect, name: &str) -> String {
-    let planned = migrate::plan(
-        &load_from(root, dialect),
-        migrations,
-        &options(name, dialect, Vec::new()),
-    )
-    .expect("plan");
-    migrate::write(migrations, &planned, name).expect("write");
-    planned.iter().map(|p| p.up.clone()).collect()
-}
-
 #[test]
 fn the_entity_gets_an_events_and_a_snapshots_table_and_keeps_them_when_renamed() {
     for dialect in Dialect::ALL {
@@ -82,11 +53,10 @@ fn the_entity_gets_an_events_and_a_snapshots_table_and_keeps_them_when_renamed()
         let planned = migrate::plan(
             &load_from(renamed.path(), dialect),
             migrations.path(),
-            &options(
-                "rename",
-                dialect,
-                vec![("Order".to_string(), "Purchase".to_string())],
-            ),
+            &DiffOptions {
+                renamed_from: vec![("Order".to_string(), "Purchase".to_string())],
+                ..diff_options("rename", dialect)
+            },
         )
         .expect("a rename plans without destructive changes");
         let up: String = planned.iter().map(|p| p.up.clone()).collect();

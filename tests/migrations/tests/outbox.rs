@@ -4,19 +4,8 @@
 
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions, Error};
-use capacitor_migration_tests::{load_from, schemas_dir};
+use capacitor_migration_tests::{diff_options, load_from, migrate_next as migrate, v1_with};
 use capacitor_testkit::postgres::PostgresServer;
-use std::path::Path;
-
-/// Schema v1 with `edit` applied to its text, in a temp dir of its own.
-fn v1_with(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let file = Path::new("shop/v1/shop.proto");
-    let text = std::fs::read_to_string(schemas_dir().join("v1").join(file)).unwrap();
-    std::fs::create_dir_all(dir.path().join("shop/v1")).unwrap();
-    std::fs::write(dir.path().join(file), edit(&text)).unwrap();
-    dir
-}
 
 const PLAIN: &str =
     "message Customer {\n  option (capacitor.v1.entity) = { backend: BACKEND_SQLITE };";
@@ -31,27 +20,6 @@ fn with_outbox(backend: &str) -> impl Fn(&str) -> String {
             ),
         )
     }
-}
-
-fn options(name: &str, dialect: Dialect, renamed_from: Vec<(String, String)>) -> DiffOptions {
-    DiffOptions {
-        name: name.to_string(),
-        dialects: vec![dialect],
-        renamed_from,
-        ..DiffOptions::default()
-    }
-}
-
-/// Plans and writes the next migration of the schema in `root`; its `up` SQL.
-fn migrate(root: &Path, migrations: &Path, dialect: Dialect, name: &str) -> String {
-    let planned = migrate::plan(
-        &load_from(root, dialect),
-        migrations,
-        &options(name, dialect, Vec::new()),
-    )
-    .expect("plan");
-    migrate::write(migrations, &planned, name).expect("write");
-    planned.iter().map(|p| p.up.clone()).collect()
 }
 
 fn backend(dialect: Dialect) -> &'static str {
@@ -83,7 +51,7 @@ fn adding_the_option_creates_the_outbox_table_and_dropping_it_is_destructive() {
         match migrate::plan(
             &load_from(base(dialect).path(), dialect),
             migrations.path(),
-            &options("drop", dialect, Vec::new()),
+            &diff_options("drop", dialect),
         ) {
             Err(Error::Refused { problems }) => {
                 assert_eq!(problems.len(), 1, "{problems:?}");
@@ -106,11 +74,10 @@ fn adding_the_option_creates_the_outbox_table_and_dropping_it_is_destructive() {
         let planned = migrate::plan(
             &load_from(renamed.path(), dialect),
             migrations.path(),
-            &options(
-                "rename",
-                dialect,
-                vec![("Customer".to_string(), "Client".to_string())],
-            ),
+            &DiffOptions {
+                renamed_from: vec![("Customer".to_string(), "Client".to_string())],
+                ..diff_options("rename", dialect)
+            },
         )
         .expect("a rename plans without destructive changes");
         let up: String = planned.iter().map(|p| p.up.clone()).collect();
