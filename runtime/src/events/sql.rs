@@ -419,48 +419,35 @@ mod pg {
         let Some(snapshot) = snapshot else {
             // One statement (its own transaction): the lock orders global positions by commit, the WHERE
             // refuses a stale expected version, the primary key refuses a racing one.
-            let result = match events {
-                // One event (the common append): plain values, no arrays to build and unnest.
-                [(event_type, payload)] => {
-                    let sql = format!(
-                        "WITH lock AS (SELECT pg_advisory_xact_lock($1)) \
-                         INSERT INTO {t} (stream_id, version, event_type, payload, metadata, recorded_at) \
-                         SELECT $2, $3 + 1, $4, $5, $6, $7 FROM lock \
-                         WHERE (SELECT coalesce(max(version), 0) FROM {t} WHERE stream_id = $2) = $3",
-                        t = schema.events_table
-                    );
-                    sqlx::query(&sql)
-                        .bind(lock_key(schema.events_table))
-                        .bind(id)
-                        .bind(version_i64(expected))
-                        .bind(*event_type)
-                        .bind(payload.as_slice())
-                        .bind(metadata)
-                        .bind(now_micros())
-                        .execute(&mut *conn)
-                        .await
-                }
-                _ => {
-                    let sql = format!(
-                        "WITH lock AS (SELECT pg_advisory_xact_lock($1)) \
-                         INSERT INTO {t} (stream_id, version, event_type, payload, metadata, recorded_at) \
-                         SELECT $2, $3 + e.ord, e.event_type, e.payload, $6, $7 \
-                         FROM lock, unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS e(event_type, payload, ord) \
-                         WHERE (SELECT coalesce(max(version), 0) FROM {t} WHERE stream_id = $2) = $3",
-                        t = schema.events_table
-                    );
-                    sqlx::query(&sql)
-                        .bind(lock_key(schema.events_table))
-                        .bind(id)
-                        .bind(version_i64(expected))
-                        .bind(&types)
-                        .bind(&payloads)
-                        .bind(metadata)
-                        .bind(now_micros())
-                        .execute(&mut *conn)
-                        .await
-                }
+            // One event (the common append) binds plain values; a batch binds two arrays and unnests them.
+            let (version, values) = match events.len() {
+                1 => ("$3 + 1", "$4, $5, $6, $7 FROM lock"),
+                _ => (
+                    "$3 + e.ord",
+                    "e.event_type, e.payload, $6, $7 FROM lock, unnest($4::text[], $5::bytea[]) WITH ORDINALITY \
+                     AS e(event_type, payload, ord)",
+                ),
             };
+            let sql = format!(
+                "WITH lock AS (SELECT pg_advisory_xact_lock($1)) \
+                 INSERT INTO {t} (stream_id, version, event_type, payload, metadata, recorded_at) \
+                 SELECT $2, {version}, {values} \
+                 WHERE (SELECT coalesce(max(version), 0) FROM {t} WHERE stream_id = $2) = $3",
+                t = schema.events_table
+            );
+            let query = sqlx::query(&sql)
+                .bind(lock_key(schema.events_table))
+                .bind(id)
+                .bind(version_i64(expected));
+            let query = match events {
+                [(event_type, payload)] => query.bind(*event_type).bind(payload.as_slice()),
+                _ => query.bind(&types).bind(&payloads),
+            };
+            let result = query
+                .bind(metadata)
+                .bind(now_micros())
+                .execute(&mut *conn)
+                .await;
             return match result {
                 Ok(done) if done.rows_affected() == events.len() as u64 => Ok(new_version),
                 Ok(_) => Err(conflict(
