@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "proto/repo/v1/repo.proto",
     "proto/pii/v1/patient.proto",
     "proto/differential/v1/rules.proto",
+    "proto/redaction/v1/nested.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

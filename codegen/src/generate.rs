@@ -2,7 +2,7 @@
 //! [`crate::output`]'s job, so the CLI, `capgen check` and build.rs share this path.
 
 use crate::check::check;
-use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, masked_impls};
+use crate::emit::rust::{RuntimePath, debug_impls, entity_impl, enum_debug_impl, masked_impls};
 use crate::emit::validate::{ValidateContext, validate_impl};
 use crate::error::Error;
 use crate::ir::Schema;
@@ -324,6 +324,14 @@ fn generate_dtos(
             if message.needs_redaction() {
                 append("Debug impl", debug_impls(message))?;
                 append("masked view", masked_impls(message, &options.runtime))?;
+            } else if under_redacted(schema, &message.full_name) {
+                // prost-build's `skip_debug` path of a redacted message covers the types nested in it too.
+                append("Debug impl", debug_impls(message))?;
+            }
+            if message.needs_redaction() || under_redacted(schema, &message.full_name) {
+                for path in nested_enum_paths(&loaded.pool, message) {
+                    append("Debug impl", enum_debug_impl(&path))?;
+                }
             }
             if let Some(entity) = &message.entity {
                 append(
@@ -470,4 +478,41 @@ impl ValidationFacts {
             groups,
         }
     }
+}
+
+/// Whether a message enclosing `full_name` needs redaction (its `skip_debug` path covers `full_name` too).
+fn under_redacted(schema: &Schema, full_name: &str) -> bool {
+    let mut outer = full_name;
+    while let Some((parent, _)) = outer.rsplit_once('.') {
+        if schema.message(parent).is_some_and(|m| m.needs_redaction()) {
+            return true;
+        }
+        outer = parent;
+    }
+    false
+}
+
+/// The Rust paths (relative to the package module) of the enums declared directly in `message`: prost puts them
+/// in the module named after the message, beside its nested messages.
+fn nested_enum_paths(
+    pool: &prost_reflect::DescriptorPool,
+    message: &crate::ir::Message,
+) -> Vec<String> {
+    let Some(descriptor) = pool.get_message_by_name(&message.full_name) else {
+        return Vec::new();
+    };
+    let module = match message.rust_path.rsplit_once("::") {
+        Some((outer, _)) => format!("{outer}::"),
+        None => String::new(),
+    };
+    descriptor
+        .child_enums()
+        .map(|e| {
+            format!(
+                "{module}{}::{}",
+                crate::names::field_name(descriptor.name()),
+                crate::names::type_name(e.name())
+            )
+        })
+        .collect()
 }

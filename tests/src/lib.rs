@@ -40,5 +40,12 @@ pub mod differential {
     }
 }
 
+pub mod redaction {
+    /// A message with PII whose nested messages and enums carry none.
+    pub mod v1 {
+        capacitor::include_proto!("redaction.v1");
+    }
+}
+
 /// The serialized `FileDescriptorSet` of every schema under `proto/` and its imports.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -299,6 +299,19 @@ fn pii_variant(p: Pii) -> Ident {
     format_ident!("{}", p.variant_name())
 }
 
+/// `impl Debug` for an enum nested in a redacted message (prost-build's `skip_debug` drops its derived Debug):
+/// the value's proto name (`STATUS_ACTIVE`). An enum value is a schema constant, never personal data.
+pub fn enum_debug_impl(rust_path: &str) -> TokenStream {
+    let ty = self::rust_path(rust_path);
+    quote! {
+        impl ::core::fmt::Debug for #ty {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str_name())
+            }
+        }
+    }
+}
+
 /// `impl Debug` that prints `<redacted>` for every PII or `debug_redact` field, and the same for the message's
 /// oneof enums (prost-build's `skip_debug` drops Debug from both).
 ///
