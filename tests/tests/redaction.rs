@@ -13,10 +13,10 @@ fn nested_types_of_a_redacted_message_have_debug() {
         id: "a-1".into(),
         email: "canary-7f3e@example.com".into(),
         tier: account::Tier::Gold as i32,
-        preferences: Some(preferences.clone()),
+        preferences: Some(preferences),
         contact: Some(account::Contact {
             phone: "+1 555 0100 canary".into(),
-            preferences: Some(preferences.clone()),
+            preferences: Some(preferences),
         }),
     };
     let shown = format!("{account:?}");
