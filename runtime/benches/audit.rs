@@ -1,5 +1,6 @@
 //! The cost of auditing a cached read: `audit/l1_hit_unaudited` (an entity with a PII field, no sink) vs
-//! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit.
+//! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit; and
+//! `audit/l1_hit_discarding_sink` (a sink that drops each event: the cost of building it, without the hand-off).
 //!
 //! No `tracing` subscriber is installed, so the sink's background task formats nothing: the figure is what the
 //! caller pays (the key's text, the event, one push into its thread's shard of the buffer). With a subscriber,
@@ -60,6 +61,15 @@ impl Record for User {
 
 const ROWS: i64 = 1000;
 
+/// A sink that drops every event: what building the event costs, without handing it to a writer.
+struct Discard;
+
+impl capacitor::pii::AuditSink for Discard {
+    fn record(&self, event: capacitor::pii::AuditEvent) {
+        black_box(event);
+    }
+}
+
 fn audit(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _entered = rt.enter();
@@ -68,6 +78,9 @@ fn audit(c: &mut Criterion) {
     let audited: Repository<User> = Repository::builder(Store::memory())
         .audit(Arc::new(sink.clone()))
         .build();
+    let discarding: Repository<User> = Repository::builder(Store::memory())
+        .audit(Arc::new(Discard))
+        .build();
     rt.block_on(async {
         for id in 0..ROWS {
             let user = User {
@@ -75,6 +88,7 @@ fn audit(c: &mut Criterion) {
                 email: format!("user{id}@example.com"),
             };
             plain.put(user.clone()).await.unwrap();
+            discarding.put(user.clone()).await.unwrap();
             audited.put(user).await.unwrap();
         }
     });
@@ -84,6 +98,12 @@ fn audit(c: &mut Criterion) {
         b.iter(|| {
             id = (id + 7) % ROWS;
             black_box(ready(plain.get(black_box(&id))).unwrap())
+        })
+    });
+    group.bench_function("l1_hit_discarding_sink", |b| {
+        b.iter(|| {
+            id = (id + 7) % ROWS;
+            black_box(ready(discarding.get(black_box(&id))).unwrap())
         })
     });
     group.bench_function("l1_hit_tracing_sink", |b| {
