@@ -53,7 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     drop(items);
-    let _ = std::fs::remove_file(&db);
+    // The database and its WAL companions (`-wal`, `-shm`), which outlive a pool closed in the background.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
     println!("user crate: ok");
     Ok(())
 }
