@@ -87,8 +87,8 @@ pub async fn open(
     multi_tier::process(&store, redis_url, prefix).await
 }
 
-/// Some traffic for the series and spans: writes, reads through every tier, an index lookup, a scan, a miss
-/// and a delete, on carts owned by `owner_email` with ids starting `cart_prefix`.
+/// Some traffic for the series and spans: writes, reads through every tier, an index lookup, a scan, a miss,
+/// a delete and a write in a transaction, on carts owned by `owner_email` with ids starting `cart_prefix`.
 pub async fn exercise(
     carts: &CartRepo,
     cart_prefix: &str,
@@ -116,6 +116,11 @@ pub async fn exercise(
         .await?;
     carts.scan(None, 10).await?;
     carts.delete(&format!("{cart_prefix}-4")).await?;
+    // A write inside a transaction: its own span, and the cache write-through after the commit in another.
+    carts
+        .store()
+        .transaction(async |tx| carts.put_in(tx, cart(5)).await)
+        .await?;
     Ok(())
 }
 

@@ -173,6 +173,8 @@ async fn metrics_health_and_spans_name_tiers_never_values() {
         "capacitor.tier{capacitor.tier=\"store\" db.system=\"postgresql\" db.operation.name=\"SELECT\"",
         "db.operation.name=\"BATCH INSERT\"",
         "db.operation.name=\"DELETE\"",
+        "db.operation.name=\"put_in\"",
+        "db.operation.name=\"after_commit\"",
         "otel.kind=\"client\"",
     ] {
         assert!(spans.contains(expected), "no `{expected}` in\n{spans}");

@@ -778,17 +778,39 @@ impl<E: Record> Inner<E> {
 
 /// Transactions: writes through several repositories of one store, cached only after the commit.
 impl<E: Record> Repository<E> {
+    /// The cache write-through of `written` once `tx` commits, in its own `after_commit` operation span.
     fn after_commit(&self, tx: &mut Transaction, written: Written<E>) {
         let inner = self.inner.clone();
+        let span = self.span("after_commit");
         tx.after_commit(Box::new(move || {
-            Box::pin(async move { inner.write_through(&written, Operation::Write).await })
+            Box::pin(
+                async move { inner.write_through(&written, Operation::Write).await }
+                    .instrument(span),
+            )
         }));
+    }
+
+    /// The spans of an operation `op` that makes one store round trip sending `statement` (a write inside a
+    /// transaction, a page of the re-encryption pass): the operation's, and the round trip's inside it.
+    fn op_spans(
+        &self,
+        op: &'static str,
+        statement: &'static str,
+    ) -> (tracing::Span, tracing::Span) {
+        let span = self.span(op);
+        let round_trip = span.in_scope(|| self.inner.store_span(statement));
+        (span, round_trip)
     }
 
     /// [`put`](Self::put) inside `tx`.
     pub async fn put_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let version = tx.put(&value).await?;
+        let (span, round_trip) = self.op_spans("put_in", "INSERT");
+        let version = tx
+            .put(&value)
+            .instrument(round_trip)
+            .instrument(span)
+            .await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
     }
@@ -796,7 +818,12 @@ impl<E: Record> Repository<E> {
     /// [`insert`](Self::insert) inside `tx`.
     pub async fn insert_in(&self, tx: &mut Transaction, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let version = tx.insert(&value).await?;
+        let (span, round_trip) = self.op_spans("insert_in", "INSERT");
+        let version = tx
+            .insert(&value)
+            .instrument(round_trip)
+            .instrument(span)
+            .await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
     }
@@ -809,14 +836,24 @@ impl<E: Record> Repository<E> {
         expected_version: u64,
     ) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let version = tx.update(&value, expected_version).await?;
+        let (span, round_trip) = self.op_spans("update_in", "UPDATE");
+        let version = tx
+            .update(&value, expected_version)
+            .instrument(round_trip)
+            .instrument(span)
+            .await?;
         self.after_commit(tx, vec![(value.key(), Some(value), version)]);
         Ok(version)
     }
 
     /// [`delete`](Self::delete) inside `tx`.
     pub async fn delete_in(&self, tx: &mut Transaction, key: &E::Key) -> Result<bool, Error> {
-        let deleted = tx.delete::<E>(key).await?;
+        let (span, round_trip) = self.op_spans("delete_in", "DELETE");
+        let deleted = tx
+            .delete::<E>(key)
+            .instrument(round_trip)
+            .instrument(span)
+            .await?;
         if let Some(version) = deleted {
             self.after_commit(tx, vec![(key.clone(), None, version)]);
         }

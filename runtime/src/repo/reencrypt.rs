@@ -13,6 +13,7 @@ use super::Repository;
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::record::Record;
+use tracing::Instrument;
 
 /// Where and how a re-encryption pass runs.
 #[derive(Debug, Clone)]
@@ -70,10 +71,13 @@ impl<E: Record> Repository<E> {
         let mut report = ReencryptProgress::default();
         let page_size = options.page_size.max(1);
         loop {
+            let (span, round_trip) = self.op_spans("reencrypt", super::spans::SELECT);
             let (rows, more) = self
                 .inner
                 .store
                 .scan_checked::<E>(after.as_ref(), page_size)
+                .instrument(round_trip)
+                .instrument(span)
                 .await?;
             for (row, stale) in rows {
                 report.scanned += 1;
