@@ -345,28 +345,38 @@ impl<E: Record> RedisEntity<E> {
     }
 
     /// Looks up `keys`: grouped by bucket (one slot each; a single server has one), each bucket's keys in chunks
-    /// of [`KEYS_PER_SCRIPT`], every chunk one script call (or `MGET`), all of them concurrently, so on a cluster
-    /// the calls to one node are in flight together on its connection. Also returns the generations they were
+    /// of [`KEYS_PER_SCRIPT`], every chunk one script call (or `MGET`). A bucket's chunks run in turn (each under
+    /// its own timeout), the buckets concurrently, so on a cluster the calls to one node are in flight together
+    /// on its connection. Also returns the generations they were
     /// read under, for [`fill_if_newer`](Self::fill_if_newer): per bucket, its first chunk's, so if a bump came
     /// between chunks, a fill is refused rather than carried into the new generation.
     pub async fn get_many(&self, keys: &[E::Key]) -> Result<(Generation, Vec<Cached<E>>), Error> {
         let tokens: Vec<String> = keys.iter().map(|k| self.keys.token::<E>(k)).collect();
         let calls = self.calls(&tokens);
-        let reads = calls.iter().map(|(bucket, indices)| {
-            let keys: Vec<E::Key> = indices.iter().map(|&i| keys[i].clone()).collect();
-            let tokens: Vec<String> = indices.iter().map(|&i| tokens[i].clone()).collect();
-            async move { self.get_chunk(*bucket, &keys, tokens).await }
+        // A bucket's chunks one after another (each has its own timeout, which chunks queued on one server
+        // together would share), the buckets concurrently.
+        let tokens = &tokens;
+        let reads = calls.iter().map(|(bucket, chunks)| async move {
+            let mut found = Vec::with_capacity(chunks.len());
+            for indices in chunks {
+                let keys: Vec<E::Key> = indices.iter().map(|&i| keys[i].clone()).collect();
+                let tokens: Vec<String> = indices.iter().map(|&i| tokens[i].clone()).collect();
+                found.push(self.get_chunk(*bucket, &keys, tokens).await?);
+            }
+            Ok::<_, Error>(found)
         });
         let results = match calls.len() {
-            1 => vec![reads.into_iter().next().expect("one call").await?],
+            1 => vec![reads.into_iter().next().expect("one bucket").await?],
             _ => futures_util::future::try_join_all(reads).await?,
         };
         let mut generations = vec![None; self.keys.buckets().len()];
         let mut values: Vec<Option<Cached<E>>> = (0..keys.len()).map(|_| None).collect();
-        for ((bucket, indices), (generation, found)) in calls.iter().zip(results) {
-            generations[*bucket].get_or_insert(generation);
-            for (&i, value) in indices.iter().zip(found) {
-                values[i] = Some(value);
+        for ((bucket, chunks), results) in calls.iter().zip(results) {
+            for (indices, (generation, found)) in chunks.iter().zip(results) {
+                generations[*bucket].get_or_insert(generation);
+                for (&i, value) in indices.iter().zip(found) {
+                    values[i] = Some(value);
+                }
             }
         }
         let values = values
@@ -376,20 +386,22 @@ impl<E: Record> RedisEntity<E> {
         Ok((Generation(generations), values))
     }
 
-    /// The script calls a batch of keys (by token) takes: each bucket's indices, in chunks of
-    /// [`KEYS_PER_SCRIPT`], in order.
-    fn calls(&self, tokens: &[String]) -> Vec<(usize, Vec<usize>)> {
+    /// The script calls a batch of keys (by token) takes: each bucket that has keys, with its indices in chunks
+    /// of [`KEYS_PER_SCRIPT`], in order.
+    fn calls(&self, tokens: &[String]) -> Vec<(usize, Vec<Vec<usize>>)> {
         let mut by_bucket: Vec<Vec<usize>> = vec![Vec::new(); self.keys.buckets().len()];
         for (i, token) in tokens.iter().enumerate() {
             by_bucket[self.keys.bucket_of(token)].push(i);
         }
-        let mut calls = Vec::new();
-        for (bucket, indices) in by_bucket.into_iter().enumerate() {
-            for chunk in indices.chunks(KEYS_PER_SCRIPT) {
-                calls.push((bucket, chunk.to_vec()));
-            }
-        }
-        calls
+        by_bucket
+            .into_iter()
+            .enumerate()
+            .filter(|(_, indices)| !indices.is_empty())
+            .map(|(bucket, indices)| {
+                let chunks = indices.chunks(KEYS_PER_SCRIPT).map(<[usize]>::to_vec);
+                (bucket, chunks.collect())
+            })
+            .collect()
     }
 
     /// The hash tag (braces included) under which `key`'s entries live: `{<table>}` on a single server,
@@ -525,17 +537,24 @@ impl<E: Record> RedisEntity<E> {
             .map(|(key, _, _)| self.keys.token::<E>(key))
             .collect();
         let calls = self.calls(&tokens);
-        let writes = calls.iter().filter_map(|(bucket, indices)| {
+        let writes = calls.iter().filter_map(|(bucket, chunks)| {
             let expected = match generation {
                 None => Vec::new(),
                 // Not read under any generation of this bucket: nothing to compare a fill with.
                 Some(g) => g.0.get(*bucket).cloned().flatten()?,
             };
-            let chunk: Vec<(String, &Entry<E>)> = indices
-                .iter()
-                .map(|&i| (tokens[i].clone(), &entries[i]))
-                .collect();
-            Some(async move { self.write_chunk(*bucket, expected, &chunk).await })
+            let tokens = &tokens;
+            // A bucket's chunks in turn, the buckets concurrently (as in `get_many`).
+            Some(async move {
+                for indices in chunks {
+                    let chunk: Vec<(String, &Entry<E>)> = indices
+                        .iter()
+                        .map(|&i| (tokens[i].clone(), &entries[i]))
+                        .collect();
+                    self.write_chunk(*bucket, expected.clone(), &chunk).await?;
+                }
+                Ok::<_, Error>(())
+            })
         });
         futures_util::future::try_join_all(writes).await?;
         Ok(())
