@@ -6,109 +6,16 @@
 //! - `events/load_snapshot` vs `events/load_replay`: `load` of a 10,000-event stream with snapshots every 100
 //!   (the latest snapshot plus no tail) vs replaying all of it.
 
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use capacitor::events::{Aggregate, EventSourced, EventStore, StreamSchema};
-use capacitor::validate::{Cx, PathNode, Validate};
+use capacitor::events::EventStore;
 use capacitor_testkit::postgres::PostgresServer;
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct Account {
-    #[prost(int64, tag = "1")]
-    balance: i64,
-    #[prost(uint64, tag = "2")]
-    deposits: u64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Deposited {
-    #[prost(int64, tag = "1")]
-    amount: i64,
-    #[prost(string, tag = "2")]
-    reference: String,
-}
-
-impl Validate for Deposited {
-    fn validate_into(&self, _: &mut Cx, _: Option<&PathNode<'_>>) -> ControlFlow<()> {
-        ControlFlow::Continue(())
-    }
-}
-
-static SCHEMA: StreamSchema = StreamSchema {
-    entity: "Account",
-    events_table: "account_events",
-    snapshots_table: "account_snapshots",
-    snapshot_every: 100,
-};
-
-impl EventSourced for Account {
-    type Event = Deposited;
-    const STREAM: &'static StreamSchema = &SCHEMA;
-    fn event_type(_: &Deposited) -> &'static str {
-        "Deposited"
-    }
-}
-
-impl Aggregate for Account {
-    fn apply(&mut self, event: &Deposited) {
-        self.balance += event.amount;
-        self.deposits += 1;
-    }
-}
-
-/// The same aggregate with snapshots off, on the same tables: `events/append_no_snapshot` separates the
-/// snapshot appends' share of the append cost.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Unsnapshotted {
-    #[prost(int64, tag = "1")]
-    balance: i64,
-}
-
-static NO_SNAPSHOTS: StreamSchema = StreamSchema {
-    snapshot_every: 0,
-    ..SCHEMA
-};
-
-impl EventSourced for Unsnapshotted {
-    type Event = Deposited;
-    const STREAM: &'static StreamSchema = &NO_SNAPSHOTS;
-    fn event_type(_: &Deposited) -> &'static str {
-        "Deposited"
-    }
-}
-
-impl Aggregate for Unsnapshotted {
-    fn apply(&mut self, event: &Deposited) {
-        self.balance += event.amount;
-    }
-}
-
-// The tables `capgen migrate diff` emits for this entity on Postgres, plus the raw baseline's copy.
-const DDL: &[&str] = &[
-    r#"CREATE TABLE "account_events" ("stream_id" TEXT NOT NULL, "version" BIGINT NOT NULL,
-       "position" BIGINT GENERATED ALWAYS AS IDENTITY NOT NULL, "event_type" TEXT NOT NULL, "payload" BYTEA NOT NULL,
-       "metadata" BYTEA NOT NULL, "recorded_at" BIGINT NOT NULL,
-       CONSTRAINT "account_events_pkey" PRIMARY KEY ("stream_id", "version"))"#,
-    r#"CREATE UNIQUE INDEX "account_events_position_key" ON "account_events" ("position")"#,
-    r#"CREATE TABLE "account_snapshots" ("stream_id" TEXT NOT NULL, "version" BIGINT NOT NULL,
-       "state" BYTEA NOT NULL, "recorded_at" BIGINT NOT NULL,
-       CONSTRAINT "account_snapshots_pkey" PRIMARY KEY ("stream_id", "version"))"#,
-    r#"CREATE TABLE "raw_events" ("stream_id" TEXT NOT NULL, "version" BIGINT NOT NULL,
-       "position" BIGINT GENERATED ALWAYS AS IDENTITY NOT NULL, "event_type" TEXT NOT NULL, "payload" BYTEA NOT NULL,
-       "metadata" BYTEA NOT NULL, "recorded_at" BIGINT NOT NULL,
-       CONSTRAINT "raw_events_pkey" PRIMARY KEY ("stream_id", "version"))"#,
-    r#"CREATE UNIQUE INDEX "raw_events_position_key" ON "raw_events" ("position")"#,
-];
-
-fn deposit(i: u64) -> Deposited {
-    Deposited {
-        amount: (i % 97) as i64 + 1,
-        reference: format!("ref-{i:08}"),
-    }
-}
+#[path = "support/events_account.rs"]
+mod events_account;
+use events_account::{Account, DDL, Deposited, Unsnapshotted, deposit};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
