@@ -18,7 +18,8 @@
 //!   bytes as strings: newer versions win, and a delete wins over the live value of its own version.
 //! - **Writes** are version compare-and-set in one Lua script: set only if newer than what Redis holds.
 //! - **Missed writes**: any failure on a connection (error or timeout, for any entity) is counted. Before an
-//!   entity uses Redis again, it increments its generation (`<prefix>:{<tag>}:gen`, every bucket's); every script reads the
+//!   entity uses a bucket again, it increments that bucket's generation (`<prefix>:{<tag>}:gen`; the others
+//!   right after, in the background); every script reads the
 //!   generation server-side, so entries that may have missed a write are never served again, by any process
 //!   (they expire by their TTL).
 //! - **Lost history**: a failover (a replica promoted without the last writes it had not replicated yet), a
@@ -199,21 +200,24 @@ impl RedisTier {
                 )));
             }
         };
+        let buckets = match self.connection {
+            Connection::Single(_) => 1,
+            Connection::Cluster(_) => CLUSTER_BUCKETS,
+        };
+        // Outages before this handle existed were handled by the handles that saw them.
+        let failures = self.health.failures.load(Ordering::Acquire);
         Ok(RedisEntity {
             tier: self.clone(),
             keys: KeySpace::new(
                 &self.options.prefix,
                 E::SCHEMA.table,
                 E::fingerprint(),
-                match self.connection {
-                    Connection::Single(_) => 1,
-                    Connection::Cluster(_) => CLUSTER_BUCKETS,
-                },
+                buckets,
                 tokens,
             ),
             ttl: ttl.or(self.options.default_ttl),
-            // Outages before this handle existed were handled by the handles that saw them.
-            clean_through: Arc::new(AtomicU64::new(self.health.failures.load(Ordering::Acquire))),
+            clean_through: (0..buckets).map(|_| AtomicU64::new(failures)).collect(),
+            bumping: Arc::default(),
             checked: Arc::default(),
             encryption: Encryption::default(),
             _entity: PhantomData,
@@ -262,8 +266,10 @@ pub struct RedisEntity<E> {
     tier: RedisTier,
     keys: KeySpace,
     ttl: Option<Duration>,
-    /// The tier failure count through which this entity's generation has been bumped.
-    clean_through: Arc<AtomicU64>,
+    /// Per bucket, the tier failure count through which its generation has been bumped.
+    clean_through: Arc<[AtomicU64]>,
+    /// Set while a background task bumps the buckets an operation did not use (see [`run`](Self::run)).
+    bumping: Arc<std::sync::atomic::AtomicBool>,
     /// The record the last `GET_MANY` script checked on a single server: reads compare a plain `MGET`'s record
     /// with it instead of running the script (see [`get_chunk`](Self::get_chunk)).
     checked: Arc<std::sync::RwLock<Option<Arc<Checked>>>>,
@@ -279,6 +285,7 @@ impl<E> Clone for RedisEntity<E> {
             keys: self.keys.clone(),
             ttl: self.ttl,
             clean_through: self.clean_through.clone(),
+            bumping: self.bumping.clone(),
             checked: self.checked.clone(),
             encryption: self.encryption.clone(),
             _entity: PhantomData,
@@ -329,10 +336,13 @@ impl<E: Record> RedisEntity<E> {
         now_ms() < self.tier.health.skip_until_ms.load(Ordering::Acquire)
     }
 
-    /// Whether Redis failed since this entity's generation was last bumped (the next use bumps it).
+    /// Whether Redis failed since the generation of one of this entity's buckets was last bumped (the next use
+    /// bumps it).
     pub fn needs_new_generation(&self) -> bool {
-        self.tier.health.failures.load(Ordering::Acquire)
-            > self.clean_through.load(Ordering::Acquire)
+        let failures = self.tier.health.failures.load(Ordering::Acquire);
+        self.clean_through
+            .iter()
+            .any(|clean| failures > clean.load(Ordering::Acquire))
     }
 
     /// Whether a strong write whose write-through just failed must not be acknowledged: the entity is strong,
@@ -658,15 +668,18 @@ impl<E: Record> RedisEntity<E> {
         }
         let attempt = async {
             let failures = health.failures.load(Ordering::Acquire);
-            if failures > self.clean_through.load(Ordering::Acquire) {
-                self.bump_every_bucket().await?;
-                self.clean_through.fetch_max(failures, Ordering::AcqRel);
+            if failures > self.clean_through[bucket].load(Ordering::Acquire) {
+                let mut c = self.tier.connection.clone();
+                let bump = scripts::bump_generation().key(self.keys.bucket(bucket).gen_key());
+                c.invoke::<redis::Value>(&bump).await?;
+                self.clean_through[bucket].fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(
                     entity,
                     tier = "redis",
                     "redis generation bumped after an outage"
                 );
             }
+            self.bump_the_others(bucket, failures);
             op(
                 self.tier.connection.clone(),
                 self.keys.bucket(bucket).clone(),
@@ -694,17 +707,41 @@ impl<E: Record> RedisEntity<E> {
         Err(outcome)
     }
 
-    /// Starts a new generation in every bucket of the entity, concurrently: after a failure any bucket may hold
-    /// an entry that missed a write.
-    async fn bump_every_bucket(&self) -> redis::RedisResult<()> {
-        let bumps = self.keys.buckets().iter().map(|bucket| {
-            let mut c = self.tier.connection.clone();
-            async move {
-                c.invoke::<redis::Value>(&scripts::bump_generation().key(bucket.gen_key()))
-                    .await
+    /// After a failure any bucket may hold an entry that missed a write, but an operation waits only for its own
+    /// bucket's bump: the others not bumped since `failures` are bumped by a background task (one at a time per
+    /// entity), and by the next operations until each has been. So a node that is down or slow (a failover in
+    /// progress) does not fail the operations on every other node; and nobody reads a bucket of a node this
+    /// process cannot reach before it can bump it there, except across a partition that hides the node from this
+    /// process only (see `docs/repository.md`).
+    fn bump_the_others(&self, used: usize, failures: u64) {
+        let dirty: Vec<usize> = (0..self.clean_through.len())
+            .filter(|&b| b != used && failures > self.clean_through[b].load(Ordering::Acquire))
+            .collect();
+        if dirty.is_empty() || self.bumping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        /// Clears the flag however the task ends (finished, timed out, dropped with its runtime).
+        struct Done(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
             }
+        }
+        let done = Done(self.bumping.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (connection, keys, clean) = (
+            self.tier.connection.clone(),
+            self.keys.clone(),
+            self.clean_through.clone(),
+        );
+        let bound = self.tier.options.write_timeout;
+        runtime.spawn(async move {
+            let _done = done;
+            let bumps = bump_buckets(connection, keys, clean, dirty, failures);
+            let _ = tokio::time::timeout(bound, bumps).await;
         });
-        futures_util::future::try_join_all(bumps).await.map(drop)
     }
 
     /// After a strong write-through failed: other processes may read the previous version from Redis until this
@@ -716,9 +753,14 @@ impl<E: Record> RedisEntity<E> {
     /// version still readable: `dal_stress` read stale values on a 2-core machine at load 9.
     async fn bump_before_ack(&self) {
         let failures = self.tier.health.failures.load(Ordering::Acquire);
-        let bump = self.bump_every_bucket();
-        if let Ok(Ok(_)) = tokio::time::timeout(self.tier.options.write_timeout, bump).await {
-            self.clean_through.fetch_max(failures, Ordering::AcqRel);
+        let bump = bump_buckets(
+            self.tier.connection.clone(),
+            self.keys.clone(),
+            self.clean_through.clone(),
+            (0..self.clean_through.len()).collect(),
+            failures,
+        );
+        if let Ok(true) = tokio::time::timeout(self.tier.options.write_timeout, bump).await {
             tracing::info!(
                 entity = E::SCHEMA.message,
                 tier = "redis",
@@ -726,4 +768,31 @@ impl<E: Record> RedisEntity<E> {
             );
         }
     }
+}
+
+/// Bumps the generation of each of `buckets` concurrently; each that succeeds is marked clean through
+/// `failures`. Whether every one did.
+async fn bump_buckets(
+    connection: Connection,
+    keys: KeySpace,
+    clean: Arc<[AtomicU64]>,
+    buckets: Vec<usize>,
+    failures: u64,
+) -> bool {
+    let bumps = buckets.into_iter().map(|b| {
+        let mut c = connection.clone();
+        let (keys, clean) = (keys.clone(), clean.clone());
+        async move {
+            let bump = scripts::bump_generation().key(keys.bucket(b).gen_key());
+            let done = c.invoke::<redis::Value>(&bump).await.is_ok();
+            if done {
+                clean[b].fetch_max(failures, Ordering::AcqRel);
+            }
+            done
+        }
+    });
+    futures_util::future::join_all(bumps)
+        .await
+        .into_iter()
+        .all(|done| done)
 }
