@@ -321,14 +321,16 @@ fn generate_dtos(
                         ))
                     })
             };
-            if message.needs_redaction() {
-                append("Debug impl", debug_impls(message))?;
-                append("masked view", masked_impls(message, &options.runtime))?;
-            } else if under_redacted(schema, &message.full_name) {
-                // prost-build's `skip_debug` path of a redacted message covers the types nested in it too.
+            let redacted = message.needs_redaction();
+            // prost-build's `skip_debug` path of a redacted message covers the types nested in it too.
+            let nested_in_redacted = !redacted && under_redacted(schema, &message.full_name);
+            if redacted || nested_in_redacted {
                 append("Debug impl", debug_impls(message))?;
             }
-            if message.needs_redaction() || under_redacted(schema, &message.full_name) {
+            if redacted {
+                append("masked view", masked_impls(message, &options.runtime))?;
+            }
+            if redacted || nested_in_redacted {
                 for path in nested_enum_paths(&loaded.pool, message) {
                     append("Debug impl", enum_debug_impl(&path))?;
                 }

@@ -10,29 +10,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use capacitor::events::EventStore;
-use capacitor_testkit::postgres::PostgresServer;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "support/events_account.rs"]
 mod events_account;
-use events_account::{Account, DDL, Deposited, Unsnapshotted, deposit};
+use events_account::{Account, Deposited, Unsnapshotted, database, deposit, raw_insert};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let url = PostgresServer::shared()
-        .create_database(&format!("bench_events_{}", std::process::id()))
-        .unwrap();
-    let pool = rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .connect(&url)
-            .await
-            .unwrap();
-        for ddl in DDL {
-            sqlx::query(ddl).execute(&pool).await.unwrap();
-        }
-        pool
-    });
+    let pool = database(&rt, "bench_events");
     let store = EventStore::postgres(pool.clone());
     let stream = store.stream::<Account>();
     // A 10,000-event stream, appended in batches of 50 (snapshots every 100 are written on the way).
@@ -92,25 +78,13 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    let sql = r#"INSERT INTO "raw_events" ("stream_id", "version", "event_type", "payload", "metadata", "recorded_at")
-                 VALUES ($1, $2, $3, $4, $5, $6)"#;
     group.bench_function("raw_insert", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let run = format!("r{}", runs.fetch_add(1, Ordering::Relaxed));
                 let start = Instant::now();
                 for i in 0..iters {
-                    let payload = prost::Message::encode_to_vec(&deposit(i));
-                    sqlx::query(sql)
-                        .bind(&run)
-                        .bind((i + 1) as i64)
-                        .bind("Deposited")
-                        .bind(payload)
-                        .bind(&[] as &[u8])
-                        .bind(0i64)
-                        .execute(&pool)
-                        .await
-                        .unwrap();
+                    raw_insert(&pool, &run, i).await;
                 }
                 start.elapsed()
             })

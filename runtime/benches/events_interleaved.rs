@@ -9,31 +9,17 @@
 //! `cargo bench -p capacitor --features postgres --bench events_interleaved` (needs Debian's postgresql).
 
 use capacitor::events::EventStore;
-use capacitor_testkit::postgres::PostgresServer;
 use std::time::Instant;
 
 #[path = "support/events_account.rs"]
 mod events_account;
-use events_account::{Account, DDL, Unsnapshotted, deposit};
+use events_account::{Account, Unsnapshotted, database, deposit, raw_insert};
 
 const PER: u64 = 100;
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let url = PostgresServer::shared()
-        .create_database(&format!("bench_events_interleaved_{}", std::process::id()))
-        .unwrap();
-    let pool = rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .connect(&url)
-            .await
-            .unwrap();
-        for ddl in DDL {
-            sqlx::query(ddl).execute(&pool).await.unwrap();
-        }
-        pool
-    });
+    let pool = database(&rt, "bench_events_interleaved");
     let store = EventStore::postgres(pool.clone());
     let snapshotted = store.stream::<Account>();
     let plain = store.stream::<Unsnapshotted>();
@@ -43,8 +29,6 @@ fn main() {
         .unwrap_or(40);
     let names = ["raw_insert", "append", "append_no_snapshot"];
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let sql = r#"INSERT INTO "raw_events" ("stream_id", "version", "event_type", "payload", "metadata", "recorded_at")
-                 VALUES ($1, $2, $3, $4, $5, $6)"#;
     for round in 0..rounds {
         for (variant, times) in samples.iter_mut().enumerate() {
             let start = Instant::now();
@@ -52,17 +36,7 @@ fn main() {
                 for i in round * PER..(round + 1) * PER {
                     match variant {
                         0 => {
-                            let payload = prost::Message::encode_to_vec(&deposit(i));
-                            sqlx::query(sql)
-                                .bind("raw")
-                                .bind((i + 1) as i64)
-                                .bind("Deposited")
-                                .bind(payload)
-                                .bind(&[] as &[u8])
-                                .bind(0i64)
-                                .execute(&pool)
-                                .await
-                                .unwrap();
+                            raw_insert(&pool, "raw", i).await;
                         }
                         1 => {
                             snapshotted.append("s", i, &[deposit(i)]).await.unwrap();

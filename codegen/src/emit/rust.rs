@@ -134,16 +134,9 @@ pub fn event_sourced_impl(
     let Some(oneof) = events.oneofs.first() else {
         return TokenStream::new();
     };
-    let rt = runtime.tokens();
-    let ty = rust_path(&message.rust_path);
     let events_ty = rust_path(&events.rust_path);
     let enum_ty = rust_path(&oneof.rust_type);
     let oneof_field = rust_ident(&oneof.rust_name);
-    let table = entity.table_name(message);
-    let events_table = capacitor_schema::columns::events_table(&table);
-    let snapshots_table = capacitor_schema::columns::snapshots_table(&table);
-    let every = options.snapshot_every();
-    let entity_name = &message.rust_name;
     let arms = events
         .fields
         .iter()
@@ -156,11 +149,40 @@ pub fn event_sourced_impl(
             };
             quote!(::core::option::Option::Some(#enum_ty::#variant(_)) => #event_type)
         });
-    let stream = format_ident!("{}Stream", message.rust_name);
     let doc = format!(
-        " The event stream of `{entity_name}`: append its `{}` events, load it through its `capacitor::events::Aggregate` impl.",
-        events.rust_name
+        " The event stream of `{}`: append its `{}` events, load it through its `capacitor::events::Aggregate` impl.",
+        message.rust_name, events.rust_name
     );
+    let event_type = quote! {
+        match &event.#oneof_field {
+            #(#arms,)*
+            ::core::option::Option::None => "",
+        }
+    };
+    event_sourced_tokens(
+        message, entity, options, runtime, events_ty, event_type, &doc,
+    )
+}
+
+/// The `impl EventSourced` and the `XStream` alias both front ends emit: `events_ty` is the events type and
+/// `event_type` the body of `EventSourced::event_type` (which reads `event`).
+fn event_sourced_tokens(
+    message: &Message,
+    entity: &EntityOptions,
+    options: &crate::ir::EventSourcedOptions,
+    runtime: &RuntimePath,
+    events_ty: TokenStream,
+    event_type: TokenStream,
+    doc: &str,
+) -> TokenStream {
+    let rt = runtime.tokens();
+    let ty = rust_path(&message.rust_path);
+    let table = entity.table_name(message);
+    let events_table = capacitor_schema::columns::events_table(&table);
+    let snapshots_table = capacitor_schema::columns::snapshots_table(&table);
+    let every = options.snapshot_every();
+    let entity_name = &message.rust_name;
+    let stream = format_ident!("{}Stream", message.rust_name);
     quote! {
         impl #rt::events::EventSourced for #ty {
             type Event = #events_ty;
@@ -171,10 +193,7 @@ pub fn event_sourced_impl(
                 snapshot_every: #every,
             };
             fn event_type(event: &#events_ty) -> &'static str {
-                match &event.#oneof_field {
-                    #(#arms,)*
-                    ::core::option::Option::None => "",
-                }
+                #event_type
             }
         }
         #[doc = #doc]
@@ -193,7 +212,6 @@ pub fn event_sourced_derive_impl(
         return TokenStream::new();
     };
     let rt = runtime.tokens();
-    let ty = rust_path(&message.rust_path);
     let Ok(events_ty) = syn::parse_str::<syn::Type>(&options.events) else {
         let text = format!(
             "`event_sourced(events = ...)` is not a Rust type: `{}`",
@@ -201,29 +219,17 @@ pub fn event_sourced_derive_impl(
         );
         return quote!(::core::compile_error!(#text););
     };
-    let table = entity.table_name(message);
-    let events_table = capacitor_schema::columns::events_table(&table);
-    let snapshots_table = capacitor_schema::columns::snapshots_table(&table);
-    let every = options.snapshot_every();
-    let entity_name = &message.rust_name;
-    let stream = format_ident!("{}Stream", message.rust_name);
-    let doc = format!(" The event stream of `{entity_name}`.");
-    quote! {
-        impl #rt::events::EventSourced for #ty {
-            type Event = #events_ty;
-            const STREAM: &'static #rt::events::StreamSchema = &#rt::events::StreamSchema {
-                entity: #entity_name,
-                events_table: #events_table,
-                snapshots_table: #snapshots_table,
-                snapshot_every: #every,
-            };
-            fn event_type(event: &#events_ty) -> &'static str {
-                #rt::events::EventKind::event_type(event)
-            }
-        }
-        #[doc = #doc]
-        pub type #stream = #rt::events::Stream<#ty>;
-    }
+    let doc = format!(" The event stream of `{}`.", message.rust_name);
+    let event_type = quote!(#rt::events::EventKind::event_type(event));
+    event_sourced_tokens(
+        message,
+        entity,
+        options,
+        runtime,
+        quote!(#events_ty),
+        event_type,
+        &doc,
+    )
 }
 
 fn option_u64(value: Option<u64>) -> TokenStream {

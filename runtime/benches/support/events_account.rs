@@ -100,3 +100,39 @@ pub fn deposit(i: u64) -> Deposited {
         reference: format!("ref-{i:08}"),
     }
 }
+
+/// A fresh database `name` on the testkit's Postgres with the tables of [`DDL`], and a pool of 4 on it.
+pub fn database(rt: &tokio::runtime::Runtime, name: &str) -> sqlx::PgPool {
+    let url = capacitor_testkit::postgres::PostgresServer::shared()
+        .create_database(&format!("{name}_{}", std::process::id()))
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .unwrap();
+        for ddl in DDL {
+            sqlx::query(ddl).execute(&pool).await.unwrap();
+        }
+        pool
+    })
+}
+
+/// The baseline: event `i` of `stream` as one autocommit `INSERT` of the same columns into `raw_events`.
+pub async fn raw_insert(pool: &sqlx::PgPool, stream: &str, i: u64) {
+    let payload = prost::Message::encode_to_vec(&deposit(i));
+    sqlx::query(
+        r#"INSERT INTO "raw_events" ("stream_id", "version", "event_type", "payload", "metadata", "recorded_at")
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
+    )
+    .bind(stream)
+    .bind((i + 1) as i64)
+    .bind("Deposited")
+    .bind(payload)
+    .bind(&[] as &[u8])
+    .bind(0i64)
+    .execute(pool)
+    .await
+    .unwrap();
+}

@@ -153,15 +153,33 @@ pub fn diff_options(name: &str, dialect: Dialect) -> capacitor_codegen::migrate:
     }
 }
 
+fn plan(
+    root: &Path,
+    migrations: &Path,
+    dialect: Dialect,
+    options: &capacitor_codegen::migrate::DiffOptions,
+) -> Vec<capacitor_codegen::migrate::Planned> {
+    capacitor_codegen::migrate::plan(&load_from(root, dialect), migrations, options)
+        .expect("the migration plans")
+}
+
+/// Plans the next migration of the schema in `root` against `migrations` with `options`, writing nothing; its
+/// `up` SQL.
+pub fn plan_up(
+    root: &Path,
+    migrations: &Path,
+    dialect: Dialect,
+    options: &capacitor_codegen::migrate::DiffOptions,
+) -> String {
+    plan(root, migrations, dialect, options)
+        .iter()
+        .map(|p| p.up.clone())
+        .collect()
+}
+
 /// Plans and writes the next migration (`name`) of the schema in `root` into `migrations`; its `up` SQL.
 pub fn migrate_next(root: &Path, migrations: &Path, dialect: Dialect, name: &str) -> String {
-    use capacitor_codegen::migrate;
-    let planned = migrate::plan(
-        &load_from(root, dialect),
-        migrations,
-        &diff_options(name, dialect),
-    )
-    .expect("plan");
-    migrate::write(migrations, &planned, name).expect("write");
+    let planned = plan(root, migrations, dialect, &diff_options(name, dialect));
+    capacitor_codegen::migrate::write(migrations, &planned, name).expect("write");
     planned.iter().map(|p| p.up.clone()).collect()
 }

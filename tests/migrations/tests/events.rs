@@ -6,8 +6,8 @@ use capacitor::Error;
 use capacitor::events::{Aggregate, EventSourced, EventStore, StreamSchema};
 use capacitor::validate::{Cx, PathNode, Validate};
 use capacitor_codegen::ddl::Dialect;
-use capacitor_codegen::migrate::{self, DiffOptions};
-use capacitor_migration_tests::{diff_options, load_from, migrate_next as migrate, schema_dir};
+use capacitor_codegen::migrate::DiffOptions;
+use capacitor_migration_tests::{diff_options, migrate_next as migrate, plan_up, schema_dir};
 use capacitor_testkit::postgres::PostgresServer;
 use std::ops::ControlFlow;
 
@@ -50,16 +50,16 @@ fn the_entity_gets_an_events_and_a_snapshots_table_and_keeps_them_when_renamed()
         assert!(!up.contains("CREATE TABLE \"order\""), "no row table: {up}");
 
         let renamed = schema_dir(&SCHEMA.replace("message Order {", "message Purchase {"));
-        let planned = migrate::plan(
-            &load_from(renamed.path(), dialect),
+        // A rename plans without destructive changes.
+        let up = plan_up(
+            renamed.path(),
             migrations.path(),
+            dialect,
             &DiffOptions {
                 renamed_from: vec![("Order".to_string(), "Purchase".to_string())],
                 ..diff_options("rename", dialect)
             },
-        )
-        .expect("a rename plans without destructive changes");
-        let up: String = planned.iter().map(|p| p.up.clone()).collect();
+        );
         for table in [
             "order_events",
             "purchase_events",

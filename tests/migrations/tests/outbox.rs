@@ -4,7 +4,9 @@
 
 use capacitor_codegen::ddl::Dialect;
 use capacitor_codegen::migrate::{self, DiffOptions, Error};
-use capacitor_migration_tests::{diff_options, load_from, migrate_next as migrate, v1_with};
+use capacitor_migration_tests::{
+    diff_options, load_from, migrate_next as migrate, plan_up, v1_with,
+};
 use capacitor_testkit::postgres::PostgresServer;
 
 const PLAIN: &str =
@@ -71,16 +73,16 @@ fn adding_the_option_creates_the_outbox_table_and_dropping_it_is_destructive() {
                     .replace("BACKEND_SQLITE", backend)
             }
         });
-        let planned = migrate::plan(
-            &load_from(renamed.path(), dialect),
+        // A rename plans without destructive changes.
+        let up = plan_up(
+            renamed.path(),
             migrations.path(),
+            dialect,
             &DiffOptions {
                 renamed_from: vec![("Customer".to_string(), "Client".to_string())],
                 ..diff_options("rename", dialect)
             },
-        )
-        .expect("a rename plans without destructive changes");
-        let up: String = planned.iter().map(|p| p.up.clone()).collect();
+        );
         assert!(up.contains("\"customer_outbox\""), "{up}");
         assert!(up.contains("\"client_outbox\""), "{up}");
         assert!(!up.contains("DROP TABLE"), "{up}");
