@@ -32,6 +32,7 @@
 //! assert!(!format!("{user:?}").contains("ada@"));
 //! ```
 
+pub mod blob;
 pub mod cache;
 pub mod codec;
 pub mod collections;
