@@ -2,9 +2,9 @@
 # Runs Capacitor's whole test suite, installing first what the tests need and the machine lacks:
 # PostgreSQL 15, Redis 7 and NATS 2.9 (JetStream, for the outbox relay's sink) from Debian's packages (the
 # store, cache and sink tests start their own servers on loopback ports in temp dirs; nothing here starts a
-# system service); `protoc` with its well-known types
-# (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships the binary) for
-# the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
+# system service); `s3s-fs` (crates.io), the S3-compatible server of the claim check tests; `protoc` with its
+# well-known types (Debian's protobuf-compiler and libprotobuf-dev) and `buf` (npm's @bufbuild/buf, which ships
+# the binary) for the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
 # also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`); and PyPI's
 # protovalidate (pinned) in a venv under target/ for the differential test (`tests/tests/differential.rs`, which
 # fails under CI=true without it).
@@ -26,6 +26,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The S3-compatible server of the claim check tests (`testkit/src/s3.rs`), built from crates.io once (~1.5 min).
+if ! command -v s3s-fs >/dev/null 2>&1; then
+  echo "test.sh: installing s3s-fs (crates.io)" >&2
+  cargo install --locked --quiet s3s-fs --version 0.14.1 --features binary
 fi
 if ! command -v buf >/dev/null 2>&1; then
   echo "test.sh: installing buf (npm @bufbuild/buf)" >&2

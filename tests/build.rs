@@ -16,6 +16,7 @@ const PROTOS: &[&str] = &[
     "proto/pii/v1/patient.proto",
     "proto/differential/v1/rules.proto",
     "proto/redaction/v1/nested.proto",
+    "proto/claim/v1/document.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -8,7 +8,7 @@ pub mod validate;
 use crate::diagnostic::{Diagnostic, OptionId, Text};
 use crate::ir::{
     CompositeIndex, EntityOptions, Field, FieldType, IndexKind, Label, Message, Origin, Scalar,
-    Schema, TtlError, parse_ttl,
+    Schema, TtlError, parse_size, parse_ttl,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -167,6 +167,7 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
         }
         encrypted_field_is_not_a_key(message, field, out);
         blind_index_bits_fit(message, field, out);
+        claim_check_fits(message, entity, field, out);
     }
     for index in &entity.indexes {
         composite_index_is_sound(message, index, out);
@@ -333,6 +334,89 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
                 "encrypt on a field that is not string or bytes",
             )
             .help("store the value as string or bytes, or drop `encrypt`"),
+        );
+    }
+}
+
+/// `claim_check`: a threshold that parses and is above 0, on a single string or bytes field with a column of its
+/// own that no index or key reads (an index would compare references, not values), not encrypted (claim-checked
+/// ciphertext is not built), in an entity stored in SQLite or Postgres (the memory store keeps values in the
+/// process, where a blob store saves nothing).
+fn claim_check_fits(
+    message: &Message,
+    entity: &EntityOptions,
+    field: &Field,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(claim) = &field.options.claim_check else {
+        return;
+    };
+    let indexed = field.options.index.is_some()
+        || entity
+            .indexes
+            .iter()
+            .any(|i| i.fields.contains(&field.name));
+    let problem = match parse_size(&claim.value) {
+        None => Some((
+            format!(
+                "threshold `{}` is not a size: write a whole number followed by B, KiB, MiB, GiB, KB, MB or GB",
+                claim.value
+            ),
+            "bad threshold",
+        )),
+        Some(0) => Some((
+            "threshold is 0, which would move every value, even an empty one, to the blob store"
+                .to_owned(),
+            "zero threshold",
+        )),
+        Some(_) if !matches!(field.ty, FieldType::Scalar(Scalar::String | Scalar::Bytes)) => {
+            Some((
+                "needs a string or bytes field".to_owned(),
+                "claim check on a field that is not string or bytes",
+            ))
+        }
+        Some(_) if matches!(field.label, Label::Map { .. } | Label::Repeated) => Some((
+            "needs a single string or bytes value, not a repeated or map field".to_owned(),
+            "claim check on a collection",
+        )),
+        Some(_) if field.oneof.is_some() => Some((
+            "cannot be on a oneof member (a oneof is stored as one JSON value)".to_owned(),
+            "claim check on a oneof member",
+        )),
+        Some(_) if field.options.ignore => Some((
+            "cannot be on an `ignore`d field, which is not stored".to_owned(),
+            "claim check on an ignored field",
+        )),
+        Some(_) if indexed => Some((
+            "cannot be on a key or indexed field: the index would hold references, not values"
+                .to_owned(),
+            "claim check on an indexed field",
+        )),
+        Some(_) if field.options.encrypt.as_ref().is_some_and(|e| e.value) => Some((
+            "cannot be combined with `encrypt` yet: encrypted claim-checked blobs are not built"
+                .to_owned(),
+            "claim check on an encrypted field",
+        )),
+        Some(_) if entity.backend() == crate::ir::Backend::Memory => Some((
+            "needs a SQLite or Postgres backend: the memory store keeps values in the process"
+                .to_owned(),
+            "claim check on a memory entity",
+        )),
+        Some(_) if entity.event_sourced.is_some() => Some((
+            "is not built for event-sourced entities, whose events are stored as written"
+                .to_owned(),
+            "claim check on an event-sourced entity",
+        )),
+        Some(_) => None,
+    };
+    if let Some((problem, label)) = problem {
+        out.push(
+            Diagnostic::new(
+                &claim.origin,
+                format!("{}: `claim_check` {problem}", field_name(message, field)),
+                label,
+            )
+            .help("see docs/claim-check.md"),
         );
     }
 }
@@ -544,7 +628,7 @@ fn unique_index_names(message: &Message, entity: &EntityOptions, out: &mut Vec<D
     }
 }
 
-/// `index`, `column`, `encrypt` (with `blind_index_bits`) and `ignore` describe storage; on a message that is not an entity they would be
+/// `index`, `column`, `encrypt` (with `blind_index_bits`), `claim_check` and `ignore` describe storage; on a message that is not an entity they would be
 /// silently ignored, which usually means the entity option was forgotten.
 fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
     for field in &message.fields {
@@ -554,18 +638,20 @@ fn storage_options_need_entity(message: &Message, out: &mut Vec<Diagnostic>) {
             .as_ref()
             .map(|i| &i.origin)
             .or(o.encrypt.as_ref().map(|e| &e.origin))
-            .or(o.blind_index_bits.as_ref().map(|b| &b.origin));
+            .or(o.blind_index_bits.as_ref().map(|b| &b.origin))
+            .or(o.claim_check.as_ref().map(|c| &c.origin));
         let used = o.index.is_some()
             || o.column.is_some()
             || o.ignore
             || o.encrypt.as_ref().is_some_and(|e| e.value)
-            || o.blind_index_bits.is_some();
+            || o.blind_index_bits.is_some()
+            || o.claim_check.is_some();
         if used {
             out.push(
                 Diagnostic::new(
                     origin.unwrap_or(&field.origin),
                     format!(
-                        "{}: storage options (index, column, encrypt, ignore) on a message that is not an entity",
+                        "{}: storage options (index, column, encrypt, claim_check, ignore) on a message that is not an entity",
                         field_name(message, field)
                     ),
                     "storage option outside an entity",

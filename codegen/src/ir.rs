@@ -242,6 +242,8 @@ pub struct FieldOptions {
     pub encrypt: Option<Declared<bool>>,
     /// The width of an encrypted field's secondary blind index, when declared (checked to be 1..=256).
     pub blind_index_bits: Option<Declared<u32>>,
+    /// The `claim_check` threshold as written (`"256KiB"`; `check` parses it with [`parse_size`]).
+    pub claim_check: Option<Declared<String>>,
     pub column: Option<String>,
     pub ignore: bool,
 }
@@ -409,6 +411,36 @@ pub fn parse_ttl(text: &str) -> Result<Duration, TtlError> {
         .ok_or(TtlError::TooLong)
 }
 
+/// Parses a size (a `claim_check` threshold): a whole number followed by `B`, `KiB`, `MiB`, `GiB` (powers of
+/// 1024) or `KB`, `MB`, `GB` (powers of 1000); `None` when `text` is not one or it overflows.
+///
+/// ```
+/// use capacitor_codegen::ir::parse_size;
+/// assert_eq!(parse_size("256KiB"), Some(262_144));
+/// assert_eq!(parse_size("1MB"), Some(1_000_000));
+/// assert_eq!(parse_size("512B"), Some(512));
+/// assert_eq!(parse_size("256 KiB"), None);
+/// assert_eq!(parse_size("1.5MiB"), None);
+/// ```
+pub fn parse_size(text: &str) -> Option<u64> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number.parse().ok()?;
+    let unit_bytes: u64 = match unit {
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_bytes)
+}
+
 /// Why [`parse_ttl`] refused a ttl; the check words it, naming the option to use in the user's syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtlError {
@@ -555,6 +587,13 @@ impl capacitor_schema::StoredField for Field {
             .blind_index_bits
             .as_ref()
             .and_then(|b| u16::try_from(b.value).ok())
+    }
+    fn claim_check_threshold(&self) -> Option<u64> {
+        // `check` refuses thresholds that do not parse, or are 0, before any layout is asked for.
+        self.options
+            .claim_check
+            .as_ref()
+            .and_then(|c| parse_size(&c.value))
     }
 }
 

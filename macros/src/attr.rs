@@ -109,6 +109,12 @@ pub(crate) struct CacheAttrs {
     pub(crate) disabled: Flag,
 }
 
+/// `claim_check(...)` on a field.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimCheckAttrs {
+    pub(crate) threshold: Attr<String>,
+}
+
 /// `index(...)` on the struct: a composite index or key.
 #[derive(Debug, Default)]
 pub(crate) struct IndexAttrs {
@@ -127,6 +133,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) pii: Attr<Pii>,
     pub(crate) encrypt: Flag,
     pub(crate) blind_index_bits: Attr<u64>,
+    pub(crate) claim_check: Attr<ClaimCheckAttrs>,
     pub(crate) column: Attr<String>,
     pub(crate) ignore: Flag,
     pub(crate) redact: Flag,
@@ -249,6 +256,12 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
     },
 ];
 
+const CLAIM_CHECK_KEYS: &[Key<ClaimCheckAttrs>] = &[Key {
+    name: "threshold",
+    example: "threshold = \"256KiB\"",
+    apply: |cx, m, meta, ex| set_string(cx, &mut m.threshold, meta, ex),
+}];
+
 const CACHE_KEYS: &[Key<CacheAttrs>] = &[
     Key {
         name: "ttl",
@@ -361,6 +374,16 @@ const FIELD_KEYS: &[Key<FieldAttrs>] = &[
         name: "blind_index_bits",
         example: "blind_index_bits = 24",
         apply: |cx, m, meta, ex| set_int(cx, &mut m.blind_index_bits, meta, ex),
+    },
+    Key {
+        name: "claim_check",
+        example: "claim_check(threshold = \"256KiB\")",
+        apply: |cx, m, meta, ex| {
+            if let Some(items) = list(cx, meta, ex) {
+                let claim = apply_keys(cx, items, CLAIM_CHECK_KEYS, "inside `claim_check(...)`");
+                m.claim_check.set(cx, meta, claim);
+            }
+        },
     },
     Key {
         name: "column",

@@ -175,6 +175,14 @@ pub(crate) fn read(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> syn::R
                             cx.origin(b.span),
                         )
                     }),
+                    // Without a threshold, "" (with the attribute's span) for `check` to refuse.
+                    claim_check: attrs
+                        .claim_check
+                        .get()
+                        .map(|c| match c.value.threshold.get() {
+                            Some(t) => Declared::new(t.value.clone(), cx.origin(t.span)),
+                            None => Declared::new(String::new(), cx.origin(c.span)),
+                        }),
                     column: attrs.column.get().map(|c| c.value.clone()),
                     ignore: attrs.ignore.is_set(),
                 }

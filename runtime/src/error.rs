@@ -116,6 +116,18 @@ pub enum Error {
         #[source]
         source: crate::pii::PiiError,
     },
+    /// A claim-checked field's row or payload names a blob its blob store does not hold (deleted by hand, a
+    /// store emptied, or garbage-collected while a row still named it). Names the entity, the field and the
+    /// reference (`sha256:<hex>`, a digest of the content, which does not reveal it).
+    #[error("{entity}: field `{field}` names blob {reference}, which its blob store does not hold")]
+    MissingBlob {
+        /// The entity's message name.
+        entity: &'static str,
+        /// The claim-checked field's name.
+        field: &'static str,
+        /// The blob's reference.
+        reference: String,
+    },
     /// A tier did not answer within its timeout.
     #[error("{entity}: {tier} timed out after {after:?}")]
     Timeout {
@@ -271,6 +283,7 @@ impl DecodeError {
     }
 
     /// An encrypted column that did not decrypt (moved ciphertext, wrong or unknown key).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn encryption(error: crate::pii::PiiError) -> Self {
         DecodeError {
             what: "encrypted column".to_owned(),
@@ -279,6 +292,7 @@ impl DecodeError {
     }
 
     /// The decryption failure, for the store to report as [`Error::Encryption`].
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn into_encryption(self) -> Result<crate::pii::PiiError, DecodeError> {
         match self.encryption {
             Some(error) => Ok(error),

@@ -57,6 +57,7 @@ pub mod store;
 pub mod validate;
 pub mod versioned;
 pub mod well_known;
+mod wire;
 
 pub use capacitor_macros::{Entity, RedactedDebug, Validate};
 pub use cursor::{Cursor, CursorKey};

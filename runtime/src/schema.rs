@@ -99,6 +99,9 @@ pub struct FieldSchema {
     /// The width in bits of its blind index when only secondary indexes are on it (the `blind_index_bits`
     /// option); `None` for the default. See [`columns::blind_index_width`].
     pub blind_index_bits: Option<u16>,
+    /// For a claim-checked field (the `claim_check` option), the size in bytes above which a value goes to the
+    /// repository's blob store, its row and payloads holding a reference (`docs/claim-check.md`).
+    pub claim_check: Option<u64>,
 }
 
 /// An index or key.
@@ -152,5 +155,8 @@ impl capacitor_schema::StoredField for FieldSchema {
     }
     fn blind_index_bits(&self) -> Option<u16> {
         self.blind_index_bits
+    }
+    fn claim_check_threshold(&self) -> Option<u64> {
+        self.claim_check
     }
 }

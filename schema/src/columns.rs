@@ -238,6 +238,14 @@ pub struct Column {
     /// before the width was recorded read as 0.
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
     pub blind_bits: u16,
+    /// Whether it holds a claim-checked field's stored form: the value followed by a 0 byte when it is at most
+    /// the threshold, a blob reference followed by a 1 byte above it (`docs/claim-check.md`). Recorded in the
+    /// migration lockfile (only when true), so switching `claim_check` on or off for a stored field is seen.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "std::ops::Not::not")
+    )]
+    pub claim_checked: bool,
 }
 
 #[cfg(feature = "serde")]
@@ -268,6 +276,11 @@ pub trait StoredField {
     /// The width its blind index keeps when only secondary indexes are on it (`blind_index_bits`), `None` for
     /// the default ([`blind_index_width`] decides).
     fn blind_index_bits(&self) -> Option<u16>;
+    /// For a claim-checked field (`claim_check`), the size in bytes above which its value is stored in a blob
+    /// store and its column holds a reference ([`claim_checked`](Column::claim_checked)); `None` otherwise.
+    fn claim_check_threshold(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A column type with the literal a NOT NULL column of proto3 implicit presence defaults to (its zero value).
@@ -385,8 +398,9 @@ pub fn field_columns<F: StoredField + ?Sized>(
         return vec![oneof_column(oneof, name, dialect)];
     }
     let encrypted = field.encrypted();
+    let claim_checked = field.claim_check_threshold().is_some();
     let (field_type, label) = (field.field_type(), field.label());
-    let column_type = if encrypted {
+    let column_type = if encrypted || claim_checked {
         match dialect {
             Dialect::Postgres => ty("BYTEA", "''"),
             Dialect::Sqlite => ty("BLOB", "X''"),
@@ -419,6 +433,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
         field: field.name().to_string(),
         encrypted,
         blind_bits: 0,
+        claim_checked,
     }];
     let timestamp = matches!(field_type, FieldType::WellKnown(WellKnown::Timestamp));
     if dialect == Dialect::Postgres && timestamp && !label.is_collection() && !encrypted {
@@ -431,6 +446,7 @@ pub fn field_columns<F: StoredField + ?Sized>(
             field: field.name().to_string(),
             encrypted: false,
             blind_bits: 0,
+            claim_checked: false,
         });
     }
     out
@@ -463,6 +479,7 @@ pub fn blind_index_column<F: StoredField + ?Sized>(
         field: field.name().to_string(),
         encrypted: false,
         blind_bits: blind_index_width(field, unique),
+        claim_checked: false,
     })
 }
 
@@ -493,6 +510,7 @@ fn oneof_column(oneof: &str, column: &str, dialect: Dialect) -> Column {
         field: oneof.to_string(),
         encrypted: false,
         blind_bits: 0,
+        claim_checked: false,
     }
 }
 
@@ -508,6 +526,7 @@ pub fn version_column() -> Column {
         field: VERSION_COLUMN.to_string(),
         encrypted: false,
         blind_bits: 0,
+        claim_checked: false,
     }
 }
 
@@ -549,6 +568,7 @@ pub fn outbox_columns<F: StoredField>(
         field: name.to_string(),
         encrypted: false,
         blind_bits: 0,
+        claim_checked: false,
     };
     let (seq, bytes) = match dialect {
         // An identity column: never reused, and the table's primary key.
@@ -597,6 +617,7 @@ fn stream_column(role: &str, sql_type: &str) -> Column {
         field: role.to_string(),
         encrypted: false,
         blind_bits: 0,
+        claim_checked: false,
     }
 }
 

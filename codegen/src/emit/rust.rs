@@ -293,10 +293,15 @@ fn field_schema(field: &Field, rt: &TokenStream) -> TokenStream {
         Some(bits) => quote!(::core::option::Option::Some(#bits)),
         None => quote!(::core::option::Option::None),
     };
+    let claim_check = match capacitor_schema::StoredField::claim_check_threshold(field) {
+        Some(bytes) => quote!(::core::option::Option::Some(#bytes)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rt::schema::FieldSchema {
             number: #number, name: #name, column: #column, oneof: #oneof, ty: #ty, label: #label,
             pii: #pii, redacted: #redacted, encrypt: #encrypt, blind_index_bits: #blind_index_bits,
+            claim_check: #claim_check,
         }
     }
 }

@@ -132,6 +132,21 @@ pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
                         ColumnChange::Alter { old, new } if old.encrypted != new.encrypted => {
                             out.push(problem("ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD", encrypt_steps(old, new), false))
                         }
+                        ColumnChange::Alter { old, new } if old.claim_checked != new.claim_checked => out.push(problem(
+                            "CLAIM_CHECK_CHANGE_NEEDS_A_NEW_FIELD",
+                            format!(
+                                "column \"{}\" holds {} and would be read as {} (`claim_check` was switched {}); SQL cannot \
+                                 convert it (the blobs live in the application's blob store). Steps: (1) add a new field with a new number and \
+                                 the wanted `claim_check`, and generate that migration; (2) copy each row's value from the old field to the new \
+                                 one through the repository (read, set, update); (3) delete the old field, reserving its number and name, in a \
+                                 later migration",
+                                old.name,
+                                if old.claim_checked { "claim-checked values (inline or blob references)" } else { "plain values" },
+                                if new.claim_checked { "claim-checked values" } else { "plain values" },
+                                if new.claim_checked { "on" } else { "off" },
+                            ),
+                            false,
+                        )),
                         ColumnChange::Alter { old, new }
                             if old.blind_bits != 0 && old.blind_bits != new.blind_bits =>
                         {

@@ -278,12 +278,22 @@ impl Reader<'_> {
             .and_then(|v| v.as_u32())
             .filter(|bits| *bits != 0)
             .map(|bits| Declared::new(bits, at(6)));
+        // An empty `claim_check {}` has no threshold: kept as "" for the check to refuse.
+        let claim_check = message_field(o, "claim_check").map(|c| {
+            let mut threshold = field_path.to_vec();
+            threshold.extend([FIELD_OPTIONS, FIELD_EXT, 7, 1]);
+            Declared::new(
+                get_string(&c, "threshold").unwrap_or_default(),
+                self.spans.origin(&threshold),
+            )
+        });
         let column = get_string(o, "column").filter(|c| !c.is_empty());
         FieldOptions {
             pii,
             index,
             encrypt,
             blind_index_bits,
+            claim_check,
             column,
             ignore: get_bool(o, "ignore"),
         }

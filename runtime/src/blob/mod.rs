@@ -7,6 +7,12 @@
 //! runtime ships one over the `object_store` crate (feature `blob-store`): a local directory or S3 (and any
 //! S3-compatible server).
 
+pub(crate) mod claim;
+#[cfg(feature = "blob-store")]
+mod object;
+#[cfg(feature = "blob-store")]
+pub use object::{ObjectStoreBlobs, S3Config};
+
 use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -57,10 +63,12 @@ impl BlobRef {
     /// The SHA-256 in lower-case hex.
     pub fn hex(&self) -> String {
         use std::fmt::Write;
-        self.sha256.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        self.sha256
+            .iter()
+            .fold(String::with_capacity(64), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
     }
 
     /// The binary form stored in rows and payloads: the SHA-256, then the length as 8 little-endian bytes.
@@ -145,6 +153,6 @@ pub trait BlobStore: Send + Sync + 'static {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, BlobError>>;
     /// Removes the object `key` (a missing one is not an error).
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>>;
-    /// Every object whose name starts with `prefix`.
+    /// Every object under the folder `prefix` (a name ending in `/`): the objects whose names start with it.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<BlobMeta>, BlobError>>;
 }

@@ -415,7 +415,7 @@ impl<E: Record> ChangeFeed<E> {
                     version: row.version,
                 },
                 false => Change::Put {
-                    value: self.store.outbox_value::<E>(&row)?,
+                    value: self.store.outbox_value::<E>(&row).await?,
                     version: row.version,
                 },
             };

@@ -278,9 +278,21 @@ impl EntityKeys<'_> {
         row_key: &[u8],
         encoded: &[u8],
     ) -> Result<Vec<u8>, super::PiiError> {
-        wire::rewrite(self.schema, encoded, |field, bytes| {
-            self.seal(field, row_key, bytes)
-        })
+        crate::wire::rewrite(
+            self.schema,
+            encoded,
+            |f| f.encrypt,
+            |field, bytes| self.seal(field, row_key, bytes),
+            || self.malformed(),
+        )
+    }
+
+    fn malformed(&self) -> super::PiiError {
+        super::PiiError::Malformed {
+            entity: self.schema.message.to_owned(),
+            field: "(message)".to_owned(),
+            reason: "the cached protobuf encoding is malformed",
+        }
     }
 
     /// The inverse of [`seal_message`](Self::seal_message).
@@ -290,107 +302,12 @@ impl EntityKeys<'_> {
         row_key: &[u8],
         sealed: &[u8],
     ) -> Result<Vec<u8>, super::PiiError> {
-        wire::rewrite(self.schema, sealed, |field, bytes| {
-            self.open(field, row_key, bytes)
-        })
-    }
-}
-
-/// A walk over the top-level fields of a protobuf encoding that rewrites the length-delimited payloads of the
-/// encrypted fields and copies everything else byte for byte. Generic over the message: the schema says which
-/// field numbers are encrypted, so generated code needs no per-entity visitor.
-#[cfg(feature = "encryption")]
-mod wire {
-    use super::super::PiiError;
-    use crate::schema::{EntitySchema, FieldSchema};
-
-    fn malformed(schema: &EntitySchema) -> PiiError {
-        PiiError::Malformed {
-            entity: schema.message.to_owned(),
-            field: "(message)".to_owned(),
-            reason: "the cached protobuf encoding is malformed",
-        }
-    }
-
-    fn varint(input: &mut &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = input.split_first()?;
-            *input = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn put_varint(mut value: u64, out: &mut Vec<u8>) {
-        while value >= 0x80 {
-            out.push((value as u8) | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-
-    /// Skips one value of `wire_type` (a group up to its end tag).
-    fn skip(input: &mut &[u8], wire_type: u64, depth: u32) -> Option<()> {
-        let advance = |input: &mut &[u8], n: usize| {
-            *input = input.get(n..)?;
-            Some(())
-        };
-        match wire_type {
-            0 => varint(input).map(|_| ()),
-            1 => advance(input, 8),
-            2 => {
-                let len = usize::try_from(varint(input)?).ok()?;
-                advance(input, len)
-            }
-            3 if depth < 64 => loop {
-                let tag = varint(input)?;
-                if tag & 7 == 4 {
-                    return Some(());
-                }
-                skip(input, tag & 7, depth + 1)?;
-            },
-            5 => advance(input, 4),
-            _ => None,
-        }
-    }
-
-    pub(super) fn rewrite(
-        schema: &'static EntitySchema,
-        encoded: &[u8],
-        mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<Vec<u8>, PiiError>,
-    ) -> Result<Vec<u8>, PiiError> {
-        let mut out = Vec::with_capacity(encoded.len() + 64);
-        let mut input = encoded;
-        while !input.is_empty() {
-            let start = input;
-            let tag = varint(&mut input).ok_or_else(|| malformed(schema))?;
-            let (number, wire_type) = (tag >> 3, tag & 7);
-            let encrypted = schema
-                .fields
-                .iter()
-                .find(|f| f.encrypt && u64::from(f.number) == number);
-            match (encrypted, wire_type) {
-                (Some(field), 2) => {
-                    let len = varint(&mut input)
-                        .and_then(|l| usize::try_from(l).ok())
-                        .ok_or_else(|| malformed(schema))?;
-                    let payload = input.get(..len).ok_or_else(|| malformed(schema))?;
-                    input = &input[len..];
-                    let rewritten = each(field, payload)?;
-                    put_varint(tag, &mut out);
-                    put_varint(rewritten.len() as u64, &mut out);
-                    out.extend_from_slice(&rewritten);
-                }
-                _ => {
-                    skip(&mut input, wire_type, 0).ok_or_else(|| malformed(schema))?;
-                    out.extend_from_slice(&start[..start.len() - input.len()]);
-                }
-            }
-        }
-        Ok(out)
+        crate::wire::rewrite(
+            self.schema,
+            sealed,
+            |f| f.encrypt,
+            |field, bytes| self.open(field, row_key, bytes),
+            || self.malformed(),
+        )
     }
 }

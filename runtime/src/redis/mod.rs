@@ -35,6 +35,7 @@
 mod keys;
 mod scripts;
 
+use crate::blob::claim::{Blobs, EntityBlobs, Fetched};
 use crate::driver_error::DriverError;
 use crate::error::{Error, Tier};
 use crate::pii::TokenKey;
@@ -220,6 +221,7 @@ impl RedisTier {
             bumping: Arc::default(),
             checked: Arc::default(),
             encryption: Encryption::default(),
+            blobs: Blobs::default(),
             _entity: PhantomData,
         })
     }
@@ -275,6 +277,8 @@ pub struct RedisEntity<E> {
     checked: Arc<std::sync::RwLock<Option<Arc<Checked>>>>,
     /// The keys `E`'s encrypted fields are sealed under in cached payloads (the store's).
     encryption: Encryption,
+    /// The blob store claim-checked values are read from (the store's).
+    blobs: Blobs,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -288,6 +292,7 @@ impl<E> Clone for RedisEntity<E> {
             bumping: self.bumping.clone(),
             checked: self.checked.clone(),
             encryption: self.encryption.clone(),
+            blobs: self.blobs.clone(),
             _entity: PhantomData,
         }
     }
@@ -309,9 +314,20 @@ impl<E: Record> RedisEntity<E> {
         self
     }
 
-    /// The cached payload of `value`: its protobuf encoding, each encrypted field's bytes sealed.
+    /// Reads claim-checked values' blobs from `blobs` (the repository passes its store's).
+    pub(crate) fn with_blobs(mut self, blobs: Blobs) -> Self {
+        self.blobs = blobs;
+        self
+    }
+
+    /// The cached payload of `value`: its protobuf encoding, each encrypted field's bytes sealed, each
+    /// claim-checked field's bytes in their stored form (a value above the threshold as its blob's reference).
     fn payload(&self, key: &E::Key, value: &E) -> Result<Vec<u8>, Error> {
-        let encoded = value.encode_to_vec();
+        let mut encoded = value.encode_to_vec();
+        if self.blobs.for_entity(E::SCHEMA)?.is_some() {
+            encoded = crate::blob::claim::store_payload(E::SCHEMA, &encoded, None)
+                .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
+        }
         match self.encryption.for_entity::<E>()? {
             None => Ok(encoded),
             Some(keys) => keys
@@ -470,11 +486,7 @@ impl<E: Record> RedisEntity<E> {
                 record,
             }));
         }
-        let values = values
-            .into_iter()
-            .zip(keys)
-            .map(|(r, key)| self.decode(key, r))
-            .collect::<Result<_, _>>()?;
+        let values = self.decode_all(values, keys).await?;
         Ok((generation, values))
     }
 
@@ -502,11 +514,8 @@ impl<E: Record> RedisEntity<E> {
         if raw.len() != keys.len() + 1 || raw[0].as_deref() != Some(&checked.record[..]) {
             return Ok(None);
         }
-        let values = raw
-            .drain(1..)
-            .zip(keys)
-            .map(|(r, key)| self.decode(key, r))
-            .collect::<Result<_, _>>()?;
+        raw.remove(0);
+        let values = self.decode_all(raw, keys).await?;
         Ok(Some((checked.generation.clone(), values)))
     }
 
@@ -611,7 +620,47 @@ impl<E: Record> RedisEntity<E> {
         Ok(())
     }
 
-    fn decode(&self, key: &E::Key, raw: Option<Vec<u8>>) -> Result<Cached<E>, Error> {
+    /// The entries `raws` of `keys`, decoded; for an entity with claim-checked fields, the blobs their payloads
+    /// name are read first (all at once).
+    async fn decode_all(
+        &self,
+        raws: Vec<Option<Vec<u8>>>,
+        keys: &[E::Key],
+    ) -> Result<Vec<Cached<E>>, Error> {
+        let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? else {
+            return raws
+                .into_iter()
+                .zip(keys)
+                .map(|(r, key)| self.decode(key, r, None))
+                .collect();
+        };
+        let mut references = Vec::new();
+        for raw in raws.iter().flatten() {
+            if raw.len() > 17 && raw[16] == b'L' {
+                references.extend(
+                    blobs
+                        .payload_references(&raw[17..])
+                        .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?,
+                );
+            }
+        }
+        let mut fetched = match references.is_empty() {
+            true => Fetched::default(),
+            false => blobs.fetch(references).await?,
+        };
+        raws.into_iter()
+            .zip(keys)
+            .map(|(r, key)| self.decode(key, r, Some((&blobs, &mut fetched))))
+            .collect()
+    }
+
+    /// One entry of `key`, its encrypted fields opened, its claim-checked fields' blobs taken from `claims`.
+    fn decode(
+        &self,
+        key: &E::Key,
+        raw: Option<Vec<u8>>,
+        claims: Option<(&EntityBlobs<'_>, &mut Fetched)>,
+    ) -> Result<Cached<E>, Error> {
         let corrupt = |what: &str| Error::backend(E::SCHEMA.message, Tier::Redis, what.to_owned());
         let Some(raw) = raw else {
             return Ok(Cached::Miss);
@@ -634,6 +683,16 @@ impl<E: Record> RedisEntity<E> {
                             .open_message(&row_key::<E>(key), &raw[17..])
                             .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
                         &opened[..]
+                    }
+                };
+                let resolved;
+                let encoded = match claims {
+                    None => encoded,
+                    Some((blobs, fetched)) => {
+                        resolved = blobs
+                            .resolve_payload(encoded, fetched)
+                            .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
+                        &resolved[..]
                     }
                 };
                 E::decode(encoded)

@@ -23,6 +23,21 @@ pub struct ErasureReport {
     /// entity's Redis generation is bumped before Redis is used after a failure) and expires by its TTL;
     /// retry `erase` once Redis is back to remove it sooner.
     pub unconfirmed: Vec<Tier>,
+    /// What became of the blobs of the row's claim-checked values (`docs/claim-check.md`).
+    pub blobs: BlobErasure,
+}
+
+/// What an erasure did to the blobs of the row's claim-checked values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlobErasure {
+    /// Blobs removed from the blob store.
+    pub removed: usize,
+    /// Blobs kept because another row of the entity holds the same content (a content address is shared):
+    /// the content is that row's data too.
+    pub shared: usize,
+    /// Blobs that could not be removed (the blob store or the check for other rows failed); the row is gone,
+    /// so [`Repository::collect_blobs`] removes them once the grace period has passed.
+    pub failed: usize,
 }
 
 impl<E: Record> Repository<E> {
@@ -62,7 +77,10 @@ impl<E: Record> Repository<E> {
             .await;
             inner.counters.latency(Tier::Store, started.elapsed());
             let version = match deleted {
-                Ok(version) => version,
+                Ok((version, blobs)) => {
+                    report.blobs = blobs;
+                    version
+                }
                 Err(e) => {
                     inner.counters.error(Tier::Store, &e);
                     if let Some(audit) = &inner.audit {

@@ -12,6 +12,7 @@
 //! - **Redis failures** are counted and absorbed: the operation continues on the store.
 
 mod audit;
+mod blobs;
 mod changes;
 mod erase;
 mod find;
@@ -30,8 +31,9 @@ use crate::schema::Consistency;
 use crate::store::{Page, Store, Transaction};
 use crate::versioned::Versioned;
 use audit::Audit;
+pub use blobs::BlobCollection;
 pub use changes::L1Invalidation;
-pub use erase::ErasureReport;
+pub use erase::{BlobErasure, ErasureReport};
 pub use health::{Health, LastError, PROBE_TIMEOUT, Status, TierHealth};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 use stats::Counters;
@@ -193,7 +195,8 @@ impl<E: Record> RepositoryBuilder<E> {
                 Some(
                     redis
                         .entity::<E>(schema.cache.as_ref().and_then(|c| c.ttl()), tokens.as_ref())?
-                        .with_encryption(self.store.encryption()),
+                        .with_encryption(self.store.encryption())
+                        .with_blobs(self.store.blobs()),
                 )
             }
             None => None,

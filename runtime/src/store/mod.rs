@@ -14,6 +14,7 @@ mod memory;
 mod sql;
 mod transaction;
 
+use crate::blob::claim::Blobs;
 use crate::cursor::Cursor;
 use crate::error::Error;
 pub use crate::migrate::Migrations;
@@ -208,16 +209,63 @@ impl Store {
         Store { backend }
     }
 
+    /// This store with `blobs` as the blob store of claim-checked fields (`claim_check`, see
+    /// `docs/claim-check.md`): a value above its field's threshold is written there, content-addressed, before
+    /// the row that names it, and read back when the row (or a Redis entry or outbox row) is. The returned handle
+    /// shares the connection pool and key ring. Without a blob store, an entity with claim-checked fields is
+    /// refused with [`Error::Config`]; the in-memory store keeps values in this process and needs none.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "blob-store")]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// let blobs = capacitor::blob::ObjectStoreBlobs::filesystem("/var/lib/app/blobs")?;
+    /// let store = capacitor::Store::open("sqlite:app.db").await?.with_blob_store(Arc::new(blobs));
+    /// # Ok(()) }
+    /// ```
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub fn with_blob_store(&self, blobs: Arc<dyn crate::blob::BlobStore>) -> Store {
+        let backend = match &self.backend {
+            Backend::Memory(m) => Backend::Memory(m.clone()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => Backend::Sqlite(Arc::new(s.with_blobs(Blobs::new(blobs)))),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => Backend::Postgres(Arc::new(s.with_blobs(Blobs::new(blobs)))),
+        };
+        Store { backend }
+    }
+
+    /// The blob store of claim-checked values (none for the in-memory store, which needs none).
+    pub(crate) fn blobs(&self) -> Blobs {
+        match &self.backend {
+            Backend::Memory(_) => Blobs::default(),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.blobs.clone(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.blobs.clone(),
+        }
+    }
+
     /// Checks that this store can hold `E`: [`Error::Config`] naming the entity when `E` has encrypted fields
-    /// and the store has no key ring (or the runtime lacks the `encryption` feature). Repositories check it when
-    /// built with [`try_build`](crate::repo::RepositoryBuilder::try_build) and when opened by generated code.
+    /// and the store has no key ring (or the runtime lacks the `encryption` feature), or claim-checked fields
+    /// and no blob store ([`with_blob_store`](Self::with_blob_store)). Repositories check it when built with
+    /// [`try_build`](crate::repo::RepositoryBuilder::try_build) and when opened by generated code.
     pub fn check_entity<E: Record>(&self) -> Result<(), Error> {
         match &self.backend {
             Backend::Memory(_) => Ok(()),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => s.keys::<E>().map(|_| ()),
+            Backend::Sqlite(s) => {
+                s.keys::<E>()?;
+                s.blobs.for_entity(E::SCHEMA).map(|_| ())
+            }
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => s.keys::<E>().map(|_| ()),
+            Backend::Postgres(s) => {
+                s.keys::<E>()?;
+                s.blobs.for_entity(E::SCHEMA).map(|_| ())
+            }
         }
     }
 
@@ -338,9 +386,70 @@ impl Store {
 
     /// Deletes the row of `key` as an erasure (what `Repository::erase` runs): a delete that the outbox, if the
     /// entity has one, records as `erase`.
-    pub(crate) async fn erase<E: Record>(&self, key: &E::Key) -> Result<Option<u64>, Error> {
-        dispatch!(self, |m| Ok(m.delete::<E>(key)), |s| s
-            .delete::<E>(key, crate::outbox::Op::Erase))
+    pub(crate) async fn erase<E: Record>(
+        &self,
+        key: &E::Key,
+    ) -> Result<(Option<u64>, crate::repo::BlobErasure), Error> {
+        dispatch!(
+            self,
+            |m| Ok((m.delete::<E>(key), Default::default())),
+            |s| s.erase::<E>(key)
+        )
+    }
+
+    /// Removes the blobs of `E`'s claim-checked fields that no row names and that were last written more than
+    /// `grace` ago (see [`Repository::collect_blobs`](crate::Repository::collect_blobs)).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables, unused_mut, unreachable_code, clippy::never_loop)
+    )]
+    pub(crate) async fn collect_blobs<E: Record>(
+        &self,
+        grace: std::time::Duration,
+    ) -> Result<crate::repo::BlobCollection, Error> {
+        let mut report = crate::repo::BlobCollection::default();
+        let blobs = self.blobs();
+        let Some(entity) = blobs.for_entity(E::SCHEMA)? else {
+            return Ok(report);
+        };
+        let now = std::time::SystemTime::now();
+        for field in E::SCHEMA.fields.iter().filter(|f| f.claim_check.is_some()) {
+            let prefix = entity.field_prefix(field);
+            // Listed before the live set is read: a row committed in between is in the live set.
+            let listed = entity
+                .store()
+                .list(&prefix)
+                .await
+                .map_err(|e| Error::backend(E::SCHEMA.message, crate::error::Tier::Store, e))?;
+            let live: std::collections::HashSet<crate::blob::BlobRef> = match &self.backend {
+                Backend::Memory(_) => return Ok(report),
+                #[cfg(feature = "sqlite")]
+                Backend::Sqlite(s) => s.claim_references::<E>(field).await?,
+                #[cfg(feature = "postgres")]
+                Backend::Postgres(s) => s.claim_references::<E>(field).await?,
+            };
+            for blob in listed {
+                report.examined += 1;
+                let reference = blob
+                    .key
+                    .strip_prefix(&prefix)
+                    .and_then(|hex| crate::blob::BlobRef::from_hex(hex, blob.size));
+                let Some(reference) = reference else {
+                    // Not a name the repository writes: left alone.
+                    report.foreign += 1;
+                    continue;
+                };
+                if live.contains(&reference) {
+                    report.live += 1;
+                } else if now.duration_since(blob.last_modified).unwrap_or_default() < grace {
+                    report.young += 1;
+                } else {
+                    entity.delete(field, &reference).await?;
+                    report.removed += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Inserts or replaces every value in one transaction. Returns their new versions.
@@ -385,7 +494,7 @@ impl Store {
         not(any(feature = "sqlite", feature = "postgres")),
         allow(unused_variables)
     )]
-    pub(crate) fn outbox_value<E: Record>(
+    pub(crate) async fn outbox_value<E: Record>(
         &self,
         row: &crate::outbox::OutboxRow<E>,
     ) -> Result<E, Error> {
@@ -393,9 +502,9 @@ impl Store {
         match &self.backend {
             Backend::Memory(_) => unreachable!("refused by outbox_store"),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => s.outbox_value(row),
+            Backend::Sqlite(s) => s.outbox_value(row).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => s.outbox_value(row),
+            Backend::Postgres(s) => s.outbox_value(row).await,
         }
     }
 

@@ -102,8 +102,11 @@ macro_rules! lookup_store {
                     let wanted = blind.then(|| crate::store::index_lookup::value_tokens(values));
                     let mut items = Vec::with_capacity(rows.len().min(limit));
                     let mut last = None;
-                    for row in rows.iter().take(limit) {
-                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
+                    let page = &rows[..rows.len().min(limit)];
+                    let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
+                    for row in page {
+                        let (value, version) =
+                            decode_row::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
                         last = Some(value.key());
                         let matches = wanted.as_ref().is_none_or(|wanted| {
                             crate::store::index_lookup::field_tokens(&value, index.fields)
@@ -148,6 +151,7 @@ mod tests {
         redacted: false,
         encrypt: false,
         blind_index_bits: None,
+        claim_check: None,
     };
     const SCHEMA: EntitySchema = EntitySchema {
         package: "t.v1",

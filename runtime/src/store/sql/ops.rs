@@ -11,6 +11,7 @@
 /// (the message and constraint of a unique violation).
 macro_rules! sql_store {
     ($store:ident, $pool:ty, $conn:ty, $args:ty, $row:ty, $bind:ident, $read:ident, $driver:ident, $dialect:expr) => {
+        use crate::blob::claim::{self, Blobs, Fetched, Offloaded, Stored};
         use crate::error::{BoxError, DecodeError, Error, Tier};
         use crate::pii::field_keys::{Encryption, EntityKeys, row_key};
         use crate::record::{Column, ColumnReader, ColumnWriter, Record, Sealable, next_version};
@@ -26,6 +27,8 @@ macro_rules! sql_store {
             pub(crate) pool: $pool,
             statements: StatementCache,
             pub(crate) encryption: Encryption,
+            /// Where claim-checked values above their threshold live.
+            pub(crate) blobs: Blobs,
             /// Change feed wake-ups (see [`crate::outbox::wake`]): Postgres notifies them, SQLite feeds poll.
             #[allow(dead_code)]
             pub(crate) wakeups: crate::outbox::wake::Wakeups,
@@ -38,6 +41,33 @@ macro_rules! sql_store {
             error: Option<BoxError>,
             seal: Option<Sealing<'k>>,
             lookup: Option<Lookup<'k>>,
+            claims: Option<ClaimWrite<'k>>,
+        }
+
+        /// Which columns of a row are claim-checked, and the references of the values moved to the blob store.
+        struct ClaimWrite<'k> {
+            /// Per `write_row` column call, the field when it is claim-checked.
+            plan: &'k [Option<&'static FieldSchema>],
+            offloaded: &'k Offloaded,
+            at: usize,
+        }
+
+        /// Which columns of a row are claim-checked, and the blobs read for them.
+        struct ClaimRead<'k> {
+            /// Per `read_row` column call, the field when it is claim-checked.
+            plan: &'k [Option<&'static FieldSchema>],
+            fetched: &'k mut Fetched,
+            at: usize,
+        }
+
+        /// The claim-checked field of the next column call, if it is one (advancing past it).
+        fn next_claimed(
+            plan: &[Option<&'static FieldSchema>],
+            at: &mut usize,
+        ) -> Option<&'static FieldSchema> {
+            let here = *at;
+            *at += 1;
+            plan.get(here).copied().flatten()
         }
 
         /// The values of an index lookup: an encrypted field's value is bound as its blind index tokens.
@@ -73,6 +103,35 @@ macro_rules! sql_store {
         impl ColumnWriter for Writer<'_> {
             fn column<T: Column>(&mut self, value: &T) {
                 if self.error.is_some() {
+                    return;
+                }
+                if let Some(claims) = &mut self.claims
+                    && let Some(field) = next_claimed(claims.plan, &mut claims.at)
+                {
+                    // A claim-checked field is never encrypted: the seal plan only counts the call.
+                    if let Some(seal) = &mut self.seal {
+                        seal.next_field();
+                    }
+                    let stored: Result<Option<Vec<u8>>, BoxError> = match value.sealable() {
+                        Sealable::Bytes(bytes) => match claims.offloaded.get(field.number) {
+                            Some(reference) => Ok(Some(claim::reference(reference))),
+                            None if field.claim_check.is_some_and(|t| bytes.len() as u64 > t) => {
+                                Err(format!(
+                                    "field `{}`: a value above the claim check threshold was not moved to the blob store",
+                                    field.name
+                                )
+                                .into())
+                            }
+                            None => Ok(Some(claim::inline(bytes))),
+                        },
+                        Sealable::Null => Ok(None),
+                        Sealable::Unsupported => {
+                            Err(format!("field `{}` cannot be claim-checked", field.name).into())
+                        }
+                    };
+                    if let Err(e) = stored.and_then(|stored| stored.$bind(&mut self.args)) {
+                        self.error = Some(e);
+                    }
                     return;
                 }
                 if let Some(seal) = &mut self.seal
@@ -139,6 +198,7 @@ macro_rules! sql_store {
                     error: None,
                     seal: None,
                     lookup: None,
+                    claims: None,
                 }
             }
 
@@ -166,9 +226,20 @@ macro_rules! sql_store {
                 w
             }
 
-            /// A writer with `value`'s row columns bound (its encrypted fields sealed under `keys`).
-            fn row<E: Record>(value: &E, keys: Option<EntityKeys<'k>>, st: &'k Statements) -> Self {
+            /// A writer with `value`'s row columns bound (its encrypted fields sealed under `keys`, its
+            /// claim-checked fields in their stored form, `offloaded` naming the values moved to the blob store).
+            fn row<E: Record>(
+                value: &E,
+                keys: Option<EntityKeys<'k>>,
+                st: &'k Statements,
+                offloaded: &'k Offloaded,
+            ) -> Self {
                 let mut w = Writer::new();
+                w.claims = (!st.claim_positions.is_empty()).then(|| ClaimWrite {
+                    plan: &st.claimed_at,
+                    offloaded,
+                    at: 0,
+                });
                 w.seal = keys.map(|keys| Sealing {
                     keys,
                     plan: &st.encrypted_at,
@@ -178,6 +249,7 @@ macro_rules! sql_store {
                     tokens: vec![None; st.blind.len()],
                 });
                 value.write_row(&mut w);
+                w.claims = None;
                 // The blind index columns follow the row's; key and version columns bound after them are never
                 // encrypted.
                 if let Some(seal) = w.seal.take() {
@@ -212,6 +284,7 @@ macro_rules! sql_store {
             row: &'r $row,
             index: usize,
             open: Option<Sealing<'k>>,
+            claims: Option<ClaimRead<'k>>,
             /// Whether a ciphertext read is under another key id than the ring's current one.
             stale: bool,
         }
@@ -219,6 +292,27 @@ macro_rules! sql_store {
         impl ColumnReader for Reader<'_, '_> {
             fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
                 let at = self.index;
+                if let Some(claims) = &mut self.claims
+                    && let Some(field) = next_claimed(claims.plan, &mut claims.at)
+                {
+                    if let Some(open) = &mut self.open {
+                        open.next_field();
+                    }
+                    let Some(mut stored) = Option::<Vec<u8>>::$read(self.row, &mut self.index)?.flatten()
+                    else {
+                        return T::unseal(None);
+                    };
+                    return match Stored::parse(field, &stored)? {
+                        Stored::Inline(_) => {
+                            // The value is the stored form without its tag byte: no copy.
+                            stored.pop();
+                            T::unseal(Some(stored))
+                        }
+                        Stored::Reference(reference) => {
+                            T::unseal(Some(claims.fetched.take(field, &reference)?))
+                        }
+                    };
+                }
                 if let Some(open) = &mut self.open
                     && let Some(field) = open.next_field()
                 {
@@ -308,13 +402,14 @@ macro_rules! sql_store {
         }
 
         /// A row's value and its `_version` (the column after the row's), its encrypted fields opened under
-        /// `keys`.
+        /// `keys`, its claim-checked fields' blobs taken from `fetched` ([`fetch_blobs`]($store::fetch_blobs)).
         pub(super) fn decode_row<E: Record>(
             row: &$row,
             keys: Option<EntityKeys<'_>>,
             st: &Statements,
+            fetched: &mut Fetched,
         ) -> Result<(E, u64), Error> {
-            decode_row_checked(row, keys, st).map(|(value, version, _)| (value, version))
+            decode_row_checked(row, keys, st, fetched).map(|(value, version, _)| (value, version))
         }
 
         /// [`decode_row`], and whether a ciphertext of the row is under an older key id than the current one.
@@ -322,6 +417,7 @@ macro_rules! sql_store {
             row: &$row,
             keys: Option<EntityKeys<'_>>,
             st: &Statements,
+            fetched: &mut Fetched,
         ) -> Result<(E, u64, bool), Error> {
             let open = match keys {
                 None => None,
@@ -346,11 +442,37 @@ macro_rules! sql_store {
                 row,
                 index: 0,
                 open,
+                claims: (!st.claim_positions.is_empty()).then(|| ClaimRead {
+                    plan: &st.claimed_at,
+                    fetched,
+                    at: 0,
+                }),
                 stale: false,
             };
             let value = E::read_row(&mut reader).map_err(store_error::<E>)?;
             let version = version_of(row, reader.index).map_err(store_error::<E>)?;
             Ok((value, version, reader.stale))
+        }
+
+        /// The blob references a row's claim-checked columns hold.
+        fn row_references<E: Record>(
+            st: &Statements,
+            row: &$row,
+        ) -> Result<Vec<(&'static FieldSchema, crate::blob::BlobRef)>, Error> {
+            let mut out = Vec::new();
+            for (at, field) in &st.claim_positions {
+                let mut index = *at;
+                let stored = Option::<Vec<u8>>::$read(row, &mut index)
+                    .map_err(store_error::<E>)?
+                    .flatten();
+                if let Some(stored) = stored
+                    && let Stored::Reference(r) =
+                        Stored::parse(field, &stored).map_err(store_error::<E>)?
+                {
+                    out.push((*field, r));
+                }
+            }
+            Ok(out)
         }
 
         fn key_args<E: Record>(key: &E::Key, writer: &mut Writer) {
@@ -363,14 +485,137 @@ macro_rules! sql_store {
                     pool,
                     statements: StatementCache::default(),
                     encryption,
+                    blobs: Blobs::default(),
                     wakeups: crate::outbox::wake::Wakeups::default(),
                 }
             }
 
-            /// The same pool under other keys.
+            /// The same pool under other keys (and the same blob store).
             #[cfg(feature = "encryption")]
             pub(crate) fn with_encryption(&self, encryption: Encryption) -> Self {
-                $store::new(self.pool.clone(), encryption)
+                $store {
+                    blobs: self.blobs.clone(),
+                    ..$store::new(self.pool.clone(), encryption)
+                }
+            }
+
+            /// The same pool and keys over another blob store.
+            pub(crate) fn with_blobs(&self, blobs: Blobs) -> Self {
+                $store {
+                    blobs,
+                    ..$store::new(self.pool.clone(), self.encryption.clone())
+                }
+            }
+
+            /// Writes `value`'s claim-checked values above their thresholds to the blob store, before the row
+            /// that names them; nothing for an entity without claim-checked fields.
+            async fn offload<E: Record>(&self, st: &Statements, value: &E) -> Result<Offloaded, Error> {
+                if st.claim_positions.is_empty() {
+                    return Ok(Offloaded::default());
+                }
+                match self.blobs.for_entity(E::SCHEMA)? {
+                    None => Ok(Offloaded::default()),
+                    Some(blobs) => {
+                        blobs
+                            .offload(&claim::values_to_move(value, &st.claimed_at))
+                            .await
+                    }
+                }
+            }
+
+            /// Reads the blobs the claim-checked columns of `rows` name (all of them at once), for
+            /// [`decode_row`]; nothing for an entity without claim-checked fields.
+            pub(super) async fn fetch_blobs<E: Record>(
+                &self,
+                st: &Statements,
+                rows: &[$row],
+            ) -> Result<Fetched, Error> {
+                if st.claim_positions.is_empty() {
+                    return Ok(Fetched::default());
+                }
+                let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? else {
+                    return Ok(Fetched::default());
+                };
+                let mut references = Vec::new();
+                for row in rows {
+                    references.extend(row_references::<E>(st, row)?);
+                }
+                match references.is_empty() {
+                    true => Ok(Fetched::default()),
+                    false => blobs.fetch(references).await,
+                }
+            }
+
+            /// Deletes the row of `key` for an erasure, and then the blobs of its claim-checked values that no
+            /// other row of the entity names (content addressing lets rows share one). Returns the deleted
+            /// row's version, and what became of its blobs.
+            pub(crate) async fn erase<E: Record>(
+                &self,
+                key: &E::Key,
+            ) -> Result<(Option<u64>, crate::repo::BlobErasure), Error> {
+                let st = self.statements::<E>();
+                let mut blobs_report = crate::repo::BlobErasure::default();
+                let references = match self.blobs.for_entity(E::SCHEMA)? {
+                    None => Vec::new(),
+                    Some(_) => {
+                        let mut w = Writer::new();
+                        key_args::<E>(key, &mut w);
+                        let row = self
+                            .fetch_all_pooled::<E>(&st.select_one, w.finish::<E>()?)
+                            .await?;
+                        match row.first() {
+                            Some(row) => row_references::<E>(&st, row)?,
+                            None => Vec::new(),
+                        }
+                    }
+                };
+                let version = self.delete::<E>(key, Op::Erase).await?;
+                if version.is_none() {
+                    return Ok((None, blobs_report));
+                }
+                if let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? {
+                    for (field, reference) in references {
+                        let mut w = Writer::new();
+                        w.column(&claim::reference(&reference));
+                        let shared = self
+                            .fetch_all_pooled::<E>(&st.claim_referenced(field), w.finish::<E>()?)
+                            .await
+                            .map(|rows| !rows.is_empty());
+                        match shared {
+                            Ok(true) => blobs_report.shared += 1,
+                            Ok(false) => match blobs.delete(field, &reference).await {
+                                Ok(()) => blobs_report.removed += 1,
+                                Err(_) => blobs_report.failed += 1,
+                            },
+                            Err(_) => blobs_report.failed += 1,
+                        }
+                    }
+                }
+                Ok((version, blobs_report))
+            }
+
+            /// Every blob reference `field`'s column holds (the blob collector's live set).
+            pub(crate) async fn claim_references<E: Record>(
+                &self,
+                field: &'static FieldSchema,
+            ) -> Result<std::collections::HashSet<crate::blob::BlobRef>, Error> {
+                let st = self.statements::<E>();
+                let rows = self
+                    .fetch_all_pooled::<E>(&st.claim_references(field), <$args>::default())
+                    .await?;
+                let mut out = std::collections::HashSet::with_capacity(rows.len());
+                for row in &rows {
+                    let mut index = 0;
+                    let stored = Option::<Vec<u8>>::$read(row, &mut index)
+                        .map_err(store_error::<E>)?
+                        .flatten();
+                    if let Some(stored) = stored
+                        && let Ok(Stored::Reference(r)) = Stored::parse(field, &stored)
+                    {
+                        out.insert(r);
+                    }
+                }
+                Ok(out)
             }
 
             pub(crate) fn statements<E: Record>(&self) -> Arc<Statements> {
@@ -397,11 +642,12 @@ macro_rules! sql_store {
                     .await
                     .map_err(store_error::<E>)?;
                 drop(conn);
-                row.map(|r| {
-                    decode_row::<E>(&r, self.keys::<E>()?, &st)
-                        .map(|(v, version)| Versioned::new(v, version))
-                })
-                .transpose()
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let mut fetched = self.fetch_blobs::<E>(&st, std::slice::from_ref(&row)).await?;
+                decode_row::<E>(&row, self.keys::<E>()?, &st, &mut fetched)
+                    .map(|(v, version)| Some(Versioned::new(v, version)))
             }
 
             pub(crate) async fn get_many<E: Record>(
@@ -432,8 +678,10 @@ macro_rules! sql_store {
                     let rows = $driver::fetch_all(&mut conn, &sql, w.finish::<E>()?)
                         .await
                         .map_err(store_error::<E>)?;
+                    let mut fetched = self.fetch_blobs::<E>(&st, &rows).await?;
                     for row in &rows {
-                        let (value, version) = decode_row::<E>(row, self.keys::<E>()?, &st)?;
+                        let (value, version) =
+                            decode_row::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
                         found.insert(value.key(), Versioned::new(value, version));
                     }
                 }
@@ -478,9 +726,10 @@ macro_rules! sql_store {
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
+                let offloaded = self.offload(&st, value).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
-                let mut w = Writer::row(value, keys, &st);
+                let mut w = Writer::row(value, keys, &st, &offloaded);
                 w.int(next_version(None) as i64);
                 let (sql, outbox_row) = Self::outbox_plan(
                     &st,
@@ -489,7 +738,7 @@ macro_rules! sql_store {
                     &mut w,
                     Op::Insert,
                     &key,
-                    Some((outbox_keys, value)),
+                    Some((outbox_keys, value, &offloaded)),
                 )?;
                 let row = $driver::fetch_optional(&mut *conn, sql, w.finish::<E>()?)
                     .await
@@ -514,7 +763,8 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                Self::upsert_on(&st, self.keys::<E>()?, &mut *conn, value).await
+                let offloaded = self.offload(&st, value).await?;
+                Self::upsert_on(&st, self.keys::<E>()?, &mut *conn, value, &offloaded).await
             }
 
             pub(crate) async fn update_on<E: Record>(
@@ -525,9 +775,10 @@ macro_rules! sql_store {
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
+                let offloaded = self.offload(&st, value).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
-                let mut w = Writer::row(value, keys, &st);
+                let mut w = Writer::row(value, keys, &st, &offloaded);
                 w.int(next_version(Some(expected)) as i64);
                 key_args::<E>(&key, &mut w);
                 w.int(expected as i64);
@@ -538,7 +789,7 @@ macro_rules! sql_store {
                     &mut w,
                     Op::Update,
                     &key,
-                    Some((outbox_keys, value)),
+                    Some((outbox_keys, value, &offloaded)),
                 )?;
                 let row = $driver::fetch_optional(&mut *conn, sql, w.finish::<E>()?)
                     .await
@@ -571,11 +822,12 @@ macro_rules! sql_store {
                 keys: Option<EntityKeys<'_>>,
                 conn: &mut $conn,
                 value: &E,
+                offloaded: &Offloaded,
             ) -> Result<u64, Error> {
                 // Only an entity with an outbox needs the keys again, to seal the outbox row's payload.
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
-                let mut w = Writer::row(value, keys, st);
+                let mut w = Writer::row(value, keys, st, offloaded);
                 w.int(next_version(None) as i64);
                 let (sql, outbox_row) = Self::outbox_plan(
                     st,
@@ -584,7 +836,7 @@ macro_rules! sql_store {
                     &mut w,
                     Op::Upsert,
                     &key,
-                    Some((outbox_keys, value)),
+                    Some((outbox_keys, value, offloaded)),
                 )?;
                 let row = $driver::fetch_one(&mut *conn, sql, w.finish::<E>()?)
                     .await
@@ -597,8 +849,11 @@ macro_rules! sql_store {
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
-                self.write::<E, _>(async |conn| Self::upsert_on(&st, keys, conn, value).await)
-                    .await
+                let offloaded = self.offload(&st, value).await?;
+                self.write::<E, _>(async |conn| {
+                    Self::upsert_on(&st, keys, conn, value, &offloaded).await
+                })
+                .await
             }
 
             pub(crate) async fn update<E: Record>(
@@ -648,10 +903,17 @@ macro_rules! sql_store {
                 values: &[E],
             ) -> Result<Vec<u64>, Error> {
                 let st = self.statements::<E>();
+                // Every blob before the transaction that names them begins.
+                let mut offloaded = Vec::with_capacity(values.len());
+                for value in values {
+                    offloaded.push(self.offload(&st, value).await?);
+                }
                 let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
-                for value in values {
-                    versions.push(Self::upsert_on(&st, self.keys::<E>()?, &mut tx, value).await?);
+                for (value, offloaded) in values.iter().zip(&offloaded) {
+                    versions.push(
+                        Self::upsert_on(&st, self.keys::<E>()?, &mut tx, value, offloaded).await?,
+                    );
                 }
                 $driver::commit(tx).await.map_err(store_error::<E>)?;
                 Ok(versions)
@@ -706,9 +968,11 @@ macro_rules! sql_store {
                 let rows = self.fetch_all_pooled::<E>(sql, w.finish::<E>()?).await?;
                 let more = rows.len() > limit;
                 let mut items = Vec::with_capacity(rows.len().min(limit));
-                for row in rows.iter().take(limit) {
+                let page = &rows[..rows.len().min(limit)];
+                let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
+                for row in page {
                     let (value, version, stale) =
-                        decode_row_checked::<E>(row, self.keys::<E>()?, &st)?;
+                        decode_row_checked::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
                     items.push((Versioned::new(value, version), stale));
                 }
                 Ok((items, more))

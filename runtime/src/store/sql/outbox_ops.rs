@@ -14,6 +14,7 @@ macro_rules! outbox_ops {
                 row,
                 index: 0,
                 open: None,
+                claims: None,
                 stale: false,
             };
             let decode = |e: DecodeError| store_error::<E>(e);
@@ -74,15 +75,19 @@ macro_rules! outbox_ops {
                 w: &mut Writer,
                 op: Op,
                 key: &E::Key,
-                value: Option<(Option<EntityKeys<'_>>, &E)>,
+                value: Option<(Option<EntityKeys<'_>>, &E, &Offloaded)>,
             ) -> Result<(&'s str, Option<(Op, Option<Vec<u8>>)>), Error> {
                 let Some(outbox) = &st.outbox else {
                     return Ok((base, None));
                 };
                 let payload = match value {
                     None => None,
-                    Some((keys, value)) => {
-                        let encoded = value.encode_to_vec();
+                    Some((keys, value, offloaded)) => {
+                        let mut encoded = value.encode_to_vec();
+                        if !st.claim_positions.is_empty() {
+                            encoded = claim::store_payload(E::SCHEMA, &encoded, Some(offloaded))
+                                .map_err(store_error::<E>)?;
+                        }
                         Some(match keys {
                             None => encoded,
                             Some(keys) => keys
@@ -170,13 +175,31 @@ macro_rules! outbox_ops {
                 rows.iter().map(outbox_row::<E>).collect()
             }
 
-            /// The value an outbox row's payload holds, its encrypted fields opened.
-            pub(crate) fn outbox_value<E: Record>(&self, row: &OutboxRow<E>) -> Result<E, Error> {
+            /// The value an outbox row's payload holds, its encrypted fields opened and its claim-checked
+            /// fields' blobs read.
+            pub(crate) async fn outbox_value<E: Record>(
+                &self,
+                row: &OutboxRow<E>,
+            ) -> Result<E, Error> {
                 let payload = row.payload.as_deref().ok_or_else(|| {
                     store_error::<E>(DecodeError::new(
                         "_payload: NULL for a write that leaves a value",
                     ))
                 })?;
+                let resolved;
+                let payload = match self.blobs.for_entity(E::SCHEMA)? {
+                    None => payload,
+                    Some(blobs) => {
+                        let references = blobs
+                            .payload_references(payload)
+                            .map_err(store_error::<E>)?;
+                        let mut fetched = blobs.fetch(references).await?;
+                        resolved = blobs
+                            .resolve_payload(payload, &mut fetched)
+                            .map_err(store_error::<E>)?;
+                        &resolved[..]
+                    }
+                };
                 let opened;
                 let bytes = match self.keys::<E>()? {
                     None => payload,

@@ -36,6 +36,10 @@ pub(crate) struct Statements {
     pub(crate) scan_after: String,
     /// Per field of `write_row`/`read_row` (one column call each), the field when it is stored encrypted.
     pub(crate) encrypted_at: Vec<Option<&'static FieldSchema>>,
+    /// Per field of `write_row`/`read_row` (one column call each), the field when it is claim-checked.
+    pub(crate) claimed_at: Vec<Option<&'static FieldSchema>>,
+    /// The row index of each claim-checked field's column.
+    pub(crate) claim_positions: Vec<(usize, &'static FieldSchema)>,
     /// The row index of the first column of each primary key field, in key order.
     pub(crate) key_positions: Vec<usize>,
     /// The encrypted fields with a blind index and their tokens' width in bits, in the order their columns
@@ -130,12 +134,20 @@ impl Statements {
             .iter()
             .map(|f| (f.encrypt && f.oneof.is_none()).then_some(*f))
             .collect();
+        let claimed_at = fields
+            .iter()
+            .map(|f| (f.claim_check.is_some() && f.oneof.is_none()).then_some(*f))
+            .collect();
         let mut key_positions = vec![0; schema.primary_key.len()];
+        let mut claim_positions = Vec::new();
         let mut at = 0;
         for field in &fields {
             let in_key = schema.primary_key.iter().position(|n| *n == field.number);
             if let Some(i) = in_key {
                 key_positions[i] = at;
+            }
+            if field.claim_check.is_some() && field.oneof.is_none() {
+                claim_positions.push((at, *field));
             }
             at += field_columns(*field, in_key.is_some(), dialect).len();
         }
@@ -154,6 +166,8 @@ impl Statements {
             scan_first: String::new(),
             scan_after: String::new(),
             encrypted_at,
+            claimed_at,
+            claim_positions,
             key_positions,
             blind,
             outbox: schema
@@ -177,6 +191,28 @@ impl Statements {
 
     fn placeholder(&self, n: usize) -> String {
         placeholder(self.dialect, n)
+    }
+
+    /// Whether a row holds `field`'s stored form given as the one parameter (a blob reference's, to tell
+    /// whether another row still names the blob): `SELECT 1 FROM t WHERE col = $1 LIMIT 1`.
+    pub(crate) fn claim_referenced(&self, field: &FieldSchema) -> String {
+        format!(
+            "SELECT 1 FROM {} WHERE {} = {} LIMIT 1",
+            self.table,
+            quote(field.column.unwrap_or(field.name)),
+            self.placeholder(1)
+        )
+    }
+
+    /// The stored forms of `field` that can be blob references (by their length; the caller tells them from
+    /// inline values of the same length by the tag byte), for the blob collector.
+    pub(crate) fn claim_references(&self, field: &FieldSchema) -> String {
+        let column = quote(field.column.unwrap_or(field.name));
+        format!(
+            "SELECT {column} FROM {} WHERE length({column}) = {}",
+            self.table,
+            crate::blob::BlobRef::ENCODED_LEN + 1
+        )
     }
 
     /// `"k1" = $from AND "k2" = $from+1`.
@@ -309,6 +345,7 @@ mod tests {
                 redacted: false,
                 encrypt: false,
                 blind_index_bits: None,
+                claim_check: None,
             },
             FieldSchema {
                 number: 2,
@@ -321,6 +358,7 @@ mod tests {
                 redacted: false,
                 encrypt: false,
                 blind_index_bits: None,
+                claim_check: None,
             },
         ],
         indexes: &[],
@@ -364,6 +402,7 @@ mod tests {
                 redacted: false,
                 encrypt: false,
                 blind_index_bits: None,
+                claim_check: None,
             },
         ];
         const WITH_REPEATED: EntitySchema = EntitySchema {
@@ -390,6 +429,7 @@ mod tests {
             redacted: false,
             encrypt: false,
             blind_index_bits: None,
+            claim_check: None,
         };
         const FIELDS: [FieldSchema; 5] = [
             SCHEMA.fields[0],
