@@ -56,9 +56,13 @@ pub struct Member {
     #[prost(oneof = "Contact", tags = "9, 10")]
     #[capacitor(pii = "phone")]
     pub contact: Option<Contact>,
+    #[prost(bytes = "vec", tag = "11")]
+    #[capacitor(claim_check(threshold = "256KiB"))]
+    pub avatar: Vec<u8>,
 }
 
 fn main() {
     assert_eq!(Member::SCHEMA.table, "members");
     assert_eq!(Member::SCHEMA.indexes.len(), 5);
+    assert_eq!(Member::SCHEMA.field("avatar").unwrap().claim_check, Some(256 * 1024));
 }
