@@ -1,5 +1,5 @@
-//! Switching `encrypt` on or off for a stored field, or adding a blind index to a table that has rows, is never
-//! a silent type change: `migrate::plan` refuses with the steps to take, and only the blind index (whose steps
+//! Switching `encrypt` or `claim_check` on or off for a stored field, or adding a blind index to a table that has
+//! rows, is never a silent type change: `migrate::plan` refuses with the steps to take, and only the blind index (whose steps
 //! start with `--allow-destructive`) can be written.
 
 use capacitor_codegen::ddl::Dialect;
@@ -63,6 +63,62 @@ fn switching_encrypt_on_or_off_is_refused_with_the_steps_even_with_allow_destruc
                 );
             }
         }
+    }
+}
+
+const CLAIMED_NAME: &str =
+    "string name = 3 [(capacitor.v1.field).claim_check = { threshold: \"1KiB\" }];";
+
+#[test]
+fn switching_claim_check_on_or_off_is_refused_with_the_steps_and_a_new_threshold_needs_nothing() {
+    for dialect in Dialect::ALL {
+        for (from, to) in [(NAME, CLAIMED_NAME), (CLAIMED_NAME, NAME)] {
+            let migrations = tempfile::tempdir().unwrap();
+            let before = v1_with(|t| t.replace(NAME, from));
+            let up = migrate_next(before.path(), migrations.path(), dialect, "v1");
+            if from == CLAIMED_NAME {
+                // The column holds the stored form (value or reference, then a tag byte): bytes.
+                let bytes = match dialect {
+                    Dialect::Postgres => "\"name\" BYTEA",
+                    Dialect::Sqlite => "\"name\" BLOB",
+                };
+                assert!(up.contains(bytes), "{up}");
+            }
+            let after = v1_with(|t| t.replace(NAME, to));
+            for allow in [false, true] {
+                let problems = refusal(after.path(), migrations.path(), dialect, allow);
+                let rules: Vec<_> = problems.iter().map(|p| p.rule).collect();
+                assert_eq!(
+                    rules,
+                    ["CLAIM_CHECK_CHANGE_NEEDS_A_NEW_FIELD"],
+                    "{dialect} {to}"
+                );
+                let problem = &problems[0];
+                assert_eq!(problem.number, Some(3));
+                assert!(!problem.allowable);
+                assert!(
+                    problem.reason.contains("add a new field with a new number")
+                        && problem.reason.contains("reserving its number"),
+                    "{}",
+                    problem.reason
+                );
+            }
+        }
+        // Another threshold changes where new writes put a value, not the column: no migration.
+        let migrations = tempfile::tempdir().unwrap();
+        let before = v1_with(|t| t.replace(NAME, CLAIMED_NAME));
+        migrate_next(before.path(), migrations.path(), dialect, "v1");
+        let after = v1_with(|t| t.replace(NAME, &CLAIMED_NAME.replace("1KiB", "4MiB")));
+        let planned = migrate::plan(
+            &load_from(after.path(), dialect),
+            migrations.path(),
+            &options("next", dialect, false),
+        )
+        .unwrap();
+        assert!(
+            planned.is_empty(),
+            "{dialect}: a new threshold planned a migration"
+        );
     }
 }
 
