@@ -77,7 +77,8 @@ pub struct PiiField {
 /// A tier that holds a PII value, and in what form.
 #[derive(Debug, Serialize)]
 pub struct Holding {
-    /// `l1` (in-process cache), `redis` (shared cache, when the repository is built with one) or `store`.
+    /// `l1` (in-process cache), `redis` (shared cache, when the repository is built with one), `store`, or
+    /// `blob store` (a claim-checked field's values above its threshold).
     pub tier: &'static str,
     /// `plaintext` or `ciphertext`.
     pub form: &'static str,
@@ -170,7 +171,12 @@ impl PiiReport {
                             },
                             in_primary_key: primary_key.contains(&field.number),
                             masked: mask_description(kind),
-                            held_in: holdings(l1, ttl_ms, encrypted),
+                            held_in: holdings(
+                                l1,
+                                ttl_ms,
+                                encrypted,
+                                field.options.claim_check.is_some(),
+                            ),
                         });
                     }
                     if seen_columns.insert(column.to_string()) {
@@ -256,8 +262,8 @@ impl PiiReport {
         writeln!(
             out,
             "Tiers: `l1` is the in-process cache of a cached eventual entity (it holds plaintext), `redis` the \
-             shared cache when the repository is built with one, `store` the database. Debug output redacts \
-             every PII field."
+             shared cache when the repository is built with one, `store` the database, `blob store` where a \
+             claim-checked field's big values live. Debug output redacts every PII field."
         )?;
         for entity in &self.entities {
             writeln!(out)?;
@@ -363,8 +369,9 @@ impl PiiReport {
 
 /// The tiers that may hold a value of an entity. L1 only for a cached eventual entity (strong entities get
 /// none); Redis for every entity whose repository is built with a Redis tier (a runtime choice), for the cache
-/// TTL or else `RedisOptions::default_ttl`; the store always.
-fn holdings(l1: bool, ttl_ms: Option<u64>, encrypted: bool) -> Vec<Holding> {
+/// TTL or else `RedisOptions::default_ttl`; the store always; the blob store for a claim-checked field (its
+/// values above the threshold, until collected).
+fn holdings(l1: bool, ttl_ms: Option<u64>, encrypted: bool, claim_checked: bool) -> Vec<Holding> {
     let outside = if encrypted { "ciphertext" } else { "plaintext" };
     let mut held = Vec::new();
     if l1 {
@@ -384,6 +391,14 @@ fn holdings(l1: bool, ttl_ms: Option<u64>, encrypted: bool) -> Vec<Holding> {
         form: outside,
         ttl_ms: None,
     });
+    if claim_checked {
+        // `check` refuses `claim_check` with `encrypt`: a blob is the value as written.
+        held.push(Holding {
+            tier: "blob store",
+            form: "plaintext",
+            ttl_ms: None,
+        });
+    }
     held
 }
 

@@ -633,6 +633,41 @@ fn report_finds_pii_in_keys_nested_messages_and_caches() {
 }
 
 #[test]
+fn report_lists_the_blob_store_of_a_claim_checked_pii_field() {
+    let output = capgen(&[
+        "report",
+        "--json",
+        "-I",
+        "tests/proto",
+        "tests/proto/claim/v1/document.proto",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let notes = json["entities"][0]["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "notes")
+        .cloned()
+        .unwrap_or_else(|| panic!("notes in {json}"));
+    let tiers: Vec<(&str, &str)> = notes["held_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["tier"].as_str().unwrap(), h["form"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("l1", "plaintext"),
+            ("redis", "plaintext"),
+            ("store", "plaintext"),
+            ("blob store", "plaintext")
+        ]
+    );
+}
+
+#[test]
 fn report_gives_each_blind_index_its_width() {
     let output = capgen(&[
         "report",
