@@ -3,8 +3,8 @@
 //! PostgreSQL 15 with an S3 blob store (the `s3s-fs` server). A value above its threshold is in the blob store
 //! once (content-addressed), the row, the Redis entry and the outbox row hold its 41-byte reference, reads through
 //! L1, Redis and the store return equal values, a small value stays inline, erasure removes a blob no other row
-//! shares, a write rolled back after its blob was written leaves only an orphan the collector removes, and a
-//! missing blob is an error naming entity, field and reference.
+//! shares, a write rolled back after its blob was written, or a process killed before its commit, leaves only an
+//! orphan the collector removes, and a missing blob is an error naming entity, field and reference.
 
 // The whole generated API is included; this test uses part of it.
 #[allow(dead_code)]
@@ -491,4 +491,69 @@ async fn postgres_with_an_s3_blob_store() {
     let report = repo.erase(&"a1".to_owned()).await.unwrap();
     assert_eq!(report.blobs.removed, 1);
     assert!(blobs.list("attachments/").await.unwrap().is_empty());
+}
+
+/// The child's role in `a_crash_between_blob_and_commit_leaves_only_an_orphan`: the directory to crash in.
+const CRASH_DIR: &str = "CAPACITOR_CLAIM_CRASH_DIR";
+
+async fn crash_store(dir: &std::path::Path) -> (Store, Arc<dyn BlobStore>) {
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(ObjectStoreBlobs::filesystem(dir.join("blobs")).unwrap());
+    let url = format!("sqlite:{}", dir.join("crash.db").display());
+    (
+        Store::open(&url)
+            .await
+            .unwrap()
+            .with_blob_store(blobs.clone()),
+        blobs,
+    )
+}
+
+#[tokio::test]
+async fn a_crash_between_blob_and_commit_leaves_only_an_orphan() {
+    let body = bytes(16 * 1024, 11);
+    if let Some(dir) = std::env::var_os(CRASH_DIR) {
+        // The child: writes the row in a transaction (so its blob first), then dies before the commit.
+        let (store, _) = crash_store(std::path::Path::new(&dir)).await;
+        let repo = Repository::<Document>::builder(store.clone()).build();
+        let mut tx = store.begin().await.unwrap();
+        repo.put_in(&mut tx, document("crashed", body, None))
+            .await
+            .unwrap();
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (store, blobs) = crash_store(dir.path()).await;
+    create_tables(&store, "claim.v1.Document", Dialect::Sqlite).await;
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_crash_between_blob_and_commit_leaves_only_an_orphan",
+            "--test-threads",
+            "1",
+        ])
+        .env(CRASH_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child crashed");
+
+    // No row names the blob: the value is simply absent (no half state), the blob an orphan the collector
+    // removes once it is older than the grace period.
+    let repo = Repository::<Document>::builder(store.clone()).build();
+    assert!(matches!(
+        repo.get(&"crashed".to_owned()).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        blob_of(blobs.as_ref(), "documents", 3, &body)
+            .await
+            .is_some()
+    );
+    let kept = repo.collect_blobs(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!((kept.young, kept.removed), (1, 0));
+    let collected = repo.collect_blobs(Duration::ZERO).await.unwrap();
+    assert_eq!(collected.removed, 1);
+    assert!(blobs.list("documents/").await.unwrap().is_empty());
 }
