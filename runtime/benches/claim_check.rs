@@ -41,25 +41,13 @@ pub struct Document {
 
 const MIB: usize = 1 << 20;
 
-fn body() -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    (0..MIB)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn get_1mib(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let blobs = Arc::new(ObjectStoreBlobs::filesystem(dir.path().join("blobs")).unwrap());
     let value = Document {
         id: "d1".to_owned(),
-        body: body(),
+        body: capacitor_testkit::pseudo_random_bytes(MIB, 1),
     };
     let db = dir.path().join("claim.db");
     let (l1, redis, store) = rt.block_on(async {

@@ -51,48 +51,23 @@ fn skip(input: &mut &[u8], wire_type: u64, depth: u32) -> Option<()> {
     }
 }
 
-/// Calls `each` with every length-delimited payload of a top-level field `select` picks, in encoding order;
-/// `malformed()` when the encoding does not parse.
-pub(crate) fn visit<Err>(
-    schema: &'static EntitySchema,
-    encoded: &[u8],
-    select: impl Fn(&FieldSchema) -> bool,
-    mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<(), Err>,
-    malformed: impl Fn() -> Err,
-) -> Result<(), Err> {
-    let mut input = encoded;
-    while !input.is_empty() {
-        let tag = varint(&mut input).ok_or_else(&malformed)?;
-        let (number, wire_type) = (tag >> 3, tag & 7);
-        let picked = schema
-            .fields
-            .iter()
-            .find(|f| u64::from(f.number) == number && select(f));
-        match (picked, wire_type) {
-            (Some(field), 2) => {
-                let len = varint(&mut input)
-                    .and_then(|l| usize::try_from(l).ok())
-                    .ok_or_else(&malformed)?;
-                let payload = input.get(..len).ok_or_else(&malformed)?;
-                input = &input[len..];
-                each(field, payload)?;
-            }
-            _ => skip(&mut input, wire_type, 0).ok_or_else(&malformed)?,
-        }
-    }
-    Ok(())
+/// One top-level field of an encoding, as [`walk`] hands it out.
+enum Part<'a> {
+    /// A length-delimited field `select` picked: its schema, its tag (number and wire type) and its payload.
+    Picked(&'static FieldSchema, u64, &'a [u8]),
+    /// Any other field, its tag and value as encoded.
+    Other(&'a [u8]),
 }
 
-/// `encoded` with the payload of every top-level field `select` picks replaced by `each`'s result; everything
-/// else copied byte for byte. `malformed()` when the encoding does not parse.
-pub(crate) fn rewrite<Err>(
+/// Hands every top-level field of `encoded` to `each`, in encoding order; `malformed()` when the encoding does
+/// not parse.
+fn walk<Err>(
     schema: &'static EntitySchema,
     encoded: &[u8],
     select: impl Fn(&FieldSchema) -> bool,
-    mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<Vec<u8>, Err>,
+    mut each: impl FnMut(Part<'_>) -> Result<(), Err>,
     malformed: impl Fn() -> Err,
-) -> Result<Vec<u8>, Err> {
-    let mut out = Vec::with_capacity(encoded.len() + 64);
+) -> Result<(), Err> {
     let mut input = encoded;
     while !input.is_empty() {
         let start = input;
@@ -109,16 +84,65 @@ pub(crate) fn rewrite<Err>(
                     .ok_or_else(&malformed)?;
                 let payload = input.get(..len).ok_or_else(&malformed)?;
                 input = &input[len..];
-                let rewritten = each(field, payload)?;
-                put_varint(tag, &mut out);
-                put_varint(rewritten.len() as u64, &mut out);
-                out.extend_from_slice(&rewritten);
+                each(Part::Picked(field, tag, payload))?;
             }
             _ => {
                 skip(&mut input, wire_type, 0).ok_or_else(&malformed)?;
-                out.extend_from_slice(&start[..start.len() - input.len()]);
+                each(Part::Other(&start[..start.len() - input.len()]))?;
             }
         }
     }
+    Ok(())
+}
+
+/// Calls `each` with every length-delimited payload of a top-level field `select` picks, in encoding order;
+/// `malformed()` when the encoding does not parse.
+pub(crate) fn visit<Err>(
+    schema: &'static EntitySchema,
+    encoded: &[u8],
+    select: impl Fn(&FieldSchema) -> bool,
+    mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<(), Err>,
+    malformed: impl Fn() -> Err,
+) -> Result<(), Err> {
+    walk(
+        schema,
+        encoded,
+        select,
+        |part| match part {
+            Part::Picked(field, _, payload) => each(field, payload),
+            Part::Other(_) => Ok(()),
+        },
+        malformed,
+    )
+}
+
+/// `encoded` with the payload of every top-level field `select` picks replaced by `each`'s result; everything
+/// else copied byte for byte. `malformed()` when the encoding does not parse.
+pub(crate) fn rewrite<Err>(
+    schema: &'static EntitySchema,
+    encoded: &[u8],
+    select: impl Fn(&FieldSchema) -> bool,
+    mut each: impl FnMut(&'static FieldSchema, &[u8]) -> Result<Vec<u8>, Err>,
+    malformed: impl Fn() -> Err,
+) -> Result<Vec<u8>, Err> {
+    let mut out = Vec::with_capacity(encoded.len() + 64);
+    walk(
+        schema,
+        encoded,
+        select,
+        |part| {
+            match part {
+                Part::Picked(field, tag, payload) => {
+                    let rewritten = each(field, payload)?;
+                    put_varint(tag, &mut out);
+                    put_varint(rewritten.len() as u64, &mut out);
+                    out.extend_from_slice(&rewritten);
+                }
+                Part::Other(raw) => out.extend_from_slice(raw),
+            }
+            Ok(())
+        },
+        malformed,
+    )?;
     Ok(out)
 }

@@ -4,20 +4,9 @@
 //! `list` returns exactly the objects under a prefix, and a dead endpoint is a bounded error naming the object.
 
 use capacitor::blob::{BlobStore, ObjectStoreBlobs, S3Config};
+use capacitor_testkit::pseudo_random_bytes as random;
 use capacitor_testkit::s3::S3Server;
 use std::time::{Duration, SystemTime};
-
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn s3(endpoint: String, timeout: Duration) -> ObjectStoreBlobs {
     ObjectStoreBlobs::s3(S3Config {

@@ -195,17 +195,7 @@ impl PostgresServer {
     }
 
     fn stop_when_process_exits(&self) {
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}",
-            pid = std::process::id(),
-            stop = self.stop_command_line(),
-        );
-        let _ = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        crate::redis::stop_when_process_exits(&self.stop_command_line());
     }
 
     fn stop_command_line(&self) -> String {

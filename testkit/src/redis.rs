@@ -83,18 +83,11 @@ impl RedisServer {
     }
 
     fn stop_when_process_exits(&self) {
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; redis-cli -p {port} shutdown nosave; rm -rf '{dir}'",
-            pid = std::process::id(),
-            port = self.port,
-            dir = self.dir.path().display().to_string().replace('\'', "'\\''"),
-        );
-        let _ = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        stop_when_process_exits(&format!(
+            "redis-cli -p {} shutdown nosave; rm -rf {}",
+            self.port,
+            shell_quote(self.dir.path())
+        ));
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -725,6 +718,26 @@ fn signal(pid: u32, sig: &str) -> io::Result<()> {
 
 /// A port the OS reports free on loopback (another process may take it before the server binds; tests
 /// retry by starting a new server).
+/// Runs `stop` (a shell command line) once this process has exited: statics are never dropped, so the shared
+/// servers would otherwise outlive the test binary.
+pub(crate) fn stop_when_process_exits(stop: &str) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}",
+        pid = std::process::id(),
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+/// `path` quoted for a shell command line.
+pub(crate) fn shell_quote(path: &std::path::Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
 pub(crate) fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

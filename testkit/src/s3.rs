@@ -7,7 +7,7 @@
 //! let (endpoint, bucket) = (s3.endpoint(), s3.bucket()); // http://127.0.0.1:<port>, "capacitor"
 //! ```
 
-use crate::redis::{free_port, poll_until};
+use crate::redis::{free_port, poll_until, shell_quote, stop_when_process_exits};
 use std::io;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -69,23 +69,11 @@ impl S3Server {
         static SERVER: std::sync::OnceLock<S3Server> = std::sync::OnceLock::new();
         SERVER.get_or_init(|| {
             let server = S3Server::start().expect("start the test S3 server");
-            let script = format!(
-                "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill {child}; rm -rf '{dir}'",
-                pid = std::process::id(),
-                child = server.child.id(),
-                dir = server
-                    .dir
-                    .path()
-                    .display()
-                    .to_string()
-                    .replace('\'', "'\\''"),
-            );
-            let _ = Command::new("sh")
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
+            stop_when_process_exits(&format!(
+                "kill {}; rm -rf {}",
+                server.child.id(),
+                shell_quote(server.dir.path())
+            ));
             server
         })
     }

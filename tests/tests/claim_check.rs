@@ -18,28 +18,21 @@ use capacitor::blob::{BlobRef, BlobStore, ObjectStoreBlobs, S3Config};
 use capacitor::outbox::ChangeCursor;
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
-use capacitor_codegen::ddl::{Dialect, entity_tables, render};
-use capacitor_codegen::proto::Input;
+use capacitor_codegen::ddl::Dialect;
 use capacitor_testkit::postgres::PostgresServer;
+use capacitor_testkit::pseudo_random_bytes as bytes;
 use capacitor_testkit::redis::RedisServer;
 use capacitor_testkit::s3::S3Server;
 use claim::v1::{Attachment, Document};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Pseudo-random bytes (a fixed xorshift stream per seed), so two bodies differ and none compresses.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[path = "support/stores.rs"]
+mod stores;
+use stores::{contains, create_tables, raw_redis_values};
+
+/// The schema under test, under `tests/proto`.
+const PROTO: &str = "claim/v1/document.proto";
 
 fn document(id: &str, body: Vec<u8>, notes: Option<String>) -> Document {
     Document {
@@ -48,42 +41,6 @@ fn document(id: &str, body: Vec<u8>, notes: Option<String>) -> Document {
         body,
         notes,
         revision: 1,
-    }
-}
-
-/// The CREATE scripts capgen renders for the schema's `message` in `dialect`.
-fn create_script(message_name: &str, dialect: Dialect) -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
-    let input = Input::Files {
-        files: vec![root.join("claim/v1/document.proto")],
-        includes: vec![root],
-    };
-    let (_, schema) = capacitor_codegen::generate::load_schema(&input).expect("schema loads");
-    schema
-        .entities()
-        .filter(|(message, _)| message.full_name == message_name)
-        .flat_map(|(message, entity)| entity_tables(message, entity, dialect))
-        .map(|table| render::create_table(&table, dialect))
-        .collect()
-}
-
-async fn execute(store: &Store, statement: &str) {
-    match (store.sqlite_pool(), store.postgres_pool()) {
-        (Some(pool), _) => {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
-        (_, Some(pool)) => {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
-        _ => unreachable!("a SQL store"),
-    }
-}
-
-async fn create_tables(store: &Store, message: &str, dialect: Dialect) {
-    for script in create_script(message, dialect) {
-        for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-            execute(store, statement).await;
-        }
     }
 }
 
@@ -126,32 +83,6 @@ fn reference_form(value: &[u8]) -> Vec<u8> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Every value under `prefix` in Redis, read raw (KEYS + GET), as `redis-cli` would.
-async fn raw_redis_values(server: &RedisServer, prefix: &str) -> Vec<Vec<u8>> {
-    let client = redis::Client::open(server.url()).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for key in keys {
-        if let Ok(Some(value)) = redis::cmd("GET")
-            .arg(&key)
-            .query_async::<Option<Vec<u8>>>(&mut c)
-            .await
-        {
-            out.push(value);
-        }
-    }
-    out
-}
-
 /// The blob store's object of `value` in field `number` of `table`, if it holds one.
 async fn blob_of(blobs: &dyn BlobStore, table: &str, number: u32, value: &[u8]) -> Option<Vec<u8>> {
     let key = format!("{table}/{number}/{}", BlobRef::of(value).hex());
@@ -175,7 +106,7 @@ async fn sqlite_with_redis_and_a_filesystem_blob_store() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("claim.db").display());
     let plain = Store::open(&url).await.unwrap();
-    create_tables(&plain, "claim.v1.Document", Dialect::Sqlite).await;
+    create_tables(&plain, PROTO, Some("claim.v1.Document"), Dialect::Sqlite).await;
 
     // Without a blob store an entity with claim-checked fields is refused up front, naming the entity, and a
     // direct store write is refused the same way: a big value is never written inline for want of a store.
@@ -438,7 +369,13 @@ async fn postgres_with_an_s3_blob_store() {
         .await
         .unwrap()
         .with_blob_store(blobs.clone());
-    create_tables(&store, "claim.v1.Attachment", Dialect::Postgres).await;
+    create_tables(
+        &store,
+        PROTO,
+        Some("claim.v1.Attachment"),
+        Dialect::Postgres,
+    )
+    .await;
     let repo = Repository::<Attachment>::builder(store.clone())
         .redis(tier("claim-pg").await)
         .build();
@@ -524,7 +461,7 @@ async fn a_crash_between_blob_and_commit_leaves_only_an_orphan() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (store, blobs) = crash_store(dir.path()).await;
-    create_tables(&store, "claim.v1.Document", Dialect::Sqlite).await;
+    create_tables(&store, PROTO, Some("claim.v1.Document"), Dialect::Sqlite).await;
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -15,11 +15,13 @@ mod pii {
 use capacitor::pii::{KeyRing, PiiError, SecretKey};
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
-use capacitor_codegen::ddl::{Dialect, render, table};
-use capacitor_codegen::proto::Input;
+use capacitor_codegen::ddl::Dialect;
 use capacitor_testkit::redis::RedisServer;
 use pii::v1::{Patient, PatientRepo};
-use std::path::PathBuf;
+
+#[path = "support/stores.rs"]
+mod stores;
+use stores::{contains, create_tables, execute, raw_redis_values};
 
 /// Canary values: none may appear in any column or cached payload.
 const CANARY_ID: &str = "CANARY-NID-7391-0042";
@@ -46,44 +48,6 @@ fn patient(id: &str) -> Patient {
         visits: 3,
         email: format!("{id}@canary.example"),
         city: CANARY_CITY.to_owned(),
-    }
-}
-
-/// The CREATE scripts capgen renders for the schema in `dialect`.
-fn create_script(dialect: Dialect) -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
-    let input = Input::Files {
-        files: vec![root.join("pii/v1/patient.proto")],
-        includes: vec![root],
-    };
-    let (_, schema) = capacitor_codegen::generate::load_schema(&input).expect("schema loads");
-    schema
-        .entities()
-        .map(|(message, entity)| {
-            let name = entity.table_name(message);
-            let indexes = message.resolved_indexes(entity);
-            render::create_table(&table(message, &name, &indexes, dialect), dialect)
-        })
-        .collect()
-}
-
-async fn execute(store: &Store, statement: &str) {
-    match (store.sqlite_pool(), store.postgres_pool()) {
-        (Some(pool), _) => {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
-        (_, Some(pool)) => {
-            sqlx::query(statement).execute(pool).await.unwrap();
-        }
-        _ => unreachable!("a SQL store"),
-    }
-}
-
-async fn create_tables(store: &Store, dialect: Dialect) {
-    for script in create_script(dialect) {
-        for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-            execute(store, statement).await;
-        }
     }
 }
 
@@ -125,10 +89,6 @@ async fn raw_columns_and_tokens(store: &Store) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (out, blind)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn assert_no_canary(bytes: &[u8], what: &str) {
     for canary in [
         CANARY_ID.as_bytes(),
@@ -144,30 +104,8 @@ fn assert_no_canary(bytes: &[u8], what: &str) {
     }
 }
 
-/// Every value under `prefix` in Redis, read raw (SCAN + GET), as `redis-cli` would.
-async fn raw_redis_values(server: &RedisServer, prefix: &str) -> Vec<Vec<u8>> {
-    let client = redis::Client::open(server.url()).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for key in keys {
-        if let Ok(Some(value)) = redis::cmd("GET")
-            .arg(&key)
-            .query_async::<Option<Vec<u8>>>(&mut c)
-            .await
-        {
-            out.push(value);
-        }
-    }
-    out
-}
-
 async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
-    create_tables(&store, dialect).await;
+    create_tables(&store, "pii/v1/patient.proto", None, dialect).await;
 
     // No key ring: refused up front, naming the entity; and no write reaches the table.
     let refused = Repository::<Patient>::builder(store.clone())
