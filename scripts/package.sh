@@ -11,6 +11,13 @@ cd "$(dirname "$0")/.."
 # (on a machine that ran it before; a clean checkout has none). Forget our crates' builds first; the
 # dependencies' stay, so this costs only our own crates.
 cargo clean -q -p capacitor-schema -p capacitor-macros -p capacitor -p capacitor-codegen
+# The same goes for the sources: cargo unpacks an overlaid tarball into the registry's source folder once per
+# name and version and reuses that folder later, so a second run would build the first run's sources. Remove
+# our crates' unpacked copies (no other crate of these names is a dependency).
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+for crate in capacitor-schema capacitor-macros capacitor capacitor-codegen; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate-$version"
+done
 
 # `--allow-dirty`: the point is the tarball's contents, not the state of the checkout running the check.
 cargo package --allow-dirty --locked \
