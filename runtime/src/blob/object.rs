@@ -85,12 +85,15 @@ impl ObjectStoreBlobs {
     }
 
     /// Blobs as files under the directory `dir` (created if missing); each `put` is written to a temporary
-    /// file and renamed into place.
+    /// file, renamed into place and synced to disk before it returns.
     pub fn filesystem(dir: impl AsRef<std::path::Path>) -> Result<ObjectStoreBlobs, BlobError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| config_error(&dir.display().to_string(), e))?;
+        // `fsync`: a `put` is durable before it returns (the file and its directory are synced after the
+        // rename), as the contract asks: the row that names the blob commits right after.
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .map_err(|e| config_error(&dir.display().to_string(), e))?;
+            .map_err(|e| config_error(&dir.display().to_string(), e))?
+            .with_fsync(true);
         Ok(ObjectStoreBlobs::new(Arc::new(store)))
     }
 
