@@ -578,11 +578,26 @@ fn report_of_the_quickstart_is_the_checked_in_inventory() {
     );
 }
 
+/// `capgen report --json` of `proto` (under `tests/proto`), asserting it succeeded.
+fn report_json(proto: &str) -> serde_json::Value {
+    let output = capgen(&["report", "--json", "-I", "tests/proto", proto]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The `(tier, form)` pairs a reported PII field is held in.
+fn held_in(field: &serde_json::Value) -> Vec<(&str, &str)> {
+    field["held_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["tier"].as_str().unwrap(), h["form"].as_str().unwrap()))
+        .collect()
+}
+
 #[test]
 fn report_finds_pii_in_keys_nested_messages_and_caches() {
-    let output = capgen(&["report", "--json", "-I", "tests/proto", REPORT_FIXTURE]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json(REPORT_FIXTURE);
     let entities = json["entities"].as_array().unwrap();
     assert_eq!(entities.len(), 2);
     let customer = &entities[0];
@@ -599,14 +614,8 @@ fn report_finds_pii_in_keys_nested_messages_and_caches() {
     assert_eq!(email["in_primary_key"], true);
     assert_eq!(email["index"], "primary");
     assert_eq!(email["encrypted"], false);
-    let tiers: Vec<(&str, &str)> = email["held_in"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["tier"].as_str().unwrap(), h["form"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        tiers,
+        held_in(email),
         [
             ("l1", "plaintext"),
             ("redis", "plaintext"),
@@ -634,15 +643,7 @@ fn report_finds_pii_in_keys_nested_messages_and_caches() {
 
 #[test]
 fn report_lists_the_blob_store_of_a_claim_checked_pii_field() {
-    let output = capgen(&[
-        "report",
-        "--json",
-        "-I",
-        "tests/proto",
-        "tests/proto/claim/v1/document.proto",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json("tests/proto/claim/v1/document.proto");
     let notes = json["entities"][0]["pii"]
         .as_array()
         .unwrap()
@@ -650,14 +651,8 @@ fn report_lists_the_blob_store_of_a_claim_checked_pii_field() {
         .find(|p| p["path"] == "notes")
         .cloned()
         .unwrap_or_else(|| panic!("notes in {json}"));
-    let tiers: Vec<(&str, &str)> = notes["held_in"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["tier"].as_str().unwrap(), h["form"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        tiers,
+        held_in(&notes),
         [
             ("l1", "plaintext"),
             ("redis", "plaintext"),
@@ -669,15 +664,7 @@ fn report_lists_the_blob_store_of_a_claim_checked_pii_field() {
 
 #[test]
 fn report_gives_each_blind_index_its_width() {
-    let output = capgen(&[
-        "report",
-        "--json",
-        "-I",
-        "tests/proto",
-        "tests/proto/pii/v1/patient.proto",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json("tests/proto/pii/v1/patient.proto");
     let patient = &json["entities"][0];
     let field = |path: &str| {
         patient["pii"]

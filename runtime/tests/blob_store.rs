@@ -25,10 +25,10 @@ fn s3(endpoint: String, timeout: Duration) -> ObjectStoreBlobs {
 async fn contract(blobs: &dyn BlobStore, root: &str) {
     let big = random(1 << 20, 1);
     let key = format!("{root}/3/big");
-    blobs.put(&key, &big).await.unwrap();
+    blobs.put(&key, big.clone()).await.unwrap();
     assert_eq!(blobs.get(&key).await.unwrap().as_deref(), Some(&big[..]));
     let empty = format!("{root}/3/empty");
-    blobs.put(&empty, &[]).await.unwrap();
+    blobs.put(&empty, Vec::new()).await.unwrap();
     assert_eq!(blobs.get(&empty).await.unwrap().as_deref(), Some(&[][..]));
 
     let missing = format!("{root}/3/missing");
@@ -36,7 +36,10 @@ async fn contract(blobs: &dyn BlobStore, root: &str) {
     blobs.delete(&missing).await.unwrap();
 
     // `list` returns exactly the objects under the prefix, with their sizes and a recent last-modified time.
-    blobs.put(&format!("{root}/4/other"), b"x").await.unwrap();
+    blobs
+        .put(&format!("{root}/4/other"), b"x".to_vec())
+        .await
+        .unwrap();
     let mut listed = blobs.list(&format!("{root}/3/")).await.unwrap();
     listed.sort_by(|a, b| a.key.cmp(&b.key));
     let names: Vec<&str> = listed.iter().map(|m| m.key.as_str()).collect();
@@ -52,7 +55,7 @@ async fn contract(blobs: &dyn BlobStore, root: &str) {
     // last-modified time the collector's grace period counts from (whole seconds on some backends).
     let before = listed[0].last_modified;
     std::thread::sleep(Duration::from_millis(1100));
-    blobs.put(&key, &big).await.unwrap();
+    blobs.put(&key, big.clone()).await.unwrap();
     let after = blobs.list(&format!("{root}/3/")).await.unwrap();
     let refreshed = after.iter().find(|m| m.key == key).unwrap().last_modified;
     assert!(refreshed > before, "{refreshed:?} after {before:?}");
@@ -109,7 +112,7 @@ async fn a_dead_s3_endpoint_is_a_bounded_error_naming_the_object() {
         "{text}"
     );
     let error = blobs
-        .put("dead/3/abc", b"secret payload")
+        .put("dead/3/abc", b"secret payload".to_vec())
         .await
         .unwrap_err();
     assert!(!error.to_string().contains("secret payload"));

@@ -47,22 +47,21 @@ const WIDENING: &[(&str, &str)] = &[
     ("REAL[]", "DOUBLE PRECISION[]"),
 ];
 
-/// Why switching `encrypt` on or off for a stored column is refused, and the safe steps instead. Rewriting the
-/// column in place cannot be done in SQL (the keys are the application's), and changing its type would garble
-/// or lose every value.
-fn encrypt_steps(old: &Column, new: &Column) -> String {
-    let (was, now) = match new.encrypted {
-        true => ("plaintext", "ciphertext"),
-        false => ("ciphertext", "plaintext"),
+/// Why switching an option that changes what a stored column holds (`encrypt`, `claim_check`) on or off is
+/// refused, and the safe steps instead: SQL cannot rewrite the column in place (`why`: what lives in the
+/// application), and reading the old values in the new form would garble or lose every one. `forms`: what the
+/// column holds with the option off and on.
+fn new_field_steps(column: &str, option: &str, on: bool, forms: (&str, &str), why: &str) -> String {
+    let (was, now) = match on {
+        true => forms,
+        false => (forms.1, forms.0),
     };
     format!(
-        "column \"{}\" holds {was} and would be read as {now} (`encrypt` was switched {}); SQL cannot convert it \
-         (the keys live in the application). Steps: (1) add a new field with a new number and the wanted `encrypt`, \
-         and generate that migration; (2) copy each row's value from the old field to the new one through the \
-         repository (read, set, update), which seals or opens it with the key ring; (3) delete the old field, \
-         reserving its number and name, in a later migration",
-        old.name,
-        if new.encrypted { "on" } else { "off" }
+        "column \"{column}\" holds {was} and would be read as {now} (`{option}` was switched {}); SQL cannot convert \
+         it ({why}). Steps: (1) add a new field with a new number and the wanted `{option}`, and generate that \
+         migration; (2) copy each row's value from the old field to the new one through the repository (read, set, \
+         update); (3) delete the old field, reserving its number and name, in a later migration",
+        if on { "on" } else { "off" }
     )
 }
 
@@ -129,21 +128,25 @@ pub fn problems(changes: &[Change], schema: &Schema) -> Vec<Problem> {
                                 true,
                             ))
                         }
-                        ColumnChange::Alter { old, new } if old.encrypted != new.encrypted => {
-                            out.push(problem("ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD", encrypt_steps(old, new), false))
-                        }
+                        ColumnChange::Alter { old, new } if old.encrypted != new.encrypted => out.push(problem(
+                            "ENCRYPT_CHANGE_NEEDS_A_NEW_FIELD",
+                            new_field_steps(
+                                &old.name,
+                                "encrypt",
+                                new.encrypted,
+                                ("plaintext", "ciphertext"),
+                                "the keys live in the application",
+                            ),
+                            false,
+                        )),
                         ColumnChange::Alter { old, new } if old.claim_checked != new.claim_checked => out.push(problem(
                             "CLAIM_CHECK_CHANGE_NEEDS_A_NEW_FIELD",
-                            format!(
-                                "column \"{}\" holds {} and would be read as {} (`claim_check` was switched {}); SQL cannot \
-                                 convert it (the blobs live in the application's blob store). Steps: (1) add a new field with a new number and \
-                                 the wanted `claim_check`, and generate that migration; (2) copy each row's value from the old field to the new \
-                                 one through the repository (read, set, update); (3) delete the old field, reserving its number and name, in a \
-                                 later migration",
-                                old.name,
-                                if old.claim_checked { "claim-checked values (inline or blob references)" } else { "plain values" },
-                                if new.claim_checked { "claim-checked values" } else { "plain values" },
-                                if new.claim_checked { "on" } else { "off" },
+                            new_field_steps(
+                                &old.name,
+                                "claim_check",
+                                new.claim_checked,
+                                ("plain values", "claim-checked values (inline or blob references)"),
+                                "the blobs live in the application's blob store",
                             ),
                             false,
                         )),

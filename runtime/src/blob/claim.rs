@@ -79,8 +79,8 @@ pub(crate) fn reference(reference: &BlobRef) -> Vec<u8> {
     out
 }
 
-/// The values of `value`'s claim-checked fields above their thresholds (copied: the blob store takes them after
-/// the row is walked), `plan` naming the field of each `write_row` column call that is claim-checked.
+/// The values of `value`'s claim-checked fields above their thresholds (copied once: the blob store takes them
+/// after the row is walked), `plan` naming the field of each `write_row` column call that is claim-checked.
 pub(crate) fn values_to_move<E: Record>(
     value: &E,
     plan: &[Option<&'static FieldSchema>],
@@ -244,25 +244,25 @@ impl EntityBlobs<'_> {
     /// never a row without its blob.
     pub(crate) async fn offload(
         &self,
-        values: &[(&'static FieldSchema, Vec<u8>)],
+        values: Vec<(&'static FieldSchema, Vec<u8>)>,
     ) -> Result<Offloaded, Error> {
-        let moved: Vec<(&'static FieldSchema, &Vec<u8>, BlobRef)> = values
-            .iter()
+        let mut moved = Vec::with_capacity(values.len());
+        let puts: Vec<_> = values
+            .into_iter()
             .filter_map(|(field, value)| {
-                Self::reference_of(field, value).map(|reference| (*field, value, reference))
+                let reference = Self::reference_of(field, &value)?;
+                moved.push((field.number, reference));
+                Some(async move {
+                    let key = self.object_key(field, &reference);
+                    self.store
+                        .put(&key, value)
+                        .await
+                        .map_err(|e| self.error(field, &reference, e.to_string()))
+                })
             })
             .collect();
-        let puts = moved.iter().map(|(field, value, reference)| async move {
-            let key = self.object_key(field, reference);
-            self.store
-                .put(&key, value)
-                .await
-                .map_err(|e| self.error(field, reference, e.to_string()))
-        });
         futures_util::future::try_join_all(puts).await?;
-        Ok(Offloaded(
-            moved.into_iter().map(|(f, _, r)| (f.number, r)).collect(),
-        ))
+        Ok(Offloaded(moved))
     }
 
     /// Reads the blobs `references` name (each once, all concurrently). A missing blob is

@@ -147,8 +147,8 @@ pub struct BlobError {
 /// and refresh its `last_modified` (the garbage collector's grace period counts from it), return `Ok(None)`
 /// from `get` for a missing object, and treat deleting a missing object as success.
 pub trait BlobStore: Send + Sync + 'static {
-    /// Writes `bytes` as the object `key`.
-    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, Result<(), BlobError>>;
+    /// Writes `bytes` as the object `key` (owned: a backend may hand them to its client without a copy).
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, Result<(), BlobError>>;
     /// The bytes of the object `key`, `None` when there is none.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, BlobError>>;
     /// Removes the object `key` (a missing one is not an error).

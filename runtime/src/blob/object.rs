@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 ///
 /// let dir = std::env::temp_dir().join("capacitor-blob-doc");
 /// let blobs = ObjectStoreBlobs::filesystem(&dir)?;
-/// blobs.put("docs/1/abc", b"hello").await?;
+/// blobs.put("docs/1/abc", b"hello".to_vec()).await?;
 /// assert_eq!(blobs.get("docs/1/abc").await?.as_deref(), Some(&b"hello"[..]));
 /// assert_eq!(blobs.get("docs/1/missing").await?, None);
 /// # Ok(()) }
@@ -157,11 +157,11 @@ fn failed(operation: &'static str, key: &str, e: object_store::Error) -> BlobErr
 }
 
 impl BlobStore for ObjectStoreBlobs {
-    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, Result<(), BlobError>> {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, Result<(), BlobError>> {
         Box::pin(async move {
             let location = path("put", key)?;
             self.inner
-                .put(&location, PutPayload::from(bytes.to_vec()))
+                .put(&location, PutPayload::from(bytes))
                 .await
                 .map(drop)
                 .map_err(|e| failed("put", key, e))
@@ -177,7 +177,8 @@ impl BlobStore for ObjectStoreBlobs {
                 Err(e) => return Err(failed("get", key, e)),
             };
             match result.bytes().await {
-                Ok(bytes) => Ok(Some(bytes.to_vec())),
+                // No copy when the buffer is the result's alone (a file read into one buffer).
+                Ok(bytes) => Ok(Some(Vec::from(bytes))),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(failed("get", key, e)),
             }

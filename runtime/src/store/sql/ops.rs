@@ -60,8 +60,8 @@ macro_rules! sql_store {
             at: usize,
         }
 
-        /// The claim-checked field of the next column call, if it is one (advancing past it).
-        fn next_claimed(
+        /// The field `plan` names for the next column call, if any (advancing past the call).
+        fn next_in_plan(
             plan: &[Option<&'static FieldSchema>],
             at: &mut usize,
         ) -> Option<&'static FieldSchema> {
@@ -94,9 +94,7 @@ macro_rules! sql_store {
         impl Sealing<'_> {
             /// The encrypted field of the next column call, if it is one.
             fn next_field(&mut self) -> Option<&'static FieldSchema> {
-                let at = self.at;
-                self.at += 1;
-                self.plan.get(at).copied().flatten()
+                next_in_plan(self.plan, &mut self.at)
             }
         }
 
@@ -106,7 +104,7 @@ macro_rules! sql_store {
                     return;
                 }
                 if let Some(claims) = &mut self.claims
-                    && let Some(field) = next_claimed(claims.plan, &mut claims.at)
+                    && let Some(field) = next_in_plan(claims.plan, &mut claims.at)
                 {
                     // A claim-checked field is never encrypted: the seal plan only counts the call.
                     if let Some(seal) = &mut self.seal {
@@ -293,7 +291,7 @@ macro_rules! sql_store {
             fn column<T: Column>(&mut self) -> Result<T, DecodeError> {
                 let at = self.index;
                 if let Some(claims) = &mut self.claims
-                    && let Some(field) = next_claimed(claims.plan, &mut claims.at)
+                    && let Some(field) = next_in_plan(claims.plan, &mut claims.at)
                 {
                     if let Some(open) = &mut self.open {
                         open.next_field();
@@ -517,7 +515,7 @@ macro_rules! sql_store {
                     None => Ok(Offloaded::default()),
                     Some(blobs) => {
                         blobs
-                            .offload(&claim::values_to_move(value, &st.claimed_at))
+                            .offload(claim::values_to_move(value, &st.claimed_at))
                             .await
                     }
                 }
@@ -555,7 +553,8 @@ macro_rules! sql_store {
             ) -> Result<(Option<u64>, crate::repo::BlobErasure), Error> {
                 let st = self.statements::<E>();
                 let mut blobs_report = crate::repo::BlobErasure::default();
-                let references = match self.blobs.for_entity(E::SCHEMA)? {
+                let blobs = self.blobs.for_entity(E::SCHEMA)?;
+                let references = match blobs {
                     None => Vec::new(),
                     Some(_) => {
                         let mut w = Writer::new();
@@ -573,7 +572,7 @@ macro_rules! sql_store {
                 if version.is_none() {
                     return Ok((None, blobs_report));
                 }
-                if let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? {
+                if let Some(blobs) = blobs {
                     for (field, reference) in references {
                         let mut w = Writer::new();
                         w.column(&claim::reference(&reference));
