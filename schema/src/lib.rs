@@ -3,6 +3,7 @@
 //! - [`field_type`]: what a field holds ([`Scalar`], [`WellKnown`], [`FieldType`], [`Label`]).
 //! - [`options`]: what Capacitor's options say ([`Pii`], [`IndexKind`], [`Backend`], [`Consistency`]).
 //! - [`civil`]: the calendar arithmetic of a Timestamp's date (days since the epoch ⇄ year, month, day).
+//! - [`time_text`]: durations and timestamps as CEL spells them (`1h30m`, RFC 3339) and CEL's ranges.
 //! - [`columns`]: the column layout — a field's columns per [`Dialect`] (names, SQL types, nullability,
 //!   defaults, the `_nanos` companion of a Postgres Timestamp) and the order of a row's columns. The DDL, the
 //!   migration lockfile, the runtime's statements and the row mapping all read it from here, so a column is
@@ -18,6 +19,7 @@ pub mod civil;
 pub mod columns;
 pub mod field_type;
 pub mod options;
+pub mod time_text;
 
 pub use columns::{
     Column, ColumnKey, ColumnType, Dialect, NANOS_SUFFIX, StoredField, VERSION_COLUMN,

@@ -1,6 +1,7 @@
 //! Checks on `buf.validate` rules: a rule that cannot be generated is a diagnostic at the rule, never
 //! generated code that fails to compile.
 
+use crate::cel::{self, Binding};
 use crate::diagnostic::{Diagnostic, OptionId, Text};
 use crate::ir::{Field, FieldType, Label, Message, Rule, RuleValue, Schema, WellKnown};
 use crate::rules;
@@ -26,9 +27,10 @@ pub fn check_rules(schema: &Schema, allow_unsupported: bool) -> RuleReport {
 }
 
 /// Checks the rules of one message and its fields (the derive front end calls this for its one struct).
-/// Without the schema, CEL rules that read another message's fields count as unsupported.
+/// CEL rules can read the message's own fields; another message's fields are unknown to them.
 pub fn check_message(message: &Message, allow_unsupported: bool, report: &mut RuleReport) {
-    check_message_in(&Schema::default(), message, allow_unsupported, report);
+    let schema = Schema::new(vec![message.clone()]);
+    check_message_in(&schema, message, allow_unsupported, report);
 }
 
 /// Checks the rules of one message of `schema`.
@@ -39,8 +41,10 @@ pub fn check_message_in(
     report: &mut RuleReport,
 ) {
     for rule in &message.rules {
-        let this = FieldType::Message(message.full_name.clone());
-        if rule.path == "cel" && cel_list_compiles(&rule.value, &this, schema) {
+        if cel::is_cel_path(&rule.path) {
+            let this = Binding::Value(FieldType::Message(message.full_name.clone()));
+            let what = format!("`{}`", message.full_name);
+            check_cel(schema, &what, OptionId::MessageRule, rule, this, report);
             continue;
         }
         if is_unsupported(&rule.path) {
@@ -107,39 +111,37 @@ pub fn check_message_in(
     }
 }
 
-/// Whether every expression of a field's `cel` rule is in the subset capgen compiles ([`crate::cel`]).
-fn cel_compiles(schema: &Schema, field: &Field, rule: &Rule) -> bool {
-    let value = match (rule.path.as_str(), &field.label) {
-        ("cel", Label::Repeated | Label::Map { .. }) => return false,
-        ("cel", _)
-        | ("repeated.items.cel", Label::Repeated)
-        | ("map.values.cel", Label::Map { .. }) => field.ty.clone(),
-        ("map.keys.cel", Label::Map { key }) => FieldType::Scalar(*key),
-        _ => return false,
-    };
-    cel_list_compiles(&rule.value, &value, schema)
-}
-
-/// Whether every entry of a `cel` rule list compiles for a value of type `value`.
-fn cel_list_compiles(rules: &RuleValue, value: &FieldType, schema: &Schema) -> bool {
-    let RuleValue::List(items) = rules else {
-        return false;
-    };
-    items.iter().all(|item| {
-        let RuleValue::Message(entries) = item else {
-            return false;
-        };
-        entries.iter().any(|(name, v)| {
-            name == "expression"
-                && matches!(v, RuleValue::String(e) if crate::cel::parse(e).is_ok_and(|expr| crate::cel::fits(&expr, value, schema).is_ok()))
-        })
-    })
+/// Compiles every CEL rule of `rule` with `this` bound as `this`; each one that does not compile is an error
+/// at the rule, naming its index, id and the offending sub-expression.
+fn check_cel(
+    schema: &Schema,
+    what: &str,
+    option: fn(String) -> OptionId,
+    rule: &Rule,
+    this: Binding,
+    report: &mut RuleReport,
+) {
+    let env = cel::Env::new(schema, this);
+    for entry in cel::rules_of(rule) {
+        if let Err(e) = cel::compile(&entry.expression, &env) {
+            report.errors.push(
+                Diagnostic::new(
+                    &rule.origin,
+                    rule_text(
+                        what,
+                        option(format!("{}[{}]", rule.path, entry.index)),
+                        format!(" (id `{}`) does not compile: {e}", entry.id),
+                    ),
+                    "invalid CEL rule",
+                )
+                .help("docs/validation.md lists the CEL capgen compiles: fix the expression, or write the rule another way"),
+            );
+        }
+    }
 }
 
 fn is_unsupported(path: &str) -> bool {
-    path.split('.')
-        .any(|step| step == "cel" || step == "cel_expression")
-        || path.contains('[')
+    path.contains('[')
 }
 
 /// `` `app.v1.User.email` (field 2): (buf.validate.field).string.min_len`` followed by `rest`.
@@ -227,7 +229,22 @@ fn check_field(
         message.full_name, field.name, field.number
     );
     for rule in &field.rules {
-        if cel_compiles(schema, field, rule) {
+        if cel::is_cel_path(&rule.path) {
+            match cel::field_binding(field, &rule.path) {
+                Some(this) => check_cel(schema, &what, OptionId::FieldRule, rule, this, report),
+                None => report.errors.push(
+                    Diagnostic::new(
+                        &rule.origin,
+                        rule_text(
+                            &what,
+                            OptionId::FieldRule(rule.path.clone()),
+                            format!(" does not fit a {} field", type_words(&field.ty, &field.label)),
+                        ),
+                        "rule does not fit the field",
+                    )
+                    .help("`repeated.items.cel` on a repeated field, `map.keys.cel`/`map.values.cel` on a map, `cel` on any field"),
+                ),
+            }
             continue;
         }
         if is_unsupported(&rule.path) {

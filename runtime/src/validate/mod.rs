@@ -32,6 +32,7 @@
 //! assert!(User { name: "Ada".into() }.validate().is_ok());
 //! ```
 
+pub mod cel;
 mod path;
 pub mod support;
 mod violation;
@@ -42,7 +43,7 @@ pub mod format;
 pub use path::{FieldPath, FieldPathElement, FieldType, Subscript};
 #[doc(hidden)]
 pub use path::{Key, PathNode, Segment};
-pub use violation::{Violation, Violations};
+pub use violation::{RuntimeError, Violation, Violations};
 pub use wire::{
     WireError, WireFieldPath, WireFieldPathElement, WireSubscript, WireViolation, WireViolations,
 };
@@ -86,6 +87,7 @@ impl<T: Validate + ?Sized> Validate for Box<T> {
 pub struct Cx {
     violations: Violations,
     fail_fast: bool,
+    now: Option<(i64, i32)>,
 }
 
 impl Cx {
@@ -94,7 +96,57 @@ impl Cx {
         Cx {
             violations: Violations::default(),
             fail_fast,
+            now: None,
         }
+    }
+
+    /// CEL's `now`: read from the clock once per validation, so every rule sees the same instant.
+    pub fn now(&mut self) -> (i64, i32) {
+        *self.now.get_or_insert_with(support::now)
+    }
+
+    /// Records a violation of a CEL rule whose message was computed (a message-level rule that returns its
+    /// own message, or a `format`ted one).
+    #[cold]
+    #[inline(never)]
+    pub fn violation_owned(
+        &mut self,
+        field: Option<&PathNode<'_>>,
+        rule: &'static [Segment],
+        rule_id: &'static str,
+        message: String,
+        for_key: bool,
+    ) -> ControlFlow<()> {
+        self.violations.push(Violation {
+            field: PathNode::to_field_path(field),
+            rule: path::rule_path(rule),
+            rule_id: Cow::Borrowed(rule_id),
+            message: Cow::Owned(message),
+            for_key,
+        });
+        if self.fail_fast {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Records that the CEL rule `rule_id` at `field` could not be evaluated, and stops the validation (a
+    /// runtime error ends it, as in protovalidate).
+    #[cold]
+    #[inline(never)]
+    pub fn runtime_error(
+        &mut self,
+        field: Option<&PathNode<'_>>,
+        rule_id: &'static str,
+        error: cel::EvalError,
+    ) -> ControlFlow<()> {
+        self.violations.set_runtime_error(RuntimeError {
+            field: PathNode::to_field_path(field),
+            rule_id: Cow::Borrowed(rule_id),
+            reason: error.reason(),
+        });
+        ControlFlow::Break(())
     }
 
     /// Records that the value at `field` broke the rule at `rule`.
@@ -157,11 +209,11 @@ impl Cx {
         V: 'm,
         F: FnMut(&mut Cx, &'m K, &'m V) -> ControlFlow<()>,
     {
-        let mark = self.violations.len();
+        let mark = self.violations.count();
         let mut broken = false;
         for (k, v) in map {
             let _ = check(self, k, v);
-            if self.violations.len() > mark {
+            if self.violations.count() > mark || self.violations.runtime_error().is_some() {
                 broken = true;
                 break;
             }

@@ -61,7 +61,36 @@ impl fmt::Debug for Violation {
 /// assert_eq!(v.to_string(), "value is required [required]");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Violations(Vec<Violation>);
+pub struct Violations(Vec<Violation>, Option<RuntimeError>);
+
+/// A CEL rule that could not be evaluated for this input (an integer overflow, a division by zero, a
+/// missing map key, an invalid conversion): protovalidate's *runtime error*. Validation stops there, and the
+/// violations found before it are kept beside it.
+///
+/// The reason is one of a fixed set of phrases (`integer overflow`), never a value of the message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RuntimeError {
+    /// The field whose rule failed to evaluate; empty for a message-level rule.
+    pub field: FieldPath,
+    /// The rule's id (the `id` of its `buf.validate.Rule`).
+    pub rule_id: Cow<'static, str>,
+    /// Why it could not be evaluated.
+    pub reason: &'static str,
+}
+
+/// `price: rule total_matches could not be evaluated: integer overflow`
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        write!(
+            f,
+            "rule `{}` could not be evaluated: {}",
+            self.rule_id, self.reason
+        )
+    }
+}
 
 impl Violations {
     /// How many violations there are.
@@ -69,9 +98,23 @@ impl Violations {
         self.0.len()
     }
 
-    /// Whether there are none (never true for an `Err` from [`Validate`](super::Validate)).
+    /// Whether there are no violations and no runtime error (never true for an `Err` from
+    /// [`Validate`](super::Validate)).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_none()
+    }
+
+    /// The CEL rule that could not be evaluated, when one could not: validation stopped there.
+    pub fn runtime_error(&self) -> Option<&RuntimeError> {
+        self.1.as_ref()
+    }
+
+    pub(crate) fn set_runtime_error(&mut self, e: RuntimeError) {
+        self.1.get_or_insert(e);
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.len()
     }
 
     /// The violations, in the order they were found.
@@ -88,14 +131,16 @@ impl Violations {
         self.0.push(v);
     }
 
+    /// Drops the violations after the first `len`, and a runtime error (found after them: one ends validation).
     pub(crate) fn truncate(&mut self, len: usize) {
         self.0.truncate(len);
+        self.1 = None;
     }
 }
 
 impl From<Vec<Violation>> for Violations {
     fn from(v: Vec<Violation>) -> Self {
-        Violations(v)
+        Violations(v, None)
     }
 }
 
@@ -124,13 +169,26 @@ impl fmt::Display for Violations {
             }
             write!(f, "{v}")?;
         }
+        if let Some(e) = &self.1 {
+            if !self.0.is_empty() {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
         Ok(())
     }
 }
 
 impl fmt::Debug for Violations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.0).finish()
+        match &self.1 {
+            None => f.debug_list().entries(&self.0).finish(),
+            Some(e) => f
+                .debug_struct("Violations")
+                .field("violations", &self.0)
+                .field("runtime_error", e)
+                .finish(),
+        }
     }
 }
 

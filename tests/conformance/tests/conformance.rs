@@ -7,11 +7,6 @@ use capacitor_conformance::dump::{CaseResult, ResultSet};
 use prost::Message as _;
 use std::collections::BTreeMap;
 
-/// Suites that need a CEL engine: reported, not counted towards the floor.
-fn needs_cel(suite: &str) -> bool {
-    suite == "custom_rules" || suite == "predefined_rules" || suite.starts_with("library/")
-}
-
 fn path_key(p: &Option<WireFieldPath>) -> String {
     p.as_ref()
         .map_or_else(String::new, |p| format!("{:?}", p.elements))
@@ -94,7 +89,7 @@ fn conformance() {
         })
         .collect();
     let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
-    let (mut passed, mut failed, mut cel_passed, mut cel_total) = (0, 0, 0, 0);
+    let (mut passed, mut failed) = (0, 0);
     let mut suites: Vec<_> = set.suites.iter().collect();
     suites.sort_by(|a, b| a.name.cmp(&b.name));
     for suite in suites {
@@ -106,7 +101,7 @@ fn conformance() {
                 Err(why) => {
                     bad += 1;
                     // Unexpected failures always show; known ones with CONFORMANCE_VERBOSE=1.
-                    if !needs_cel(&suite.name) && (verbose || !known.contains_key(&id)) {
+                    if verbose || !known.contains_key(&id) {
                         let note = known
                             .get(&id)
                             .map_or(String::new(), |r| format!(" (known: {r})"));
@@ -115,21 +110,10 @@ fn conformance() {
                 }
             }
         }
-        if needs_cel(&suite.name) {
-            cel_passed += ok;
-            cel_total += ok + bad;
-            println!(
-                "{}: unsupported (needs CEL), {} cases, {ok} pass without CEL",
-                suite.name,
-                ok + bad
-            );
-        } else {
-            passed += ok;
-            failed += bad;
-            println!("{}: {ok} passed, {bad} failed", suite.name);
-        }
+        passed += ok;
+        failed += bad;
+        println!("{}: {ok} passed, {bad} failed", suite.name);
     }
-    println!("CEL suites (unsupported): {cel_total} cases, {cel_passed} pass without CEL");
     println!("conformance: {passed} passed, {failed} failed");
     let floor: usize = include_str!("../floor.txt")
         .trim()
@@ -137,6 +121,6 @@ fn conformance() {
         .expect("floor.txt holds a number");
     assert!(
         passed >= floor,
-        "conformance regressed: {passed} non-CEL cases pass, the floor (tests/conformance/floor.txt) is {floor}"
+        "conformance regressed: {passed} cases pass, the floor (tests/conformance/floor.txt) is {floor}"
     );
 }

@@ -1,152 +1,122 @@
-//! Field rules written in CEL that capgen compiles to Rust (see [`crate::cel`]).
+//! CEL rules (`cel`, `cel_expression`) placed in a message's `validate_into`: the expression compiled by
+//! [`crate::cel`], the violation it reports when it gives `false` (or a non-empty message), and the runtime
+//! error when it cannot be evaluated.
 
-use super::{Emitter, Rules, rust_ident};
-use crate::cel;
-use crate::ir::{FieldType, Label, RuleValue, Scalar};
+use super::{Emitter, Rules};
+use crate::cel::{self, Binding, Env};
 use crate::rules::{self, RuleField};
 use proc_macro2::TokenStream;
 use quote::quote;
 
 impl Emitter<'_> {
-    /// Field rules written in CEL that capgen compiles (see [`crate::cel`]); others were reported by the
-    /// checks and are skipped here.
+    /// The `cel` and `cel_expression` rules among `rules` (a view of the rules message `root`, under the rule
+    /// path `prefix`), with `this` bound as `binding` to the Rust reference `v`. The checks compiled every one
+    /// of them before generation (a rule that does not compile refuses the message), so none is skipped here.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn cel_checks(
         &self,
-        ty: &FieldType,
+        binding: Binding,
         v: &TokenStream,
         rules: &Rules<'_>,
+        root: &str,
         prefix: &[RuleField],
         at: &TokenStream,
         for_key: bool,
     ) -> TokenStream {
-        let mut path = prefix.to_vec();
-        path.extend(rules::resolve_field_rule("cel").unwrap_or_default());
-        self.cel_checks_at(ty, v, rules, &path, at, for_key)
-    }
-
-    /// The CEL checks of `rules.cel`, whose rule path is `path` (ending at the `cel` field).
-    pub(super) fn cel_checks_at(
-        &self,
-        ty: &FieldType,
-        v: &TokenStream,
-        rules: &Rules<'_>,
-        path: &[RuleField],
-        at: &TokenStream,
-        for_key: bool,
-    ) -> TokenStream {
-        let Some(RuleValue::List(items)) = rules.get("cel") else {
-            return quote!();
+        let env = Env {
+            implicit_presence: self.cx.implicit_presence,
+            ..Env::new(self.cx.schema, binding.clone())
         };
         let mut out = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let RuleValue::Message(entries) = item else {
+        for name in ["cel", "cel_expression"] {
+            let Some(value) = rules.get(name) else {
                 continue;
             };
-            let text = |name: &str| {
-                entries.iter().find_map(|(n, v)| match v {
-                    RuleValue::String(s) if n == name => Some(s.clone()),
-                    _ => None,
-                })
-            };
-            let (Some(expression), id) = (text("expression"), text("id").unwrap_or_default())
-            else {
-                continue;
-            };
-            let Ok(expr) = cel::parse(&expression) else {
-                continue;
-            };
-            if cel::fits(&expr, ty, self.cx.schema).is_err() {
-                continue;
+            let mut path = prefix.to_vec();
+            path.extend(rules::resolve(root, name).unwrap_or_default());
+            for rule in cel::rules_in(name, value) {
+                let Ok(compiled) = cel::compile(&rule.expression, &env) else {
+                    continue;
+                };
+                let lowered = compiled.lower(&self.rt, cel::this_value(&binding, v));
+                let message = rule
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("`{}` returned false", rule.expression));
+                // protovalidate reports a message-level CEL rule without a rule path.
+                let path = if root == "MessageRules" {
+                    self.rule_static(&[], None)
+                } else {
+                    self.rule_static(&path, Some(rule.index))
+                };
+                out.push(self.cel_check(&lowered, path, &rule.id, &message, at, for_key));
             }
-            let message =
-                text("message").unwrap_or_else(|| format!("`{expression}` returned false"));
-            let ok = self.cel_condition(ty, v, &expr);
-            let fail = self.violation_at(at, path, Some(i as u64), &id, &message, for_key);
-            out.push(quote!(if !(#ok) { #fail }));
         }
         quote!(#(#out)*)
     }
 
-    pub(super) fn cel_condition(
+    /// One compiled rule: evaluate, and report a violation (at the rule path `path`, a `static R`) or a runtime
+    /// error.
+    pub(super) fn cel_check(
         &self,
-        ty: &FieldType,
-        v: &TokenStream,
-        expr: &cel::Expr,
+        lowered: &cel::Lowered,
+        path: TokenStream,
+        id: &str,
+        message: &str,
+        at: &TokenStream,
+        for_key: bool,
     ) -> TokenStream {
         let rt = &self.rt;
-        let op = |op: cel::CmpOp| match op {
-            cel::CmpOp::Eq => quote!(==),
-            cel::CmpOp::Ne => quote!(!=),
-            cel::CmpOp::Lt => quote!(<),
-            cel::CmpOp::Le => quote!(<=),
-            cel::CmpOp::Gt => quote!(>),
-            cel::CmpOp::Ge => quote!(>=),
+        let e = &lowered.expr;
+        let now = if lowered.uses_now {
+            quote!(let cel_now = cx.now();)
+        } else {
+            quote!()
         };
-        let compare =
-            |value: TokenStream, ty: &FieldType, o: cel::CmpOp, literal: &cel::Literal| {
-                let o = op(o);
-                match (ty, literal) {
-                    (_, cel::Literal::String(s)) => quote!(#value #o #s),
-                    (_, cel::Literal::Bool(b)) => quote!(#value #o #b),
-                    (FieldType::Scalar(Scalar::Float | Scalar::Double), cel::Literal::Int(i)) => {
-                        quote!((#value as f64) #o (#i as f64))
-                    }
-                    (_, cel::Literal::Int(i)) => {
-                        let i = i128::from(*i);
-                        quote!(i128::from(#value) #o #i)
-                    }
+        let method = if for_key {
+            quote!(key_violation)
+        } else {
+            quote!(violation)
+        };
+        let fail = if lowered.returns_message {
+            quote!({
+                let m: &str = ::core::ops::Deref::deref(&m);
+                if !m.is_empty() {
+                    #path
+                    cx.violation_owned(#at, &R, #id, ::std::string::ToString::to_string(m), #for_key)?;
                 }
-            };
-        match expr {
-            cel::Expr::Format { format, negated } => {
-                let s = quote!(&#v[..]);
-                let fmt = quote!(#rt::validate::format);
-                let call = match format {
-                    cel::Format::Email => quote!(#fmt::is_email(#s)),
-                    cel::Format::Hostname => quote!(#fmt::is_hostname(#s)),
-                    cel::Format::Ip(n) => quote!(#fmt::is_ip(#s, #n)),
-                    cel::Format::IpPrefix(n, strict) => quote!(#fmt::is_ip_prefix(#s, #n, #strict)),
-                    cel::Format::Uri => quote!(#fmt::is_uri(#s)),
-                    cel::Format::UriRef => quote!(#fmt::is_uri_ref(#s)),
-                    cel::Format::HostAndPort(port) => quote!(#fmt::is_host_and_port(#s, #port)),
-                };
-                if *negated { quote!(!#call) } else { call }
-            }
-            cel::Expr::Compare {
-                subject: cel::Subject::This,
-                op: o,
-                literal,
-            } => {
-                let value = match ty {
-                    // Unary `&` and `*` bind tighter than the comparison and `as` they end up in.
-                    FieldType::Scalar(Scalar::String) => quote!(&#v[..]),
-                    _ => quote!(*#v),
-                };
-                compare(value, ty, *o, literal)
-            }
-            cel::Expr::Compare {
-                subject: cel::Subject::Field(name),
-                op: o,
-                literal,
-            } => {
-                let FieldType::Message(m) = ty else {
-                    return quote!(true);
-                };
-                let Some(field) = self.cx.schema.message(m).and_then(|m| m.field(name)) else {
-                    return quote!(true);
-                };
-                let ident = rust_ident(&field.rust_name);
-                // An unset field reads as its default, as in CEL.
-                let value = match (&field.ty, &field.label) {
-                    (FieldType::Scalar(Scalar::String), Label::Optional) => {
-                        quote!(#v.#ident.as_deref().unwrap_or(""))
-                    }
-                    (FieldType::Scalar(Scalar::String), _) => quote!((&#v.#ident[..])),
-                    (_, Label::Optional) => quote!(#v.#ident.unwrap_or_default()),
-                    _ => quote!(#v.#ident),
-                };
-                compare(value, &field.ty, *o, literal)
-            }
+            })
+        } else {
+            quote!(if !m { #path cx.#method(#at, &R, #id, #message)?; })
+        };
+        // The lowering is one template per operator whatever the operands: `&*(x)` reads a string whether it
+        // is borrowed or computed, field reads go through `Option` combinators, items are copied out of their
+        // list. On particular operands clippy sees those as needless; the lints are named here, on the rule only.
+        let allow = quote!(#[allow(
+            clippy::borrow_deref_ref,
+            clippy::deref_addrof,
+            clippy::explicit_auto_deref,
+            clippy::needless_borrow,
+            clippy::op_ref,
+            clippy::unnecessary_map_or,
+            clippy::redundant_closure,
+            clippy::redundant_slicing,
+            clippy::map_clone
+        )]);
+        if lowered.fallible {
+            quote!(#allow {
+                #now
+                match (move || -> ::core::result::Result<_, #rt::validate::cel::EvalError> { ::core::result::Result::Ok(#e) })() {
+                    ::core::result::Result::Ok(m) => #fail,
+                    ::core::result::Result::Err(e) => { cx.runtime_error(#at, #id, e)?; }
+                }
+            })
+        } else {
+            quote!(#allow {
+                #now
+                let m = #e;
+                #fail
+            })
         }
     }
 }

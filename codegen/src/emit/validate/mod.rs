@@ -324,6 +324,21 @@ impl Emitter<'_> {
         message: &str,
         for_key: bool,
     ) -> TokenStream {
+        let segments = self.rule_static(rule, last_index);
+        let method = if for_key {
+            quote!(key_violation)
+        } else {
+            quote!(violation)
+        };
+        quote! {{
+            #segments
+            cx.#method(#at, &R, #id, #message)?;
+        }}
+    }
+
+    /// `static R: [Segment; n] = [...];`: the rule path of a violation, its last element indexed when
+    /// `last_index` is given.
+    fn rule_static(&self, rule: &[RuleField], last_index: Option<u64>) -> TokenStream {
         let rt = &self.rt;
         let last = rule.len().saturating_sub(1);
         let segments = rule.iter().enumerate().map(|(i, f)| match last_index {
@@ -335,15 +350,7 @@ impl Emitter<'_> {
             _ => self.segment_tokens(f.number, f.name, rule_type_variant(f.ty)),
         });
         let n = rule.len();
-        let method = if for_key {
-            quote!(key_violation)
-        } else {
-            quote!(violation)
-        };
-        quote! {{
-            static R: [#rt::validate::Segment; #n] = [#(#segments),*];
-            cx.#method(#at, &R, #id, #message)?;
-        }}
+        quote!(static R: [#rt::validate::Segment; #n] = [#(#segments),*];)
     }
 }
 

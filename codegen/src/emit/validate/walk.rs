@@ -5,6 +5,7 @@ use super::{
     Emitter, Gen, IGNORE_ALWAYS, IGNORE_IF_ZERO_VALUE, Kind, Rules, bind_if_read, bound,
     descriptor_type, kind_of, mentions, pattern, rules_member, rust_ident, rust_path,
 };
+use crate::cel::Binding;
 use crate::ir::{Field, FieldType, Label, Oneof, RuleValue, Scalar};
 use crate::rules::{self, RuleField};
 use proc_macro2::TokenStream;
@@ -84,14 +85,19 @@ impl Emitter<'_> {
     /// `(buf.validate.message).cel` rules in the compiled subset, with `this` the message itself.
     pub(super) fn message_cel_rules(&self) -> TokenStream {
         let rules = Rules::of(&self.message.rules);
-        if rules.get("cel").is_none() {
+        if rules.get("cel").is_none() && rules.get("cel_expression").is_none() {
             return quote!();
         }
         let ty = FieldType::Message(self.message.full_name.clone());
-        let Some(cel) = rules::resolve("MessageRules", "cel") else {
-            return quote!();
-        };
-        let checks = self.cel_checks_at(&ty, &quote!(v), &rules, &cel, &quote!(parent), false);
+        let checks = self.cel_checks(
+            Binding::Value(ty),
+            &quote!(v),
+            &rules,
+            "MessageRules",
+            &[],
+            &quote!(parent),
+            false,
+        );
         let v = bind_if_read("v", &quote!(self), &checks);
         quote! {{
             #v
@@ -224,7 +230,15 @@ impl Emitter<'_> {
     ) -> TokenStream {
         let ident = rust_ident(&field.rust_name);
         let typed = self.value_checks(kind, &quote!(v), rules, &[], at, false);
-        let cel = self.cel_checks(&field.ty, &quote!(v), rules, &[], at, false);
+        let cel = self.cel_checks(
+            Binding::Value(field.ty.clone()),
+            &quote!(v),
+            rules,
+            "FieldRules",
+            &[],
+            at,
+            false,
+        );
         let checks = quote!(#typed #cel);
         let recurse = self.recurse(kind, &quote!(v), at);
         let required = rules.flag("required");
@@ -357,6 +371,15 @@ impl Emitter<'_> {
             );
             checks.push(quote!(if !#rt::validate::support::is_unique(list) { #v }));
         }
+        checks.push(self.cel_checks(
+            Binding::List(field.ty.clone()),
+            &quote!(list),
+            rules,
+            "FieldRules",
+            &[],
+            at,
+            false,
+        ));
         let items = rules.sub("repeated.items");
         let item_prefix = path("items");
         let item_checks = self.item_checks(
@@ -470,7 +493,15 @@ impl Emitter<'_> {
             return quote!();
         }
         let typed = self.value_checks(kind, &quote!(v), rules, prefix, at, for_key);
-        let cel = self.cel_checks(ty, &quote!(v), rules, prefix, at, for_key);
+        let cel = self.cel_checks(
+            Binding::Value(ty.clone()),
+            &quote!(v),
+            rules,
+            "FieldRules",
+            prefix,
+            at,
+            for_key,
+        );
         let checks = quote!(#typed #cel);
         if checks.is_empty() {
             return quote!();
@@ -506,6 +537,15 @@ impl Emitter<'_> {
                 ("map.max_pairs", "map must be at most", "entries"),
             ],
         );
+        checks.push(self.cel_checks(
+            Binding::Map(key, field.ty.clone()),
+            &quote!(map),
+            rules,
+            "FieldRules",
+            &[],
+            at,
+            false,
+        ));
         let entry_at = quote!(::core::option::Option::Some(&entry));
         let key_checks = {
             let checks = self.item_checks(

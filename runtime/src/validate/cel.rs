@@ -1,0 +1,431 @@
+//! What the CEL rules capgen compiles call at run time: evaluation errors, CEL's checked conversions, time
+//! arithmetic with CEL's ranges, and `format`.
+//!
+//! capgen type-checks a rule's expression against the schema and lowers it to plain Rust; the few operations
+//! that can fail at run time (integer overflow, division by zero, a missing map key, a conversion out of
+//! range) return an [`EvalError`], which the validator reports as protovalidate's *runtime error*
+//! ([`RuntimeError`](super::RuntimeError)).
+//!
+//! ```
+//! use capacitor::validate::cel;
+//! assert_eq!(cel::duration("1m30s"), Ok((90, 0)));
+//! assert_eq!(cel::int_from_double(1e19), Err(cel::EvalError::RANGE));
+//! assert_eq!(cel::format("%s has %d items", &[cel::Arg::Str("cart"), cel::Arg::Int(3)]).unwrap(), "cart has 3 items");
+//! ```
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+/// Why a CEL expression could not be evaluated: one of a fixed set of phrases, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalError(&'static str);
+
+impl EvalError {
+    /// An `int` or `uint` result outside its type.
+    pub const OVERFLOW: EvalError = EvalError("integer overflow");
+    /// `x / 0` or `x % 0` on integers.
+    pub const DIVIDE_BY_ZERO: EvalError = EvalError("division by zero");
+    /// A conversion whose value is outside the target type (`int(1e19)`, `uint(-1)`).
+    pub const RANGE: EvalError = EvalError("conversion out of range");
+    /// A string that does not spell a value of the target type (`int('x')`, `duration('1y')`).
+    pub const SYNTAX: EvalError = EvalError("invalid conversion");
+    /// `map[key]` for a key the map does not hold.
+    pub const NO_SUCH_KEY: EvalError = EvalError("no such key");
+    /// `list[i]` outside the list.
+    pub const INDEX: EvalError = EvalError("index out of range");
+    /// A duration or timestamp outside CEL's range.
+    pub const TIME_RANGE: EvalError = EvalError("duration or timestamp out of range");
+    /// `string(bytes)` of bytes that are not UTF-8.
+    pub const UTF8: EvalError = EvalError("invalid UTF-8");
+    /// A `format` verb that does not fit its argument, or too few arguments.
+    pub const FORMAT: EvalError = EvalError("invalid format");
+
+    /// The phrase.
+    pub fn reason(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// `int(uint)`.
+pub fn int_from_uint(v: u64) -> Result<i64, EvalError> {
+    i64::try_from(v).map_err(|_| EvalError::RANGE)
+}
+
+/// `uint(int)`.
+pub fn uint_from_int(v: i64) -> Result<u64, EvalError> {
+    u64::try_from(v).map_err(|_| EvalError::RANGE)
+}
+
+/// `int(double)`: truncates toward zero; NaN, infinities and values outside `int` are errors.
+pub fn int_from_double(v: f64) -> Result<i64, EvalError> {
+    // -2^63 is exact in f64; 2^63 is the first value above i64::MAX.
+    if v.is_finite() && v > -9_223_372_036_854_775_808.0 - 1024.0 && v < 9_223_372_036_854_775_808.0
+    {
+        Ok(v as i64)
+    } else {
+        Err(EvalError::RANGE)
+    }
+}
+
+/// `uint(double)`.
+pub fn uint_from_double(v: f64) -> Result<u64, EvalError> {
+    if v.is_finite() && v > -1.0 && v < 18_446_744_073_709_551_616.0 {
+        Ok(v as u64)
+    } else {
+        Err(EvalError::RANGE)
+    }
+}
+
+/// `int(string)`.
+pub fn int_from_str(s: &str) -> Result<i64, EvalError> {
+    s.parse().map_err(|_| EvalError::SYNTAX)
+}
+
+/// `uint(string)`.
+pub fn uint_from_str(s: &str) -> Result<u64, EvalError> {
+    s.parse().map_err(|_| EvalError::SYNTAX)
+}
+
+/// `double(string)`.
+pub fn double_from_str(s: &str) -> Result<f64, EvalError> {
+    match s {
+        "NaN" => Ok(f64::NAN),
+        "Infinity" | "+Infinity" => Ok(f64::INFINITY),
+        "-Infinity" => Ok(f64::NEG_INFINITY),
+        _ => s.parse().map_err(|_| EvalError::SYNTAX),
+    }
+}
+
+/// `string(bytes)`.
+pub fn string_from_bytes(b: &[u8]) -> Result<String, EvalError> {
+    String::from_utf8(b.to_vec()).map_err(|_| EvalError::UTF8)
+}
+
+/// `string(double)`, as CEL prints doubles (`1.5`, `1e+100`, `NaN`, `+Inf`… spelled as cel-go does).
+pub fn string_from_double(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v == v.trunc() && v.abs() < 1e21 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// `a < b` for an `int` and a `uint` (CEL compares numbers across types by value).
+pub fn cmp_int_uint(a: i64, b: u64) -> Ordering {
+    if a < 0 {
+        Ordering::Less
+    } else {
+        (a as u64).cmp(&b)
+    }
+}
+
+/// An `int` against a `double`, by value; `None` when the double is NaN.
+pub fn cmp_int_double(a: i64, b: f64) -> Option<Ordering> {
+    cmp_double_exact(a as i128, b)
+}
+
+/// A `uint` against a `double`, by value; `None` when the double is NaN.
+pub fn cmp_uint_double(a: u64, b: f64) -> Option<Ordering> {
+    cmp_double_exact(a as i128, b)
+}
+
+fn cmp_double_exact(a: i128, b: f64) -> Option<Ordering> {
+    if b.is_nan() {
+        return None;
+    }
+    if b >= 1.8e19 {
+        return Some(Ordering::Less);
+    }
+    if b <= -1e19 {
+        return Some(Ordering::Greater);
+    }
+    let t = b.trunc();
+    match a.cmp(&(t as i128)) {
+        Ordering::Equal if b > t => Some(Ordering::Less),
+        Ordering::Equal if b < t => Some(Ordering::Greater),
+        other => Some(other),
+    }
+}
+
+use capacitor_schema::time_text::{self, TimeError};
+
+impl From<TimeError> for EvalError {
+    fn from(e: TimeError) -> Self {
+        match e {
+            TimeError::Syntax => EvalError::SYNTAX,
+            TimeError::Range => EvalError::TIME_RANGE,
+        }
+    }
+}
+
+/// `duration + duration`.
+pub fn duration_add(a: (i64, i32), b: (i64, i32)) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::duration_add(a, b)?)
+}
+
+/// `duration - duration`.
+pub fn duration_sub(a: (i64, i32), b: (i64, i32)) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::duration_sub(a, b)?)
+}
+
+/// `-duration`.
+pub fn duration_neg(a: (i64, i32)) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::duration_neg(a)?)
+}
+
+/// `timestamp + duration` (and `timestamp - duration` with `sign` -1).
+pub fn timestamp_add(t: (i64, i32), d: (i64, i32), sign: i8) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::timestamp_add(t, d, sign)?)
+}
+
+/// `timestamp - timestamp`.
+pub fn timestamp_sub(a: (i64, i32), b: (i64, i32)) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::timestamp_sub(a, b)?)
+}
+
+/// `duration(string)`: Go's duration syntax (`1h30m`, `-1.5s`, `100ms`).
+pub fn duration(s: &str) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::duration(s)?)
+}
+
+/// `timestamp(string)`: RFC 3339.
+pub fn timestamp(s: &str) -> Result<(i64, i32), EvalError> {
+    Ok(time_text::timestamp(s)?)
+}
+
+pub use time_text::{format_duration, format_timestamp};
+
+/// One argument of [`format`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg<'a> {
+    /// A `string`.
+    Str(&'a str),
+    /// A `bytes`.
+    Bytes(&'a [u8]),
+    /// An `int`.
+    Int(i64),
+    /// A `uint`.
+    Uint(u64),
+    /// A `double`.
+    Double(f64),
+    /// A `bool`.
+    Bool(bool),
+    /// A `google.protobuf.Duration` as (seconds, nanos).
+    Duration((i64, i32)),
+    /// A `google.protobuf.Timestamp` as (seconds, nanos).
+    Timestamp((i64, i32)),
+    /// A list.
+    List(Vec<Arg<'a>>),
+    /// `null`.
+    Null,
+}
+
+impl Arg<'_> {
+    fn write_s(&self, out: &mut String) -> Result<(), EvalError> {
+        match self {
+            Arg::Str(s) => out.push_str(s),
+            Arg::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+            Arg::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Arg::Uint(u) => {
+                let _ = write!(out, "{u}");
+            }
+            Arg::Double(d) => out.push_str(&string_from_double(*d)),
+            Arg::Bool(b) => {
+                let _ = write!(out, "{b}");
+            }
+            Arg::Duration(d) => out.push_str(&format_duration(*d)),
+            Arg::Timestamp(t) => out.push_str(&format_timestamp(*t)),
+            Arg::Null => out.push_str("null"),
+            Arg::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write_s(out)?;
+                }
+                out.push(']');
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `'template'.format([args])` of CEL's strings extension: `%s`, `%d`, `%f` (with an optional precision,
+/// `%.2f`), `%e`, `%x`, `%X`, `%o`, `%b` and `%%`.
+pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut args = args.iter();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut precision = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                p = p * 10 + d as usize;
+                chars.next();
+            }
+            precision = Some(p);
+        }
+        let verb = chars.next().ok_or(EvalError::FORMAT)?;
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let arg = args.next().ok_or(EvalError::FORMAT)?;
+        match (verb, arg) {
+            ('s', a) => a.write_s(&mut out)?,
+            ('d', Arg::Int(i)) => {
+                let _ = write!(out, "{i}");
+            }
+            ('d', Arg::Uint(u)) => {
+                let _ = write!(out, "{u}");
+            }
+            ('f', Arg::Double(d)) => {
+                let _ = write!(out, "{d:.*}", precision.unwrap_or(6));
+            }
+            ('f', Arg::Int(i)) => {
+                let _ = write!(out, "{:.*}", precision.unwrap_or(6), *i as f64);
+            }
+            ('e', Arg::Double(d)) => {
+                let _ = write!(out, "{d:.*e}", precision.unwrap_or(6));
+            }
+            ('x' | 'X', a) => {
+                let start = out.len();
+                match a {
+                    Arg::Int(i) if *i < 0 => {
+                        let _ = write!(out, "-{:x}", i.unsigned_abs());
+                    }
+                    Arg::Int(i) => {
+                        let _ = write!(out, "{i:x}");
+                    }
+                    Arg::Uint(u) => {
+                        let _ = write!(out, "{u:x}");
+                    }
+                    Arg::Str(s) => s.bytes().for_each(|b| {
+                        let _ = write!(out, "{b:02x}");
+                    }),
+                    Arg::Bytes(bs) => bs.iter().for_each(|b| {
+                        let _ = write!(out, "{b:02x}");
+                    }),
+                    _ => return Err(EvalError::FORMAT),
+                }
+                if verb == 'X' {
+                    out[start..].make_ascii_uppercase();
+                }
+            }
+            ('o', Arg::Int(i)) => {
+                let _ = write!(out, "{i:o}");
+            }
+            ('o', Arg::Uint(u)) => {
+                let _ = write!(out, "{u:o}");
+            }
+            ('b', Arg::Int(i)) => {
+                let _ = write!(out, "{i:b}");
+            }
+            ('b', Arg::Uint(u)) => {
+                let _ = write!(out, "{u:b}");
+            }
+            _ => return Err(EvalError::FORMAT),
+        }
+    }
+    Ok(out)
+}
+
+/// `isIp(version)`: version 0 is either; a version other than 0, 4 or 6 matches nothing.
+pub fn is_ip(s: &str, version: i64) -> bool {
+    matches!(version, 0 | 4 | 6) && super::format::is_ip(s, version as u8)
+}
+
+/// `isIpPrefix(version, strict)`: version 0 is either; another version than 0, 4 or 6 matches nothing.
+pub fn is_ip_prefix(s: &str, version: i64, strict: bool) -> bool {
+    matches!(version, 0 | 4 | 6) && super::format::is_ip_prefix(s, version as u8, strict)
+}
+
+/// `isInf(sign)`: positive infinity for a positive sign, negative for a negative one, either for 0.
+pub fn is_inf(v: f64, sign: i64) -> bool {
+    match sign {
+        0 => v.is_infinite(),
+        s if s > 0 => v == f64::INFINITY,
+        _ => v == f64::NEG_INFINITY,
+    }
+}
+
+/// `bytes.contains(bytes)`.
+pub fn bytes_contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `bool(string)`, with the spellings CEL accepts.
+pub fn bool_from_str(s: &str) -> Result<bool, EvalError> {
+    match s {
+        "true" | "True" | "TRUE" | "t" | "1" => Ok(true),
+        "false" | "False" | "FALSE" | "f" | "0" => Ok(false),
+        _ => Err(EvalError::SYNTAX),
+    }
+}
+
+/// The unique-items check of `list.unique()` for values compared by `==`.
+pub fn is_unique<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> bool {
+    let mut outer = items.clone().enumerate();
+    outer.all(|(i, a)| items.clone().skip(i + 1).all(|b| a != b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_and_cross_type_comparisons_are_exact() {
+        assert_eq!(int_from_double(-1.9), Ok(-1));
+        assert_eq!(int_from_double(f64::NAN), Err(EvalError::RANGE));
+        assert_eq!(uint_from_int(-1), Err(EvalError::RANGE));
+        assert_eq!(int_from_uint(u64::MAX), Err(EvalError::RANGE));
+        assert_eq!(cmp_int_uint(-1, 0), Ordering::Less);
+        assert_eq!(cmp_int_double(3, 3.5), Some(Ordering::Less));
+        assert_eq!(cmp_uint_double(u64::MAX, 1e30), Some(Ordering::Less));
+        assert_eq!(cmp_int_double(1, f64::NAN), None);
+        assert_eq!(string_from_double(2.0), "2");
+        assert_eq!(string_from_double(0.5), "0.5");
+    }
+
+    #[test]
+    fn format_verbs() {
+        let args = [
+            Arg::List(vec![Arg::Int(1), Arg::Str("a")]),
+            Arg::Double(1.5),
+            Arg::Bytes(b"\x01\xff"),
+        ];
+        assert_eq!(
+            format("%s %.1f %x 100%%", &args).unwrap(),
+            "[1, a] 1.5 01ff 100%"
+        );
+        assert_eq!(format("%d", &[Arg::Str("x")]), Err(EvalError::FORMAT));
+        assert_eq!(format("%s", &[]), Err(EvalError::FORMAT));
+        assert!(is_unique([1, 2, 3].iter()));
+        assert!(!is_unique(["a", "b", "a"].iter()));
+    }
+}
