@@ -248,7 +248,7 @@ fn generate_dtos(
             dotted == *proto || dotted.starts_with(&format!("{}.", proto.trim_end_matches('.')))
         })
     };
-    let local = Schema::new(
+    let mut local = Schema::new(
         schema
             .messages
             .iter()
@@ -256,6 +256,7 @@ fn generate_dtos(
             .cloned()
             .collect(),
     );
+    local.predefined = schema.predefined.clone();
     let validate_cx = ValidateContext {
         runtime: &options.runtime,
         schema: &local,

@@ -22,6 +22,9 @@ pub type FieldType = capacitor_schema::FieldType<String>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Schema {
     pub messages: Vec<Message>,
+    /// protovalidate's predefined rules the schema can see (extensions of the `buf.validate` rules messages).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub predefined: Vec<PredefinedRule>,
     /// [`Schema::message`]'s index by full name, built on the first lookup.
     #[serde(skip)]
     by_name: MessageIndex,
@@ -32,8 +35,14 @@ impl Schema {
     pub fn new(messages: Vec<Message>) -> Self {
         Schema {
             messages,
+            predefined: Vec::new(),
             by_name: MessageIndex::default(),
         }
+    }
+
+    /// The predefined rule declared by the extension `full_name`.
+    pub fn predefined_rule(&self, full_name: &str) -> Option<&PredefinedRule> {
+        self.predefined.iter().find(|p| p.full_name == full_name)
     }
 
     /// The messages that are entities, with their options.
@@ -519,6 +528,31 @@ impl Message {
             .map(|i| i.fields)
             .unwrap_or_default()
     }
+}
+
+/// A predefined rule: an extension of a `buf.validate` rules message whose `(buf.validate.predefined).cel`
+/// holds its expressions, set on a field like a standard rule (`float.[acme.abs_range] = 5.0`).
+///
+/// ```proto
+/// extend buf.validate.StringRules {
+///   bool valid_path = 1161 [(buf.validate.predefined).cel = { id: "string.valid_path", expression: "..." }];
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredefinedRule {
+    /// The extension's full name (`acme.valid_path`).
+    pub full_name: String,
+    /// The extension's field number.
+    pub number: u32,
+    /// The rules message it extends, inside `buf.validate` (`StringRules`).
+    pub extends: String,
+    /// The extension's value type (`rule` in its expressions).
+    pub ty: FieldType,
+    /// Whether the extension is repeated (`rule` is then a list).
+    pub repeated: bool,
+    /// Its `(buf.validate.predefined).cel`, as a rule with path `cel`.
+    pub cel: Option<Rule>,
+    pub origin: Origin,
 }
 
 /// One `buf.validate` rule as declared: its path inside the rules message and its value

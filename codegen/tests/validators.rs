@@ -21,41 +21,48 @@ fn validators_for_every_rule_family() {
 }
 
 #[test]
-fn cel_rules_are_skipped_with_a_warning_only_when_allowed() {
+fn cel_rules_compile_and_a_rule_that_does_not_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cel.proto"),
-        r#"syntax = "proto3";
+    let proto = |expression: &str| {
+        format!(
+            r#"syntax = "proto3";
 package cel.v1;
 import "buf/validate/validate.proto";
-message M {
-  string name = 1 [(buf.validate.field).cel = { id: "x", expression: "size(this) > 1" }, (buf.validate.field).string.max_len = 3];
-}
-"#,
-    )
-    .unwrap();
+message M {{
+  string name = 1 [(buf.validate.field).cel = {{ id: "name.long", expression: "{expression}" }}, (buf.validate.field).string.max_len = 3];
+}}
+"#
+        )
+    };
     let input = Input::Files {
         files: vec![dir.path().join("cel.proto")],
         includes: vec![dir.path().to_path_buf()],
     };
-    let refused = capacitor_codegen::configure().generate(&input).unwrap_err();
+    // A rule that compiles becomes Rust, next to the standard rules.
+    std::fs::write(dir.path().join("cel.proto"), proto("size(this) > 1")).unwrap();
+    let generated = capacitor_codegen::configure().generate(&input).unwrap();
+    assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+    let code = &generated.files[0].contents;
     assert!(
-        refused
-            .to_string()
-            .contains("(buf.validate.field).cel is a CEL rule"),
-        "{refused}"
+        code.contains("\"name.long\"") && code.contains("char_len"),
+        "{code}"
     );
-    let generated = capacitor_codegen::configure()
-        .allow_unsupported_rules(true)
-        .generate(&input)
-        .unwrap();
-    assert_eq!(generated.warnings.len(), 1, "{:?}", generated.warnings);
-    assert!(
-        generated.warnings[0].contains("cel.proto:5:"),
-        "{:?}",
-        generated.warnings
-    );
-    assert!(generated.files[0].contents.contains("string.max_len"));
+    assert!(code.contains("string.max_len"));
+    // One that does not is an error at the rule, naming the sub-expression, and never skipped: not even
+    // with `allow_unsupported_rules`.
+    std::fs::write(dir.path().join("cel.proto"), proto("this > 1")).unwrap();
+    for allow in [false, true] {
+        let refused = capacitor_codegen::configure()
+            .allow_unsupported_rules(allow)
+            .generate(&input)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cel.proto:5:"), "{refused}");
+        assert!(
+            refused.contains("(buf.validate.field).cel[0] (id `name.long`) does not compile: no `>` for a string and a int, in `this > 1`"),
+            "{refused}"
+        );
+    }
 }
 
 /// A user's own copy of upstream's current `validate.proto` on the include path wins over the embedded one, and
@@ -118,6 +125,11 @@ message M {
 }
 "#,
     );
-    let refused = capacitor_codegen::configure().generate(&input).unwrap_err();
-    assert!(refused.to_string().contains("cel_expression"), "{refused}");
+    // `cel_expression` compiles; its id is the expression.
+    let generated = capacitor_codegen::configure().generate(&input).unwrap();
+    assert!(
+        generated.files[0].contents.contains("\"this > 1\""),
+        "{}",
+        generated.files[0].contents
+    );
 }

@@ -166,6 +166,8 @@ pub struct Node {
     pub fallible: bool,
     /// For lists and maps: how the items are held.
     pub source: Source,
+    /// Read through `dyn(…)`: a type mismatch with it is an evaluation error, not a compile error.
+    pub dynamic: bool,
     /// What it computes.
     pub kind: Kind,
 }
@@ -190,6 +192,8 @@ pub enum Kind {
     In(Box<Node>, Box<Node>),
     Index(Box<Node>, Box<Node>),
     Call(Func, Vec<Node>),
+    /// An operation whose operand types only meet at run time (`dyn`) and do not fit: it always fails.
+    NoOverload,
     Fold {
         fold: Fold,
         range: Box<Node>,
@@ -231,6 +235,7 @@ fn node(id: u64, ty: Type, fallible: bool, kind: Kind) -> Node {
         ty,
         fallible,
         source: Source::Cel,
+        dynamic: false,
         kind,
     }
 }
@@ -379,10 +384,15 @@ impl Checker<'_, '_> {
             message: format!("the fields of `{message}` are not known to the compiler"),
             id,
         })?;
-        let field = m.field(name).ok_or_else(|| CheckError {
-            message: format!("`{message}` has no field `{name}`"),
-            id,
-        })?;
+        let Some(field) = m.field(name) else {
+            if operand.dynamic {
+                // Through `dyn`, a missing field is found at evaluation.
+                let mut n = node(id, Type::Dyn, true, Kind::NoOverload);
+                n.dynamic = true;
+                return Ok(n);
+            }
+            return err(id, format!("`{message}` has no field `{name}`"));
+        };
         let oneof = field.oneof.as_ref().and_then(|o| {
             m.oneofs
                 .iter()
@@ -434,8 +444,10 @@ impl Checker<'_, '_> {
             ),
             _ => (Type::of_value(&field.ty), Source::Cel),
         };
+        let dynamic = operand.dynamic;
         let mut n = node(id, ty, fallible, Kind::Select(Box::new(operand), field_ref));
         n.source = source;
+        n.dynamic = dynamic;
         Ok(n)
     }
 
@@ -581,8 +593,22 @@ impl Checker<'_, '_> {
 
     fn binary(&mut self, id: u64, op: Op, a: Node, b: Node) -> Result<Node> {
         use Type as T;
+        if a.kind == Kind::NoOverload || b.kind == Kind::NoOverload {
+            let ty = match op {
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => T::Bool,
+                _ => a.ty.clone(),
+            };
+            return Ok(node(id, ty, true, Kind::NoOverload));
+        }
         let fallible = a.fallible || b.fallible;
         let bad = |a: &Node, b: &Node| {
+            if a.dynamic || b.dynamic {
+                let ty = match op {
+                    Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => T::Bool,
+                    _ => a.ty.clone(),
+                };
+                return Ok(node(id, ty, true, Kind::NoOverload));
+            }
             err(
                 id,
                 format!("no `{}` for a {} and a {}", op_text(op), a.ty, b.ty),
@@ -795,8 +821,10 @@ impl Checker<'_, '_> {
             return self.rules_field(id, name.inner(), false);
         }
         if f == "dyn" && args.len() == 1 {
-            // The compiler knows every type statically: `dyn` only widens what CEL's checker would accept.
-            return self.expr(&args[0]);
+            // The compiler knows every type statically: `dyn` defers a type mismatch to evaluation.
+            let mut n = self.expr(&args[0])?;
+            n.dynamic = true;
+            return Ok(n);
         }
         if f == "size" && args.len() == 1 {
             let a = self.expr(&args[0])?;
@@ -1059,7 +1087,14 @@ pub fn rule_type(ty: RuleType, repeated: bool) -> Option<Type> {
 
 /// A rule's value as a literal of type `ty`.
 pub fn constant(id: u64, value: &RuleValue, ty: &Type) -> Result<Node> {
-    let one = |v: &RuleValue, t: &Type| -> Result<Node> {
+    fn one(id: u64, v: &RuleValue, t: &Type) -> Result<Node> {
+        // A wrapper message (`google.protobuf.Int64Value`) is its `value`.
+        if let RuleValue::Message(entries) = v {
+            return match entries.iter().find(|(n, _)| n == "value") {
+                Some((_, inner)) => one(id, inner, t),
+                None => default_of(id, t),
+            };
+        }
         let l = match (v, t) {
             (RuleValue::Bool(b), Type::Bool) => Lit::Bool(*b),
             (RuleValue::Int(i), Type::Int) => Lit::Int(*i),
@@ -1083,16 +1118,16 @@ pub fn constant(id: u64, value: &RuleValue, ty: &Type) -> Result<Node> {
             }
         };
         Ok(lit(id, l))
-    };
+    }
     match (value, ty) {
         (RuleValue::List(items), Type::List(t)) => {
             let items = items
                 .iter()
-                .map(|v| one(v, t))
+                .map(|v| one(id, v, t))
                 .collect::<Result<Vec<_>>>()?;
             Ok(node(id, ty.clone(), false, Kind::List(items)))
         }
-        (v, t) => one(v, t),
+        (v, t) => one(id, v, t),
     }
 }
 

@@ -171,6 +171,11 @@ impl Lowering<'_> {
                 }
             }
             Kind::Call(func, args) => self.call(func, args, &n.ty),
+            Kind::NoOverload => {
+                let cel = self.cel();
+                let t = repr_type(&n.ty);
+                quote!(#cel::no_overload::<#t>()?)
+            }
             Kind::Fold {
                 fold,
                 range,
@@ -231,15 +236,15 @@ impl Lowering<'_> {
 
     fn binary(&self, op: Op, a: &Node, b: &Node) -> TokenStream {
         let cel = self.cel();
-        let (x, y) = (self.expr(a), self.expr(b));
+        let (x, y) = (atom(self.expr(a)), atom(self.expr(b)));
         let overflow = self.error("OVERFLOW");
         let zero = self.error("DIVIDE_BY_ZERO");
         match op {
             Op::Eq | Op::Ne => {
                 let eq = match (&a.ty, &b.ty) {
                     (Type::Null, Type::Null) => quote!(true),
-                    (Type::Null, Type::Message(_)) => quote!((#y).is_none()),
-                    (Type::Message(_), Type::Null) => quote!((#x).is_none()),
+                    (Type::Null, Type::Message(_)) => quote!(#y.is_none()),
+                    (Type::Message(_), Type::Null) => quote!(#x.is_none()),
                     (Type::Null, _) | (_, Type::Null) => quote!(false),
                     (Type::List(_), _) => {
                         let (i, j) = (self.iter(a), self.iter(b));
@@ -298,8 +303,8 @@ impl Lowering<'_> {
                         let m = is(true);
                         quote!(#cel::cmp_uint_double(#y, #x).is_some_and(|o| o.#m()))
                     }
-                    (Type::String | Type::Bytes, _) => quote!((&*(#x)) #o (&*(#y))),
-                    _ => quote!((#x) #o (#y)),
+                    (Type::String | Type::Bytes, _) => quote!((&*#x) #o (&*#y)),
+                    _ => quote!(#x #o #y),
                 }
             }
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem => match (&a.ty, &b.ty) {
@@ -321,7 +326,7 @@ impl Lowering<'_> {
                             p.#checked(q).ok_or(#overflow)?
                         })
                     } else {
-                        quote!((#x).#checked(#y).ok_or(#overflow)?)
+                        quote!(#x.#checked(#y).ok_or(#overflow)?)
                     }
                 }
                 (Type::Double, _) => {
@@ -331,9 +336,9 @@ impl Lowering<'_> {
                         Op::Mul => quote!(*),
                         _ => quote!(/),
                     };
-                    quote!((#x) #o (#y))
+                    quote!(#x #o #y)
                 }
-                (Type::String | Type::Bytes, _) => quote!([&*(#x), &*(#y)].concat()),
+                (Type::String | Type::Bytes, _) => quote!([&*#x, &*#y].concat()),
                 (Type::List(_), _) => {
                     let (i, j) = (self.iter(a), self.iter(b));
                     quote!(#i.chain(#j).collect::<::std::vec::Vec<_>>())
@@ -361,9 +366,9 @@ impl Lowering<'_> {
         let arg = |i: usize| self.expr(&args[i]);
         match func {
             Func::Size => match &args[0].ty {
-                Type::String => quote!((#rt::validate::support::char_len(&*(#a)) as i64)),
-                Type::Map(..) => quote!((#a).map_or(0, |m| m.len() as i64)),
-                _ => quote!(((#a).len() as i64)),
+                Type::String => quote!(#cel::size(#rt::validate::support::char_len(&*(#a)))),
+                Type::Map(..) => quote!(#cel::size((#a).map_or(0, |m| m.len()))),
+                _ => quote!(#cel::size((#a).len())),
             },
             Func::StartsWith => {
                 let b = arg(1);
@@ -517,6 +522,9 @@ impl Lowering<'_> {
                 let conv = key_value(*key, &quote!(k));
                 quote!((#e).into_iter().flat_map(|m| m.keys()).map(|k| #conv))
             }
+            (Type::List(t), Source::Cel) if !matches!(**t, Type::String | Type::Bytes) => {
+                quote!((#e).iter().copied())
+            }
             _ => {
                 let conv = self.item(n, &quote!(x));
                 quote!((#e).iter().map(|x| #conv))
@@ -630,7 +638,7 @@ fn walk(n: &Node, f: &mut dyn FnMut(&Node)) {
                 walk(x, f);
             }
         }
-        Kind::Lit(_) | Kind::This | Kind::Now | Kind::Var(_) => {}
+        Kind::Lit(_) | Kind::This | Kind::Now | Kind::Var(_) | Kind::NoOverload => {}
     }
 }
 
@@ -795,4 +803,19 @@ fn literal(l: &Lit) -> TokenStream {
 /// A numeric literal, parenthesized when negative (its `-` must not bind to what precedes it).
 fn signed(l: Literal, negative: bool) -> TokenStream {
     if negative { quote!((#l)) } else { quote!(#l) }
+}
+
+/// `e` as an operand: parenthesized unless it already is one token (a name, a literal, a group).
+fn atom(e: TokenStream) -> TokenStream {
+    let mut tokens = e.clone().into_iter();
+    match (tokens.next(), tokens.next()) {
+        (Some(proc_macro2::TokenTree::Group(g)), None)
+            if g.delimiter() != proc_macro2::Delimiter::Brace =>
+        {
+            e
+        }
+        (Some(proc_macro2::TokenTree::Ident(_)), None) => e,
+        (Some(proc_macro2::TokenTree::Literal(l)), None) if !l.to_string().starts_with('-') => e,
+        _ => quote!((#e)),
+    }
 }

@@ -220,3 +220,31 @@ pub fn field_binding(field: &crate::ir::Field, path: &str) -> Option<Binding> {
         _ => None,
     }
 }
+
+/// The type of `rule` in a predefined rule's expressions: the extension's value type, a list when repeated.
+pub fn predefined_rule_type(rule: &crate::ir::PredefinedRule) -> Type {
+    let t = Type::of_value(&rule.ty);
+    if rule.repeated {
+        Type::List(Box::new(t))
+    } else {
+        t
+    }
+}
+
+/// What `this` is for a predefined rule set at `before` (the rule path up to the extension: `float`,
+/// `repeated.items.string`, `repeated`, `map`, `map.keys.string`) on `field`; `None` when it does not fit.
+pub fn predefined_binding(field: &crate::ir::Field, before: &str) -> Option<Binding> {
+    use crate::ir::{FieldType, Label};
+    let (prefix, member) = before.rsplit_once('.').unwrap_or(("", before));
+    match (prefix, member, &field.label) {
+        ("", "repeated", Label::Repeated) => Some(Binding::List(field.ty.clone())),
+        ("", "map", Label::Map { key }) => Some(Binding::Map(*key, field.ty.clone())),
+        ("", _, Label::Repeated | Label::Map { .. }) => None,
+        ("", _, _) => Some(Binding::Value(field.ty.clone())),
+        ("repeated.items", _, Label::Repeated) | ("map.values", _, Label::Map { .. }) => {
+            Some(Binding::Value(field.ty.clone()))
+        }
+        ("map.keys", _, Label::Map { key }) => Some(Binding::Value(FieldType::Scalar(*key))),
+        _ => None,
+    }
+}

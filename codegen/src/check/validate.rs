@@ -107,7 +107,7 @@ pub fn check_message_in(
         }
     }
     for field in &message.fields {
-        check_field(schema, message, field, allow_unsupported, report);
+        check_field(schema, message, field, report);
     }
 }
 
@@ -135,6 +135,93 @@ fn check_cel(
                     "invalid CEL rule",
                 )
                 .help("docs/validation.md lists the CEL capgen compiles: fix the expression, or write the rule another way"),
+            );
+        }
+    }
+}
+
+/// A predefined rule set on `field` (`float.[acme.abs_range]`): the extension must be a predefined rule the
+/// schema can see, fit the field, and each of its expressions compile with `this`, `rule` and `rules` bound.
+fn check_predefined(
+    schema: &Schema,
+    what: &str,
+    field: &Field,
+    rule: &Rule,
+    report: &mut RuleReport,
+) {
+    let fail = |report: &mut RuleReport, text: String, label: &str| {
+        report.errors.push(Diagnostic::new(
+            &rule.origin,
+            rule_text(what, OptionId::FieldRule(rule.path.clone()), text),
+            label,
+        ));
+    };
+    let Some((before, ext)) = rule.path.split_once(".[") else {
+        return fail(report, " is not a buf.validate rule".into(), "unknown rule");
+    };
+    let full_name = ext.trim_end_matches(']');
+    let Some(pre) = schema.predefined_rule(full_name) else {
+        return fail(
+            report,
+            format!(" sets `{full_name}`, which declares no `(buf.validate.predefined).cel`"),
+            "not a predefined rule",
+        );
+    };
+    let Some(binding) = cel::predefined_binding(field, before) else {
+        return fail(
+            report,
+            format!(
+                " does not fit a {} field",
+                type_words(&field.ty, &field.label)
+            ),
+            "rule does not fit the field",
+        );
+    };
+    let member = before.rsplit('.').next().unwrap_or(before);
+    let Some(rules::RuleType::Message(message)) =
+        rules::resolve_field_rule(member).and_then(|p| p.last().map(|f| f.ty))
+    else {
+        return fail(report, " is not a buf.validate rule".into(), "unknown rule");
+    };
+    if pre.extends != message {
+        return fail(
+            report,
+            format!(
+                " sets `{full_name}`, which extends `{}`, not `{message}`",
+                pre.extends
+            ),
+            "rule does not fit the field",
+        );
+    }
+    let siblings: Vec<(String, &RuleValue)> = field
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let rest = r.path.strip_prefix(before)?.strip_prefix('.')?;
+            (!rest.starts_with('[')).then(|| (rest.to_string(), &r.value))
+        })
+        .collect();
+    let env = cel::Env {
+        rule: Some((&rule.value, cel::predefined_rule_type(pre))),
+        rules: Some(cel::RulesValue {
+            message,
+            entries: siblings,
+        }),
+        ..cel::Env::new(schema, binding)
+    };
+    for entry in pre.cel.iter().flat_map(cel::rules_of) {
+        if let Err(e) = cel::compile(&entry.expression, &env) {
+            report.errors.push(
+                Diagnostic::new(
+                    &rule.origin,
+                    rule_text(
+                        what,
+                        OptionId::FieldRule(rule.path.clone()),
+                        format!(" (predefined rule `{}`, id `{}`) does not compile: {e}", full_name, entry.id),
+                    ),
+                    "invalid CEL rule",
+                )
+                .help("docs/validation.md lists the CEL capgen compiles: fix the extension's expression"),
             );
         }
     }
@@ -217,13 +304,7 @@ fn type_words(ty: &FieldType, label: &Label) -> String {
     }
 }
 
-fn check_field(
-    schema: &Schema,
-    message: &Message,
-    field: &Field,
-    allow_unsupported: bool,
-    report: &mut RuleReport,
-) {
+fn check_field(schema: &Schema, message: &Message, field: &Field, report: &mut RuleReport) {
     let what = format!(
         "`{}.{}` (field {})",
         message.full_name, field.name, field.number
@@ -247,8 +328,8 @@ fn check_field(
             }
             continue;
         }
-        if is_unsupported(&rule.path) {
-            unsupported(&what, OptionId::FieldRule, rule, allow_unsupported, report);
+        if rule.path.contains('[') {
+            check_predefined(schema, &what, field, rule, report);
             continue;
         }
         if rules::resolve_field_rule(&rule.path).is_none() {

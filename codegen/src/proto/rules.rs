@@ -5,9 +5,6 @@ use super::source::SourceMap;
 use crate::ir::{Rule, RuleValue};
 use prost_reflect::{DynamicMessage, ExtensionDescriptor, ReflectMessage, Value};
 
-/// The number of every `buf.validate` extension (on field, message and oneof options alike).
-pub const EXTENSION: i32 = 1159;
-
 /// Flattens a rules message into one [`Rule`] per set scalar, list or message-list, with the position of the
 /// rule when source info has it (falling back to the option, then the declaration).
 pub fn read(
@@ -23,7 +20,7 @@ pub fn read(
         return Vec::new();
     };
     let mut path = options_path.to_vec();
-    path.push(EXTENSION);
+    path.push(ext.number() as i32);
     let mut out = Vec::new();
     flatten(&rules, "", &path, spans, &mut out);
     out

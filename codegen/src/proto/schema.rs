@@ -7,7 +7,7 @@ use crate::diagnostic::Diagnostic;
 use crate::ir::{
     Backend, CacheOptions, CompositeIndex, Consistency, Declared, EntityOptions,
     EventSourcedOptions, Field, FieldOptions, FieldType, IndexKind, Label, Message, Oneof, Origin,
-    OutboxOptions, Pii, Rule, Scalar, Schema, WellKnown,
+    OutboxOptions, Pii, PredefinedRule, Rule, Scalar, Schema, WellKnown,
 };
 use crate::names;
 use prost_reflect::{
@@ -68,7 +68,60 @@ pub fn build_schema(loaded: &Loaded) -> (Schema, Vec<Diagnostic>) {
             reader.message(&message, "", &mut schema.messages);
         }
     }
+    schema.predefined = predefined_rules(loaded);
     (schema, diagnostics)
+}
+
+/// Every extension of a `buf.validate.*Rules` message in the pool that declares
+/// `(buf.validate.predefined).cel`: protovalidate's and the user's predefined rules.
+fn predefined_rules(loaded: &Loaded) -> Vec<PredefinedRule> {
+    let Some(predefined) = loaded.pool.get_extension_by_name("buf.validate.predefined") else {
+        return Vec::new();
+    };
+    loaded
+        .pool
+        .all_extensions()
+        .filter_map(|ext| {
+            let extends = ext
+                .containing_message()
+                .full_name()
+                .strip_prefix("buf.validate.")?
+                .to_string();
+            if !extends.ends_with("Rules") {
+                return None;
+            }
+            let file = ext.parent_file();
+            let spans = SourceMap::new(&file);
+            // FileDescriptorProto.extension = 7 for a top-level extension; a nested one falls back to its file.
+            let index = file
+                .extensions()
+                .position(|e| e.full_name() == ext.full_name());
+            let path: Vec<i32> = index.map_or_else(Vec::new, |i| vec![7, i as i32, 8]);
+            let cel = rules::read(&ext.options(), &predefined, &spans, &path)
+                .into_iter()
+                .find(|r| r.path == "cel");
+            Some(PredefinedRule {
+                full_name: ext.full_name().to_string(),
+                number: ext.number(),
+                extends,
+                ty: extension_type(&ext),
+                repeated: ext.is_list(),
+                origin: spans.origin(&path),
+                cel,
+            })
+        })
+        .collect()
+}
+
+fn extension_type(ext: &ExtensionDescriptor) -> FieldType {
+    match ext.kind() {
+        Kind::Message(m) => match WellKnown::from_full_name(m.full_name()) {
+            Some(w) => FieldType::WellKnown(w),
+            None => FieldType::Message(m.full_name().to_string()),
+        },
+        Kind::Enum(e) => FieldType::Enum(e.full_name().to_string()),
+        other => scalar_of_kind(&other).map_or(FieldType::Scalar(Scalar::Bytes), FieldType::Scalar),
+    }
 }
 
 /// File-level defaults (`option (capacitor.v1.file) = {…}`).
@@ -425,7 +478,19 @@ fn field_type(field: &FieldDescriptor) -> (FieldType, Label) {
 }
 
 fn value_type(field: &FieldDescriptor) -> FieldType {
-    let scalar = match field.kind() {
+    match field.kind() {
+        Kind::Enum(e) => FieldType::Enum(e.full_name().to_string()),
+        Kind::Message(m) => match WellKnown::from_full_name(m.full_name()) {
+            Some(w) => FieldType::WellKnown(w),
+            None => FieldType::Message(m.full_name().to_string()),
+        },
+        other => FieldType::Scalar(scalar_of_kind(&other).expect("a scalar kind")),
+    }
+}
+
+/// The scalar of a scalar field kind; `None` for enums and messages.
+fn scalar_of_kind(kind: &Kind) -> Option<Scalar> {
+    Some(match kind {
         Kind::Double => Scalar::Double,
         Kind::Float => Scalar::Float,
         Kind::Int32 => Scalar::Int32,
@@ -441,15 +506,8 @@ fn value_type(field: &FieldDescriptor) -> FieldType {
         Kind::Bool => Scalar::Bool,
         Kind::String => Scalar::String,
         Kind::Bytes => Scalar::Bytes,
-        Kind::Enum(e) => return FieldType::Enum(e.full_name().to_string()),
-        Kind::Message(m) => {
-            return match WellKnown::from_full_name(m.full_name()) {
-                Some(w) => FieldType::WellKnown(w),
-                None => FieldType::Message(m.full_name().to_string()),
-            };
-        }
-    };
-    FieldType::Scalar(scalar)
+        Kind::Enum(_) | Kind::Message(_) => return None,
+    })
 }
 
 fn extension(options: &DynamicMessage, ext: &ExtensionDescriptor) -> Option<DynamicMessage> {

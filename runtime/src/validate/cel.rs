@@ -37,6 +37,8 @@ impl EvalError {
     pub const TIME_RANGE: EvalError = EvalError("duration or timestamp out of range");
     /// `string(bytes)` of bytes that are not UTF-8.
     pub const UTF8: EvalError = EvalError("invalid UTF-8");
+    /// An operator applied to values whose types it does not take (possible only through `dyn`).
+    pub const NO_OVERLOAD: EvalError = EvalError("no such overload");
     /// A `format` verb that does not fit its argument, or too few arguments.
     pub const FORMAT: EvalError = EvalError("invalid format");
 
@@ -353,6 +355,16 @@ pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
         }
     }
     Ok(out)
+}
+
+/// An operation whose operand types do not fit, found at evaluation (through `dyn`).
+pub fn no_overload<T>() -> Result<T, EvalError> {
+    Err(EvalError::NO_OVERLOAD)
+}
+
+/// `size()`: a length as CEL's `int`.
+pub fn size(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
 }
 
 /// `isIp(version)`: version 0 is either; a version other than 0, 4 or 6 matches nothing.

@@ -44,6 +44,23 @@ fn run(case: &CaseResult) -> Result<(), String> {
         None if input.type_url.contains("/google.protobuf.") => Ok(()),
         None => return Err(format!("no validator generated for {}", input.type_url)),
     };
+    // A CEL rule that could not be evaluated: protovalidate's runtime error.
+    if let Err(v) = &got
+        && let Some(e) = v.runtime_error()
+    {
+        return match &wanted.runtime_error {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "got a runtime error ({e}), the case wants another result"
+            )),
+        };
+    }
+    if wanted.runtime_error.is_some() {
+        return Err(format!(
+            "wanted a runtime error, got {}",
+            if got.is_ok() { "success" } else { "violations" }
+        ));
+    }
     if let Some(bytes) = &wanted.validation_error {
         let want = normalize(WireViolations::decode(bytes.as_slice()).map_err(|e| e.to_string())?);
         let got = match got {

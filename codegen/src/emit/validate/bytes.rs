@@ -28,11 +28,22 @@ impl Gen<'_> {
                 "pattern",
                 &format!("value must match regex pattern `{p}`"),
             );
-            out.push(quote! {{
-                static RE: ::std::sync::LazyLock<#rt::validate::support::regex::bytes::Regex> =
-                    ::std::sync::LazyLock::new(|| #rt::validate::support::regex::bytes::Regex::new(#p).expect("checked by capgen"));
-                if !RE.is_match(#b) { #f }
-            }});
+            // protovalidate matches the pattern against the bytes as text: bytes that are not UTF-8 cannot be
+            // matched, a runtime error.
+            let at = &self.at;
+            let id = format!("{}.pattern", self.member);
+            out.push(quote! {
+                match ::core::str::from_utf8(#b) {
+                    ::core::result::Result::Ok(s) => {
+                        static RE: ::std::sync::LazyLock<#rt::validate::support::regex::Regex> =
+                            ::std::sync::LazyLock::new(|| #rt::validate::support::regex::Regex::new(#p).expect("checked by capgen"));
+                        if !RE.is_match(s) { #f }
+                    }
+                    ::core::result::Result::Err(_) => {
+                        cx.runtime_error(#at, #id, #rt::validate::cel::EvalError::UTF8)?;
+                    }
+                }
+            });
         }
         if let Some(p) = r.get("prefix").and_then(bytes_lit) {
             let f = self.fail(

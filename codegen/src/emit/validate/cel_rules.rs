@@ -89,22 +89,8 @@ impl Emitter<'_> {
         } else {
             quote!(if !m { #path cx.#method(#at, &R, #id, #message)?; })
         };
-        // The lowering is one template per operator whatever the operands: `&*(x)` reads a string whether it
-        // is borrowed or computed, field reads go through `Option` combinators, items are copied out of their
-        // list. On particular operands clippy sees those as needless; the lints are named here, on the rule only.
-        let allow = quote!(#[allow(
-            clippy::borrow_deref_ref,
-            clippy::deref_addrof,
-            clippy::explicit_auto_deref,
-            clippy::needless_borrow,
-            clippy::op_ref,
-            clippy::unnecessary_map_or,
-            clippy::redundant_closure,
-            clippy::redundant_slicing,
-            clippy::map_clone
-        )]);
         if lowered.fallible {
-            quote!(#allow {
+            quote!({
                 #now
                 match (move || -> ::core::result::Result<_, #rt::validate::cel::EvalError> { ::core::result::Result::Ok(#e) })() {
                     ::core::result::Result::Ok(m) => #fail,
@@ -112,11 +98,88 @@ impl Emitter<'_> {
                 }
             })
         } else {
-            quote!(#allow {
+            quote!({
                 #now
                 let m = #e;
                 #fail
             })
         }
+    }
+}
+
+impl Emitter<'_> {
+    /// The predefined rules (extensions of the rules message `member`, `[full.name]` entries of `rules`, the
+    /// field's rules) on a value bound as `binding` to `v`: each extension's `(buf.validate.predefined).cel`,
+    /// with `rule` its value and `rules` the other rules of `member`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn predefined_checks(
+        &self,
+        binding: Binding,
+        v: &TokenStream,
+        rules: &Rules<'_>,
+        member: &str,
+        prefix: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
+        let typed = rules.sub(member);
+        let mut member_path = prefix.to_vec();
+        member_path.extend(rules::resolve_field_rule(member).unwrap_or_default());
+        let Some(rules::RuleType::Message(message)) = member_path.last().map(|f| f.ty) else {
+            return quote!();
+        };
+        let standard: Vec<(String, &crate::ir::RuleValue)> = typed
+            .entries
+            .iter()
+            .filter(|(name, _)| !name.starts_with('['))
+            .map(|(name, value)| (name.to_string(), *value))
+            .collect();
+        let mut out = Vec::new();
+        for (name, value) in &typed.entries {
+            let Some(full_name) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) else {
+                continue;
+            };
+            let Some(pre) = self.cx.schema.predefined_rule(full_name) else {
+                continue;
+            };
+            let Some(cel_rule) = &pre.cel else {
+                continue;
+            };
+            let env = Env {
+                rule: Some((value, cel::predefined_rule_type(pre))),
+                rules: Some(cel::RulesValue {
+                    message,
+                    entries: standard.clone(),
+                }),
+                implicit_presence: self.cx.implicit_presence,
+                ..Env::new(self.cx.schema, binding.clone())
+            };
+            let ext_segment = self.segment_tokens(
+                pre.number as i32,
+                &format!("[{full_name}]"),
+                super::descriptor_type(&pre.ty),
+            );
+            // The member's path, then the extension.
+            let n = member_path.len() + 1;
+            let rt = &self.rt;
+            let path = {
+                let member_segments = member_path
+                    .iter()
+                    .map(|f| self.segment_tokens(f.number, f.name, super::rule_type_variant(f.ty)));
+                quote!(static R: [#rt::validate::Segment; #n] = [#(#member_segments,)* #ext_segment];)
+            };
+            for rule in cel::rules_of(cel_rule) {
+                let Ok(compiled) = cel::compile(&rule.expression, &env) else {
+                    continue;
+                };
+                let lowered = compiled.lower(&self.rt, cel::this_value(&binding, v));
+                let message = rule
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("`{}` returned false", rule.expression));
+                out.push(self.cel_check(&lowered, path.clone(), &rule.id, &message, at, for_key));
+            }
+        }
+        quote!(#(#out)*)
     }
 }

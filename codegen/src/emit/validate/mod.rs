@@ -239,6 +239,12 @@ fn rust_ident(name: &str) -> Ident {
     }
 }
 
+/// Whether the message or one of its fields has a CEL rule (custom or predefined).
+fn has_cel_rules(message: &Message) -> bool {
+    let cel = |r: &Rule| crate::cel::is_cel_path(&r.path) || r.path.contains('[');
+    message.rules.iter().any(cel) || message.fields.iter().any(|f| f.rules.iter().any(cel))
+}
+
 struct Emitter<'a> {
     cx: ValidateContext<'a>,
     rt: TokenStream,
@@ -267,6 +273,26 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
     let body = quote!(#(#body)*);
     let cx_pattern = pattern("cx", &body);
     let parent_pattern = pattern("parent", &body);
+    let cel_lints = if has_cel_rules(message) {
+        // CEL rules are lowered by one template per operator whatever the operands (see `cel_rules.rs`):
+        // `&*(x)` reads a string whether it is borrowed or computed, operands are parenthesized, field reads go
+        // through `Option` combinators. On particular operands clippy finds parts of that needless.
+        quote!(
+            clippy::borrow_deref_ref,
+            clippy::deref_addrof,
+            clippy::double_parens,
+            clippy::explicit_auto_deref,
+            clippy::needless_borrow,
+            clippy::op_ref,
+            clippy::unnecessary_map_or,
+            clippy::redundant_closure,
+            clippy::redundant_slicing,
+            clippy::map_clone,
+            clippy::needless_question_mark,
+        )
+    } else {
+        quote!()
+    };
     quote! {
         // Each rule is emitted by the same template whatever its bounds, so a few shapes read as clumsy to
         // clippy on particular values: bounds are negated comparisons so that NaN fails every bound
@@ -280,6 +306,7 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
             clippy::len_zero,
             clippy::single_match,
             clippy::collapsible_match,
+            #cel_lints
             clippy::only_used_in_recursion
         )]
         impl #rt::validate::Validate for #ty {

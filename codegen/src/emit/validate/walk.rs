@@ -239,7 +239,19 @@ impl Emitter<'_> {
             at,
             false,
         );
-        let checks = quote!(#typed #cel);
+        let predefined = match rules_member(kind) {
+            Some(member) => self.predefined_checks(
+                Binding::Value(field.ty.clone()),
+                &quote!(v),
+                rules,
+                member,
+                &[],
+                at,
+                false,
+            ),
+            None => quote!(),
+        };
+        let checks = quote!(#typed #cel #predefined);
         let recurse = self.recurse(kind, &quote!(v), at);
         let required = rules.flag("required");
         let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
@@ -380,6 +392,15 @@ impl Emitter<'_> {
             at,
             false,
         ));
+        checks.push(self.predefined_checks(
+            Binding::List(field.ty.clone()),
+            &quote!(list),
+            rules,
+            "repeated",
+            &[],
+            at,
+            false,
+        ));
         let items = rules.sub("repeated.items");
         let item_prefix = path("items");
         let item_checks = self.item_checks(
@@ -502,7 +523,19 @@ impl Emitter<'_> {
             at,
             for_key,
         );
-        let checks = quote!(#typed #cel);
+        let predefined = match rules_member(kind) {
+            Some(member) => self.predefined_checks(
+                Binding::Value(ty.clone()),
+                &quote!(v),
+                rules,
+                member,
+                prefix,
+                at,
+                for_key,
+            ),
+            None => quote!(),
+        };
+        let checks = quote!(#typed #cel #predefined);
         if checks.is_empty() {
             return quote!();
         }
@@ -542,6 +575,15 @@ impl Emitter<'_> {
             &quote!(map),
             rules,
             "FieldRules",
+            &[],
+            at,
+            false,
+        ));
+        checks.push(self.predefined_checks(
+            Binding::Map(key, field.ty.clone()),
+            &quote!(map),
+            rules,
+            "map",
             &[],
             at,
             false,
