@@ -235,7 +235,7 @@ pub fn derive_redacted_debug(input: TokenStream) -> TokenStream {
 /// | `within = "1h"`, `lt = "30s"` (durations), `gt = "2024-01-01T00:00:00Z"` (timestamps) | time rules |
 /// | `min_items`, `max_items`, `unique`, `items(...)` on a `Vec<T>` | `repeated.*`; `items` takes `T`'s rules |
 /// | `min_pairs`, `max_pairs`, `keys(...)`, `values(...)` on a `HashMap`/`BTreeMap` | `map.*` |
-/// | `cel(id = "...", message = "...", expression = "...")`, repeatable | `cel` (compiled when capgen supports the expression, else a compile error) |
+/// | `cel(id = "...", message = "...", expression = "...")`, repeatable | `cel`, compiled to Rust by capgen's CEL compiler (`docs/validation.md`); an expression that does not compile is a compile error at the attribute |
 /// | `required` | `required` |
 /// | `ignore = "if_zero_value"` / `ignore = "always"` | `ignore` |
 ///

@@ -40,7 +40,10 @@ fn main() {
         .skip_json(true)
         .emit_rerun_if_changed(false)
         .generate(&Input::Files {
-            files: vec![fixtures.join("shop/v1/order.proto")],
+            files: vec![
+                fixtures.join("shop/v1/order.proto"),
+                fixtures.join("shop/v1/checkout.proto"),
+            ],
             includes: vec![fixtures],
         })
         .unwrap_or_else(|e| panic!("{e:?}"));

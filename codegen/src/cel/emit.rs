@@ -236,7 +236,8 @@ impl Lowering<'_> {
 
     fn binary(&self, op: Op, a: &Node, b: &Node) -> TokenStream {
         let cel = self.cel();
-        let (x, y) = (atom(self.expr(a)), atom(self.expr(b)));
+        let (x0, y0) = (self.expr(a), self.expr(b));
+        let (x, y) = (atom(x0.clone()), atom(y0.clone()));
         let overflow = self.error("OVERFLOW");
         let zero = self.error("DIVIDE_BY_ZERO");
         match op {
@@ -257,7 +258,7 @@ impl Lowering<'_> {
                     }
                     (t, _) => {
                         let eq = equal(t, &quote!(p), &quote!(q));
-                        quote!({ let (p, q) = (#x, #y); #eq })
+                        quote!({ let (p, q) = (#x0, #y0); #eq })
                     }
                 };
                 if op == Op::Eq { eq } else { quote!(!(#eq)) }
@@ -281,27 +282,27 @@ impl Lowering<'_> {
                 match (&a.ty, &b.ty) {
                     (Type::Int, Type::Uint) => {
                         let m = is(false);
-                        quote!(#cel::cmp_int_uint(#x, #y).#m())
+                        quote!(#cel::cmp_int_uint(#x0, #y0).#m())
                     }
                     (Type::Uint, Type::Int) => {
                         let m = is(true);
-                        quote!(#cel::cmp_int_uint(#y, #x).#m())
+                        quote!(#cel::cmp_int_uint(#y0, #x0).#m())
                     }
                     (Type::Int, Type::Double) => {
                         let m = is(false);
-                        quote!(#cel::cmp_int_double(#x, #y).is_some_and(|o| o.#m()))
+                        quote!(#cel::cmp_int_double(#x0, #y0).is_some_and(|o| o.#m()))
                     }
                     (Type::Double, Type::Int) => {
                         let m = is(true);
-                        quote!(#cel::cmp_int_double(#y, #x).is_some_and(|o| o.#m()))
+                        quote!(#cel::cmp_int_double(#y0, #x0).is_some_and(|o| o.#m()))
                     }
                     (Type::Uint, Type::Double) => {
                         let m = is(false);
-                        quote!(#cel::cmp_uint_double(#x, #y).is_some_and(|o| o.#m()))
+                        quote!(#cel::cmp_uint_double(#x0, #y0).is_some_and(|o| o.#m()))
                     }
                     (Type::Double, Type::Uint) => {
                         let m = is(true);
-                        quote!(#cel::cmp_uint_double(#y, #x).is_some_and(|o| o.#m()))
+                        quote!(#cel::cmp_uint_double(#y0, #x0).is_some_and(|o| o.#m()))
                     }
                     (Type::String | Type::Bytes, _) => quote!((&*#x) #o (&*#y)),
                     _ => quote!(#x #o #y),
@@ -321,12 +322,12 @@ impl Lowering<'_> {
                     );
                     if matches!(op, Op::Div | Op::Rem) {
                         quote!({
-                            let (p, q) = (#x, #y);
+                            let (p, q) = (#x0, #y0);
                             if q == 0 { return ::core::result::Result::Err(#zero); }
                             p.#checked(q).ok_or(#overflow)?
                         })
                     } else {
-                        quote!(#x.#checked(#y).ok_or(#overflow)?)
+                        quote!(#x.#checked(#y0).ok_or(#overflow)?)
                     }
                 }
                 (Type::Double, _) => {
@@ -344,15 +345,15 @@ impl Lowering<'_> {
                     quote!(#i.chain(#j).collect::<::std::vec::Vec<_>>())
                 }
                 (Type::Duration, Type::Duration) if op == Op::Add => {
-                    quote!(#cel::duration_add(#x, #y)?)
+                    quote!(#cel::duration_add(#x0, #y0)?)
                 }
-                (Type::Duration, Type::Duration) => quote!(#cel::duration_sub(#x, #y)?),
+                (Type::Duration, Type::Duration) => quote!(#cel::duration_sub(#x0, #y0)?),
                 (Type::Timestamp, Type::Duration) => {
                     let sign = if op == Op::Add { quote!(1) } else { quote!(-1) };
-                    quote!(#cel::timestamp_add(#x, #y, #sign)?)
+                    quote!(#cel::timestamp_add(#x0, #y0, #sign)?)
                 }
-                (Type::Duration, Type::Timestamp) => quote!(#cel::timestamp_add(#y, #x, 1)?),
-                (Type::Timestamp, Type::Timestamp) => quote!(#cel::timestamp_sub(#x, #y)?),
+                (Type::Duration, Type::Timestamp) => quote!(#cel::timestamp_add(#y0, #x0, 1)?),
+                (Type::Timestamp, Type::Timestamp) => quote!(#cel::timestamp_sub(#x0, #y0)?),
                 _ => unreachable!("the checker allows no other arithmetic"),
             },
         }
@@ -516,6 +517,25 @@ impl Lowering<'_> {
 
     /// An iterator over a list's items (as CEL values), or a map's keys.
     fn iter(&self, n: &Node) -> TokenStream {
+        // An infallible `map`/`filter` read only by iteration stays lazy: no list is built.
+        if let Kind::Fold {
+            fold: Fold::Map,
+            range,
+            var: name,
+            body,
+            filter,
+        } = &n.kind
+            && !n.fallible
+        {
+            let items = self.iter(range);
+            let v = var(name);
+            let b = self.expr(body);
+            let keep = filter.as_ref().map(|f| {
+                let f = self.expr(f);
+                quote!(.filter(|#v| { let #v = *#v; #f }))
+            });
+            return quote!(#items #keep .map(|#v| #b));
+        }
         let e = self.expr(n);
         match (&n.ty, &n.source) {
             (Type::Map(..), Source::MapField(key, _)) => {

@@ -76,6 +76,17 @@ impl Parsed {
         {
             stop += 1;
         }
+        // A call's offsets end at its last argument: close its parentheses.
+        let open = |stop: usize| {
+            let t = &chars[start..=stop.min(chars.len() - 1)];
+            t.iter().filter(|c| **c == '(').count() > t.iter().filter(|c| **c == ')').count()
+        };
+        while open(stop) && chars.get(stop + 1).is_some() {
+            stop += 1;
+            if chars[stop] == ')' && !open(stop) {
+                break;
+            }
+        }
         let text: String = chars.iter().skip(start).take(stop + 1 - start).collect();
         (!text.is_empty()).then_some(text)
     }
@@ -133,6 +144,15 @@ mod tests {
         };
         assert_eq!(p.text(c.args[1].id).as_deref(), Some("this.ends"));
         assert_eq!(p.text(p.expr.id).as_deref(), Some("this.start < this.ends"));
+        let p = parse("this.string().size() < 9").unwrap();
+        let Expr::Call(lt) = &p.expr.expr else {
+            panic!()
+        };
+        let Expr::Call(size) = &lt.args[0].expr else {
+            panic!()
+        };
+        let inner = size.target.as_ref().unwrap();
+        assert_eq!(p.text(inner.id).as_deref(), Some("this.string()"));
         let e = parse("this.size() > 2 &&").unwrap_err();
         assert!(e.offset.is_some(), "{e:?}");
     }

@@ -1,0 +1,214 @@
+//! CEL rules compiled to Rust, on a shop's checkout (codegen/tests/fixtures/validate/shop/v1/checkout.proto):
+//! each rule holds on valid input and breaks where CEL says, evaluation errors are runtime errors, and CEL's
+//! commutative logic absorbs an error that the other side decides.
+
+use capacitor::Validate;
+use capacitor::validate::{FieldPathElement, Violations};
+use capacitor_conformance::shop::v1::{Checkout, Line};
+use pbjson_types::Timestamp;
+
+fn line(sku: &str, quantity: i64, unit_price_cents: i64) -> Line {
+    Line {
+        sku: sku.into(),
+        quantity,
+        unit_price_cents,
+    }
+}
+
+fn at(seconds: i64) -> Option<Timestamp> {
+    Some(Timestamp { seconds, nanos: 0 })
+}
+
+fn valid() -> Checkout {
+    Checkout {
+        lines: vec![line("SKU-1", 2, 500), line("SKU-2", 1, 250)],
+        total_cents: 1250,
+        email: "ada@example.com".into(),
+        window_start: at(1_700_000_000),
+        window_end: at(1_700_000_000 + 3 * 86_400),
+        placed_at: at(1_699_000_000),
+        pack_size: 12,
+        stock: [("SKU-1".to_string(), 4), ("SKU-2".to_string(), 0)]
+            .into_iter()
+            .collect(),
+        coupons: vec!["WELCOME".into()],
+        loyalty_points: 10_000,
+        ..Default::default()
+    }
+}
+
+/// `field rule_id` of every violation, sorted.
+fn broken(v: &Violations) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .iter()
+        .map(|v| format!("{} {}", v.field, v.rule_id))
+        .collect();
+    out.sort();
+    out
+}
+
+fn check(c: &Checkout) -> Vec<String> {
+    match c.validate() {
+        Ok(()) => Vec::new(),
+        Err(v) => {
+            assert!(v.runtime_error().is_none(), "unexpected runtime error: {v}");
+            broken(&v)
+        }
+    }
+}
+
+#[test]
+fn a_valid_checkout_passes_every_rule() {
+    assert_eq!(valid().validate(), Ok(()));
+    assert_eq!(valid().validate_fail_fast(), Ok(()));
+}
+
+#[test]
+fn cross_field_rules_on_the_message() {
+    let mut c = valid();
+    c.window_end = at(1_700_000_000 - 1);
+    assert_eq!(check(&c), [" checkout.window"]);
+    // The window may last 30 days (720h) and not a second more: timestamp - timestamp <= duration.
+    c.window_end = at(1_700_000_000 + 720 * 3600);
+    assert_eq!(check(&c), Vec::<String>::new());
+    c.window_end = at(1_700_000_000 + 720 * 3600 + 1);
+    assert_eq!(check(&c), [" checkout.window"]);
+    // Without an end, the window rule holds (`!has(...)`).
+    c.window_end = None;
+    assert_eq!(check(&c), Vec::<String>::new());
+
+    let mut c = valid();
+    c.phone = "+49 30 1234567".into();
+    assert_eq!(check(&c), [" checkout.contact"]);
+    c.email.clear();
+    assert_eq!(check(&c), Vec::<String>::new());
+    c.phone.clear();
+    assert_eq!(check(&c), [" checkout.contact"]);
+}
+
+#[test]
+fn comprehensions_map_unique_and_all() {
+    let mut c = valid();
+    c.lines[1].sku = "SKU-1".into();
+    assert_eq!(check(&c), [" checkout.skus_unique"]);
+
+    let mut c = valid();
+    c.stock.insert("SKU-3".into(), -1);
+    assert_eq!(check(&c), ["stock stock.non_negative"]);
+
+    let mut c = valid();
+    c.coupons.push("spring".into());
+    assert_eq!(check(&c), ["coupons[1] coupon.upper"]);
+}
+
+#[test]
+fn field_rules_string_functions_and_cross_type_numbers() {
+    let mut c = valid();
+    c.lines[0].sku = "sku-1".into();
+    c.lines[1].sku = "SKU-123456789".into();
+    c.lines[1].quantity = 0;
+    assert_eq!(
+        check(&c),
+        [
+            "lines[0].sku sku.format",
+            "lines[1].quantity quantity.positive",
+            "lines[1].sku sku.format"
+        ]
+    );
+    // `uint < int`: 10000 < 10001 holds, 10001 does not.
+    let mut c = valid();
+    c.loyalty_points = 10_001;
+    assert_eq!(check(&c), ["loyalty_points loyalty.cap"]);
+}
+
+#[test]
+fn a_predefined_rule_declared_by_the_schema() {
+    let mut c = valid();
+    c.pack_size = 7;
+    let v = c.validate().unwrap_err();
+    assert_eq!(broken(&v), ["pack_size int64.multiple_of"]);
+    let violation = v.iter().next().unwrap();
+    // The expression returned its own message, formatted with `rule`.
+    assert_eq!(violation.message, "value must be a multiple of 6");
+    // The rule path names the rules message and the extension.
+    let names: Vec<&str> = violation
+        .rule
+        .elements
+        .iter()
+        .map(|e| e.field_name.as_ref())
+        .collect();
+    assert_eq!(names, ["int64", "[shop.v1.multiple_of]"]);
+    assert_eq!(
+        violation
+            .rule
+            .elements
+            .iter()
+            .map(|e: &FieldPathElement| e.field_number)
+            .collect::<Vec<_>>(),
+        [4, 1170]
+    );
+    c.pack_size = 0;
+    assert_eq!(check(&c), Vec::<String>::new());
+}
+
+#[test]
+fn a_message_rule_returning_its_message() {
+    let mut c = valid();
+    c.total_cents = -1;
+    let v = c.validate().unwrap_err();
+    let not_negative = v
+        .iter()
+        .find(|v| v.rule_id == "checkout.not_negative")
+        .unwrap();
+    assert_eq!(not_negative.message, "total must not be negative");
+    assert!(not_negative.field.is_empty() && not_negative.rule.is_empty());
+}
+
+#[test]
+fn now_is_the_clock() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut c = valid();
+    c.placed_at = at(now + 1800);
+    assert_eq!(check(&c), Vec::<String>::new());
+    c.placed_at = at(now + 2 * 3600);
+    assert_eq!(check(&c), ["placed_at placed_at.not_future"]);
+}
+
+#[test]
+fn integer_overflow_is_a_runtime_error_not_a_wrap() {
+    let mut c = valid();
+    c.lines = vec![line("SKU-1", i64::MAX / 2, 3)];
+    c.total_cents = 1;
+    let v = c.validate().unwrap_err();
+    let e = v.runtime_error().expect("a runtime error");
+    assert_eq!(e.rule_id, "checkout.total");
+    assert_eq!(e.reason, "integer overflow");
+    assert!(e.field.is_empty());
+    // Validation stops at a runtime error; what it says names the rule, never a value.
+    let text = v.to_string();
+    assert!(
+        text.contains("rule `checkout.total` could not be evaluated: integer overflow"),
+        "{text}"
+    );
+    assert!(!text.contains(&(i64::MAX / 2).to_string()), "{text}");
+    // With a second line the right side of `||` is true, and decides: no error.
+    c.lines.push(line("SKU-2", 1, 1));
+    c.total_cents = 10;
+    assert_eq!(check(&c), Vec::<String>::new());
+}
+
+#[test]
+fn an_error_the_other_side_decides_is_absorbed() {
+    // No lines: `total / size(lines)` divides by zero, but `size(lines) == 0` is true.
+    let mut c = valid();
+    c.lines.clear();
+    c.stock.clear();
+    assert_eq!(check(&c), Vec::<String>::new());
+    // With lines, the division is evaluated and compared.
+    let mut c = valid();
+    c.total_cents = 1;
+    assert_eq!(check(&c), [" checkout.average"]);
+}
