@@ -23,6 +23,8 @@ def registry(descriptors: bytes) -> Registry:
 
 
 def path(field) -> str:
+    if field is None:  # a message-level rule
+        return ""
     parts = []
     for e in field.elements:
         part = e.field_name

@@ -1,12 +1,13 @@
 //! Differential test against protovalidate itself: a few thousand random and mutated `differential.v1.Sample`
-//! messages (`proto/differential/v1/rules.proto`, one field per rule family, no CEL) are written as binary
-//! protobuf with the generated validator's verdicts, and `scripts/differential.py` judges them with PyPI's
+//! messages (`proto/differential/v1/rules.proto`, one field per standard rule family) and as many
+//! `differential.v1.CelSample` messages (CEL rules: field, item, map, message and predefined) are written as
+//! binary protobuf with the generated validators' verdicts, and `scripts/differential.py` judges them with PyPI's
 //! `protovalidate` (pinned 2.1.0, in the venv `scripts/test.sh` makes) and prints every message where the two
 //! disagree on a violation's field path, rule id or `for_key`. Without the venv the test is skipped, except under
 //! `CI=true`, where it fails.
 
 use capacitor::Validate;
-use capacitor_tests::differential::v1::{Inner, Sample, Tier};
+use capacitor_tests::differential::v1::{CelSample, Inner, Sample, Tier};
 use prost::Message;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -192,8 +193,109 @@ fn mutate(rng: &mut Rng, m: &mut Sample) {
     }
 }
 
+/// A valid `CelSample`.
+fn valid_cel() -> CelSample {
+    CelSample {
+        name: "ada".into(),
+        low: 5,
+        high: 10,
+        level: 3,
+        score: 0.75,
+        tags: vec!["ab".into(), "cd".into()],
+        weights: HashMap::from([("main".into(), 2)]),
+        home: Some(inner("ann", 4)),
+        at: Some(pbjson_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        }),
+        wait: Some(pbjson_types::Duration {
+            seconds: 30,
+            nanos: 0,
+        }),
+        blob: vec![1, 2],
+        kind: 2,
+        amounts: vec![3, -1],
+    }
+}
+
+/// Replaces one field of a `CelSample` with a value at or around its rules' edges.
+fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
+    let int = |rng: &mut Rng| rng.pick(&[-1001, -1000, -5, -1, 0, 1, 4, 5, 9, 10, 100, 999, 1000]);
+    match rng.next() % 14 {
+        0 => m.name = rng.pick(STRINGS).to_string(),
+        1 => m.low = int(rng),
+        2 => m.high = int(rng),
+        3 => m.level = rng.pick(&[0, 9, 10, 99, 100, 101, u32::MAX]),
+        4 => {
+            m.score = rng.pick(&[
+                0.5,
+                0.49,
+                1e300,
+                -0.0,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ])
+        }
+        5 => {
+            let n = rng.next() % 5;
+            m.tags = (0..n)
+                .map(|_| rng.pick(&["ab", "AB", "x", "abcd", "", "cd"]).to_string())
+                .collect();
+        }
+        6 => {
+            let n = rng.next() % 4;
+            m.weights = (0..n)
+                .map(|_| {
+                    (
+                        rng.pick(&["main", "side", "x"]).to_string(),
+                        rng.pick(&[0, 9, 10, -3]),
+                    )
+                })
+                .collect();
+        }
+        7 => {
+            m.home = rng.chance(70).then(|| {
+                inner(
+                    rng.pick(&["", "ann", "bob", "a"]),
+                    rng.pick(&[0, 2, 3, 4, 5, 9]),
+                )
+            })
+        }
+        8 => {
+            m.at = rng.chance(80).then(|| pbjson_types::Timestamp {
+                seconds: rng.pick(&[
+                    1_577_836_799,
+                    1_577_836_800,
+                    1_700_000_000,
+                    1_893_455_999,
+                    1_893_456_000,
+                ]),
+                nanos: rng.pick(&[0, 999_999_999]),
+            })
+        }
+        9 => {
+            m.wait = rng.chance(80).then(|| pbjson_types::Duration {
+                seconds: rng.pick(&[-1, 0, 89, 90, 91]),
+                nanos: rng.pick(&[0, 1]),
+            })
+        }
+        10 => m.blob = rng.pick(BYTES).to_vec(),
+        11 => m.kind = rng.pick(&[-1, 0, 1, 3, 4]),
+        12 => {
+            let n = rng.next() % 4;
+            m.amounts = (0..n).map(|_| rng.pick(&[-2, -1, 0, 1, 5])).collect();
+        }
+        _ => {
+            m.name = rng
+                .pick(&["a b", "abcdefghi", "Ada", "a-1", ""])
+                .to_string()
+        }
+    }
+}
+
 /// `field.path|rule_id|for_key` per violation, sorted: what both sides must agree on.
-fn verdict(m: &Sample) -> Vec<String> {
+fn verdict<M: Validate>(m: &M) -> Vec<String> {
     let mut lines: Vec<String> = match m.validate() {
         Ok(()) => Vec::new(),
         Err(violations) => violations
@@ -221,26 +323,43 @@ fn generated_validators_agree_with_protovalidate() {
         eprintln!("skipped: no target/protovalidate-venv (scripts/test.sh makes it)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("descriptors.bin"),
-        capacitor_tests::DESCRIPTOR_SET,
-    )
-    .unwrap();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut messages = Vec::new();
-    let mut verdicts = String::new();
-    for i in 0..MESSAGES {
+    judge(&python, "differential.v1.Sample", |i| {
         let mut m = valid();
         // Mostly one to three mutations of a valid message, so each rule is hit alone; every tenth is scrambled.
         let mutations = if i % 10 == 0 { 25 } else { 1 + rng.next() % 3 };
         for _ in 0..mutations {
             mutate(&mut rng, &mut m);
         }
-        let bytes = m.encode_to_vec();
+        (m.encode_to_vec(), verdict(&m))
+    });
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    judge(&python, "differential.v1.CelSample", |i| {
+        let mut m = valid_cel();
+        let mutations = if i % 10 == 0 { 14 } else { 1 + rng.next() % 3 };
+        for _ in 0..mutations {
+            mutate_cel(&mut rng, &mut m);
+        }
+        (m.encode_to_vec(), verdict(&m))
+    });
+}
+
+/// Writes `MESSAGES` messages of `name` made by `make` (their bytes and our verdict), and has
+/// `scripts/differential.py` judge them with protovalidate.
+fn judge(python: &Path, name: &str, mut make: impl FnMut(usize) -> (Vec<u8>, Vec<String>)) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("descriptors.bin"),
+        capacitor_tests::DESCRIPTOR_SET,
+    )
+    .unwrap();
+    let mut messages = Vec::new();
+    let mut verdicts = String::new();
+    for i in 0..MESSAGES {
+        let (bytes, verdict) = make(i);
         messages.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         messages.extend_from_slice(&bytes);
-        verdicts.push_str(&verdict(&m).join("\t"));
+        verdicts.push_str(&verdict.join("\t"));
         verdicts.push('\n');
     }
     std::fs::write(dir.path().join("messages.bin"), messages).unwrap();
@@ -249,14 +368,14 @@ fn generated_validators_agree_with_protovalidate() {
     let out = Command::new(python)
         .arg(script)
         .arg(dir.path())
-        .arg("differential.v1.Sample")
+        .arg(name)
         .output()
         .expect("runs scripts/differential.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "differential.py failed:\n{stdout}\n{stderr}"
+        "differential.py failed on {name}:\n{stdout}\n{stderr}"
     );
-    eprintln!("{stdout}");
+    eprintln!("{name}: {stdout}");
 }
