@@ -93,6 +93,22 @@ pub struct Lowered {
 
 /// Parses and type-checks `expression`; a rule's expression must give a `bool` or a `string`.
 pub fn compile(expression: &str, env: &Env<'_>) -> Result<Compiled, CompileError> {
+    let node = compile_expression(expression, env)?.node;
+    if !matches!(node.ty, Type::Bool | Type::String) {
+        return Err(CompileError {
+            message: format!(
+                "a rule's expression must give a bool or a string (its violation message), not a {}",
+                node.ty
+            ),
+            subexpression: None,
+        });
+    }
+    Ok(Compiled { node })
+}
+
+/// Parses and type-checks `expression` whatever type it gives (for tools and tests; a rule goes through
+/// [`compile`]). [`Compiled::ty`] says the type; [`Compiled::lower`] gives the Rust form described in [`emit`].
+pub fn compile_expression(expression: &str, env: &Env<'_>) -> Result<Compiled, CompileError> {
     let parsed = parse::parse(expression).map_err(|e| CompileError {
         message: format!("syntax error: {}", e.message),
         subexpression: e
@@ -103,15 +119,6 @@ pub fn compile(expression: &str, env: &Env<'_>) -> Result<Compiled, CompileError
         message: e.message,
         subexpression: parsed.text(e.id),
     })?;
-    if !matches!(node.ty, Type::Bool | Type::String) {
-        return Err(CompileError {
-            message: format!(
-                "a rule's expression must give a bool or a string (its violation message), not a {}",
-                node.ty
-            ),
-            subexpression: None,
-        });
-    }
     Ok(Compiled { node })
 }
 
