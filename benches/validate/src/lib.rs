@@ -12,14 +12,103 @@ pub mod bench {
     }
 }
 
-use bench::v1::{Address, Plan, Signup};
+use bench::v1::{Address, Booking, Item, Plan, Signup};
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin")).as_slice())
         .expect("the build script wrote a valid descriptor set")
 });
 
-/// prost-protovalidate reads rules through prost-reflect: give the generated type its descriptor.
+/// prost-protovalidate reads rules through prost-reflect: give the generated types their descriptors.
+impl ReflectMessage for Booking {
+    fn descriptor(&self) -> MessageDescriptor {
+        POOL.get_message_by_name("bench.v1.Booking")
+            .expect("bench.v1.Booking is in the pool")
+    }
+}
+
+/// A valid `Booking`: every CEL rule runs and holds (three items for the comprehension).
+pub fn valid_booking() -> Booking {
+    let item = |sku: &str, quantity, price_cents| Item {
+        sku: sku.into(),
+        quantity,
+        price_cents,
+    };
+    Booking {
+        code: "BK-1234567".into(),
+        items: vec![item("room", 2, 12_000), item("breakfast", 4, 1_500), item("parking", 1, 0)],
+        start_time: Some(pbjson_types::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+        end_time: Some(pbjson_types::Timestamp { seconds: 1_700_259_200, nanos: 0 }),
+        guests: 2,
+        nightly_cents: 12_000,
+        budget_cents: 50_000,
+    }
+}
+
+/// The same five rules for the `cel` crate's interpreter: each program with a context binding `this` the way a
+/// runtime validator would (the field's value, or the message as a map), built once.
+pub struct Interpreted {
+    rules: Vec<(cel::Program, cel::Context<'static, 'static>)>,
+}
+
+impl Interpreted {
+    /// Compiles the rules of `bench.v1.Booking` and binds `this` from `b`.
+    pub fn new(b: &Booking) -> Self {
+        use cel::Value;
+        let time = |t: &Option<pbjson_types::Timestamp>| {
+            let t = t.as_ref().expect("set");
+            Value::Timestamp(
+                chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32)
+                    .expect("in range")
+                    .fixed_offset(),
+            )
+        };
+        let message: HashMap<String, Value> = HashMap::from([
+            ("start_time".to_string(), time(&b.start_time)),
+            ("end_time".to_string(), time(&b.end_time)),
+            ("guests".to_string(), Value::Int(b.guests)),
+            ("nightly_cents".to_string(), Value::Int(b.nightly_cents)),
+            ("budget_cents".to_string(), Value::Int(b.budget_cents)),
+        ]);
+        let items: Vec<Value> = b
+            .items
+            .iter()
+            .map(|i| {
+                Value::from(HashMap::from([
+                    ("sku".to_string(), Value::from(i.sku.clone())),
+                    ("quantity".to_string(), Value::Int(i.quantity)),
+                    ("price_cents".to_string(), Value::Int(i.price_cents)),
+                ]))
+            })
+            .collect();
+        let rules: [(&str, Value); 5] = [
+            ("this.end_time > this.start_time", Value::from(message.clone())),
+            ("this.guests * this.nightly_cents <= this.budget_cents", Value::from(message)),
+            ("this.startsWith('BK-') && size(this) == 10", Value::from(b.code.clone())),
+            ("this.all(i, i.quantity > 0 && i.price_cents >= 0)", Value::from(items)),
+            ("this >= 1 && this <= 12", Value::Int(b.guests)),
+        ];
+        Interpreted {
+            rules: rules
+                .into_iter()
+                .map(|(expression, this)| {
+                    let program = cel::Program::compile(expression).expect("compiles");
+                    let mut context = cel::Context::default();
+                    context.add_variable_from_value("this", this);
+                    (program, context)
+                })
+                .collect(),
+        }
+    }
+
+    /// Evaluates every rule; `true` when all hold.
+    pub fn validate(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|(program, context)| matches!(program.execute(context), Ok(cel::Value::Bool(true))))
+    }
+}
+
 impl ReflectMessage for Signup {
     fn descriptor(&self) -> MessageDescriptor {
         POOL.get_message_by_name("bench.v1.Signup")
