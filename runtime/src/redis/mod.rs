@@ -330,7 +330,10 @@ impl<E: Record> RedisEntity<E> {
         }
         match self.encryption.for_entity::<E>()? {
             None => Ok(encoded),
+            // An entity with a data subject seals under the subject's key, which the store's write cached;
+            // when it is not cached the seal fails and the entry is not written (a Redis failure).
             Some(keys) => keys
+                .sealing_cached(value)
                 .seal_message(&row_key::<E>(key), &encoded)
                 .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e)),
         }
