@@ -502,13 +502,20 @@ mod tests {
     fn versions_and_short_inputs_have_their_own_errors() {
         let cipher = FieldCipher::new(&ring(&[(1, 1)]));
         let mut stored = cipher.encrypt(&ctx(), CANARY).unwrap();
+        // Version 2 is a value under a data subject's key: the ring's cipher names that, not the version.
         stored[0] = 2;
+        let error = cipher.decrypt(&ctx(), &stored).unwrap_err();
+        assert!(
+            matches!(error, PiiError::Malformed { reason, .. } if reason.contains("data subject")),
+            "{error:?}"
+        );
+        stored[0] = 3;
         let error = cipher.decrypt(&ctx(), &stored).unwrap_err();
         assert!(
             matches!(
                 error,
                 PiiError::UnsupportedVersion {
-                    version: 2,
+                    version: 3,
                     supported: 1,
                     ..
                 }
