@@ -734,13 +734,14 @@ fn subject_is_sound(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
                 | Scalar::Sfixed64
         )
     );
-    let singular =
-        matches!(field.label, Label::Implicit | Label::Required) && field.oneof.is_none();
+    let singular = matches!(field.label, Label::Implicit | Label::Required)
+        && field.oneof.is_none()
+        && !field.options.ignore;
     if !scalar || !singular {
         error(
             format!(
                 "`{name}`: the subject field {} must be a singular string, integer or bytes field that is always \
-                 set (not optional, repeated, a map, a message or a oneof member)",
+                 set and stored (not optional, repeated, a map, a message, a oneof member or `ignore`d)",
                 field_name(message, field)
             ),
             "subject field of the wrong type",

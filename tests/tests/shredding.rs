@@ -248,7 +248,7 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
             assert!(!contains(bytes, b"CANARY"), "a subject id in the key table");
         }
     }
-    for value in raw_redis_values(&server, prefix).await {
+    for value in raw_redis_values(server, prefix).await {
         assert!(
             !contains(&value, CANARY_DIAGNOSIS.as_bytes()),
             "plaintext in Redis"

@@ -69,6 +69,9 @@ pub(crate) const SUBJECT_TOKEN_LEN: usize = 32;
 /// A subject token: the keyed hash standing in for a subject's value in `capacitor_subject_keys`.
 pub(crate) type SubjectToken = [u8; SUBJECT_TOKEN_LEN];
 
+/// A subject's canonical value, unwrapped: wiped on drop.
+pub(crate) type Subject = Zeroizing<Vec<u8>>;
+
 const WRAP_DOMAIN: &[u8] = b"capacitor subject-key v1";
 const TOKEN_DOMAIN: &[u8] = b"capacitor subject-token v1";
 const DATA_KEY_LEN: usize = 32;
@@ -262,7 +265,7 @@ impl SubjectKeys {
         &self,
         id: &SubjectKeyId,
         wrapped: &[u8],
-    ) -> Result<(Arc<SubjectKey>, Zeroizing<Vec<u8>>), PiiError> {
+    ) -> Result<(Arc<SubjectKey>, Subject), PiiError> {
         let (bytes, subject) = self.unwrap_raw(id, wrapped)?;
         Ok((Arc::new(SubjectKey::from_bytes(*id, &bytes)), subject))
     }
@@ -272,7 +275,7 @@ impl SubjectKeys {
         &self,
         id: &SubjectKeyId,
         wrapped: &[u8],
-    ) -> Result<(Zeroizing<[u8; DATA_KEY_LEN]>, Zeroizing<Vec<u8>>), PiiError> {
+    ) -> Result<(Zeroizing<[u8; DATA_KEY_LEN]>, Subject), PiiError> {
         if wrapped.len() < 4 + NONCE_LEN + DATA_KEY_LEN + TAG_LEN {
             return Err(wrap_error("a wrapped subject key is too short", None));
         }

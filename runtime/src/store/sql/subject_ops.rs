@@ -134,6 +134,7 @@ macro_rules! subject_ops {
                 Ok(None)
             }
 
+            #[allow(clippy::extra_unused_type_parameters)] // the same signature as with the feature
             pub(super) async fn load_subject_keys<E: Record>(
                 &self,
                 _: &Statements,
