@@ -30,6 +30,7 @@ const CANARY_DOMAIN: &str = "canary-shred.example";
 const OWNER_A: &str = "owner-CANARY-A";
 const OWNER_B: &str = "owner-CANARY-B";
 const OWNER_C: &str = "owner-CANARY-C";
+const OWNER_D: &str = "owner-CANARY-D";
 
 fn ring(entries: &[(u32, u8)]) -> KeyRing {
     KeyRing::new(
@@ -367,6 +368,35 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
             .value,
         record("a3", OWNER_A)
     );
+
+    // In a transaction: a new subject's key is created in it, so a rollback takes it away with the rows,
+    // and a commit keeps both (readable by a new process, whose cache never saw the key).
+    let mut tx = store.begin().await.unwrap();
+    repo.put_in(&mut tx, record("d1", OWNER_D)).await.unwrap();
+    repo.put_in(&mut tx, record("d2", OWNER_D)).await.unwrap();
+    tx.rollback().await;
+    assert_eq!(key_rows(&store).await.len(), 3, "rolled back with the rows");
+    assert_eq!(opt(repo.get(&"d1".to_owned()).await).unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    repo.put_in(&mut tx, record("d1", OWNER_D)).await.unwrap();
+    repo.put_in(&mut tx, record("d2", OWNER_D)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        key_rows(&store).await.len(),
+        4,
+        "one key for the transaction's subject"
+    );
+    let rows = raw_rows(&store).await;
+    let d: Vec<_> = rows.iter().filter(|r| r.1 == OWNER_D).collect();
+    assert_eq!(d[0].2[1..17], d[1].2[1..17], "both rows under one key");
+    let again = Repository::<HealthRecord>::new(store.with_keyring(&ring(&[(1, 7)])));
+    for id in ["d1", "d2"] {
+        assert_eq!(
+            opt(again.get(&id.to_owned()).await).unwrap().unwrap().value,
+            record(id, OWNER_D)
+        );
+    }
+    assert_eq!(store.shred_subject(&OWNER_D.to_owned()).await.unwrap(), 1);
 
     // Ring rotation: rewrapping moves every subject key (and its token) to the new ring key, so the old one
     // can leave the ring; the data keys, and so the rows, do not change.
