@@ -104,6 +104,42 @@ async fn create_subject_tables(store: &Store, dialect: Dialect) {
     }
 }
 
+/// `pii.v1.HealthRecord` as a derived struct without `subject`: the entity after its schema dropped the option.
+mod unsubjected {
+    #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+    #[capacitor(
+        table = "health_records",
+        package = "pii.v1",
+        consistency = "strong",
+        repository
+    )]
+    pub struct HealthRecord {
+        #[prost(string, tag = "1")]
+        #[capacitor(primary_key)]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        #[capacitor(index)]
+        pub owner_id: String,
+        #[prost(string, tag = "3")]
+        #[capacitor(pii = "free_text", encrypt)]
+        pub diagnosis: String,
+        #[prost(string, tag = "4")]
+        #[capacitor(pii = "email", encrypt, unique)]
+        pub email: String,
+        #[prost(int64, tag = "5")]
+        pub visits: i64,
+    }
+}
+
+fn opt_plain(
+    read: Result<capacitor::Versioned<unsubjected::HealthRecord>, Error>,
+) -> Result<Option<capacitor::Versioned<unsubjected::HealthRecord>>, Error> {
+    match read {
+        Err(e) if e.is_not_found() => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 /// A read as an option: absent is `None`.
 fn opt(
     read: Result<capacitor::Versioned<HealthRecord>, Error>,
@@ -353,6 +389,19 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
         page.is_err(),
         "a scan over a shredded row fails rather than skipping it"
     );
+    // A maintenance pass skips them, counted, and goes on.
+    let pass = Repository::<HealthRecord>::new(store.clone())
+        .reencrypt(
+            capacitor::repo::ReencryptOptions {
+                all_rows: true,
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(pass.skipped_shredded, 2, "{pass:?}");
+    assert_eq!(pass.rewritten + 2, pass.scanned, "{pass:?}");
     for id in ["a1", "a2"] {
         repo.erase(&id.to_owned()).await.unwrap();
     }
@@ -396,6 +445,40 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
             record(id, OWNER_D)
         );
     }
+    // The entity stops naming a subject: values under subject keys still read (their keys are loaded by id),
+    // and `reencrypt` moves them back under the ring.
+    let dropped =
+        Repository::<unsubjected::HealthRecord>::new(store.with_keyring(&ring(&[(1, 7)])));
+    let d1 = opt_plain(dropped.get(&"d1".to_owned()).await)
+        .unwrap()
+        .unwrap();
+    assert_eq!(d1.value.diagnosis, record("d1", OWNER_D).diagnosis);
+    let pass = dropped
+        .reencrypt(capacitor::repo::ReencryptOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert!(pass.rewritten >= 2, "{pass:?}");
+    for row in raw_rows(&store).await {
+        assert_eq!(row.2[0], 1, "{}: back under the ring", row.0);
+    }
+    assert_eq!(
+        opt_plain(dropped.get(&"d2".to_owned()).await)
+            .unwrap()
+            .unwrap()
+            .value
+            .email,
+        record("d2", OWNER_D).email
+    );
+    // And back: naming the subject again, a pass moves them under their subjects' keys.
+    let back = Repository::<HealthRecord>::new(store.clone())
+        .reencrypt(capacitor::repo::ReencryptOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(back.rewritten, pass.rewritten, "{back:?}");
+    for row in raw_rows(&store).await {
+        assert_eq!(row.2[0], 2, "{}: under its subject's key again", row.0);
+    }
+
     assert_eq!(store.shred_subject(&OWNER_D.to_owned()).await.unwrap(), 1);
 
     // Ring rotation: rewrapping moves every subject key (and its token) to the new ring key, so the old one

@@ -35,6 +35,11 @@ pub const DATABASE_URL_ENV: &str = "CAPACITOR_DATABASE_URL";
 /// working directory.
 pub const DEFAULT_SQLITE_URL: &str = "sqlite:capacitor.db";
 
+/// A row of a re-encryption page: the row and whether a ciphertext of it is under an older key id, or, when
+/// its data subject was shredded, its key and the error reading it.
+#[allow(type_alias_bounds)]
+pub(crate) type CheckedRow<E: Record> = Result<(Versioned<E>, bool), (<E as Record>::Key, Error)>;
+
 /// A handle to the store of an application.
 #[derive(Clone)]
 pub struct Store {
@@ -275,11 +280,11 @@ impl Store {
         &self,
         after: Option<&E::Key>,
         limit: usize,
-    ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+    ) -> Result<(Vec<CheckedRow<E>>, bool), Error> {
         match &self.backend {
             Backend::Memory(m) => {
                 let (rows, more) = m.rows_after::<E>(after, limit);
-                Ok((rows.into_iter().map(|v| (v, false)).collect(), more))
+                Ok((rows.into_iter().map(|v| Ok((v, false))).collect(), more))
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(s) => s.scan_checked::<E>(after, limit).await,

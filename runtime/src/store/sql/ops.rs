@@ -1014,11 +1014,12 @@ macro_rules! sql_store {
 
             /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
             /// an older key id; and whether more rows follow. The page of a re-encryption pass, and of `scan`.
+            /// A row whose data subject was shredded is its key and the error reading it.
             pub(crate) async fn scan_checked<E: Record>(
                 &self,
                 after: Option<&E::Key>,
                 limit: usize,
-            ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+            ) -> Result<(Vec<crate::store::CheckedRow<E>>, bool), Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 let sql = match after {
@@ -1038,9 +1039,21 @@ macro_rules! sql_store {
                 let subjects = self.load_subject_keys::<E>(&st, page).await?;
                 for row in page {
                     let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
-                    let (value, version, stale) =
-                        decode_row_checked::<E>(row, keys, &st, &mut fetched)?;
-                    items.push((Versioned::new(value, version), stale));
+                    match decode_row_checked::<E>(row, keys, &st, &mut fetched) {
+                        Ok((value, version, stale)) => {
+                            items.push(Ok((Versioned::new(value, version), stale)))
+                        }
+                        Err(e) if e.is_subject_key_destroyed() => {
+                            let mut key_reader = KeyReader {
+                                row,
+                                positions: &st.key_positions,
+                                at: 0,
+                            };
+                            let key = E::read_key(&mut key_reader).map_err(store_error::<E>)?;
+                            items.push(Err((key, e)));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok((items, more))
             }
@@ -1053,7 +1066,10 @@ macro_rules! sql_store {
                 with: &crate::cursor::CursorKey,
             ) -> Result<Page<E>, Error> {
                 let (rows, more) = self.scan_checked::<E>(after, limit).await?;
-                let items: Vec<Versioned<E>> = rows.into_iter().map(|(row, _)| row).collect();
+                let items = rows
+                    .into_iter()
+                    .map(|row| row.map(|(row, _)| row).map_err(|(_, e)| e))
+                    .collect::<Result<Vec<Versioned<E>>, Error>>()?;
                 let next = match more {
                     true => items
                         .last()
