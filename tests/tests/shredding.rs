@@ -426,10 +426,17 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
     tx.rollback().await;
     assert_eq!(key_rows(&store).await.len(), 3, "rolled back with the rows");
     assert_eq!(opt(repo.get(&"d1".to_owned()).await).unwrap(), None);
+    let cached_before = raw_redis_values(server, prefix).await.len();
     let mut tx = store.begin().await.unwrap();
     repo.put_in(&mut tx, record("d1", OWNER_D)).await.unwrap();
     repo.put_in(&mut tx, record("d2", OWNER_D)).await.unwrap();
     tx.commit().await.unwrap();
+    // The commit's write-through sealed both rows for Redis with the key the transaction created.
+    assert_eq!(
+        raw_redis_values(server, prefix).await.len(),
+        cached_before + 2,
+        "written through to Redis"
+    );
     assert_eq!(
         key_rows(&store).await.len(),
         4,

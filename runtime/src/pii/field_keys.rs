@@ -327,7 +327,7 @@ impl<'a> EntityKeys<'a> {
     pub(crate) fn sealing_cached<E: Record>(self, value: &E) -> Self {
         let key = subject_of(value).and_then(|subject| {
             let tokens = self.keys.subjects.tokens(subject.as_bytes());
-            self.keys.subjects.cached_for(&tokens)
+            self.keys.subjects.cached_for_redis(&tokens)
         });
         self.sealing_under(key)
     }

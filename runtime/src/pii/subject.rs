@@ -186,6 +186,10 @@ pub(crate) struct SubjectKeys {
     token: Vec<(u32, Hmac<Sha256>)>,
     by_id: quick_cache::sync::Cache<SubjectKeyId, Entry>,
     by_token: quick_cache::sync::Cache<SubjectToken, Entry>,
+    /// Keys created inside a transaction, not known to be committed: only the Redis tier seals with them (its
+    /// write-through runs after the commit), never a store write (a rolled-back key would make its values
+    /// unreadable).
+    tentative: quick_cache::sync::Cache<SubjectToken, Entry>,
     ttl: Duration,
 }
 
@@ -207,6 +211,7 @@ impl SubjectKeys {
                 .collect(),
             by_id: quick_cache::sync::Cache::new(capacity),
             by_token: quick_cache::sync::Cache::new(capacity),
+            tentative: quick_cache::sync::Cache::new(capacity),
             ttl: cache.ttl,
         }
     }
@@ -367,6 +372,31 @@ impl SubjectKeys {
         self.by_id.insert(key.id, entry);
     }
 
+    /// Remembers a key read or created inside a transaction: by id (a committed row naming it is readable) and
+    /// for the Redis tier's sealing only ([`cached_for_redis`](Self::cached_for_redis)).
+    pub(crate) fn remember_tentative(&self, key: &Arc<SubjectKey>, token: SubjectToken) {
+        let entry = Entry {
+            key: key.clone(),
+            expires: Instant::now() + self.ttl,
+        };
+        self.tentative.insert(token, entry.clone());
+        self.by_id.insert(key.id, entry);
+    }
+
+    /// The key the Redis tier seals a value of the subject with: a committed one, else one created by a
+    /// transaction (the tier writes through only after the commit).
+    pub(crate) fn cached_for_redis(&self, tokens: &[SubjectToken]) -> Option<Arc<SubjectKey>> {
+        self.cached_for(tokens).or_else(|| {
+            let now = Instant::now();
+            tokens.iter().find_map(|t| {
+                self.tentative
+                    .get(t)
+                    .filter(|e| e.expires > now)
+                    .map(|e| e.key)
+            })
+        })
+    }
+
     /// Forgets the keys of a shredded subject.
     pub(crate) fn forget(&self, ids: &[SubjectKeyId], tokens: &[SubjectToken]) {
         for id in ids {
@@ -374,6 +404,7 @@ impl SubjectKeys {
         }
         for token in tokens {
             self.by_token.remove(token);
+            self.tentative.remove(token);
         }
     }
 }

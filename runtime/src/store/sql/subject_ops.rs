@@ -178,8 +178,9 @@ macro_rules! subject_ops {
                     return Ok(Some(key));
                 }
                 if let Some(key) = Self::subject_key_by_tokens(subjects, &mut *conn, &tokens).await? {
-                    if cacheable {
-                        subjects.remember(&key.0, Some(key.1));
+                    match cacheable {
+                        true => subjects.remember(&key.0, Some(key.1)),
+                        false => subjects.remember_tentative(&key.0, key.1),
                     }
                     return Ok(Some(key.0));
                 }
@@ -203,8 +204,9 @@ macro_rules! subject_ops {
                             "the subject key just inserted is not there",
                         ))
                     })?;
-                if cacheable {
-                    subjects.remember(&key, Some(token));
+                match cacheable {
+                    true => subjects.remember(&key, Some(token)),
+                    false => subjects.remember_tentative(&key, token),
                 }
                 Ok(Some(key))
             }
