@@ -128,7 +128,7 @@ impl<E: Record> Repository<E> {
     }
 }
 
-/// What [`Repository::shred_subject`] did.
+/// What `Repository::shred_subject` (feature `encryption`) did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ShredReport {
@@ -152,10 +152,11 @@ impl<E: Record> Repository<E> {
     /// such a row still works. Records an [`Operation::Erase`] audit event per row when the repository audits.
     ///
     /// Other repositories' L1 (of other entities with the same subject, or in other processes) keep plaintext
-    /// copies until they expire or are shredded there too: see `docs/pii.md`.
+    /// copies until they expire or are shredded there too: see `docs/pii.md`. Like [`erase`](Self::erase), it
+    /// runs to the end even if the caller drops the future.
     ///
     /// [`Store::shred_subject`]: crate::Store::shred_subject
-    pub async fn shred_subject<T: crate::record::Column>(
+    pub async fn shred_subject<T: crate::record::Column + Clone>(
         &self,
         subject: &T,
     ) -> Result<ShredReport, Error> {
@@ -167,26 +168,31 @@ impl<E: Record> Repository<E> {
         }
         let inner = self.inner.clone();
         let span = self.span("shred_subject");
-        // The rows first: their keys name the cached copies to drop.
-        let rows = inner.store.subject_rows::<E, T>(subject).await?;
-        let keys_destroyed = inner.store.shred_subject(subject).await?;
-        let mut report = ShredReport {
-            keys_destroyed,
-            rows: rows.len(),
-            purged: Vec::new(),
+        let subject = subject.clone();
+        let task = async move {
+            // The rows first: their keys name the cached copies to drop.
+            let rows = inner.store.subject_rows::<E, T>(&subject).await?;
+            let keys_destroyed = inner.store.shred_subject(&subject).await?;
+            let mut report = ShredReport {
+                keys_destroyed,
+                rows: rows.len(),
+                purged: Vec::new(),
+            };
+            if let Some(l1) = &inner.l1 {
+                for (key, _) in &rows {
+                    l1.invalidate(key);
+                }
+                report.purged.push(Tier::Memory);
+            }
+            if let Some(audit) = &inner.audit {
+                for (key, _) in &rows {
+                    audit.record::<E>(Operation::Erase, key, AuditOutcome::Success);
+                }
+            }
+            Ok(report)
         };
-        let _enter = span.enter();
-        if let Some(l1) = &inner.l1 {
-            for (key, _) in &rows {
-                l1.invalidate(key);
-            }
-            report.purged.push(Tier::Memory);
-        }
-        if let Some(audit) = &inner.audit {
-            for (key, _) in &rows {
-                audit.record::<E>(Operation::Erase, key, AuditOutcome::Success);
-            }
-        }
-        Ok(report)
+        // Like `erase`, it runs to the end if the caller drops the future: a destroyed key with L1 still
+        // holding plaintext would be a half-done shred.
+        crate::detach::DetachOnDrop::new(tracing::Instrument::instrument(task, span)).await
     }
 }

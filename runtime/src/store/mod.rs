@@ -304,7 +304,7 @@ impl Store {
     /// `subject` is given as the field's Rust type (`String`, an integer, `Vec<u8>`): subjects are matched by
     /// their canonical text, so an `int32` and an `int64` field holding 42 name the same subject. Other
     /// processes keep a key they cached for at most [`SubjectKeyCache::ttl`](crate::pii::SubjectKeyCache);
-    /// [`Repository::shred_subject`] also purges the repository's L1. Needs a key ring; the in-memory store
+    /// [`Repository::shred_subject`](crate::Repository::shred_subject) also purges the repository's L1. Needs a key ring; the in-memory store
     /// has no subject keys ([`Error::Config`]).
     #[cfg(feature = "encryption")]
     pub async fn shred_subject<T: crate::record::Column>(
