@@ -235,6 +235,26 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
         let got = opt(repo.get(&id.to_owned()).await).unwrap().unwrap();
         assert_eq!(got.value, record(id, owner), "{id}");
     }
+    // Another process on the same Redis, which has not read B's key yet: its first read of b1 is a Redis miss
+    // (not an error), read from the store, which loads the key; the next is a Redis hit.
+    let other = Repository::<HealthRecord>::builder(store.with_keyring(&ring(&[(1, 7)])))
+        .redis(tier.clone())
+        .without_l1()
+        .try_build()
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            opt(other.get(&"b1".to_owned()).await)
+                .unwrap()
+                .unwrap()
+                .value,
+            record("b1", OWNER_B)
+        );
+    }
+    let stats = other.stats();
+    assert_eq!(stats.redis_errors, 0, "{stats:?}");
+    assert_eq!((stats.redis_misses, stats.redis_hits), (1, 1), "{stats:?}");
+
     // A fresh store handle (nothing cached) reads them too, and the blind index finds by email.
     let fresh = HealthRecordRepo::from(Repository::<HealthRecord>::new(
         store.with_keyring(&ring(&[(1, 7)])),

@@ -289,10 +289,13 @@ macro_rules! subject_ops {
                         .map_err(subject_table_error)?;
                     // No row: shredded (or never restored); the value's read fails naming entity and field.
                     if let Some(row) = row {
-                        let (key, _) = subjects
+                        let (key, subject) = subjects
                             .unwrap(&id, &bytes_at(&row, 0)?)
                             .map_err(subject_key_error)?;
-                        subjects.remember(&key, None);
+                        // Also by the subject's token (the wrapping holds the subject): the Redis fill that
+                        // follows this read seals with it.
+                        let token = subjects.tokens(&subject)[0];
+                        subjects.remember(&key, Some(token));
                         set.insert(id, Some(key));
                     }
                 }
