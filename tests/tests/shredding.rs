@@ -532,10 +532,36 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
     // A subject's key is found by its rewrapped token: a new write for B reuses it, and B still shreds.
     after.put(record("b2", OWNER_B)).await.unwrap();
     assert_eq!(key_rows(&store).await.len(), 3);
+    // Another process that read B's key keeps it for its cache's TTL after B is shredded elsewhere (the
+    // documented window), then reads B's rows as shredded.
+    // (Without L1, which would keep its plaintext copy for the entity's cache TTL: see docs/pii.md.)
+    let elsewhere = Repository::<HealthRecord>::builder(store.with_keyring_and_subject_cache(
+        &ring(&[(2, 8)]),
+        capacitor::pii::SubjectKeyCache {
+            capacity: 100,
+            ttl: std::time::Duration::from_millis(300),
+        },
+    ))
+    .without_l1()
+    .try_build()
+    .unwrap();
+    assert!(
+        opt(elsewhere.get(&"b1".to_owned()).await)
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         only_new.shred_subject(&OWNER_B.to_owned()).await.unwrap(),
         1
     );
+    assert!(
+        opt(elsewhere.get(&"b1".to_owned()).await)
+            .unwrap()
+            .is_some(),
+        "within the TTL"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_shredded(opt(elsewhere.get(&"b1".to_owned()).await), "after the TTL");
     let later = Repository::<HealthRecord>::new(store.with_keyring(&ring(&[(2, 8)])));
     assert_shredded(opt(later.get(&"b2".to_owned()).await), "after a rotation");
 }

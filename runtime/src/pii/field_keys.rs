@@ -110,12 +110,21 @@ impl Encryption {
     /// Encryption under `ring`'s keys.
     #[cfg(feature = "encryption")]
     pub(crate) fn new(ring: &super::KeyRing) -> Encryption {
+        Encryption::with_subject_cache(ring, Default::default())
+    }
+
+    /// Encryption under `ring`'s keys, caching unwrapped subject keys as `cache` says.
+    #[cfg(feature = "encryption")]
+    pub(crate) fn with_subject_cache(
+        ring: &super::KeyRing,
+        cache: super::subject::SubjectKeyCache,
+    ) -> Encryption {
         Encryption {
             keys: Some(std::sync::Arc::new(FieldKeys {
                 cipher: super::FieldCipher::new(ring),
                 index: super::BlindIndex::new(ring),
                 key_ids: ring.ids().count(),
-                subjects: super::subject::SubjectKeys::new(ring, Default::default()),
+                subjects: super::subject::SubjectKeys::new(ring, cache),
             })),
         }
     }

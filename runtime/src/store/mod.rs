@@ -200,16 +200,32 @@ impl Store {
         allow(unused_variables)
     )]
     pub fn with_keyring(&self, ring: &crate::pii::KeyRing) -> Store {
+        self.with_keyring_and_subject_cache(ring, crate::pii::SubjectKeyCache::default())
+    }
+
+    /// [`with_keyring`](Self::with_keyring), keeping at most `cache.capacity` unwrapped subject data keys
+    /// (crypto-shredding) for at most `cache.ttl` each: the longest this process keeps reading a subject that
+    /// another process shredded. The default is 10,000 keys for 60 seconds.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub fn with_keyring_and_subject_cache(
+        &self,
+        ring: &crate::pii::KeyRing,
+        cache: crate::pii::SubjectKeyCache,
+    ) -> Store {
         let backend = match &self.backend {
             Backend::Memory(m) => Backend::Memory(m.clone()),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => {
-                Backend::Sqlite(Arc::new(s.with_encryption(Encryption::new(ring))))
-            }
+            Backend::Sqlite(s) => Backend::Sqlite(Arc::new(
+                s.with_encryption(Encryption::with_subject_cache(ring, cache)),
+            )),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => {
-                Backend::Postgres(Arc::new(s.with_encryption(Encryption::new(ring))))
-            }
+            Backend::Postgres(s) => Backend::Postgres(Arc::new(
+                s.with_encryption(Encryption::with_subject_cache(ring, cache)),
+            )),
         };
         Store { backend }
     }

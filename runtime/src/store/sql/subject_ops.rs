@@ -72,7 +72,8 @@ macro_rules! subject_ops {
 
             fn rewrap() -> String {
                 format!(
-                    "UPDATE {} SET wrapped_key = {}, subject_token = {} WHERE key_id = {} AND wrapped_key = {}",
+                    "UPDATE {} SET wrapped_key = {}, subject_token = {} WHERE key_id = {} AND wrapped_key = {} \
+                     RETURNING key_id",
                     crate::schema::columns::SUBJECT_KEYS_TABLE,
                     Self::p(1),
                     Self::p(2),
@@ -364,7 +365,8 @@ macro_rules! subject_ops {
             }
 
             /// Rewraps every subject key under the ring's current key (and recomputes its token under it), a
-            /// page at a time; returns how many rows were rewritten. Rows a concurrent rewrap changed are left.
+            /// page at a time; returns how many rows this pass rewrote. Rows a concurrent pass or shred changed
+            /// meanwhile are left as they are (compare-and-set on the old wrapping).
             #[cfg(feature = "encryption")]
             pub(crate) async fn rewrap_subject_keys(&self) -> Result<u64, Error> {
                 const PAGE: i64 = 256;
@@ -402,10 +404,11 @@ macro_rules! subject_ops {
                         w.column(&id.to_vec());
                         w.column(&wrapped);
                         let args = w.finish_named(crate::schema::columns::SUBJECT_KEYS_TABLE)?;
-                        $driver::fetch_optional(&mut conn, &SubjectSql::rewrap(), args)
+                        // No row: a concurrent pass rewrapped (or a shred deleted) it meanwhile.
+                        let updated = $driver::fetch_optional(&mut conn, &SubjectSql::rewrap(), args)
                             .await
                             .map_err(subject_table_error)?;
-                        rewritten += 1;
+                        rewritten += u64::from(updated.is_some());
                     }
                     if (rows.len() as i64) < PAGE {
                         return Ok(rewritten);
