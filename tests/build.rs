@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "proto/derive/v1/twin.proto",
     "proto/repo/v1/repo.proto",
     "proto/pii/v1/patient.proto",
+    "proto/pii/v1/subject.proto",
     "proto/differential/v1/rules.proto",
     "proto/redaction/v1/nested.proto",
     "proto/claim/v1/document.proto",

@@ -176,6 +176,7 @@ pub fn check_entity(message: &Message, entity: &EntityOptions, out: &mut Vec<Dia
     unique_columns(message, out);
     unique_index_names(message, entity, out);
     outbox_needs_a_sql_backend(message, entity, out);
+    subject_is_sound(message, entity, out);
     if let Some(cache) = &entity.cache
         && let Some(ttl) = &cache.ttl
         && let Err(error) = parse_ttl(&ttl.value)
@@ -687,6 +688,119 @@ fn outbox_needs_a_sql_backend(
                 "outbox on a memory entity",
             )
             .help("store the entity in SQLite or Postgres, or drop `outbox`"),
+        );
+    }
+}
+
+/// `subject` (crypto-shredding) names a field whose value identifies the data subject: a singular string,
+/// integer or bytes field outside any oneof, not itself `encrypt` (its value finds the subject's key, so it
+/// must be readable without it), on an entity that has `encrypt` fields (the subject key seals nothing
+/// otherwise), stored in SQLite or Postgres (the subject key table is a SQL table: the memory store keeps
+/// plaintext in the process and has nothing to shred), without an outbox (its relay does not load subject keys)
+/// and not event-sourced (event payloads are not encrypted).
+fn subject_is_sound(message: &Message, entity: &EntityOptions, out: &mut Vec<Diagnostic>) {
+    let Some(subject) = &entity.subject else {
+        return;
+    };
+    let name = &message.full_name;
+    let mut error = |text: String, label: &str, help: &str| {
+        out.push(Diagnostic::new(&subject.origin, text, label.to_string()).help(help.to_string()));
+    };
+    let Some(field) = message.fields.iter().find(|f| f.name == subject.value) else {
+        error(
+            format!(
+                "`{name}`: `subject` names `{}`, which is not a field of the entity",
+                subject.value
+            ),
+            "unknown subject field",
+            "name the field that identifies the data subject (e.g. `user_id`)",
+        );
+        return;
+    };
+    let scalar = matches!(
+        field.ty,
+        FieldType::Scalar(
+            Scalar::String
+                | Scalar::Bytes
+                | Scalar::Int32
+                | Scalar::Int64
+                | Scalar::Uint32
+                | Scalar::Uint64
+                | Scalar::Sint32
+                | Scalar::Sint64
+                | Scalar::Fixed32
+                | Scalar::Fixed64
+                | Scalar::Sfixed32
+                | Scalar::Sfixed64
+        )
+    );
+    let singular = matches!(field.label, Label::Implicit | Label::Required)
+        && field.oneof.is_none()
+        && !field.options.ignore;
+    if !scalar || !singular {
+        error(
+            format!(
+                "`{name}`: the subject field {} must be a singular string, integer or bytes field that is always \
+                 set and stored (not optional, repeated, a map, a message, a oneof member or `ignore`d)",
+                field_name(message, field)
+            ),
+            "subject field of the wrong type",
+            "name a plain string, integer or bytes field such as the owning user's id",
+        );
+    }
+    if field.options.encrypt.as_ref().is_some_and(|e| e.value) {
+        error(
+            format!(
+                "`{name}`: the subject field {} is `encrypt`: its value finds the subject's data key, so it \
+                 must be readable without that key",
+                field_name(message, field)
+            ),
+            "encrypted subject field",
+            "drop `encrypt` from the subject field (store an opaque id there), or name another field",
+        );
+    }
+    if !message
+        .fields
+        .iter()
+        .any(|f| f.options.encrypt.as_ref().is_some_and(|e| e.value))
+    {
+        error(
+            format!(
+                "`{name}`: `subject` needs at least one `encrypt` field: the subject's data key seals only \
+                 encrypted fields, so shredding it would make nothing unreadable"
+            ),
+            "subject without encrypted fields",
+            "mark the subject's personal fields `encrypt`, or drop `subject`",
+        );
+    }
+    if entity.backend() == crate::ir::Backend::Memory {
+        error(
+            format!(
+                "`{name}`: `subject` needs a SQLite or Postgres backend: subject keys live in the \
+                 `capacitor_subject_keys` table, and the memory store keeps values in plaintext in the process"
+            ),
+            "subject on a memory entity",
+            "store the entity in SQLite or Postgres, or drop `subject`",
+        );
+    }
+    if entity.outbox.is_some() {
+        error(
+            format!(
+                "`{name}`: `subject` cannot be combined with `outbox` yet: outbox payloads would be sealed under \
+                 subject keys the relay does not load"
+            ),
+            "subject with an outbox",
+            "drop `outbox` or `subject` (see docs/pii.md, crypto-shredding)",
+        );
+    }
+    if entity.event_sourced.is_some() {
+        error(
+            format!(
+                "`{name}`: `subject` cannot be combined with `event_sourced`: event payloads are stored as written, \
+                 so there is nothing for a subject key to seal"
+            ),
+            "subject on an event-sourced entity",
+            "drop `subject`, or store the entity as rows",
         );
     }
 }

@@ -283,6 +283,9 @@ pub struct EntityOptions {
     pub outbox: Option<OutboxOptions>,
     /// Event sourcing, when the entity's state is the fold of its events.
     pub event_sourced: Option<EventSourcedOptions>,
+    /// Crypto-shredding: the name of the field naming the data subject, whose data key seals the entity's
+    /// `encrypt` fields (checked: a singular scalar, not encrypted, on a SQL entity with `encrypt` fields).
+    pub subject: Option<Declared<String>>,
     /// Where the entity option itself was written.
     pub origin: Origin,
 }

@@ -35,6 +35,10 @@ pub struct EntityPii {
     pub columns: Vec<ColumnEntry>,
     /// Every place PII is stored: annotated fields and fields whose nested message holds PII.
     pub pii: Vec<PiiField>,
+    /// Crypto-shredding: the field naming the data subject whose own data key seals the encrypted fields
+    /// (`(capacitor.v1.entity).subject`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// One column of an entity's table.
@@ -60,6 +64,10 @@ pub struct PiiField {
     pub kind: &'static str,
     /// Whether the value is encrypted before it leaves the process.
     pub encrypted: bool,
+    /// Whether it is encrypted under its data subject's own key, so `shred_subject` makes every copy of it
+    /// unreadable (crypto-shredding); left out when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub subject_key: bool,
     /// The index over this column, if any: an index over plaintext PII is itself plaintext PII.
     pub index: Option<IndexKind>,
     /// For an encrypted, indexed field, how many bits its blind index tokens keep (256 for a unique index; a
@@ -162,6 +170,7 @@ impl PiiReport {
                             column: column.to_string(),
                             kind: kind.short_name(),
                             encrypted,
+                            subject_key: encrypted && entity.subject.is_some(),
                             index: index_of(field),
                             blind_index_bits: match index_of(field) {
                                 Some(kind) if encrypted => {
@@ -206,6 +215,7 @@ impl PiiReport {
                     cached,
                     columns,
                     pii,
+                    subject: entity.subject.as_ref().map(|s| s.value.clone()),
                 }
             })
             .collect();
@@ -283,6 +293,15 @@ impl PiiReport {
                 entity.table, entity.backend, entity.consistency
             )?;
             writeln!(out)?;
+            if let Some(subject) = &entity.subject {
+                writeln!(
+                    out,
+                    "Crypto-shredding: the encrypted fields are sealed under the data key of the subject in \
+                     `{subject}`; `shred_subject` destroys it, leaving every copy (backups included) unreadable. \
+                     Blind indexes and Redis key tokens stay linkable until rebuilt."
+                )?;
+                writeln!(out)?;
+            }
             if entity.pii.is_empty() {
                 writeln!(out, "No PII.")?;
                 continue;
@@ -324,7 +343,11 @@ impl PiiReport {
                     p.path,
                     p.column,
                     p.kind,
-                    if p.encrypted { "yes" } else { "**no**" },
+                    match (p.encrypted, p.subject_key) {
+                        (true, true) => "yes (subject key)",
+                        (true, false) => "yes",
+                        (false, _) => "**no**",
+                    },
                     p.masked,
                 )?;
             }

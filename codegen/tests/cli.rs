@@ -745,3 +745,37 @@ fn report_deny_unencrypted_pii_lists_every_plaintext_field_and_exits_1() {
         stderr(&output)
     );
 }
+
+/// An entity with a data subject: the report says its encrypted fields are under the subject's key, and an
+/// entity without one says nothing of it.
+#[test]
+fn report_marks_fields_under_a_subject_key() {
+    let json = report_json("tests/proto/pii/v1/subject.proto");
+    let entities = json["entities"].as_array().unwrap();
+    let entity = |name: &str| {
+        entities
+            .iter()
+            .find(|e| e["message"] == name)
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+    };
+    let shredded = entity("pii.v1.HealthRecord");
+    assert_eq!(shredded["subject"], "owner_id");
+    for field in shredded["pii"].as_array().unwrap() {
+        assert_eq!(field["subject_key"], true, "{field}");
+    }
+    let ring = entity("pii.v1.RingRecord");
+    assert!(ring.get("subject").is_none(), "{ring}");
+    for field in ring["pii"].as_array().unwrap() {
+        assert!(field.get("subject_key").is_none(), "{field}");
+    }
+    let output = capgen(&[
+        "report",
+        "-I",
+        "tests/proto",
+        "tests/proto/pii/v1/subject.proto",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    assert!(markdown.contains("yes (subject key)"), "{markdown}");
+    assert!(markdown.contains("Crypto-shredding: the encrypted fields are sealed under the data key of the subject in `owner_id`"), "{markdown}");
+}

@@ -469,3 +469,43 @@ fn a_dead_server_a_bad_url_or_folder_exit_1_without_the_password() {
         text(&out)
     );
 }
+
+/// An entity with a data subject (crypto-shredding) brings the subject key table, once, after the entities'
+/// tables, in both dialects (for Postgres the schema is copied with its backend switched).
+#[test]
+fn sql_of_a_schema_with_a_subject_creates_the_subject_key_table() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/proto/pii/v1/subject.proto");
+    let proto = std::fs::read_to_string(source).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for dialect in ["sqlite", "postgres"] {
+        let proto = match dialect {
+            "postgres" => proto.replace(
+                "consistency:",
+                "backend: BACKEND_POSTGRES\n    consistency:",
+            ),
+            _ => proto.clone(),
+        };
+        let include = work.path().join(dialect);
+        std::fs::create_dir_all(include.join("pii/v1")).unwrap();
+        let file = include.join("pii/v1/subject.proto");
+        std::fs::write(&file, proto).unwrap();
+        let out = capgen(&[
+            "migrate",
+            "sql",
+            "--dialect",
+            dialect,
+            "-I",
+            include.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let sql = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            sql.matches("CREATE TABLE \"capacitor_subject_keys\"")
+                .count(),
+            1,
+            "{sql}"
+        );
+        insta::assert_snapshot!(format!("subject_keys.{dialect}.sql"), sql);
+    }
+}

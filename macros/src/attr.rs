@@ -84,6 +84,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) outbox: Attr<OutboxAttrs>,
     /// `event_sourced(...)`: the entity is stored as its events.
     pub(crate) event_sourced: Attr<EventSourcedAttrs>,
+    /// `subject = "user_id"`: the field naming the data subject, for crypto-shredding.
+    pub(crate) subject: Attr<String>,
 }
 
 /// `event_sourced(...)` on the struct.
@@ -186,6 +188,11 @@ const CONTAINER_KEYS: &[Key<ContainerAttrs>] = &[
                 m.event_sourced.set(cx, meta, es);
             }
         },
+    },
+    Key {
+        name: "subject",
+        example: "subject = \"user_id\"",
+        apply: |cx, m, meta, ex| set_string(cx, &mut m.subject, meta, ex),
     },
     Key {
         name: "outbox",

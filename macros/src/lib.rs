@@ -43,6 +43,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `index(name = "...", fields("a", "b"), unique)` | a composite index, repeatable; `primary` makes it the key | name derived from the table and columns |
 /// | `outbox(topic = "orders")` | a transactional outbox: each committed write also writes `<table>_outbox` in its transaction (change feed, relays, L1 invalidation; see `docs/changes.md`) | no outbox; topic: the full name |
 /// | `event_sourced(events = "OrderEvent", snapshot_every = 100)` | stored as its events: `<table>_events` and `<table>_snapshots`, `impl EventSourced` and `<Name>Stream` (the events type implements `capacitor::events::EventKind`; see `docs/event-sourcing.md`) | not event-sourced; snapshot_every: 100 |
+/// | `subject = "user_id"` | crypto-shredding: the entity's `encrypt` fields are sealed under the data key of the subject this field names (a string, integer or bytes field, not `encrypt`; needs an `encrypt` field and a SQL backend), and `shred_subject` destroys that key (see `docs/pii.md`) | ring keys |
 /// | `package = "app.v1"` | the proto package, for the schema's full name | none |
 /// | `crate = "my_app::capacitor"` | where the runtime crate is, when it is re-exported | `::capacitor` |
 ///

@@ -315,6 +315,10 @@ fn entity_options(
             snapshot_every: e.value.snapshot_every.get().map(|n| n.value),
             origin: cx.origin(e.span),
         }),
+        subject: container
+            .subject
+            .get()
+            .map(|s| Declared::new(s.value.clone(), cx.origin(s.span))),
         origin: cx.origin(ident_span),
     }
 }

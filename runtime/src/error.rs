@@ -214,6 +214,18 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
+    /// Whether this is a read of a value whose data subject was crypto-shredded
+    /// ([`PiiError::SubjectKeyDestroyed`](crate::pii::PiiError::SubjectKeyDestroyed)).
+    pub fn is_subject_key_destroyed(&self) -> bool {
+        matches!(
+            self,
+            Error::Encryption {
+                source: crate::pii::PiiError::SubjectKeyDestroyed { .. },
+                ..
+            }
+        )
+    }
+
     /// Whether this is [`Error::Conflict`].
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Conflict { .. })

@@ -33,6 +33,9 @@ pub struct EntitySchema {
     pub indexes: &'static [IndexSchema],
     /// The transactional outbox, when the entity has one (see [`crate::outbox`]).
     pub outbox: Option<OutboxSchema>,
+    /// Crypto-shredding (`(capacitor.v1.entity).subject`): the number of the field naming the data subject,
+    /// whose own data key seals the entity's encrypted fields (see `docs/pii.md`).
+    pub subject: Option<u32>,
 }
 
 /// An entity's transactional outbox (`(capacitor.v1.entity).outbox`): every committed write also writes a row

@@ -141,6 +141,9 @@ pub enum ColumnKey {
     /// `position`, `event_type`, `payload`, `metadata`, `state`, `recorded_at` ([`events_columns`],
     /// [`snapshots_columns`]).
     Stream(String),
+    /// A column of the crypto-shredding table [`SUBJECT_KEYS_TABLE`], by role: `key_id`, `subject_token`,
+    /// `wrapped_key`, `created_at` ([`subject_keys_columns`]).
+    SubjectKey(String),
 }
 
 impl fmt::Display for ColumnKey {
@@ -153,6 +156,7 @@ impl fmt::Display for ColumnKey {
             ColumnKey::Version => f.write_str(VERSION_COLUMN),
             ColumnKey::Outbox(role) => write!(f, "outbox/{role}"),
             ColumnKey::Stream(role) => write!(f, "stream/{role}"),
+            ColumnKey::SubjectKey(role) => write!(f, "subject_key/{role}"),
         }
     }
 }
@@ -183,6 +187,9 @@ impl TryFrom<String> for ColumnKey {
         }
         if let Some(role) = text.strip_prefix("stream/") {
             return Ok(ColumnKey::Stream(role.to_string()));
+        }
+        if let Some(role) = text.strip_prefix("subject_key/") {
+            return Ok(ColumnKey::SubjectKey(role.to_string()));
         }
         if let Some(number) = text.strip_suffix("/nanos") {
             return number.parse().map(ColumnKey::Nanos).map_err(|_| bad());
@@ -605,6 +612,34 @@ pub fn events_table(table: &str) -> String {
 /// The snapshots table of the event-sourced entity mapped to `table`.
 pub fn snapshots_table(table: &str) -> String {
     format!("{table}{SNAPSHOTS_SUFFIX}")
+}
+
+/// The table holding the per-subject data keys of crypto-shredding (`(capacitor.v1.entity).subject`): one per
+/// database, shared by every entity with a subject stored there.
+pub const SUBJECT_KEYS_TABLE: &str = "capacitor_subject_keys";
+
+/// The columns of [`SUBJECT_KEYS_TABLE`], in order: `key_id` (16 random bytes, the primary key; every
+/// ciphertext sealed under the key names it), `subject_token` (a keyed HMAC of the subject's value under a
+/// key-ring sub-key, never the value; unique), `wrapped_key` (the 32-byte data key sealed under the key ring,
+/// with the ring's key id) and `created_at` (microseconds since the Unix epoch). Shredding a subject deletes
+/// its rows.
+pub fn subject_keys_columns(dialect: Dialect) -> Vec<Column> {
+    let bytes = match dialect {
+        Dialect::Postgres => "BYTEA",
+        Dialect::Sqlite => "BLOB",
+    };
+    ["key_id", "subject_token", "wrapped_key"]
+        .into_iter()
+        .map(|role| subject_key_column(role, bytes))
+        .chain([subject_key_column("created_at", "BIGINT")])
+        .collect()
+}
+
+fn subject_key_column(role: &str, sql_type: &str) -> Column {
+    Column {
+        key: ColumnKey::SubjectKey(role.to_string()),
+        ..stream_column(role, sql_type)
+    }
 }
 
 fn stream_column(role: &str, sql_type: &str) -> Column {

@@ -68,12 +68,51 @@ impl Table {
 
 /// The tables of every entity stored by `dialect`, in declaration order, each followed by its outbox table
 /// when it has one.
+///
+/// When an entity stored by `dialect` names a `subject` (crypto-shredding), the subject keys table
+/// ([`subject_keys_table`]) follows, once.
 pub fn tables(schema: &Schema, dialect: Dialect) -> Vec<Table> {
-    schema
-        .entities()
-        .filter(|(_, entity)| entity.backend() == dialect.backend())
+    let stored = || {
+        schema
+            .entities()
+            .filter(|(_, entity)| entity.backend() == dialect.backend())
+    };
+    let mut tables: Vec<Table> = stored()
         .flat_map(|(message, entity)| entity_tables(message, entity, dialect))
-        .collect()
+        .collect();
+    if stored().any(|(_, entity)| entity.subject.is_some()) {
+        tables.push(subject_keys_table(dialect));
+    }
+    tables
+}
+
+/// The identity ([`Table::message`]) of the subject keys table: no message's full name contains `#`.
+pub const SUBJECT_KEYS_IDENTITY: &str = "capacitor#subject_keys";
+
+/// The table of per-subject data keys for crypto-shredding (`capacitor_schema::columns::SUBJECT_KEYS_TABLE`,
+/// columns from `subject_keys_columns`): keyed by the key id every ciphertext names, with a unique index on the
+/// subject token, which makes creating a subject's first key race-safe (`INSERT … ON CONFLICT DO NOTHING`,
+/// then read the winner). One per database, shared by every entity with a subject stored there.
+pub fn subject_keys_table(dialect: Dialect) -> Table {
+    let name = capacitor_schema::columns::SUBJECT_KEYS_TABLE.to_string();
+    let key = |role: &str| ColumnKey::SubjectKey(role.to_string());
+    Table {
+        message: SUBJECT_KEYS_IDENTITY.to_string(),
+        columns: capacitor_schema::columns::subject_keys_columns(dialect),
+        primary_key: Index {
+            name: format!("{name}_pkey"),
+            unique: true,
+            columns: vec![key("key_id")],
+            only_positive: None,
+        },
+        indexes: vec![Index {
+            name: format!("{name}_subject_token_key"),
+            unique: true,
+            columns: vec![key("subject_token")],
+            only_positive: None,
+        }],
+        name,
+    }
 }
 
 /// One entity's tables: its own and, with the `outbox` option, its outbox table.

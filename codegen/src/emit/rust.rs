@@ -91,6 +91,17 @@ pub fn entity_impl(
             quote!(::core::option::Option::Some(#rt::schema::OutboxSchema { topic: #topic }))
         }
     };
+    let subject = match entity
+        .subject
+        .as_ref()
+        .and_then(|s| message.fields.iter().find(|f| f.name == s.value))
+    {
+        None => quote!(::core::option::Option::None),
+        Some(field) => {
+            let number = field.number;
+            quote!(::core::option::Option::Some(#number))
+        }
+    };
     let primary_key = message.primary_key(entity);
     let fields = message.fields.iter().map(|f| field_schema(f, rt));
     let indexes = message.resolved_indexes(entity).into_iter().map(|i| {
@@ -112,6 +123,7 @@ pub fn entity_impl(
                 fields: &[#(#fields),*],
                 indexes: &[#(#indexes),*],
                 outbox: #outbox,
+                subject: #subject,
             };
         }
     }

@@ -422,6 +422,9 @@ impl Reader<'_> {
             },
             origin: self.spans.origin(&sub(&[8])),
         });
+        let subject = get_string(&o, "subject")
+            .filter(|s| !s.is_empty())
+            .map(|s| Declared::new(s, self.spans.origin(&sub(&[9]))));
         Some(EntityOptions {
             table,
             backend,
@@ -430,6 +433,7 @@ impl Reader<'_> {
             indexes,
             outbox,
             event_sourced,
+            subject,
             origin,
         })
     }

@@ -19,6 +19,11 @@
 //!
 //! So a value costs 33 bytes more than its plaintext. The length of the plaintext is not hidden.
 //!
+//! **Version 2** is a value of an entity with a data subject (crypto-shredding), sealed under the subject's own
+//! data key instead of the ring's: `0x02`, the 16-byte subject key id, then nonce, value and tag as above (45
+//! bytes of overhead). Its associated data is built the same way from its 17-byte header. See
+//! [`SubjectKey`](crate::pii::SubjectKey).
+//!
 //! **Associated data** (authenticated, not stored): the 5 header bytes (version and key id), then the
 //! entity's full name (`u64` big-endian length, then UTF-8), the field number (`u32` big-endian) and the row's
 //! primary key bytes (`u64` big-endian length, then the bytes). A ciphertext copied into another row, another
@@ -39,8 +44,8 @@ use zeroize::Zeroizing;
 pub const FORMAT_VERSION: u8 = 1;
 
 const HEADER_LEN: usize = 1 + 4;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
+pub(crate) const NONCE_LEN: usize = 12;
+pub(crate) const TAG_LEN: usize = 16;
 
 /// The bytes a ciphertext adds to its plaintext: version, key id, nonce and tag.
 pub const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
@@ -60,7 +65,7 @@ pub struct FieldContext<'a> {
 }
 
 impl FieldContext<'_> {
-    fn authentication_error(&self) -> PiiError {
+    pub(crate) fn authentication_error(&self) -> PiiError {
         PiiError::Authentication {
             entity: self.entity.to_owned(),
             field: self.field.to_owned(),
@@ -68,7 +73,7 @@ impl FieldContext<'_> {
         }
     }
 
-    fn malformed(&self, reason: &'static str) -> PiiError {
+    pub(crate) fn malformed(&self, reason: &'static str) -> PiiError {
         PiiError::Malformed {
             entity: self.entity.to_owned(),
             field: self.field.to_owned(),
@@ -76,10 +81,11 @@ impl FieldContext<'_> {
         }
     }
 
-    /// The associated data of a value with `header` in this context (see the [module docs](self)).
-    fn associated_data(&self, header: &[u8; HEADER_LEN]) -> Vec<u8> {
+    /// The associated data of a value with `header` in this context (see the [module docs](self)): the header
+    /// of either format (version 1's five bytes, or version 2's seventeen), then entity, field number and row.
+    pub(crate) fn associated_data(&self, header: &[u8]) -> Vec<u8> {
         let mut data =
-            Vec::with_capacity(HEADER_LEN + 8 + self.entity.len() + 4 + 8 + self.row_key.len());
+            Vec::with_capacity(header.len() + 8 + self.entity.len() + 4 + 8 + self.row_key.len());
         data.extend_from_slice(header);
         data.extend_from_slice(&(self.entity.len() as u64).to_be_bytes());
         data.extend_from_slice(self.entity.as_bytes());
@@ -88,6 +94,58 @@ impl FieldContext<'_> {
         data.extend_from_slice(self.row_key);
         data
     }
+}
+
+/// `header`, a random nonce, `plaintext` sealed under `cipher` in `ctx`, and the tag: the layout both formats
+/// share after their header.
+pub(crate) fn seal_with(
+    cipher: &Aes256GcmSiv,
+    header: &[u8],
+    ctx: &FieldContext<'_>,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, PiiError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|e| PiiError::Random(e.to_string()))?;
+    let mut out = Vec::with_capacity(header.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(header);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(plaintext);
+    let body = header.len() + NONCE_LEN;
+    let tag = cipher
+        .encrypt_inout_detached(
+            &Nonce::from(nonce),
+            &ctx.associated_data(header),
+            (&mut out[body..]).into(),
+        )
+        // GCM-SIV refuses only plaintexts or associated data over 2^36 bytes, which no column holds.
+        .map_err(|_| ctx.malformed("the value is too long to encrypt"))?;
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+/// The plaintext of `ciphertext` (which starts with `header_len` header bytes, checked by the caller to be at
+/// least a header, a nonce and a tag long) under `cipher` in `ctx`.
+pub(crate) fn open_with(
+    cipher: &Aes256GcmSiv,
+    header_len: usize,
+    ctx: &FieldContext<'_>,
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, PiiError> {
+    let (header, rest) = ciphertext.split_at(header_len);
+    let (nonce, rest) = rest.split_at(NONCE_LEN);
+    let (sealed, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let mut plaintext = Zeroizing::new(sealed.to_vec());
+    let nonce = Nonce::try_from(nonce).expect("split at the nonce's length");
+    let tag = Tag::try_from(tag).expect("split at the tag's length");
+    cipher
+        .decrypt_inout_detached(
+            &nonce,
+            &ctx.associated_data(header),
+            plaintext.as_mut_slice().into(),
+            &tag,
+        )
+        .map_err(|_| ctx.authentication_error())?;
+    Ok(plaintext)
 }
 
 /// Encrypts field values under a [`KeyRing`]'s current key and decrypts them under any of its keys.
@@ -136,52 +194,22 @@ impl FieldCipher {
     /// random generator does ([`PiiError::Random`]).
     pub fn encrypt(&self, ctx: &FieldContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>, PiiError> {
         let (id, cipher) = &self.keys[0];
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| PiiError::Random(e.to_string()))?;
-        let header = header(*id);
-        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
-        let body = HEADER_LEN + NONCE_LEN;
-        let tag = cipher
-            .encrypt_inout_detached(
-                &Nonce::from(nonce),
-                &ctx.associated_data(&header),
-                (&mut out[body..]).into(),
-            )
-            // GCM-SIV refuses only plaintexts or associated data over 2^36 bytes, which no column holds.
-            .map_err(|_| ctx.malformed("the value is too long to encrypt"))?;
-        out.extend_from_slice(&tag);
-        Ok(out)
+        seal_with(cipher, &header(*id), ctx, plaintext)
     }
 
     /// The plaintext of `ciphertext`, if it was encrypted in `ctx` under a key of this ring; wiped when dropped.
     ///
     /// Errors name the entity, field and key id, never the value: [`PiiError::Authentication`] (tampered, moved
     /// from another row, field or entity, or other key bytes under the same id), [`PiiError::UnknownKeyId`],
-    /// [`PiiError::UnsupportedVersion`], [`PiiError::Malformed`] (too short).
+    /// [`PiiError::UnsupportedVersion`], [`PiiError::Malformed`] (too short, or sealed under a subject's data
+    /// key: [`SubjectKey::decrypt`](crate::pii::SubjectKey::decrypt) opens those).
     pub fn decrypt(
         &self,
         ctx: &FieldContext<'_>,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, PiiError> {
-        let (key_id, cipher) = self.cipher_for(ctx, ciphertext)?;
-        let header = header(key_id);
-        let (nonce, rest) = ciphertext[HEADER_LEN..].split_at(NONCE_LEN);
-        let (sealed, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut plaintext = Zeroizing::new(sealed.to_vec());
-        let nonce = Nonce::try_from(nonce).expect("split at the nonce's length");
-        let tag = Tag::try_from(tag).expect("split at the tag's length");
-        cipher
-            .decrypt_inout_detached(
-                &nonce,
-                &ctx.associated_data(&header),
-                plaintext.as_mut_slice().into(),
-                &tag,
-            )
-            .map_err(|_| ctx.authentication_error())?;
-        Ok(plaintext)
+        let (_, cipher) = self.cipher_for(ctx, ciphertext)?;
+        open_with(cipher, HEADER_LEN, ctx, ciphertext)
     }
 
     /// `ciphertext` re-encrypted under the current key, or `None` when it already is under it: the step of a
@@ -220,6 +248,10 @@ impl FieldCipher {
         match ciphertext.first() {
             None => return Err(ctx.malformed("it is empty")),
             Some(&FORMAT_VERSION) => {}
+            Some(&crate::pii::subject::SUBJECT_FORMAT_VERSION) => {
+                return Err(ctx
+                    .malformed("it is sealed under a data subject's key, not under the key ring"));
+            }
             Some(&version) => {
                 return Err(PiiError::UnsupportedVersion {
                     entity: ctx.entity.to_owned(),
@@ -470,13 +502,20 @@ mod tests {
     fn versions_and_short_inputs_have_their_own_errors() {
         let cipher = FieldCipher::new(&ring(&[(1, 1)]));
         let mut stored = cipher.encrypt(&ctx(), CANARY).unwrap();
+        // Version 2 is a value under a data subject's key: the ring's cipher names that, not the version.
         stored[0] = 2;
+        let error = cipher.decrypt(&ctx(), &stored).unwrap_err();
+        assert!(
+            matches!(error, PiiError::Malformed { reason, .. } if reason.contains("data subject")),
+            "{error:?}"
+        );
+        stored[0] = 3;
         let error = cipher.decrypt(&ctx(), &stored).unwrap_err();
         assert!(
             matches!(
                 error,
                 PiiError::UnsupportedVersion {
-                    version: 2,
+                    version: 3,
                     supported: 1,
                     ..
                 }

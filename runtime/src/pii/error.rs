@@ -93,6 +93,36 @@ pub enum PiiError {
         /// What failed; a provider must not put key material here.
         message: String,
     },
+    /// A value sealed under a data subject's key (crypto-shredding) whose key is gone: the subject was shredded
+    /// (`shred_subject`), or the key's row is missing from `capacitor_subject_keys` (a backup restored without
+    /// it). The value is unreadable for good; erasing the row still works.
+    #[error(
+        "{entity}.{field}: the data subject's key was destroyed (crypto-shredded) or is missing from \
+         capacitor_subject_keys, so the value cannot be read"
+    )]
+    SubjectKeyDestroyed {
+        /// The entity's full name.
+        entity: String,
+        /// The field's name.
+        field: String,
+    },
+    /// The data subject's key was not loaded where a value needed it (a cached Redis entry whose key this
+    /// process has not read yet: the repository reads the row from the store instead).
+    #[error("{entity}.{field}: the data subject's key is not loaded in this process")]
+    SubjectKeyNotLoaded {
+        /// The entity's full name.
+        entity: String,
+        /// The field's name.
+        field: String,
+    },
+    /// A row of `capacitor_subject_keys` could not be unwrapped under the key ring.
+    #[error("a subject key in capacitor_subject_keys cannot be unwrapped: {reason}{}", ring_key_id.map(|id| format!(" (ring key id {id})")).unwrap_or_default())]
+    SubjectKeyWrap {
+        /// What is wrong.
+        reason: &'static str,
+        /// The ring key id the wrapped key names, when it could be read.
+        ring_key_id: Option<u32>,
+    },
     /// The operating system's random generator failed (no nonce, no key).
     #[error("the operating system's random generator failed: {0}")]
     Random(String),

@@ -32,6 +32,46 @@ pub(crate) fn row_key<E: Record>(key: &E::Key) -> Vec<u8> {
     out.0.into_bytes()
 }
 
+#[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+/// The canonical value of `value`'s data subject (crypto-shredding): the [`Column::write_token`] text of the
+/// field `E::SCHEMA.subject` names; `None` for an entity without a subject. Frozen: subject tokens are keyed
+/// hashes of it.
+pub(crate) fn subject_of<E: Record>(value: &E) -> Option<String> {
+    let subject = E::SCHEMA.subject?;
+    let position =
+        crate::schema::columns::row_fields(E::SCHEMA.fields).position(|f| f.number == subject)?;
+    struct Pick {
+        at: usize,
+        want: usize,
+        out: Option<String>,
+    }
+    impl ColumnWriter for Pick {
+        fn column<T: Column>(&mut self, value: &T) {
+            if self.at == self.want {
+                let mut text = String::new();
+                value.write_token(&mut text);
+                self.out = Some(text);
+            }
+            self.at += 1;
+        }
+    }
+    let mut pick = Pick {
+        at: 0,
+        want: position,
+        out: None,
+    };
+    value.write_row(&mut pick);
+    pick.out
+}
+
+/// The canonical value of a subject given by the caller (`shred_subject`): the same text as [`subject_of`].
+#[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+pub(crate) fn subject_token_text<T: Column>(subject: &T) -> String {
+    let mut text = String::new();
+    subject.write_token(&mut text);
+    text
+}
+
 /// Whether `schema` has a field stored encrypted.
 pub(crate) fn has_encrypted_fields(schema: &EntitySchema) -> bool {
     schema.fields.iter().any(|f| f.encrypt)
@@ -51,19 +91,48 @@ pub(crate) struct FieldKeys {
     pub(crate) index: super::BlindIndex,
     /// How many key ids the ring has: a blind index lookup matches a token under each.
     pub(crate) key_ids: usize,
+    /// Crypto-shredding: wrapping, tokens and the cache of per-subject data keys.
+    pub(crate) subjects: super::subject::SubjectKeys,
 }
+
+/// A subject's data key, shared (nothing without the `encryption` feature, where no entity has keys).
+#[cfg(feature = "encryption")]
+pub(crate) type SubjectKeyRef = std::sync::Arc<super::subject::SubjectKey>;
+/// See above.
+#[cfg(not(feature = "encryption"))]
+pub(crate) type SubjectKeyRef = std::convert::Infallible;
+
+/// The subject keys a batch of rows names, read before the rows are decoded: `None` for a key id that is not
+/// in the subject key table (shredded).
+pub(crate) type SubjectSet = std::collections::HashMap<[u8; 16], Option<SubjectKeyRef>>;
 
 impl Encryption {
     /// Encryption under `ring`'s keys.
     #[cfg(feature = "encryption")]
     pub(crate) fn new(ring: &super::KeyRing) -> Encryption {
+        Encryption::with_subject_cache(ring, Default::default())
+    }
+
+    /// Encryption under `ring`'s keys, caching unwrapped subject keys as `cache` says.
+    #[cfg(feature = "encryption")]
+    pub(crate) fn with_subject_cache(
+        ring: &super::KeyRing,
+        cache: super::subject::SubjectKeyCache,
+    ) -> Encryption {
         Encryption {
             keys: Some(std::sync::Arc::new(FieldKeys {
                 cipher: super::FieldCipher::new(ring),
                 index: super::BlindIndex::new(ring),
                 key_ids: ring.ids().count(),
+                subjects: super::subject::SubjectKeys::new(ring, cache),
             })),
         }
+    }
+
+    /// The subject-key side of the key ring (crypto-shredding), when the store has one.
+    #[cfg(feature = "encryption")]
+    pub(crate) fn subjects(&self) -> Option<&super::subject::SubjectKeys> {
+        self.keys.as_deref().map(|k| &k.subjects)
     }
 
     /// The key ring in `CAPACITOR_KEYRING` (or the file `CAPACITOR_KEYRING_FILE` names), if one is set; none
@@ -98,6 +167,8 @@ impl Encryption {
                 keys,
                 schema,
                 entity,
+                subject: None,
+                loaded: None,
             }));
         }
         Err(Error::Config(missing_keys(schema)))
@@ -129,6 +200,12 @@ pub(crate) struct EntityKeys<'a> {
     /// The entity's full name, bound into every ciphertext.
     #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
     entity: String,
+    /// Crypto-shredding: the data key of the row being written, for an entity with a subject.
+    #[cfg(feature = "encryption")]
+    subject: Option<SubjectKeyRef>,
+    /// Crypto-shredding: the subject keys read for the rows being decoded.
+    #[cfg(feature = "encryption")]
+    loaded: Option<&'a SubjectSet>,
     /// Without the feature no keys exist, so no `EntityKeys` can be made.
     #[cfg(not(feature = "encryption"))]
     never: std::convert::Infallible,
@@ -139,7 +216,23 @@ pub(crate) struct EntityKeys<'a> {
 /// Without the `encryption` feature an `EntityKeys` cannot exist ([`Encryption::for_entity`] refuses every
 /// entity with encrypted fields), so these are never called; they let the stores compile with any features.
 #[cfg(not(feature = "encryption"))]
-impl EntityKeys<'_> {
+impl<'a> EntityKeys<'a> {
+    pub(crate) fn sealing_under(self, _: Option<SubjectKeyRef>) -> Self {
+        match self.never {}
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn sealing_cached<E: Record>(self, _: &E) -> Self {
+        match self.never {}
+    }
+
+    pub(crate) fn with_loaded<'b>(self, _: &'b SubjectSet) -> EntityKeys<'b>
+    where
+        'a: 'b,
+    {
+        match self.never {}
+    }
+
     pub(crate) fn seal(
         &self,
         _: &'static crate::schema::FieldSchema,
@@ -186,7 +279,7 @@ impl EntityKeys<'_> {
 }
 
 #[cfg(feature = "encryption")]
-impl EntityKeys<'_> {
+impl<'a> EntityKeys<'a> {
     fn context<'c>(
         &'c self,
         field: &'static crate::schema::FieldSchema,
@@ -200,16 +293,77 @@ impl EntityKeys<'_> {
         }
     }
 
-    /// `plaintext` of `field` in the row `row_key`, encrypted under the current key.
+    /// `plaintext` of `field` in the row `row_key`, encrypted under the current key; for an entity with a data
+    /// subject, under the subject's data key ([`sealing_under`](Self::sealing_under)).
     pub(crate) fn seal(
         &self,
         field: &'static crate::schema::FieldSchema,
         row_key: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, super::PiiError> {
+        let ctx = self.context(field, row_key);
+        if self.schema.subject.is_some() {
+            return match &self.subject {
+                Some(key) => key.encrypt(&ctx, plaintext),
+                None => Err(super::PiiError::SubjectKeyNotLoaded {
+                    entity: self.entity.clone(),
+                    field: field.name.to_owned(),
+                }),
+            };
+        }
+        self.keys.cipher.encrypt(&ctx, plaintext)
+    }
+
+    /// These keys sealing a row under `key`, its data subject's key.
+    pub(crate) fn sealing_under(mut self, key: Option<SubjectKeyRef>) -> Self {
+        self.subject = key;
+        self
+    }
+
+    /// These keys opening values under the subject keys of `loaded` (read for the rows being decoded).
+    pub(crate) fn with_loaded<'b>(self, loaded: &'b SubjectSet) -> EntityKeys<'b>
+    where
+        'a: 'b,
+    {
+        EntityKeys {
+            loaded: Some(loaded),
+            ..self
+        }
+    }
+
+    /// `value`'s data subject's key from the cache, for a Redis payload (the store's write put it there).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn sealing_cached<E: Record>(self, value: &E) -> Self {
+        let key = subject_of(value).and_then(|subject| {
+            let tokens = self.keys.subjects.tokens(subject.as_bytes());
+            self.keys.subjects.cached_for_redis(&tokens)
+        });
+        self.sealing_under(key)
+    }
+
+    /// The subject key a version 2 `ciphertext` names, from the rows' loaded set or the cache.
+    fn subject_key(
+        &self,
+        field: &'static crate::schema::FieldSchema,
+        id: &super::subject::SubjectKeyId,
+    ) -> Result<std::sync::Arc<super::subject::SubjectKey>, super::PiiError> {
+        if let Some(loaded) = self.loaded
+            && let Some(found) = loaded.get(id)
+        {
+            return found
+                .clone()
+                .ok_or_else(|| super::PiiError::SubjectKeyDestroyed {
+                    entity: self.entity.clone(),
+                    field: field.name.to_owned(),
+                });
+        }
         self.keys
-            .cipher
-            .encrypt(&self.context(field, row_key), plaintext)
+            .subjects
+            .cached(id)
+            .ok_or_else(|| super::PiiError::SubjectKeyNotLoaded {
+                entity: self.entity.clone(),
+                field: field.name.to_owned(),
+            })
     }
 
     /// The plaintext of `field`'s `ciphertext` in the row `row_key`.
@@ -219,10 +373,11 @@ impl EntityKeys<'_> {
         row_key: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, super::PiiError> {
-        let mut plaintext = self
-            .keys
-            .cipher
-            .decrypt(&self.context(field, row_key), ciphertext)?;
+        let ctx = self.context(field, row_key);
+        let mut plaintext = match super::SubjectKey::key_id(ciphertext) {
+            Some(id) => self.subject_key(field, &id)?.decrypt(&ctx, ciphertext)?,
+            None => self.keys.cipher.decrypt(&ctx, ciphertext)?,
+        };
         // Moved out (the buffer left behind is empty): the value becomes the entity's field, which owns it.
         Ok(std::mem::take(&mut *plaintext))
     }
@@ -265,8 +420,13 @@ impl EntityKeys<'_> {
         self.keys.key_ids
     }
 
-    /// Whether `ciphertext` names the ring's current key id.
+    /// Whether `ciphertext` is sealed as a new write would seal it: under the ring's current key id, or, for an
+    /// entity with a data subject, under a subject key (which a ring rotation rewraps instead:
+    /// `Store::rewrap_subject_keys`).
     pub(crate) fn is_current(&self, ciphertext: &[u8]) -> bool {
+        if self.schema.subject.is_some() {
+            return super::SubjectKey::key_id(ciphertext).is_some();
+        }
         super::FieldCipher::key_id(ciphertext) == Some(self.keys.cipher.current_key_id())
     }
 

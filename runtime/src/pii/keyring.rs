@@ -18,9 +18,10 @@
 //! ([`FieldCipher::key_id`](crate::pii::FieldCipher::key_id) tells a re-encryption job which values do).
 //!
 //! **Sub-keys.** Each master key is never used directly: HKDF-SHA256 (RFC 5869, salt `capacitor pii v1`)
-//! derives from it one key for field encryption (info `capacitor field-encryption v1`) and one for blind
-//! indexes (info `capacitor blind-index v1`). One secret per id to store and rotate, and two primitives that
-//! never share a key.
+//! derives from it one key for field encryption (info `capacitor field-encryption v1`), one for blind
+//! indexes (info `capacitor blind-index v1`), and for crypto-shredding one that wraps per-subject data keys
+//! (info `capacitor subject-key-wrap v1`) and one that keys subject tokens (info `capacitor subject-token v1`).
+//! One secret per id to store and rotate, and no two primitives that share a key.
 
 use crate::pii::{PiiError, SecretKey};
 use hkdf::Hkdf;
@@ -40,6 +41,8 @@ pub const KEYRING_FILE_ENV: &str = "CAPACITOR_KEYRING_FILE";
 const HKDF_SALT: &[u8] = b"capacitor pii v1";
 const FIELD_ENCRYPTION_INFO: &[u8] = b"capacitor field-encryption v1";
 const BLIND_INDEX_INFO: &[u8] = b"capacitor blind-index v1";
+const SUBJECT_WRAP_INFO: &[u8] = b"capacitor subject-key-wrap v1";
+const SUBJECT_TOKEN_INFO: &[u8] = b"capacitor subject-token v1";
 
 /// The PII keys: a current key id for new writes and older ids that still decrypt, each with the sub-keys
 /// derived from its master key.
@@ -56,6 +59,10 @@ struct Entry {
     id: u32,
     field_encryption: SecretKey,
     blind_index: SecretKey,
+    /// Wraps (AEAD) the per-subject data keys of crypto-shredding.
+    subject_wrap: SecretKey,
+    /// Keys the HMAC that stands in for a subject's value in the subject key table.
+    subject_token: SecretKey,
 }
 
 impl KeyRing {
@@ -94,6 +101,8 @@ impl KeyRing {
                 id,
                 field_encryption: derive(&master, FIELD_ENCRYPTION_INFO),
                 blind_index: derive(&master, BLIND_INDEX_INFO),
+                subject_wrap: derive(&master, SUBJECT_WRAP_INFO),
+                subject_token: derive(&master, SUBJECT_TOKEN_INFO),
             });
         }
         Ok(KeyRing { entries })
@@ -170,6 +179,20 @@ impl KeyRing {
         self.entries
             .iter()
             .map(|entry| (entry.id, &entry.blind_index))
+    }
+
+    /// The subject-key wrapping sub-key of every id, the current first.
+    pub(crate) fn subject_wrap_keys(&self) -> impl Iterator<Item = (u32, &SecretKey)> {
+        self.entries
+            .iter()
+            .map(|entry| (entry.id, &entry.subject_wrap))
+    }
+
+    /// The subject-token sub-key of every id, the current first.
+    pub(crate) fn subject_token_keys(&self) -> impl Iterator<Item = (u32, &SecretKey)> {
+        self.entries
+            .iter()
+            .map(|entry| (entry.id, &entry.subject_token))
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `FieldCipher`, `FieldContext` | AES-256-GCM-SIV per value, bound to entity, field and row (`cipher`) | `encryption` |
 //! | `KeyRing`, `KeyProvider` | master keys by id, current first; HKDF sub-keys (`keyring`) | `encryption` |
 //! | `BlindIndex` | HMAC-SHA256 equality tokens, full or truncated (`blind_index`) | `encryption` |
+//! | `SubjectKey`, `SubjectKeyCache` | crypto-shredding: per-subject data keys (`subject`) | `encryption` |
 //! | [`TokenKey`], [`KeyToken`] | keyed tokens standing in for PII keys in Redis keys, labels, logs ([`token`]) | — |
 //! | [`mask`](fn@mask), [`Masked`] | what of a value each [`Pii`](crate::schema::Pii) kind may show ([`mask`](mod@mask)) | — |
 //! | [`AuditSink`], [`TracingAuditSink`] | who read, wrote or erased what ([`audit`]) | — |
@@ -34,6 +35,8 @@ pub mod keyring;
 pub mod mask;
 pub mod masked_view;
 mod secret;
+#[cfg(feature = "encryption")]
+pub mod subject;
 pub mod token;
 
 pub use audit::{
@@ -49,4 +52,6 @@ pub use keyring::{EnvKeyRing, KeyProvider, KeyRing, KeyRingFile};
 pub use mask::{Masked, mask};
 pub use masked_view::{MaskFields, MaskedFields, MaskedView};
 pub use secret::SecretKey;
+#[cfg(feature = "encryption")]
+pub use subject::{SubjectKey, SubjectKeyCache, SubjectKeyId};
 pub use token::{KeyToken, TokenKey};

@@ -330,7 +330,10 @@ impl<E: Record> RedisEntity<E> {
         }
         match self.encryption.for_entity::<E>()? {
             None => Ok(encoded),
+            // An entity with a data subject seals under the subject's key, which the store's write cached;
+            // when it is not cached the seal fails and the entry is not written (a Redis failure).
             Some(keys) => keys
+                .sealing_cached(value)
                 .seal_message(&row_key::<E>(key), &encoded)
                 .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e)),
         }
@@ -678,12 +681,18 @@ impl<E: Record> RedisEntity<E> {
                 let opened;
                 let encoded = match self.encryption.for_entity::<E>()? {
                     None => &raw[17..],
-                    Some(keys) => {
-                        opened = keys
-                            .open_message(&row_key::<E>(key), &raw[17..])
-                            .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
-                        &opened[..]
-                    }
+                    Some(keys) => match keys.open_message(&row_key::<E>(key), &raw[17..]) {
+                        Ok(plain) => {
+                            opened = plain;
+                            &opened[..]
+                        }
+                        // Sealed under a data subject's key this process has not read yet (or one shredded
+                        // since): a miss, so the store read loads the key (or reports the shredding).
+                        Err(crate::pii::PiiError::SubjectKeyNotLoaded { .. }) => {
+                            return Ok(Cached::Miss);
+                        }
+                        Err(e) => return Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
+                    },
                 };
                 let resolved;
                 let encoded = match claims {

@@ -127,3 +127,72 @@ impl<E: Record> Repository<E> {
         crate::detach::DetachOnDrop::new(tracing::Instrument::instrument(task, span)).await
     }
 }
+
+/// What `Repository::shred_subject` (feature `encryption`) did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShredReport {
+    /// Data keys destroyed in `capacitor_subject_keys` (0 when the subject had none).
+    pub keys_destroyed: usize,
+    /// Rows of this repository's entity that belong to the subject: they stay in the store, unreadable
+    /// (erase them with [`Repository::erase`] to remove them too).
+    pub rows: usize,
+    /// The cache tiers purged of those rows: L1 (which holds plaintext) drops each of them. Redis entries are
+    /// not deleted: they are ciphertext under the destroyed key, unreadable, and expire by their TTL.
+    pub purged: Vec<Tier>,
+}
+
+#[cfg(feature = "encryption")]
+impl<E: Record> Repository<E> {
+    /// Crypto-shreds the data subject whose `subject` field value is `subject` (for an entity declared with
+    /// `(capacitor.v1.entity).subject`): destroys the subject's data keys ([`Store::shred_subject`]), then drops
+    /// this repository's L1 copies of the subject's rows. Every value sealed under the keys — rows of any
+    /// entity with that subject, Redis entries, backups — then fails to read with
+    /// [`PiiError::SubjectKeyDestroyed`](crate::pii::PiiError::SubjectKeyDestroyed), never a panic; erasing
+    /// such a row still works. Records an [`Operation::Erase`] audit event per row when the repository audits.
+    ///
+    /// Other repositories' L1 (of other entities with the same subject, or in other processes) keep plaintext
+    /// copies until they expire or are shredded there too: see `docs/pii.md`. Like [`erase`](Self::erase), it
+    /// runs to the end even if the caller drops the future.
+    ///
+    /// [`Store::shred_subject`]: crate::Store::shred_subject
+    pub async fn shred_subject<T: crate::record::Column + Clone>(
+        &self,
+        subject: &T,
+    ) -> Result<ShredReport, Error> {
+        if E::SCHEMA.subject.is_none() {
+            return Err(Error::Config(format!(
+                "shred_subject: entity `{}` names no data subject (`(capacitor.v1.entity).subject`)",
+                E::SCHEMA.message
+            )));
+        }
+        let inner = self.inner.clone();
+        let span = self.span("shred_subject");
+        let subject = subject.clone();
+        let task = async move {
+            // The rows first: their keys name the cached copies to drop.
+            let rows = inner.store.subject_rows::<E, T>(&subject).await?;
+            let keys_destroyed = inner.store.shred_subject(&subject).await?;
+            let mut report = ShredReport {
+                keys_destroyed,
+                rows: rows.len(),
+                purged: Vec::new(),
+            };
+            if let Some(l1) = &inner.l1 {
+                for (key, _) in &rows {
+                    l1.invalidate(key);
+                }
+                report.purged.push(Tier::Memory);
+            }
+            if let Some(audit) = &inner.audit {
+                for (key, _) in &rows {
+                    audit.record::<E>(Operation::Erase, key, AuditOutcome::Success);
+                }
+            }
+            Ok(report)
+        };
+        // Like `erase`, it runs to the end if the caller drops the future: a destroyed key with L1 still
+        // holding plaintext would be a half-done shred.
+        crate::detach::DetachOnDrop::new(tracing::Instrument::instrument(task, span)).await
+    }
+}

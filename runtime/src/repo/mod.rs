@@ -33,7 +33,7 @@ use crate::versioned::Versioned;
 use audit::Audit;
 pub use blobs::BlobCollection;
 pub use changes::L1Invalidation;
-pub use erase::{BlobErasure, ErasureReport};
+pub use erase::{BlobErasure, ErasureReport, ShredReport};
 pub use health::{Health, LastError, PROBE_TIMEOUT, Status, TierHealth};
 pub use reencrypt::{ReencryptOptions, ReencryptProgress};
 use stats::Counters;

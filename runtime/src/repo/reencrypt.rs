@@ -48,6 +48,9 @@ pub struct ReencryptProgress {
     /// Stale rows a concurrent writer changed (or deleted) between the read and the rewrite: left as that
     /// writer wrote them, which was under the current key.
     pub skipped_concurrent: u64,
+    /// Rows whose data subject was crypto-shredded (`shred_subject`): unreadable, so left as they are (erase
+    /// them to remove them).
+    pub skipped_shredded: u64,
     /// The cursor after the last row examined: pass it as [`ReencryptOptions::after`] to resume. `None` once
     /// the pass has reached the end of the table.
     pub cursor: Option<Cursor>,
@@ -79,8 +82,16 @@ impl<E: Record> Repository<E> {
                 .instrument(round_trip)
                 .instrument(span)
                 .await?;
-            for (row, stale) in rows {
+            for row in rows {
                 report.scanned += 1;
+                let (row, stale) = match row {
+                    Ok(row) => row,
+                    Err((key, _)) => {
+                        report.skipped_shredded += 1;
+                        after = Some(key);
+                        continue;
+                    }
+                };
                 after = Some(row.value.key());
                 if !stale && !options.all_rows {
                     continue;

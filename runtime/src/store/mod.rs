@@ -35,6 +35,11 @@ pub const DATABASE_URL_ENV: &str = "CAPACITOR_DATABASE_URL";
 /// working directory.
 pub const DEFAULT_SQLITE_URL: &str = "sqlite:capacitor.db";
 
+/// A row of a re-encryption page: the row and whether a ciphertext of it is under an older key id, or, when
+/// its data subject was shredded, its key and the error reading it.
+#[allow(type_alias_bounds)]
+pub(crate) type CheckedRow<E: Record> = Result<(Versioned<E>, bool), (<E as Record>::Key, Error)>;
+
 /// A handle to the store of an application.
 #[derive(Clone)]
 pub struct Store {
@@ -195,16 +200,32 @@ impl Store {
         allow(unused_variables)
     )]
     pub fn with_keyring(&self, ring: &crate::pii::KeyRing) -> Store {
+        self.with_keyring_and_subject_cache(ring, crate::pii::SubjectKeyCache::default())
+    }
+
+    /// [`with_keyring`](Self::with_keyring), keeping at most `cache.capacity` unwrapped subject data keys
+    /// (crypto-shredding) for at most `cache.ttl` each: the longest this process keeps reading a subject that
+    /// another process shredded. The default is 10,000 keys for 60 seconds.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
+    pub fn with_keyring_and_subject_cache(
+        &self,
+        ring: &crate::pii::KeyRing,
+        cache: crate::pii::SubjectKeyCache,
+    ) -> Store {
         let backend = match &self.backend {
             Backend::Memory(m) => Backend::Memory(m.clone()),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(s) => {
-                Backend::Sqlite(Arc::new(s.with_encryption(Encryption::new(ring))))
-            }
+            Backend::Sqlite(s) => Backend::Sqlite(Arc::new(
+                s.with_encryption(Encryption::with_subject_cache(ring, cache)),
+            )),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(s) => {
-                Backend::Postgres(Arc::new(s.with_encryption(Encryption::new(ring))))
-            }
+            Backend::Postgres(s) => Backend::Postgres(Arc::new(
+                s.with_encryption(Encryption::with_subject_cache(ring, cache)),
+            )),
         };
         Store { backend }
     }
@@ -275,16 +296,77 @@ impl Store {
         &self,
         after: Option<&E::Key>,
         limit: usize,
-    ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+    ) -> Result<(Vec<CheckedRow<E>>, bool), Error> {
         match &self.backend {
             Backend::Memory(m) => {
                 let (rows, more) = m.rows_after::<E>(after, limit);
-                Ok((rows.into_iter().map(|v| (v, false)).collect(), more))
+                Ok((rows.into_iter().map(|v| Ok((v, false))).collect(), more))
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(s) => s.scan_checked::<E>(after, limit).await,
             #[cfg(feature = "postgres")]
             Backend::Postgres(s) => s.scan_checked::<E>(after, limit).await,
+        }
+    }
+
+    /// Crypto-shredding: destroys every data key of the data subject whose value is `subject` (the value of the
+    /// `subject` field of the entities that name one, e.g. a user id) in the table `capacitor_subject_keys`,
+    /// and forgets them in this process. Afterwards every value sealed under them — in the live tables, in
+    /// Redis, in any backup or copy — fails to read with
+    /// [`PiiError::SubjectKeyDestroyed`](crate::pii::PiiError::SubjectKeyDestroyed), for every entity whose
+    /// subject it is. Returns how many keys were destroyed (0 when the subject had none; more than one only if
+    /// writers on different current ring keys created one each).
+    ///
+    /// `subject` is given as the field's Rust type (`String`, an integer, `Vec<u8>`): subjects are matched by
+    /// their canonical text, so an `int32` and an `int64` field holding 42 name the same subject. Other
+    /// processes keep a key they cached for at most [`SubjectKeyCache::ttl`](crate::pii::SubjectKeyCache);
+    /// [`Repository::shred_subject`](crate::Repository::shred_subject) also purges the repository's L1. Needs a key ring; the in-memory store
+    /// has no subject keys ([`Error::Config`]).
+    #[cfg(feature = "encryption")]
+    pub async fn shred_subject<T: crate::record::Column>(
+        &self,
+        subject: &T,
+    ) -> Result<usize, Error> {
+        let text = crate::pii::field_keys::subject_token_text(subject);
+        match &self.backend {
+            Backend::Memory(_) => Err(Error::Config(
+                "shred_subject: the in-memory store has no subject keys".to_owned(),
+            )),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.shred_subject_text(&text).await.map(|ids| ids.len()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.shred_subject_text(&text).await.map(|ids| ids.len()),
+        }
+    }
+
+    /// Crypto-shredding maintenance after a key ring rotation: rewraps every subject data key still wrapped
+    /// under an older ring key id under the current one (recomputing its subject token under the current id
+    /// too), so the old id can leave the ring. The data keys do not change, so no row is re-encrypted. Returns
+    /// how many keys were rewrapped. Idempotent; run it after putting the new key first in the ring, and
+    /// remove the old id only once it has returned.
+    #[cfg(feature = "encryption")]
+    pub async fn rewrap_subject_keys(&self) -> Result<u64, Error> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(0),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.rewrap_subject_keys().await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.rewrap_subject_keys().await,
+        }
+    }
+
+    /// The key and version of every row of `E` whose subject field holds `subject`.
+    #[cfg(feature = "encryption")]
+    pub(crate) async fn subject_rows<E: Record, T: crate::record::Column>(
+        &self,
+        subject: &T,
+    ) -> Result<Vec<(E::Key, u64)>, Error> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(Vec::new()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.subject_rows::<E, T>(subject).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.subject_rows::<E, T>(subject).await,
         }
     }
 

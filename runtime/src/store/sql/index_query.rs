@@ -104,9 +104,10 @@ macro_rules! lookup_store {
                     let mut last = None;
                     let page = &rows[..rows.len().min(limit)];
                     let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
+                    let subjects = self.load_subject_keys::<E>(&st, page).await?;
                     for row in page {
-                        let (value, version) =
-                            decode_row::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
+                        let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
+                        let (value, version) = decode_row::<E>(row, keys, &st, &mut fetched)?;
                         last = Some(value.key());
                         let matches = wanted.as_ref().is_none_or(|wanted| {
                             crate::store::index_lookup::field_tokens(&value, index.fields)
@@ -180,6 +181,7 @@ mod tests {
         ],
         indexes: &[],
         outbox: None,
+        subject: None,
     };
     const BY_AT: IndexSchema = IndexSchema {
         name: "rows_at_idx",

@@ -11,6 +11,7 @@ mod ops;
 pub(crate) mod outbox;
 mod outbox_ops;
 mod statements;
+mod subject_ops;
 
 #[cfg(feature = "postgres")]
 pub(super) mod postgres;
@@ -43,6 +44,14 @@ impl StatementCache {
 }
 
 pub(super) use statements::Dialect;
+
+/// Microseconds since the Unix epoch (a subject key's `created_at`).
+#[cfg(feature = "encryption")]
+pub(super) fn subject_now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
 
 /// A failure of a SQL store operation, turned into the [`Error`] callers see: driver errors reduced to a
 /// [`DriverError`] (a unique violation mapped to the schema's index), decode errors as they are (they carry no

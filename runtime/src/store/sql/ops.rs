@@ -266,6 +266,19 @@ macro_rules! sql_store {
                 }
             }
 
+            /// [`finish`](Self::finish) for a statement on a runtime table (`name`), not an entity's.
+            #[allow(dead_code)]
+            pub(super) fn finish_named(self, name: &'static str) -> Result<$args, Error> {
+                match self.error {
+                    None => Ok(self.args),
+                    Some(e) => Err(Error::backend(
+                        name,
+                        Tier::Store,
+                        crate::store::sql::bind_failure(e),
+                    )),
+                }
+            }
+
             pub(super) fn finish<E: Record>(self) -> Result<$args, Error> {
                 match self.error {
                     None => Ok(self.args),
@@ -645,7 +658,11 @@ macro_rules! sql_store {
                     return Ok(None);
                 };
                 let mut fetched = self.fetch_blobs::<E>(&st, std::slice::from_ref(&row)).await?;
-                decode_row::<E>(&row, self.keys::<E>()?, &st, &mut fetched)
+                let subjects = self
+                    .load_subject_keys::<E>(&st, std::slice::from_ref(&row))
+                    .await?;
+                let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
+                decode_row::<E>(&row, keys, &st, &mut fetched)
                     .map(|(v, version)| Some(Versioned::new(v, version)))
             }
 
@@ -678,9 +695,10 @@ macro_rules! sql_store {
                         .await
                         .map_err(store_error::<E>)?;
                     let mut fetched = self.fetch_blobs::<E>(&st, &rows).await?;
+                    let subjects = self.load_subject_keys::<E>(&st, &rows).await?;
                     for row in &rows {
-                        let (value, version) =
-                            decode_row::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
+                        let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
+                        let (value, version) = decode_row::<E>(row, keys, &st, &mut fetched)?;
                         found.insert(value.key(), Versioned::new(value, version));
                     }
                 }
@@ -714,17 +732,33 @@ macro_rules! sql_store {
             }
 
             pub(crate) async fn insert<E: Record>(&self, value: &E) -> Result<u64, Error> {
-                self.write::<E, _>(async |conn| self.insert_on(conn, value).await)
+                self.write::<E, _>(async |conn| self.insert_on_with(conn, value, true).await)
                     .await
             }
 
+            /// Inserts `value` on `conn`, which may be a transaction's.
             pub(crate) async fn insert_on<E: Record>(
                 &self,
                 conn: &mut $conn,
                 value: &E,
             ) -> Result<u64, Error> {
+                self.insert_on_with(conn, value, false).await
+            }
+
+            /// [`insert_on`](Self::insert_on); `autocommit` when `conn` commits each statement (not a
+            /// transaction's), so a subject key it creates may be cached at once.
+            async fn insert_on_with<E: Record>(
+                &self,
+                conn: &mut $conn,
+                value: &E,
+                autocommit: bool,
+            ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
+                let subject = self
+                    .subject_key_for_write(&mut *conn, value, autocommit)
+                    .await?;
+                let keys = keys.map(|k| k.sealing_under(subject));
                 let offloaded = self.offload(&st, value).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
@@ -763,7 +797,10 @@ macro_rules! sql_store {
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let offloaded = self.offload(&st, value).await?;
-                Self::upsert_on(&st, self.keys::<E>()?, &mut *conn, value, &offloaded).await
+                let keys = self.keys::<E>()?;
+                let subject = self.subject_key_for_write(&mut *conn, value, false).await?;
+                let keys = keys.map(|k| k.sealing_under(subject));
+                Self::upsert_on(&st, keys, &mut *conn, value, &offloaded).await
             }
 
             pub(crate) async fn update_on<E: Record>(
@@ -772,8 +809,23 @@ macro_rules! sql_store {
                 value: &E,
                 expected: u64,
             ) -> Result<u64, Error> {
+                self.update_on_with(conn, value, expected, false).await
+            }
+
+            /// [`update_on`](Self::update_on); `autocommit` as for [`insert_on_with`](Self::insert_on_with).
+            async fn update_on_with<E: Record>(
+                &self,
+                conn: &mut $conn,
+                value: &E,
+                expected: u64,
+                autocommit: bool,
+            ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
+                let subject = self
+                    .subject_key_for_write(&mut *conn, value, autocommit)
+                    .await?;
+                let keys = keys.map(|k| k.sealing_under(subject));
                 let offloaded = self.offload(&st, value).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
@@ -850,6 +902,8 @@ macro_rules! sql_store {
                 let keys = self.keys::<E>()?;
                 let offloaded = self.offload(&st, value).await?;
                 self.write::<E, _>(async |conn| {
+                    let subject = self.subject_key_for_write(&mut *conn, value, true).await?;
+                    let keys = keys.map(|k| k.sealing_under(subject));
                     Self::upsert_on(&st, keys, conn, value, &offloaded).await
                 })
                 .await
@@ -860,8 +914,10 @@ macro_rules! sql_store {
                 value: &E,
                 expected: u64,
             ) -> Result<u64, Error> {
-                self.write::<E, _>(async |conn| self.update_on(conn, value, expected).await)
-                    .await
+                self.write::<E, _>(async |conn| {
+                    self.update_on_with(conn, value, expected, true).await
+                })
+                .await
             }
 
             async fn delete_on<E: Record>(
@@ -907,12 +963,22 @@ macro_rules! sql_store {
                 for value in values {
                     offloaded.push(self.offload(&st, value).await?);
                 }
+                // And every subject key, committed (and cached) before the rows that need it.
+                let mut subjects = Vec::with_capacity(values.len());
+                if E::SCHEMA.subject.is_some() {
+                    let mut conn = $driver::acquire(&self.pool)
+                        .await
+                        .map_err(store_error::<E>)?;
+                    for value in values {
+                        subjects.push(self.subject_key_for_write(&mut conn, value, true).await?);
+                    }
+                }
                 let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
-                for (value, offloaded) in values.iter().zip(&offloaded) {
-                    versions.push(
-                        Self::upsert_on(&st, self.keys::<E>()?, &mut tx, value, offloaded).await?,
-                    );
+                for (at, (value, offloaded)) in values.iter().zip(&offloaded).enumerate() {
+                    let subject = subjects.get(at).cloned().flatten();
+                    let keys = self.keys::<E>()?.map(|k| k.sealing_under(subject));
+                    versions.push(Self::upsert_on(&st, keys, &mut tx, value, offloaded).await?);
                 }
                 $driver::commit(tx).await.map_err(store_error::<E>)?;
                 Ok(versions)
@@ -948,11 +1014,12 @@ macro_rules! sql_store {
 
             /// Up to `limit` rows after `after` in key order, each with whether one of its ciphertexts is under
             /// an older key id; and whether more rows follow. The page of a re-encryption pass, and of `scan`.
+            /// A row whose data subject was shredded is its key and the error reading it.
             pub(crate) async fn scan_checked<E: Record>(
                 &self,
                 after: Option<&E::Key>,
                 limit: usize,
-            ) -> Result<(Vec<(Versioned<E>, bool)>, bool), Error> {
+            ) -> Result<(Vec<crate::store::CheckedRow<E>>, bool), Error> {
                 let st = self.statements::<E>();
                 let mut w = Writer::new();
                 let sql = match after {
@@ -969,10 +1036,24 @@ macro_rules! sql_store {
                 let mut items = Vec::with_capacity(rows.len().min(limit));
                 let page = &rows[..rows.len().min(limit)];
                 let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
+                let subjects = self.load_subject_keys::<E>(&st, page).await?;
                 for row in page {
-                    let (value, version, stale) =
-                        decode_row_checked::<E>(row, self.keys::<E>()?, &st, &mut fetched)?;
-                    items.push((Versioned::new(value, version), stale));
+                    let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
+                    match decode_row_checked::<E>(row, keys, &st, &mut fetched) {
+                        Ok((value, version, stale)) => {
+                            items.push(Ok((Versioned::new(value, version), stale)))
+                        }
+                        Err(e) if e.is_subject_key_destroyed() => {
+                            let mut key_reader = KeyReader {
+                                row,
+                                positions: &st.key_positions,
+                                at: 0,
+                            };
+                            let key = E::read_key(&mut key_reader).map_err(store_error::<E>)?;
+                            items.push(Err((key, e)));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok((items, more))
             }
@@ -985,7 +1066,10 @@ macro_rules! sql_store {
                 with: &crate::cursor::CursorKey,
             ) -> Result<Page<E>, Error> {
                 let (rows, more) = self.scan_checked::<E>(after, limit).await?;
-                let items: Vec<Versioned<E>> = rows.into_iter().map(|(row, _)| row).collect();
+                let items = rows
+                    .into_iter()
+                    .map(|row| row.map(|(row, _)| row).map_err(|(_, e)| e))
+                    .collect::<Result<Vec<Versioned<E>>, Error>>()?;
                 let next = match more {
                     true => items
                         .last()

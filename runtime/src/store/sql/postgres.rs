@@ -26,6 +26,15 @@ super::outbox_ops::outbox_ops!(
     super::Dialect::Postgres
 );
 
+super::subject_ops::subject_ops!(
+    PgStore,
+    sqlx::PgConnection,
+    PgRow,
+    read_pg,
+    driver,
+    super::Dialect::Postgres
+);
+
 impl PgStore {
     /// A receiver that changes when `E`'s outbox is written (see [`crate::outbox::wake`]).
     pub(crate) fn outbox_wakeups<E: crate::record::Record>(

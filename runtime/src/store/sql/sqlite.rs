@@ -32,6 +32,15 @@ super::outbox_ops::outbox_ops!(
     super::Dialect::Sqlite
 );
 
+super::subject_ops::subject_ops!(
+    SqliteStore,
+    connection::PooledConnection,
+    SqliteRow,
+    read_sqlite,
+    driver,
+    super::Dialect::Sqlite
+);
+
 use super::ops::sql_store;
 
 /// The statement runner `sql_store!` expands over: rusqlite on the caller's thread (see [`connection`]).

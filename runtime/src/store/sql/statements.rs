@@ -40,11 +40,18 @@ pub(crate) struct Statements {
     pub(crate) claimed_at: Vec<Option<&'static FieldSchema>>,
     /// The row index of each claim-checked field's column.
     pub(crate) claim_positions: Vec<(usize, &'static FieldSchema)>,
+    /// The row index of each encrypted field's column (crypto-shredding reads the subject key ids there
+    /// before a row is decoded).
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    pub(crate) encrypted_positions: Vec<usize>,
     /// The row index of the first column of each primary key field, in key order.
     pub(crate) key_positions: Vec<usize>,
     /// The encrypted fields with a blind index and their tokens' width in bits, in the order their columns
     /// follow the row's in `insert`, `upsert` and `update` (reads do not select them).
     pub(crate) blind: Vec<(&'static FieldSchema, u16)>,
+    /// Crypto-shredding: the key and version of every row of one data subject (the subject's value the one
+    /// parameter), when the entity names a subject.
+    pub(crate) subject_rows: Option<String>,
     /// The outbox's statements, when the entity has one.
     pub(crate) outbox: Option<super::outbox::OutboxStatements>,
 }
@@ -140,6 +147,7 @@ impl Statements {
             .collect();
         let mut key_positions = vec![0; schema.primary_key.len()];
         let mut claim_positions = Vec::new();
+        let mut encrypted_positions = Vec::new();
         let mut at = 0;
         for field in &fields {
             let in_key = schema.primary_key.iter().position(|n| *n == field.number);
@@ -148,6 +156,9 @@ impl Statements {
             }
             if field.claim_check.is_some() && field.oneof.is_none() {
                 claim_positions.push((at, *field));
+            }
+            if field.encrypt && field.oneof.is_none() {
+                encrypted_positions.push(at);
             }
             at += field_columns(*field, in_key.is_some(), dialect).len();
         }
@@ -168,6 +179,8 @@ impl Statements {
             encrypted_at,
             claimed_at,
             claim_positions,
+            encrypted_positions,
+            subject_rows: None,
             key_positions,
             blind,
             outbox: schema
@@ -175,6 +188,19 @@ impl Statements {
                 .map(|_| super::outbox::OutboxStatements::new(schema, dialect)),
         };
         s.build();
+        s.subject_rows = schema
+            .subject
+            .and_then(|n| schema.field_by_number(n))
+            .and_then(|f| f.column)
+            .map(|column| {
+                format!(
+                    "SELECT {}, \"_version\" FROM {} WHERE {} = {}",
+                    s.key_columns.join(", "),
+                    s.table,
+                    quote(column),
+                    s.placeholder(1)
+                )
+            });
         if dialect == Dialect::Postgres
             && let Some(outbox) = &mut s.outbox
         {
@@ -363,6 +389,7 @@ mod tests {
         ],
         indexes: &[],
         outbox: None,
+        subject: None,
     };
 
     #[test]
