@@ -289,6 +289,7 @@ pub fn validate_impl(message: &Message, cx: ValidateContext<'_>) -> TokenStream 
             clippy::redundant_slicing,
             clippy::map_clone,
             clippy::needless_question_mark,
+            clippy::blocks_in_conditions,
         )
     } else {
         quote!()
