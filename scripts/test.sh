@@ -49,6 +49,24 @@ if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("pr
   "$venv/bin/pip" install -q --disable-pip-version-check protovalidate==2.1.0
 fi
 
+# cel-spec's conformance data (`tests/cel-spec`), as npm publishes it (`@bufbuild/cel-spec`, pinned, Apache-2.0):
+# its `conformance.js` module (cel-spec's tests/simple/testdata suites as proto JSON in a JS object) written out
+# as conformance.json by node, once, under target/. The test crate fails under CI=true without it.
+celspec=target/cel-spec/0.6.1
+if [ ! -f "$celspec/conformance.json" ]; then
+  echo "test.sh: fetching @bufbuild/cel-spec@0.6.1 (npm) into $celspec" >&2
+  rm -rf "$celspec" && mkdir -p "$celspec"
+  (cd "$celspec" && npm pack --silent --loglevel=error @bufbuild/cel-spec@0.6.1 >/dev/null && tar xzf bufbuild-cel-spec-0.6.1.tgz)
+  # JSON has no -0, NaN or infinities: write them as the strings proto JSON uses for doubles.
+  node --input-type=module -e '
+    const [, src, dst] = process.argv;
+    const { tests } = await import(src);
+    const fix = (k, v) => typeof v !== "number" ? v : Object.is(v, -0) ? "-0" : Number.isFinite(v) ? v : String(v);
+    (await import("node:fs")).writeFileSync(dst + ".tmp", JSON.stringify(tests, fix));
+  ' "$PWD/$celspec/package/dist/esm/testdata/conformance.js" "$celspec/conformance.json"
+  mv "$celspec/conformance.json.tmp" "$celspec/conformance.json"
+fi
+
 cargo test --workspace "$@"
 # Show protovalidate's conformance total (`conformance: N passed, M failed`): libtest hides a passing test's
 # output. Already built by the line above, so this only reruns the comparison.
