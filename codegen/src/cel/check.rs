@@ -504,12 +504,8 @@ impl Checker<'_, '_> {
                 return Ok(n);
             }
             (operators::NEGATE, 1) => {
-                // `-9223372036854775808` is a literal, not a negated overflow.
-                if let Expr::Literal(LiteralValue::Int(i)) = &args[0].expr
-                    && *i.inner() == i64::MIN
-                {
-                    return Ok(lit(id, Lit::Int(i64::MIN)));
-                }
+                // The parser reads `-9223372036854775808` as one literal: a `-` it leaves is a negation, and
+                // `-(-9223372036854775808)` overflows.
                 let a = self.expr(&args[0])?;
                 if let Kind::Lit(l) = &a.kind {
                     match l {
@@ -620,7 +616,9 @@ impl Checker<'_, '_> {
                     !matches!(t, T::Message(_) | T::Map(..))
                         && !matches!(t, T::List(e) if matches!(**e, T::List(_) | T::Map(..) | T::Message(_)))
                 };
-                if !(a.ty.unifies(&b.ty) || a.ty == T::Null || b.ty == T::Null)
+                // `dyn(1) == 1u`: numbers of different types are compared by value (heterogeneous equality).
+                let numbers = a.ty.is_numeric() && b.ty.is_numeric() && (a.dynamic || b.dynamic);
+                if !(a.ty.unifies(&b.ty) || a.ty == T::Null || b.ty == T::Null || numbers)
                     || !comparable(&a.ty)
                     || !comparable(&b.ty)
                 {

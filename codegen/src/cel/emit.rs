@@ -263,8 +263,12 @@ impl Lowering<'_> {
                         // A `match`, not a `let`: the lists' temporaries must outlive the loop.
                         quote!(match (#i, #j) { (mut i, mut j) => loop { match (i.next(), j.next()) { (::core::option::Option::None, ::core::option::Option::None) => break true, (::core::option::Option::Some(p), ::core::option::Option::Some(q)) if #eq => {}, _ => break false } } })
                     }
-                    (t, _) => {
-                        let eq = equal(t, &quote!(p), &quote!(q));
+                    (t, u) => {
+                        let eq = if t.is_numeric() && u.is_numeric() && t != u {
+                            numeric_equal(&cel, t, u, &quote!(p), &quote!(q))
+                        } else {
+                            equal(t, &quote!(p), &quote!(q))
+                        };
                         quote!({ let (p, q) = (#x0, #y0); #eq })
                     }
                 };
