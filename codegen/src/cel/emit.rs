@@ -688,21 +688,35 @@ fn rust_path(path: &str) -> TokenStream {
         .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
 }
 
-/// `p == q` for two values of CEL type `t`.
 /// `p == q` for numbers of different types (`int`, `uint`, `double`): by value, as CEL's heterogeneous equality.
-fn numeric_equal(cel: &TokenStream, tp: &Type, tq: &Type, p: &TokenStream, q: &TokenStream) -> TokenStream {
+fn numeric_equal(
+    cel: &TokenStream,
+    tp: &Type,
+    tq: &Type,
+    p: &TokenStream,
+    q: &TokenStream,
+) -> TokenStream {
     let eq = quote!(::core::cmp::Ordering::Equal);
     match (tp, tq) {
         (Type::Int, Type::Uint) => quote!(#cel::cmp_int_uint(#p, #q) == #eq),
         (Type::Uint, Type::Int) => quote!(#cel::cmp_int_uint(#q, #p) == #eq),
-        (Type::Int, Type::Double) => quote!(#cel::cmp_int_double(#p, #q) == ::core::option::Option::Some(#eq)),
-        (Type::Double, Type::Int) => quote!(#cel::cmp_int_double(#q, #p) == ::core::option::Option::Some(#eq)),
-        (Type::Uint, Type::Double) => quote!(#cel::cmp_uint_double(#p, #q) == ::core::option::Option::Some(#eq)),
-        (Type::Double, Type::Uint) => quote!(#cel::cmp_uint_double(#q, #p) == ::core::option::Option::Some(#eq)),
+        (Type::Int, Type::Double) => {
+            quote!(#cel::cmp_int_double(#p, #q) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Double, Type::Int) => {
+            quote!(#cel::cmp_int_double(#q, #p) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Uint, Type::Double) => {
+            quote!(#cel::cmp_uint_double(#p, #q) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Double, Type::Uint) => {
+            quote!(#cel::cmp_uint_double(#q, #p) == ::core::option::Option::Some(#eq))
+        }
         (t, _) => equal(t, p, q),
     }
 }
 
+/// `p == q` for two values of CEL type `t`.
 fn equal(t: &Type, p: &TokenStream, q: &TokenStream) -> TokenStream {
     match t {
         Type::String | Type::Bytes => quote!((&*(#p)) == (&*(#q))),
