@@ -69,7 +69,9 @@ fn main() {
     .unwrap();
     code.push_str("/// The cases the compiler compiled (or refused with the type error they expect).\npub static CASES: &[Case] = &[\n");
     code.push_str(&g.cases);
-    code.push_str("];\n/// The cases it does not claim.\npub static UNSUPPORTED: &[Unsupported] = &[\n");
+    code.push_str(
+        "];\n/// The cases it does not claim.\npub static UNSUPPORTED: &[Unsupported] = &[\n",
+    );
     code.push_str(&g.unsupported);
     code.push_str("];\n");
     code.push_str(&g.functions);
@@ -151,7 +153,11 @@ impl Gen {
                 &format!("result of type {}", kind(compiled.ty())),
             );
         };
-        if self.broken.iter().any(|b| *b == format!("{section} {name}")) {
+        if self
+            .broken
+            .iter()
+            .any(|b| *b == format!("{section} {name}"))
+        {
             writeln!(
                 self.cases,
                 "    Case {{ section: {section:?}, name: {name:?}, expr: {expr:?}, want: {want}, run: Run::RustError }},"
@@ -257,7 +263,11 @@ fn to_val(t: &Type, v: TokenStream) -> Option<TokenStream> {
 fn want(v: &Json) -> Result<TokenStream, String> {
     let obj = v.as_object().ok_or("a malformed value")?;
     let (key, x) = obj.iter().next().ok_or("an empty value")?;
-    let text = |x: &Json| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string());
+    let text = |x: &Json| {
+        x.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| x.to_string())
+    };
     Ok(match key.as_str() {
         "boolValue" => {
             let b = x.as_bool().ok_or("a malformed bool")?;
