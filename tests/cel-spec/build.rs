@@ -5,7 +5,8 @@
 //! reason's category instead.
 //!
 //! The data is cel-spec's `tests/simple/testdata` suites as npm's `@bufbuild/cel-spec` ships them, written out
-//! as JSON by `scripts/test.sh` (`target/cel-spec/<version>/conformance.json`, or `CAPACITOR_CEL_SPEC`). Without
+//! as JSON by `scripts/fetch-cel-spec.sh`, which `scripts/test.sh` runs (`target/cel-spec/<version>/conformance.json`,
+//! or the path in `CAPACITOR_CEL_SPEC`). Without
 //! it the crate still builds, with no cases (the test then skips, or fails under `CI=true`).
 
 use capacitor_codegen::cel::{Binding, Env, Type, compile_expression};
@@ -207,23 +208,18 @@ fn is_type_error(message: &str) -> bool {
         || message.contains("` is not a timestamp")
 }
 
-/// A compile error's category: its message with what is between backticks elided.
+/// A compile error's category: its message with what is between backticks elided (syntax errors, which carry the
+/// parser's own text, as one).
 fn category(message: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in message.split('`').enumerate() {
-        out.push_str(if i % 2 == 0 { part } else { "…" });
-        if i % 2 == 0 && message.split('`').nth(i + 1).is_some() {
-            out.push('`');
-        } else if i % 2 == 1 {
-            out.push('`');
-        }
-    }
-    // Syntax errors carry the parser's own text: keep their first words.
-    if let Some(rest) = out.strip_prefix("syntax error") {
-        let _ = rest;
+    if message.starts_with("syntax error") {
         return "syntax error".to_string();
     }
-    out
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 0 { part } else { "…" })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 fn kind(t: &Type) -> String {
