@@ -5,9 +5,9 @@
 //! reason's category instead.
 //!
 //! The data is cel-spec's `tests/simple/testdata` suites as npm's `@bufbuild/cel-spec` ships them, written out
-//! as JSON by `scripts/fetch-cel-spec.sh`, which `scripts/test.sh` runs (`target/cel-spec/<version>/conformance.json`,
-//! or the path in `CAPACITOR_CEL_SPEC`). Without
-//! it the crate still builds, with no cases (the test then skips, or fails under `CI=true`).
+//! as JSON by `scripts/fetch-cel-spec.sh`, which `scripts/test.sh` runs: `target/cel-spec/<version>/conformance.json`,
+//! or the path in `CAPACITOR_CEL_SPEC`. Without it the crate still builds, with no cases (the test then skips, or
+//! fails under `CI=true`).
 
 use capacitor_codegen::cel::{Binding, Env, Type, compile_expression};
 use capacitor_codegen::ir::{FieldType, Scalar, Schema};
