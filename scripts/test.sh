@@ -7,7 +7,8 @@
 # the binary) for the protoc-plugin tests (`codegen/tests/plugin.rs`, which fail under CI=true when either is missing); npm
 # also fetches googleapis' protos for `tests/googleapis` (`scripts/fetch-googleapis.sh`); and PyPI's
 # protovalidate (pinned) in a venv under target/ for the differential test (`tests/tests/differential.rs`, which
-# fails under CI=true without it).
+# fails under CI=true without it); and npm's @bufbuild/cel-spec (pinned) under target/cel-spec for the cel-spec
+# conformance cases (`tests/cel-spec`, which fail under CI=true without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +50,12 @@ if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("pr
   "$venv/bin/pip" install -q --disable-pip-version-check protovalidate==2.1.0
 fi
 
+# cel-spec's conformance data for `tests/cel-spec` (npm's @bufbuild/cel-spec, pinned), under target/cel-spec once.
+scripts/fetch-cel-spec.sh >/dev/null
+
 cargo test --workspace "$@"
 # Show protovalidate's conformance total (`conformance: N passed, M failed`): libtest hides a passing test's
 # output. Already built by the line above, so this only reruns the comparison.
 cargo test -q -p capacitor-conformance --test conformance -- --nocapture
+# And cel-spec's (`cel-spec 0.6.1: N passed, M failed, K unsupported`; per section with --nocapture).
+cargo test -q -p capacitor-cel-spec --test cel_spec -- --nocapture 2>&1 | grep '^cel-spec '

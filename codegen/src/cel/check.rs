@@ -229,6 +229,17 @@ fn err<T>(id: u64, message: impl Into<String>) -> Result<T> {
     })
 }
 
+/// An empty list literal (`[]`, a `list(dyn)`) takes the list type `other` of the operand it meets
+/// (`[] == [1]`, `[1] + []`, `7 in []`), so that it is lowered with that element type.
+fn settle_empty_list(n: &mut Node, other: &Type) {
+    if matches!(&n.kind, Kind::List(items) if items.is_empty())
+        && n.ty == Type::List(Box::new(Type::Dyn))
+        && matches!(other, Type::List(e) if **e != Type::Dyn)
+    {
+        n.ty = other.clone();
+    }
+}
+
 fn node(id: u64, ty: Type, fallible: bool, kind: Kind) -> Node {
     Node {
         id,
@@ -504,12 +515,8 @@ impl Checker<'_, '_> {
                 return Ok(n);
             }
             (operators::NEGATE, 1) => {
-                // `-9223372036854775808` is a literal, not a negated overflow.
-                if let Expr::Literal(LiteralValue::Int(i)) = &args[0].expr
-                    && *i.inner() == i64::MIN
-                {
-                    return Ok(lit(id, Lit::Int(i64::MIN)));
-                }
+                // The parser reads `-9223372036854775808` as one literal: a `-` it leaves is a negation, and
+                // `-(-9223372036854775808)` overflows.
                 let a = self.expr(&args[0])?;
                 if let Kind::Lit(l) = &a.kind {
                     match l {
@@ -532,7 +539,8 @@ impl Checker<'_, '_> {
                 };
             }
             (operators::IN, 2) => {
-                let (a, b) = (self.expr(&args[0])?, self.expr(&args[1])?);
+                let (a, mut b) = (self.expr(&args[0])?, self.expr(&args[1])?);
+                settle_empty_list(&mut b, &Type::List(Box::new(a.ty.clone())));
                 let ok = match &b.ty {
                     Type::List(t) => t.unifies(&a.ty) || (t.is_numeric() && a.ty.is_numeric()),
                     Type::Map(k, _) => k.unifies(&a.ty),
@@ -591,8 +599,12 @@ impl Checker<'_, '_> {
         Ok(n)
     }
 
-    fn binary(&mut self, id: u64, op: Op, a: Node, b: Node) -> Result<Node> {
+    fn binary(&mut self, id: u64, op: Op, mut a: Node, mut b: Node) -> Result<Node> {
         use Type as T;
+        if matches!(op, Op::Eq | Op::Ne | Op::Add) {
+            settle_empty_list(&mut a, &b.ty);
+            settle_empty_list(&mut b, &a.ty);
+        }
         if a.kind == Kind::NoOverload || b.kind == Kind::NoOverload {
             let ty = match op {
                 Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => T::Bool,
@@ -620,7 +632,9 @@ impl Checker<'_, '_> {
                     !matches!(t, T::Message(_) | T::Map(..))
                         && !matches!(t, T::List(e) if matches!(**e, T::List(_) | T::Map(..) | T::Message(_)))
                 };
-                if !(a.ty.unifies(&b.ty) || a.ty == T::Null || b.ty == T::Null)
+                // `dyn(1) == 1u`: numbers of different types are compared by value (heterogeneous equality).
+                let numbers = a.ty.is_numeric() && b.ty.is_numeric() && (a.dynamic || b.dynamic);
+                if !(a.ty.unifies(&b.ty) || a.ty == T::Null || b.ty == T::Null || numbers)
                     || !comparable(&a.ty)
                     || !comparable(&b.ty)
                 {
@@ -978,6 +992,15 @@ impl Checker<'_, '_> {
         let (fold, body, filter, ty) = result?;
         if fold == Fold::Map && !is_plain(&body.ty) {
             return err(body.id, format!("`map` to a {} is not supported", body.ty));
+        }
+        // Over an empty list literal (`[].exists(e, e == 2)`) the body never runs and the result is known; the
+        // variable, a `dyn`, would have no Rust type to be lowered with.
+        if matches!(&range.kind, Kind::List(items) if items.is_empty()) {
+            match fold {
+                Fold::All => return Ok(lit(id, Lit::Bool(true))),
+                Fold::Exists | Fold::ExistsOne => return Ok(lit(id, Lit::Bool(false))),
+                Fold::Map => {}
+            }
         }
         let fallible =
             range.fallible || body.fallible || filter.as_ref().is_some_and(|f| f.fallible);

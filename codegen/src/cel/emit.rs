@@ -144,7 +144,13 @@ impl Lowering<'_> {
                     }
                     _ => {
                         let items = self.iter(b);
-                        let eq = equal(&a.ty, &quote!(y), &quote!(x));
+                        let eq = match &b.ty {
+                            // `dyn(3.0) in [1, 2, 3]`: numbers of different types compare by value.
+                            Type::List(t) if t.is_numeric() && a.ty.is_numeric() && **t != a.ty => {
+                                numeric_equal(&self.cel(), t, &a.ty, &quote!(y), &quote!(x))
+                            }
+                            _ => equal(&a.ty, &quote!(y), &quote!(x)),
+                        };
                         quote!({ let x = #x; #items.any(|y| #eq) })
                     }
                 }
@@ -254,10 +260,15 @@ impl Lowering<'_> {
                             _ => unreachable!(),
                         };
                         let eq = equal(&t, &quote!(p), &quote!(q));
-                        quote!({ let (mut i, mut j) = (#i, #j); loop { match (i.next(), j.next()) { (::core::option::Option::None, ::core::option::Option::None) => break true, (::core::option::Option::Some(p), ::core::option::Option::Some(q)) if #eq => {}, _ => break false } } })
+                        // A `match`, not a `let`: the lists' temporaries must outlive the loop.
+                        quote!(match (#i, #j) { (mut i, mut j) => loop { match (i.next(), j.next()) { (::core::option::Option::None, ::core::option::Option::None) => break true, (::core::option::Option::Some(p), ::core::option::Option::Some(q)) if #eq => {}, _ => break false } } })
                     }
-                    (t, _) => {
-                        let eq = equal(t, &quote!(p), &quote!(q));
+                    (t, u) => {
+                        let eq = if t.is_numeric() && u.is_numeric() && t != u {
+                            numeric_equal(&cel, t, u, &quote!(p), &quote!(q))
+                        } else {
+                            equal(t, &quote!(p), &quote!(q))
+                        };
                         quote!({ let (p, q) = (#x0, #y0); #eq })
                     }
                 };
@@ -677,6 +688,34 @@ fn rust_path(path: &str) -> TokenStream {
         .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
 }
 
+/// `p == q` for numbers of different types (`int`, `uint`, `double`): by value, as CEL's heterogeneous equality.
+fn numeric_equal(
+    cel: &TokenStream,
+    tp: &Type,
+    tq: &Type,
+    p: &TokenStream,
+    q: &TokenStream,
+) -> TokenStream {
+    let eq = quote!(::core::cmp::Ordering::Equal);
+    match (tp, tq) {
+        (Type::Int, Type::Uint) => quote!(#cel::cmp_int_uint(#p, #q) == #eq),
+        (Type::Uint, Type::Int) => quote!(#cel::cmp_int_uint(#q, #p) == #eq),
+        (Type::Int, Type::Double) => {
+            quote!(#cel::cmp_int_double(#p, #q) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Double, Type::Int) => {
+            quote!(#cel::cmp_int_double(#q, #p) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Uint, Type::Double) => {
+            quote!(#cel::cmp_uint_double(#p, #q) == ::core::option::Option::Some(#eq))
+        }
+        (Type::Double, Type::Uint) => {
+            quote!(#cel::cmp_uint_double(#q, #p) == ::core::option::Option::Some(#eq))
+        }
+        (t, _) => equal(t, p, q),
+    }
+}
+
 /// `p == q` for two values of CEL type `t`.
 fn equal(t: &Type, p: &TokenStream, q: &TokenStream) -> TokenStream {
     match t {
@@ -807,7 +846,8 @@ fn literal(l: &Lit) -> TokenStream {
         Lit::String(s) => quote!(#s),
         Lit::Bytes(b) => {
             let bytes = b.iter().map(|b| Literal::u8_suffixed(*b));
-            quote!(&[#(#bytes),*][..])
+            // Typed, so that an empty literal (`b''`) has an element type.
+            quote!((&[#(#bytes),*] as &[u8]))
         }
         Lit::Null => quote!(()),
         Lit::Duration((s, n)) | Lit::Timestamp((s, n)) => {

@@ -249,7 +249,9 @@ impl Arg<'_> {
             Arg::Uint(u) => {
                 let _ = write!(out, "{u}");
             }
-            Arg::Double(d) => out.push_str(&string_from_double(*d)),
+            Arg::Double(d) => {
+                out.push_str(&non_finite(*d).map_or_else(|| string_from_double(*d), Into::into))
+            }
             Arg::Bool(b) => {
                 let _ = write!(out, "{b}");
             }
@@ -268,6 +270,17 @@ impl Arg<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// How the format writes a NaN or an infinity (`%s`, `%d`, `%f`, `%e` alike); `None` for a finite double.
+fn non_finite(d: f64) -> Option<&'static str> {
+    if d.is_nan() {
+        Some("NaN")
+    } else if d.is_infinite() {
+        Some(if d > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        None
     }
 }
 
@@ -306,6 +319,9 @@ pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
             ('d', Arg::Uint(u)) => {
                 let _ = write!(out, "{u}");
             }
+            ('d' | 'f' | 'e', Arg::Double(d)) if !d.is_finite() => {
+                out.push_str(non_finite(*d).unwrap_or_default());
+            }
             ('f', Arg::Double(d)) => {
                 let _ = write!(out, "{d:.*}", precision.unwrap_or(6));
             }
@@ -313,7 +329,12 @@ pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
                 let _ = write!(out, "{:.*}", precision.unwrap_or(6), *i as f64);
             }
             ('e', Arg::Double(d)) => {
-                let _ = write!(out, "{d:.*e}", precision.unwrap_or(6));
+                // Rust writes `1.5e3`; the format's (Go's) form is `1.5e+03`: a sign and at least two digits.
+                let text = format!("{d:.*e}", precision.unwrap_or(6));
+                let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+                let exp: i32 = exp.parse().unwrap_or_default();
+                let sign = if exp < 0 { '-' } else { '+' };
+                let _ = write!(out, "{mantissa}e{sign}{:02}", exp.unsigned_abs());
             }
             ('x' | 'X', a) => {
                 let start = out.len();
@@ -351,6 +372,7 @@ pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
             ('b', Arg::Uint(u)) => {
                 let _ = write!(out, "{u:b}");
             }
+            ('b', Arg::Bool(b)) => out.push(if *b { '1' } else { '0' }),
             _ => return Err(EvalError::FORMAT),
         }
     }
