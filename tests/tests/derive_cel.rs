@@ -44,7 +44,10 @@ fn stay() -> Stay {
 fn ids(s: &Stay) -> Vec<String> {
     let mut v: Vec<String> = match s.validate() {
         Ok(()) => Vec::new(),
-        Err(v) => v.iter().map(|v| format!("{} {}", v.field, v.rule_id)).collect(),
+        Err(v) => v
+            .iter()
+            .map(|v| format!("{} {}", v.field, v.rule_id))
+            .collect(),
     };
     v.sort();
     v

@@ -543,9 +543,14 @@ impl Lowering<'_> {
             let b = self.expr(body);
             let keep = filter.as_ref().map(|f| {
                 let f = self.expr(f);
-                quote!(.filter(|#v| { let #v = *#v; #f }))
+                if mentions(&f, &v) {
+                    quote!(.filter(|#v| { let #v = *#v; #f }))
+                } else {
+                    quote!(.filter(|_| #f))
+                }
             });
-            return quote!(#items #keep .map(|#v| #b));
+            let bind = binder(&v, &b);
+            return quote!(#items #keep .map(|#bind| #b));
         }
         let e = self.expr(n);
         match (&n.ty, &n.source) {
@@ -583,6 +588,10 @@ impl Lowering<'_> {
         let items = self.iter(range);
         let v = var(name);
         let b = self.expr(body);
+        let keep_tokens = filter.map(|f| self.expr(f));
+        // An item the body (and filter) never reads is bound as `_`.
+        let used = mentions(&b, &v) || keep_tokens.as_ref().is_some_and(|k| mentions(k, &v));
+        let bind = if used { quote!(#v) } else { quote!(_) };
         let cel = self.cel();
         let ok = quote!(::core::result::Result::Ok);
         match fold {
@@ -592,14 +601,14 @@ impl Lowering<'_> {
                 } else {
                     quote!(any)
                 };
-                quote!(#items.#m(|#v| #b))
+                quote!(#items.#m(|#bind| #b))
             }
             Fold::All | Fold::Exists => {
                 // `false && error` is false: an error is kept only while nothing decides the result.
                 let decide = fold == Fold::Exists;
                 quote!({
                     let mut acc: ::core::result::Result<bool, #cel::EvalError> = #ok(!#decide);
-                    for #v in #items {
+                    for #bind in #items {
                         match (|| #ok(#b))() {
                             #ok(#decide) => { acc = #ok(#decide); break; }
                             #ok(_) => {}
@@ -610,21 +619,22 @@ impl Lowering<'_> {
                 })
             }
             Fold::ExistsOne if !body.fallible => {
-                quote!(#items.filter(|#v| { let #v = *#v; #b }).count() == 1)
+                if used {
+                    quote!(#items.filter(|#v| { let #v = *#v; #b }).count() == 1)
+                } else {
+                    quote!(#items.filter(|_| #b).count() == 1)
+                }
             }
             Fold::ExistsOne => quote!({
                 let mut n = 0usize;
-                for #v in #items { if #b { n += 1; } }
+                for #bind in #items { if #b { n += 1; } }
                 n == 1
             }),
             Fold::Map => {
-                let keep = match filter {
-                    Some(f) => self.expr(f),
-                    None => quote!(true),
-                };
+                let keep = keep_tokens.unwrap_or_else(|| quote!(true));
                 quote!({
                     let mut out = ::std::vec::Vec::new();
-                    for #v in #items { if #keep { out.push(#b); } }
+                    for #bind in #items { if #keep { out.push(#b); } }
                     out
                 })
             }
@@ -878,4 +888,22 @@ fn atom(e: TokenStream) -> TokenStream {
         (Some(proc_macro2::TokenTree::Literal(l)), None) if !l.to_string().starts_with('-') => e,
         _ => quote!((#e)),
     }
+}
+
+/// `v`, or `_` when `body` never reads it.
+fn binder(v: &proc_macro2::Ident, body: &TokenStream) -> TokenStream {
+    if mentions(body, v) {
+        quote!(#v)
+    } else {
+        quote!(_)
+    }
+}
+
+/// Whether `tokens` read the identifier `name` anywhere (inside groups too).
+fn mentions(tokens: &TokenStream, name: &proc_macro2::Ident) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == *name,
+        proc_macro2::TokenTree::Group(group) => mentions(&group.stream(), name),
+        _ => false,
+    })
 }

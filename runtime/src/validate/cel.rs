@@ -137,31 +137,31 @@ pub fn cmp_int_uint(a: i64, b: u64) -> Ordering {
     }
 }
 
-/// An `int` against a `double`, by value; `None` when the double is NaN.
+/// An `int` against a `double`, as cel-go (protovalidate's reference) compares them: a double beyond `int`'s range
+/// is above or below every `int`; otherwise the `int` is converted to `double` (so `9223372036854775807` equals
+/// `9223372036854775808.0`). `None` when the double is NaN.
 pub fn cmp_int_double(a: i64, b: f64) -> Option<Ordering> {
-    cmp_double_exact(a as i128, b)
-}
-
-/// A `uint` against a `double`, by value; `None` when the double is NaN.
-pub fn cmp_uint_double(a: u64, b: f64) -> Option<Ordering> {
-    cmp_double_exact(a as i128, b)
-}
-
-fn cmp_double_exact(a: i128, b: f64) -> Option<Ordering> {
     if b.is_nan() {
-        return None;
+        None
+    } else if b < i64::MIN as f64 {
+        Some(Ordering::Greater)
+    } else if b > i64::MAX as f64 {
+        Some(Ordering::Less)
+    } else {
+        (a as f64).partial_cmp(&b)
     }
-    if b >= 1.8e19 {
-        return Some(Ordering::Less);
-    }
-    if b <= -1e19 {
-        return Some(Ordering::Greater);
-    }
-    let t = b.trunc();
-    match a.cmp(&(t as i128)) {
-        Ordering::Equal if b > t => Some(Ordering::Less),
-        Ordering::Equal if b < t => Some(Ordering::Greater),
-        other => Some(other),
+}
+
+/// A `uint` against a `double`, the same way: the `uint` converted to `double` within `uint`'s range.
+pub fn cmp_uint_double(a: u64, b: f64) -> Option<Ordering> {
+    if b.is_nan() {
+        None
+    } else if b < 0.0 {
+        Some(Ordering::Greater)
+    } else if b > u64::MAX as f64 {
+        Some(Ordering::Less)
+    } else {
+        (a as f64).partial_cmp(&b)
     }
 }
 
@@ -442,6 +442,11 @@ mod tests {
         assert_eq!(cmp_int_double(3, 3.5), Some(Ordering::Less));
         assert_eq!(cmp_uint_double(u64::MAX, 1e30), Some(Ordering::Less));
         assert_eq!(cmp_int_double(1, f64::NAN), None);
+        assert_eq!(
+            cmp_int_double(i64::MAX, 9_223_372_036_854_775_808.0),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(cmp_uint_double(0, -0.5), Some(Ordering::Greater));
         assert_eq!(string_from_double(2.0), "2");
         assert_eq!(string_from_double(0.5), "0.5");
     }
