@@ -139,6 +139,9 @@ pub enum Func {
     /// `'template'.format([args])`
     Format,
     LowerAscii,
+    /// The strings extension: `charAt`, `indexOf`, `lastIndexOf`, `replace`, `split`, `substring`, `join`,
+    /// `reverse` (by name; optional arguments as given).
+    Strings(&'static str),
     UpperAscii,
     Trim,
     /// `getSeconds()` and friends on durations and timestamps: the unit, in seconds or a calendar field.
@@ -793,6 +796,32 @@ impl Checker<'_, '_> {
             ("lowerAscii", T::String, []) => (Func::LowerAscii, T::String, false),
             ("upperAscii", T::String, []) => (Func::UpperAscii, T::String, false),
             ("trim", T::String, []) => (Func::Trim, T::String, false),
+            ("charAt", T::String, [T::Int]) => (Func::Strings("charAt"), T::String, true),
+            ("indexOf", T::String, [T::String] | [T::String, T::Int]) => {
+                (Func::Strings("indexOf"), T::Int, true)
+            }
+            ("lastIndexOf", T::String, [T::String] | [T::String, T::Int]) => {
+                (Func::Strings("lastIndexOf"), T::Int, true)
+            }
+            ("replace", T::String, [T::String, T::String] | [T::String, T::String, T::Int]) => {
+                (Func::Strings("replace"), T::String, false)
+            }
+            ("split", T::String, [T::String] | [T::String, T::Int]) => {
+                (Func::Strings("split"), T::List(Box::new(T::String)), false)
+            }
+            ("substring", T::String, [T::Int] | [T::Int, T::Int]) => {
+                (Func::Strings("substring"), T::String, true)
+            }
+            ("join", T::List(e), [] | [T::String]) if **e == T::String => {
+                (Func::Strings("join"), T::String, false)
+            }
+            // `[].join()`: an empty literal joins to the empty string.
+            ("join", T::List(e), [] | [T::String])
+                if **e == T::Dyn && matches!(&t.kind, Kind::List(items) if items.is_empty()) =>
+            {
+                return Ok(lit(id, Lit::String(String::new())));
+            }
+            ("reverse", T::String, []) => (Func::Strings("reverse"), T::String, false),
             ("getSeconds", T::Duration, []) => (Func::TimePart("seconds"), T::Int, false),
             ("getMilliseconds", T::Duration, []) => (Func::TimePart("milliseconds"), T::Int, false),
             ("getHours", T::Duration, []) => (Func::TimePart("hours"), T::Int, false),

@@ -446,6 +446,57 @@ impl Lowering<'_> {
                 quote!(#cel::format(&*(#a), &[#(#items),*])?)
             }
             Func::LowerAscii => quote!((&*(#a)).to_ascii_lowercase()),
+            Func::Strings(name) => {
+                let opt = |i: usize| {
+                    if args.len() > i {
+                        let x = arg(i);
+                        quote!(::core::option::Option::Some(#x))
+                    } else {
+                        quote!(::core::option::Option::None)
+                    }
+                };
+                match *name {
+                    "charAt" => {
+                        let i = arg(1);
+                        quote!(#cel::char_at(&*(#a), #i)?)
+                    }
+                    "indexOf" | "lastIndexOf" => {
+                        let f = format_ident!(
+                            "{}",
+                            if *name == "indexOf" {
+                                "index_of"
+                            } else {
+                                "last_index_of"
+                            }
+                        );
+                        let (b, at) = (arg(1), opt(2));
+                        quote!(#cel::#f(&*(#a), &*(#b), #at)?)
+                    }
+                    "replace" => {
+                        let (b, c, n) = (arg(1), arg(2), opt(3));
+                        quote!(#cel::replace(&*(#a), &*(#b), &*(#c), #n))
+                    }
+                    "split" => {
+                        let (b, n) = (arg(1), opt(2));
+                        quote!(#cel::split(&*(#a), &*(#b), #n))
+                    }
+                    "substring" => {
+                        let (b, c) = (arg(1), opt(2));
+                        quote!(#cel::substring(&*(#a), #b, #c)?)
+                    }
+                    "join" => {
+                        let items = self.iter(&args[0]);
+                        let sep = if args.len() > 1 {
+                            let s = arg(1);
+                            quote!(&*(#s))
+                        } else {
+                            quote!("")
+                        };
+                        quote!(#cel::join(#items, #sep))
+                    }
+                    _ => quote!(#cel::reverse(&*(#a))),
+                }
+            }
             Func::UpperAscii => quote!((&*(#a)).to_ascii_uppercase()),
             Func::Trim => quote!((&*(#a)).trim()),
             Func::TimePart(unit) => match *unit {

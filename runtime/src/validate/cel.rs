@@ -379,6 +379,121 @@ pub fn format(template: &str, args: &[Arg<'_>]) -> Result<String, EvalError> {
     Ok(out)
 }
 
+/// The byte offset of the `i`-th code point of `s` (`s.len()` for `i` = the number of code points), if any.
+fn char_offset(s: &str, i: i64) -> Option<usize> {
+    let i = usize::try_from(i).ok()?;
+    s.char_indices()
+        .map(|(at, _)| at)
+        .chain(std::iter::once(s.len()))
+        .nth(i)
+}
+
+/// `s.charAt(i)`: the code point at `i` as a string; `""` at the end; an error beyond it.
+pub fn char_at(s: &str, i: i64) -> Result<&str, EvalError> {
+    let start = char_offset(s, i).ok_or(EvalError::INDEX)?;
+    let end = s[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8());
+    Ok(&s[start..end])
+}
+
+/// `s.indexOf(sub[, from])`: the code point index of the first `sub` at or after `from`, or -1.
+pub fn index_of(s: &str, sub: &str, from: Option<i64>) -> Result<i64, EvalError> {
+    let start = char_offset(s, from.unwrap_or(0)).ok_or(EvalError::INDEX)?;
+    Ok(s[start..]
+        .find(sub)
+        .map_or(-1, |at| size(s[..start + at].chars().count())))
+}
+
+/// `s.lastIndexOf(sub[, before])`: the code point index of the last `sub` starting at or before `before`, or -1.
+pub fn last_index_of(s: &str, sub: &str, before: Option<i64>) -> Result<i64, EvalError> {
+    let end = match before {
+        None => s.len(),
+        Some(b) => {
+            let at = char_offset(s, b).ok_or(EvalError::INDEX)?;
+            // A match may start at `before`: search up to its start plus the substring.
+            (at + sub.len()).min(s.len())
+        }
+    };
+    let end = (0..=end)
+        .rev()
+        .find(|e| s.is_char_boundary(*e))
+        .unwrap_or(0);
+    Ok(s[..end]
+        .rfind(sub)
+        .map_or(-1, |at| size(s[..at].chars().count())))
+}
+
+/// `s.replace(from, to[, n])`: the first `n` occurrences (all when `n` is absent or negative).
+pub fn replace(s: &str, from: &str, to: &str, n: Option<i64>) -> String {
+    match n {
+        Some(n) if n >= 0 => s.replacen(from, to, usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => s.replace(from, to),
+    }
+}
+
+/// `s.split(sep[, n])`: at most `n` parts (all when absent or negative, none when 0).
+pub fn split<'a>(s: &'a str, sep: &str, n: Option<i64>) -> Vec<&'a str> {
+    let split_all = |s: &'a str| -> Vec<&'a str> {
+        if sep.is_empty() {
+            s.char_indices()
+                .map(|(i, c)| &s[i..i + c.len_utf8()])
+                .collect()
+        } else {
+            s.split(sep).collect()
+        }
+    };
+    match n {
+        Some(0) => Vec::new(),
+        Some(n) if n > 0 => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if sep.is_empty() {
+                let mut parts = split_all(s);
+                if parts.len() > n {
+                    let rest_at: usize = parts[..n - 1].iter().map(|p| p.len()).sum();
+                    parts.truncate(n - 1);
+                    parts.push(&s[rest_at..]);
+                }
+                parts
+            } else {
+                s.splitn(n, sep).collect()
+            }
+        }
+        _ => split_all(s),
+    }
+}
+
+/// `s.substring(start[, end])`: code points `start..end`; an error when out of range or reversed.
+pub fn substring(s: &str, start: i64, end: Option<i64>) -> Result<&str, EvalError> {
+    let a = char_offset(s, start).ok_or(EvalError::INDEX)?;
+    let b = match end {
+        None => s.len(),
+        Some(e) => char_offset(s, e).ok_or(EvalError::INDEX)?,
+    };
+    if a > b {
+        return Err(EvalError::INDEX);
+    }
+    Ok(&s[a..b])
+}
+
+/// `list.join([sep])`.
+pub fn join<'a>(items: impl Iterator<Item = &'a str>, sep: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item);
+    }
+    out
+}
+
+/// `s.reverse()`, by code point.
+pub fn reverse(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
 /// An operation whose operand types do not fit, found at evaluation (through `dyn`).
 pub fn no_overload<T>() -> Result<T, EvalError> {
     Err(EvalError::NO_OVERLOAD)
@@ -449,6 +564,26 @@ mod tests {
         assert_eq!(cmp_uint_double(0, -0.5), Some(Ordering::Greater));
         assert_eq!(string_from_double(2.0), "2");
         assert_eq!(string_from_double(0.5), "0.5");
+    }
+
+    #[test]
+    fn strings_extension_by_code_point() {
+        assert_eq!(char_at("héllo", 1), Ok("é"));
+        assert_eq!(char_at("abc", 3), Ok(""));
+        assert_eq!(char_at("abc", 4), Err(EvalError::INDEX));
+        assert_eq!(index_of("héllo héllo", "llo", None), Ok(2));
+        assert_eq!(index_of("héllo héllo", "llo", Some(3)), Ok(8));
+        assert_eq!(index_of("abc", "", Some(3)), Ok(3));
+        assert_eq!(index_of("abc", "x", Some(4)), Err(EvalError::INDEX));
+        assert_eq!(last_index_of("ababa", "aba", None), Ok(2));
+        assert_eq!(last_index_of("ababa", "aba", Some(1)), Ok(0));
+        assert_eq!(substring("héllo", 1, Some(3)), Ok("él"));
+        assert_eq!(substring("abc", 2, Some(1)), Err(EvalError::INDEX));
+        assert_eq!(split("a,b,c", ",", Some(2)), ["a", "b,c"]);
+        assert_eq!(split("abc", "", None), ["a", "b", "c"]);
+        assert_eq!(replace("aaa", "a", "b", Some(2)), "bba");
+        assert_eq!(join(["a", "b"].into_iter(), "-"), "a-b");
+        assert_eq!(reverse("héllo"), "olléh");
     }
 
     #[test]
