@@ -66,7 +66,7 @@ struct Inner<E: Record> {
     /// The key page cursors are sealed under; `None`: the process-wide default, resolved at the first page.
     cursor_key: Option<CursorKey>,
     /// The audit trail; `None` when not configured or the entity has no PII.
-    audit: Option<Audit>,
+    audit: Option<Audit<E::Key>>,
     /// With L1 invalidation from the change feed: until when L1 may serve reads.
     freshness: Option<Arc<changes::Freshness>>,
 }
