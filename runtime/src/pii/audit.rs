@@ -16,18 +16,19 @@
 //! [`Actor`] and the sink's coarse clock, a timestamp the writer refreshes every `LINGER` — and the writer names
 //! the key (its [`KeyToken`] when the key is PII: the plaintext never leaves the process) and writes. Within one
 //! drain, the records of one entity that share key, actor, operation and outcome are written as **one line with
-//! their `count`**; counts add up exactly to the accesses. Each line bounds its accesses' time: none happened
-//! before `at_ms` (the coarse clock when the first was recorded) or after `until_ms` (the drain). The bound is
-//! the drain interval, about `LINGER`, wider only when the writer task is starved. Events given to
-//! [`AuditSink::record`] directly keep their exact time (`at_ms == until_ms`, `count` 1).
+//! their `count`**; counts add up exactly to the accesses (less those [`Overflow::Drop`] dropped and counted).
+//! Each line bounds its accesses' time: none happened before `at_ms` (the coarse clock when the first was
+//! recorded) or after `until_ms` (the drain). The bound is the drain interval, about `LINGER`, wider only when
+//! the writer task is starved. Events given to [`AuditSink::record`] directly keep their exact time
+//! (`at_ms == until_ms`, `count` 1).
 //!
 //! **When a buffer lane is full** (the writer cannot keep up), [`Overflow`] decides: [`Overflow::WriteInline`]
 //! (the default) writes the event on the caller's thread, with an exact time, so no event is lost and the
 //! caller pays the write; [`Overflow::Drop`] drops it, counts it ([`TracingAuditSink::dropped`] and the counter
 //! `capacitor_audit_dropped_total`) and keeps the caller's latency. One thread's buffered events are written in
-//! the order it recorded them (a repository's records in one buffer, events given to `record` in another);
+//! the order it recorded them (a repository's records, coalesced, in the order each group first appears);
 //! lines of different threads, entities and buffers, and inline writes, may interleave out of time order (each
-//! carries its time). When the background task is gone (the runtime shut down), events are written inline.
+//! carries its time bound). When the background task is gone (the runtime shut down), events are written inline.
 
 use crate::pii::KeyToken;
 use serde::Serialize;
