@@ -41,6 +41,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
+use try_lock::{Locked, TryLock};
 
 /// The `tracing` target audit lines are written under.
 pub const AUDIT_TARGET: &str = "capacitor::audit";
@@ -373,19 +374,23 @@ struct Lanes<B> {
     lanes: Box<[Lane<B>]>,
 }
 
-/// A lane, padded to its own cache line.
+/// A lane, padded to its own cache line. Its lock is a [`TryLock`]: taken with one atomic swap and released with
+/// a plain store (a `Mutex` needs an atomic read-modify-write for each), which is most of what recording costs.
+/// Every holder keeps it for a push or a swap of buffers only; see [`acquire`].
 #[repr(align(128))]
-struct Lane<B>(Mutex<B>);
+struct Lane<B>(TryLock<B>);
 
 impl<B: Default> Lanes<B> {
     fn new(count: usize) -> Lanes<B> {
         Lanes {
-            lanes: (0..count).map(|_| Lane(Mutex::new(B::default()))).collect(),
+            lanes: (0..count)
+                .map(|_| Lane(TryLock::new(B::default())))
+                .collect(),
         }
     }
 
     /// This thread's lane, locked.
-    fn mine(&self) -> MutexGuard<'_, B> {
+    fn mine(&self) -> Locked<'_, B> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
             // Const-initialised (no lazy-init check on each access); `usize::MAX` until first used.
@@ -402,11 +407,29 @@ impl<B: Default> Lanes<B> {
             })
             .unwrap_or(0);
         // The count of lanes is a power of two.
-        lock(&self.lanes[index & (self.lanes.len() - 1)].0)
+        acquire(&self.lanes[index & (self.lanes.len() - 1)].0)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Mutex<B>> {
+    fn iter(&self) -> impl Iterator<Item = &TryLock<B>> {
         self.lanes.iter().map(|lane| &lane.0)
+    }
+}
+
+/// Takes `lane`'s lock. Holders keep it for a push or a swap of buffers, so a taker that finds it held (the
+/// writer swapping, or another thread of the same lane) spins a little, then yields its thread, in case the
+/// holder was preempted.
+fn acquire<B>(lane: &TryLock<B>) -> Locked<'_, B> {
+    let mut spins = 0u32;
+    loop {
+        if let Some(locked) = lane.try_lock() {
+            return locked;
+        }
+        if spins < 100 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -549,13 +572,12 @@ impl Buffer {
     fn drain_events(&self) {
         for lane in self.events.iter() {
             let mut batch = {
-                let mut events = lock(lane);
+                let mut events = acquire(lane);
                 if events.is_empty() {
                     continue;
                 }
-                // The lane keeps an allocation of the same size, so recording does not grow it again.
-                let capacity = events.capacity();
-                std::mem::replace(&mut *events, Vec::with_capacity(capacity))
+                // Nothing is allocated under the lane's lock: the lane grows again as events come.
+                std::mem::take(&mut *events)
             };
             for event in batch.drain(..) {
                 write_event(&event);
@@ -781,7 +803,7 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> Drain for Source<K> {
         {
             let mut spare = lock(&self.spare);
             for lane in self.lanes.iter() {
-                let mut batch = lock(lane);
+                let mut batch = acquire(lane);
                 if !batch.records.is_empty() {
                     let empty = spare.pop().unwrap_or_default();
                     taken.push(std::mem::replace(&mut *batch, empty));
