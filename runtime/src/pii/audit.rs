@@ -1282,4 +1282,44 @@ mod tests {
         assert_eq!(parse(&lines.take()).len(), 1);
         assert_eq!(sink.dropped(), 0);
     }
+
+    #[tokio::test]
+    async fn threads_sharing_lanes_with_a_draining_writer_lose_nothing() {
+        let lines = AuditLines::default();
+        let _guard = tracing::subscriber::set_default(lines.clone());
+        // Small lanes, so some records overflow and are written inline on the recording threads, and twice as
+        // many threads as lanes, so threads share lanes, while this thread drains all along.
+        let sink = TracingAuditSink::with_capacity(256, Overflow::WriteInline);
+        let recorder = Arc::new(clear_recorder(&sink));
+        let threads = 2 * sink.owner.buffer.shared.lanes + 1;
+        let done = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (recorder, done, lines) = (recorder.clone(), done.clone(), lines.clone());
+                std::thread::spawn(move || {
+                    let _guard = tracing::subscriber::set_default(lines);
+                    for n in 0..3_000u64 {
+                        recorder.record(Operation::Read, &(n % 3), AuditOutcome::Success);
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        while done.load(Ordering::SeqCst) < threads {
+            sink.flush().await;
+            tokio::task::yield_now().await;
+        }
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        sink.flush().await;
+        let mut counts = [0u64; 3];
+        for line in parse(&lines.take()) {
+            let key = line["key"].as_str().unwrap();
+            let n: usize = key.strip_prefix("u-").unwrap().parse().unwrap();
+            counts[n] += line["count"].as_u64().unwrap();
+        }
+        assert_eq!(counts, [1_000 * threads as u64; 3]);
+        assert_eq!(sink.dropped(), 0);
+    }
 }
