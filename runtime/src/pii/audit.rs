@@ -757,7 +757,12 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> Source<K> {
         let actor = match actor {
             None => 0,
             Some(actor) => {
-                if batch.actors.last() != Some(actor) {
+                // The same `Actor` (one scope) is the same pointer: no need to compare the ids.
+                let same = batch
+                    .actors
+                    .last()
+                    .is_some_and(|last| Arc::ptr_eq(&last.0, &actor.0) || last == actor);
+                if !same {
                     batch.actors.push(actor.clone());
                 }
                 batch.actors.len() as u32
