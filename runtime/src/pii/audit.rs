@@ -290,7 +290,7 @@ pub trait AuditSink: Send + Sync {
     }
 }
 
-/// What [`TracingAuditSink`] does with an event when its buffer is full.
+/// What [`TracingAuditSink`] does with an event or record when its lane of a buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
     /// Write it on the caller's thread: nothing is lost, the caller pays the write.
@@ -438,7 +438,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TracingAuditSink {
-    /// The default capacity of the buffer, in events.
+    /// The default capacity of each buffer (the one for events given to [`record`](AuditSink::record), and one
+    /// per repository recording into the sink), in entries; allocated as lanes fill, and large enough that a
+    /// thread recording as fast as it can wakes the writer once per several thousand entries.
     pub const DEFAULT_CAPACITY: usize = 65_536;
 
     /// How long the writer waits between drains when no lane is half full; also how often it refreshes the
