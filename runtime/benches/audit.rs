@@ -1,16 +1,19 @@
 //! The cost of auditing a cached read: `audit/l1_hit_unaudited` (an entity with a PII field, no sink) vs
-//! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit; and
-//! `audit/l1_hit_discarding_sink` (a sink that drops each event: the cost of building it, without the hand-off).
+//! `audit/l1_hit_tracing_sink` (the same repository with the batched `TracingAuditSink`), on an L1 hit;
+//! `audit/l1_hit_tracing_sink_actor` (the same, inside an `Actor` scope, as a service's reads are); and
+//! `audit/l1_hit_discarding_sink` (a sink that is not a `TracingAuditSink` and drops each event: the cost of
+//! building a full `AuditEvent`, the path every other sink takes).
 //!
 //! No `tracing` subscriber is installed, so the sink's background task formats nothing: the figure is what the
-//! caller pays (the key's text, the event, one push into its thread's shard of the buffer). With a subscriber,
-//! formatting and writing run on the sink's task, off the caller's path, unless the buffer fills (`Overflow`).
+//! caller pays (a compact record — the key, the actor, the coarse clock — pushed into its thread's lane of the
+//! buffer). With a subscriber, naming the key, coalescing, formatting and writing run on the sink's task, off the
+//! caller's path, unless a lane fills (`Overflow`).
 //!
 //! `cargo bench -p capacitor --bench audit -- --warm-up-time 1 --measurement-time 3`.
 
 use capacitor::error::DecodeError;
-use capacitor::pii::TracingAuditSink;
 use capacitor::pii::audit::Overflow;
+use capacitor::pii::{Actor, TracingAuditSink};
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::{Repository, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -61,7 +64,8 @@ impl Record for User {
 
 const ROWS: i64 = 1000;
 
-/// A sink that drops every event: what building the event costs, without handing it to a writer.
+/// A sink that drops every event: what building a full event costs (any sink but a `TracingAuditSink` gets
+/// one), without handing it to a writer.
 struct Discard;
 
 impl capacitor::pii::AuditSink for Discard {
@@ -111,6 +115,14 @@ fn audit(c: &mut Criterion) {
             id = (id + 7) % ROWS;
             black_box(ready(audited.get(black_box(&id))).unwrap())
         })
+    });
+    Actor::new("svc:bench").sync_scope(|| {
+        group.bench_function("l1_hit_tracing_sink_actor", |b| {
+            b.iter(|| {
+                id = (id + 7) % ROWS;
+                black_box(ready(audited.get(black_box(&id))).unwrap())
+            })
+        });
     });
     group.finish();
     println!("audit events dropped (buffer full): {}", sink.dropped());

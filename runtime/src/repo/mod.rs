@@ -66,7 +66,7 @@ struct Inner<E: Record> {
     /// The key page cursors are sealed under; `None`: the process-wide default, resolved at the first page.
     cursor_key: Option<CursorKey>,
     /// The audit trail; `None` when not configured or the entity has no PII.
-    audit: Option<Audit>,
+    audit: Option<Audit<E::Key>>,
     /// With L1 invalidation from the change feed: until when L1 may serve reads.
     freshness: Option<Arc<changes::Freshness>>,
 }
@@ -116,7 +116,9 @@ impl<E: Record> RepositoryBuilder<E> {
     /// Records an [`AuditEvent`](crate::pii::AuditEvent) in `sink` for every row this repository reads,
     /// writes or erases, if the entity has a PII field (see `docs/pii.md`). Off by default. When the entity's
     /// primary key is PII, events carry its keyed token, so a token key is needed as for Redis
-    /// ([`try_build`](Self::try_build)).
+    /// ([`try_build`](Self::try_build)). With a [`TracingAuditSink`](crate::pii::TracingAuditSink) (see
+    /// [`AuditSink::tracing_sink`]) each access is a compact record the sink's writer names, coalesces and
+    /// writes, instead of an event built on the caller's thread.
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
         self
