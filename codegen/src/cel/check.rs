@@ -146,6 +146,8 @@ pub enum Func {
     Trim,
     /// `getSeconds()` and friends on durations and timestamps: the unit, in seconds or a calendar field.
     TimePart(&'static str),
+    /// A calendar or clock field of a timestamp (`getFullYear`, …), in a fixed offset from UTC (seconds).
+    TimestampPart(&'static str, i64),
 }
 
 /// A comprehension macro.
@@ -822,6 +824,28 @@ impl Checker<'_, '_> {
                 return Ok(lit(id, Lit::String(String::new())));
             }
             ("reverse", T::String, []) => (Func::Strings("reverse"), T::String, false),
+            (name, T::Timestamp, [] | [T::String]) if timestamp_part(name).is_some() => {
+                let part = timestamp_part(name).expect("checked by the guard");
+                let offset = match args.first() {
+                    None => 0,
+                    Some(zone) => match &zone.kind {
+                        Kind::Lit(Lit::String(z)) => fixed_offset(z).ok_or_else(|| CheckError {
+                            message: format!(
+                                "the time zone `{z}` is not supported: use \"UTC\" or a fixed offset such as \"+01:00\""
+                            ),
+                            id: zone.id,
+                        })?,
+                        _ => return err(zone.id, "a time zone must be a constant"),
+                    },
+                };
+                let fallible = t.fallible;
+                return Ok(node(
+                    id,
+                    T::Int,
+                    fallible,
+                    Kind::Call(Func::TimestampPart(part, offset), vec![t]),
+                ));
+            }
             ("getSeconds", T::Duration, []) => (Func::TimePart("seconds"), T::Int, false),
             ("getMilliseconds", T::Duration, []) => (Func::TimePart("milliseconds"), T::Int, false),
             ("getHours", T::Duration, []) => (Func::TimePart("hours"), T::Int, false),
@@ -1054,6 +1078,42 @@ impl Checker<'_, '_> {
             _ => err(e.id, "an unrecognised map step"),
         }
     }
+}
+
+/// The runtime name of a timestamp getter.
+fn timestamp_part(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "getFullYear" => "year",
+        "getMonth" => "month",
+        "getDayOfYear" => "day_of_year",
+        "getDayOfMonth" => "day_of_month",
+        "getDate" => "date",
+        "getDayOfWeek" => "day_of_week",
+        "getHours" => "hours",
+        "getMinutes" => "minutes",
+        "getSeconds" => "seconds",
+        "getMilliseconds" => "milliseconds",
+        _ => return None,
+    })
+}
+
+/// A fixed time zone: `UTC`, `Z`, or `±HH:MM`, as seconds east of UTC.
+fn fixed_offset(zone: &str) -> Option<i64> {
+    if zone == "UTC" || zone == "Z" {
+        return Some(0);
+    }
+    let b = zone.as_bytes();
+    let sign = match b.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = zone[1..].split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
 /// How a comprehension's item variable is held: a repeated field's items are read through their protobuf type.

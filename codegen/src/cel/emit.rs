@@ -499,6 +499,10 @@ impl Lowering<'_> {
             }
             Func::UpperAscii => quote!((&*(#a)).to_ascii_uppercase()),
             Func::Trim => quote!((&*(#a)).trim()),
+            Func::TimestampPart(part, offset) => {
+                let offset = Literal::i64_suffixed(*offset);
+                quote!(#cel::timestamp_part(#a, #part, #offset))
+            }
             Func::TimePart(unit) => match *unit {
                 "seconds" => quote!((#a).0),
                 "milliseconds" => quote!({ let d = #a; d.0 * 1000 + i64::from(d.1 / 1_000_000) }),

@@ -494,6 +494,29 @@ pub fn reverse(s: &str) -> String {
     s.chars().rev().collect()
 }
 
+/// A calendar or clock field of a timestamp `offset` seconds east of UTC: `year`, `month` (0-based),
+/// `day_of_year` (0-based), `day_of_month` (0-based), `date` (1-based), `day_of_week` (0 = Sunday), `hours`,
+/// `minutes`, `seconds`, `milliseconds` — CEL's `getFullYear()` … `getMilliseconds()`.
+pub fn timestamp_part(t: (i64, i32), part: &str, offset: i64) -> i64 {
+    use capacitor_schema::civil::{civil_from_days, days_from_civil};
+    let local = t.0 + offset;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    match part {
+        "year" => y,
+        "month" => m - 1,
+        "day_of_year" => days - days_from_civil(y, 1, 1),
+        "day_of_month" => d - 1,
+        "date" => d,
+        // 1970-01-01 was a Thursday.
+        "day_of_week" => (days + 4).rem_euclid(7),
+        "hours" => secs / 3600,
+        "minutes" => secs / 60 % 60,
+        "seconds" => secs % 60,
+        _ => i64::from(t.1 / 1_000_000),
+    }
+}
+
 /// An operation whose operand types do not fit, found at evaluation (through `dyn`).
 pub fn no_overload<T>() -> Result<T, EvalError> {
     Err(EvalError::NO_OVERLOAD)
@@ -584,6 +607,24 @@ mod tests {
         assert_eq!(replace("aaa", "a", "b", Some(2)), "bba");
         assert_eq!(join(["a", "b"].into_iter(), "-"), "a-b");
         assert_eq!(reverse("héllo"), "olléh");
+    }
+
+    #[test]
+    fn timestamp_fields_in_utc_and_fixed_offsets() {
+        // 2009-02-13T23:31:30.5Z, a Friday.
+        let t = (1_234_567_890, 500_000_000);
+        assert_eq!(timestamp_part(t, "year", 0), 2009);
+        assert_eq!(timestamp_part(t, "month", 0), 1);
+        assert_eq!(timestamp_part(t, "date", 0), 13);
+        assert_eq!(timestamp_part(t, "day_of_month", 0), 12);
+        assert_eq!(timestamp_part(t, "day_of_year", 0), 43);
+        assert_eq!(timestamp_part(t, "day_of_week", 0), 5);
+        assert_eq!(timestamp_part(t, "hours", 0), 23);
+        assert_eq!(timestamp_part(t, "milliseconds", 0), 500);
+        // One hour east it is already Saturday the 14th.
+        assert_eq!(timestamp_part(t, "date", 3600), 14);
+        assert_eq!(timestamp_part(t, "day_of_week", 3600), 6);
+        assert_eq!(timestamp_part((-1, 0), "year", 0), 1969);
     }
 
     #[test]
