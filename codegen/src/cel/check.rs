@@ -591,6 +591,24 @@ impl Checker<'_, '_> {
             return self.binary(id, op, a, b);
         }
         match &call.target {
+            // `strings.quote(s)`: a function of the strings extension's namespace.
+            Some(target)
+                if f == "quote"
+                    && args.len() == 1
+                    && matches!(&target.expr, Expr::Ident(n) if n == "strings") =>
+            {
+                let a = self.expr(&args[0])?;
+                if a.ty != Type::String {
+                    return err(id, format!("no `strings.quote` of a {}", a.ty));
+                }
+                let fallible = a.fallible;
+                Ok(node(
+                    id,
+                    Type::String,
+                    fallible,
+                    Kind::Call(Func::Strings("quote"), vec![a]),
+                ))
+            }
             Some(target) => self.method(id, f, target, args),
             None => self.global(id, f, args),
         }

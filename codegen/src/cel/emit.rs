@@ -494,6 +494,7 @@ impl Lowering<'_> {
                         };
                         quote!(#cel::join(#items, #sep))
                     }
+                    "quote" => quote!(#cel::quote(&*(#a))),
                     _ => quote!(#cel::reverse(&*(#a))),
                 }
             }

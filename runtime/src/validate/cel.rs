@@ -489,6 +489,28 @@ pub fn join<'a>(items: impl Iterator<Item = &'a str>, sep: &str) -> String {
     out
 }
 
+/// `strings.quote(s)`: `s` in double quotes with `\\`, `"` and control characters escaped.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `s.reverse()`, by code point.
 pub fn reverse(s: &str) -> String {
     s.chars().rev().collect()
@@ -607,6 +629,7 @@ mod tests {
         assert_eq!(replace("aaa", "a", "b", Some(2)), "bba");
         assert_eq!(join(["a", "b"].into_iter(), "-"), "a-b");
         assert_eq!(reverse("héllo"), "olléh");
+        assert_eq!(quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
     }
 
     #[test]
