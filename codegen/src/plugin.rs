@@ -3,7 +3,7 @@
 //! protoc and `buf generate` hand a plugin a `CodeGeneratorRequest` on stdin (every file as a
 //! `FileDescriptorProto`, with source info, and the names of the files to generate) and read a
 //! `CodeGeneratorResponse` from stdout. [`respond`] turns one into the other through the same
-//! [`generate`](crate::generate::generate) `capgen generate --descriptor-set-in` uses, so the plugin writes the
+//! [`generate`] `capgen generate --descriptor-set-in` uses, so the plugin writes the
 //! same files. Problems in the schema come back in the response's `error` field, one `file:line:col: message`
 //! per line (the protocol's way: the plugin still exits 0); protoc prints it after `--capacitor_out:`.
 //!

@@ -79,8 +79,7 @@ pub enum Error {
     Validation(crate::validate::Violations),
     /// The store committed the write, but it is not acknowledged: a strong entity's Redis write-through failed
     /// and the entity's generation could not be bumped, so other processes may still read the previous version
-    /// from `tier`. Only with [`RedisOptions::strong_writes_need_redis`](crate::redis::RedisOptions) (feature
-    /// `redis`). Read the row back (or retry an idempotent write) once Redis is reachable.
+    /// from `tier`. Only with `RedisOptions::strong_writes_need_redis` (feature `redis`). Read the row back (or retry an idempotent write) once Redis is reachable.
     #[error(
         "{entity}: the store committed the write, but {tier} could not be updated, so it is not acknowledged"
     )]

@@ -213,7 +213,7 @@ pub fn timestamp(s: &str) -> Result<(i64, i32), EvalError> {
 
 pub use time_text::{format_duration, format_timestamp};
 
-/// One argument of [`format`].
+/// One argument of [`format()`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg<'a> {
     /// A `string`.
