@@ -123,6 +123,17 @@ pub fn compile_expression(expression: &str, env: &Env<'_>) -> Result<Compiled, C
 }
 
 impl Compiled {
+    /// What personal data the violation message this expression computes would carry: `Some("`this`")` when
+    /// `this` is PII (`this_is_pii`) and flows into the message, `Some("the field `email`")` for a PII field (`pii`
+    /// or `debug_redact`) of a message that does; `None` when the message carries none (a `bool` rule's message is
+    /// fixed text, so only a rule giving a `string` can carry data).
+    pub fn reveals(&self, this_is_pii: bool) -> Option<String> {
+        if self.node.ty != Type::String {
+            return None;
+        }
+        reveals(&self.node, true, this_is_pii)
+    }
+
     /// The expression's type (`bool` or `string`).
     pub fn ty(&self) -> &Type {
         &self.node.ty
@@ -253,5 +264,56 @@ pub fn predefined_binding(field: &crate::ir::Field, before: &str) -> Option<Bind
         }
         ("map.keys", _, Label::Map { key }) => Some(Binding::Value(FieldType::Scalar(*key))),
         _ => None,
+    }
+}
+
+/// Whether `n` puts PII into text: `in_text` says whether `n`'s value flows into the message being built.
+fn reveals(n: &check::Node, in_text: bool, this_is_pii: bool) -> Option<String> {
+    use check::{Func, Kind, Op};
+    match &n.kind {
+        Kind::This if in_text && this_is_pii => return Some("`this`".into()),
+        Kind::Select(_, f) if in_text && f.field.is_redacted() => {
+            return Some(format!("the field `{}`", f.field.name));
+        }
+        _ => {}
+    }
+    let text_valued = matches!(n.ty, Type::String | Type::Bytes | Type::List(_));
+    let each = |children: &[&check::Node], flows: bool| {
+        children.iter().find_map(|c| reveals(c, flows, this_is_pii))
+    };
+    match &n.kind {
+        Kind::Select(m, _) | Kind::Has(m, _) => each(&[m], false),
+        Kind::Not(a) | Kind::Neg(a) => each(&[a], false),
+        Kind::And(a, b) | Kind::In(a, b) => each(&[a, b], false),
+        Kind::Or(a, b) => each(&[a, b], false),
+        Kind::Binary(Op::Add, a, b) if text_valued => each(&[a, b], in_text),
+        Kind::Binary(_, a, b) => each(&[a, b], false),
+        Kind::Cond(c, a, b) => each(&[c], false).or_else(|| each(&[a, b], in_text)),
+        Kind::Index(l, i) => each(&[l], in_text).or_else(|| each(&[i], false)),
+        Kind::List(items) => items.iter().find_map(|i| reveals(i, in_text, this_is_pii)),
+        Kind::Call(func, args) => {
+            let flows = in_text
+                && match func {
+                    Func::Format | Func::Convert => true,
+                    Func::LowerAscii | Func::UpperAscii | Func::Trim | Func::Strings(_) => {
+                        text_valued
+                    }
+                    _ => false,
+                };
+            args.iter().find_map(|a| reveals(a, flows, this_is_pii))
+        }
+        Kind::Fold {
+            range,
+            body,
+            filter,
+            ..
+        } => each(&[range], in_text)
+            .or_else(|| each(&[body], in_text))
+            .or_else(|| {
+                filter
+                    .as_deref()
+                    .and_then(|f| reveals(f, false, this_is_pii))
+            }),
+        Kind::Lit(_) | Kind::This | Kind::Now | Kind::Var(_) | Kind::NoOverload => None,
     }
 }

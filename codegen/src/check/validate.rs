@@ -44,7 +44,15 @@ pub fn check_message_in(
         if cel::is_cel_path(&rule.path) {
             let this = Binding::Value(FieldType::Message(message.full_name.clone()));
             let what = format!("`{}`", message.full_name);
-            check_cel(schema, &what, OptionId::MessageRule, rule, this, report);
+            check_cel(
+                schema,
+                &what,
+                OptionId::MessageRule,
+                rule,
+                this,
+                false,
+                report,
+            );
             continue;
         }
         if is_unsupported(&rule.path) {
@@ -119,11 +127,30 @@ fn check_cel(
     option: fn(String) -> OptionId,
     rule: &Rule,
     this: Binding,
+    this_is_pii: bool,
     report: &mut RuleReport,
 ) {
     let env = cel::Env::new(schema, this);
     for entry in cel::rules_of(rule) {
-        if let Err(e) = cel::compile(&entry.expression, &env) {
+        let compiled = cel::compile(&entry.expression, &env);
+        if let Some(data) = compiled.as_ref().ok().and_then(|c| c.reveals(this_is_pii)) {
+            report.errors.push(
+                Diagnostic::new(
+                    &rule.origin,
+                    rule_text(
+                        what,
+                        option(format!("{}[{}]", rule.path, entry.index)),
+                        format!(
+                            " (id `{}`) would put {data}, which is personal data, into its violation message",
+                            entry.id
+                        ),
+                    ),
+                    "PII in a violation message",
+                )
+                .help("return a fixed message (or `false` and the rule's `message`): violations never carry PII"),
+            );
+        }
+        if let Err(e) = compiled {
             report.errors.push(
                 Diagnostic::new(
                     &rule.origin,
@@ -210,7 +237,29 @@ fn check_predefined(
         ..cel::Env::new(schema, binding)
     };
     for entry in pre.cel.iter().flat_map(cel::rules_of) {
-        if let Err(e) = cel::compile(&entry.expression, &env) {
+        let compiled = cel::compile(&entry.expression, &env);
+        if let Some(data) = compiled
+            .as_ref()
+            .ok()
+            .and_then(|c| c.reveals(field.is_redacted()))
+        {
+            report.errors.push(
+                Diagnostic::new(
+                    &rule.origin,
+                    rule_text(
+                        what,
+                        OptionId::FieldRule(rule.path.clone()),
+                        format!(
+                            " (predefined rule `{full_name}`, id `{}`) would put {data}, which is personal data, into its violation message",
+                            entry.id
+                        ),
+                    ),
+                    "PII in a violation message",
+                )
+                .help("set a rule whose message is fixed text on this field: violations never carry PII"),
+            );
+        }
+        if let Err(e) = compiled {
             report.errors.push(
                 Diagnostic::new(
                     &rule.origin,
@@ -312,7 +361,15 @@ fn check_field(schema: &Schema, message: &Message, field: &Field, report: &mut R
     for rule in &field.rules {
         if cel::is_cel_path(&rule.path) {
             match cel::field_binding(field, &rule.path) {
-                Some(this) => check_cel(schema, &what, OptionId::FieldRule, rule, this, report),
+                Some(this) => check_cel(
+                    schema,
+                    &what,
+                    OptionId::FieldRule,
+                    rule,
+                    this,
+                    field.is_redacted(),
+                    report,
+                ),
                 None => report.errors.push(
                     Diagnostic::new(
                         &rule.origin,
