@@ -132,39 +132,54 @@ fn check_cel(
 ) {
     let env = cel::Env::new(schema, this);
     for entry in cel::rules_of(rule) {
-        let compiled = cel::compile(&entry.expression, &env);
-        if let Some(data) = compiled.as_ref().ok().and_then(|c| c.reveals(this_is_pii)) {
-            report.errors.push(
-                Diagnostic::new(
-                    &rule.origin,
-                    rule_text(
-                        what,
-                        option(format!("{}[{}]", rule.path, entry.index)),
-                        format!(
-                            " (id `{}`) would put {data}, which is personal data, into its violation message",
-                            entry.id
-                        ),
-                    ),
-                    "PII in a violation message",
-                )
-                .help("return a fixed message (or `false` and the rule's `message`): violations never carry PII"),
-            );
-        }
-        if let Err(e) = compiled {
-            report.errors.push(
-                Diagnostic::new(
-                    &rule.origin,
-                    rule_text(
-                        what,
-                        option(format!("{}[{}]", rule.path, entry.index)),
-                        format!(" (id `{}`) does not compile: {e}", entry.id),
-                    ),
-                    "invalid CEL rule",
-                )
-                .help("docs/validation.md lists the CEL capgen compiles: fix the expression, or write the rule another way"),
-            );
-        }
+        let at = || option(format!("{}[{}]", rule.path, entry.index));
+        let rule_words = format!("(id `{}`)", entry.id);
+        check_cel_entry(
+            &env,
+            &entry,
+            this_is_pii,
+            rule,
+            what,
+            at,
+            &rule_words,
+            report,
+        );
     }
+}
+
+/// Compiles one CEL rule: a rule that does not compile, or whose computed message would carry PII, is an error
+/// at `rule`, the option named by `at` and the rule described by `rule_words` (its id, its predefined rule).
+#[allow(clippy::too_many_arguments)]
+fn check_cel_entry(
+    env: &cel::Env<'_>,
+    entry: &cel::CelRule,
+    this_is_pii: bool,
+    rule: &Rule,
+    what: &str,
+    at: impl Fn() -> OptionId,
+    rule_words: &str,
+    report: &mut RuleReport,
+) {
+    let (problem, label, help) = match cel::compile(&entry.expression, env) {
+        Err(e) => (
+            format!(" {rule_words} does not compile: {e}"),
+            "invalid CEL rule",
+            "docs/validation.md lists the CEL capgen compiles: fix the expression, or write the rule another way",
+        ),
+        Ok(compiled) => match compiled.reveals(this_is_pii) {
+            Some(data) => (
+                format!(
+                    " {rule_words} would put {data}, which is personal data, into its violation message"
+                ),
+                "PII in a violation message",
+                "return a fixed message (or `false` and the rule's `message`): violations never carry PII",
+            ),
+            None => return,
+        },
+    };
+    report
+        .errors
+        .push(Diagnostic::new(&rule.origin, rule_text(what, at(), problem), label).help(help));
 }
 
 /// A predefined rule set on `field` (`float.[acme.abs_range]`): the extension must be a predefined rule the
@@ -237,42 +252,18 @@ fn check_predefined(
         ..cel::Env::new(schema, binding)
     };
     for entry in pre.cel.iter().flat_map(cel::rules_of) {
-        let compiled = cel::compile(&entry.expression, &env);
-        if let Some(data) = compiled
-            .as_ref()
-            .ok()
-            .and_then(|c| c.reveals(field.is_redacted()))
-        {
-            report.errors.push(
-                Diagnostic::new(
-                    &rule.origin,
-                    rule_text(
-                        what,
-                        OptionId::FieldRule(rule.path.clone()),
-                        format!(
-                            " (predefined rule `{full_name}`, id `{}`) would put {data}, which is personal data, into its violation message",
-                            entry.id
-                        ),
-                    ),
-                    "PII in a violation message",
-                )
-                .help("set a rule whose message is fixed text on this field: violations never carry PII"),
-            );
-        }
-        if let Err(e) = compiled {
-            report.errors.push(
-                Diagnostic::new(
-                    &rule.origin,
-                    rule_text(
-                        what,
-                        OptionId::FieldRule(rule.path.clone()),
-                        format!(" (predefined rule `{}`, id `{}`) does not compile: {e}", full_name, entry.id),
-                    ),
-                    "invalid CEL rule",
-                )
-                .help("docs/validation.md lists the CEL capgen compiles: fix the extension's expression"),
-            );
-        }
+        let at = || OptionId::FieldRule(rule.path.clone());
+        let rule_words = format!("(predefined rule `{full_name}`, id `{}`)", entry.id);
+        check_cel_entry(
+            &env,
+            &entry,
+            field.is_redacted(),
+            rule,
+            what,
+            at,
+            &rule_words,
+            report,
+        );
     }
 }
 

@@ -117,18 +117,7 @@ impl Cx {
         message: String,
         for_key: bool,
     ) -> ControlFlow<()> {
-        self.violations.push(Violation {
-            field: PathNode::to_field_path(field),
-            rule: path::rule_path(rule),
-            rule_id: Cow::Borrowed(rule_id),
-            message: Cow::Owned(message),
-            for_key,
-        });
-        if self.fail_fast {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        self.record(field, rule, rule_id, Cow::Owned(message), for_key)
     }
 
     /// Records that the CEL rule `rule_id` at `field` could not be evaluated, and stops the validation (a
@@ -159,7 +148,7 @@ impl Cx {
         rule_id: &'static str,
         message: &'static str,
     ) -> ControlFlow<()> {
-        self.record(field, rule, rule_id, message, false)
+        self.record(field, rule, rule_id, Cow::Borrowed(message), false)
     }
 
     /// Records that the key of the map item at `field` broke the rule at `rule`.
@@ -172,7 +161,7 @@ impl Cx {
         rule_id: &'static str,
         message: &'static str,
     ) -> ControlFlow<()> {
-        self.record(field, rule, rule_id, message, true)
+        self.record(field, rule, rule_id, Cow::Borrowed(message), true)
     }
 
     fn record(
@@ -180,14 +169,14 @@ impl Cx {
         field: Option<&PathNode<'_>>,
         rule: &'static [Segment],
         rule_id: &'static str,
-        message: &'static str,
+        message: Cow<'static, str>,
         for_key: bool,
     ) -> ControlFlow<()> {
         self.violations.push(Violation {
             field: PathNode::to_field_path(field),
             rule: path::rule_path(rule),
             rule_id: Cow::Borrowed(rule_id),
-            message: Cow::Borrowed(message),
+            message,
             for_key,
         });
         if self.fail_fast {
