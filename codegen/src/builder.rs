@@ -156,9 +156,10 @@ impl Builder {
         self
     }
 
-    /// Generates validators even when the schema holds `buf.validate` rules capgen cannot check yet (CEL
-    /// expressions and predefined rules): those rules are skipped with a warning on stderr, the rest is
-    /// generated. Without it such a rule is an error naming the rule.
+    /// Generates validators even when the schema holds message or oneof rules capgen does not know (an extension
+    /// of `MessageRules` or `OneofRules`): those rules are skipped with a warning on stderr, the rest is
+    /// generated. Without it such a rule is an error naming the rule. CEL rules are always compiled, never skipped:
+    /// one that does not compile is an error either way.
     pub fn allow_unsupported_rules(&mut self, yes: bool) -> &mut Self {
         self.options.allow_unsupported_rules = yes;
         self

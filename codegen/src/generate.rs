@@ -31,7 +31,7 @@ pub struct Generated {
     /// Every file of the schema by import name, imports included, with the path it was read from (`None`:
     /// built in, or taken from a descriptor set).
     pub sources: Vec<(String, Option<PathBuf>)>,
-    /// Rules skipped because they are not supported yet (with `allow_unsupported_rules`), one line each
+    /// Rules skipped because capgen does not know them (with `allow_unsupported_rules`), one line each
     /// (`file:line:col: …`).
     pub warnings: Vec<String>,
     /// Messages whose rules were invalid, generated without validation rules (only with
@@ -55,8 +55,8 @@ pub struct DtoOptions {
     pub skip_json: bool,
     /// Generate no `impl Validate`.
     pub skip_validators: bool,
-    /// Generate validators even when the schema holds rules capgen cannot check yet (CEL), skipping those
-    /// rules with a warning instead of refusing the schema.
+    /// Generate validators even when the schema holds message or oneof rules capgen does not know, skipping
+    /// those rules with a warning instead of refusing the schema (CEL rules are compiled, never skipped).
     pub allow_unsupported_rules: bool,
     /// Instead of failing on a message whose rules are invalid, generate it without rules and list it in
     /// [`Generated::refused`]. For test harnesses (the conformance runner expects a "compilation error" per

@@ -213,8 +213,8 @@ struct InputArgs {
     /// Path the generated code uses for the runtime crate, for re-exports.
     #[arg(long, value_name = "PATH", default_value = "::capacitor")]
     runtime_crate: String,
-    /// Generates validators even when the schema holds rules capgen does not support yet (CEL): those
-    /// rules are skipped, each with a warning.
+    /// Generates validators even when the schema holds message or oneof rules capgen does not know: those
+    /// rules are skipped, each with a warning (CEL rules are compiled, never skipped).
     #[arg(long)]
     allow_unsupported_rules: bool,
     /// buf or protoc 27+ to compile editions sources with (protox cannot parse them); default: one on PATH.

@@ -12,6 +12,7 @@
 
 use capacitor::pii::{KeyRing, SecretKey};
 use capacitor::{Repository, Store};
+use capacitor_codegen::ddl::{Dialect, render, subject_keys_table};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -58,9 +59,6 @@ mod records {
 }
 use records::*;
 
-const SUBJECT_KEYS: &str = "CREATE TABLE capacitor_subject_keys (key_id BLOB NOT NULL PRIMARY KEY, \
-    subject_token BLOB NOT NULL UNIQUE, wrapped_key BLOB NOT NULL, created_at BIGINT NOT NULL)";
-
 fn ring() -> KeyRing {
     KeyRing::new(vec![(1, SecretKey::from_bytes([7; 32]))]).unwrap()
 }
@@ -76,11 +74,12 @@ fn sqlite(c: &mut Criterion) {
         .unwrap();
     let pool = store.sqlite_pool().unwrap().clone();
     let store = store.with_keyring(&ring());
+    let subject_keys = render::create_table(&subject_keys_table(Dialect::Sqlite), Dialect::Sqlite);
     rt.block_on(async {
         for ddl in [
             RingRecord::CREATE_TABLE_SQLITE,
             SubjectRecord::CREATE_TABLE_SQLITE,
-            SUBJECT_KEYS,
+            subject_keys.as_str(),
         ] {
             for statement in ddl.split(";\n").filter(|s| !s.trim().is_empty()) {
                 sqlx::query(statement).execute(&pool).await.unwrap();

@@ -10,13 +10,10 @@ use capacitor::pii::{
 };
 use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::{Repository, Store};
+use capacitor_testkit::log_lines::MessageLines;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record as SpanRecord};
-use tracing::{Event, Metadata, Subscriber};
 
 /// An entity keyed by a number, with a PII field.
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
@@ -97,49 +94,17 @@ impl Record for Contact {
     }
 }
 
-/// The process-wide subscriber (so the sink's task, on any worker thread, is captured): the messages of
-/// audit events.
-#[derive(Clone, Default)]
-struct AuditLines(Arc<Mutex<Vec<String>>>);
-
-impl Subscriber for AuditLines {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == capacitor::pii::audit::AUDIT_TARGET
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &SpanRecord<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        struct Message<'a>(&'a mut String);
-        impl Visit for Message<'_> {
-            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-                if field.name() == "message" {
-                    *self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut line = String::new();
-        event.record(&mut Message(&mut line));
-        self.0.lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
 /// The parsed lines seen so far whose actor starts with `prefix` (each test uses its own actors).
 fn lines_of(prefix: &str) -> Vec<serde_json::Value> {
-    static LINES: OnceLock<AuditLines> = OnceLock::new();
+    // The process-wide subscriber, so the sink's task, on any worker thread, is captured.
+    static LINES: OnceLock<MessageLines> = OnceLock::new();
     let lines = LINES.get_or_init(|| {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(capacitor::pii::audit::AUDIT_TARGET);
         tracing::subscriber::set_global_default(lines.clone()).expect("the only subscriber");
         lines
     });
     lines
-        .0
-        .lock()
-        .unwrap()
+        .lines()
         .iter()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
         .filter(|line| {

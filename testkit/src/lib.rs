@@ -5,6 +5,7 @@
 //! `scripts/test.sh` installs the packages when the machine lacks them.
 
 pub mod alloc;
+pub mod log_lines;
 pub mod nats;
 pub mod postgres;
 pub mod proxy;

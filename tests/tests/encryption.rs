@@ -12,15 +12,18 @@ mod pii {
     }
 }
 
-use capacitor::pii::{KeyRing, PiiError, SecretKey};
+use capacitor::pii::PiiError;
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
 use capacitor_codegen::ddl::Dialect;
 use capacitor_testkit::redis::RedisServer;
 use pii::v1::{Patient, PatientRepo};
 
+#[path = "support/keys.rs"]
+mod keys;
 #[path = "support/stores.rs"]
 mod stores;
+use keys::ring;
 use stores::{contains, create_tables, execute, raw_redis_values};
 
 /// Canary values: none may appear in any column or cached payload.
@@ -28,16 +31,6 @@ const CANARY_ID: &str = "CANARY-NID-7391-0042";
 const CANARY_TEXT: &str = "CANARY diagnosis: rare astrocytoma";
 const CANARY_SCAN: &[u8] = b"CANARY-SCAN-BYTES";
 const CANARY_CITY: &str = "CANARYVILLE";
-
-fn ring(entries: &[(u32, u8)]) -> KeyRing {
-    KeyRing::new(
-        entries
-            .iter()
-            .map(|(id, byte)| (*id, SecretKey::from_bytes([*byte; 32])))
-            .collect(),
-    )
-    .expect("a valid key ring")
-}
 
 fn patient(id: &str) -> Patient {
     Patient {

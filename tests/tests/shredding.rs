@@ -13,15 +13,18 @@ mod pii {
     }
 }
 
-use capacitor::pii::{FieldCipher, FieldContext, KeyRing, PiiError, SecretKey};
+use capacitor::pii::{FieldCipher, FieldContext, PiiError};
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
 use capacitor_codegen::ddl::{Dialect, render, subject_keys_table};
 use capacitor_testkit::redis::RedisServer;
 use pii::v1::{HealthRecord, HealthRecordRepo};
 
+#[path = "support/keys.rs"]
+mod keys;
 #[path = "support/stores.rs"]
 mod stores;
+use keys::ring;
 use stores::{contains, create_tables, execute, raw_redis_values};
 
 const CANARY_DIAGNOSIS: &str = "CANARY-DX shredded astrocytoma";
@@ -31,16 +34,6 @@ const OWNER_A: &str = "owner-CANARY-A";
 const OWNER_B: &str = "owner-CANARY-B";
 const OWNER_C: &str = "owner-CANARY-C";
 const OWNER_D: &str = "owner-CANARY-D";
-
-fn ring(entries: &[(u32, u8)]) -> KeyRing {
-    KeyRing::new(
-        entries
-            .iter()
-            .map(|(id, byte)| (*id, SecretKey::from_bytes([*byte; 32])))
-            .collect(),
-    )
-    .expect("a valid key ring")
-}
 
 fn record(id: &str, owner: &str) -> HealthRecord {
     HealthRecord {

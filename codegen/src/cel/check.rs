@@ -991,21 +991,16 @@ impl Checker<'_, '_> {
             return err(id, "two-variable comprehensions are not supported");
         }
         let range = self.expr(&c.iter_range)?;
-        let (item, source) = match (&range.ty, &range.source) {
-            (Type::List(t), Source::Field(f)) => ((**t).clone(), Source::Field(f.clone())),
-            (Type::List(t), _) => ((**t).clone(), Source::Cel),
-            (Type::Map(k, _), _) => ((**k).clone(), Source::Cel),
-            (t, _) => {
+        // The item variable holds a CEL value: the lowering converts each item as it iterates.
+        let item = match &range.ty {
+            Type::List(t) => (**t).clone(),
+            Type::Map(k, _) => (**k).clone(),
+            t => {
                 return err(
                     c.iter_range.id,
                     format!("a comprehension ranges over a list or a map, not a {t}"),
                 );
             }
-        };
-        // The item variable of a list of repeated-field items reads through the field's type.
-        let var_source = match &source {
-            Source::Field(f) => Source::Field(f.clone()),
-            _ => Source::Cel,
         };
         let accu = c.accu_var.as_str();
         let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == accu);
@@ -1015,7 +1010,7 @@ impl Checker<'_, '_> {
             _ => return err(id, "an unrecognised comprehension"),
         };
         self.vars
-            .push((c.iter_var.clone(), item.clone(), item_source(&var_source)));
+            .push((c.iter_var.clone(), item.clone(), Source::Cel));
         let result = (|| {
             let fold = match (init, step.func_name.as_str()) {
                 (Expr::Literal(LiteralValue::Boolean(b)), operators::LOGICAL_AND)
@@ -1132,14 +1127,6 @@ fn fixed_offset(zone: &str) -> Option<i64> {
     }
     let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
     (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
-}
-
-/// How a comprehension's item variable is held: a repeated field's items are read through their protobuf type.
-fn item_source(range: &Source) -> Source {
-    match range {
-        Source::Field(f) => Source::Field(f.clone()),
-        _ => Source::Cel,
-    }
 }
 
 /// Scalars and times: values the generated code holds by copy (or as `&str`/`&[u8]`).

@@ -8,6 +8,7 @@
 
 use super::check::{Fold, Func, Kind, Lit, Node, Op, Source};
 use super::types::Type;
+use crate::emit::tokens::{mentions, pattern, rust_ident, rust_path};
 use crate::ir::{FieldType, Label, Scalar, WellKnown};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -44,13 +45,13 @@ impl Lowering<'_> {
             }
             Kind::Select(operand, f) => {
                 let m = self.expr(operand);
-                let ident = rust_field(&f.field.rust_name);
+                let ident = rust_ident(&f.field.rust_name);
                 let ty = &f.field.ty;
                 match (&f.field.label, &f.oneof) {
                     (Label::Repeated, _) => quote!(#m.map_or(&[][..], |m| &m.#ident[..])),
                     (Label::Map { .. }, _) => quote!(#m.map(|m| &m.#ident)),
                     (_, Some((oneof, path))) => {
-                        let oneof = rust_field(oneof);
+                        let oneof = rust_ident(oneof);
                         let path = rust_path(path);
                         let variant = format_ident!("{}", crate::names::type_name(&f.field.name));
                         let opt = quote!(#m.and_then(|m| match &m.#oneof {
@@ -75,10 +76,10 @@ impl Lowering<'_> {
             }
             Kind::Has(operand, f) => {
                 let m = self.expr(operand);
-                let ident = rust_field(&f.field.rust_name);
+                let ident = rust_ident(&f.field.rust_name);
                 match (&f.field.label, &f.oneof) {
                     (_, Some((oneof, path))) => {
-                        let oneof = rust_field(oneof);
+                        let oneof = rust_ident(oneof);
                         let path = rust_path(path);
                         let variant = format_ident!("{}", crate::names::type_name(&f.field.name));
                         quote!(#m.is_some_and(|m| ::core::matches!(&m.#oneof, ::core::option::Option::Some(#path::#variant(_)))))
@@ -599,13 +600,13 @@ impl Lowering<'_> {
             let b = self.expr(body);
             let keep = filter.as_ref().map(|f| {
                 let f = self.expr(f);
-                if mentions(&f, &v) {
+                if mentions(&f, &v.to_string()) {
                     quote!(.filter(|#v| { let #v = *#v; #f }))
                 } else {
                     quote!(.filter(|_| #f))
                 }
             });
-            let bind = binder(&v, &b);
+            let bind = pattern(&v.to_string(), &b);
             return quote!(#items #keep .map(|#bind| #b));
         }
         let e = self.expr(n);
@@ -646,7 +647,8 @@ impl Lowering<'_> {
         let b = self.expr(body);
         let keep_tokens = filter.map(|f| self.expr(f));
         // An item the body (and filter) never reads is bound as `_`.
-        let used = mentions(&b, &v) || keep_tokens.as_ref().is_some_and(|k| mentions(k, &v));
+        let name = v.to_string();
+        let used = mentions(&b, &name) || keep_tokens.as_ref().is_some_and(|k| mentions(k, &name));
         let bind = if used { quote!(#v) } else { quote!(_) };
         let cel = self.cel();
         let ok = quote!(::core::result::Result::Ok);
@@ -741,17 +743,6 @@ fn walk(n: &Node, f: &mut dyn FnMut(&Node)) {
 
 fn var(name: &str) -> proc_macro2::Ident {
     format_ident!("cel_{}", name.trim_start_matches('@'))
-}
-
-fn rust_field(name: &str) -> TokenStream {
-    let ident: syn::Ident = syn::parse_str(name).unwrap_or_else(|_| format_ident!("r#{name}"));
-    quote!(#ident)
-}
-
-fn rust_path(path: &str) -> TokenStream {
-    syn::parse_str::<syn::Path>(path)
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
 }
 
 /// `p == q` for numbers of different types (`int`, `uint`, `double`): by value, as CEL's heterogeneous equality.
@@ -944,22 +935,4 @@ fn atom(e: TokenStream) -> TokenStream {
         (Some(proc_macro2::TokenTree::Literal(l)), None) if !l.to_string().starts_with('-') => e,
         _ => quote!((#e)),
     }
-}
-
-/// `v`, or `_` when `body` never reads it.
-fn binder(v: &proc_macro2::Ident, body: &TokenStream) -> TokenStream {
-    if mentions(body, v) {
-        quote!(#v)
-    } else {
-        quote!(_)
-    }
-}
-
-/// Whether `tokens` read the identifier `name` anywhere (inside groups too).
-fn mentions(tokens: &TokenStream, name: &proc_macro2::Ident) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        proc_macro2::TokenTree::Ident(ident) => ident == *name,
-        proc_macro2::TokenTree::Group(group) => mentions(&group.stream(), name),
-        _ => false,
-    })
 }

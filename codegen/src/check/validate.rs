@@ -6,9 +6,9 @@ use crate::diagnostic::{Diagnostic, OptionId, Text};
 use crate::ir::{Field, FieldType, Label, Message, Rule, RuleValue, Schema, WellKnown};
 use crate::rules;
 
-/// The rules capgen cannot check yet, found in the schema: CEL expressions and predefined (extension) rules.
-///
-/// With `allow_unsupported`, they come back as warnings (the validators skip them); otherwise as errors.
+/// Problems with the schema's `buf.validate` rules: errors (a rule that does not fit, a CEL rule that does not
+/// compile), and message or oneof rules capgen does not know — warnings with `allow_unsupported` (the validators
+/// skip them), errors otherwise.
 #[derive(Debug, Default)]
 pub struct RuleReport {
     /// Rules that stop generation.
@@ -283,10 +283,12 @@ fn unsupported(
     allow: bool,
     report: &mut RuleReport,
 ) {
+    // CEL and predefined field rules are compiled; what is left here are message and oneof rules capgen does
+    // not know.
     let kind = if rule.path.contains('[') {
-        "a predefined rule (a CEL expression declared by an extension)"
+        "an extension of the rules message (predefined rules extend only the field rules' types)"
     } else {
-        "a CEL rule outside the subset capgen compiles (a comparison of `this` or `this.field` with a literal, or a format function)"
+        "a rule capgen does not know"
     };
     let d = Diagnostic::new(
         &rule.origin,

@@ -5,4 +5,5 @@
 pub mod json;
 pub mod record;
 pub mod rust;
+pub(crate) mod tokens;
 pub mod validate;

@@ -21,10 +21,11 @@
 //! `Record::clear_unstored` resets the fields that have no column (`ignore`d ones, a oneof set to an `ignore`d
 //! member), so the repository caches what the store holds.
 
+use super::tokens::{rust_ident, rust_path};
 use crate::ir::{
     EntityOptions, Field, FieldType, IndexKind, Label, Message, Oneof, Scalar, Schema, WellKnown,
 };
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::rust::RuntimePath;
@@ -165,19 +166,6 @@ pub fn encoding_fingerprint(schema: &Schema, message: &Message) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     text.bytes()
         .fold(OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
-}
-
-fn rust_path(path: &str) -> TokenStream {
-    syn::parse_str::<syn::Path>(path)
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
-}
-
-fn rust_ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
-    }
 }
 
 /// The Rust type prost gives a scalar.

@@ -4,8 +4,9 @@
 //! the compiler. Generated code names the runtime by a path (`::capacitor` unless the user re-exports it), the
 //! way prost-build names `::prost`, so this crate never depends on the runtime.
 
+use super::tokens::{rust_ident, rust_path};
 use crate::ir::{EntityOptions, Field, FieldType, Label, Message, Pii, Scalar};
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 /// The path generated code uses for the runtime crate (`::capacitor` by default).
@@ -38,20 +39,6 @@ impl RuntimePath {
     pub fn well_known_types(&self) -> String {
         // A path's tokens print with spaces around `::`; none of them belong in a path.
         format!("{}::well_known", self.0).replace(' ', "")
-    }
-}
-
-/// Parses a Rust path written relative to the package module (`user_profile::Contact`, `r#type`).
-fn rust_path(path: &str) -> TokenStream {
-    syn::parse_str::<syn::Path>(path)
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
-}
-
-fn rust_ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
     }
 }
 

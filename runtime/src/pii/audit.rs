@@ -899,46 +899,7 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> Source<K> {
 mod tests {
     use super::*;
     use crate::pii::{SecretKey, TokenKey};
-    use std::sync::Mutex;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    /// A real `tracing` subscriber that keeps the messages of audit events.
-    #[derive(Clone, Default)]
-    struct AuditLines(Arc<Mutex<Vec<String>>>);
-
-    impl AuditLines {
-        fn take(&self) -> Vec<String> {
-            std::mem::take(&mut self.0.lock().unwrap())
-        }
-    }
-
-    impl Subscriber for AuditLines {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            metadata.target() == AUDIT_TARGET
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            struct Message<'a>(&'a mut String);
-            impl Visit for Message<'_> {
-                fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-                    if field.name() == "message" {
-                        *self.0 = format!("{value:?}");
-                    }
-                }
-            }
-            let mut line = String::new();
-            event.record(&mut Message(&mut line));
-            self.0.lock().unwrap().push(line);
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
+    use capacitor_testkit::log_lines::MessageLines;
 
     fn event(n: usize) -> AuditEvent {
         AuditEvent::now(
@@ -1002,7 +963,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_json_lines_in_order_through_tracing() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         let sink = TracingAuditSink::spawn();
         Actor::new("svc:test")
@@ -1024,7 +985,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_channel_writes_inline_or_drops_and_counts() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         // On this current-thread runtime the writer cannot run until the test awaits: the buffer fills. A
         // capacity of 4 is at least 2 lanes of at most 2 events; this thread uses one of them.
@@ -1051,7 +1012,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_sink_writes_what_it_had() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         let sink = TracingAuditSink::spawn();
         sink.record(event(1));
@@ -1090,7 +1051,7 @@ mod tests {
 
     #[tokio::test]
     async fn coalesced_counts_add_up_exactly_across_threads_and_actors() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         // The subscriber is this thread's; the writer task runs on this thread too, and cannot run while the
         // recording threads are joined below, so every line is written here, by the flush.
         let _guard = tracing::subscriber::set_default(lines.clone());
@@ -1158,7 +1119,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_carry_a_true_time_bound_and_a_token_never_the_key() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         let constructed = now_ms();
         let sink = TracingAuditSink::spawn();
@@ -1209,7 +1170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_recorder_lane_writes_inline_or_drops_and_counts() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         // As for events: the writer cannot run until the test awaits, so this thread's lane fills.
         let inline = TracingAuditSink::with_capacity(4, Overflow::WriteInline);
@@ -1245,7 +1206,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_recorder_and_sink_write_what_they_had() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         let sink = TracingAuditSink::spawn();
         let recorder = clear_recorder(&sink);
@@ -1274,7 +1235,7 @@ mod tests {
 
     #[test]
     fn a_runtime_shut_down_leaves_records_written_inline() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -1293,7 +1254,7 @@ mod tests {
 
     #[tokio::test]
     async fn threads_sharing_lanes_with_a_draining_writer_lose_nothing() {
-        let lines = AuditLines::default();
+        let lines = MessageLines::new(AUDIT_TARGET);
         let _guard = tracing::subscriber::set_default(lines.clone());
         // Small lanes, so some records overflow and are written inline on the recording threads, and twice as
         // many threads as lanes, so threads share lanes, while this thread drains all along.

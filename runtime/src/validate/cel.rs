@@ -582,7 +582,8 @@ pub fn bool_from_str(s: &str) -> Result<bool, EvalError> {
     }
 }
 
-/// The unique-items check of `list.unique()` for values compared by `==`.
+/// Whether every item differs from every other, by `==` (so `NaN`s are unique): `list.unique()`, and
+/// `repeated.unique` through [`support::is_unique`](super::support::is_unique).
 pub fn is_unique<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> bool {
     let mut outer = items.clone().enumerate();
     outer.all(|(i, a)| items.clone().skip(i + 1).all(|b| a != b))

@@ -19,10 +19,7 @@ pub fn char_len(s: &str) -> usize {
 
 /// Whether every item differs from every other (`repeated.unique`). Compares by `==`, so `NaN`s are unique.
 pub fn is_unique<T: PartialEq>(items: &[T]) -> bool {
-    items
-        .iter()
-        .enumerate()
-        .all(|(i, a)| items[i + 1..].iter().all(|b| a != b))
+    super::cel::is_unique(items.iter())
 }
 
 /// The current time as (seconds, nanos) since the Unix epoch, for `lt_now`, `gt_now` and `within`.

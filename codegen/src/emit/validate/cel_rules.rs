@@ -10,8 +10,7 @@ use quote::quote;
 
 impl Emitter<'_> {
     /// The `cel` and `cel_expression` rules among `rules` (a view of the rules message `root`, under the rule
-    /// path `prefix`), with `this` bound as `binding` to the Rust reference `v`. The checks compiled every one
-    /// of them before generation (a rule that does not compile refuses the message), so none is skipped here.
+    /// path `prefix`), with `this` bound as `binding` to the Rust reference `v`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn cel_checks(
         &self,
@@ -35,37 +34,41 @@ impl Emitter<'_> {
             let mut path = prefix.to_vec();
             path.extend(rules::resolve(root, name).unwrap_or_default());
             for rule in cel::rules_in(name, value) {
-                let Ok(compiled) = cel::compile(&rule.expression, &env) else {
-                    continue;
-                };
-                let lowered = compiled.lower(&self.rt, cel::this_value(&binding, v));
-                let message = rule
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| format!("`{}` returned false", rule.expression));
                 // protovalidate reports a message-level CEL rule without a rule path.
                 let path = if root == "MessageRules" {
                     self.rule_static(&[], None)
                 } else {
                     self.rule_static(&path, Some(rule.index))
                 };
-                out.push(self.cel_check(&lowered, path, &rule.id, &message, at, for_key));
+                out.push(self.cel_check(&env, &binding, v, &rule, path, at, for_key));
             }
         }
         quote!(#(#out)*)
     }
 
-    /// One compiled rule: evaluate, and report a violation (at the rule path `path`, a `static R`) or a runtime
-    /// error.
-    pub(super) fn cel_check(
+    /// One CEL rule with `this` bound as `binding` to `v`: evaluate, and report a violation (at the rule path
+    /// `path`, a `static R`) or a runtime error. The checks compiled every rule before generation (one that does
+    /// not compile refuses the message), so a rule that does not compile here emits nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn cel_check(
         &self,
-        lowered: &cel::Lowered,
+        env: &Env<'_>,
+        binding: &Binding,
+        v: &TokenStream,
+        rule: &cel::CelRule,
         path: TokenStream,
-        id: &str,
-        message: &str,
         at: &TokenStream,
         for_key: bool,
     ) -> TokenStream {
+        let Ok(compiled) = cel::compile(&rule.expression, env) else {
+            return quote!();
+        };
+        let lowered = compiled.lower(&self.rt, cel::this_value(binding, v));
+        let message = rule
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("`{}` returned false", rule.expression));
+        let id = &rule.id;
         let rt = &self.rt;
         let e = &lowered.expr;
         let now = if lowered.uses_now {
@@ -169,15 +172,7 @@ impl Emitter<'_> {
                 quote!(static R: [#rt::validate::Segment; #n] = [#(#member_segments,)* #ext_segment];)
             };
             for rule in cel::rules_of(cel_rule) {
-                let Ok(compiled) = cel::compile(&rule.expression, &env) else {
-                    continue;
-                };
-                let lowered = compiled.lower(&self.rt, cel::this_value(&binding, v));
-                let message = rule
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| format!("`{}` returned false", rule.expression));
-                out.push(self.cel_check(&lowered, path.clone(), &rule.id, &message, at, for_key));
+                out.push(self.cel_check(&env, &binding, v, &rule, path.clone(), at, for_key));
             }
         }
         quote!(#(#out)*)

@@ -7,10 +7,11 @@
 //! Shared by the proto path and the derive path; rules the emitter cannot check (CEL, a rule that does not fit
 //! its field) are reported by [`crate::check`] before emission and skipped here.
 
+use super::tokens::{mentions, pattern, rust_ident, rust_path};
 use crate::emit::rust::RuntimePath;
 use crate::ir::{FieldType, Message, Rule, RuleValue, Scalar, Schema, WellKnown};
 use crate::rules::{self, RuleField, RuleType};
-use proc_macro2::{Ident, Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -185,22 +186,6 @@ fn scalar_variant(scalar: Scalar) -> &'static str {
     }
 }
 
-fn rust_path(path: &str) -> TokenStream {
-    syn::parse_str::<syn::Path>(path)
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|e| panic!("IR holds an invalid Rust path `{path}`: {e}"))
-}
-
-/// Whether `tokens` read the identifier `name` anywhere (inside groups too). Bindings are emitted only when
-/// the code after them reads them, so that generated code has no unused variables to allow.
-fn mentions(tokens: &TokenStream, name: &str) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        TokenTree::Ident(ident) => ident == name,
-        TokenTree::Group(group) => mentions(&group.stream(), name),
-        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
-    })
-}
-
 /// `let name = value;` when `body` reads `name`, else nothing.
 fn bind_if_read(name: &str, value: &TokenStream, body: &TokenStream) -> TokenStream {
     if mentions(body, name) {
@@ -220,23 +205,6 @@ fn bound(name: &str, value: &TokenStream, out: &[TokenStream]) -> TokenStream {
     }
     let bind = bind_if_read(name, value, &checks);
     quote!({ #bind #checks })
-}
-
-/// The pattern binding `name`: the name when `body` reads it, else `_`.
-fn pattern(name: &str, body: &TokenStream) -> TokenStream {
-    if mentions(body, name) {
-        let ident = format_ident!("{name}");
-        quote!(#ident)
-    } else {
-        quote!(_)
-    }
-}
-
-fn rust_ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
-    }
 }
 
 /// Whether the message or one of its fields has a CEL rule (custom or predefined).
