@@ -423,6 +423,30 @@ fn run_status_revert_on_sqlite() {
     assert!(!work.path().join("app.db").exists());
 
     run_status_revert(&url, "sqlite");
+
+    // The store's `synchronous` parameter is Capacitor's own: the same URL migrates, and a value the store
+    // would refuse is refused here too.
+    let chain = tempfile::tempdir().unwrap();
+    write_chain(chain.path(), "sqlite", 1..=2);
+    let durable = format!(
+        "sqlite:{}?mode=rwc&synchronous=full",
+        work.path().join("durable.db").display()
+    );
+    let run = database("run", &durable, chain.path(), &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("applied 2 v2"), "{}", text(&run));
+    let out = database(
+        "status",
+        &format!("{url}?synchronous=off"),
+        chain.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("`synchronous=off` is not a durability"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

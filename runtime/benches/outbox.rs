@@ -6,6 +6,8 @@
 //!   (`rusqlite_plain`, `rusqlite_outbox`: what any transactional outbox costs on SQLite);
 //! - `outbox_put_sqlite_wide/{plain,outbox}`: the same on SQLite for an eight-field entity with a secondary index
 //!   that every put changes;
+//! - `outbox_put_sqlite_full/{plain,outbox}`: the three-field puts on a SQLite store opened with
+//!   `synchronous=full` (every commit waits for the disk);
 //! - `outbox_relay_postgres/publish_5000_to_redis_streams`: a relay draining 5,000 outbox rows from Postgres to
 //!   a Redis stream in batches of 1,000 (claim, pipelined `XADD`s, mark); rows/s = 5,000 / time (reported; the
 //!   issue aims at ≥ 20,000 rows/s).
@@ -239,6 +241,18 @@ fn outbox(c: &mut Criterion) {
     puts(c, "outbox_put_sqlite", &sqlite, &rt);
     by_hand(c, &dir.path().join("bench.db"));
     wide_puts(c, &sqlite, &rt);
+
+    // The same puts on a store whose commits wait for the disk (`synchronous=full`, durable across a power loss).
+    let url = format!(
+        "sqlite:{}?synchronous=full",
+        dir.path().join("durable.db").display()
+    );
+    let durable = rt.block_on(Store::open(&url)).unwrap();
+    for ddl in [Plain::CREATE_TABLE_SQLITE, Boxed::CREATE_TABLE_SQLITE] {
+        rt.block_on(sqlx::raw_sql(ddl).execute(durable.sqlite_pool().unwrap()))
+            .unwrap();
+    }
+    puts(c, "outbox_put_sqlite_full", &durable, &rt);
 
     let server = PostgresServer::start().unwrap();
     let url = server.create_database("bench_outbox").unwrap();

@@ -3,6 +3,7 @@
 //! - [`field_type`]: what a field holds ([`Scalar`], [`WellKnown`], [`FieldType`], [`Label`]).
 //! - [`options`]: what Capacitor's options say ([`Pii`], [`IndexKind`], [`Backend`], [`Consistency`]).
 //! - [`civil`]: the calendar arithmetic of a Timestamp's date (days since the epoch ⇄ year, month, day).
+//! - [`sqlite_url`]: the `synchronous` parameter of a `sqlite:` URL (commit durability).
 //! - [`time_text`]: durations and timestamps as CEL spells them (`1h30m`, RFC 3339) and CEL's ranges.
 //! - [`columns`]: the column layout — a field's columns per [`Dialect`] (names, SQL types, nullability,
 //!   defaults, the `_nanos` companion of a Postgres Timestamp) and the order of a row's columns. The DDL, the
@@ -19,6 +20,7 @@ pub mod civil;
 pub mod columns;
 pub mod field_type;
 pub mod options;
+pub mod sqlite_url;
 pub mod time_text;
 
 pub use columns::{

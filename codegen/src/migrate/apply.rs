@@ -206,9 +206,19 @@ impl Target {
         };
         let connection = match dialect {
             Dialect::Sqlite => {
-                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                // `synchronous` is Capacitor's parameter (the store's durability): migrations take it too, so
+                // one URL serves both.
+                let (url, durability) = capacitor_schema::sqlite_url::Durability::from_url(url)
+                    .map_err(|reason| ApplyError::Connect {
+                        url: redact(url),
+                        reason,
+                    })?;
+                let mut options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .map_err(connect_error)?
                     .create_if_missing(create);
+                if let Some(durability) = durability {
+                    options = options.pragma("synchronous", durability.pragma());
+                }
                 Database::Sqlite(
                     SqliteConnection::connect_with(&options)
                         .await

@@ -94,7 +94,8 @@ fn version_i64(v: u64) -> i64 {
 
 impl EventStore {
     /// Opens a pool on `url`: `postgres://…` (feature `postgres`) or `sqlite:…` (feature `sqlite`; the file
-    /// is created if missing, in WAL mode). The tables come from capgen's migrations, applied beforehand.
+    /// is created if missing, in WAL mode; every commit waits for the disk unless the URL says
+    /// `?synchronous=normal`). The tables come from capgen's migrations, applied beforehand.
     pub async fn connect(url: &str) -> Result<EventStore, Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
@@ -113,10 +114,20 @@ impl EventStore {
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
             {
+                use capacitor_schema::sqlite_url::Durability;
                 use std::str::FromStr;
-                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                let (url, durability) = Durability::from_url(url)
+                    .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?;
+                // Every append waits for the disk unless the URL says `synchronous=normal`: an event store
+                // is the record itself.
+                let synchronous = match durability.unwrap_or(Durability::Full) {
+                    Durability::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+                    Durability::Full => sqlx::sqlite::SqliteSynchronous::Full,
+                };
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .map_err(|e| store_error("EventStore", e))?
                     .create_if_missing(true)
+                    .synchronous(synchronous)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .busy_timeout(std::time::Duration::from_secs(30));
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()

@@ -86,7 +86,8 @@ impl Store {
     }
 
     /// Opens the store a URL names: `memory:`, `sqlite:<path>` (feature `sqlite`; created if missing, WAL,
-    /// busy timeout) or `postgres://…` (feature `postgres`).
+    /// busy timeout; `?synchronous=full` makes every commit wait for the disk, `normal` is the default, see
+    /// docs/repository.md, Durability) or `postgres://…` (feature `postgres`).
     pub async fn open(url: &str) -> Result<Self, Error> {
         let scheme = url.split_once(':').map(|(scheme, _)| scheme);
         #[cfg_attr(

@@ -456,7 +456,14 @@ async fn derived_entity_on_sqlite() {
     assert_eq!(Tally::STREAM.snapshot_every, 2);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("tally.db").display());
-    let store = EventStore::connect(&url).await.unwrap();
+    // The store's `synchronous` parameter is accepted here too (the same URL serves both), and checked.
+    let store = EventStore::connect(&format!("{url}?synchronous=normal"))
+        .await
+        .unwrap();
+    let Err(refused) = EventStore::connect(&format!("{url}?synchronous=off")).await else {
+        panic!("`synchronous=off` must be refused");
+    };
+    assert!(refused.to_string().contains("synchronous=off"), "{refused}");
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     // The derive's DDL constant holds the events and snapshots tables, as `capgen migrate sql` renders them.
     assert!(Tally::CREATE_TABLE_SQLITE.contains("\"tally_snapshots\""));

@@ -265,7 +265,11 @@ macro_rules! outbox_ops {
                 w.int(mark);
                 w.int(limit as i64);
                 w.int(-now);
-                let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
+                // The claim's commit reaches the disk before the rows are published: on SQLite with
+                // `synchronous=normal` a power loss could otherwise roll back a change a sink already has.
+                let mut tx = $driver::begin_durable(&self.pool)
+                    .await
+                    .map_err(store_error::<E>)?;
                 // Claims are serialized: on Postgres by a transaction-scoped advisory lock (two concurrent
                 // claims would both see no live claim), on SQLite by its single writer.
                 if $dialect == crate::store::sql::Dialect::Postgres {

@@ -64,6 +64,12 @@ mod driver {
         pool.begin().await
     }
 
+    /// A transaction whose commit is on disk when it returns: every Postgres commit is (`synchronous_commit`
+    /// on, the server's default).
+    pub(super) async fn begin_durable(pool: &PgPool) -> Result<Transaction, Error> {
+        pool.begin().await
+    }
+
     pub(super) async fn commit(tx: Transaction) -> Result<(), Error> {
         tx.commit().await
     }

@@ -6,6 +6,7 @@
 mod connection;
 
 use crate::codec::{SqliteArguments, SqliteRow};
+use capacitor_schema::sqlite_url::Durability;
 use connection::{BUSY_TIMEOUT, SqlitePool, Target};
 pub(crate) use connection::{SqliteError, SqliteTransaction};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -59,6 +60,11 @@ mod driver {
         Transaction::begin(pool).await
     }
 
+    /// A transaction whose commit is on disk when it returns, whatever the store's `synchronous` setting.
+    pub(super) async fn begin_durable(pool: &SqlitePool) -> Result<Transaction, Error> {
+        Transaction::begin_durable(pool).await
+    }
+
     pub(super) async fn commit(tx: Transaction) -> Result<(), Error> {
         tx.commit().await
     }
@@ -102,16 +108,20 @@ impl SqliteStore {
             .map(drop)
     }
 
-    /// Opens (creating if missing) the database a `sqlite:` URL names.
+    /// Opens (creating if missing) the database a `sqlite:` URL names; its `synchronous` parameter, if any,
+    /// sets the durability of commits ([`Durability`]), `normal` otherwise.
     pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
-        let options = SqliteConnectOptions::from_str(url)
+        let (url, durability) =
+            Durability::from_url(url).map_err(|e| Error::Config(format!("sqlite URL: {e}")))?;
+        let durability = durability.unwrap_or(Durability::Normal);
+        let options = SqliteConnectOptions::from_str(&url)
             .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous(durability))
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let target = target(url, options.get_filename());
+        let target = target(&url, options.get_filename(), durability);
         // Connected on first use: a store that only runs its own statements never starts sqlx's worker threads.
         let sqlx = SqlitePoolOptions::new().connect_lazy_with(options);
         let pool = SqlitePool::open(target, sqlx).await.map_err(|e| {
@@ -127,7 +137,7 @@ impl SqliteStore {
 
 /// What the store's own connections open: the file sqlx resolved from the URL (percent-decoded; a `:memory:`
 /// database named so that sqlx's connections share it), and the URL's `mode` (sqlx keeps both flags private).
-fn target(url: &str, filename: &std::path::Path) -> Target {
+fn target(url: &str, filename: &std::path::Path, durability: Durability) -> Target {
     let params = url.split_once('?').map_or("", |(_, params)| params);
     let mode = |value: &str| params.split('&').any(|p| p == format!("mode={value}"));
     let database = url.split_once('?').map_or(url, |(database, _)| database);
@@ -135,5 +145,87 @@ fn target(url: &str, filename: &std::path::Path) -> Target {
         path: filename.to_path_buf(),
         in_memory: database.ends_with(":memory:") || mode("memory"),
         read_only: mode("ro"),
+        synchronous: durability.pragma(),
+    }
+}
+
+/// sqlx's setting for `durability`.
+fn synchronous(durability: Durability) -> SqliteSynchronous {
+    match durability {
+        Durability::Normal => SqliteSynchronous::Normal,
+        Durability::Full => SqliteSynchronous::Full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `PRAGMA synchronous` on one of the store's own connections and on its sqlx pool (1 = NORMAL, 2 = FULL).
+    async fn synchronous_of(store: &SqliteStore) -> (i64, i64) {
+        let own = pragma_of(&mut store.pool.acquire().unwrap()).await;
+        let sqlx: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.pool.sqlx())
+            .await
+            .unwrap();
+        (own, sqlx)
+    }
+
+    /// `PRAGMA synchronous` on `conn`.
+    async fn pragma_of(conn: &mut connection::PooledConnection) -> i64 {
+        conn.fetch_one("PRAGMA synchronous", SqliteArguments::default())
+            .await
+            .unwrap()
+            .try_get::<i64, _>(0usize)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_durable_transaction_commits_with_full_and_gives_the_connection_back_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("claim.db").display());
+        let store = SqliteStore::open(&url, Encryption::default())
+            .await
+            .unwrap();
+        for commit in [true, false] {
+            let mut tx = SqliteTransaction::begin_durable(&store.pool).await.unwrap();
+            assert_eq!(
+                pragma_of(&mut tx).await,
+                2,
+                "FULL while the transaction runs"
+            );
+            match commit {
+                true => tx.commit().await.unwrap(),
+                false => drop(tx),
+            }
+            // The pool hands back the connection it was given last: the same one, back at NORMAL.
+            let mut conn = store.pool.acquire().unwrap();
+            assert_eq!(
+                pragma_of(&mut conn).await,
+                1,
+                "NORMAL again (commit: {commit})"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_url_sets_the_durability_of_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("durability.db");
+        let open = |params: &str| {
+            let url = format!("sqlite:{}{params}", file.display());
+            async move { SqliteStore::open(&url, Encryption::default()).await }
+        };
+        let normal = open("").await.unwrap();
+        assert_eq!(synchronous_of(&normal).await, (1, 1));
+        let full = open("?synchronous=full").await.unwrap();
+        assert_eq!(synchronous_of(&full).await, (2, 2));
+        // Other parameters still reach sqlx.
+        let both = open("?mode=rwc&synchronous=FULL").await.unwrap();
+        assert_eq!(synchronous_of(&both).await, (2, 2));
+        let Err(Error::Config(message)) = open("?synchronous=off").await else {
+            panic!("`synchronous=off` must be refused");
+        };
+        assert!(message.contains("synchronous=off"), "{message}");
     }
 }

@@ -44,6 +44,7 @@ pub(crate) struct SqlitePool {
 struct Shared {
     path: PathBuf,
     flags: OpenFlags,
+    synchronous: &'static str,
     idle: Mutex<Vec<Connection>>,
     /// An in-memory database lives as long as a connection to it: this one is never used, only kept.
     _keep_alive: Option<Mutex<Connection>>,
@@ -56,6 +57,8 @@ pub(crate) struct Target {
     pub(crate) path: PathBuf,
     pub(crate) in_memory: bool,
     pub(crate) read_only: bool,
+    /// The connections' `PRAGMA synchronous`.
+    pub(crate) synchronous: &'static str,
 }
 
 impl SqlitePool {
@@ -69,12 +72,12 @@ impl SqlitePool {
         if target.in_memory {
             flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
         }
-        let path = target.path;
+        let (path, synchronous) = (target.path, target.synchronous);
         let opened = path.clone();
         let first = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             loop {
-                match open_first(&opened, flags) {
+                match open_first(&opened, flags, synchronous) {
                     // SQLite answers BUSY without calling the busy handler while another connection is closing
                     // the file's last connection (it checkpoints and removes the WAL): wait for that too.
                     Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
@@ -94,6 +97,7 @@ impl SqlitePool {
             shared: Arc::new(Shared {
                 path,
                 flags,
+                synchronous,
                 idle: Mutex::new(idle),
                 _keep_alive: keep_alive,
                 sqlx,
@@ -116,18 +120,27 @@ impl SqlitePool {
             .pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => connect(&self.shared.path, self.shared.flags)?,
+            None => connect(
+                &self.shared.path,
+                self.shared.flags,
+                self.shared.synchronous,
+            )?,
         };
         Ok(PooledConnection {
             conn: Some(conn),
             pool: self.shared.clone(),
+            raised: false,
         })
     }
 }
 
 /// The store's first connection, which switches the file to WAL (a lock it waits for like any writer).
-fn open_first(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
-    let conn = connect(path, flags)?;
+fn open_first(
+    path: &std::path::Path,
+    flags: OpenFlags,
+    synchronous: &str,
+) -> rusqlite::Result<Connection> {
+    let conn = connect(path, flags, synchronous)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.busy_timeout(Duration::ZERO)?;
@@ -135,10 +148,14 @@ fn open_first(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Conn
 }
 
 /// A new connection with the store's per-connection settings (WAL is the file's, set once in `open`).
-fn connect(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+fn connect(
+    path: &std::path::Path,
+    flags: OpenFlags,
+    synchronous: &str,
+) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::ZERO)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
@@ -149,6 +166,9 @@ pub(crate) struct PooledConnection {
     /// `None` once the connection was lost to a blocking statement whose future was dropped.
     conn: Option<Connection>,
     pool: Arc<Shared>,
+    /// `synchronous` was raised to `FULL` for one transaction ([`SqliteTransaction::begin_durable`]): the
+    /// store's setting is put back before the connection is reused.
+    raised: bool,
 }
 
 impl Drop for PooledConnection {
@@ -159,6 +179,13 @@ impl Drop for PooledConnection {
         // A transaction left open (dropped uncommitted, or a failed commit) is rolled back before reuse; if even
         // that fails, the connection is closed, which rolls back too.
         if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        if self.raised
+            && conn
+                .pragma_update(None, "synchronous", self.pool.synchronous)
+                .is_err()
+        {
             return;
         }
         let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -256,6 +283,22 @@ impl SqliteTransaction {
     /// Starts a transaction on a connection of `pool`, taking the write lock.
     pub(crate) async fn begin(pool: &SqlitePool) -> Result<Self, SqliteError> {
         let mut conn = pool.acquire()?;
+        conn.fetch_all("BEGIN IMMEDIATE", SqliteArguments::default())
+            .await?;
+        Ok(SqliteTransaction { conn })
+    }
+
+    /// Starts a transaction whose commit waits for the disk whatever the store's `synchronous` setting: when
+    /// [`commit`](Self::commit) returns, the WAL is synced through its commit, so neither this transaction
+    /// nor any committed before it can be rolled back by a power loss. The relay claims outbox rows this
+    /// way before publishing them (one sync per batch).
+    pub(crate) async fn begin_durable(pool: &SqlitePool) -> Result<Self, SqliteError> {
+        let mut conn = pool.acquire()?;
+        if pool.shared.synchronous != "FULL" {
+            conn.raised = true;
+            conn.fetch_all("PRAGMA synchronous = FULL", SqliteArguments::default())
+                .await?;
+        }
         conn.fetch_all("BEGIN IMMEDIATE", SqliteArguments::default())
             .await?;
         Ok(SqliteTransaction { conn })
