@@ -215,13 +215,15 @@ fn valid_cel() -> CelSample {
         blob: vec![1, 2],
         kind: 2,
         amounts: vec![3, -1],
+        cap: Some(capacitor::well_known::Int64Value { value: 1_000 }),
+        nick: Some(capacitor::well_known::StringValue { value: "ab".into() }),
     }
 }
 
 /// Replaces one field of a `CelSample` with a value at or around its rules' edges.
 fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
     let int = |rng: &mut Rng| rng.pick(&[-1001, -1000, -5, -1, 0, 1, 4, 5, 9, 10, 100, 999, 1000]);
-    match rng.next() % 14 {
+    match rng.next() % 16 {
         0 => m.name = rng.pick(STRINGS).to_string(),
         1 => m.low = int(rng),
         2 => m.high = int(rng),
@@ -285,6 +287,16 @@ fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
         12 => {
             let n = rng.next() % 4;
             m.amounts = (0..n).map(|_| rng.pick(&[-2, -1, 0, 1, 5])).collect();
+        }
+        13 => {
+            m.cap = rng.chance(70).then(|| capacitor::well_known::Int64Value {
+                value: rng.pick(&[-1, 0, 9, 10, 1_000]),
+            })
+        }
+        14 => {
+            m.nick = rng.chance(70).then(|| capacitor::well_known::StringValue {
+                value: rng.pick(&["", "ab", "root", "toolong"]).into(),
+            })
         }
         _ => {
             m.name = rng

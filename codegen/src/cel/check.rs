@@ -93,6 +93,39 @@ pub struct FieldRef {
     pub lowered_implicit: bool,
 }
 
+impl FieldRef {
+    /// A singular wrapper field (`google.protobuf.Int64Value`, …): CEL reads it as its scalar, or `null` when
+    /// unset.
+    pub fn is_wrapper(&self) -> bool {
+        matches!(&self.field.ty, FieldType::WellKnown(w)
+            if !matches!(w, crate::ir::WellKnown::Timestamp | crate::ir::WellKnown::Duration))
+            && !matches!(self.field.label, Label::Repeated | Label::Map { .. })
+    }
+}
+
+impl Node {
+    /// A read of a wrapper field: its scalar, `null` when unset (see [`FieldRef::is_wrapper`]).
+    pub fn is_wrapper_read(&self) -> bool {
+        matches!(&self.kind, Kind::Select(_, f) if f.is_wrapper())
+    }
+}
+
+/// Refuses a wrapper field's read where CEL would carry its `null` along as a value (a list element, a `?:`
+/// branch, a `map` result, the left of `in`, `dyn`): the generated code reads a wrapper as its scalar and
+/// fails on `null`, which is CEL's result everywhere else (an operator or function given `null` has no
+/// overload), and `==`/`!=` compare it as CEL does.
+fn no_null_value(n: &Node, place: &str) -> Result<()> {
+    match n.is_wrapper_read() {
+        true => err(
+            n.id,
+            format!(
+                "a wrapper field's value (null when unset) as {place} is not supported: compare it, or test it with has()"
+            ),
+        ),
+        false => Ok(()),
+    }
+}
+
 /// A unary or binary operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -296,6 +329,9 @@ impl Checker<'_, '_> {
                     .iter()
                     .map(|e| self.expr(e))
                     .collect::<Result<Vec<_>>>()?;
+                for item in &items {
+                    no_null_value(item, "a list element")?;
+                }
                 let mut elem = Type::Dyn;
                 for item in &items {
                     if elem == Type::Dyn {
@@ -432,20 +468,8 @@ impl Checker<'_, '_> {
                 Kind::Has(Box::new(operand), field_ref),
             ));
         }
-        if let FieldType::WellKnown(w) = &field.ty
-            && !matches!(field.label, Label::Repeated | Label::Map { .. })
-            && !matches!(
-                w,
-                crate::ir::WellKnown::Timestamp | crate::ir::WellKnown::Duration
-            )
-        {
-            return err(
-                id,
-                format!(
-                    "reading the wrapper field `{name}` (null when unset) is not supported; `has({name})` is"
-                ),
-            );
-        }
+        // A wrapper is read as its scalar and fails on `null` (unset): fallible.
+        let fallible = fallible || field_ref.is_wrapper();
         let (ty, source) = match &field.label {
             Label::Repeated => (
                 Type::List(Box::new(Type::of_value(&field.ty))),
@@ -505,6 +529,8 @@ impl Checker<'_, '_> {
                 } else {
                     a.ty.clone()
                 };
+                no_null_value(&a, "a `?:` branch")?;
+                no_null_value(&b, "a `?:` branch")?;
                 let fallible = c.fallible || a.fallible || b.fallible;
                 let source = a.source.clone();
                 if source != b.source {
@@ -545,6 +571,7 @@ impl Checker<'_, '_> {
             }
             (operators::IN, 2) => {
                 let (a, mut b) = (self.expr(&args[0])?, self.expr(&args[1])?);
+                no_null_value(&a, "the left of `in`")?;
                 settle_empty_list(&mut b, &Type::List(Box::new(a.ty.clone())));
                 let ok = match &b.ty {
                     Type::List(t) => t.unifies(&a.ty) || (t.is_numeric() && a.ty.is_numeric()),
@@ -635,7 +662,14 @@ impl Checker<'_, '_> {
             };
             return Ok(node(id, ty, true, Kind::NoOverload));
         }
-        let fallible = a.fallible || b.fallible;
+        // `==` and `!=` compare a wrapper's `null` instead of failing on it (see `no_null_value`).
+        let fails = |n: &Node| match &n.kind {
+            Kind::Select(operand, _) if matches!(op, Op::Eq | Op::Ne) && n.is_wrapper_read() => {
+                operand.fallible
+            }
+            _ => n.fallible,
+        };
+        let fallible = fails(&a) || fails(&b);
         let bad = |a: &Node, b: &Node| {
             if a.dynamic || b.dynamic {
                 let ty = match op {
@@ -908,6 +942,7 @@ impl Checker<'_, '_> {
         if f == "dyn" && args.len() == 1 {
             // The compiler knows every type statically: `dyn` defers a type mismatch to evaluation.
             let mut n = self.expr(&args[0])?;
+            no_null_value(&n, "the argument of `dyn`")?;
             n.dynamic = true;
             return Ok(n);
         }
@@ -1056,6 +1091,9 @@ impl Checker<'_, '_> {
         })();
         self.vars.pop();
         let (fold, body, filter, ty) = result?;
+        if fold == Fold::Map {
+            no_null_value(&body, "a `map` result")?;
+        }
         if fold == Fold::Map && !is_plain(&body.ty) {
             return err(body.id, format!("`map` to a {} is not supported", body.ty));
         }

@@ -6,7 +6,7 @@
 //! map field). A node that can fail evaluates with `?` and so sits inside a closure returning
 //! `Result<_, EvalError>`; nodes that cannot fail are plain expressions, which is most of them.
 
-use super::check::{Fold, Func, Kind, Lit, Node, Op, Source};
+use super::check::{FieldRef, Fold, Func, Kind, Lit, Node, Op, Source};
 use super::types::Type;
 use crate::emit::tokens::{mentions, pattern, rust_ident, rust_path};
 use crate::ir::{FieldType, Label, Scalar, WellKnown};
@@ -43,6 +43,13 @@ impl Lowering<'_> {
                 let v = var(name);
                 quote!(#v)
             }
+            Kind::Select(operand, f) if f.is_wrapper() => {
+                // CEL's `null` for an unset wrapper meets no operator or function: an evaluation error
+                // (`==` and `!=` compare it instead, see `wrapper_equal`).
+                let opt = self.wrapper(operand, f);
+                let none = self.error("NO_OVERLOAD");
+                quote!(#opt.ok_or(#none)?)
+            }
             Kind::Select(operand, f) => {
                 let m = self.expr(operand);
                 let ident = rust_ident(&f.field.rust_name);
@@ -50,18 +57,8 @@ impl Lowering<'_> {
                 match (&f.field.label, &f.oneof) {
                     (Label::Repeated, _) => quote!(#m.map_or(&[][..], |m| &m.#ident[..])),
                     (Label::Map { .. }, _) => quote!(#m.map(|m| &m.#ident)),
-                    (_, Some((oneof, path))) => {
-                        let oneof = rust_ident(oneof);
-                        let path = rust_path(path);
-                        let variant = format_ident!("{}", crate::names::type_name(&f.field.name));
-                        let opt = quote!(#m.and_then(|m| match &m.#oneof {
-                            ::core::option::Option::Some(#path::#variant(x)) => ::core::option::Option::Some(x),
-                            _ => ::core::option::Option::None,
-                        }));
-                        self.unwrap_or_default(ty, opt)
-                    }
-                    (Label::Optional, None) => {
-                        self.unwrap_or_default(ty, quote!(#m.and_then(|m| m.#ident.as_ref())))
+                    (_, Some(_)) | (Label::Optional, None) => {
+                        self.unwrap_or_default(ty, self.present(operand, f))
                     }
                     (Label::Implicit | Label::Required, None) => {
                         if matches!(ty, FieldType::Message(_)) {
@@ -194,6 +191,67 @@ impl Lowering<'_> {
     }
 
     /// A field read through `Option<&T>`: its CEL value, or the default when unset.
+    /// The field `f` of the message `operand` as an `Option` of a reference to it: a oneof member or an
+    /// `Option` field (`None` when unset).
+    fn present(&self, operand: &Node, f: &FieldRef) -> TokenStream {
+        let m = self.expr(operand);
+        let ident = rust_ident(&f.field.rust_name);
+        match &f.oneof {
+            Some((oneof, path)) => {
+                let oneof = rust_ident(oneof);
+                let path = rust_path(path);
+                let variant = format_ident!("{}", crate::names::type_name(&f.field.name));
+                quote!(#m.and_then(|m| match &m.#oneof {
+                    ::core::option::Option::Some(#path::#variant(x)) => ::core::option::Option::Some(x),
+                    _ => ::core::option::Option::None,
+                }))
+            }
+            None => quote!(#m.and_then(|m| m.#ident.as_ref())),
+        }
+    }
+
+    /// A wrapper field's CEL value as an `Option` (`None` for CEL's `null`).
+    fn wrapper(&self, operand: &Node, f: &FieldRef) -> TokenStream {
+        let opt = self.present(operand, f);
+        let conv = value(&f.field.ty, &quote!(x));
+        quote!(#opt.map(|x| #conv))
+    }
+
+    /// `a == b` where one side or both read a wrapper field: `null` equals only `null`, never a value (CEL's
+    /// heterogeneous equality), so an unset wrapper makes the comparison false, not an error.
+    fn wrapper_equal(&self, a: &Node, b: &Node) -> TokenStream {
+        let side = |n: &Node| match &n.kind {
+            Kind::Select(operand, f) if f.is_wrapper() => Some(self.wrapper(operand, f)),
+            _ => None,
+        };
+        let eq = |t: &Type, u: &Type| {
+            if t.is_numeric() && u.is_numeric() && t != u {
+                numeric_equal(&self.cel(), t, u, &quote!(p), &quote!(q))
+            } else {
+                equal(t, &quote!(p), &quote!(q))
+            }
+        };
+        let some = quote!(::core::option::Option::Some);
+        let none = quote!(::core::option::Option::None);
+        match (side(a), side(b)) {
+            (Some(x), None) if b.ty == Type::Null => quote!(#x.is_none()),
+            (None, Some(y)) if a.ty == Type::Null => quote!(#y.is_none()),
+            (Some(x), Some(y)) => {
+                let eq = eq(&a.ty, &b.ty);
+                quote!(match (#x, #y) { (#some(p), #some(q)) => #eq, (#none, #none) => true, _ => false })
+            }
+            (Some(x), None) => {
+                let (y, eq) = (self.expr(b), eq(&a.ty, &b.ty));
+                quote!({ let q = #y; match #x { #some(p) => #eq, #none => false } })
+            }
+            (None, Some(y)) => {
+                let (x, eq) = (self.expr(a), eq(&a.ty, &b.ty));
+                quote!({ let p = #x; match #y { #some(q) => #eq, #none => false } })
+            }
+            (None, None) => unreachable!("one side reads a wrapper"),
+        }
+    }
+
     fn unwrap_or_default(&self, ty: &FieldType, opt: TokenStream) -> TokenStream {
         if matches!(ty, FieldType::Message(_)) {
             return opt;
@@ -248,6 +306,10 @@ impl Lowering<'_> {
         let overflow = self.error("OVERFLOW");
         let zero = self.error("DIVIDE_BY_ZERO");
         match op {
+            Op::Eq | Op::Ne if a.is_wrapper_read() || b.is_wrapper_read() => {
+                let eq = self.wrapper_equal(a, b);
+                if op == Op::Eq { eq } else { quote!(!(#eq)) }
+            }
             Op::Eq | Op::Ne => {
                 let eq = match (&a.ty, &b.ty) {
                     (Type::Null, Type::Null) => quote!(true),

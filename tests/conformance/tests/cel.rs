@@ -212,3 +212,103 @@ fn an_error_the_other_side_decides_is_absorbed() {
     c.total_cents = 1;
     assert_eq!(check(&c), [" checkout.average"]);
 }
+
+/// Wrapper fields: the value when set, `null` when unset (`GiftCard`, `Voucher` in the fixture).
+mod wrappers {
+    use super::broken;
+    use capacitor::Validate;
+    use capacitor::well_known::{DoubleValue, Int32Value, Int64Value, StringValue, UInt32Value};
+    use capacitor_conformance::shop::v1::gift_card::Reward;
+    use capacitor_conformance::shop::v1::{GiftCard, Voucher};
+
+    fn card() -> GiftCard {
+        GiftCard {
+            balance_cents: 500,
+            limit_cents: Some(Int64Value { value: 1_000 }),
+            code: Some(StringValue {
+                value: "SPRING".into(),
+            }),
+            owner: Some(StringValue {
+                value: "ada".into(),
+            }),
+            expiry_year: Some(UInt32Value { value: 2030 }),
+            reward: Some(Reward::BonusPoints(Int64Value { value: 50 })),
+        }
+    }
+
+    fn check(c: &GiftCard) -> Vec<String> {
+        match c.validate() {
+            Ok(()) => Vec::new(),
+            Err(v) => {
+                assert!(v.runtime_error().is_none(), "unexpected runtime error: {v}");
+                broken(&v)
+            }
+        }
+    }
+
+    #[test]
+    fn a_set_wrapper_is_its_value() {
+        assert_eq!(check(&card()), Vec::<String>::new());
+        let mut c = card();
+        c.balance_cents = 1_001;
+        c.code = Some(StringValue {
+            value: "TEST".into(),
+        });
+        c.expiry_year = Some(UInt32Value { value: 2020 });
+        c.owner = Some(StringValue {
+            value: "a name longer than twenty".into(),
+        });
+        assert_eq!(
+            check(&c),
+            [
+                " gift.code",
+                " gift.expiry",
+                " gift.limit",
+                "owner owner.short"
+            ]
+        );
+        // A oneof member: rate at most half; bonus compared with the limit, wrapper to wrapper.
+        let mut c = card();
+        c.reward = Some(Reward::Rate(DoubleValue { value: 0.75 }));
+        assert_eq!(check(&c), [" gift.rate"]);
+        c.reward = Some(Reward::BonusPoints(Int64Value { value: 1_000 }));
+        assert_eq!(check(&c), [" gift.bonus"]);
+    }
+
+    #[test]
+    fn an_unset_wrapper_is_null() {
+        // Unset limit: `has` guards it. Unset code: null != 'TEST' holds. Unset expiry: `null > 2020u` fails and
+        // `!has(…)` decides. Unset rate (the oneof holds the bonus): `== null`.
+        let mut c = card();
+        c.limit_cents = None;
+        c.code = None;
+        c.expiry_year = None;
+        assert_eq!(check(&c), Vec::<String>::new());
+        // Unset owner with a balance: `owner != null` is false.
+        c.owner = None;
+        assert_eq!(check(&c), [" gift.owner"]);
+        c.balance_cents = 0;
+        assert_eq!(check(&c), Vec::<String>::new());
+        // Null equals null: with a rate set, the bonus is unset like the limit, and equal to it.
+        c.reward = Some(Reward::Rate(DoubleValue { value: 0.5 }));
+        assert_eq!(check(&c), [" gift.bonus"]);
+        c.limit_cents = Some(Int64Value { value: 0 });
+        assert_eq!(check(&c), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unguarded_null_is_a_runtime_error() {
+        let ok = Voucher {
+            uses: Some(Int32Value { value: 4 }),
+        };
+        assert!(ok.validate().is_ok());
+        let used = Voucher {
+            uses: Some(Int32Value { value: 5 }),
+        };
+        assert_eq!(broken(&used.validate().unwrap_err()), [" voucher.uses"]);
+        let v = Voucher { uses: None }.validate().unwrap_err();
+        let e = v.runtime_error().expect("a runtime error");
+        assert_eq!(e.rule_id, "voucher.uses");
+        assert_eq!(e.reason, "no such overload");
+    }
+}
