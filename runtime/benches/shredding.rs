@@ -12,7 +12,6 @@
 
 use capacitor::pii::{KeyRing, SecretKey};
 use capacitor::{Repository, Store};
-use capacitor_codegen::ddl::{Dialect, render, subject_keys_table};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -74,12 +73,11 @@ fn sqlite(c: &mut Criterion) {
         .unwrap();
     let pool = store.sqlite_pool().unwrap().clone();
     let store = store.with_keyring(&ring());
-    let subject_keys = render::create_table(&subject_keys_table(Dialect::Sqlite), Dialect::Sqlite);
     rt.block_on(async {
+        // The subject entity's constant creates the subject key table too.
         for ddl in [
             RingRecord::CREATE_TABLE_SQLITE,
             SubjectRecord::CREATE_TABLE_SQLITE,
-            subject_keys.as_str(),
         ] {
             for statement in ddl.split(";\n").filter(|s| !s.trim().is_empty()) {
                 sqlx::query(statement).execute(&pool).await.unwrap();

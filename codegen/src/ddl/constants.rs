@@ -3,7 +3,7 @@
 //!
 //! For tests and prototypes; applications evolve their tables with `capgen migrate diff` instead.
 
-use super::{Dialect, entity_tables, render};
+use super::{Dialect, entity_tables, render, subject_keys_table};
 use crate::ir::{EntityOptions, Message};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -12,17 +12,25 @@ use quote::quote;
 pub fn create_table_constants(message: &Message, entity: &EntityOptions) -> TokenStream {
     let ty = Ident::new(&message.rust_name, Span::call_site());
     let constants = Dialect::ALL.into_iter().map(|dialect| {
-        let sql: String = entity_tables(message, entity, dialect)
+        let mut sql: String = entity_tables(message, entity, dialect)
             .iter()
             .map(|t| render::create_table(t, dialect))
             .collect();
+        // Every subject entity shares the key table: each constant creates it unless it exists.
+        if entity.subject.is_some() {
+            sql.push_str(&render::create_table_if_missing(
+                &subject_keys_table(dialect),
+                dialect,
+            ));
+        }
         let constant = Ident::new(
             &format!("CREATE_TABLE_{}", dialect.name().to_uppercase()),
             Span::call_site(),
         );
         let doc = format!(
             "`CREATE TABLE` (and its indexes) for this entity on {dialect}, and for its outbox table when it has one, \
-             as `capgen migrate sql` renders it."
+             as `capgen migrate sql` renders it; for an entity with a data subject, also the subject key table \
+             (`IF NOT EXISTS`: every subject entity shares it)."
         );
         quote! {
             #[doc = #doc]

@@ -85,10 +85,10 @@ macro_rules! dialect_statement {
 }
 
 statement!(create_table_sql, "postgres/create_table.sql", "sqlite/create_table.sql" {
-    table: Ident, columns: Vec<ColumnDef>, pk_name: Ident, pk_columns: Vec<Ident>,
+    table: Ident, columns: Vec<ColumnDef>, pk_name: Ident, pk_columns: Vec<Ident>, if_missing: bool,
 });
 statement!(create_index_sql, "postgres/create_index.sql", "sqlite/create_index.sql" {
-    name: Ident, table: Ident, unique: bool, columns: Vec<Ident>, only_positive: Option<Ident>,
+    name: Ident, table: Ident, unique: bool, columns: Vec<Ident>, only_positive: Option<Ident>, if_missing: bool,
 });
 statement!(drop_index_sql, "postgres/drop_index.sql", "sqlite/drop_index.sql" { name: Ident });
 statement!(drop_table_sql, "postgres/drop_table.sql", "sqlite/drop_table.sql" { table: Ident });
@@ -125,6 +125,7 @@ dialect_statement!(sqlite_rebuild_table_sql, "sqlite/rebuild_table.sql" {
     copy_values: Vec<CopyValue>,
     old_table: Ident,
     final_table: Ident,
+    if_missing: bool,
 });
 
 fn idents(names: Vec<String>) -> Vec<Ident> {
@@ -133,15 +134,26 @@ fn idents(names: Vec<String>) -> Vec<Ident> {
 
 /// `CREATE TABLE` with its primary key, then a `CREATE INDEX` per index.
 pub fn create_table(table: &Table, dialect: Dialect) -> String {
+    create(table, dialect, false)
+}
+
+/// [`create_table`] with `IF NOT EXISTS` on the table and its indexes: for a table that several entities share
+/// (the subject key table), created by whichever of their `CREATE_TABLE_*` constants runs first.
+pub fn create_table_if_missing(table: &Table, dialect: Dialect) -> String {
+    create(table, dialect, true)
+}
+
+fn create(table: &Table, dialect: Dialect, if_missing: bool) -> String {
     let mut out = line(create_table_sql(
         dialect,
         ident(&table.name),
         table.columns.iter().map(ColumnDef::from).collect(),
         ident(&table.primary_key.name),
         idents(table.column_names(&table.primary_key)),
+        if_missing,
     ));
     for index in &table.indexes {
-        out.push_str(&create_index(table, index, dialect));
+        out.push_str(&index_sql(table, index, dialect, if_missing));
     }
     out
 }
@@ -160,6 +172,10 @@ pub fn create_script(tables: &[Table], dialect: Dialect) -> String {
 
 /// `CREATE [UNIQUE] INDEX`, with its `WHERE` when partial.
 pub fn create_index(table: &Table, index: &Index, dialect: Dialect) -> String {
+    index_sql(table, index, dialect, false)
+}
+
+fn index_sql(table: &Table, index: &Index, dialect: Dialect, if_missing: bool) -> String {
     line(create_index_sql(
         dialect,
         ident(&index.name),
@@ -171,6 +187,7 @@ pub fn create_index(table: &Table, index: &Index, dialect: Dialect) -> String {
             .as_ref()
             .and_then(|key| table.column(key))
             .map(|c| ident(&c.name)),
+        if_missing,
     ))
 }
 
@@ -271,6 +288,8 @@ pub fn sqlite_rebuild_table(old_name: &str, new: &Table, copy: Vec<(String, Copy
         copy_values,
         ident(old_name),
         ident(&new.name),
+        // The rebuilt table's `CREATE TABLE` (the included template) always creates it.
+        false,
     ))
 }
 

@@ -1,1 +1,1 @@
-CREATE {% if unique %}UNIQUE {% endif %}INDEX {{ name }} ON {{ table }} ({{ columns|join(", ") }}){% if let Some(column) = only_positive %} WHERE {{ column }} > 0{% endif %};
+CREATE {% if unique %}UNIQUE {% endif %}INDEX {% if if_missing %}IF NOT EXISTS {% endif %}{{ name }} ON {{ table }} ({{ columns|join(", ") }}){% if let Some(column) = only_positive %} WHERE {{ column }} > 0{% endif %};

@@ -81,3 +81,74 @@ async fn the_constants_run() {
         .await
         .unwrap();
 }
+
+/// Two hand-written entities with a data subject: each constant brings the subject key table they share, as
+/// `capgen migrate sql` renders it but `IF NOT EXISTS`, so they run one after the other in either order.
+mod subjects {
+    #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+    #[capacitor(table = "notes", subject = "owner")]
+    pub struct Note {
+        #[prost(int64, tag = "1")]
+        #[capacitor(primary_key)]
+        pub id: i64,
+        #[prost(string, tag = "2")]
+        pub owner: String,
+        #[prost(string, tag = "3")]
+        #[capacitor(pii = "free_text", encrypt)]
+        pub body: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+    #[capacitor(table = "visits", subject = "patient")]
+    pub struct Visit {
+        #[prost(int64, tag = "1")]
+        #[capacitor(primary_key)]
+        pub id: i64,
+        #[prost(string, tag = "2")]
+        pub patient: String,
+        #[prost(string, tag = "3")]
+        #[capacitor(pii = "free_text", encrypt)]
+        pub reason: String,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subject_entities_bring_the_shared_key_table() {
+    use subjects::{Note, Visit};
+    for constant in [Note::CREATE_TABLE_SQLITE, Visit::CREATE_TABLE_POSTGRES] {
+        assert!(
+            constant.contains("CREATE TABLE IF NOT EXISTS \"capacitor_subject_keys\""),
+            "{constant}"
+        );
+        assert!(
+            constant.contains(
+                "CREATE UNIQUE INDEX IF NOT EXISTS \"capacitor_subject_keys_subject_token_key\""
+            ),
+            "{constant}"
+        );
+    }
+    let count = "SELECT COUNT(*) FROM capacitor_subject_keys";
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("subjects.db").display()
+    );
+    let sqlite = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for ddl in [Note::CREATE_TABLE_SQLITE, Visit::CREATE_TABLE_SQLITE] {
+        sqlx::raw_sql(ddl).execute(&sqlite).await.unwrap();
+    }
+    let keys: i64 = sqlx::query_scalar(count).fetch_one(&sqlite).await.unwrap();
+    assert_eq!(keys, 0);
+    let url = PostgresServer::shared()
+        .create_database("derive_ddl_subjects")
+        .unwrap();
+    let postgres = sqlx::PgPool::connect(&url).await.unwrap();
+    for ddl in [Visit::CREATE_TABLE_POSTGRES, Note::CREATE_TABLE_POSTGRES] {
+        sqlx::raw_sql(ddl).execute(&postgres).await.unwrap();
+    }
+    let keys: i64 = sqlx::query_scalar(count)
+        .fetch_one(&postgres)
+        .await
+        .unwrap();
+    assert_eq!(keys, 0);
+}
