@@ -35,6 +35,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Once, OnceLock};
+use zeroize::Zeroizing;
 
 /// The format byte of the current token layout (1 was the unsealed layout, now refused).
 const FORMAT: u8 = 2;
@@ -52,9 +53,9 @@ pub const CURSOR_KEY_ENV: &str = "CAPACITOR_CURSOR_KEY";
 /// The secret that seals page cursors, with the previous keys it still accepts.
 ///
 /// Cheap to clone (shared). `Debug` prints `CursorKey(<redacted>)`; there is no `Display` and no serde, so a key
-/// is never logged or serialized by accident.
+/// is never logged or serialized by accident. The key bytes are wiped (`zeroize`) when the last clone drops.
 #[derive(Clone)]
-pub struct CursorKey(Arc<Vec<[u8; CursorKey::LEN]>>);
+pub struct CursorKey(Arc<Zeroizing<Vec<[u8; CursorKey::LEN]>>>);
 
 impl CursorKey {
     /// The length of a key in bytes (AES-256-SIV: a 256-bit MAC key and a 256-bit encryption key).
@@ -62,18 +63,18 @@ impl CursorKey {
 
     /// A new random key from the operating system's generator; [`Error::Config`] if the generator fails.
     pub fn generate() -> Result<CursorKey, Error> {
-        let mut bytes = [0u8; CursorKey::LEN];
-        getrandom::fill(&mut bytes).map_err(|e| {
+        let mut bytes = Zeroizing::new([0u8; CursorKey::LEN]);
+        getrandom::fill(&mut *bytes).map_err(|e| {
             Error::Config(format!(
                 "cursor key: the operating system's random generator failed: {e}"
             ))
         })?;
-        Ok(CursorKey::from_bytes(bytes))
+        Ok(CursorKey::from_bytes(*bytes))
     }
 
     /// The key made of `bytes`.
     pub fn from_bytes(bytes: [u8; CursorKey::LEN]) -> CursorKey {
-        CursorKey(Arc::new(vec![bytes]))
+        CursorKey(Arc::new(Zeroizing::new(vec![bytes])))
     }
 
     /// Parses a key: 128 hex digits or base64 (standard or URL-safe, padding optional) of 64 bytes, or a
@@ -82,7 +83,7 @@ impl CursorKey {
     /// [`Error::Config`] on anything else; the message says what is wrong, never the text.
     pub fn parse(text: &str) -> Result<CursorKey, Error> {
         let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-        let mut keys = Vec::with_capacity(parts.len());
+        let mut keys = Zeroizing::new(Vec::with_capacity(parts.len()));
         for (at, part) in parts.iter().enumerate() {
             let key = decode_key(part).ok_or_else(|| {
                 let which = match parts.len() {
@@ -117,7 +118,9 @@ impl CursorKey {
     /// This key, also accepting tokens sealed under `previous` (and the keys `previous` accepts): for a rotation,
     /// seal under the new key while pages handed out under the old one are still in flight.
     pub fn accepting(self, previous: &CursorKey) -> CursorKey {
-        let mut keys = (*self.0).clone();
+        // Sized up front: a growing Vec would free its old buffer without wiping it.
+        let mut keys = Zeroizing::new(Vec::with_capacity(self.0.len() + previous.0.len()));
+        keys.extend_from_slice(&self.0);
         for key in previous.0.iter() {
             if !keys.contains(key) {
                 keys.push(*key);
