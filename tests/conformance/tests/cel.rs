@@ -47,7 +47,8 @@ fn broken(v: &Violations) -> Vec<String> {
     out
 }
 
-fn check(c: &Checkout) -> Vec<String> {
+/// The violations of a message that must not hit a runtime error.
+fn check<M: Validate>(c: &M) -> Vec<String> {
     match c.validate() {
         Ok(()) => Vec::new(),
         Err(v) => {
@@ -215,7 +216,7 @@ fn an_error_the_other_side_decides_is_absorbed() {
 
 /// Wrapper fields: the value when set, `null` when unset (`GiftCard`, `Voucher` in the fixture).
 mod wrappers {
-    use super::broken;
+    use super::{broken, check};
     use capacitor::Validate;
     use capacitor::well_known::{DoubleValue, Int32Value, Int64Value, StringValue, UInt32Value};
     use capacitor_conformance::shop::v1::gift_card::Reward;
@@ -233,16 +234,6 @@ mod wrappers {
             }),
             expiry_year: Some(UInt32Value { value: 2030 }),
             reward: Some(Reward::BonusPoints(Int64Value { value: 50 })),
-        }
-    }
-
-    fn check(c: &GiftCard) -> Vec<String> {
-        match c.validate() {
-            Ok(()) => Vec::new(),
-            Err(v) => {
-                assert!(v.runtime_error().is_none(), "unexpected runtime error: {v}");
-                broken(&v)
-            }
         }
     }
 
