@@ -151,6 +151,8 @@ pub enum Func {
     Contains,
     /// `matches` with its pattern, a constant checked here.
     Matches(String),
+    /// `matches` with a pattern computed at evaluation (the second argument).
+    MatchesComputed,
     IsEmail,
     IsHostname,
     /// `isIp(version?)`
@@ -781,7 +783,13 @@ impl Checker<'_, '_> {
             }
             ("matches", T::String, [T::String]) => {
                 let Kind::Lit(Lit::String(p)) = &args[0].kind else {
-                    return err(args[0].id, "`matches` needs a constant pattern");
+                    // Known only at evaluation: compiled then (and cached); an invalid pattern is an error.
+                    return Ok(node(
+                        id,
+                        T::Bool,
+                        true,
+                        Kind::Call(Func::MatchesComputed, vec![t, args[0].clone()]),
+                    ));
                 };
                 if let Err(e) = regex::Regex::new(p) {
                     return err(

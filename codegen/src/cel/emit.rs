@@ -465,6 +465,10 @@ impl Lowering<'_> {
                     ::std::sync::LazyLock::new(|| #rt::validate::support::regex::Regex::new(#p).expect("checked by capgen"));
                 RE.is_match(&*(#a))
             }),
+            Func::MatchesComputed => {
+                let b = arg(1);
+                quote!(#cel::matches(&*(#a), &*(#b))?)
+            }
             Func::IsEmail => quote!(#fmt::is_email(&*(#a))),
             Func::IsHostname => quote!(#fmt::is_hostname(&*(#a))),
             Func::IsUri => quote!(#fmt::is_uri(&*(#a))),

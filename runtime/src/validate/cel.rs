@@ -41,6 +41,8 @@ impl EvalError {
     pub const NO_OVERLOAD: EvalError = EvalError("no such overload");
     /// A `format` verb that does not fit its argument, or too few arguments.
     pub const FORMAT: EvalError = EvalError("invalid format");
+    /// A `matches` pattern computed at evaluation that is not a valid regular expression (RE2 syntax).
+    pub const PATTERN: EvalError = EvalError("invalid regular expression");
 
     /// The phrase.
     pub fn reason(self) -> &'static str {
@@ -542,6 +544,29 @@ pub fn timestamp_part(t: (i64, i32), part: &str, offset: i64) -> i64 {
 /// An operation whose operand types do not fit, found at evaluation (through `dyn`).
 pub fn no_overload<T>() -> Result<T, EvalError> {
     Err(EvalError::NO_OVERLOAD)
+}
+
+/// `matches` with a pattern computed at evaluation (`this.code.matches(this.pattern)`): each distinct pattern is
+/// compiled once and kept in a cache shared by every thread (bounded: 256 patterns); an invalid one is
+/// [`EvalError::PATTERN`]. A constant pattern is compiled by capgen instead, and checked at build time.
+///
+/// ```
+/// use capacitor::validate::cel;
+/// assert_eq!(cel::matches("SKU-12", "^SKU-[0-9]+$"), Ok(true));
+/// assert_eq!(cel::matches("sku", "(unclosed"), Err(cel::EvalError::PATTERN));
+/// ```
+pub fn matches(text: &str, pattern: &str) -> Result<bool, EvalError> {
+    type Patterns = quick_cache::sync::Cache<String, Option<regex::Regex>>;
+    static PATTERNS: std::sync::LazyLock<Patterns> =
+        std::sync::LazyLock::new(|| Patterns::new(256));
+    let compiled = PATTERNS
+        .get_or_insert_with(pattern, || {
+            Ok::<_, std::convert::Infallible>(regex::Regex::new(pattern).ok())
+        })
+        .unwrap_or_else(|never| match never {});
+    compiled
+        .map(|re| re.is_match(text))
+        .ok_or(EvalError::PATTERN)
 }
 
 /// `size()`: a length as CEL's `int`.

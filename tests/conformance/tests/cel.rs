@@ -303,3 +303,32 @@ mod wrappers {
         assert_eq!(e.reason, "no such overload");
     }
 }
+
+#[test]
+fn a_computed_pattern_is_compiled_at_evaluation() {
+    use capacitor_conformance::shop::v1::CouponRule;
+    let rule = |pattern: &str, example: &str| CouponRule {
+        pattern: pattern.into(),
+        example: example.into(),
+    };
+    assert_eq!(
+        check(&rule("^[A-Z]+[0-9]{2}$", "SPRING24")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(&rule("^[A-Z]+[0-9]{2}$", "SPRING")),
+        [" coupon_rule.matches"]
+    );
+    // The same pattern again comes from the cache; another one is compiled.
+    assert_eq!(
+        check(&rule("^[A-Z]+[0-9]{2}$", "SUMMER25")),
+        Vec::<String>::new()
+    );
+    assert_eq!(check(&rule("^[a-z]+$", "spring")), Vec::<String>::new());
+    // An invalid pattern cannot be evaluated: a runtime error that names the rule, not the pattern.
+    let v = rule("([A-Z]", "SPRING").validate().unwrap_err();
+    let e = v.runtime_error().expect("a runtime error");
+    assert_eq!(e.rule_id, "coupon_rule.matches");
+    assert_eq!(e.reason, "invalid regular expression");
+    assert!(!v.to_string().contains("([A-Z]"), "{v}");
+}
