@@ -10,7 +10,8 @@
 //!   `synchronous=full` (every commit waits for the disk);
 //! - `outbox_relay_postgres/publish_5000_to_redis_streams`: a relay draining 5,000 outbox rows from Postgres to
 //!   a Redis stream in batches of 1,000 (claim, pipelined `XADD`s, mark); rows/s = 5,000 / time (reported; the
-//!   issue aims at ≥ 20,000 rows/s).
+//!   issue aims at ≥ 20,000 rows/s); `outbox_relay_sqlite/…` the same from the SQLite store (its claims commit
+//!   with `synchronous=full`, one sync per batch).
 //!
 //! `cargo bench -p capacitor --features redis,postgres --bench outbox`. Needs Debian's postgresql and
 //! redis-server (the testkit starts them).
@@ -264,9 +265,22 @@ fn outbox(c: &mut Criterion) {
     puts(c, "outbox_put_postgres", &postgres, &rt);
 
     let redis = RedisServer::start().unwrap();
+    relay(c, "outbox_relay_postgres", &postgres, &redis, &rt);
+    relay(c, "outbox_relay_sqlite", &sqlite, &redis, &rt);
+}
+
+/// `<group>/publish_5000_to_redis_streams`: a relay on `store` publishing 5,000 outbox rows (written beforehand,
+/// untimed) to a Redis stream in batches of 1,000.
+fn relay(
+    c: &mut Criterion,
+    group: &str,
+    store: &Store,
+    redis: &RedisServer,
+    rt: &tokio::runtime::Runtime,
+) {
     let sink = rt.block_on(RedisStreamSink::connect(&redis.url())).unwrap();
     let relay: Relay<Boxed, _> = Relay::new(
-        postgres.clone(),
+        store.clone(),
         sink.max_len(100_000),
         RelayOptions {
             batch: 1_000,
@@ -276,9 +290,9 @@ fn outbox(c: &mut Criterion) {
         None,
     )
     .unwrap();
-    let boxed: Repository<Boxed> = Repository::new(postgres.clone());
+    let boxed: Repository<Boxed> = Repository::new(store.clone());
     rt.block_on(async { while relay.run_once().await.unwrap() > 0 {} });
-    let mut g = c.benchmark_group("outbox_relay_postgres");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.bench_function("publish_5000_to_redis_streams", |b| {
         b.iter_custom(|iterations| {
