@@ -120,10 +120,8 @@ impl EventStore {
                     .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?;
                 // Every append waits for the disk unless the URL says `synchronous=normal`: an event store
                 // is the record itself.
-                let synchronous = match durability.unwrap_or(Durability::Full) {
-                    Durability::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-                    Durability::Full => sqlx::sqlite::SqliteSynchronous::Full,
-                };
+                let synchronous =
+                    crate::store::sqlite_synchronous(durability.unwrap_or(Durability::Full));
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .map_err(|e| store_error("EventStore", e))?
                     .create_if_missing(true)

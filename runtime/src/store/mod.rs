@@ -12,6 +12,8 @@ pub mod index_lookup;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
+pub(crate) use sql::sqlite::synchronous as sqlite_synchronous;
 mod transaction;
 
 use crate::blob::claim::Blobs;

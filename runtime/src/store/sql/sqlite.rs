@@ -149,8 +149,8 @@ fn target(url: &str, filename: &std::path::Path, durability: Durability) -> Targ
     }
 }
 
-/// sqlx's setting for `durability`.
-fn synchronous(durability: Durability) -> SqliteSynchronous {
+/// sqlx's setting for `durability` (the event store's pool uses it too).
+pub(crate) fn synchronous(durability: Durability) -> SqliteSynchronous {
     match durability {
         Durability::Normal => SqliteSynchronous::Normal,
         Durability::Full => SqliteSynchronous::Full,
