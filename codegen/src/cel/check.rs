@@ -763,7 +763,6 @@ impl Checker<'_, '_> {
     }
 
     fn method(&mut self, id: u64, f: &str, target: &IdedExpr, args: &[IdedExpr]) -> Result<Node> {
-        // A constant template: `'...'.format([...])`.
         let t = self.expr(target)?;
         let args: Vec<Node> = args.iter().map(|a| self.expr(a)).collect::<Result<_>>()?;
         let types: Vec<&Type> = args.iter().map(|a| &a.ty).collect();
@@ -849,12 +848,8 @@ impl Checker<'_, '_> {
             {
                 (Func::Unique, T::Bool, false)
             }
-            ("format", T::String, [T::List(_)]) => {
-                if !matches!(t.kind, Kind::Lit(_)) {
-                    return err(t.id, "`format` needs a constant template");
-                }
-                (Func::Format, T::String, true)
-            }
+            // The template may be computed: `format` parses it at evaluation (a bad one is an error).
+            ("format", T::String, [T::List(_)]) => (Func::Format, T::String, true),
             ("lowerAscii", T::String, []) => (Func::LowerAscii, T::String, false),
             ("upperAscii", T::String, []) => (Func::UpperAscii, T::String, false),
             ("trim", T::String, []) => (Func::Trim, T::String, false),

@@ -310,6 +310,7 @@ fn a_computed_pattern_is_compiled_at_evaluation() {
     let rule = |pattern: &str, example: &str| CouponRule {
         pattern: pattern.into(),
         example: example.into(),
+        notice: String::new(),
     };
     assert_eq!(
         check(&rule("^[A-Z]+[0-9]{2}$", "SPRING24")),
@@ -331,4 +332,25 @@ fn a_computed_pattern_is_compiled_at_evaluation() {
     assert_eq!(e.rule_id, "coupon_rule.matches");
     assert_eq!(e.reason, "invalid regular expression");
     assert!(!v.to_string().contains("([A-Z]"), "{v}");
+}
+
+#[test]
+fn a_computed_format_template_is_parsed_at_evaluation() {
+    use capacitor_conformance::shop::v1::CouponRule;
+    let rule = |notice: &str| CouponRule {
+        pattern: "^[A-Z]+$".into(),
+        example: "SPRING".into(),
+        notice: notice.into(),
+    };
+    assert_eq!(rule("").validate(), Ok(()));
+    let v = rule("%d characters to review").validate().unwrap_err();
+    let notice = v
+        .iter()
+        .find(|v| v.rule_id == "coupon_rule.notice")
+        .expect("the rule's message");
+    assert_eq!(notice.message, "6 characters to review");
+    let v = rule("%q is not a verb").validate().unwrap_err();
+    let e = v.runtime_error().expect("a runtime error");
+    assert_eq!(e.rule_id, "coupon_rule.notice");
+    assert_eq!(e.reason, "invalid format");
 }
