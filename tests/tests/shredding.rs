@@ -383,13 +383,23 @@ async fn exercise(store: Store, dialect: Dialect, prefix: &str) {
         record("b1", OWNER_B)
     );
     assert!(opt(fresh.get(&"c3".to_owned()).await).unwrap().is_some());
-    // Shredding again destroys nothing; erasing a shredded row still works.
+    // Shredding again destroys nothing; erasing the shredded rows works, found by their subject (their keys
+    // unknown to the caller), and leaves the other subjects' rows.
     assert_eq!(store.shred_subject(&OWNER_A.to_owned()).await.unwrap(), 0);
+    let erased = repo.erase_subject(&OWNER_A.to_owned()).await.unwrap();
+    assert_eq!(erased.len(), 2);
+    assert!(erased.iter().all(|r| r.version.is_some()), "{erased:?}");
+    assert_no_pii(&format!("{erased:?}"), "the erasure reports");
     for id in ["a1", "a2"] {
-        let erased = repo.erase(&id.to_owned()).await.unwrap();
-        assert!(erased.version.is_some(), "{id}");
         assert_eq!(opt(repo.get(&id.to_owned()).await).unwrap(), None);
     }
+    assert!(
+        repo.erase_subject(&OWNER_A.to_owned())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(opt(repo.get(&"b1".to_owned()).await).unwrap().is_some());
 
     // The backup restored: still unreadable, as is any copy.
     restore(&store, &backup).await;

@@ -135,7 +135,7 @@ pub struct ShredReport {
     /// Data keys destroyed in `capacitor_subject_keys` (0 when the subject had none).
     pub keys_destroyed: usize,
     /// Rows of this repository's entity that belong to the subject: they stay in the store, unreadable
-    /// (erase them with [`Repository::erase`] to remove them too).
+    /// (erase them with [`Repository::erase_subject`] to remove them too).
     pub rows: usize,
     /// The cache tiers purged of those rows: L1 (which holds plaintext) drops each of them. Redis entries are
     /// not deleted: they are ciphertext under the destroyed key, unreadable, and expire by their TTL.
@@ -194,5 +194,28 @@ impl<E: Record> Repository<E> {
         // Like `erase`, it runs to the end if the caller drops the future: a destroyed key with L1 still
         // holding plaintext would be a half-done shred.
         crate::detach::DetachOnDrop::new(tracing::Instrument::instrument(task, span)).await
+    }
+
+    /// Erases every row of this entity whose `subject` field value is `subject` (see
+    /// [`erase`](Self::erase)): the rows are found by the subject column, which stays readable after
+    /// [`shred_subject`](Self::shred_subject), so the rows a shred left unreadable (and that would fail a
+    /// `scan` page) can be removed without knowing their keys. One [`ErasureReport`] per row, in key order;
+    /// the first failure stops it (rows already erased stay erased; running it again erases the rest).
+    pub async fn erase_subject<T: crate::record::Column + Clone>(
+        &self,
+        subject: &T,
+    ) -> Result<Vec<ErasureReport>, Error> {
+        if E::SCHEMA.subject.is_none() {
+            return Err(Error::Config(format!(
+                "erase_subject: entity `{}` names no data subject (`(capacitor.v1.entity).subject`)",
+                E::SCHEMA.message
+            )));
+        }
+        let rows = self.inner.store.subject_rows::<E, T>(subject).await?;
+        let mut reports = Vec::with_capacity(rows.len());
+        for (key, _) in &rows {
+            reports.push(self.erase(key).await?);
+        }
+        Ok(reports)
     }
 }
