@@ -172,6 +172,11 @@ macro_rules! outbox_ops {
                 let rows = self
                     .fetch_all_pooled::<E>(&outbox.after, w.finish::<E>()?)
                     .await?;
+                // A feed hands out only changes a power loss cannot roll back (SQLite at `synchronous=normal`
+                // commits without syncing; this syncs what is committed, once per read that found rows).
+                if !rows.is_empty() {
+                    $driver::sync_committed(&self.pool).map_err(store_error::<E>)?;
+                }
                 rows.iter().map(outbox_row::<E>).collect()
             }
 

@@ -60,6 +60,11 @@ mod driver {
         Transaction::begin(pool).await
     }
 
+    /// Makes every transaction committed so far durable, whatever the store's `synchronous` setting.
+    pub(super) fn sync_committed(pool: &SqlitePool) -> Result<(), Error> {
+        pool.sync_committed()
+    }
+
     /// A transaction whose commit is on disk when it returns, whatever the store's `synchronous` setting.
     pub(super) async fn begin_durable(pool: &SqlitePool) -> Result<Transaction, Error> {
         Transaction::begin_durable(pool).await
@@ -206,6 +211,30 @@ mod tests {
                 "NORMAL again (commit: {commit})"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn sync_committed_syncs_the_file_sqlite_writes_its_wal_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("feed.db").display());
+        let store = SqliteStore::open(&url, Encryption::default())
+            .await
+            .unwrap();
+        let mut conn = store.pool.acquire().unwrap();
+        conn.fetch_all("CREATE TABLE t (x INTEGER)", SqliteArguments::default())
+            .await
+            .unwrap();
+        conn.fetch_all("INSERT INTO t VALUES (1)", SqliteArguments::default())
+            .await
+            .unwrap();
+        let wal = store.pool.wal_path().expect("a file database has a WAL");
+        assert!(wal.exists(), "{} is where SQLite writes", wal.display());
+        store.pool.sync_committed().unwrap();
+        let memory = SqliteStore::open("sqlite::memory:", Encryption::default())
+            .await
+            .unwrap();
+        assert_eq!(memory.pool.wal_path(), None);
+        memory.pool.sync_committed().unwrap();
     }
 
     #[tokio::test]
