@@ -10,7 +10,9 @@ use super::parse::Parsed;
 use super::types::Type;
 use crate::ir::{Field, FieldType, Label, RuleValue, Scalar, Schema};
 use crate::rules::{self, RuleType};
-use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, LiteralValue, operators};
+use cel::common::ast::{
+    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, MapExpr, operators,
+};
 use std::collections::BTreeSet;
 
 /// A compile error: what is wrong, and the id of the node it is about.
@@ -223,6 +225,8 @@ pub enum Kind {
     Select(Box<Node>, FieldRef),
     Has(Box<Node>, FieldRef),
     List(Vec<Node>),
+    /// A map literal: its entries in order (constant keys, distinct).
+    Map(Vec<(Node, Node)>),
     Not(Box<Node>),
     Neg(Box<Node>),
     And(Box<Node>, Box<Node>),
@@ -358,10 +362,74 @@ impl Checker<'_, '_> {
             }
             Expr::Call(call) => self.call(id, call),
             Expr::Comprehension(c) => self.comprehension(id, c),
-            Expr::Map(_) => err(id, "map literals are not supported"),
+            Expr::Map(m) => self.map_literal(id, m),
             Expr::Struct(_) => err(id, "message literals are not supported"),
             Expr::Unspecified => err(id, "an empty expression"),
         }
+    }
+
+    /// `{k: v, …}`: constant keys of one of CEL's key types, all distinct, and values of one plain type.
+    fn map_literal(&mut self, id: u64, m: &MapExpr) -> Result<Node> {
+        if m.entries.is_empty() {
+            return err(id, "an empty map literal is not supported");
+        }
+        let (mut key_ty, mut value_ty) = (Type::Dyn, Type::Dyn);
+        let mut entries: Vec<(Node, Node)> = Vec::with_capacity(m.entries.len());
+        for entry in &m.entries {
+            let EntryExpr::MapEntry(e) = &entry.expr else {
+                return err(entry.id, "a field initializer outside a message literal");
+            };
+            if e.optional {
+                return err(e.key.id, "optional map entries are not supported");
+            }
+            let (k, v) = (self.expr(&e.key)?, self.expr(&e.value)?);
+            no_null_value(&v, "a map value")?;
+            let Kind::Lit(key) = &k.kind else {
+                return err(k.id, "a map literal's keys must be constants");
+            };
+            if !matches!(k.ty, Type::Int | Type::Uint | Type::Bool | Type::String) {
+                return err(
+                    k.id,
+                    format!(
+                        "a map key must be an int, uint, bool or string, not a {}",
+                        k.ty
+                    ),
+                );
+            }
+            if entries
+                .iter()
+                .any(|(other, _)| matches!(&other.kind, Kind::Lit(o) if o == key))
+            {
+                return err(k.id, "a map literal's key appears twice");
+            }
+            for (t, n, what) in [(&mut key_ty, &k, "keys"), (&mut value_ty, &v, "values")] {
+                if *t == Type::Dyn {
+                    *t = n.ty.clone();
+                } else if *t != n.ty {
+                    return err(
+                        n.id,
+                        format!(
+                            "a map literal's {what} must have one type: {t} and {}",
+                            n.ty
+                        ),
+                    );
+                }
+            }
+            if !is_plain(&v.ty) {
+                return err(
+                    v.id,
+                    format!("a map literal's value of type {} is not supported", v.ty),
+                );
+            }
+            entries.push((k, v));
+        }
+        let fallible = entries.iter().any(|(_, v)| v.fallible);
+        Ok(node(
+            id,
+            Type::Map(Box::new(key_ty), Box::new(value_ty)),
+            fallible,
+            Kind::Map(entries),
+        ))
     }
 
     fn ident(&mut self, id: u64, name: &str) -> Result<Node> {
@@ -533,6 +601,11 @@ impl Checker<'_, '_> {
                 };
                 no_null_value(&a, "a `?:` branch")?;
                 no_null_value(&b, "a `?:` branch")?;
+                for branch in [&a, &b] {
+                    if matches!(branch.ty, Type::Map(..)) && branch.source == Source::Cel {
+                        return err(branch.id, "a map literal as a `?:` branch is not supported");
+                    }
+                }
                 let fallible = c.fallible || a.fallible || b.fallible;
                 let source = a.source.clone();
                 if source != b.source {

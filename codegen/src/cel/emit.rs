@@ -107,6 +107,14 @@ impl Lowering<'_> {
                 let items = items.iter().map(|i| self.expr(i));
                 quote!([#(#items),*])
             }
+            // An array of (key, value) pairs, searched in order: a literal's handful of entries.
+            Kind::Map(entries) => {
+                let pairs = entries.iter().map(|(k, v)| {
+                    let (k, v) = (self.expr(k), self.expr(v));
+                    quote!((#k, #v))
+                });
+                quote!([#(#pairs),*])
+            }
             Kind::Not(a) => {
                 let a = self.expr(a);
                 quote!(!(#a))
@@ -132,9 +140,14 @@ impl Lowering<'_> {
             Kind::In(a, b) => {
                 let x = self.expr(a);
                 match &b.ty {
+                    Type::Map(key_ty, _) if b.source == Source::Cel => {
+                        let m = self.expr(b);
+                        let eq = equal(key_ty, &quote!(key), &quote!(k));
+                        quote!({ let k = #x; #m.into_iter().any(|(key, _)| #eq) })
+                    }
                     Type::Map(..) => {
                         let Source::MapField(key, _) = &b.source else {
-                            unreachable!("maps come from map fields")
+                            unreachable!("maps come from map fields or literals")
                         };
                         let m = self.expr(b);
                         let lookup = map_lookup(*key, &quote!(m), &quote!(k), true);
@@ -156,6 +169,12 @@ impl Lowering<'_> {
             Kind::Index(a, b) => {
                 let k = self.expr(b);
                 match (&a.ty, &a.source) {
+                    (Type::Map(key_ty, _), Source::Cel) => {
+                        let m = self.expr(a);
+                        let eq = equal(key_ty, &quote!(key), &quote!(k));
+                        let missing = self.error("NO_SUCH_KEY");
+                        quote!({ let k = #k; #m.into_iter().find(|(key, _)| { let key = *key; #eq }).map(|(_, v)| v).ok_or(#missing)? })
+                    }
                     (Type::Map(..), Source::MapField(key, value_ty)) => {
                         let m = self.expr(a);
                         let lookup = map_lookup(*key, &quote!(m), &quote!(k), false);
@@ -442,6 +461,7 @@ impl Lowering<'_> {
         match func {
             Func::Size => match &args[0].ty {
                 Type::String => quote!(#cel::size(#rt::validate::support::char_len(&*(#a)))),
+                Type::Map(..) if args[0].source == Source::Cel => quote!(#cel::size((#a).len())),
                 Type::Map(..) => quote!(#cel::size((#a).map_or(0, |m| m.len()))),
                 _ => quote!(#cel::size((#a).len())),
             },
@@ -681,6 +701,7 @@ impl Lowering<'_> {
                 let conv = key_value(*key, &quote!(k));
                 quote!((#e).into_iter().flat_map(|m| m.keys()).map(|k| #conv))
             }
+            (Type::Map(..), Source::Cel) => quote!((#e).into_iter().map(|(k, _)| k)),
             (Type::List(t), Source::Cel) if !matches!(**t, Type::String | Type::Bytes) => {
                 quote!((#e).iter().copied())
             }
@@ -791,6 +812,10 @@ fn walk(n: &Node, f: &mut dyn FnMut(&Node)) {
             walk(c, f);
         }
         Kind::List(items) | Kind::Call(_, items) => items.iter().for_each(|i| walk(i, f)),
+        Kind::Map(entries) => entries.iter().for_each(|(k, v)| {
+            walk(k, f);
+            walk(v, f);
+        }),
         Kind::Fold {
             range,
             body,

@@ -291,6 +291,10 @@ fn reveals(n: &check::Node, in_text: bool, this_is_pii: bool) -> Option<String> 
         Kind::Cond(c, a, b) => each(&[c], false).or_else(|| each(&[a, b], in_text)),
         Kind::Index(l, i) => each(&[l], in_text).or_else(|| each(&[i], false)),
         Kind::List(items) => items.iter().find_map(|i| reveals(i, in_text, this_is_pii)),
+        // Keys are constants; a value read out of the map flows where the map does.
+        Kind::Map(entries) => entries
+            .iter()
+            .find_map(|(_, v)| reveals(v, in_text, this_is_pii)),
         Kind::Call(func, args) => {
             let flows = in_text
                 && match func {

@@ -354,3 +354,18 @@ fn a_computed_format_template_is_parsed_at_evaluation() {
     assert_eq!(e.rule_id, "coupon_rule.notice");
     assert_eq!(e.reason, "invalid format");
 }
+
+#[test]
+fn a_map_literal_is_searched_by_key() {
+    use capacitor_conformance::shop::v1::CouponRule;
+    let rule = |pattern: &str, example: &str| CouponRule {
+        pattern: pattern.into(),
+        example: example.into(),
+        notice: String::new(),
+    };
+    // "spring" is a key and a valid pattern; the example's length is checked against its value.
+    assert_eq!(check(&rule("spring", "spring")), Vec::<String>::new());
+    assert_eq!(check(&rule("spring", "springs")), [" coupon_rule.season"]);
+    // Not a key: `in` is false and decides.
+    assert_eq!(check(&rule("winter", "winters")), Vec::<String>::new());
+}
