@@ -116,6 +116,34 @@ impl Node {
 /// branch, a `map` result, the left of `in`, `dyn`): the generated code reads a wrapper as its scalar and
 /// fails on `null`, which is CEL's result everywhere else (an operator or function given `null` has no
 /// overload), and `==`/`!=` compare it as CEL does.
+/// Refuses a list or map literal whose string or bytes elements would lower to different Rust forms: a
+/// literal, `this`, a field or a comprehension variable is borrowed (`&str`), anything else (`+`, a function, a
+/// `?:`) is computed and owned, and one array cannot hold both. All borrowed, or a single element, compiles.
+fn one_string_form<'n>(elements: impl Iterator<Item = &'n Node>, what: &str) -> Result<()> {
+    let mut count = 0;
+    let mut computed = None;
+    for n in elements {
+        count += 1;
+        if matches!(n.ty, Type::String | Type::Bytes)
+            && !matches!(
+                n.kind,
+                Kind::Lit(_) | Kind::This | Kind::Var(_) | Kind::Select(..)
+            )
+        {
+            computed.get_or_insert(n.id);
+        }
+    }
+    match computed {
+        Some(id) if count > 1 => err(
+            id,
+            format!(
+                "a {what} holding a computed string or bytes value beside others is not supported: compare or test it on its own"
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn no_null_value(n: &Node, place: &str) -> Result<()> {
     match n.is_wrapper_read() {
         true => err(
@@ -338,6 +366,7 @@ impl Checker<'_, '_> {
                 for item in &items {
                     no_null_value(item, "a list element")?;
                 }
+                one_string_form(items.iter(), "list literal")?;
                 let mut elem = Type::Dyn;
                 for item in &items {
                     if elem == Type::Dyn {
@@ -423,6 +452,7 @@ impl Checker<'_, '_> {
             }
             entries.push((k, v));
         }
+        one_string_form(entries.iter().map(|(_, v)| v), "map literal")?;
         let fallible = entries.iter().any(|(_, v)| v.fallible);
         Ok(node(
             id,

@@ -369,3 +369,19 @@ fn a_map_literal_is_searched_by_key() {
     // Not a key: `in` is false and decides.
     assert_eq!(check(&rule("winter", "winters")), Vec::<String>::new());
 }
+
+#[test]
+fn literals_mix_literals_and_fields() {
+    use capacitor_conformance::shop::v1::Slogan;
+    let slogan = |name: &str, lang: &str, reserved: &str| Slogan {
+        name: name.into(),
+        lang: lang.into(),
+        reserved: reserved.into(),
+    };
+    assert_eq!(check(&slogan("go", "en", "x")), Vec::<String>::new());
+    assert_eq!(check(&slogan("stop", "en", "x")), [" slogan.reserved"]);
+    assert_eq!(check(&slogan("go", "en", "go")), [" slogan.reserved"]);
+    assert_eq!(check(&slogan("gordonx", "en", "")), [" slogan.greeting"]);
+    assert_eq!(check(&slogan("gordonx", "fr", "")), Vec::<String>::new());
+    assert_eq!(check(&slogan("gordonx", "de", "")), Vec::<String>::new());
+}
