@@ -304,14 +304,22 @@ mod wrappers {
     }
 }
 
-#[test]
-fn a_computed_pattern_is_compiled_at_evaluation() {
-    use capacitor_conformance::shop::v1::CouponRule;
-    let rule = |pattern: &str, example: &str| CouponRule {
+/// A `shop.v1.CouponRule` (computed pattern, computed template, map literal).
+fn coupon(
+    pattern: &str,
+    example: &str,
+    notice: &str,
+) -> capacitor_conformance::shop::v1::CouponRule {
+    capacitor_conformance::shop::v1::CouponRule {
         pattern: pattern.into(),
         example: example.into(),
-        notice: String::new(),
-    };
+        notice: notice.into(),
+    }
+}
+
+#[test]
+fn a_computed_pattern_is_compiled_at_evaluation() {
+    let rule = |pattern: &str, example: &str| coupon(pattern, example, "");
     assert_eq!(
         check(&rule("^[A-Z]+[0-9]{2}$", "SPRING24")),
         Vec::<String>::new()
@@ -336,12 +344,7 @@ fn a_computed_pattern_is_compiled_at_evaluation() {
 
 #[test]
 fn a_computed_format_template_is_parsed_at_evaluation() {
-    use capacitor_conformance::shop::v1::CouponRule;
-    let rule = |notice: &str| CouponRule {
-        pattern: "^[A-Z]+$".into(),
-        example: "SPRING".into(),
-        notice: notice.into(),
-    };
+    let rule = |notice: &str| coupon("^[A-Z]+$", "SPRING", notice);
     assert_eq!(rule("").validate(), Ok(()));
     let v = rule("%d characters to review").validate().unwrap_err();
     let notice = v
@@ -357,12 +360,7 @@ fn a_computed_format_template_is_parsed_at_evaluation() {
 
 #[test]
 fn a_map_literal_is_searched_by_key() {
-    use capacitor_conformance::shop::v1::CouponRule;
-    let rule = |pattern: &str, example: &str| CouponRule {
-        pattern: pattern.into(),
-        example: example.into(),
-        notice: String::new(),
-    };
+    let rule = |pattern: &str, example: &str| coupon(pattern, example, "");
     // "spring" is a key and a valid pattern; the example's length is checked against its value.
     assert_eq!(check(&rule("spring", "spring")), Vec::<String>::new());
     assert_eq!(check(&rule("spring", "springs")), [" coupon_rule.season"]);
