@@ -116,32 +116,34 @@ impl Node {
 /// branch, a `map` result, the left of `in`, `dyn`): the generated code reads a wrapper as its scalar and
 /// fails on `null`, which is CEL's result everywhere else (an operator or function given `null` has no
 /// overload), and `==`/`!=` compare it as CEL does.
-/// Refuses a list or map literal whose string or bytes elements would lower to different Rust forms: a
-/// literal, `this`, a field or a comprehension variable is borrowed (`&str`), anything else (`+`, a function, a
-/// `?:`) is computed and owned, and one array cannot hold both. All borrowed, or a single element, compiles.
+/// Refuses a list or map literal whose string or bytes elements would lower to different Rust forms, which
+/// one array cannot hold: a literal, `this`, a field or a comprehension variable is borrowed (`&str`), a `?:` is a
+/// `Cow`, anything else (`+`, a function) is computed and owned. Elements of one form compile.
 fn one_string_form<'n>(elements: impl Iterator<Item = &'n Node>, what: &str) -> Result<()> {
-    let mut count = 0;
-    let mut computed = None;
+    let mut first: Option<u8> = None;
     for n in elements {
-        count += 1;
-        if matches!(n.ty, Type::String | Type::Bytes)
-            && !matches!(
-                n.kind,
-                Kind::Lit(_) | Kind::This | Kind::Var(_) | Kind::Select(..)
-            )
-        {
-            computed.get_or_insert(n.id);
+        if !matches!(n.ty, Type::String | Type::Bytes) {
+            return Ok(());
+        }
+        let form = match n.kind {
+            Kind::Lit(_) | Kind::This | Kind::Var(_) | Kind::Select(..) => 0,
+            Kind::Cond(..) => 1,
+            _ => 2,
+        };
+        match first {
+            None => first = Some(form),
+            Some(f) if f != form => {
+                return err(
+                    n.id,
+                    format!(
+                        "a {what} mixing computed string or bytes values with literals or fields is not supported: compare or test them one by one"
+                    ),
+                );
+            }
+            Some(_) => {}
         }
     }
-    match computed {
-        Some(id) if count > 1 => err(
-            id,
-            format!(
-                "a {what} holding a computed string or bytes value beside others is not supported: compare or test it on its own"
-            ),
-        ),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 fn no_null_value(n: &Node, place: &str) -> Result<()> {

@@ -369,7 +369,7 @@ fn a_map_literal_is_searched_by_key() {
 }
 
 #[test]
-fn literals_mix_literals_and_fields() {
+fn literals_of_one_string_form() {
     use capacitor_conformance::shop::v1::Slogan;
     let slogan = |name: &str, lang: &str, reserved: &str| Slogan {
         name: name.into(),
@@ -379,6 +379,7 @@ fn literals_mix_literals_and_fields() {
     assert_eq!(check(&slogan("go", "en", "x")), Vec::<String>::new());
     assert_eq!(check(&slogan("stop", "en", "x")), [" slogan.reserved"]);
     assert_eq!(check(&slogan("go", "en", "go")), [" slogan.reserved"]);
+    assert_eq!(check(&slogan("go", "en", "go?")), [" slogan.variants"]);
     assert_eq!(check(&slogan("gordonx", "en", "")), [" slogan.greeting"]);
     assert_eq!(check(&slogan("gordonx", "fr", "")), Vec::<String>::new());
     assert_eq!(check(&slogan("gordonx", "de", "")), Vec::<String>::new());
