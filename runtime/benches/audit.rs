@@ -11,10 +11,8 @@
 //!
 //! `cargo bench -p capacitor --bench audit -- --warm-up-time 1 --measurement-time 3`.
 
-use capacitor::error::DecodeError;
 use capacitor::pii::audit::Overflow;
 use capacitor::pii::{Actor, TracingAuditSink};
-use capacitor::record::{ColumnReader, ColumnWriter, Record};
 use capacitor::{Repository, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -24,43 +22,9 @@ use std::sync::Arc;
 mod support_ready;
 use support_ready::ready;
 
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(
-    table = "users",
-    consistency = "eventual",
-    cache(ttl = "60s", max_entries = 100000)
-)]
-struct User {
-    #[prost(int64, tag = "1")]
-    #[capacitor(primary_key)]
-    id: i64,
-    #[prost(string, tag = "2")]
-    #[capacitor(pii = "email")]
-    email: String,
-}
-
-impl Record for User {
-    type Key = i64;
-    fn key(&self) -> i64 {
-        self.id
-    }
-    fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
-        out.column(key);
-    }
-    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
-        columns.column()
-    }
-    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
-        out.column(&self.id);
-        out.column(&self.email);
-    }
-    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
-        Ok(User {
-            id: columns.column()?,
-            email: columns.column()?,
-        })
-    }
-}
+#[path = "support/audit_user.rs"]
+mod audit_user;
+use audit_user::User;
 
 const ROWS: i64 = 1000;
 

@@ -15,45 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// An entity keyed by a number, with a PII field.
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(
-    package = "audit.v1",
-    table = "users",
-    consistency = "eventual",
-    cache(ttl = "60s", max_entries = 1000)
-)]
-struct User {
-    #[prost(int64, tag = "1")]
-    #[capacitor(primary_key)]
-    id: i64,
-    #[prost(string, tag = "2")]
-    #[capacitor(pii = "email")]
-    email: String,
-}
-
-impl Record for User {
-    type Key = i64;
-    fn key(&self) -> i64 {
-        self.id
-    }
-    fn write_key<W: ColumnWriter>(key: &i64, out: &mut W) {
-        out.column(key);
-    }
-    fn read_key<R: ColumnReader>(columns: &mut R) -> Result<i64, DecodeError> {
-        columns.column()
-    }
-    fn write_row<W: ColumnWriter>(&self, out: &mut W) {
-        out.column(&self.id);
-        out.column(&self.email);
-    }
-    fn read_row<R: ColumnReader>(columns: &mut R) -> Result<Self, DecodeError> {
-        Ok(User {
-            id: columns.column()?,
-            email: columns.column()?,
-        })
-    }
-}
+#[path = "../benches/support/audit_user.rs"]
+mod audit_user;
+use audit_user::User;
 
 /// An entity keyed by an email: its key is PII.
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]

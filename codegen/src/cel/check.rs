@@ -99,8 +99,7 @@ impl FieldRef {
     /// A singular wrapper field (`google.protobuf.Int64Value`, …): CEL reads it as its scalar, or `null` when
     /// unset.
     pub fn is_wrapper(&self) -> bool {
-        matches!(&self.field.ty, FieldType::WellKnown(w)
-            if !matches!(w, crate::ir::WellKnown::Timestamp | crate::ir::WellKnown::Duration))
+        matches!(&self.field.ty, FieldType::WellKnown(w) if w.wrapped().is_some())
             && !matches!(self.field.label, Label::Repeated | Label::Map { .. })
     }
 }

@@ -881,25 +881,12 @@ pub fn value(ty: &FieldType, r: &TokenStream) -> TokenStream {
             quote!({ let t = #r; (t.seconds, t.nanos) })
         }
         FieldType::WellKnown(w) => {
-            let inner = wrapped(*w);
+            let inner = w
+                .wrapped()
+                .expect("Timestamp and Duration are matched above");
             scalar_value(inner, &quote!(&(#r).value))
         }
         FieldType::Message(_) => quote!(::core::option::Option::Some(#r)),
-    }
-}
-
-fn wrapped(w: WellKnown) -> Scalar {
-    match w {
-        WellKnown::DoubleValue => Scalar::Double,
-        WellKnown::FloatValue => Scalar::Float,
-        WellKnown::Int64Value => Scalar::Int64,
-        WellKnown::Uint64Value => Scalar::Uint64,
-        WellKnown::Int32Value => Scalar::Int32,
-        WellKnown::Uint32Value => Scalar::Uint32,
-        WellKnown::BoolValue => Scalar::Bool,
-        WellKnown::StringValue => Scalar::String,
-        WellKnown::BytesValue => Scalar::Bytes,
-        WellKnown::Timestamp | WellKnown::Duration => unreachable!("not a wrapper"),
     }
 }
 

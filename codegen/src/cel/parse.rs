@@ -1,7 +1,7 @@
 //! Parsing: the `cel` crate's parser (CEL's ANTLR grammar, with the standard macros `has`, `all`, `exists`,
 //! `exists_one`, `map` and `filter` expanded), and where each node sits in the expression's text.
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, SourceInfo};
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, MapExpr, SourceInfo, StructExpr};
 
 /// A parsed expression with its source positions.
 #[derive(Debug)]
@@ -111,16 +111,7 @@ fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
         Expr::Call(c) => c.target.iter().map(|t| &**t).chain(&c.args).collect(),
         Expr::Comprehension(c) => vec![&c.iter_range, &c.loop_step],
         Expr::List(l) => l.elements.iter().collect(),
-        Expr::Map(m) => m
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
-                EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
-        Expr::Struct(s) => s
-            .entries
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => entries
             .iter()
             .flat_map(|entry| match &entry.expr {
                 EntryExpr::MapEntry(m) => vec![&m.key, &m.value],

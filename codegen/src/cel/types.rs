@@ -58,12 +58,7 @@ impl Type {
             FieldType::WellKnown(w) => match w {
                 WellKnown::Timestamp => Type::Timestamp,
                 WellKnown::Duration => Type::Duration,
-                WellKnown::DoubleValue | WellKnown::FloatValue => Type::Double,
-                WellKnown::Int64Value | WellKnown::Int32Value => Type::Int,
-                WellKnown::Uint64Value | WellKnown::Uint32Value => Type::Uint,
-                WellKnown::BoolValue => Type::Bool,
-                WellKnown::StringValue => Type::String,
-                WellKnown::BytesValue => Type::Bytes,
+                wrapper => Type::of_scalar(wrapper.wrapped().expect("a wrapper type")),
             },
             FieldType::Message(m) => Type::Message(m.clone()),
         }

@@ -111,6 +111,25 @@ impl Emitter<'_> {
 }
 
 impl Emitter<'_> {
+    /// A field value's CEL checks: its own `cel` rules and, when its rules have a typed `member` (`string`,
+    /// `repeated`, `map`, …), the predefined rules set on that member.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn field_cel_checks(
+        &self,
+        binding: Binding,
+        v: &TokenStream,
+        rules: &Rules<'_>,
+        member: Option<&str>,
+        prefix: &[RuleField],
+        at: &TokenStream,
+        for_key: bool,
+    ) -> TokenStream {
+        let cel = self.cel_checks(binding.clone(), v, rules, "FieldRules", prefix, at, for_key);
+        let predefined =
+            member.map(|m| self.predefined_checks(binding, v, rules, m, prefix, at, for_key));
+        quote!(#cel #predefined)
+    }
+
     /// The predefined rules (extensions of the rules message `member`, `[full.name]` entries of `rules`, the
     /// field's rules) on a value bound as `binding` to `v`: each extension's `(buf.validate.predefined).cel`,
     /// with `rule` its value and `rules` the other rules of `member`.

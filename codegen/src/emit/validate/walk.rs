@@ -230,28 +230,16 @@ impl Emitter<'_> {
     ) -> TokenStream {
         let ident = rust_ident(&field.rust_name);
         let typed = self.value_checks(kind, &quote!(v), rules, &[], at, false);
-        let cel = self.cel_checks(
+        let cel = self.field_cel_checks(
             Binding::Value(field.ty.clone()),
             &quote!(v),
             rules,
-            "FieldRules",
+            rules_member(kind),
             &[],
             at,
             false,
         );
-        let predefined = match rules_member(kind) {
-            Some(member) => self.predefined_checks(
-                Binding::Value(field.ty.clone()),
-                &quote!(v),
-                rules,
-                member,
-                &[],
-                at,
-                false,
-            ),
-            None => quote!(),
-        };
-        let checks = quote!(#typed #cel #predefined);
+        let checks = quote!(#typed #cel);
         let recurse = self.recurse(kind, &quote!(v), at);
         let required = rules.flag("required");
         let if_zero = rules.ignore() == IGNORE_IF_ZERO_VALUE;
@@ -383,20 +371,11 @@ impl Emitter<'_> {
             );
             checks.push(quote!(if !#rt::validate::support::is_unique(list) { #v }));
         }
-        checks.push(self.cel_checks(
+        checks.push(self.field_cel_checks(
             Binding::List(field.ty.clone()),
             &quote!(list),
             rules,
-            "FieldRules",
-            &[],
-            at,
-            false,
-        ));
-        checks.push(self.predefined_checks(
-            Binding::List(field.ty.clone()),
-            &quote!(list),
-            rules,
-            "repeated",
+            Some("repeated"),
             &[],
             at,
             false,
@@ -514,28 +493,16 @@ impl Emitter<'_> {
             return quote!();
         }
         let typed = self.value_checks(kind, &quote!(v), rules, prefix, at, for_key);
-        let cel = self.cel_checks(
+        let cel = self.field_cel_checks(
             Binding::Value(ty.clone()),
             &quote!(v),
             rules,
-            "FieldRules",
+            rules_member(kind),
             prefix,
             at,
             for_key,
         );
-        let predefined = match rules_member(kind) {
-            Some(member) => self.predefined_checks(
-                Binding::Value(ty.clone()),
-                &quote!(v),
-                rules,
-                member,
-                prefix,
-                at,
-                for_key,
-            ),
-            None => quote!(),
-        };
-        let checks = quote!(#typed #cel #predefined);
+        let checks = quote!(#typed #cel);
         if checks.is_empty() {
             return quote!();
         }
@@ -570,20 +537,11 @@ impl Emitter<'_> {
                 ("map.max_pairs", "map must be at most", "entries"),
             ],
         );
-        checks.push(self.cel_checks(
+        checks.push(self.field_cel_checks(
             Binding::Map(key, field.ty.clone()),
             &quote!(map),
             rules,
-            "FieldRules",
-            &[],
-            at,
-            false,
-        ));
-        checks.push(self.predefined_checks(
-            Binding::Map(key, field.ty.clone()),
-            &quote!(map),
-            rules,
-            "map",
+            Some("map"),
             &[],
             at,
             false,
