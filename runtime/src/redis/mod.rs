@@ -13,10 +13,15 @@
 //!   keys spread over the masters; each bucket has its own generation, and a batch runs one script per bucket,
 //!   concurrently. The fingerprint changes with the schema, so bytes written under an old schema are never
 //!   decoded as the new one.
-//! - **Values**: the row version as 16 hex digits, `L` (live) or `T` (tombstone), then the protobuf bytes.
-//!   Fixed-width hex compares like the number and `T` sorts after `L`, so the Lua scripts compare these 17
-//!   bytes as strings: newer versions win, and a delete wins over the live value of its own version.
-//! - **Writes** are version compare-and-set in one Lua script: set only if newer than what Redis holds.
+//! - **Values**: the row version as 16 hex digits, `L` (live), `T` (tombstone) or `F` (fence), then the
+//!   protobuf bytes (none for `T` and `F`). Fixed-width hex compares like the number and `F` < `L` < `T`, so the
+//!   Lua scripts compare these 17 bytes as strings: newer versions win, and a delete wins over the live value of
+//!   its own version.
+//! - **Writes** are version compare-and-set in one Lua script: set only if newer than what Redis holds. A
+//!   write-through creates an entry only in the generation its process had seen before the store commit
+//!   ([`RedisEntity::observe`]); in a later one it updates an entry a read filled and otherwise leaves a fence,
+//!   a version with no value that readers take for a miss and no older fill passes, since it may arrive after a
+//!   newer version's write-through landed in the generation before (see `observed.rs`).
 //! - **Missed writes**: any failure on a connection (error or timeout, for any entity) is counted. Before an
 //!   entity uses a bucket again, it increments that bucket's generation (`<prefix>:{<tag>}:gen`; the others
 //!   right after, in the background); every script reads the
@@ -33,6 +38,7 @@
 //!   only when the record is the one a script checked since the connection's last failure (`get_chunk`).
 
 mod keys;
+mod observed;
 mod scripts;
 
 use crate::blob::claim::{Blobs, EntityBlobs, Fetched};
@@ -45,6 +51,8 @@ use crate::schema::Consistency;
 use crate::versioned::Versioned;
 pub use keys::CLUSTER_BUCKETS;
 use keys::{Bucket, KeySpace};
+pub use observed::Observed;
+use observed::Seen;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -70,7 +78,7 @@ pub struct RedisOptions {
     pub backoff: Duration,
     /// TTL of entries of entities without a cache TTL (`None`: kept until Redis evicts them).
     pub default_ttl: Option<Duration>,
-    /// TTL of tombstones (they only need to outlive a racing miss-fill).
+    /// TTL of tombstones and fences (they only need to outlive a racing miss-fill).
     pub tombstone_ttl: Duration,
     /// Acknowledge a strong entity's write only once Redis holds it, or once the entity's generation was bumped
     /// after the write-through failed (either way no process can read the previous version from Redis).
@@ -219,6 +227,7 @@ impl RedisTier {
             ttl: ttl.or(self.options.default_ttl),
             clean_through: (0..buckets).map(|_| AtomicU64::new(failures)).collect(),
             bumping: Arc::default(),
+            seen: Seen::new(buckets),
             checked: Arc::default(),
             encryption: Encryption::default(),
             blobs: Blobs::default(),
@@ -239,6 +248,14 @@ struct Health {
 
 /// An entry to write: the key, the value (`None` for a tombstone) and its version.
 type Entry<E> = (<E as Record>::Key, Option<E>, u64);
+
+/// What a `SET_IF_NEWER` call writes: values a lookup missed under these generations and then read from the
+/// store, or committed values written through by a writer that had seen these generations before its commit.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    Fill(&'a Generation),
+    Through(&'a Observed),
+}
 
 /// The generations a lookup read under, one per bucket it read (opaque).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +289,8 @@ pub struct RedisEntity<E> {
     clean_through: Arc<[AtomicU64]>,
     /// Set while a background task bumps the buckets an operation did not use (see [`run`](Self::run)).
     bumping: Arc<std::sync::atomic::AtomicBool>,
+    /// Per bucket, the generation the last script on it returned (what a write-through may create values in).
+    seen: Seen,
     /// The record the last `GET_MANY` script checked on a single server: reads compare a plain `MGET`'s record
     /// with it instead of running the script (see [`get_chunk`](Self::get_chunk)).
     checked: Arc<std::sync::RwLock<Option<Arc<Checked>>>>,
@@ -290,6 +309,7 @@ impl<E> Clone for RedisEntity<E> {
             ttl: self.ttl,
             clean_through: self.clean_through.clone(),
             bumping: self.bumping.clone(),
+            seen: self.seen.clone(),
             checked: self.checked.clone(),
             encryption: self.encryption.clone(),
             blobs: self.blobs.clone(),
@@ -482,6 +502,7 @@ impl<E: Record> RedisEntity<E> {
         let values = raw.split_off(2);
         let record = raw.pop().flatten().unwrap_or_default();
         let generation = raw.pop().flatten().unwrap_or_default();
+        self.seen.record(bucket, &generation);
         if let Connection::Single(_) = self.tier.connection {
             *self.checked.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Checked {
                 failures,
@@ -529,29 +550,74 @@ impl<E: Record> RedisEntity<E> {
         generation: &Generation,
         entries: &[(E::Key, Option<E>, u64)],
     ) -> Result<(), Error> {
-        self.write_entries(Some(generation), entries).await
+        self.write_entries(Write::Fill(generation), entries).await
     }
 
-    /// Stores `value` at `version` unless Redis holds that version or a newer one.
-    pub async fn set_if_newer(&self, key: &E::Key, value: &E, version: u64) -> Result<(), Error> {
-        self.set_many_if_newer(&[(key.clone(), Some(value.clone()), version)])
+    /// The generations this process has seen of the buckets of `keys`, to take before the store commit whose
+    /// values [`set_many_if_newer`](Self::set_many_if_newer) then writes through. A bucket this process has
+    /// not used yet is read first (one script call, once per bucket; on failure it stays unknown, and the
+    /// write-through leaves a fence instead of a value there).
+    pub async fn observe(&self, keys: &[E::Key]) -> Observed {
+        if !self.knows_every_generation() {
+            let mut unknown: Vec<usize> = keys
+                .iter()
+                .map(|key| self.keys.bucket_of(&self.keys.token::<E>(key)))
+                .filter(|&b| !self.seen.is_known(b))
+                .collect();
+            unknown.sort_unstable();
+            unknown.dedup();
+            let reads = unknown.into_iter().map(|bucket| async move {
+                // A failure is counted by `run` like any other; the bucket then stays unknown.
+                let _ = self.get_chunk(bucket, &[], Vec::new()).await;
+            });
+            futures_util::future::join_all(reads).await;
+        }
+        self.observed()
+    }
+
+    /// Whether this process has seen the generation of every bucket of the entity (then
+    /// [`observe`](Self::observe) reads nothing).
+    pub fn knows_every_generation(&self) -> bool {
+        (0..self.keys.buckets().len()).all(|b| self.seen.is_known(b))
+    }
+
+    /// The generations this process has seen of the entity's buckets, without reading any (see
+    /// [`observe`](Self::observe)); for a commit that cannot wait for Redis (a transaction's statements).
+    pub fn observed(&self) -> Observed {
+        self.seen.snapshot()
+    }
+
+    /// Writes `value` through at `version` (see [`set_many_if_newer`](Self::set_many_if_newer)).
+    pub async fn set_if_newer(
+        &self,
+        key: &E::Key,
+        value: &E,
+        version: u64,
+        observed: &Observed,
+    ) -> Result<(), Error> {
+        self.set_many_if_newer(&[(key.clone(), Some(value.clone()), version)], observed)
             .await
     }
 
-    /// Writes each `(key, value or None for a tombstone, version)` unless Redis holds a newer version, in one
-    /// round trip (the write-through of committed values).
+    /// Writes each committed `(key, value or None for a tombstone, version)` through, in one round trip per
+    /// bucket and chunk, unless Redis holds that version or a newer one. `observed` is what
+    /// [`observe`](Self::observe) returned before the commit: in a bucket whose generation is still that one
+    /// an entry is created; in any other, an entry that a read filled is updated and a missing one becomes a
+    /// fence (a version without a value, read as a miss), since the write-through may arrive after a newer
+    /// version's was written to the generation before (see `observed.rs`).
     pub async fn set_many_if_newer(
         &self,
         entries: &[(E::Key, Option<E>, u64)],
+        observed: &Observed,
     ) -> Result<(), Error> {
-        self.write_entries(None, entries).await
+        self.write_entries(Write::Through(observed), entries).await
     }
 
     /// One `SET_IF_NEWER` script call per bucket and [`KEYS_PER_SCRIPT`] entries, all concurrently. A fill
-    /// (`generation` given) writes only to the buckets that lookup read.
+    /// writes only to the buckets its lookup read.
     async fn write_entries(
         &self,
-        generation: Option<&Generation>,
+        write: Write<'_>,
         entries: &[(E::Key, Option<E>, u64)],
     ) -> Result<(), Error> {
         let tokens: Vec<String> = entries
@@ -560,10 +626,10 @@ impl<E: Record> RedisEntity<E> {
             .collect();
         let calls = self.calls(&tokens);
         let writes = calls.iter().filter_map(|(bucket, chunks)| {
-            let expected = match generation {
-                None => Vec::new(),
+            let (mode, generation) = match write {
+                Write::Through(observed) => ("w", observed.argument(*bucket).into_bytes()),
                 // Not read under any generation of this bucket: nothing to compare a fill with.
-                Some(g) => g.0.get(*bucket).cloned().flatten()?,
+                Write::Fill(g) => ("f", g.0.get(*bucket).cloned().flatten()?),
             };
             let tokens = &tokens;
             // A bucket's chunks in turn, the buckets concurrently (as in `get_many`).
@@ -573,7 +639,8 @@ impl<E: Record> RedisEntity<E> {
                         .iter()
                         .map(|&i| (tokens[i].clone(), &entries[i]))
                         .collect();
-                    self.write_chunk(*bucket, expected.clone(), &chunk).await?;
+                    self.write_chunk(*bucket, mode, generation.clone(), &chunk)
+                        .await?;
                 }
                 Ok::<_, Error>(())
             })
@@ -582,12 +649,13 @@ impl<E: Record> RedisEntity<E> {
         Ok(())
     }
 
-    /// One `SET_IF_NEWER` call on `bucket` for `(token, entry)` pairs; `expected_generation` is the one a fill
-    /// read under, empty for a write-through.
+    /// One `SET_IF_NEWER` call on `bucket` for `(token, entry)` pairs; `mode` is `f` (fill) or `w`
+    /// (write-through), `generation` the one the fill read under or the writer had seen (see the script).
     async fn write_chunk(
         &self,
         bucket: usize,
-        expected_generation: Vec<u8>,
+        mode: &'static str,
+        generation: Vec<u8>,
         entries: &[(String, &Entry<E>)],
     ) -> Result<(), Error> {
         if entries.is_empty() {
@@ -611,15 +679,21 @@ impl<E: Record> RedisEntity<E> {
                 Ok((token.clone(), rank, payload, ttl))
             })
             .collect::<Result<_, Error>>()?;
-        self.run(bucket, true, |mut c, keys| async move {
-            let mut call = scripts::set_if_newer().key(keys.gen_key());
-            call.arg(keys.base()).arg(expected_generation.as_slice());
-            for (token, rank, payload, ttl) in &args {
-                call.arg(token).arg(rank).arg(payload.as_slice()).arg(*ttl);
-            }
-            c.invoke::<i64>(&call).await
-        })
-        .await?;
+        let fence_ttl = ttl_ms(false);
+        let current: Vec<u8> = self
+            .run(bucket, true, |mut c, keys| async move {
+                let mut call = scripts::set_if_newer().key(keys.gen_key());
+                call.arg(keys.base())
+                    .arg(mode)
+                    .arg(generation.as_slice())
+                    .arg(fence_ttl);
+                for (token, rank, payload, ttl) in &args {
+                    call.arg(token).arg(rank).arg(payload.as_slice()).arg(*ttl);
+                }
+                c.invoke(&call).await
+            })
+            .await?;
+        self.seen.record(bucket, &current);
         Ok(())
     }
 
@@ -677,6 +751,8 @@ impl<E: Record> RedisEntity<E> {
             .ok_or_else(|| corrupt("cached entry has no version"))?;
         match raw[16] {
             b'T' => Ok(Cached::Deleted(version)),
+            // A fence: a write-through found no filled entry (see `scripts::SET_IF_NEWER`). Read the store.
+            b'F' => Ok(Cached::Miss),
             b'L' => {
                 let opened;
                 let encoded = match self.encryption.for_entity::<E>()? {
@@ -739,7 +815,8 @@ impl<E: Record> RedisEntity<E> {
             if failures > self.clean_through[bucket].load(Ordering::Acquire) {
                 let mut c = self.tier.connection.clone();
                 let bump = scripts::bump_generation().key(self.keys.bucket(bucket).gen_key());
-                c.invoke::<redis::Value>(&bump).await?;
+                let generation: Vec<u8> = c.invoke(&bump).await?;
+                self.seen.record(bucket, &generation);
                 self.clean_through[bucket].fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(
                     entity,
@@ -799,15 +876,16 @@ impl<E: Record> RedisEntity<E> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (connection, keys, clean) = (
+        let (connection, keys, clean, seen) = (
             self.tier.connection.clone(),
             self.keys.clone(),
             self.clean_through.clone(),
+            self.seen.clone(),
         );
         let bound = self.tier.options.write_timeout;
         runtime.spawn(async move {
             let _done = done;
-            let bumps = bump_buckets(connection, keys, clean, dirty, failures);
+            let bumps = bump_buckets(connection, keys, clean, seen, dirty, failures);
             let _ = tokio::time::timeout(bound, bumps).await;
         });
     }
@@ -825,6 +903,7 @@ impl<E: Record> RedisEntity<E> {
             self.tier.connection.clone(),
             self.keys.clone(),
             self.clean_through.clone(),
+            self.seen.clone(),
             (0..self.clean_through.len()).collect(),
             failures,
         );
@@ -839,24 +918,26 @@ impl<E: Record> RedisEntity<E> {
 }
 
 /// Bumps the generation of each of `buckets` concurrently; each that succeeds is marked clean through
-/// `failures`. Whether every one did.
+/// `failures` and its new generation recorded in `seen`. Whether every one did.
 async fn bump_buckets(
     connection: Connection,
     keys: KeySpace,
     clean: Arc<[AtomicU64]>,
+    seen: Seen,
     buckets: Vec<usize>,
     failures: u64,
 ) -> bool {
     let bumps = buckets.into_iter().map(|b| {
         let mut c = connection.clone();
-        let (keys, clean) = (keys.clone(), clean.clone());
+        let (keys, clean, seen) = (keys.clone(), clean.clone(), seen.clone());
         async move {
             let bump = scripts::bump_generation().key(keys.bucket(b).gen_key());
-            let done = c.invoke::<redis::Value>(&bump).await.is_ok();
-            if done {
+            let generation: redis::RedisResult<Vec<u8>> = c.invoke(&bump).await;
+            if let Ok(generation) = &generation {
+                seen.record(b, generation);
                 clean[b].fetch_max(failures, Ordering::AcqRel);
             }
-            done
+            generation.is_ok()
         }
     });
     futures_util::future::join_all(bumps)

@@ -21,26 +21,30 @@ use redis::Script;
 use std::sync::OnceLock;
 
 /// Defines `generation(force)`: the current generation and the record naming it, after starting the next one
-/// when `force` is set or when the record was made in another history than this node's. Without a record the
-/// generation is 0 (and the record is made, naming this node's history). The replication ID is found with a
-/// plain `string.find` (it is always 40 hex digits), cheaper than a pattern over the whole `INFO` text.
+/// when `force` is set or when the record was made in another history than this node's. Without a record (a
+/// new entity, or a record evicted under an `allkeys-*` memory policy or deleted) the generation is the
+/// server's clock in microseconds, not 0: a record that vanished must not bring back the numbers it had
+/// counted through, whose entries may still be alive and may have missed writes. The replication ID is found
+/// with a plain `string.find` (it is always 40 hex digits), cheaper than a pattern over the whole `INFO` text.
 const GENERATION: &str = r"
 local function generation(force)
   local info = redis.call('INFO', 'replication')
   local at = string.find(info, 'master_replid:', 1, true)
   local history = at and string.sub(info, at + 14, at + 53) or '-'
   local record = redis.call('GET', KEYS[1])
-  local old, made_in = '0', history
+  local old, made_in
   if record then
     old, made_in = string.match(record, '^(%d+) ?(%S*)$')
-    old = old or '0'
   end
-  if record and made_in == history and not force then
+  if old and made_in == history and not force then
     return old, record
   end
-  local g = old
-  if record then
+  local g
+  if old then
     g = string.format('%d', tonumber(old) + 1)
+  else
+    local now = redis.call('TIME')
+    g = now[1] .. string.format('%06d', tonumber(now[2]))
   end
   record = g .. ' ' .. history
   redis.call('SET', KEYS[1], record)
@@ -59,30 +63,38 @@ end
 return out
 ";
 
-/// ARGV: base, the generation the values were read under ('' for a write-through, which holds committed
-/// values and may go to any generation), then (token, rank, payload, ttl ms or 0) per entry, where the rank is
-/// the version as 16 hex digits followed by `L` (live) or `T` (tombstone). Writes nothing if the generation
-/// moved on (a miss-fill must not carry an old read into a fresh generation); otherwise writes each entry
-/// unless the stored rank is the same or higher (a tombstone outranks the live value of the same version).
-/// Returns how many were written.
+/// ARGV: base; `f` for a miss-fill or `w` for a write-through of committed values; the generation the fill
+/// read under, or the one the writer had seen before its store commit ('' if none, see `observed.rs`); the
+/// fence TTL in ms; then (token, rank, payload, ttl ms or 0) per entry, where the rank is the version as 16 hex
+/// digits followed by `L` (live) or `T` (tombstone).
+///
+/// A fill writes nothing if the generation moved on (a miss-fill must not carry an old read into a fresh
+/// generation). A write-through may create a value only if the generation is still the one its writer had
+/// seen before the commit; otherwise it updates a value that is there and, where there is none or only a
+/// fence, leaves a fence: its version with kind `F` and no value, which readers take for a miss and which no
+/// fill of an older read can pass. Each entry is written unless the stored rank is the same or higher (a
+/// tombstone outranks the live value of its version, which outranks a fence). Returns the generation.
 const SET_IF_NEWER: &str = r"
 local g = generation(false)
-if ARGV[2] ~= '' and ARGV[2] ~= g then return 0 end
-local written = 0
-for i = 3, #ARGV, 4 do
+local fill = ARGV[2] == 'f'
+if fill and ARGV[3] ~= g then return g end
+local creates = fill or ARGV[3] == g
+for i = 5, #ARGV, 4 do
   local k = ARGV[1] .. ':' .. g .. ':' .. ARGV[i]
   local cur = redis.call('GET', k)
-  if not cur or string.sub(cur, 1, 17) < ARGV[i + 1] then
-    local ttl = tonumber(ARGV[i + 3])
+  local rank, payload, ttl = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  if not creates and (not cur or string.byte(cur, 17) == 70) then
+    rank, payload, ttl = string.sub(rank, 1, 16) .. 'F', '', tonumber(ARGV[4])
+  end
+  if not cur or string.sub(cur, 1, 17) < rank then
     if ttl > 0 then
-      redis.call('SET', k, ARGV[i + 1] .. ARGV[i + 2], 'PX', ttl)
+      redis.call('SET', k, rank .. payload, 'PX', ttl)
     else
-      redis.call('SET', k, ARGV[i + 1] .. ARGV[i + 2])
+      redis.call('SET', k, rank .. payload)
     end
-    written = written + 1
   end
 end
-return written
+return g
 ";
 
 /// Starts a new generation (after a failure this process saw). Returns it.

@@ -69,6 +69,8 @@ impl<E: Record> Repository<E> {
             {
                 report.held_by.push(Tier::Redis);
             }
+            #[cfg(feature = "redis")]
+            let observed = inner.observe(std::slice::from_ref(&key)).await;
             let started = std::time::Instant::now();
             let deleted = tracing::Instrument::instrument(
                 inner.store.erase::<E>(&key),
@@ -102,7 +104,7 @@ impl<E: Record> Repository<E> {
             if let Some(l2) = &inner.l2 {
                 let started = std::time::Instant::now();
                 let result = tracing::Instrument::instrument(
-                    l2.set_many_if_newer(&[(key.clone(), None, version)]),
+                    l2.set_many_if_newer(&[(key.clone(), None, version)], &observed),
                     inner.redis_span(),
                 )
                 .await;

@@ -42,7 +42,17 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 #[cfg(feature = "redis")]
-use crate::redis::{Cached, RedisEntity, RedisTier};
+use crate::redis::{Cached, Observed, RedisEntity, RedisTier};
+
+/// Without Redis a write has no generation to observe before its commit.
+#[cfg(not(feature = "redis"))]
+#[derive(Clone, Copy)]
+struct Observed;
+
+#[cfg(not(feature = "redis"))]
+impl Observed {
+    const NOTHING: Observed = Observed;
+}
 
 /// A typed repository of entity `E` over the configured tiers.
 pub struct Repository<E: Record> {
@@ -407,7 +417,7 @@ impl<E: Record> Repository<E> {
     /// Inserts or replaces `value` (after checking its rules); returns its new version.
     pub async fn put(&self, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let keys = self.audit_keys(|| vec![value.key()]);
+        let keys = self.write_keys(|| vec![value.key()]);
         self.write(
             "put",
             "INSERT",
@@ -425,7 +435,7 @@ impl<E: Record> Repository<E> {
     /// Inserts `value`; [`Error::Conflict`] (with `expected: None`) if its key is present.
     pub async fn insert(&self, value: E) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let keys = self.audit_keys(|| vec![value.key()]);
+        let keys = self.write_keys(|| vec![value.key()]);
         self.write(
             "insert",
             "INSERT",
@@ -443,7 +453,7 @@ impl<E: Record> Repository<E> {
     /// Replaces `value` if the stored row is at `expected_version`; [`Error::Conflict`] otherwise.
     pub async fn update(&self, value: E, expected_version: u64) -> Result<u64, Error> {
         let value = prepare(value)?;
-        let keys = self.audit_keys(|| vec![value.key()]);
+        let keys = self.write_keys(|| vec![value.key()]);
         self.write(
             "update",
             "UPDATE",
@@ -464,7 +474,7 @@ impl<E: Record> Repository<E> {
             .write(
                 "delete",
                 "DELETE",
-                self.audit_keys(|| vec![key.clone()]),
+                self.write_keys(|| vec![key.clone()]),
                 move |store, key: E::Key| async move {
                     Ok(match store.delete::<E>(&key).await? {
                         Some(version) => vec![(key, None, version)],
@@ -483,7 +493,7 @@ impl<E: Record> Repository<E> {
             .into_iter()
             .map(prepare)
             .collect::<Result<Vec<E>, _>>()?;
-        let keys = self.audit_keys(|| values.iter().map(Record::key).collect());
+        let keys = self.write_keys(|| values.iter().map(Record::key).collect());
         let written = self
             .write(
                 "put_many",
@@ -509,7 +519,7 @@ impl<E: Record> Repository<E> {
             .write(
                 "delete_many",
                 "BATCH DELETE",
-                self.audit_keys(|| keys.to_vec()),
+                self.write_keys(|| keys.to_vec()),
                 move |store, keys: Vec<E::Key>| async move {
                     let versions = store.delete_many::<E>(&keys).await?;
                     Ok(keys
@@ -545,11 +555,21 @@ impl<E: Record> Repository<E> {
         page
     }
 
-    /// The keys a write touches, for its audit events; computed only when the repository audits.
-    fn audit_keys(&self, keys: impl FnOnce() -> Vec<E::Key>) -> Vec<E::Key> {
-        match self.inner.audit {
-            Some(_) => keys(),
-            None => Vec::new(),
+    /// The keys a write touches, computed only when needed: for its audit events, and for reading the Redis
+    /// generations of the buckets they live in that this process has not used yet
+    /// ([`RedisEntity::observe`]).
+    fn write_keys(&self, keys: impl FnOnce() -> Vec<E::Key>) -> Vec<E::Key> {
+        #[cfg(feature = "redis")]
+        let observing = self
+            .inner
+            .l2
+            .as_ref()
+            .is_some_and(|l2| !l2.knows_every_generation());
+        #[cfg(not(feature = "redis"))]
+        let observing = false;
+        match self.inner.audit.is_some() || observing {
+            true => keys(),
+            false => Vec::new(),
         }
     }
 
@@ -684,7 +704,7 @@ impl<E: Record> Repository<E> {
         &self,
         op: &'static str,
         statement: &'static str,
-        audit_keys: Vec<E::Key>,
+        keys: Vec<E::Key>,
         commit: F,
         arg: A,
     ) -> Result<Vec<(E::Key, Option<E>, u64)>, Error>
@@ -696,6 +716,9 @@ impl<E: Record> Repository<E> {
         let inner = self.inner.clone();
         let span = self.span(op);
         let task = async move {
+            // What this process has seen of the Redis generations, before the commit: its write-through may
+            // create entries only where no new generation began since (see `RedisEntity::observe`).
+            let observed = inner.observe(&keys).await;
             let started = std::time::Instant::now();
             let result = commit(inner.store.clone(), arg)
                 .instrument(inner.store_span(statement))
@@ -708,14 +731,16 @@ impl<E: Record> Repository<E> {
                         inner.counters.error(Tier::Store, &e);
                     }
                     if let Some(audit) = &inner.audit {
-                        for key in &audit_keys {
+                        for key in &keys {
                             audit.record::<E>(Operation::Write, key, AuditOutcome::Failed);
                         }
                     }
                     return Err(e);
                 }
             };
-            inner.write_through(&written, Operation::Write).await?;
+            inner
+                .write_through(&written, Operation::Write, &observed)
+                .await?;
             Ok(written)
         }
         .instrument(span);
@@ -732,6 +757,20 @@ impl<E: Record> Inner<E> {
         spans::round_trip(E::SCHEMA, Tier::Store, self.store.db_system(), statement)
     }
 
+    /// What this process has seen of the Redis generations of `keys`' buckets, to take before a store commit
+    /// (reads the buckets it has not used yet; nothing without Redis).
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn observe(&self, keys: &[E::Key]) -> Observed {
+        #[cfg(feature = "redis")]
+        if let Some(l2) = &self.l2 {
+            return match l2.knows_every_generation() {
+                true => l2.observed(),
+                false => l2.observe(keys).instrument(self.redis_span()).await,
+            };
+        }
+        Observed::NOTHING
+    }
+
     /// The span of one Redis round trip.
     #[cfg(feature = "redis")]
     fn redis_span(&self) -> tracing::Span {
@@ -740,7 +779,13 @@ impl<E: Record> Inner<E> {
 
     /// After a commit: Redis, then L1, each as compare-and-set. A Redis failure is counted and absorbed, unless
     /// the write must not be acknowledged ([`Error::Unconfirmed`]; see `RedisOptions::strong_writes_need_redis`).
-    async fn write_through(&self, written: &Written<E>, operation: Operation) -> Result<(), Error> {
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn write_through(
+        &self,
+        written: &Written<E>,
+        operation: Operation,
+        observed: &Observed,
+    ) -> Result<(), Error> {
         self.counters.write(written.len());
         if let Some(audit) = &self.audit {
             for (key, _, _) in written {
@@ -753,7 +798,7 @@ impl<E: Record> Inner<E> {
         if let (Some(l2), false) = (&self.l2, written.is_empty()) {
             let started = std::time::Instant::now();
             let result = l2
-                .set_many_if_newer(written)
+                .set_many_if_newer(written, observed)
                 .instrument(self.redis_span())
                 .await;
             self.counters.latency(Tier::Redis, started.elapsed());
@@ -784,13 +829,26 @@ impl<E: Record> Inner<E> {
 /// Transactions: writes through several repositories of one store, cached only after the commit.
 impl<E: Record> Repository<E> {
     /// The cache write-through of `written` once `tx` commits, in its own `after_commit` operation span.
+    /// A transaction does not wait for Redis before its commit: the write-through carries the generations this
+    /// process has seen so far (where it has used no bucket yet, it leaves a fence rather than an entry).
     fn after_commit(&self, tx: &mut Transaction, written: Written<E>) {
         let inner = self.inner.clone();
         let span = self.span("after_commit");
+        #[cfg(feature = "redis")]
+        let observed = inner
+            .l2
+            .as_ref()
+            .map_or(Observed::NOTHING, RedisEntity::observed);
+        #[cfg(not(feature = "redis"))]
+        let observed = Observed::NOTHING;
         tx.after_commit(Box::new(move || {
             Box::pin(
-                async move { inner.write_through(&written, Operation::Write).await }
-                    .instrument(span),
+                async move {
+                    inner
+                        .write_through(&written, Operation::Write, &observed)
+                        .await
+                }
+                .instrument(span),
             )
         }));
     }

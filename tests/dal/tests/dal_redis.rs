@@ -71,15 +71,30 @@ async fn redis_keeps_the_newest_version() {
         .entity::<Account>(None, None)
         .unwrap();
     let k = "k".to_owned();
-    l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
+    let (generation, _) = l2.get_many(std::slice::from_ref(&k)).await.unwrap();
+    // What a writer takes before its store commit.
+    let seen = l2.observe(std::slice::from_ref(&k)).await;
+    l2.set_if_newer(&k, &account("k", 2), 2, &seen)
+        .await
+        .unwrap();
     // The stale miss-fill: v1 read from the store before v2 was cached.
-    l2.set_if_newer(&k, &account("k", 1), 1).await.unwrap();
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 1)), 1)])
+        .await
+        .unwrap();
     match &l2.get_many(std::slice::from_ref(&k)).await.unwrap().1[0] {
         Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (2, 2)),
         other => panic!("{other:?}"),
     }
-    l2.set_many_if_newer(&[(k.clone(), None, 3)]).await.unwrap();
-    l2.set_if_newer(&k, &account("k", 2), 2).await.unwrap();
+    // A tombstone outranks older values, and the live value of its own version.
+    l2.set_many_if_newer(&[(k.clone(), None, 3)], &seen)
+        .await
+        .unwrap();
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 2)), 2)])
+        .await
+        .unwrap();
+    l2.set_if_newer(&k, &account("k", 3), 3, &seen)
+        .await
+        .unwrap();
     assert_eq!(
         l2.get_many(std::slice::from_ref(&k)).await.unwrap().1[0],
         Cached::Deleted(3)
@@ -226,11 +241,24 @@ async fn keys_carry_the_prefix_table_hash_tag_and_fingerprint() {
         .lines()
         .find(|k| !k.ends_with(":gen"))
         .expect("one data key");
-    assert!(key.starts_with("layout:{accounts}:"), "{key}");
+    let parts: Vec<&str> = key.split(':').collect();
+    assert_eq!(parts[..2], ["layout", "{accounts}"], "{key}");
     assert!(
-        key.ends_with(":0:s1:k;"),
-        "generation 0, then the key token: {key}"
+        parts[2].len() == 16 && parts[2].bytes().all(|b| b.is_ascii_hexdigit()),
+        "the schema fingerprint: {key}"
     );
+    // A new generation record starts at the server's clock in microseconds (not 0: a record that vanished,
+    // evicted or deleted, must not bring back generations whose entries may still be alive).
+    let generation: u64 = parts[3].parse().expect("a decimal generation");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    assert!(
+        generation <= now_us && now_us - generation < 60_000_000,
+        "{key}"
+    );
+    assert_eq!(parts[4..], ["s1", "k;"], "the key token: {key}");
 }
 
 /// On a single server, reads skip the scripts once one has checked the generation record on the connection: one
@@ -281,12 +309,7 @@ async fn plain_reads_never_serve_an_entry_of_a_retired_generation() {
         .put(entry("two"))
         .await
         .unwrap();
-    let gen_key = server.cli(&["keys", "plain:*:gen"]).unwrap();
-    let gen_key = gen_key.trim();
-    let record = server.cli(&["get", gen_key]).unwrap();
-    let (generation, history) = record.trim().split_once(' ').unwrap();
-    let bumped = format!("{} {history}", generation.parse::<u64>().unwrap() + 1);
-    server.cli(&["set", gen_key, &bumped]).unwrap();
+    start_new_generation(&server, "plain");
 
     let read = reader.get(&key).await.unwrap();
     assert_eq!((read.version, read.value.memo.as_str()), (v2, "two"));
@@ -295,4 +318,123 @@ async fn plain_reads_never_serve_an_entry_of_a_retired_generation() {
         assert_eq!(reader.get(&key).await.unwrap().version, v2);
     }
     assert_eq!(reader.stats().redis_errors, 0, "{:?}", reader.stats());
+}
+
+/// Starts the next generation of the one entity under `prefix`, as another process does after a failure it saw.
+fn start_new_generation(server: &RedisServer, prefix: &str) {
+    let gen_key = server.cli(&["keys", &format!("{prefix}:*:gen")]).unwrap();
+    let gen_key = gen_key.trim();
+    let record = server.cli(&["get", gen_key]).unwrap();
+    let (generation, history) = record.trim().split_once(' ').unwrap();
+    let bumped = format!("{} {history}", generation.parse::<u64>().unwrap() + 1);
+    server.cli(&["set", gen_key, &bumped]).unwrap();
+}
+
+/// The race behind a stale strong read seen once under a live slot migration
+/// (`dal_redis_cluster_faults.rs`, `writers_and_readers_ride_through_the_slot_moving_to_another_master`): v1
+/// and v2 are committed in that order by writers that had seen generation g, v2's write-through lands in g and
+/// v2 is acknowledged, a new generation begins (any process's bump after a failure), and only then does v1's
+/// write-through — sent before the bump, delayed (a retried script, a descheduled task) — reach Redis. Had it
+/// created an entry, the new generation would serve v1 after v2 was acknowledged. A write-through creates an
+/// entry only in the generation its writer had seen before the commit; elsewhere it updates an entry a read
+/// filled and otherwise leaves a fence (the version, no value), read as a miss, which no older fill passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_delayed_past_a_new_generation_never_serves_an_older_version() {
+    let server = RedisServer::start().unwrap();
+    let l2 = tier(&server, "late")
+        .await
+        .entity::<Account>(None, None)
+        .unwrap();
+    let k = "k".to_owned();
+    let lookup = || async { l2.get_many(std::slice::from_ref(&k)).await.unwrap() };
+
+    let seen = l2.observe(std::slice::from_ref(&k)).await;
+    l2.set_if_newer(&k, &account("k", 2), 2, &seen)
+        .await
+        .unwrap();
+    start_new_generation(&server, "late");
+    // v1's write-through, sent before the bump, arrives after it.
+    l2.set_if_newer(&k, &account("k", 1), 1, &seen)
+        .await
+        .unwrap();
+    let (generation, found) = lookup().await;
+    assert_eq!(found[0], Cached::Miss, "the late v1 is not served");
+    // A fill that read v0 before v1 was committed cannot pass v1's fence; one that read v2 can.
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 0)), 0)])
+        .await
+        .unwrap();
+    assert_eq!(lookup().await.1[0], Cached::Miss);
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 2)), 2)])
+        .await
+        .unwrap();
+    match &lookup().await.1[0] {
+        Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (2, 2)),
+        other => panic!("{other:?}"),
+    }
+    // Once filled, write-throughs from before the bump update the entry (newer versions only), deletes too.
+    l2.set_if_newer(&k, &account("k", 3), 3, &seen)
+        .await
+        .unwrap();
+    l2.set_if_newer(&k, &account("k", 1), 1, &seen)
+        .await
+        .unwrap();
+    match &lookup().await.1[0] {
+        Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (3, 3)),
+        other => panic!("{other:?}"),
+    }
+    l2.set_many_if_newer(&[(k.clone(), None, 4)], &seen)
+        .await
+        .unwrap();
+    assert_eq!(lookup().await.1[0], Cached::Deleted(4));
+    // A delete written through into a generation its writer had not seen leaves a fence, not a tombstone.
+    start_new_generation(&server, "late");
+    l2.set_many_if_newer(&[(k.clone(), None, 5)], &seen)
+        .await
+        .unwrap();
+    let (generation, found) = lookup().await;
+    assert_eq!(found[0], Cached::Miss);
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 4)), 4)])
+        .await
+        .unwrap();
+    assert_eq!(
+        lookup().await.1[0],
+        Cached::Miss,
+        "a fill older than the delete"
+    );
+    // A writer that had seen the current generation (its last script returned it) creates the entry.
+    let current = l2.observe(std::slice::from_ref(&k)).await;
+    assert_ne!(current, seen);
+    l2.set_if_newer(&k, &account("k", 6), 6, &current)
+        .await
+        .unwrap();
+    match &lookup().await.1[0] {
+        Cached::Hit(v) => assert_eq!((v.version, v.value.balance), (6, 6)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A generation record that vanishes (evicted under an `allkeys-*` memory policy, or deleted) must not bring
+/// back the entries of the generations it had counted through: they may have missed writes. A new record starts
+/// at the server's clock, so it names a generation no entry was written in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_generation_record_never_brings_back_its_entries() {
+    let server = RedisServer::start().unwrap();
+    let l2 = tier(&server, "vanish")
+        .await
+        .entity::<Account>(None, None)
+        .unwrap();
+    let k = "k".to_owned();
+    let (generation, _) = l2.get_many(std::slice::from_ref(&k)).await.unwrap();
+    l2.fill_if_newer(&generation, &[(k.clone(), Some(account("k", 1)), 1)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        &l2.get_many(std::slice::from_ref(&k)).await.unwrap().1[0],
+        Cached::Hit(v) if v.version == 1
+    ));
+    let gen_key = server.cli(&["keys", "vanish:*:gen"]).unwrap();
+    server.cli(&["del", gen_key.trim()]).unwrap();
+    let (after, found) = l2.get_many(std::slice::from_ref(&k)).await.unwrap();
+    assert_eq!(found[0], Cached::Miss);
+    assert_ne!(after, generation);
 }

@@ -143,13 +143,15 @@ async fn compare_and_set_scripts_keep_the_newest_version_on_a_cluster() {
     let ledger = tier.entity::<Entry>(None, None).unwrap();
 
     let k = "k".to_owned();
+    // What a writer takes before its store commit (here nothing changes the generation after it).
+    let seen = accounts.observe(std::slice::from_ref(&k)).await;
     accounts
-        .set_if_newer(&k, &account("k", 2), 2)
+        .set_if_newer(&k, &account("k", 2), 2, &seen)
         .await
         .unwrap();
     // The stale miss-fill: v1 read from the store before v2 was cached.
     accounts
-        .set_if_newer(&k, &account("k", 1), 1)
+        .set_if_newer(&k, &account("k", 1), 1, &seen)
         .await
         .unwrap();
     match &accounts.get_many(std::slice::from_ref(&k)).await.unwrap().1[0] {
@@ -158,11 +160,11 @@ async fn compare_and_set_scripts_keep_the_newest_version_on_a_cluster() {
     }
     // A tombstone outranks the live value of its own version and older writes.
     accounts
-        .set_many_if_newer(&[(k.clone(), None, 3)])
+        .set_many_if_newer(&[(k.clone(), None, 3)], &seen)
         .await
         .unwrap();
     accounts
-        .set_if_newer(&k, &account("k", 3), 3)
+        .set_if_newer(&k, &account("k", 3), 3, &seen)
         .await
         .unwrap();
     assert_eq!(
@@ -175,8 +177,9 @@ async fn compare_and_set_scripts_keep_the_newest_version_on_a_cluster() {
     let keys: Vec<(String, i64)> = (0..4).map(|seq| ("acct".to_owned(), seq)).collect();
     let (generation, found) = ledger.get_many(&keys).await.unwrap();
     assert!(found.iter().all(|c| *c == Cached::Miss));
+    let seen = ledger.observe(&keys).await;
     ledger
-        .set_if_newer(&keys[0], &entry(0, "newer"), 10)
+        .set_if_newer(&keys[0], &entry(0, "newer"), 10, &seen)
         .await
         .unwrap();
     let fills: Vec<_> = (0..4)
@@ -237,7 +240,8 @@ async fn one_entity_spreads_over_every_master() {
         .enumerate()
         .map(|(i, k)| (k.clone(), Some(account(k, i as i64)), 1))
         .collect();
-    accounts.set_many_if_newer(&entries).await.unwrap();
+    let seen = accounts.observe(&keys).await;
+    accounts.set_many_if_newer(&entries, &seen).await.unwrap();
 
     // The keys land on all three masters, and the buckets that hold them on all three too.
     let sizes = keys_per_node(&cluster).await;

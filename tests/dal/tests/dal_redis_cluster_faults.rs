@@ -529,10 +529,11 @@ async fn writers_and_readers_ride_through_the_slot_moving_to_another_master() {
         .unwrap();
     let l2 = tier.entity::<Entry>(None, None).unwrap();
     let key = ("acct".to_owned(), 1000);
-    l2.set_if_newer(&key, &entry(1000, "newer"), 20)
+    let seen = l2.observe(std::slice::from_ref(&key)).await;
+    l2.set_if_newer(&key, &entry(1000, "newer"), 20, &seen)
         .await
         .unwrap();
-    l2.set_if_newer(&key, &entry(1000, "older"), 10)
+    l2.set_if_newer(&key, &entry(1000, "older"), 10, &seen)
         .await
         .unwrap();
     match &l2.get_many(std::slice::from_ref(&key)).await.unwrap().1[0] {
