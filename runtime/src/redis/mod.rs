@@ -257,7 +257,7 @@ enum Write<'a> {
     Through(&'a Observed),
 }
 
-/// The generations a lookup read under, one per bucket it read (opaque).
+/// The generation records a lookup read under, one per bucket it read (opaque).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generation(Vec<Option<Vec<u8>>>);
 
@@ -502,16 +502,16 @@ impl<E: Record> RedisEntity<E> {
         let values = raw.split_off(2);
         let record = raw.pop().flatten().unwrap_or_default();
         let generation = raw.pop().flatten().unwrap_or_default();
-        self.seen.record(bucket, &generation);
+        self.seen.record(bucket, &record);
         if let Connection::Single(_) = self.tier.connection {
             *self.checked.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Checked {
                 failures,
-                generation: generation.clone(),
-                record,
+                generation,
+                record: record.clone(),
             }));
         }
         let values = self.decode_all(values, keys).await?;
-        Ok((generation, values))
+        Ok((record, values))
     }
 
     /// The `MGET` read of [`get_chunk`](Self::get_chunk) (a single server: one bucket); `None` when the script
@@ -540,7 +540,7 @@ impl<E: Record> RedisEntity<E> {
         }
         raw.remove(0);
         let values = self.decode_all(raw, keys).await?;
-        Ok(Some((checked.generation.clone(), values)))
+        Ok(Some((checked.record.clone(), values)))
     }
 
     /// Caches values read from the store after `get_many` missed them under `generation`: nothing is written
@@ -627,7 +627,7 @@ impl<E: Record> RedisEntity<E> {
         let calls = self.calls(&tokens);
         let writes = calls.iter().filter_map(|(bucket, chunks)| {
             let (mode, generation) = match write {
-                Write::Through(observed) => ("w", observed.argument(*bucket).into_bytes()),
+                Write::Through(observed) => ("w", observed.argument(*bucket).to_vec()),
                 // Not read under any generation of this bucket: nothing to compare a fill with.
                 Write::Fill(g) => ("f", g.0.get(*bucket).cloned().flatten()?),
             };
@@ -650,7 +650,7 @@ impl<E: Record> RedisEntity<E> {
     }
 
     /// One `SET_IF_NEWER` call on `bucket` for `(token, entry)` pairs; `mode` is `f` (fill) or `w`
-    /// (write-through), `generation` the one the fill read under or the writer had seen (see the script).
+    /// (write-through), `generation` the record the fill read under or the writer had seen (see the script).
     async fn write_chunk(
         &self,
         bucket: usize,
@@ -680,7 +680,7 @@ impl<E: Record> RedisEntity<E> {
             })
             .collect::<Result<_, Error>>()?;
         let fence_ttl = ttl_ms(false);
-        let current: Vec<u8> = self
+        let record: Vec<u8> = self
             .run(bucket, true, |mut c, keys| async move {
                 let mut call = scripts::set_if_newer().key(keys.gen_key());
                 call.arg(keys.base())
@@ -693,7 +693,7 @@ impl<E: Record> RedisEntity<E> {
                 c.invoke(&call).await
             })
             .await?;
-        self.seen.record(bucket, &current);
+        self.seen.record(bucket, &record);
         Ok(())
     }
 
@@ -815,8 +815,8 @@ impl<E: Record> RedisEntity<E> {
             if failures > self.clean_through[bucket].load(Ordering::Acquire) {
                 let mut c = self.tier.connection.clone();
                 let bump = scripts::bump_generation().key(self.keys.bucket(bucket).gen_key());
-                let generation: Vec<u8> = c.invoke(&bump).await?;
-                self.seen.record(bucket, &generation);
+                let record: Vec<u8> = c.invoke(&bump).await?;
+                self.seen.record(bucket, &record);
                 self.clean_through[bucket].fetch_max(failures, Ordering::AcqRel);
                 tracing::info!(
                     entity,
@@ -932,12 +932,12 @@ async fn bump_buckets(
         let (keys, clean, seen) = (keys.clone(), clean.clone(), seen.clone());
         async move {
             let bump = scripts::bump_generation().key(keys.bucket(b).gen_key());
-            let generation: redis::RedisResult<Vec<u8>> = c.invoke(&bump).await;
-            if let Ok(generation) = &generation {
-                seen.record(b, generation);
+            let record: redis::RedisResult<Vec<u8>> = c.invoke(&bump).await;
+            if let Ok(record) = &record {
+                seen.record(b, record);
                 clean[b].fetch_max(failures, Ordering::AcqRel);
             }
-            generation.is_ok()
+            record.is_ok()
         }
     });
     futures_util::future::join_all(bumps)

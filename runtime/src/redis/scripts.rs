@@ -52,8 +52,9 @@ local function generation(force)
 end
 ";
 
-/// ARGV: base, then one token per key. Returns the generation, the generation record (what
-/// `RedisEntity::get_chunk` compares a plain `MGET`'s record with afterwards), then one value (or nil) per key.
+/// ARGV: base, then one token per key. Returns the generation, its record (what fills and write-throughs carry,
+/// and `RedisEntity::get_chunk` compares a plain `MGET`'s record with afterwards), then one value (or nil) per
+/// key.
 const GET_MANY: &str = r"
 local g, record = generation(false)
 local out = { g, record }
@@ -63,22 +64,23 @@ end
 return out
 ";
 
-/// ARGV: base; `f` for a miss-fill or `w` for a write-through of committed values; the generation the fill
-/// read under, or the one the writer had seen before its store commit ('' if none, see `observed.rs`); the
+/// ARGV: base; `f` for a miss-fill or `w` for a write-through of committed values; the generation record the
+/// fill read under, or the one the writer had seen before its store commit ('' if none, see `observed.rs`); the
 /// fence TTL in ms; then (token, rank, payload, ttl ms or 0) per entry, where the rank is the version as 16 hex
 /// digits followed by `L` (live) or `T` (tombstone).
 ///
 /// A fill writes nothing if the generation moved on (a miss-fill must not carry an old read into a fresh
 /// generation). A write-through may create a value only if the generation is still the one its writer had
-/// seen before the commit; otherwise it updates a value that is there and, where there is none or only a
+/// seen before the commit. Both compare the whole record, not the number: a promoted replica that missed the
+/// bump which made generation g holds g - 1 and starts "g" again under its own history; otherwise it updates a value that is there and, where there is none or only a
 /// fence, leaves a fence: its version with kind `F` and no value, which readers take for a miss and which no
 /// fill of an older read can pass. Each entry is written unless the stored rank is the same or higher (a
-/// tombstone outranks the live value of its version, which outranks a fence). Returns the generation.
+/// tombstone outranks the live value of its version, which outranks a fence). Returns the record.
 const SET_IF_NEWER: &str = r"
-local g = generation(false)
+local g, record = generation(false)
 local fill = ARGV[2] == 'f'
-if fill and ARGV[3] ~= g then return g end
-local creates = fill or ARGV[3] == g
+if fill and ARGV[3] ~= record then return record end
+local creates = fill or ARGV[3] == record
 for i = 5, #ARGV, 4 do
   local k = ARGV[1] .. ':' .. g .. ':' .. ARGV[i]
   local cur = redis.call('GET', k)
@@ -94,11 +96,11 @@ for i = 5, #ARGV, 4 do
     end
   end
 end
-return g
+return record
 ";
 
-/// Starts a new generation (after a failure this process saw). Returns it.
-const BUMP_GENERATION: &str = "local g = generation(true) return g";
+/// Starts a new generation (after a failure this process saw). Returns its record.
+const BUMP_GENERATION: &str = "local g, record = generation(true) return record";
 
 fn with_generation(body: &str) -> Script {
     Script::new(&format!("{GENERATION}{body}"))

@@ -46,12 +46,13 @@ use crate::redis::{Cached, Observed, RedisEntity, RedisTier};
 
 /// Without Redis a write has no generation to observe before its commit.
 #[cfg(not(feature = "redis"))]
-#[derive(Clone, Copy)]
 struct Observed;
 
 #[cfg(not(feature = "redis"))]
 impl Observed {
-    const NOTHING: Observed = Observed;
+    fn nothing() -> Observed {
+        Observed
+    }
 }
 
 /// A typed repository of entity `E` over the configured tiers.
@@ -768,7 +769,7 @@ impl<E: Record> Inner<E> {
                 false => l2.observe(keys).instrument(self.redis_span()).await,
             };
         }
-        Observed::NOTHING
+        Observed::nothing()
     }
 
     /// The span of one Redis round trip.
@@ -838,9 +839,9 @@ impl<E: Record> Repository<E> {
         let observed = inner
             .l2
             .as_ref()
-            .map_or(Observed::NOTHING, RedisEntity::observed);
+            .map_or_else(Observed::nothing, RedisEntity::observed);
         #[cfg(not(feature = "redis"))]
-        let observed = Observed::NOTHING;
+        let observed = Observed::nothing();
         tx.after_commit(Box::new(move || {
             Box::pin(
                 async move {

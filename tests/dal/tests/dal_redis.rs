@@ -438,3 +438,55 @@ async fn a_vanished_generation_record_never_brings_back_its_entries() {
     assert_eq!(found[0], Cached::Miss);
     assert_ne!(after, generation);
 }
+
+/// Generations are told apart by their whole record (number and history), not the number: a replica promoted
+/// after its master made generation g, that missed that bump (and so every entry of g), holds the record of
+/// g - 1 and starts "g" again in its own history. A write-through whose writer had seen the old g must not
+/// create an entry there: the newer version acknowledged in the old g is lost with it. Simulated on one server:
+/// that state, then a restart (which gives the node a new history, as a promotion does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generation_number_reused_in_another_history_is_another_generation() {
+    let server = RedisServer::start_persistent().unwrap();
+    let l2 = tier(&server, "history")
+        .await
+        .entity::<Account>(None, None)
+        .unwrap();
+    let k = "k".to_owned();
+    let seen = l2.observe(std::slice::from_ref(&k)).await;
+    l2.set_if_newer(&k, &account("k", 2), 2, &seen)
+        .await
+        .unwrap();
+
+    let gen_key = server.cli(&["keys", "history:*:gen"]).unwrap();
+    let gen_key = gen_key.trim();
+    let record = server.cli(&["get", gen_key]).unwrap();
+    let (generation, history) = record.trim().split_once(' ').unwrap();
+    let g: u64 = generation.parse().unwrap();
+    let entries = server.cli(&["keys", &format!("history:*:{g}:*")]).unwrap();
+    for key in entries.lines().filter(|k| !k.is_empty()) {
+        server.cli(&["del", key]).unwrap();
+    }
+    server
+        .cli(&["set", gen_key, &format!("{} {history}", g - 1)])
+        .unwrap();
+    server.restart().unwrap();
+
+    // A process that saw no failure (it connects only now) sends the late write-through of v1, committed before
+    // v2 by a writer that had seen g in the old history; its script starts the next generation first.
+    let late = tier(&server, "history")
+        .await
+        .entity::<Account>(None, None)
+        .unwrap();
+    late.set_if_newer(&k, &account("k", 1), 1, &seen)
+        .await
+        .unwrap();
+    let record = server.cli(&["get", gen_key]).unwrap();
+    let (number, new_history) = record.trim().split_once(' ').unwrap();
+    assert_eq!(number, generation, "the scenario: generation g again");
+    assert_ne!(new_history, history, "the scenario: in another history");
+    assert_eq!(
+        late.get_many(std::slice::from_ref(&k)).await.unwrap().1[0],
+        Cached::Miss,
+        "the late v1 is not served"
+    );
+}
