@@ -224,7 +224,11 @@ impl RedisTier {
                 buckets,
                 tokens,
             ),
-            ttl: ttl.or(self.options.default_ttl),
+            ttl: entry_ttl(
+                E::SCHEMA.consistency,
+                ttl.or(self.options.default_ttl),
+                self.options.tombstone_ttl,
+            ),
             clean_through: (0..buckets).map(|_| AtomicU64::new(failures)).collect(),
             bumping: Arc::default(),
             seen: Seen::new(buckets),
@@ -233,6 +237,22 @@ impl RedisTier {
             blobs: Blobs::default(),
             _entity: PhantomData,
         })
+    }
+}
+
+/// How long an entity's entries live in Redis: its cache TTL, else the default; for a strong entity at least
+/// `tombstone_ttl`. Version comparison needs the newer entry to be there when an older write-through arrives
+/// late (a retried script, a descheduled task); tombstones and fences already assume that arrives within
+/// `tombstone_ttl`, and a strong entity's values get the same margin (its reads never depend on the TTL, which
+/// only bounds memory). An eventual entity keeps its TTL as given: its staleness bound is that TTL.
+fn entry_ttl(
+    consistency: Consistency,
+    ttl: Option<Duration>,
+    tombstone_ttl: Duration,
+) -> Option<Duration> {
+    match consistency {
+        Consistency::Strong => ttl.map(|t| t.max(tombstone_ttl)),
+        Consistency::Eventual => ttl,
     }
 }
 
@@ -944,4 +964,28 @@ async fn bump_buckets(
         .await
         .into_iter()
         .all(|done| done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strong_entitys_entries_live_at_least_the_tombstone_ttl() {
+        let (second, minute) = (Duration::from_secs(1), Duration::from_secs(60));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            entry_ttl(Consistency::Strong, Some(second), minute),
+            Some(minute)
+        );
+        assert_eq!(
+            entry_ttl(Consistency::Strong, Some(hour), minute),
+            Some(hour)
+        );
+        assert_eq!(entry_ttl(Consistency::Strong, None, minute), None);
+        assert_eq!(
+            entry_ttl(Consistency::Eventual, Some(second), minute),
+            Some(second)
+        );
+    }
 }
