@@ -215,17 +215,34 @@ impl Lowering<'_> {
     fn present(&self, operand: &Node, f: &FieldRef) -> TokenStream {
         let m = self.expr(operand);
         let ident = rust_ident(&f.field.rust_name);
+        // prost holds a message that makes its parent recursive (or one configured `boxed`) as `Box<M>`: read
+        // every message as `&M`, so values of one type from different fields meet as one Rust type.
+        let x = match &f.field.ty {
+            FieldType::Message(_) => {
+                let cel = self.cel();
+                quote!({
+                    // Only one of the two answers here (which depends on how prost holds the field).
+                    #[allow(unused_imports)]
+                    use #cel::held::{Boxed as _, Plain as _};
+                    (&x).held()
+                })
+            }
+            _ => quote!(x),
+        };
         match &f.oneof {
             Some((oneof, path)) => {
                 let oneof = rust_ident(oneof);
                 let path = rust_path(path);
                 let variant = format_ident!("{}", crate::names::type_name(&f.field.name));
                 quote!(#m.and_then(|m| match &m.#oneof {
-                    ::core::option::Option::Some(#path::#variant(x)) => ::core::option::Option::Some(x),
+                    ::core::option::Option::Some(#path::#variant(x)) => ::core::option::Option::Some(#x),
                     _ => ::core::option::Option::None,
                 }))
             }
-            None => quote!(#m.and_then(|m| m.#ident.as_ref())),
+            None => match &f.field.ty {
+                FieldType::Message(_) => quote!(#m.and_then(|m| m.#ident.as_ref()).map(|x| #x)),
+                _ => quote!(#m.and_then(|m| m.#ident.as_ref())),
+            },
         }
     }
 

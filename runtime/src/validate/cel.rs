@@ -614,6 +614,53 @@ pub fn is_unique<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> bool {
     outer.all(|(i, a)| items.clone().skip(i + 1).all(|b| a != b))
 }
 
+/// A message field's value read as `&M` however prost holds it: `M`, or `Box<M>` for a field that makes its
+/// message recursive (or one configured `boxed`), so that values of one message type read from different
+/// fields have one Rust type where they meet (a `?:`, a list literal). Generated code calls `(&x).held()` with
+/// both traits in scope: method lookup tries the receiver `&&Box<M>` before it dereferences it, so
+/// [`Boxed`](held::Boxed) answers for a `&Box<M>` and [`Plain`](held::Plain) for a `&M`.
+///
+/// ```
+/// use capacitor::validate::cel::held::{Boxed as _, Plain as _};
+/// let (plain, boxed) = (prost_types::Duration::default(), Box::new(prost_types::Duration::default()));
+/// let (a, b) = (&plain, &boxed);
+/// let both: [&prost_types::Duration; 2] = [(&a).held(), (&b).held()];
+/// assert_eq!(both[0], both[1]);
+/// ```
+pub mod held {
+    /// `&Box<M>` read as `&M`.
+    pub trait Boxed<'a> {
+        /// The message.
+        type Message;
+        /// The message the box holds.
+        fn held(&self) -> &'a Self::Message;
+    }
+
+    impl<'a, M> Boxed<'a> for &'a Box<M> {
+        type Message = M;
+        fn held(&self) -> &'a M {
+            // The inner reference, copied out of `self`, so the result lives as long as the box's borrow.
+            let inner = *self;
+            inner.as_ref()
+        }
+    }
+
+    /// `&M` as it is.
+    pub trait Plain<'a> {
+        /// The message.
+        type Message;
+        /// The message.
+        fn held(self) -> &'a Self::Message;
+    }
+
+    impl<'a, M: prost::Message> Plain<'a> for &'a M {
+        type Message = M;
+        fn held(self) -> &'a M {
+            self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

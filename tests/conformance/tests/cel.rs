@@ -384,3 +384,49 @@ fn literals_of_one_string_form() {
     assert_eq!(check(&slogan("gordonx", "fr", "")), Vec::<String>::new());
     assert_eq!(check(&slogan("gordonx", "de", "")), Vec::<String>::new());
 }
+
+/// CEL values of one message type that prost holds two ways (`Box<Category>` for the recursive field,
+/// `Category` elsewhere) meet in `?:` and a list literal.
+#[test]
+fn message_values_held_boxed_and_not() {
+    use capacitor_conformance::shop::v1::{Category, Shelf};
+    let category = |name: &str, child: Option<Category>| Category {
+        name: name.into(),
+        child: child.map(Box::new),
+    };
+    let shelf = |parent: Category, fallback: Category| Shelf {
+        parent: Some(parent),
+        fallback: Some(fallback),
+    };
+    assert_eq!(
+        check(&shelf(
+            category("p", Some(category("c", None))),
+            category("f", None)
+        )),
+        Vec::<String>::new()
+    );
+    // The child (boxed) is picked: unnamed.
+    assert_eq!(
+        check(&shelf(
+            category("p", Some(category("", None))),
+            category("f", None)
+        )),
+        [" shelf.label"]
+    );
+    // No child: the fallback (not boxed) is picked: unnamed.
+    assert_eq!(
+        check(&shelf(category("p", None), category("", None))),
+        [" shelf.label"]
+    );
+    assert_eq!(
+        check(&shelf(category("void", None), category("f", None))),
+        [" shelf.any_named"]
+    );
+    assert_eq!(
+        check(&shelf(
+            category("p", Some(category("void", None))),
+            category("f", None)
+        )),
+        [" shelf.any_named"]
+    );
+}
