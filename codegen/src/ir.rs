@@ -569,6 +569,28 @@ pub struct Rule {
     pub path: String,
     pub value: RuleValue,
     pub origin: Origin,
+    /// For a list rule written one item at a time (each `option (buf.validate.message).cel = {…}`, each
+    /// `cel(...)` attribute): where each item is. Empty when the items have no positions of their own; then
+    /// diagnostics about an item point at `origin` (see [`Rule::item_origin`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub item_origins: Vec<Origin>,
+}
+
+impl Rule {
+    /// A rule that has one position for all of it.
+    pub fn new(path: String, value: RuleValue, origin: Origin) -> Rule {
+        Rule {
+            path,
+            value,
+            origin,
+            item_origins: Vec::new(),
+        }
+    }
+
+    /// Where item `index` of a list rule is: its own position, else the rule's.
+    pub fn item_origin(&self, index: usize) -> &Origin {
+        self.item_origins.get(index).unwrap_or(&self.origin)
+    }
 }
 
 /// The value of a [`Rule`].

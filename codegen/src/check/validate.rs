@@ -3,7 +3,7 @@
 
 use crate::cel::{self, Binding};
 use crate::diagnostic::{Diagnostic, OptionId, Text};
-use crate::ir::{Field, FieldType, Label, Message, Rule, RuleValue, Schema, WellKnown};
+use crate::ir::{Field, FieldType, Label, Message, Origin, Rule, RuleValue, Schema, WellKnown};
 use crate::rules;
 
 /// Problems with the schema's `buf.validate` rules: errors (a rule that does not fit, a CEL rule that does not
@@ -138,7 +138,7 @@ fn check_cel(
             &env,
             &entry,
             this_is_pii,
-            rule,
+            rule.item_origin(entry.index as usize),
             what,
             at,
             &rule_words,
@@ -148,13 +148,13 @@ fn check_cel(
 }
 
 /// Compiles one CEL rule: a rule that does not compile, or whose computed message would carry PII, is an error
-/// at `rule`, the option named by `at` and the rule described by `rule_words` (its id, its predefined rule).
+/// at `origin`, the option named by `at` and the rule described by `rule_words` (its id, its predefined rule).
 #[allow(clippy::too_many_arguments)]
 fn check_cel_entry(
     env: &cel::Env<'_>,
     entry: &cel::CelRule,
     this_is_pii: bool,
-    rule: &Rule,
+    origin: &Origin,
     what: &str,
     at: impl Fn() -> OptionId,
     rule_words: &str,
@@ -179,7 +179,7 @@ fn check_cel_entry(
     };
     report
         .errors
-        .push(Diagnostic::new(&rule.origin, rule_text(what, at(), problem), label).help(help));
+        .push(Diagnostic::new(origin, rule_text(what, at(), problem), label).help(help));
 }
 
 /// A predefined rule set on `field` (`float.[acme.abs_range]`): the extension must be a predefined rule the
@@ -258,7 +258,7 @@ fn check_predefined(
             &env,
             &entry,
             field.is_redacted(),
-            rule,
+            &rule.origin,
             what,
             at,
             &rule_words,

@@ -38,11 +38,11 @@ fn flatten(
     for (ext, value) in message.extensions() {
         let mut field_path = path.to_vec();
         field_path.push(ext.number() as i32);
-        out.push(Rule {
-            path: format!("{prefix}[{}]", ext.full_name()),
-            value: convert(value),
-            origin: spans.origin(&field_path),
-        });
+        out.push(Rule::new(
+            format!("{prefix}[{}]", ext.full_name()),
+            convert(value),
+            spans.origin(&field_path),
+        ));
     }
     for (field, value) in message.fields() {
         let name = format!("{prefix}{}", field.name());
@@ -52,11 +52,31 @@ fn flatten(
             Value::Message(m) if !is_leaf(m.descriptor().full_name()) => {
                 flatten(m, &format!("{name}."), &field_path, spans, out);
             }
-            other => out.push(Rule {
-                path: name,
-                value: convert(other),
-                origin: spans.origin(&field_path),
-            }),
+            other => {
+                let origin = spans.origin(&field_path);
+                // Each item of a repeated rule where source info places it (each `option (…).cel = {…}`
+                // statement is a location of its own, indexed under the field's path).
+                let item_origins = match other {
+                    Value::List(items) => (0..items.len())
+                        .map(|i| {
+                            let mut item_path = field_path.clone();
+                            item_path.push(i as i32);
+                            spans.origin(&item_path)
+                        })
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                };
+                let item_origins = match item_origins.iter().all(|o| *o == origin) {
+                    true => Vec::new(),
+                    false => item_origins,
+                };
+                out.push(Rule {
+                    path: name,
+                    value: convert(other),
+                    origin,
+                    item_origins,
+                });
+            }
         }
     }
 }

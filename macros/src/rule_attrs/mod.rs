@@ -112,7 +112,7 @@ pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule>
     let mut oneofs = Vec::new();
     let mut first_span = None;
     let mut cel = Vec::new();
-    let mut cel_span = None;
+    let mut cel_spans = Vec::new();
     for item in parse_lists(cx, lists) {
         match (key_name(&item).as_str(), &item) {
             ("oneof", Item::List { items, .. }) => {
@@ -124,7 +124,7 @@ pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule>
             ("cel", _) => {
                 if let Some(rule) = cel_rule(cx, &item) {
                     cel.push(rule);
-                    cel_span.get_or_insert(SpanRange::of(&item));
+                    cel_spans.push(SpanRange::of(&item));
                 }
             }
             (key, _) => cx.error(
@@ -138,19 +138,15 @@ pub(crate) fn message_rules(cx: &mut Ctxt, lists: &[syn::MetaList]) -> Vec<Rule>
     }
     // In `MessageRules` field order: `cel` (3) before `oneof` (4).
     let mut rules = Vec::new();
-    if let Some(span) = cel_span {
-        rules.push(Rule {
-            path: "cel".to_string(),
-            value: RuleValue::List(cel),
-            origin: cx.origin(span),
-        });
+    if let Some(rule) = cel_list(cx, "cel".to_string(), cel, &cel_spans) {
+        rules.push(rule);
     }
     if let Some(span) = first_span {
-        rules.push(Rule {
-            path: "oneof".to_string(),
-            value: RuleValue::List(oneofs),
-            origin: cx.origin(span),
-        });
+        rules.push(Rule::new(
+            "oneof".to_string(),
+            RuleValue::List(oneofs),
+            cx.origin(span),
+        ));
     }
     rules
 }
@@ -253,7 +249,7 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
     let family = family(scope);
     // `cel(...)` is repeatable: every one is an entry of the one `cel` rule, as in `FieldRules.cel`.
     let mut cel = Vec::new();
-    let mut cel_span = None;
+    let mut cel_spans = Vec::new();
     for meta in items {
         let key = key_name(meta);
         let nested = match (key.as_str(), &scope.label) {
@@ -297,7 +293,7 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
         if key == "cel" {
             if let Some(rule) = cel_rule(cx, meta) {
                 cel.push(rule);
-                cel_span.get_or_insert(SpanRange::of(meta));
+                cel_spans.push(SpanRange::of(meta));
             }
             continue;
         }
@@ -331,19 +327,28 @@ fn read_scope(cx: &mut Ctxt, scope: &Scope<'_>, items: &[Item], out: &mut Vec<Ru
             );
             continue;
         }
-        out.push(Rule {
-            path,
-            value,
-            origin: cx.origin(SpanRange::of(meta)),
-        });
+        out.push(Rule::new(path, value, cx.origin(SpanRange::of(meta))));
     }
-    if let Some(span) = cel_span {
-        out.push(Rule {
-            path: format!("{}cel", scope.prefix),
-            value: RuleValue::List(cel),
-            origin: cx.origin(span),
-        });
+    if let Some(rule) = cel_list(cx, format!("{}cel", scope.prefix), cel, &cel_spans) {
+        out.push(rule);
     }
+}
+
+/// The `cel` rule of the `cel(...)` entries read (none without one): at the first entry, each entry at its own
+/// attribute.
+fn cel_list(
+    cx: &mut Ctxt,
+    path: String,
+    entries: Vec<RuleValue>,
+    spans: &[SpanRange],
+) -> Option<Rule> {
+    let first = *spans.first()?;
+    Some(Rule {
+        path,
+        value: RuleValue::List(entries),
+        origin: cx.origin(first),
+        item_origins: spans.iter().map(|&s| cx.origin(s)).collect(),
+    })
 }
 
 /// `cel(id = "...", message = "...", expression = "...")` as the proto front end reads a `buf.validate.Rule`:

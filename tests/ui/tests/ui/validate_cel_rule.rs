@@ -1,6 +1,10 @@
 #[derive(capacitor::Validate)]
 pub struct Account {
-    #[capacitor(validate(cel(id = "credits.even", expression = "this % 2 == 0 && this.string().size() < 9")))]
+    // The second rule is wrong: the error points at it, not at the first.
+    #[capacitor(validate(
+        cel(id = "credits.positive", expression = "this > 0"),
+        cel(id = "credits.even", expression = "this % 2 == 0 && this.string().size() < 9")
+    ))]
     pub credits: i64,
 }
 
