@@ -559,11 +559,12 @@ async fn objects(blobs: &dyn BlobStore, prefix: &str) -> Vec<Vec<u8>> {
 /// Every column of `table`'s rows, raw, as one byte string per row (`sqlite3`'s view of it).
 async fn raw_rows(store: &Store, table: &str, columns: &str) -> Vec<Vec<u8>> {
     let sql = format!("SELECT {columns} FROM {table}");
-    let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = match (store.sqlite_pool(), store.postgres_pool()) {
-        (Some(pool), _) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
-        (_, Some(pool)) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
-        _ => unreachable!("a SQL store"),
-    };
+    let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+            (_, Some(pool)) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+            _ => unreachable!("a SQL store"),
+        };
     rows.into_iter()
         .map(|(a, b)| [a.unwrap_or_default(), b.unwrap_or_default()].concat())
         .collect()
@@ -580,7 +581,13 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("sealed.db").display());
     let plain = Store::open(&url).await.unwrap();
-    create_tables(&plain, SEALED_PROTO, Some("claim.v1.Dossier"), Dialect::Sqlite).await;
+    create_tables(
+        &plain,
+        SEALED_PROTO,
+        Some("claim.v1.Dossier"),
+        Dialect::Sqlite,
+    )
+    .await;
     let blob_dir = dir.path().join("blobs");
     let blobs: Arc<dyn BlobStore> = Arc::new(ObjectStoreBlobs::filesystem(&blob_dir).unwrap());
     let store = plain
@@ -625,8 +632,14 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
         small.scan.len() + 1 + 33,
         "inline, sealed"
     );
-    assert_eq!(raw_column(&store, "dossiers", "summary", "unset").await, None);
-    assert_no_canary("the table", &raw_rows(&store, "dossiers", "scan, summary").await);
+    assert_eq!(
+        raw_column(&store, "dossiers", "summary", "unset").await,
+        None
+    );
+    assert_no_canary(
+        "the table",
+        &raw_rows(&store, "dossiers", "scan, summary").await,
+    );
 
     // Reads: through Redis (filled by the write-through), from the store, and in batches.
     let before = repo.stats();
@@ -639,7 +652,11 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
         .without_l1()
         .build();
     for d in [&big, &small, &unset] {
-        assert_eq!(&store_only.get(&d.id).await.unwrap().value, d, "from the store");
+        assert_eq!(
+            &store_only.get(&d.id).await.unwrap().value,
+            d,
+            "from the store"
+        );
     }
     let keys = ["big".to_owned(), "small".to_owned(), "nobody".to_owned()];
     for r in [&repo, &store_only] {
@@ -654,7 +671,11 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
         .redis(tier("claim-sealed-cold").await)
         .without_l1()
         .build();
-    assert_eq!(cold.get(&"big".to_owned()).await.unwrap().value, big, "filled");
+    assert_eq!(
+        cold.get(&"big".to_owned()).await.unwrap().value,
+        big,
+        "filled"
+    );
     let before = cold.stats();
     assert_eq!(cold.get(&"big".to_owned()).await.unwrap().value, big, "hit");
     assert_eq!(cold.stats().redis_hits - before.redis_hits, 1);
@@ -663,7 +684,10 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     for prefix in [prefix, "claim-sealed-cold"] {
         let cached = raw_redis_values(RedisServer::shared(), prefix).await;
         assert!(cached.iter().any(|v| v.len() > 17 && v[16] == b'L'));
-        assert!(cached.iter().all(|v| v.len() < 1024), "a cached entry holds a value");
+        assert!(
+            cached.iter().all(|v| v.len() < 1024),
+            "a cached entry holds a value"
+        );
         assert_no_canary("Redis", &cached);
     }
 
@@ -700,7 +724,10 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     );
     assert_eq!(blobs.list("dossiers/2/").await.unwrap().len(), 2);
     assert_eq!(repo.get(&"big".to_owned()).await.unwrap().value, big);
-    assert_eq!(store_only.get(&"twin".to_owned()).await.unwrap().value, twin);
+    assert_eq!(
+        store_only.get(&"twin".to_owned()).await.unwrap().value,
+        twin
+    );
 
     // A collector that cannot open a sealed column (a wrong key under the same id) fails, removing nothing.
     let wrong = Repository::<Dossier>::builder(
@@ -733,7 +760,11 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     .without_l1()
     .build();
     for d in [&big, &small, &unset, &twin] {
-        assert_eq!(&new_only.get(&d.id).await.unwrap().value, d, "after rotation");
+        assert_eq!(
+            &new_only.get(&d.id).await.unwrap().value,
+            d,
+            "after rotation"
+        );
     }
     let collected = new_only.collect_blobs(Duration::ZERO).await.unwrap();
     assert_eq!((collected.removed, collected.live), (3, 3), "{collected:?}");
@@ -742,10 +773,18 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     // Erasure removes the row's sealed blobs at once (never shared), and the other rows' stay.
     let report = new_only.erase(&"big".to_owned()).await.unwrap();
     assert_eq!(
-        (report.blobs.removed, report.blobs.shared, report.blobs.failed),
+        (
+            report.blobs.removed,
+            report.blobs.shared,
+            report.blobs.failed
+        ),
         (2, 0, 0)
     );
-    assert_eq!(blobs.list("dossiers/").await.unwrap().len(), 1, "twin's scan");
+    assert_eq!(
+        blobs.list("dossiers/").await.unwrap().len(),
+        1,
+        "twin's scan"
+    );
     assert_eq!(new_only.get(&"twin".to_owned()).await.unwrap().value, twin);
     assert_no_canary("the blob store", &files_under(&blob_dir));
 }
@@ -768,7 +807,13 @@ async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postg
         .unwrap(),
     );
     let plain = Store::open(&url).await.unwrap();
-    create_tables(&plain, SEALED_PROTO, Some("claim.v1.Scan"), Dialect::Postgres).await;
+    create_tables(
+        &plain,
+        SEALED_PROTO,
+        Some("claim.v1.Scan"),
+        Dialect::Postgres,
+    )
+    .await;
     let script = render::create_table(&subject_keys_table(Dialect::Postgres), Dialect::Postgres);
     for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
         stores::execute(&plain, statement).await;
@@ -791,15 +836,26 @@ async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postg
         repo.put(s.clone()).await.unwrap();
     }
     for s in [&a_big, &a_small, &b_big] {
-        assert_eq!(&repo.get(&s.id).await.unwrap().value, s, "through Redis or the store");
+        assert_eq!(
+            &repo.get(&s.id).await.unwrap().value,
+            s,
+            "through Redis or the store"
+        );
         assert_eq!(&repo.get(&s.id).await.unwrap().value, s, "through Redis");
     }
     let stored = objects(blobs.as_ref(), "scans/").await;
     assert_eq!(stored.len(), 2);
     // Sealed under the subject's key: format 2, 45 bytes of overhead.
-    assert!(stored.iter().all(|o| o.len() == 64 * 1024 + 45 && o[0] == 2));
+    assert!(
+        stored
+            .iter()
+            .all(|o| o.len() == 64 * 1024 + 45 && o[0] == 2)
+    );
     assert_no_canary("S3", &stored);
-    assert_no_canary("the table", &raw_rows(&store, "scans", "image, image").await);
+    assert_no_canary(
+        "the table",
+        &raw_rows(&store, "scans", "image, image").await,
+    );
     assert_no_canary(
         "Redis",
         &raw_redis_values(RedisServer::shared(), "claim-sealed-pg").await,
@@ -845,7 +901,12 @@ async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postg
 /// An encrypted claim-checked field declared with the derive.
 mod derived {
     #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-    #[capacitor(table = "memos", package = "derived.v1", consistency = "strong", repository)]
+    #[capacitor(
+        table = "memos",
+        package = "derived.v1",
+        consistency = "strong",
+        repository
+    )]
     pub struct Memo {
         #[prost(string, tag = "1")]
         #[capacitor(primary_key)]

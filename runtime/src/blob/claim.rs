@@ -145,8 +145,8 @@ pub(crate) fn store_payload(
                 None if field.encrypt => match EntityBlobs::is_above(field, value) {
                     false => None,
                     true => {
-                        let known =
-                            sealed.and_then(|(refs, row_key)| refs.get(schema, field, row_key, value));
+                        let known = sealed
+                            .and_then(|(refs, row_key)| refs.get(schema, field, row_key, value));
                         unknown |= known.is_none();
                         // A placeholder, never cached: the whole payload is dropped below.
                         Some(known.unwrap_or(BlobRef::of(&[])))
@@ -182,7 +182,11 @@ impl SealedRefs {
     fn slot(schema: &EntitySchema, field: &FieldSchema, row_key: &[u8], value: &[u8]) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for part in [schema.package.as_bytes(), schema.message.as_bytes(), row_key] {
+        for part in [
+            schema.package.as_bytes(),
+            schema.message.as_bytes(),
+            row_key,
+        ] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part);
         }
@@ -385,13 +389,8 @@ impl EntityBlobs<'_> {
                                 entity: self.schema.message,
                                 source,
                             })?;
-                    self.sealed.remember(
-                        self.schema,
-                        field,
-                        row_key,
-                        &value,
-                        BlobRef::of(&sealed),
-                    );
+                    self.sealed
+                        .remember(self.schema, field, row_key, &value, BlobRef::of(&sealed));
                     sealed
                 }
                 // Never reached: an entity with encrypted fields has keys or is refused before any write.
@@ -406,13 +405,15 @@ impl EntityBlobs<'_> {
             moved.push((field.number, reference));
             uploads.push((field, reference, bytes));
         }
-        let puts = uploads.into_iter().map(|(field, reference, bytes)| async move {
-            let key = self.object_key(field, &reference);
-            self.store
-                .put(&key, bytes)
-                .await
-                .map_err(|e| self.error(field, &reference, e.to_string()))
-        });
+        let puts = uploads
+            .into_iter()
+            .map(|(field, reference, bytes)| async move {
+                let key = self.object_key(field, &reference);
+                self.store
+                    .put(&key, bytes)
+                    .await
+                    .map_err(|e| self.error(field, &reference, e.to_string()))
+            });
         futures_util::future::try_join_all(puts).await?;
         Ok(Offloaded(moved))
     }
@@ -565,7 +566,10 @@ mod tests {
         consistency: Consistency::Strong,
         cache: None,
         primary_key: &[],
-        fields: &[bytes_field(1, "plain", false), bytes_field(2, "sealed", true)],
+        fields: &[
+            bytes_field(1, "plain", false),
+            bytes_field(2, "sealed", true),
+        ],
         indexes: &[],
         outbox: None,
         subject: None,
@@ -590,13 +594,7 @@ mod tests {
             None
         );
         let remembered = BlobRef::of(b"ciphertext");
-        refs.remember(
-            &SCHEMA,
-            &SCHEMA.fields[1],
-            b"k1",
-            b"big sealed",
-            remembered,
-        );
+        refs.remember(&SCHEMA, &SCHEMA.fields[1], b"k1", b"big sealed", remembered);
         // Bound to the row: another row's equal value is still unknown.
         assert_eq!(
             store_payload(&SCHEMA, &value, None, Some((&refs, b"k2"))).unwrap(),
@@ -607,7 +605,10 @@ mod tests {
             .expect("remembered");
         assert_eq!(
             payload,
-            encoded(&reference(&BlobRef::of(b"big plain")), &reference(&remembered))
+            encoded(
+                &reference(&BlobRef::of(b"big plain")),
+                &reference(&remembered)
+            )
         );
         // The write's own references win; small values stay inline.
         let offloaded = Offloaded(vec![(2, BlobRef::of(b"other"))]);

@@ -828,7 +828,9 @@ impl<E: Record> RedisEntity<E> {
                     Err(e) => {
                         return match e.into_encryption() {
                             // As for the payload: a subject key this process no longer holds is a miss.
-                            Ok(crate::pii::PiiError::SubjectKeyNotLoaded { .. }) => Ok(Cached::Miss),
+                            Ok(crate::pii::PiiError::SubjectKeyNotLoaded { .. }) => {
+                                Ok(Cached::Miss)
+                            }
                             Ok(e) => Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
                             Err(e) => Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
                         };

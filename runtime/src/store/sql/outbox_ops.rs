@@ -86,13 +86,18 @@ macro_rules! outbox_ops {
                         let mut encoded = value.encode_to_vec();
                         if !st.claim_positions.is_empty() {
                             // The write's own references: every sealed one is known.
-                            encoded = claim::store_payload(E::SCHEMA, &encoded, Some(offloaded), None)
-                                .map_err(store_error::<E>)?
-                                .ok_or_else(|| {
-                                    store_error::<E>(DecodeError::new(
-                                        "_payload: a sealed blob's reference is missing from the write",
-                                    ))
-                                })?;
+                            encoded = claim::store_payload(
+                                E::SCHEMA,
+                                &encoded,
+                                Some(offloaded),
+                                None,
+                            )
+                            .map_err(store_error::<E>)?
+                            .ok_or_else(|| {
+                                store_error::<E>(DecodeError::new(
+                                    "_payload: a sealed blob's reference is missing from the write",
+                                ))
+                            })?;
                         }
                         Some(match keys {
                             None => encoded,
