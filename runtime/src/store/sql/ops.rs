@@ -510,18 +510,23 @@ macro_rules! sql_store {
             Ok(row_key::<E>(&key))
         }
 
-        /// The blob references a row's claim-checked columns hold, an encrypted one's opened under `keys` (with
-        /// the row's subject keys loaded). A sealed column that does not open names no blob here
-        /// (`Skip`, for a read: decoding the row reports the failure) or fails the call (`Fail`).
+        /// The blob references a row's claim-checked columns hold (only `only`'s when given), an encrypted
+        /// one's opened under `keys` (with the row's subject keys loaded). A sealed column that does not open
+        /// names no blob here (`Skip`, for a read: decoding the row reports the failure) or fails the call
+        /// (`Fail`).
         fn row_references<E: Record>(
             st: &Statements,
             row: &$row,
             keys: Option<&EntityKeys<'_>>,
             unopened: Unopened,
+            only: Option<&FieldSchema>,
         ) -> Result<Vec<(&'static FieldSchema, crate::blob::BlobRef)>, Error> {
             let mut out = Vec::new();
             let mut row_key = None;
             for (at, field) in &st.claim_positions {
+                if only.is_some_and(|only| only.number != field.number) {
+                    continue;
+                }
                 let mut index = *at;
                 let stored = Option::<Vec<u8>>::$read(row, &mut index)
                     .map_err(store_error::<E>)?
@@ -642,7 +647,13 @@ macro_rules! sql_store {
                 let keys = self.keys::<E>()?.map(|k| k.with_loaded(subjects));
                 let mut references = Vec::new();
                 for row in rows {
-                    references.extend(row_references::<E>(st, row, keys.as_ref(), Unopened::Skip)?);
+                    references.extend(row_references::<E>(
+                        st,
+                        row,
+                        keys.as_ref(),
+                        Unopened::Skip,
+                        None,
+                    )?);
                 }
                 match references.is_empty() {
                     true => Ok(Fetched::default()),
@@ -674,7 +685,7 @@ macro_rules! sql_store {
                             // A sealed column that does not open names no blob the erasure can find: the
                             // collector removes it (a shredded subject's is unreadable already).
                             Some(row) => {
-                                row_references::<E>(&st, row, keys.as_ref(), Unopened::Skip)?
+                                row_references::<E>(&st, row, keys.as_ref(), Unopened::Skip, None)?
                             }
                             None => Vec::new(),
                         }
@@ -758,13 +769,14 @@ macro_rules! sql_store {
                     let subjects = self.load_subject_keys::<E>(st, page).await?;
                     let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                     for row in page {
-                        for (of, reference) in
-                            row_references::<E>(st, row, keys.as_ref(), Unopened::Fail)?
-                        {
-                            if of.number == field.number {
-                                out.insert(reference);
-                            }
-                        }
+                        let references = row_references::<E>(
+                            st,
+                            row,
+                            keys.as_ref(),
+                            Unopened::Fail,
+                            Some(field),
+                        )?;
+                        out.extend(references.into_iter().map(|(_, reference)| reference));
                     }
                 }
                 Ok(out)
