@@ -361,6 +361,7 @@ impl EntityBlobs<'_> {
     }
 
     /// The references of sealed blobs this process wrote or read lately.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis tier's
     pub(crate) fn sealed(&self) -> &SealedRefs {
         self.sealed
     }
