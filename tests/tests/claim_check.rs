@@ -556,15 +556,17 @@ async fn objects(blobs: &dyn BlobStore, prefix: &str) -> Vec<Vec<u8>> {
     out
 }
 
-/// Every column of `table`'s rows, raw, as one byte string per row (`sqlite3`'s view of it).
+/// Two nullable byte columns of a row, raw.
+type TwoColumns = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Two byte columns of `table`'s rows, raw, as one byte string per row (`sqlite3`'s view of them).
 async fn raw_rows(store: &Store, table: &str, columns: &str) -> Vec<Vec<u8>> {
     let sql = format!("SELECT {columns} FROM {table}");
-    let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
-        match (store.sqlite_pool(), store.postgres_pool()) {
-            (Some(pool), _) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
-            (_, Some(pool)) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
-            _ => unreachable!("a SQL store"),
-        };
+    let rows: Vec<TwoColumns> = match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+        (_, Some(pool)) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+        _ => unreachable!("a SQL store"),
+    };
     rows.into_iter()
         .map(|(a, b)| [a.unwrap_or_default(), b.unwrap_or_default()].concat())
         .collect()
