@@ -18,6 +18,7 @@ const PROTOS: &[&str] = &[
     "proto/differential/v1/rules.proto",
     "proto/redaction/v1/nested.proto",
     "proto/claim/v1/document.proto",
+    "proto/claim/v1/sealed.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

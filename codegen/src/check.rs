@@ -340,9 +340,9 @@ fn encrypt_needs_string_or_bytes(message: &Message, field: &Field, out: &mut Vec
 }
 
 /// `claim_check`: a threshold that parses and is above 0, on a single string or bytes field with a column of its
-/// own that no index or key reads (an index would compare references, not values), not encrypted (claim-checked
-/// ciphertext is not built), in an entity stored in SQLite or Postgres (the memory store keeps values in the
-/// process, where a blob store saves nothing).
+/// own that no index or key reads (an index would compare references, not values; for an encrypted field, blind
+/// index tokens of the reference), in an entity stored in SQLite or Postgres (the memory store keeps values in the
+/// process, where a blob store saves nothing). An encrypted field may be claim-checked: its blob is sealed too.
 fn claim_check_fits(
     message: &Message,
     entity: &EntityOptions,
@@ -392,11 +392,6 @@ fn claim_check_fits(
             "cannot be on a key or indexed field: the index would hold references, not values"
                 .to_owned(),
             "claim check on an indexed field",
-        )),
-        Some(_) if field.options.encrypt.as_ref().is_some_and(|e| e.value) => Some((
-            "cannot be combined with `encrypt` yet: encrypted claim-checked blobs are not built"
-                .to_owned(),
-            "claim check on an encrypted field",
         )),
         Some(_) if entity.backend() == crate::ir::Backend::Memory => Some((
             "needs a SQLite or Postgres backend: the memory store keeps values in the process"

@@ -415,10 +415,10 @@ fn holdings(l1: bool, ttl_ms: Option<u64>, encrypted: bool, claim_checked: bool)
         ttl_ms: None,
     });
     if claim_checked {
-        // `check` refuses `claim_check` with `encrypt`: a blob is the value as written.
+        // An encrypted field's blob is sealed as its column is.
         held.push(Holding {
             tier: "blob store",
-            form: "plaintext",
+            form: outside,
             ttl_ms: None,
         });
     }

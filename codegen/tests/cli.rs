@@ -663,6 +663,27 @@ fn report_lists_the_blob_store_of_a_claim_checked_pii_field() {
 }
 
 #[test]
+fn report_lists_the_sealed_blob_store_of_an_encrypted_claim_checked_field() {
+    let json = report_json("tests/proto/claim/v1/sealed.proto");
+    let scan = json["entities"][0]["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "scan")
+        .cloned()
+        .unwrap_or_else(|| panic!("scan in {json}"));
+    assert_eq!(
+        held_in(&scan),
+        [
+            ("l1", "plaintext"),
+            ("redis", "ciphertext"),
+            ("store", "ciphertext"),
+            ("blob store", "ciphertext")
+        ]
+    );
+}
+
+#[test]
 fn report_gives_each_blind_index_its_width() {
     let json = report_json("tests/proto/pii/v1/patient.proto");
     let patient = &json["entities"][0];

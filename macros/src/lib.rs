@@ -58,7 +58,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `redact` | hide the value from Debug without calling it personal data (protobuf's `debug_redact`) |
 /// | `encrypt` | store the value encrypted (a single string or bytes field, not the primary key; a `unique` or `index` on it is served by a blind index, see `docs/pii.md`) |
 /// | `blind_index_bits = 24` | how many bits the blind index of an `encrypt` field with a secondary (not unique) index keeps: 1 to 256, 16 when unset (see `docs/pii.md`) |
-/// | `claim_check(threshold = "256KiB")` | store a value above the threshold in the repository's blob store, the row, Redis and the outbox holding its SHA-256 reference (a single string or bytes field, not a key, not indexed, not `encrypt`; see `docs/claim-check.md`) |
+/// | `claim_check(threshold = "256KiB")` | store a value above the threshold in the repository's blob store, the row, Redis and the outbox holding its SHA-256 reference (a single string or bytes field, not a key, not indexed; with `encrypt`, the blob and the stored reference are sealed too; see `docs/claim-check.md`) |
 /// | `column = "email_address"` | the column name | the field name |
 /// | `ignore` | keep the field in the message but do not store it |
 ///

@@ -494,3 +494,470 @@ async fn a_crash_between_blob_and_commit_leaves_only_an_orphan() {
     assert_eq!(collected.removed, 1);
     assert!(blobs.list("documents/").await.unwrap().is_empty());
 }
+
+// Encrypted claim-checked fields (`proto/claim/v1/sealed.proto`): every tier outside the process holds
+// ciphertext only.
+
+use capacitor::pii::PiiError;
+use capacitor_codegen::ddl::{render, subject_keys_table};
+use claim::v1::{Dossier, Scan};
+
+#[path = "support/keys.rs"]
+mod keys;
+use keys::ring;
+
+/// The schema of the sealed entities, under `tests/proto`.
+const SEALED_PROTO: &str = "claim/v1/sealed.proto";
+
+/// What no tier outside the process may hold: it is in every sealed value the tests write.
+const CANARY: &[u8] = b"CANARY-sealed-claim 7f3e";
+
+/// `len` bytes starting with the canary, then the canary again every 512 bytes.
+fn canary_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = bytes(len, seed);
+    for at in (0..len.saturating_sub(CANARY.len())).step_by(512) {
+        out[at..at + CANARY.len()].copy_from_slice(CANARY);
+    }
+    out
+}
+
+fn dossier(id: &str, scan: Vec<u8>, summary: Option<&str>) -> Dossier {
+    Dossier {
+        id: id.to_owned(),
+        scan,
+        summary: summary.map(|s| format!("{} {s}", String::from_utf8_lossy(CANARY))),
+        revision: 1,
+    }
+}
+
+/// Every file under `dir` (the filesystem blob store), read raw.
+fn files_under(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(std::fs::read(&path).unwrap());
+        }
+    }
+    out
+}
+
+/// Every object under `prefix`, read.
+async fn objects(blobs: &dyn BlobStore, prefix: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for meta in blobs.list(prefix).await.unwrap() {
+        out.push(blobs.get(&meta.key).await.unwrap().expect("listed"));
+    }
+    out
+}
+
+/// Two nullable byte columns of a row, raw.
+type TwoColumns = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Two byte columns of `table`'s rows, raw, as one byte string per row (`sqlite3`'s view of them).
+async fn raw_rows(store: &Store, table: &str, columns: &str) -> Vec<Vec<u8>> {
+    let sql = format!("SELECT {columns} FROM {table}");
+    let rows: Vec<TwoColumns> = match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+        (_, Some(pool)) => sqlx::query_as(&sql).fetch_all(pool).await.unwrap(),
+        _ => unreachable!("a SQL store"),
+    };
+    rows.into_iter()
+        .map(|(a, b)| [a.unwrap_or_default(), b.unwrap_or_default()].concat())
+        .collect()
+}
+
+fn assert_no_canary(what: &str, values: &[Vec<u8>]) {
+    for value in values {
+        assert!(!contains(value, CANARY), "{what} holds the plaintext");
+    }
+}
+
+#[tokio::test]
+async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("sealed.db").display());
+    let plain = Store::open(&url).await.unwrap();
+    create_tables(
+        &plain,
+        SEALED_PROTO,
+        Some("claim.v1.Dossier"),
+        Dialect::Sqlite,
+    )
+    .await;
+    let blob_dir = dir.path().join("blobs");
+    let blobs: Arc<dyn BlobStore> = Arc::new(ObjectStoreBlobs::filesystem(&blob_dir).unwrap());
+    let store = plain
+        .with_blob_store(blobs.clone())
+        .with_keyring(&ring(&[(1, 3)]));
+    let prefix = "claim-sealed";
+    let redis = tier(prefix).await;
+    // No L1: every read goes to Redis, and to the store on a Redis miss.
+    let repo = Repository::<Dossier>::builder(store.clone())
+        .redis(redis.clone())
+        .without_l1()
+        .build();
+
+    let big = dossier("big", canary_bytes(16 * 1024, 1), Some(&"long ".repeat(20)));
+    let small = dossier("small", canary_bytes(512, 2), Some("short"));
+    let unset = dossier("unset", Vec::new(), None);
+    for d in [&big, &small, &unset] {
+        repo.put(d.clone()).await.unwrap();
+    }
+
+    // The blob store: one object per moved value (the big scan and summary), each the value sealed (33 bytes
+    // of overhead), named by the ciphertext's SHA-256, never the value's.
+    let stored = objects(blobs.as_ref(), "dossiers/").await;
+    assert_eq!(stored.len(), 2, "the scan and summary of `big`");
+    assert!(stored.iter().any(|o| o.len() == big.scan.len() + 33));
+    assert_no_canary("the blob store", &files_under(&blob_dir));
+    assert!(
+        blob_of(blobs.as_ref(), "dossiers", 2, &big.scan)
+            .await
+            .is_none(),
+        "no object is named by the value's digest"
+    );
+    // The columns: sealed stored forms, a reference's as long as 41 bytes sealed.
+    let scan_column = raw_column(&store, "dossiers", "scan", "big").await.unwrap();
+    assert_eq!(scan_column.len(), 41 + 33);
+    assert!(!contains(&scan_column, &reference_form(&big.scan)));
+    assert_eq!(
+        raw_column(&store, "dossiers", "scan", "small")
+            .await
+            .unwrap()
+            .len(),
+        small.scan.len() + 1 + 33,
+        "inline, sealed"
+    );
+    assert_eq!(
+        raw_column(&store, "dossiers", "summary", "unset").await,
+        None
+    );
+    assert_no_canary(
+        "the table",
+        &raw_rows(&store, "dossiers", "scan, summary").await,
+    );
+
+    // Reads: through Redis (filled by the write-through), from the store, and in batches.
+    let before = repo.stats();
+    for d in [&big, &small, &unset] {
+        assert_eq!(&repo.get(&d.id).await.unwrap().value, d, "through Redis");
+    }
+    let after = repo.stats();
+    assert_eq!(after.redis_hits - before.redis_hits, 3, "{after:?}");
+    let store_only = Repository::<Dossier>::builder(store.clone())
+        .without_l1()
+        .build();
+    for d in [&big, &small, &unset] {
+        assert_eq!(
+            &store_only.get(&d.id).await.unwrap().value,
+            d,
+            "from the store"
+        );
+    }
+    let keys = ["big".to_owned(), "small".to_owned(), "nobody".to_owned()];
+    for r in [&repo, &store_only] {
+        let many = r.get_many(&keys).await.unwrap();
+        assert_eq!(many[0].as_ref().map(|v| &v.value), Some(&big));
+        assert_eq!(many[1].as_ref().map(|v| &v.value), Some(&small));
+        assert!(many[2].is_none());
+    }
+    // A Redis entry filled from a store read (another process's view: a new tier over the same server reads
+    // the store after a flush of its entries) also names the sealed blob.
+    let cold = Repository::<Dossier>::builder(store.clone())
+        .redis(tier("claim-sealed-cold").await)
+        .without_l1()
+        .build();
+    assert_eq!(
+        cold.get(&"big".to_owned()).await.unwrap().value,
+        big,
+        "filled"
+    );
+    let before = cold.stats();
+    assert_eq!(cold.get(&"big".to_owned()).await.unwrap().value, big, "hit");
+    assert_eq!(cold.stats().redis_hits - before.redis_hits, 1);
+
+    // Redis: no plaintext, and small entries (the big values are referenced).
+    for prefix in [prefix, "claim-sealed-cold"] {
+        let cached = raw_redis_values(RedisServer::shared(), prefix).await;
+        assert!(cached.iter().any(|v| v.len() > 17 && v[16] == b'L'));
+        assert!(
+            cached.iter().all(|v| v.len() < 1024),
+            "a cached entry holds a value"
+        );
+        assert_no_canary("Redis", &cached);
+    }
+
+    // The outbox: sealed payloads; the change feed reads the values back whole.
+    let payloads = outbox_payloads(&store, "dossiers").await;
+    assert_eq!(payloads.len(), 3);
+    assert!(payloads.iter().all(|p| p.len() < 1024));
+    assert_no_canary("the outbox", &payloads);
+    let mut feed = repo.changes(ChangeCursor::beginning()).unwrap();
+    for d in [&big, &small, &unset] {
+        let event = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        match event.change {
+            capacitor::outbox::Change::Put { value, .. } => assert_eq!(&value, d),
+            other => panic!("expected a put, got {other:?}"),
+        }
+    }
+
+    // No dedup: the same value written again (or in another row) is a new sealed blob; the old one is an
+    // orphan the collector removes, the live ones stay.
+    repo.put(big.clone()).await.unwrap();
+    let twin = dossier("twin", big.scan.clone(), None);
+    repo.put(twin.clone()).await.unwrap();
+    assert_eq!(blobs.list("dossiers/2/").await.unwrap().len(), 3);
+    let kept = repo.collect_blobs(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!((kept.young, kept.removed, kept.live), (2, 0, 3), "{kept:?}");
+    let collected = repo.collect_blobs(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        (collected.removed, collected.live, collected.foreign),
+        (2, 3, 0),
+        "{collected:?}"
+    );
+    assert_eq!(blobs.list("dossiers/2/").await.unwrap().len(), 2);
+    assert_eq!(repo.get(&"big".to_owned()).await.unwrap().value, big);
+    assert_eq!(
+        store_only.get(&"twin".to_owned()).await.unwrap().value,
+        twin
+    );
+
+    // A collector that cannot open a sealed column (a wrong key under the same id) fails, removing nothing.
+    let wrong = Repository::<Dossier>::builder(
+        plain
+            .with_blob_store(blobs.clone())
+            .with_keyring(&ring(&[(1, 4)])),
+    )
+    .build();
+    let error = wrong.collect_blobs(Duration::ZERO).await.unwrap_err();
+    assert!(matches!(error, Error::Encryption { .. }), "{error}");
+    assert!(!contains(format!("{error} {error:?}").as_bytes(), CANARY));
+    assert_eq!(blobs.list("dossiers/").await.unwrap().len(), 3);
+
+    // Re-encryption after a key rotation rewrites each row (and so its blobs) under the new key: the values
+    // read without the old key.
+    let rotated = plain
+        .with_blob_store(blobs.clone())
+        .with_keyring(&ring(&[(2, 5), (1, 3)]));
+    let rotating = Repository::<Dossier>::builder(rotated).without_l1().build();
+    let pass = rotating
+        .reencrypt(capacitor::repo::ReencryptOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(pass.rewritten, 4, "{pass:?}");
+    let new_only = Repository::<Dossier>::builder(
+        plain
+            .with_blob_store(blobs.clone())
+            .with_keyring(&ring(&[(2, 5)])),
+    )
+    .without_l1()
+    .build();
+    for d in [&big, &small, &unset, &twin] {
+        assert_eq!(
+            &new_only.get(&d.id).await.unwrap().value,
+            d,
+            "after rotation"
+        );
+    }
+    let collected = new_only.collect_blobs(Duration::ZERO).await.unwrap();
+    assert_eq!((collected.removed, collected.live), (3, 3), "{collected:?}");
+    assert_no_canary("the blob store", &files_under(&blob_dir));
+
+    // Erasure removes the row's sealed blobs at once (never shared), and the other rows' stay.
+    let report = new_only.erase(&"big".to_owned()).await.unwrap();
+    assert_eq!(
+        (
+            report.blobs.removed,
+            report.blobs.shared,
+            report.blobs.failed
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(
+        blobs.list("dossiers/").await.unwrap().len(),
+        1,
+        "twin's scan"
+    );
+    assert_eq!(new_only.get(&"twin".to_owned()).await.unwrap().value, twin);
+    assert_no_canary("the blob store", &files_under(&blob_dir));
+}
+
+#[tokio::test]
+async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postgres_and_s3() {
+    let server = PostgresServer::shared();
+    let url = server.create_database("claim_sealed").unwrap();
+    let s3 = S3Server::shared();
+    let blobs: Arc<dyn BlobStore> = Arc::new(
+        ObjectStoreBlobs::s3(S3Config {
+            bucket: s3.bucket().to_owned(),
+            region: S3Server::REGION.to_owned(),
+            endpoint: Some(s3.endpoint()),
+            access_key_id: S3Server::ACCESS_KEY.to_owned(),
+            secret_access_key: S3Server::SECRET_KEY.to_owned(),
+            allow_http: true,
+            timeout: None,
+        })
+        .unwrap(),
+    );
+    let plain = Store::open(&url).await.unwrap();
+    create_tables(
+        &plain,
+        SEALED_PROTO,
+        Some("claim.v1.Scan"),
+        Dialect::Postgres,
+    )
+    .await;
+    let script = render::create_table(&subject_keys_table(Dialect::Postgres), Dialect::Postgres);
+    for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
+        stores::execute(&plain, statement).await;
+    }
+    let store = plain
+        .with_blob_store(blobs.clone())
+        .with_keyring(&ring(&[(1, 9)]));
+    let repo = Repository::<Scan>::builder(store.clone())
+        .redis(tier("claim-sealed-pg").await)
+        .build();
+    let scan = |id: &str, owner: &str, len: usize, seed: u64| Scan {
+        id: id.to_owned(),
+        owner_id: owner.to_owned(),
+        image: canary_bytes(len, seed),
+    };
+    let a_big = scan("a1", "owner-a", 64 * 1024, 1);
+    let a_small = scan("a2", "owner-a", 1024, 2);
+    let b_big = scan("b1", "owner-b", 64 * 1024, 3);
+    for s in [&a_big, &a_small, &b_big] {
+        repo.put(s.clone()).await.unwrap();
+    }
+    for s in [&a_big, &a_small, &b_big] {
+        assert_eq!(
+            &repo.get(&s.id).await.unwrap().value,
+            s,
+            "through Redis or the store"
+        );
+        assert_eq!(&repo.get(&s.id).await.unwrap().value, s, "through Redis");
+    }
+    let stored = objects(blobs.as_ref(), "scans/").await;
+    assert_eq!(stored.len(), 2);
+    // Sealed under the subject's key: format 2, 45 bytes of overhead.
+    assert!(
+        stored
+            .iter()
+            .all(|o| o.len() == 64 * 1024 + 45 && o[0] == 2)
+    );
+    assert_no_canary("S3", &stored);
+    assert_no_canary(
+        "the table",
+        &raw_rows(&store, "scans", "image, image").await,
+    );
+    assert_no_canary(
+        "Redis",
+        &raw_redis_values(RedisServer::shared(), "claim-sealed-pg").await,
+    );
+
+    // Shredding owner A: its values, the blob included, are unreadable (a clear typed error, no plaintext);
+    // owner B reads on.
+    let report = repo.shred_subject(&"owner-a".to_owned()).await.unwrap();
+    assert_eq!(report.keys_destroyed, 1);
+    for id in ["a1", "a2"] {
+        let fresh = Repository::<Scan>::builder(
+            plain
+                .with_blob_store(blobs.clone())
+                .with_keyring(&ring(&[(1, 9)])),
+        )
+        .build();
+        let error = fresh.get(&id.to_owned()).await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Encryption {
+                    source: PiiError::SubjectKeyDestroyed { .. },
+                    ..
+                }
+            ),
+            "{id}: {error}"
+        );
+        assert!(!contains(format!("{error} {error:?}").as_bytes(), CANARY));
+    }
+    assert_eq!(repo.get(&"b1".to_owned()).await.unwrap().value, b_big);
+
+    // The collector: a shredded row names no readable blob, so A's blob goes; B's stays.
+    let collected = repo.collect_blobs(Duration::ZERO).await.unwrap();
+    assert_eq!((collected.removed, collected.live), (1, 1), "{collected:?}");
+    assert_eq!(repo.get(&"b1".to_owned()).await.unwrap().value, b_big);
+
+    // Erasing B's row removes its blob at once.
+    let report = repo.erase(&"b1".to_owned()).await.unwrap();
+    assert_eq!(report.blobs.removed, 1);
+    assert!(blobs.list("scans/").await.unwrap().is_empty());
+}
+
+/// An encrypted claim-checked field declared with the derive.
+mod derived {
+    #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
+    #[capacitor(
+        table = "memos",
+        package = "derived.v1",
+        consistency = "strong",
+        repository
+    )]
+    pub struct Memo {
+        #[prost(string, tag = "1")]
+        #[capacitor(primary_key)]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        #[capacitor(pii = "free_text", encrypt, claim_check(threshold = "64B"))]
+        pub body: String,
+    }
+}
+
+#[tokio::test]
+async fn a_derived_encrypted_claim_checked_field_is_sealed_everywhere() {
+    use derived::Memo;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("memo.db").display());
+    let blob_dir = dir.path().join("blobs");
+    let blobs: Arc<dyn BlobStore> = Arc::new(ObjectStoreBlobs::filesystem(&blob_dir).unwrap());
+    let store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_blob_store(blobs.clone())
+        .with_keyring(&ring(&[(1, 6)]));
+    for statement in Memo::CREATE_TABLE_SQLITE
+        .split(";\n")
+        .filter(|s| !s.trim().is_empty())
+    {
+        sqlx::query(statement)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+    }
+    let repo = Repository::<Memo>::new(store.clone());
+    let canary = String::from_utf8_lossy(CANARY).into_owned();
+    let big = Memo {
+        id: "m1".to_owned(),
+        body: format!("{canary} {}", "x".repeat(100)),
+    };
+    let small = Memo {
+        id: "m2".to_owned(),
+        body: canary.clone(),
+    };
+    repo.put(big.clone()).await.unwrap();
+    repo.put(small.clone()).await.unwrap();
+    assert_eq!(repo.get(&"m1".to_owned()).await.unwrap().value, big);
+    assert_eq!(repo.get(&"m2".to_owned()).await.unwrap().value, small);
+    assert_eq!(blobs.list("memos/2/").await.unwrap().len(), 1);
+    assert_no_canary("the blob store", &files_under(&blob_dir));
+    assert_no_canary("the table", &raw_rows(&store, "memos", "body, body").await);
+    let report = repo.erase(&"m1".to_owned()).await.unwrap();
+    assert_eq!(report.blobs.removed, 1);
+    assert!(blobs.list("memos/").await.unwrap().is_empty());
+}

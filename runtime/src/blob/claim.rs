@@ -10,12 +10,19 @@
 //! A blob is named `<table>/<field number>/<sha256 hex>`: content addressing makes a retried or duplicated
 //! write cost nothing (the object is the same), and the prefix lets garbage collection and erasure work one
 //! field at a time.
+//!
+//! A field that is also encrypted (`encrypt`) is **sealed** everywhere: its blob holds the value sealed as its
+//! column would seal it (same key, same binding to entity, field number and row key, a fresh nonce), the
+//! reference is computed over that ciphertext (so the fetch check is unchanged and object names reveal
+//! nothing), and the stored form itself is sealed in the column and in payloads. Such a blob is never shared:
+//! every write of the field uploads a new one.
 
 // The SQL stores move and read blobs (the Redis tier gets them from its store): without one, parts are unused.
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use super::{BlobRef, BlobStore};
 use crate::error::{DecodeError, Error, Tier};
+use crate::pii::field_keys::EntityKeys;
 // Blob store failures are the store's: a claim-checked value is part of its row.
 use crate::record::{Column, ColumnWriter, Record, Sealable};
 use crate::schema::{EntitySchema, FieldSchema};
@@ -115,26 +122,119 @@ pub(crate) fn values_to_move<E: Record>(
 /// claim-checked field's bytes replaced by their stored form, the reference of a value above the threshold
 /// taken from `offloaded` (the write's) or computed. The blob must exist: it is written before any row that
 /// names it, and a cached value was read from such a row or written after it.
+///
+/// A sealed (encrypted) field's reference cannot be computed from its value (it is the SHA-256 of a
+/// ciphertext under a random nonce): without `offloaded` it is looked up in `sealed` (the references this
+/// process wrote or read for `row_key`), and `Ok(None)` says that it is not known here (the caller caches no
+/// value rather than one naming a blob that may not exist). The sealing of the encrypted fields, stored forms
+/// included, is the caller's, after this.
 pub(crate) fn store_payload(
     schema: &'static EntitySchema,
     encoded: &[u8],
     offloaded: Option<&Offloaded>,
-) -> Result<Vec<u8>, DecodeError> {
-    crate::wire::rewrite(
+    sealed: Option<(&SealedRefs, &[u8])>,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    let mut unknown = false;
+    let payload = crate::wire::rewrite(
         schema,
         encoded,
         |f| f.claim_check.is_some(),
         |field, value| {
-            let moved = offloaded
-                .and_then(|o| o.get(field.number).copied())
-                .or_else(|| EntityBlobs::reference_of(field, value));
+            let moved = match offloaded.and_then(|o| o.get(field.number).copied()) {
+                Some(r) => Some(r),
+                None if field.encrypt => match EntityBlobs::is_above(field, value) {
+                    false => None,
+                    true => {
+                        let known = sealed
+                            .and_then(|(refs, row_key)| refs.get(schema, field, row_key, value));
+                        unknown |= known.is_none();
+                        // A placeholder, never cached: the whole payload is dropped below.
+                        Some(known.unwrap_or(BlobRef::of(&[])))
+                    }
+                },
+                None => EntityBlobs::reference_of(field, value),
+            };
             Ok(match moved {
                 Some(r) => reference(&r),
                 None => inline(value),
             })
         },
         || malformed(schema),
-    )
+    )?;
+    Ok((!unknown).then_some(payload))
+}
+
+/// The references of the sealed blobs this process wrote or read lately, by entity, field, row key and the
+/// SHA-256 of the value: what lets the Redis tier cache a sealed claim-checked value (its reference cannot be
+/// recomputed from the value). In memory only, bounded; a value it no longer knows is not cached in Redis.
+pub(crate) struct SealedRefs(quick_cache::sync::Cache<[u8; 32], BlobRef>);
+
+impl Default for SealedRefs {
+    fn default() -> Self {
+        SealedRefs(quick_cache::sync::Cache::new(SEALED_REFS))
+    }
+}
+
+/// How many sealed references [`SealedRefs`] keeps.
+const SEALED_REFS: usize = 10_000;
+
+impl SealedRefs {
+    fn slot(schema: &EntitySchema, field: &FieldSchema, row_key: &[u8], value: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            schema.package.as_bytes(),
+            schema.message.as_bytes(),
+            row_key,
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.update(field.number.to_be_bytes());
+        h.update(value);
+        h.finalize().into()
+    }
+
+    /// Remembers that `reference` is a blob sealing `value` of `field` in the row `row_key`.
+    pub(crate) fn remember(
+        &self,
+        schema: &EntitySchema,
+        field: &FieldSchema,
+        row_key: &[u8],
+        value: &[u8],
+        reference: BlobRef,
+    ) {
+        self.0
+            .insert(Self::slot(schema, field, row_key, value), reference);
+    }
+
+    /// A blob known to seal `value` of `field` in the row `row_key`.
+    pub(crate) fn get(
+        &self,
+        schema: &EntitySchema,
+        field: &FieldSchema,
+        row_key: &[u8],
+        value: &[u8],
+    ) -> Option<BlobRef> {
+        self.0.get(&Self::slot(schema, field, row_key, value))
+    }
+}
+
+/// The value a sealed blob of `field` holds, opened under `open` (the keys and the row key of its row).
+pub(crate) fn open_blob(
+    schema: &EntitySchema,
+    field: &'static FieldSchema,
+    open: Option<(&EntityKeys<'_>, &[u8])>,
+    blob: &[u8],
+) -> Result<Vec<u8>, DecodeError> {
+    let Some((keys, row_key)) = open else {
+        return Err(DecodeError::new(format!(
+            "`{}`: field `{}` is encrypted and no keys were given to open its blob",
+            schema.message, field.name
+        )));
+    };
+    keys.open(field, row_key, blob)
+        .map_err(DecodeError::encryption)
 }
 
 /// Whether `schema` has a claim-checked field.
@@ -146,12 +246,17 @@ pub(crate) fn has_claim_checked(schema: &EntitySchema) -> bool {
 #[derive(Clone, Default)]
 pub(crate) struct Blobs {
     store: Option<Arc<dyn BlobStore>>,
+    /// The references of sealed blobs lately written or read (shared with the Redis tier).
+    sealed: Arc<SealedRefs>,
 }
 
 impl Blobs {
     /// Blobs kept in `store`.
     pub(crate) fn new(store: Arc<dyn BlobStore>) -> Blobs {
-        Blobs { store: Some(store) }
+        Blobs {
+            store: Some(store),
+            sealed: Arc::default(),
+        }
     }
 
     /// `E`'s view of the blob store: `None` when `E` has no claim-checked field; [`Error::Config`] naming the
@@ -167,6 +272,7 @@ impl Blobs {
             Some(store) => Ok(Some(EntityBlobs {
                 store: store.as_ref(),
                 schema,
+                sealed: &self.sealed,
             })),
             None => Err(Error::Config(format!(
                 "entity `{}` has claim-checked fields and its store has no blob store: give one with \
@@ -182,6 +288,7 @@ impl Blobs {
 pub(crate) struct EntityBlobs<'a> {
     store: &'a dyn BlobStore,
     schema: &'static EntitySchema,
+    sealed: &'a Arc<SealedRefs>,
 }
 
 /// The values a write moved to the blob store: per claim-checked field number, the reference its column and
@@ -199,16 +306,25 @@ impl Offloaded {
 /// Blobs read for a batch of rows or payloads, each handed out once per reference that names it (the last
 /// hand-out moves the bytes instead of copying them).
 #[derive(Default)]
-pub(crate) struct Fetched(HashMap<BlobRef, (usize, Vec<u8>)>);
+pub(crate) struct Fetched {
+    blobs: HashMap<BlobRef, (usize, Vec<u8>)>,
+    /// Where the references of sealed blobs opened from these are remembered.
+    sealed: Option<Arc<SealedRefs>>,
+}
 
 impl Fetched {
+    /// The references of sealed blobs lately written or read, when these were read from a blob store.
+    pub(crate) fn sealed(&self) -> Option<&SealedRefs> {
+        self.sealed.as_deref()
+    }
+
     /// The value of `reference` for `field`.
     pub(crate) fn take(
         &mut self,
         field: &FieldSchema,
         reference: &BlobRef,
     ) -> Result<Vec<u8>, DecodeError> {
-        let entry = self.0.get_mut(reference).ok_or_else(|| {
+        let entry = self.blobs.get_mut(reference).ok_or_else(|| {
             DecodeError::new(format!(
                 "field `{}`: blob {reference} was not read before the row",
                 field.name
@@ -233,34 +349,72 @@ impl EntityBlobs<'_> {
         format!("{}/{}/", self.schema.table, field.number)
     }
 
-    /// The reference of `value` for `field` when it is above the field's threshold.
+    /// The reference of `value` for `field` when it is above the field's threshold (a field that is not
+    /// encrypted: a sealed blob's reference is its ciphertext's).
     pub(crate) fn reference_of(field: &FieldSchema, value: &[u8]) -> Option<BlobRef> {
-        let threshold = field.claim_check?;
-        (value.len() as u64 > threshold).then(|| BlobRef::of(value))
+        Self::is_above(field, value).then(|| BlobRef::of(value))
+    }
+
+    /// Whether `value` is above `field`'s threshold (moved to the blob store).
+    pub(crate) fn is_above(field: &FieldSchema, value: &[u8]) -> bool {
+        field.claim_check.is_some_and(|t| value.len() as u64 > t)
+    }
+
+    /// The references of sealed blobs this process wrote or read lately.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis tier's
+    pub(crate) fn sealed(&self) -> &SealedRefs {
+        self.sealed
     }
 
     /// Writes every value of `values` above its field's threshold to the blob store (all of them concurrently)
     /// and returns their references. Called before the row is written: a crash in between leaves an orphan blob,
-    /// never a row without its blob.
+    /// never a row without its blob. An encrypted field's value is sealed first under `seal` (the keys the row
+    /// is sealed under and its row key), its reference computed over the ciphertext.
     pub(crate) async fn offload(
         &self,
         values: Vec<(&'static FieldSchema, Vec<u8>)>,
+        seal: Option<(&EntityKeys<'_>, &[u8])>,
     ) -> Result<Offloaded, Error> {
         let mut moved = Vec::with_capacity(values.len());
-        let puts: Vec<_> = values
+        let mut uploads = Vec::with_capacity(values.len());
+        for (field, value) in values {
+            if !Self::is_above(field, &value) {
+                continue;
+            }
+            let bytes = match (field.encrypt, seal) {
+                (false, _) => value,
+                (true, Some((keys, row_key))) => {
+                    let sealed =
+                        keys.seal(field, row_key, &value)
+                            .map_err(|source| Error::Encryption {
+                                entity: self.schema.message,
+                                source,
+                            })?;
+                    self.sealed
+                        .remember(self.schema, field, row_key, &value, BlobRef::of(&sealed));
+                    sealed
+                }
+                // Never reached: an entity with encrypted fields has keys or is refused before any write.
+                (true, None) => {
+                    return Err(Error::Config(format!(
+                        "entity `{}`: field `{}` is encrypted and no keys were given to seal its blob",
+                        self.schema.message, field.name
+                    )));
+                }
+            };
+            let reference = BlobRef::of(&bytes);
+            moved.push((field.number, reference));
+            uploads.push((field, reference, bytes));
+        }
+        let puts = uploads
             .into_iter()
-            .filter_map(|(field, value)| {
-                let reference = Self::reference_of(field, &value)?;
-                moved.push((field.number, reference));
-                Some(async move {
-                    let key = self.object_key(field, &reference);
-                    self.store
-                        .put(&key, value)
-                        .await
-                        .map_err(|e| self.error(field, &reference, e.to_string()))
-                })
-            })
-            .collect();
+            .map(|(field, reference, bytes)| async move {
+                let key = self.object_key(field, &reference);
+                self.store
+                    .put(&key, bytes)
+                    .await
+                    .map_err(|e| self.error(field, &reference, e.to_string()))
+            });
         futures_util::future::try_join_all(puts).await?;
         Ok(Offloaded(moved))
     }
@@ -300,7 +454,10 @@ impl EntityBlobs<'_> {
                 Ok::<_, Error>((reference, (uses, bytes)))
             });
         let fetched = futures_util::future::try_join_all(gets).await?;
-        Ok(Fetched(fetched.into_iter().collect()))
+        Ok(Fetched {
+            blobs: fetched.into_iter().collect(),
+            sealed: Some(self.sealed.clone()),
+        })
     }
 
     /// Removes `reference`'s blob of `field`.
@@ -342,11 +499,13 @@ impl EntityBlobs<'_> {
     }
 
     /// The protobuf encoding a payload stands for: each stored form replaced by its value (a reference's from
-    /// `fetched`).
+    /// `fetched`). The payload's encrypted fields must be opened first; a sealed blob is opened under `open`
+    /// (the keys and the row key the payload was opened with).
     pub(crate) fn resolve_payload(
         &self,
         payload: &[u8],
         fetched: &mut Fetched,
+        open: Option<(&EntityKeys<'_>, &[u8])>,
     ) -> Result<Vec<u8>, DecodeError> {
         crate::wire::rewrite(
             self.schema,
@@ -354,7 +513,13 @@ impl EntityBlobs<'_> {
             |f| f.claim_check.is_some(),
             |field, stored| match Stored::parse(field, stored)? {
                 Stored::Inline(value) => Ok(value.to_vec()),
-                Stored::Reference(r) => fetched.take(field, &r),
+                Stored::Reference(r) => {
+                    let blob = fetched.take(field, &r)?;
+                    match field.encrypt {
+                        false => Ok(blob),
+                        true => open_blob(self.schema, field, open, &blob),
+                    }
+                }
             },
             || self.malformed(),
         )
@@ -370,5 +535,98 @@ impl EntityBlobs<'_> {
             Tier::Store,
             format!("field `{}`, blob {reference}: {reason}", field.name),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::*;
+
+    const fn bytes_field(number: u32, name: &'static str, encrypt: bool) -> FieldSchema {
+        FieldSchema {
+            number,
+            name,
+            column: Some(name),
+            oneof: None,
+            ty: FieldType::Scalar(Scalar::Bytes),
+            label: Label::Implicit,
+            pii: None,
+            redacted: false,
+            encrypt,
+            blind_index_bits: None,
+            claim_check: Some(4),
+        }
+    }
+
+    const SCHEMA: EntitySchema = EntitySchema {
+        package: "t.v1",
+        message: "Doc",
+        table: "docs",
+        backend: Backend::Sqlite,
+        consistency: Consistency::Strong,
+        cache: None,
+        primary_key: &[],
+        fields: &[
+            bytes_field(1, "plain", false),
+            bytes_field(2, "sealed", true),
+        ],
+        indexes: &[],
+        outbox: None,
+        subject: None,
+    };
+
+    /// Field 1 = `plain`, field 2 = `sealed`, both length-delimited.
+    fn encoded(plain: &[u8], sealed: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x0a, plain.len() as u8];
+        out.extend_from_slice(plain);
+        out.extend([0x12, sealed.len() as u8]);
+        out.extend_from_slice(sealed);
+        out
+    }
+
+    #[test]
+    fn a_sealed_reference_comes_from_the_write_or_what_this_process_remembers() {
+        let value = encoded(b"big plain", b"big sealed");
+        let refs = SealedRefs::default();
+        // Unknown: no payload (the Redis tier writes a fence), never a reference computed from the value.
+        assert_eq!(
+            store_payload(&SCHEMA, &value, None, Some((&refs, b"k1"))).unwrap(),
+            None
+        );
+        let remembered = BlobRef::of(b"ciphertext");
+        refs.remember(&SCHEMA, &SCHEMA.fields[1], b"k1", b"big sealed", remembered);
+        // Bound to the row: another row's equal value is still unknown.
+        assert_eq!(
+            store_payload(&SCHEMA, &value, None, Some((&refs, b"k2"))).unwrap(),
+            None
+        );
+        let payload = store_payload(&SCHEMA, &value, None, Some((&refs, b"k1")))
+            .unwrap()
+            .expect("remembered");
+        assert_eq!(
+            payload,
+            encoded(
+                &reference(&BlobRef::of(b"big plain")),
+                &reference(&remembered)
+            )
+        );
+        // The write's own references win; small values stay inline.
+        let offloaded = Offloaded(vec![(2, BlobRef::of(b"other"))]);
+        let payload = store_payload(&SCHEMA, &value, Some(&offloaded), None)
+            .unwrap()
+            .expect("the write's");
+        assert_eq!(
+            payload,
+            encoded(
+                &reference(&BlobRef::of(b"big plain")),
+                &reference(&BlobRef::of(b"other"))
+            )
+        );
+        let small = encoded(b"abc", b"de");
+        assert_eq!(
+            store_payload(&SCHEMA, &small, None, None).unwrap(),
+            Some(encoded(&inline(b"abc"), &inline(b"de")))
+        );
     }
 }

@@ -360,21 +360,34 @@ impl<E: Record> RedisEntity<E> {
         self
     }
 
-    /// The cached payload of `value`: its protobuf encoding, each encrypted field's bytes sealed, each
-    /// claim-checked field's bytes in their stored form (a value above the threshold as its blob's reference).
-    fn payload(&self, key: &E::Key, value: &E) -> Result<Vec<u8>, Error> {
+    /// The cached payload of `value`: its protobuf encoding, each claim-checked field's bytes in their stored
+    /// form (a value above the threshold as its blob's reference), then each encrypted field's bytes sealed
+    /// (stored forms included). `None` when a sealed blob's reference is not known in this process (see
+    /// `SealedRefs`): the entry is then written as a fence, read as a miss.
+    fn payload(&self, key: &E::Key, value: &E) -> Result<Option<Vec<u8>>, Error> {
         let mut encoded = value.encode_to_vec();
-        if self.blobs.for_entity(E::SCHEMA)?.is_some() {
-            encoded = crate::blob::claim::store_payload(E::SCHEMA, &encoded, None)
-                .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
+        if let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? {
+            let row_key = row_key::<E>(key);
+            let payload = crate::blob::claim::store_payload(
+                E::SCHEMA,
+                &encoded,
+                None,
+                Some((blobs.sealed(), &row_key)),
+            )
+            .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
+            match payload {
+                Some(payload) => encoded = payload,
+                None => return Ok(None),
+            }
         }
         match self.encryption.for_entity::<E>()? {
-            None => Ok(encoded),
+            None => Ok(Some(encoded)),
             // An entity with a data subject seals under the subject's key, which the store's write cached;
             // when it is not cached the seal fails and the entry is not written (a Redis failure).
             Some(keys) => keys
                 .sealing_cached(value)
                 .seal_message(&row_key::<E>(key), &encoded)
+                .map(Some)
                 .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e)),
         }
     }
@@ -688,18 +701,22 @@ impl<E: Record> RedisEntity<E> {
                 self.tier.options.tombstone_ttl.as_millis() as u64
             }
         };
+        let fence_ttl = ttl_ms(false);
         let args: Vec<(String, String, Vec<u8>, u64)> = entries
             .iter()
             .map(|(token, (key, value, version))| {
                 let (kind, payload, ttl) = match value {
-                    Some(v) => (b'L', self.payload(key, v)?, ttl_ms(true)),
+                    Some(v) => match self.payload(key, v)? {
+                        Some(payload) => (b'L', payload, ttl_ms(true)),
+                        // A version without a value: it outranks older entries and reads as a miss.
+                        None => (b'F', Vec::new(), fence_ttl),
+                    },
                     None => (b'T', Vec::new(), ttl_ms(false)),
                 };
                 let rank = format!("{version:016x}{}", kind as char);
                 Ok((token.clone(), rank, payload, ttl))
             })
             .collect::<Result<_, Error>>()?;
-        let fence_ttl = ttl_ms(false);
         let record: Vec<u8> = self
             .run(bucket, true, |mut c, keys| async move {
                 let mut call = scripts::set_if_newer().key(keys.gen_key());
@@ -717,26 +734,31 @@ impl<E: Record> RedisEntity<E> {
         Ok(())
     }
 
-    /// The entries `raws` of `keys`, decoded; for an entity with claim-checked fields, the blobs their payloads
-    /// name are read first (all at once).
+    /// The entries `raws` of `keys`, decoded; for an entity with claim-checked fields, each payload is opened
+    /// first (an encrypted claim-checked field's stored form is sealed), then the blobs the payloads name are
+    /// read (all at once).
     async fn decode_all(
         &self,
         raws: Vec<Option<Vec<u8>>>,
         keys: &[E::Key],
     ) -> Result<Vec<Cached<E>>, Error> {
+        let opened = raws
+            .into_iter()
+            .zip(keys)
+            .map(|(raw, key)| self.open(key, raw))
+            .collect::<Result<Vec<_>, Error>>()?;
         let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? else {
-            return raws
+            return opened
                 .into_iter()
-                .zip(keys)
-                .map(|(r, key)| self.decode(key, r, None))
+                .map(|entry| self.finish(entry, None))
                 .collect();
         };
         let mut references = Vec::new();
-        for raw in raws.iter().flatten() {
-            if raw.len() > 17 && raw[16] == b'L' {
+        for entry in &opened {
+            if let Opened::Live { encoded, .. } = entry {
                 references.extend(
                     blobs
-                        .payload_references(&raw[17..])
+                        .payload_references(encoded)
                         .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?,
                 );
             }
@@ -745,22 +767,17 @@ impl<E: Record> RedisEntity<E> {
             true => Fetched::default(),
             false => blobs.fetch(references).await?,
         };
-        raws.into_iter()
-            .zip(keys)
-            .map(|(r, key)| self.decode(key, r, Some((&blobs, &mut fetched))))
+        opened
+            .into_iter()
+            .map(|entry| self.finish(entry, Some((&blobs, &mut fetched))))
             .collect()
     }
 
-    /// One entry of `key`, its encrypted fields opened, its claim-checked fields' blobs taken from `claims`.
-    fn decode(
-        &self,
-        key: &E::Key,
-        raw: Option<Vec<u8>>,
-        claims: Option<(&EntityBlobs<'_>, &mut Fetched)>,
-    ) -> Result<Cached<E>, Error> {
+    /// One entry of `key` read, its encrypted fields opened.
+    fn open(&self, key: &E::Key, raw: Option<Vec<u8>>) -> Result<Opened<E>, Error> {
         let corrupt = |what: &str| Error::backend(E::SCHEMA.message, Tier::Redis, what.to_owned());
         let Some(raw) = raw else {
-            return Ok(Cached::Miss);
+            return Ok(Opened::Done(Cached::Miss));
         };
         if raw.len() < 17 {
             return Err(corrupt("cached entry too short"));
@@ -770,42 +787,87 @@ impl<E: Record> RedisEntity<E> {
             .and_then(|s| u64::from_str_radix(s, 16).ok())
             .ok_or_else(|| corrupt("cached entry has no version"))?;
         match raw[16] {
-            b'T' => Ok(Cached::Deleted(version)),
-            // A fence: a write-through found no filled entry (see `scripts::SET_IF_NEWER`). Read the store.
-            b'F' => Ok(Cached::Miss),
+            b'T' => Ok(Opened::Done(Cached::Deleted(version))),
+            // A fence: a write-through found no filled entry, or could not name a sealed blob (see
+            // `scripts::SET_IF_NEWER`, `payload`). Read the store.
+            b'F' => Ok(Opened::Done(Cached::Miss)),
             b'L' => {
-                let opened;
+                let mut raw = raw;
                 let encoded = match self.encryption.for_entity::<E>()? {
-                    None => &raw[17..],
+                    None => {
+                        raw.drain(..17);
+                        raw
+                    }
                     Some(keys) => match keys.open_message(&row_key::<E>(key), &raw[17..]) {
-                        Ok(plain) => {
-                            opened = plain;
-                            &opened[..]
-                        }
+                        Ok(plain) => plain,
                         // Sealed under a data subject's key this process has not read yet (or one shredded
                         // since): a miss, so the store read loads the key (or reports the shredding).
                         Err(crate::pii::PiiError::SubjectKeyNotLoaded { .. }) => {
-                            return Ok(Cached::Miss);
+                            return Ok(Opened::Done(Cached::Miss));
                         }
                         Err(e) => return Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
                     },
                 };
-                let resolved;
-                let encoded = match claims {
-                    None => encoded,
-                    Some((blobs, fetched)) => {
-                        resolved = blobs
-                            .resolve_payload(encoded, fetched)
-                            .map_err(|e| Error::backend(E::SCHEMA.message, Tier::Redis, e))?;
-                        &resolved[..]
-                    }
-                };
-                E::decode(encoded)
-                    .map(|value| Cached::Hit(Versioned::new(value, version)))
-                    .map_err(|_| corrupt("cached entry does not decode"))
+                Ok(Opened::Live {
+                    key: key.clone(),
+                    version,
+                    encoded,
+                })
             }
             _ => Err(corrupt("cached entry has an unknown kind")),
         }
+    }
+
+    /// An opened entry decoded, its claim-checked fields' blobs taken from `claims` (a sealed blob opened
+    /// under the keys of the entry's row).
+    fn finish(
+        &self,
+        entry: Opened<E>,
+        claims: Option<(&EntityBlobs<'_>, &mut Fetched)>,
+    ) -> Result<Cached<E>, Error> {
+        let (key, version, encoded) = match entry {
+            Opened::Done(cached) => return Ok(cached),
+            Opened::Live {
+                key,
+                version,
+                encoded,
+            } => (key, version, encoded),
+        };
+        let resolved;
+        let encoded = match claims {
+            None => &encoded[..],
+            Some((blobs, fetched)) => {
+                let keys = self.encryption.for_entity::<E>()?;
+                let row_key = keys.as_ref().map(|_| row_key::<E>(&key));
+                resolved = match blobs.resolve_payload(
+                    &encoded,
+                    fetched,
+                    keys.as_ref().zip(row_key.as_deref()),
+                ) {
+                    Ok(resolved) => resolved,
+                    Err(e) => {
+                        return match e.into_encryption() {
+                            // As for the payload: a subject key this process no longer holds is a miss.
+                            Ok(crate::pii::PiiError::SubjectKeyNotLoaded { .. }) => {
+                                Ok(Cached::Miss)
+                            }
+                            Ok(e) => Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
+                            Err(e) => Err(Error::backend(E::SCHEMA.message, Tier::Redis, e)),
+                        };
+                    }
+                };
+                &resolved[..]
+            }
+        };
+        E::decode(encoded)
+            .map(|value| Cached::Hit(Versioned::new(value, version)))
+            .map_err(|_| {
+                Error::backend(
+                    E::SCHEMA.message,
+                    Tier::Redis,
+                    "cached entry does not decode".to_owned(),
+                )
+            })
     }
 
     /// Runs one operation on `bucket` under the timeout, after bumping the generation of every bucket of the
@@ -964,6 +1026,18 @@ async fn bump_buckets(
         .await
         .into_iter()
         .all(|done| done)
+}
+
+/// A Redis entry read and its encrypted fields opened, before its claim-checked fields are resolved.
+enum Opened<E: Record> {
+    /// A miss or a tombstone.
+    Done(Cached<E>),
+    /// A value: its protobuf encoding with claim-checked fields in their stored form.
+    Live {
+        key: E::Key,
+        version: u64,
+        encoded: Vec<u8>,
+    },
 }
 
 #[cfg(test)]

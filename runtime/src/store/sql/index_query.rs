@@ -103,8 +103,8 @@ macro_rules! lookup_store {
                     let mut items = Vec::with_capacity(rows.len().min(limit));
                     let mut last = None;
                     let page = &rows[..rows.len().min(limit)];
-                    let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
                     let subjects = self.load_subject_keys::<E>(&st, page).await?;
+                    let mut fetched = self.fetch_blobs::<E>(&st, page, &subjects).await?;
                     for row in page {
                         let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                         let (value, version) = decode_row::<E>(row, keys, &st, &mut fetched)?;

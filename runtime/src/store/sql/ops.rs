@@ -58,6 +58,7 @@ macro_rules! sql_store {
             plan: &'k [Option<&'static FieldSchema>],
             fetched: &'k mut Fetched,
             at: usize,
+            schema: &'static crate::schema::EntitySchema,
         }
 
         /// The field `plan` names for the next column call, if any (advancing past the call).
@@ -106,10 +107,11 @@ macro_rules! sql_store {
                 if let Some(claims) = &mut self.claims
                     && let Some(field) = next_in_plan(claims.plan, &mut claims.at)
                 {
-                    // A claim-checked field is never encrypted: the seal plan only counts the call.
-                    if let Some(seal) = &mut self.seal {
-                        seal.next_field();
-                    }
+                    // An encrypted claim-checked field's column holds its stored form sealed.
+                    let mut seal = self.seal.as_mut().and_then(|seal| {
+                        let encrypted = seal.next_field();
+                        encrypted.map(|_| seal)
+                    });
                     let stored: Result<Option<Vec<u8>>, BoxError> = match value.sealable() {
                         Sealable::Bytes(bytes) => match claims.offloaded.get(field.number) {
                             Some(reference) => Ok(Some(claim::reference(reference))),
@@ -127,6 +129,14 @@ macro_rules! sql_store {
                             Err(format!("field `{}` cannot be claim-checked", field.name).into())
                         }
                     };
+                    let stored = stored.and_then(|stored| match (stored, seal.as_mut()) {
+                        (Some(stored), Some(seal)) => seal
+                            .keys
+                            .seal(field, &seal.row_key, &stored)
+                            .map(Some)
+                            .map_err(BoxError::from),
+                        (stored, _) => Ok(stored),
+                    });
                     if let Err(e) = stored.and_then(|stored| stored.$bind(&mut self.args)) {
                         self.error = Some(e);
                     }
@@ -306,13 +316,22 @@ macro_rules! sql_store {
                 if let Some(claims) = &mut self.claims
                     && let Some(field) = next_in_plan(claims.plan, &mut claims.at)
                 {
-                    if let Some(open) = &mut self.open {
-                        open.next_field();
-                    }
+                    // An encrypted claim-checked field: its column and its blob are sealed.
+                    let open = self.open.as_mut().and_then(|open| {
+                        let encrypted = open.next_field();
+                        encrypted.map(|_| &*open)
+                    });
                     let Some(mut stored) = Option::<Vec<u8>>::$read(self.row, &mut self.index)?.flatten()
                     else {
                         return T::unseal(None);
                     };
+                    if let Some(open) = open {
+                        self.stale |= !open.keys.is_current(&stored);
+                        stored = open
+                            .keys
+                            .open(field, &open.row_key, &stored)
+                            .map_err(DecodeError::encryption)?;
+                    }
                     return match Stored::parse(field, &stored)? {
                         Stored::Inline(_) => {
                             // The value is the stored form without its tag byte: no copy.
@@ -320,7 +339,21 @@ macro_rules! sql_store {
                             T::unseal(Some(stored))
                         }
                         Stored::Reference(reference) => {
-                            T::unseal(Some(claims.fetched.take(field, &reference)?))
+                            let blob = claims.fetched.take(field, &reference)?;
+                            let Some(open) = open else {
+                                return T::unseal(Some(blob));
+                            };
+                            let value = claim::open_blob(
+                                claims.schema,
+                                field,
+                                Some((&open.keys, &open.row_key)),
+                                &blob,
+                            )?;
+                            // Remembered for the Redis tier's payload of this value.
+                            if let Some(sealed) = claims.fetched.sealed() {
+                                sealed.remember(claims.schema, field, &open.row_key, &value, reference);
+                            }
+                            T::unseal(Some(value))
                         }
                     };
                 }
@@ -457,6 +490,7 @@ macro_rules! sql_store {
                     plan: &st.claimed_at,
                     fetched,
                     at: 0,
+                    schema: E::SCHEMA,
                 }),
                 stale: false,
             };
@@ -465,25 +499,78 @@ macro_rules! sql_store {
             Ok((value, version, reader.stale))
         }
 
-        /// The blob references a row's claim-checked columns hold.
+        /// The row key of `row` (what its ciphertexts are bound to).
+        fn row_key_of<E: Record>(st: &Statements, row: &$row) -> Result<Vec<u8>, Error> {
+            let mut key_reader = KeyReader {
+                row,
+                positions: &st.key_positions,
+                at: 0,
+            };
+            let key = E::read_key(&mut key_reader).map_err(store_error::<E>)?;
+            Ok(row_key::<E>(&key))
+        }
+
+        /// The blob references a row's claim-checked columns hold (only `only`'s when given), an encrypted
+        /// one's opened under `keys` (with the row's subject keys loaded). A sealed column that does not open
+        /// names no blob here (`Skip`, for a read: decoding the row reports the failure) or fails the call
+        /// (`Fail`).
         fn row_references<E: Record>(
             st: &Statements,
             row: &$row,
+            keys: Option<&EntityKeys<'_>>,
+            unopened: Unopened,
+            only: Option<&FieldSchema>,
         ) -> Result<Vec<(&'static FieldSchema, crate::blob::BlobRef)>, Error> {
             let mut out = Vec::new();
+            let mut row_key = None;
             for (at, field) in &st.claim_positions {
+                if only.is_some_and(|only| only.number != field.number) {
+                    continue;
+                }
                 let mut index = *at;
                 let stored = Option::<Vec<u8>>::$read(row, &mut index)
                     .map_err(store_error::<E>)?
                     .flatten();
-                if let Some(stored) = stored
-                    && let Stored::Reference(r) =
-                        Stored::parse(field, &stored).map_err(store_error::<E>)?
+                let Some(mut stored) = stored else {
+                    continue;
+                };
+                if field.encrypt {
+                    let Some(keys) = keys else {
+                        continue;
+                    };
+                    if row_key.is_none() {
+                        row_key = Some(row_key_of::<E>(st, row)?);
+                    }
+                    let bound = row_key.as_deref().unwrap_or_default();
+                    stored = match keys.open(field, bound, &stored) {
+                        Ok(opened) => opened,
+                        Err(crate::pii::PiiError::SubjectKeyDestroyed { .. }) => continue,
+                        Err(source) => match unopened {
+                            Unopened::Skip => continue,
+                            Unopened::Fail => {
+                                return Err(Error::Encryption {
+                                    entity: E::SCHEMA.message,
+                                    source,
+                                });
+                            }
+                        },
+                    };
+                }
+                if let Stored::Reference(r) =
+                    Stored::parse(field, &stored).map_err(store_error::<E>)?
                 {
                     out.push((*field, r));
                 }
             }
             Ok(out)
+        }
+
+        /// What [`row_references`] does with a sealed column that does not open (other than for a shredded
+        /// subject, whose values no row can name any more: always skipped).
+        #[derive(Clone, Copy)]
+        enum Unopened {
+            Skip,
+            Fail,
         }
 
         fn key_args<E: Record>(key: &E::Key, writer: &mut Writer) {
@@ -519,27 +606,37 @@ macro_rules! sql_store {
             }
 
             /// Writes `value`'s claim-checked values above their thresholds to the blob store, before the row
-            /// that names them; nothing for an entity without claim-checked fields.
-            async fn offload<E: Record>(&self, st: &Statements, value: &E) -> Result<Offloaded, Error> {
+            /// that names them, an encrypted field's sealed under `keys` (those the row is sealed under);
+            /// nothing for an entity without claim-checked fields.
+            async fn offload<E: Record>(
+                &self,
+                st: &Statements,
+                value: &E,
+                keys: Option<&EntityKeys<'_>>,
+            ) -> Result<Offloaded, Error> {
                 if st.claim_positions.is_empty() {
                     return Ok(Offloaded::default());
                 }
                 match self.blobs.for_entity(E::SCHEMA)? {
                     None => Ok(Offloaded::default()),
                     Some(blobs) => {
+                        let row_key = keys.map(|_| row_key::<E>(&value.key()));
+                        let seal = keys.zip(row_key.as_deref());
                         blobs
-                            .offload(claim::values_to_move(value, &st.claimed_at))
+                            .offload(claim::values_to_move(value, &st.claimed_at), seal)
                             .await
                     }
                 }
             }
 
             /// Reads the blobs the claim-checked columns of `rows` name (all of them at once), for
-            /// [`decode_row`]; nothing for an entity without claim-checked fields.
+            /// [`decode_row`], sealed columns opened under the subject keys `subjects` (read for the rows
+            /// first); nothing for an entity without claim-checked fields.
             pub(super) async fn fetch_blobs<E: Record>(
                 &self,
                 st: &Statements,
                 rows: &[$row],
+                subjects: &crate::pii::field_keys::SubjectSet,
             ) -> Result<Fetched, Error> {
                 if st.claim_positions.is_empty() {
                     return Ok(Fetched::default());
@@ -547,9 +644,16 @@ macro_rules! sql_store {
                 let Some(blobs) = self.blobs.for_entity(E::SCHEMA)? else {
                     return Ok(Fetched::default());
                 };
+                let keys = self.keys::<E>()?.map(|k| k.with_loaded(subjects));
                 let mut references = Vec::new();
                 for row in rows {
-                    references.extend(row_references::<E>(st, row)?);
+                    references.extend(row_references::<E>(
+                        st,
+                        row,
+                        keys.as_ref(),
+                        Unopened::Skip,
+                        None,
+                    )?);
                 }
                 match references.is_empty() {
                     true => Ok(Fetched::default()),
@@ -575,8 +679,14 @@ macro_rules! sql_store {
                         let row = self
                             .fetch_all_pooled::<E>(&st.select_one, w.finish::<E>()?)
                             .await?;
+                        let subjects = self.load_subject_keys::<E>(&st, &row).await?;
+                        let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                         match row.first() {
-                            Some(row) => row_references::<E>(&st, row)?,
+                            // A sealed column that does not open names no blob the erasure can find: the
+                            // collector removes it (a shredded subject's is unreadable already).
+                            Some(row) => {
+                                row_references::<E>(&st, row, keys.as_ref(), Unopened::Skip, None)?
+                            }
                             None => Vec::new(),
                         }
                     }
@@ -587,6 +697,15 @@ macro_rules! sql_store {
                 }
                 if let Some(blobs) = blobs {
                     for (field, reference) in references {
+                        // A sealed blob is bound to this row and sealed under a random nonce: no other
+                        // row names it (and sealed columns never compare equal in SQL).
+                        if field.encrypt {
+                            match blobs.delete(field, &reference).await {
+                                Ok(()) => blobs_report.removed += 1,
+                                Err(_) => blobs_report.failed += 1,
+                            }
+                            continue;
+                        }
                         let mut w = Writer::new();
                         w.column(&claim::reference(&reference));
                         let shared = self
@@ -612,6 +731,9 @@ macro_rules! sql_store {
                 field: &'static FieldSchema,
             ) -> Result<std::collections::HashSet<crate::blob::BlobRef>, Error> {
                 let st = self.statements::<E>();
+                if field.encrypt {
+                    return self.sealed_claim_references::<E>(&st, field).await;
+                }
                 let rows = self
                     .fetch_all_pooled::<E>(&st.claim_references(field), <$args>::default())
                     .await?;
@@ -625,6 +747,36 @@ macro_rules! sql_store {
                         && let Ok(Stored::Reference(r)) = Stored::parse(field, &stored)
                     {
                         out.insert(r);
+                    }
+                }
+                Ok(out)
+            }
+
+            /// [`claim_references`](Self::claim_references) of an encrypted field: each row whose sealed column
+            /// is as long as a sealed reference is opened. A row whose subject key was shredded names no
+            /// readable blob (skipped); any other failure to open fails the call, so the collector never
+            /// removes a blob that may be live.
+            async fn sealed_claim_references<E: Record>(
+                &self,
+                st: &Statements,
+                field: &'static FieldSchema,
+            ) -> Result<std::collections::HashSet<crate::blob::BlobRef>, Error> {
+                let rows = self
+                    .fetch_all_pooled::<E>(&st.sealed_claim_references(field), <$args>::default())
+                    .await?;
+                let mut out = std::collections::HashSet::with_capacity(rows.len());
+                for page in rows.chunks(256) {
+                    let subjects = self.load_subject_keys::<E>(st, page).await?;
+                    let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
+                    for row in page {
+                        let references = row_references::<E>(
+                            st,
+                            row,
+                            keys.as_ref(),
+                            Unopened::Fail,
+                            Some(field),
+                        )?;
+                        out.extend(references.into_iter().map(|(_, reference)| reference));
                     }
                 }
                 Ok(out)
@@ -657,9 +809,11 @@ macro_rules! sql_store {
                 let Some(row) = row else {
                     return Ok(None);
                 };
-                let mut fetched = self.fetch_blobs::<E>(&st, std::slice::from_ref(&row)).await?;
                 let subjects = self
                     .load_subject_keys::<E>(&st, std::slice::from_ref(&row))
+                    .await?;
+                let mut fetched = self
+                    .fetch_blobs::<E>(&st, std::slice::from_ref(&row), &subjects)
                     .await?;
                 let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                 decode_row::<E>(&row, keys, &st, &mut fetched)
@@ -694,8 +848,8 @@ macro_rules! sql_store {
                     let rows = $driver::fetch_all(&mut conn, &sql, w.finish::<E>()?)
                         .await
                         .map_err(store_error::<E>)?;
-                    let mut fetched = self.fetch_blobs::<E>(&st, &rows).await?;
                     let subjects = self.load_subject_keys::<E>(&st, &rows).await?;
+                    let mut fetched = self.fetch_blobs::<E>(&st, &rows, &subjects).await?;
                     for row in &rows {
                         let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                         let (value, version) = decode_row::<E>(row, keys, &st, &mut fetched)?;
@@ -759,7 +913,7 @@ macro_rules! sql_store {
                     .subject_key_for_write(&mut *conn, value, autocommit)
                     .await?;
                 let keys = keys.map(|k| k.sealing_under(subject));
-                let offloaded = self.offload(&st, value).await?;
+                let offloaded = self.offload(&st, value, keys.as_ref()).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
                 let mut w = Writer::row(value, keys, &st, &offloaded);
@@ -796,10 +950,10 @@ macro_rules! sql_store {
                 value: &E,
             ) -> Result<u64, Error> {
                 let st = self.statements::<E>();
-                let offloaded = self.offload(&st, value).await?;
                 let keys = self.keys::<E>()?;
                 let subject = self.subject_key_for_write(&mut *conn, value, false).await?;
                 let keys = keys.map(|k| k.sealing_under(subject));
+                let offloaded = self.offload(&st, value, keys.as_ref()).await?;
                 Self::upsert_on(&st, keys, &mut *conn, value, &offloaded).await
             }
 
@@ -826,7 +980,7 @@ macro_rules! sql_store {
                     .subject_key_for_write(&mut *conn, value, autocommit)
                     .await?;
                 let keys = keys.map(|k| k.sealing_under(subject));
-                let offloaded = self.offload(&st, value).await?;
+                let offloaded = self.offload(&st, value, keys.as_ref()).await?;
                 let outbox_keys = st.outbox.as_ref().and(keys.clone());
                 let key = value.key();
                 let mut w = Writer::row(value, keys, &st, &offloaded);
@@ -900,10 +1054,20 @@ macro_rules! sql_store {
             pub(crate) async fn put<E: Record>(&self, value: &E) -> Result<u64, Error> {
                 let st = self.statements::<E>();
                 let keys = self.keys::<E>()?;
-                let offloaded = self.offload(&st, value).await?;
+                // Blobs before the connection is taken, unless they are sealed under the data subject's key,
+                // which is found on it.
+                let sealed_by_subject = E::SCHEMA.subject.is_some() && keys.is_some();
+                let early = match sealed_by_subject {
+                    false => Some(self.offload(&st, value, keys.as_ref()).await?),
+                    true => None,
+                };
                 self.write::<E, _>(async |conn| {
                     let subject = self.subject_key_for_write(&mut *conn, value, true).await?;
-                    let keys = keys.map(|k| k.sealing_under(subject));
+                    let keys = keys.clone().map(|k| k.sealing_under(subject));
+                    let offloaded = match &early {
+                        Some(offloaded) => offloaded.clone(),
+                        None => self.offload(&st, value, keys.as_ref()).await?,
+                    };
                     Self::upsert_on(&st, keys, conn, value, &offloaded).await
                 })
                 .await
@@ -958,12 +1122,7 @@ macro_rules! sql_store {
                 values: &[E],
             ) -> Result<Vec<u64>, Error> {
                 let st = self.statements::<E>();
-                // Every blob before the transaction that names them begins.
-                let mut offloaded = Vec::with_capacity(values.len());
-                for value in values {
-                    offloaded.push(self.offload(&st, value).await?);
-                }
-                // And every subject key, committed (and cached) before the rows that need it.
+                // Every subject key, committed (and cached) before the rows that need it.
                 let mut subjects = Vec::with_capacity(values.len());
                 if E::SCHEMA.subject.is_some() {
                     let mut conn = $driver::acquire(&self.pool)
@@ -972,6 +1131,14 @@ macro_rules! sql_store {
                     for value in values {
                         subjects.push(self.subject_key_for_write(&mut conn, value, true).await?);
                     }
+                }
+                // And every blob (a sealed one under the keys its row is sealed under) before the
+                // transaction that names them begins.
+                let mut offloaded = Vec::with_capacity(values.len());
+                for (at, value) in values.iter().enumerate() {
+                    let subject = subjects.get(at).cloned().flatten();
+                    let keys = self.keys::<E>()?.map(|k| k.sealing_under(subject));
+                    offloaded.push(self.offload(&st, value, keys.as_ref()).await?);
                 }
                 let mut tx = $driver::begin(&self.pool).await.map_err(store_error::<E>)?;
                 let mut versions = Vec::with_capacity(values.len());
@@ -1035,8 +1202,8 @@ macro_rules! sql_store {
                 let more = rows.len() > limit;
                 let mut items = Vec::with_capacity(rows.len().min(limit));
                 let page = &rows[..rows.len().min(limit)];
-                let mut fetched = self.fetch_blobs::<E>(&st, page).await?;
                 let subjects = self.load_subject_keys::<E>(&st, page).await?;
+                let mut fetched = self.fetch_blobs::<E>(&st, page, &subjects).await?;
                 for row in page {
                     let keys = self.keys::<E>()?.map(|k| k.with_loaded(&subjects));
                     match decode_row_checked::<E>(row, keys, &st, &mut fetched) {

@@ -85,8 +85,19 @@ macro_rules! outbox_ops {
                     Some((keys, value, offloaded)) => {
                         let mut encoded = value.encode_to_vec();
                         if !st.claim_positions.is_empty() {
-                            encoded = claim::store_payload(E::SCHEMA, &encoded, Some(offloaded))
-                                .map_err(store_error::<E>)?;
+                            // The write's own references: every sealed one is known.
+                            encoded = claim::store_payload(
+                                E::SCHEMA,
+                                &encoded,
+                                Some(offloaded),
+                                None,
+                            )
+                            .map_err(store_error::<E>)?
+                            .ok_or_else(|| {
+                                store_error::<E>(DecodeError::new(
+                                    "_payload: a sealed blob's reference is missing from the write",
+                                ))
+                            })?;
                         }
                         Some(match keys {
                             None => encoded,
@@ -191,8 +202,24 @@ macro_rules! outbox_ops {
                         "_payload: NULL for a write that leaves a value",
                     ))
                 })?;
+                // Opened first: an encrypted claim-checked field's stored form is sealed too.
+                let keys = self.keys::<E>()?;
+                let row_key = keys.as_ref().map(|_| row_key::<E>(&row.key));
+                let opened;
+                let payload = match (&keys, &row_key) {
+                    (Some(keys), Some(row_key)) => {
+                        opened = keys.open_message(row_key, payload).map_err(|source| {
+                            Error::Encryption {
+                                entity: E::SCHEMA.message,
+                                source,
+                            }
+                        })?;
+                        &opened[..]
+                    }
+                    _ => payload,
+                };
                 let resolved;
-                let payload = match self.blobs.for_entity(E::SCHEMA)? {
+                let bytes = match self.blobs.for_entity(E::SCHEMA)? {
                     None => payload,
                     Some(blobs) => {
                         let references = blobs
@@ -200,22 +227,13 @@ macro_rules! outbox_ops {
                             .map_err(store_error::<E>)?;
                         let mut fetched = blobs.fetch(references).await?;
                         resolved = blobs
-                            .resolve_payload(payload, &mut fetched)
+                            .resolve_payload(
+                                payload,
+                                &mut fetched,
+                                keys.as_ref().zip(row_key.as_deref()),
+                            )
                             .map_err(store_error::<E>)?;
                         &resolved[..]
-                    }
-                };
-                let opened;
-                let bytes = match self.keys::<E>()? {
-                    None => payload,
-                    Some(keys) => {
-                        opened = keys
-                            .open_message(&row_key::<E>(&row.key), payload)
-                            .map_err(|source| Error::Encryption {
-                                entity: E::SCHEMA.message,
-                                source,
-                            })?;
-                        &opened[..]
                     }
                 };
                 // prost's error names the wire problem; the message is left out all the same.

@@ -16,6 +16,14 @@ pub(crate) const MAX_BIND_PARAMS: usize = 32_766;
 /// key shape safe, and each statement still carries a large batch.
 pub(crate) const MAX_KEYS_PER_STATEMENT: usize = 1024;
 
+/// How long the sealed stored form of a blob reference (41 bytes) is: plus the ring format's 33 bytes of
+/// overhead (`pii::cipher::OVERHEAD`) or the subject format's 45 (`pii::subject::SUBJECT_OVERHEAD`); a test
+/// keeps them in step.
+pub(crate) const SEALED_REFERENCE_LENGTHS: [usize; 2] = [
+    crate::blob::BlobRef::ENCODED_LEN + 1 + 33,
+    crate::blob::BlobRef::ENCODED_LEN + 1 + 45,
+];
+
 /// The statements of one entity. Placeholders are numbered in bind order: the row's columns, then the new
 /// version, then (for `update`) the key and the expected version.
 #[derive(Debug)]
@@ -241,6 +249,18 @@ impl Statements {
         )
     }
 
+    /// The rows whose sealed (encrypted) stored form of `field` can be a blob reference's, whole (the collector
+    /// opens the column, bound to the row's key, under the subject keys the row names): a reference's stored
+    /// form sealed under the ring (format 1) or a subject key (format 2) is [`SEALED_REFERENCE_LENGTHS`] long.
+    pub(crate) fn sealed_claim_references(&self, field: &FieldSchema) -> String {
+        let column = quote(field.column.unwrap_or(field.name));
+        let [ring, subject] = SEALED_REFERENCE_LENGTHS;
+        format!(
+            "SELECT {} FROM {} WHERE length({column}) IN ({ring}, {subject})",
+            self.select_list, self.table
+        )
+    }
+
     /// `"k1" = $from AND "k2" = $from+1`.
     fn key_match(&self, from: usize) -> String {
         self.key_columns
@@ -350,6 +370,19 @@ impl Statements {
 mod tests {
     use super::*;
     use crate::schema::*;
+
+    #[cfg(feature = "encryption")]
+    #[test]
+    fn sealed_reference_lengths_follow_the_ciphertext_formats() {
+        let stored = crate::blob::BlobRef::ENCODED_LEN + 1;
+        assert_eq!(
+            SEALED_REFERENCE_LENGTHS,
+            [
+                stored + crate::pii::cipher::OVERHEAD,
+                stored + crate::pii::subject::SUBJECT_OVERHEAD
+            ]
+        );
+    }
 
     const SCHEMA: EntitySchema = EntitySchema {
         package: "t.v1",
