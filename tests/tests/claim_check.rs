@@ -240,17 +240,7 @@ async fn sqlite_with_redis_and_a_filesystem_blob_store() {
     assert_eq!(payloads.len(), 3);
     assert!(contains(&payloads[0], &reference_form(&big.body)));
     assert!(payloads.iter().all(|p| p.len() < 2048));
-    let mut feed = repo.changes(ChangeCursor::beginning()).unwrap();
-    for d in [&big, &small, &unset] {
-        let event = tokio::time::timeout(Duration::from_secs(10), feed.next())
-            .await
-            .unwrap()
-            .unwrap();
-        match event.change {
-            capacitor::outbox::Change::Put { value, .. } => assert_eq!(&value, d),
-            other => panic!("expected a put, got {other:?}"),
-        }
-    }
+    feed_puts(&repo, &[&big, &small, &unset]).await;
 
     // A value written twice (another row with the same body) is one blob; erasing one row keeps the blob the
     // other still names, erasing the other removes it.
@@ -348,12 +338,28 @@ async fn sqlite_with_redis_and_a_filesystem_blob_store() {
     );
 }
 
-#[tokio::test]
-async fn postgres_with_an_s3_blob_store() {
-    let server = PostgresServer::shared();
-    let url = server.create_database("claim_check").unwrap();
+/// The change feed, read from the beginning, holds a put of each of `values` in order, whole.
+async fn feed_puts<E: capacitor::Record + PartialEq + std::fmt::Debug>(
+    repo: &Repository<E>,
+    values: &[&E],
+) {
+    let mut feed = repo.changes(ChangeCursor::beginning()).unwrap();
+    for expected in values {
+        let event = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        match event.change {
+            capacitor::outbox::Change::Put { value, .. } => assert_eq!(&value, *expected),
+            other => panic!("expected a put, got {other:?}"),
+        }
+    }
+}
+
+/// The shared S3-compatible test server's bucket, as a blob store.
+fn s3_blobs() -> Arc<dyn BlobStore> {
     let s3 = S3Server::shared();
-    let blobs: Arc<dyn BlobStore> = Arc::new(
+    Arc::new(
         ObjectStoreBlobs::s3(S3Config {
             bucket: s3.bucket().to_owned(),
             region: S3Server::REGION.to_owned(),
@@ -364,7 +370,14 @@ async fn postgres_with_an_s3_blob_store() {
             timeout: None,
         })
         .unwrap(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn postgres_with_an_s3_blob_store() {
+    let server = PostgresServer::shared();
+    let url = server.create_database("claim_check").unwrap();
+    let blobs = s3_blobs();
     let store = Store::open(&url)
         .await
         .unwrap()
@@ -698,17 +711,7 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
     assert_eq!(payloads.len(), 3);
     assert!(payloads.iter().all(|p| p.len() < 1024));
     assert_no_canary("the outbox", &payloads);
-    let mut feed = repo.changes(ChangeCursor::beginning()).unwrap();
-    for d in [&big, &small, &unset] {
-        let event = tokio::time::timeout(Duration::from_secs(10), feed.next())
-            .await
-            .unwrap()
-            .unwrap();
-        match event.change {
-            capacitor::outbox::Change::Put { value, .. } => assert_eq!(&value, d),
-            other => panic!("expected a put, got {other:?}"),
-        }
-    }
+    feed_puts(&repo, &[&big, &small, &unset]).await;
 
     // No dedup: the same value written again (or in another row) is a new sealed blob; the old one is an
     // orphan the collector removes, the live ones stay.
@@ -795,19 +798,7 @@ async fn encrypted_claim_checked_fields_on_sqlite_with_redis_and_a_directory() {
 async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postgres_and_s3() {
     let server = PostgresServer::shared();
     let url = server.create_database("claim_sealed").unwrap();
-    let s3 = S3Server::shared();
-    let blobs: Arc<dyn BlobStore> = Arc::new(
-        ObjectStoreBlobs::s3(S3Config {
-            bucket: s3.bucket().to_owned(),
-            region: S3Server::REGION.to_owned(),
-            endpoint: Some(s3.endpoint()),
-            access_key_id: S3Server::ACCESS_KEY.to_owned(),
-            secret_access_key: S3Server::SECRET_KEY.to_owned(),
-            allow_http: true,
-            timeout: None,
-        })
-        .unwrap(),
-    );
+    let blobs = s3_blobs();
     let plain = Store::open(&url).await.unwrap();
     create_tables(
         &plain,
