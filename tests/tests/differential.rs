@@ -217,13 +217,14 @@ fn valid_cel() -> CelSample {
         amounts: vec![3, -1],
         cap: Some(capacitor::well_known::Int64Value { value: 1_000 }),
         nick: Some(capacitor::well_known::StringValue { value: "ab".into() }),
+        away: Some(inner("bob", 2)),
     }
 }
 
 /// Replaces one field of a `CelSample` with a value at or around its rules' edges.
 fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
     let int = |rng: &mut Rng| rng.pick(&[-1001, -1000, -5, -1, 0, 1, 4, 5, 9, 10, 100, 999, 1000]);
-    match rng.next() % 16 {
+    match rng.next() % 17 {
         0 => m.name = rng.pick(STRINGS).to_string(),
         1 => m.low = int(rng),
         2 => m.high = int(rng),
@@ -297,6 +298,12 @@ fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
             m.nick = rng.chance(70).then(|| capacitor::well_known::StringValue {
                 value: rng.pick(&["", "ab", "root", "toolong"]).into(),
             })
+        }
+        // Unset, empty (equal to unset), equal to the valid home, or another.
+        15 => {
+            m.away = rng
+                .chance(70)
+                .then(|| inner(rng.pick(&["", "ann", "bob"]), rng.pick(&[0, 2, 4])))
         }
         _ => {
             m.name = rng

@@ -792,14 +792,22 @@ impl Checker<'_, '_> {
         let ty = match op {
             Op::Eq | Op::Ne => {
                 let comparable = |t: &Type| {
-                    !matches!(t, T::Message(_) | T::Map(..))
+                    !matches!(t, T::Map(..))
                         && !matches!(t, T::List(e) if matches!(**e, T::List(_) | T::Map(..) | T::Message(_)))
+                };
+                // Two messages compare when they are of one type (protobuf equality), and with `null`.
+                let messages = match (&a.ty, &b.ty) {
+                    (T::Message(x), T::Message(y)) => x == y && !a.dynamic && !b.dynamic,
+                    (T::Message(_), T::Null) | (T::Null, T::Message(_)) => true,
+                    (T::Message(_), _) | (_, T::Message(_)) => false,
+                    _ => true,
                 };
                 // `dyn(1) == 1u`: numbers of different types are compared by value (heterogeneous equality).
                 let numbers = a.ty.is_numeric() && b.ty.is_numeric() && (a.dynamic || b.dynamic);
                 if !(a.ty.unifies(&b.ty) || a.ty == T::Null || b.ty == T::Null || numbers)
                     || !comparable(&a.ty)
                     || !comparable(&b.ty)
+                    || !messages
                 {
                     return bad(&a, &b);
                 }

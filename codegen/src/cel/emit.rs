@@ -352,6 +352,9 @@ impl Lowering<'_> {
                     (Type::Null, Type::Message(_)) => quote!(#y.is_none()),
                     (Type::Message(_), Type::Null) => quote!(#x.is_none()),
                     (Type::Null, _) | (_, Type::Null) => quote!(false),
+                    (Type::Message(_), Type::Message(_)) => {
+                        quote!(#cel::message_eq(#x0, #y0))
+                    }
                     (Type::List(_), _) => {
                         let (i, j) = (self.iter(a), self.iter(b));
                         let t = match &a.ty {

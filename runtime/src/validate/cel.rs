@@ -614,6 +614,26 @@ pub fn is_unique<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> bool {
     outer.all(|(i, a)| items.clone().skip(i + 1).all(|b| a != b))
 }
 
+/// CEL's `==` between two messages of one type, each read as `Option<&M>` (`None`: an unset field, which CEL
+/// reads as the message with no field set): protobuf equality as prost derives it, field by field (a `NaN` is
+/// not equal to itself; `-0.0` equals `0.0`).
+///
+/// ```
+/// use capacitor::validate::cel::message_eq;
+/// let zero = prost_types::Duration::default();
+/// let second = prost_types::Duration { seconds: 1, nanos: 0 };
+/// assert!(message_eq(None, Some(&zero)));
+/// assert!(!message_eq(Some(&second), None));
+/// assert!(message_eq(Some(&second), Some(&second.clone())));
+/// ```
+pub fn message_eq<M: Default + PartialEq>(a: Option<&M>, b: Option<&M>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        (None, None) => true,
+        (Some(m), None) | (None, Some(m)) => *m == M::default(),
+    }
+}
+
 /// A message field's value read as `&M` however prost holds it: `M`, or `Box<M>` for a field that makes its
 /// message recursive (or one configured `boxed`), so that values of one message type read from different
 /// fields have one Rust type where they meet (a `?:`, a list literal). Generated code calls `(&x).held()` with

@@ -386,7 +386,7 @@ fn literals_of_one_string_form() {
 }
 
 /// CEL values of one message type that prost holds two ways (`Box<Category>` for the recursive field,
-/// `Category` elsewhere) meet in `?:` and a list literal.
+/// `Category` elsewhere) meet in `?:`, `!=` and a list literal.
 #[test]
 fn message_values_held_boxed_and_not() {
     use capacitor_conformance::shop::v1::{Category, Shelf};
@@ -417,6 +417,21 @@ fn message_values_held_boxed_and_not() {
     assert_eq!(
         check(&shelf(category("p", None), category("", None))),
         [" shelf.label"]
+    );
+    // Equal messages held differently (protobuf equality, nested fields included).
+    assert_eq!(
+        check(&shelf(
+            category("p", Some(category("c", Some(category("d", None))))),
+            category("c", Some(category("d", None)))
+        )),
+        [" shelf.distinct"]
+    );
+    assert_eq!(
+        check(&shelf(
+            category("p", Some(category("c", Some(category("d", None))))),
+            category("c", Some(category("e", None)))
+        )),
+        Vec::<String>::new()
     );
     assert_eq!(
         check(&shelf(category("void", None), category("f", None))),
