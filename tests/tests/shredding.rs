@@ -629,3 +629,56 @@ async fn a_sqlite_file_backup_is_unreadable_after_shredding() {
         record("b1", OWNER_B)
     );
 }
+
+/// A write-through that cannot seal its value (this process holds no cached key for the subject: here a
+/// subject key cache with a zero TTL, as after an eviction) must not leave the previous version readable from
+/// Redis: the entry becomes a fence (the version, no value), read as a miss, and the next read gets the new
+/// version from the store. Before, the write-through failed before reaching Redis, was not counted as a Redis
+/// failure, and the strong write was acknowledged with the older entry still cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_that_cannot_seal_leaves_no_older_entry_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("unsealed.db").display());
+    let store = Store::open(&url).await.unwrap();
+    create_subject_tables(&store, Dialect::Sqlite).await;
+    let tier = || async {
+        RedisTier::connect(
+            &RedisServer::shared().url(),
+            RedisOptions {
+                prefix: "unsealed".to_owned(),
+                ..RedisOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+    };
+    let reader = Repository::<HealthRecord>::builder(store.with_keyring(&ring(&[(1, 7)])))
+        .redis(tier().await)
+        .without_l1()
+        .try_build()
+        .unwrap();
+    let forgetful = store.with_keyring_and_subject_cache(
+        &ring(&[(1, 7)]),
+        capacitor::pii::SubjectKeyCache {
+            capacity: 100,
+            ttl: std::time::Duration::ZERO,
+        },
+    );
+    let writer = Repository::<HealthRecord>::builder(forgetful)
+        .redis(tier().await)
+        .without_l1()
+        .try_build()
+        .unwrap();
+
+    let id = "u1".to_owned();
+    let v1 = reader.put(record(&id, OWNER_A)).await.unwrap();
+    assert_eq!(reader.get(&id).await.unwrap().version, v1);
+    assert_eq!(reader.get(&id).await.unwrap().version, v1);
+    assert!(reader.stats().redis_hits > 0, "{:?}", reader.stats());
+
+    let mut changed = record(&id, OWNER_A);
+    changed.visits += 1;
+    let v2 = writer.put(changed.clone()).await.unwrap();
+    let read = reader.get(&id).await.unwrap();
+    assert_eq!((read.version, read.value), (v2, changed));
+}

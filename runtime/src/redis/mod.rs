@@ -383,7 +383,7 @@ impl<E: Record> RedisEntity<E> {
         match self.encryption.for_entity::<E>()? {
             None => Ok(Some(encoded)),
             // An entity with a data subject seals under the subject's key, which the store's write cached;
-            // when it is not cached the seal fails and the entry is not written (a Redis failure).
+            // when it is not cached the seal fails and `write_chunk` writes a fence instead.
             Some(keys) => keys
                 .sealing_cached(value)
                 .seal_message(&row_key::<E>(key), &encoded)
@@ -706,10 +706,20 @@ impl<E: Record> RedisEntity<E> {
             .iter()
             .map(|(token, (key, value, version))| {
                 let (kind, payload, ttl) = match value {
-                    Some(v) => match self.payload(key, v)? {
-                        Some(payload) => (b'L', payload, ttl_ms(true)),
-                        // A version without a value: it outranks older entries and reads as a miss.
-                        None => (b'F', Vec::new(), fence_ttl),
+                    Some(v) => match self.payload(key, v) {
+                        Ok(Some(payload)) => (b'L', payload, ttl_ms(true)),
+                        // A version without a value: it outranks older entries and reads as a miss. Also when
+                        // the payload cannot be built (a data subject's key this process no longer holds):
+                        // failing here, before Redis, would leave the previous version readable there.
+                        Ok(None) => (b'F', Vec::new(), fence_ttl),
+                        Err(e) => {
+                            tracing::debug!(
+                                entity = E::SCHEMA.message,
+                                error = %e,
+                                "cached as a fence: the entry's payload could not be built"
+                            );
+                            (b'F', Vec::new(), fence_ttl)
+                        }
                     },
                     None => (b'T', Vec::new(), ttl_ms(false)),
                 };
