@@ -793,7 +793,7 @@ impl Checker<'_, '_> {
             Op::Eq | Op::Ne => {
                 let comparable = |t: &Type| {
                     !matches!(t, T::Map(..))
-                        && !matches!(t, T::List(e) if matches!(**e, T::List(_) | T::Map(..) | T::Message(_)))
+                        && !matches!(t, T::List(e) if matches!(**e, T::List(_) | T::Map(..)))
                 };
                 // Two messages compare when they are of one type (protobuf equality), and with `null`.
                 let messages = match (&a.ty, &b.ty) {

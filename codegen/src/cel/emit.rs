@@ -142,7 +142,7 @@ impl Lowering<'_> {
                 match &b.ty {
                     Type::Map(key_ty, _) if b.source == Source::Cel => {
                         let m = self.expr(b);
-                        let eq = equal(key_ty, &quote!(key), &quote!(k));
+                        let eq = equal(&self.cel(), key_ty, &quote!(key), &quote!(k));
                         quote!({ let k = #x; #m.into_iter().any(|(key, _)| #eq) })
                     }
                     Type::Map(..) => {
@@ -160,7 +160,7 @@ impl Lowering<'_> {
                             Type::List(t) if t.is_numeric() && a.ty.is_numeric() && **t != a.ty => {
                                 numeric_equal(&self.cel(), t, &a.ty, &quote!(y), &quote!(x))
                             }
-                            _ => equal(&a.ty, &quote!(y), &quote!(x)),
+                            _ => equal(&self.cel(), &a.ty, &quote!(y), &quote!(x)),
                         };
                         quote!({ let x = #x; #items.any(|y| #eq) })
                     }
@@ -171,7 +171,7 @@ impl Lowering<'_> {
                 match (&a.ty, &a.source) {
                     (Type::Map(key_ty, _), Source::Cel) => {
                         let m = self.expr(a);
-                        let eq = equal(key_ty, &quote!(key), &quote!(k));
+                        let eq = equal(&self.cel(), key_ty, &quote!(key), &quote!(k));
                         let missing = self.error("NO_SUCH_KEY");
                         quote!({ let k = #k; #m.into_iter().find(|(key, _)| { let key = *key; #eq }).map(|(_, v)| v).ok_or(#missing)? })
                     }
@@ -264,7 +264,7 @@ impl Lowering<'_> {
             if t.is_numeric() && u.is_numeric() && t != u {
                 numeric_equal(&self.cel(), t, u, &quote!(p), &quote!(q))
             } else {
-                equal(t, &quote!(p), &quote!(q))
+                equal(&self.cel(), t, &quote!(p), &quote!(q))
             }
         };
         let some = quote!(::core::option::Option::Some);
@@ -361,15 +361,15 @@ impl Lowering<'_> {
                             Type::List(t) => (**t).clone(),
                             _ => unreachable!(),
                         };
-                        let eq = equal(&t, &quote!(p), &quote!(q));
-                        // A `match`, not a `let`: the lists' temporaries must outlive the loop.
-                        quote!(match (#i, #j) { (mut i, mut j) => loop { match (i.next(), j.next()) { (::core::option::Option::None, ::core::option::Option::None) => break true, (::core::option::Option::Some(p), ::core::option::Option::Some(q)) if #eq => {}, _ => break false } } })
+                        let eq = equal(&cel, &t, &quote!(p), &quote!(q));
+                        // One call: the lists' temporaries (arguments) outlive the comparison.
+                        quote!(#cel::lists_equal(#i, #j, |p, q| #eq))
                     }
                     (t, u) => {
                         let eq = if t.is_numeric() && u.is_numeric() && t != u {
                             numeric_equal(&cel, t, u, &quote!(p), &quote!(q))
                         } else {
-                            equal(t, &quote!(p), &quote!(q))
+                            equal(&cel, t, &quote!(p), &quote!(q))
                         };
                         quote!({ let (p, q) = (#x0, #y0); #eq })
                     }
@@ -880,14 +880,16 @@ fn numeric_equal(
         (Type::Double, Type::Uint) => {
             quote!(#cel::cmp_uint_double(#q, #p) == ::core::option::Option::Some(#eq))
         }
-        (t, _) => equal(t, p, q),
+        (t, _) => equal(cel, t, p, q),
     }
 }
 
-/// `p == q` for two values of CEL type `t`.
-fn equal(t: &Type, p: &TokenStream, q: &TokenStream) -> TokenStream {
+/// `p == q` for two values of CEL type `t` (`cel`: the runtime's CEL module).
+fn equal(cel: &TokenStream, t: &Type, p: &TokenStream, q: &TokenStream) -> TokenStream {
     match t {
         Type::String | Type::Bytes => quote!((&*(#p)) == (&*(#q))),
+        // Protobuf equality, an unset message (`None`) equal to the empty one.
+        Type::Message(_) => quote!(#cel::message_eq(#p, #q)),
         _ => quote!((#p) == (#q)),
     }
 }

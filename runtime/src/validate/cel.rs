@@ -614,6 +614,32 @@ pub fn is_unique<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> bool {
     outer.all(|(i, a)| items.clone().skip(i + 1).all(|b| a != b))
 }
 
+/// CEL's `==` between two lists: the same length, and `eq` holds for the items at each position.
+///
+/// ```
+/// use capacitor::validate::cel::lists_equal;
+/// assert!(lists_equal([1, 2], [1, 2], |p, q| p == q));
+/// assert!(!lists_equal([1, 2], [1], |p, q| p == q));
+/// ```
+pub fn lists_equal<I: IntoIterator, J: IntoIterator>(
+    i: I,
+    j: J,
+    mut eq: impl FnMut(I::Item, J::Item) -> bool,
+) -> bool {
+    let (mut i, mut j) = (i.into_iter(), j.into_iter());
+    loop {
+        match (i.next(), j.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) => {
+                if !eq(p, q) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// CEL's `==` between two messages of one type, each read as `Option<&M>` (`None`: an unset field, which CEL
 /// reads as the message with no field set): protobuf equality as prost derives it, field by field (a `NaN` is
 /// not equal to itself; `-0.0` equals `0.0`).

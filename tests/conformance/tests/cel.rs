@@ -386,7 +386,7 @@ fn literals_of_one_string_form() {
 }
 
 /// CEL values of one message type that prost holds two ways (`Box<Category>` for the recursive field,
-/// `Category` elsewhere) meet in `?:`, `!=` and a list literal.
+/// `Category` elsewhere) meet in `?:`, `!=`, `in` and list literals.
 #[test]
 fn message_values_held_boxed_and_not() {
     use capacitor_conformance::shop::v1::{Category, Shelf};
@@ -397,6 +397,7 @@ fn message_values_held_boxed_and_not() {
     let shelf = |parent: Category, fallback: Category| Shelf {
         parent: Some(parent),
         fallback: Some(fallback),
+        others: Vec::new(),
     };
     assert_eq!(
         check(&shelf(
@@ -436,6 +437,41 @@ fn message_values_held_boxed_and_not() {
     assert_eq!(
         check(&shelf(category("void", None), category("f", None))),
         [" shelf.any_named"]
+    );
+    // `in` a repeated message field, and a repeated field against a list literal.
+    let listed = |fallback: Option<Category>, others: Vec<Category>| Shelf {
+        parent: Some(category("p", None)),
+        fallback,
+        others,
+    };
+    let f = || category("f", None);
+    assert_eq!(
+        check(&listed(Some(f()), vec![category("g", None), f()])),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(&listed(Some(f()), vec![category("g", None)])),
+        [" shelf.fallback_listed"]
+    );
+    // An unset fallback reads as the empty message, which the others hold (its empty name breaks the label).
+    assert_eq!(
+        check(&listed(None, vec![Category::default(), f()])),
+        [" shelf.label"]
+    );
+    assert_eq!(
+        check(&listed(None, vec![f()])),
+        [" shelf.fallback_listed", " shelf.label"]
+    );
+    assert_eq!(
+        check(&listed(Some(f()), vec![category("p", None), f()])),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(&listed(
+            Some(category("p", None)),
+            vec![category("p", None)]
+        )),
+        [" shelf.not_only_parent"]
     );
     assert_eq!(
         check(&shelf(
