@@ -145,6 +145,33 @@ fn one_string_form<'n>(elements: impl Iterator<Item = &'n Node>, what: &str) -> 
     Ok(())
 }
 
+/// Refuses a list literal of lists that one Rust array cannot hold. Lists built by the expression are held as
+/// slices of their CEL values (`&[i64]`, whatever their lengths), a repeated field as a slice of its protobuf
+/// type (`&[i32]` for `int32`): so the elements must all be built lists, or all the same field type. Built
+/// lists of strings or bytes must be literals of borrowed items (literals and fields), whose slices have one
+/// type (`&[&str]`).
+fn one_list_form(items: &[Node]) -> Result<()> {
+    let mut first: Option<&Source> = None;
+    for n in items {
+        let Type::List(inner) = &n.ty else {
+            return Ok(());
+        };
+        let owned_strings = matches!(**inner, Type::String | Type::Bytes)
+            && n.source == Source::Cel
+            && !matches!(&n.kind, Kind::List(items) if items.iter().all(|i| matches!(i.kind, Kind::Lit(_) | Kind::This | Kind::Var(_) | Kind::Select(..))));
+        let mixed = first.is_some_and(|f| *f != n.source);
+        if owned_strings || mixed {
+            return err(
+                n.id,
+                "a list literal of lists is supported when its lists are all repeated fields of one type, \
+                 or all built by the expression (of strings or bytes: literals of literals or fields)",
+            );
+        }
+        first.get_or_insert(&n.source);
+    }
+    Ok(())
+}
+
 fn no_null_value(n: &Node, place: &str) -> Result<()> {
     match n.is_wrapper_read() {
         true => err(
@@ -368,6 +395,7 @@ impl Checker<'_, '_> {
                     no_null_value(item, "a list element")?;
                 }
                 one_string_form(items.iter(), "list literal")?;
+                one_list_form(&items)?;
                 let mut elem = Type::Dyn;
                 for item in &items {
                     if elem == Type::Dyn {

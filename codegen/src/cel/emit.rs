@@ -104,7 +104,15 @@ impl Lowering<'_> {
                     let t = repr_type(elem);
                     return quote!({ let l: [#t; 0] = []; l });
                 }
-                let items = items.iter().map(|i| self.expr(i));
+                // Lists built here are held as slices, so lists of different lengths fit one array (the checker
+                // keeps repeated fields of one type apart from them, see `one_list_form`).
+                let items = items.iter().map(|i| match (&i.ty, &i.source) {
+                    (Type::List(_), Source::Cel) => {
+                        let e = self.expr(i);
+                        quote!(&(#e)[..])
+                    }
+                    _ => self.expr(i),
+                });
                 quote!([#(#items),*])
             }
             // An array of (key, value) pairs, searched in order: a literal's handful of entries.

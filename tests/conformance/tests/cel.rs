@@ -481,3 +481,31 @@ fn message_values_held_boxed_and_not() {
         [" shelf.any_named"]
     );
 }
+
+/// Lists of lists built by the expression (held as slices, so lengths may differ), and lists of different
+/// protobuf widths compared by value.
+#[test]
+fn lists_of_lists_and_widths() {
+    use capacitor_conformance::shop::v1::Batches;
+    let batches = |small: &[i32], large: &[i64], label: &str, tag: &str| Batches {
+        small: small.to_vec(),
+        large: large.to_vec(),
+        label: label.into(),
+        tag: tag.into(),
+    };
+    assert_eq!(check(&batches(&[5], &[5], "q", "a")), Vec::<String>::new());
+    assert_eq!(
+        check(&batches(&[5, 6], &[5, 6], "q", "b")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(&batches(&[5, 6, 7], &[5], "q", "a")),
+        [" batches.known_size", " batches.same"]
+    );
+    assert_eq!(
+        check(&batches(&[], &[9], "q", "a")),
+        [" batches.known_size"]
+    );
+    assert_eq!(check(&batches(&[1], &[1], "q", "q")), Vec::<String>::new());
+    assert_eq!(check(&batches(&[1], &[1], "q", "z")), [" batches.tagged"]);
+}
