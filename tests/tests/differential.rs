@@ -218,13 +218,14 @@ fn valid_cel() -> CelSample {
         cap: Some(capacitor::well_known::Int64Value { value: 1_000 }),
         nick: Some(capacitor::well_known::StringValue { value: "ab".into() }),
         away: Some(inner("bob", 2)),
+        rooms: vec![inner("ann", 4), inner("cy", 1)],
     }
 }
 
 /// Replaces one field of a `CelSample` with a value at or around its rules' edges.
 fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
     let int = |rng: &mut Rng| rng.pick(&[-1001, -1000, -5, -1, 0, 1, 4, 5, 9, 10, 100, 999, 1000]);
-    match rng.next() % 17 {
+    match rng.next() % 18 {
         0 => m.name = rng.pick(STRINGS).to_string(),
         1 => m.low = int(rng),
         2 => m.high = int(rng),
@@ -298,6 +299,13 @@ fn mutate_cel(rng: &mut Rng, m: &mut CelSample) {
             m.nick = rng.chance(70).then(|| capacitor::well_known::StringValue {
                 value: rng.pick(&["", "ab", "root", "toolong"]).into(),
             })
+        }
+        // Rooms: named or not (an unnamed level-0 room equals an unset home), high or low.
+        16 => {
+            let n = rng.next() % 4;
+            m.rooms = (0..n)
+                .map(|_| inner(rng.pick(&["", "ann", "bob"]), rng.pick(&[0, 2, 4, 5])))
+                .collect();
         }
         // Unset, empty (equal to unset), equal to the valid home, or another.
         15 => {

@@ -1237,7 +1237,7 @@ impl Checker<'_, '_> {
         if fold == Fold::Map {
             no_null_value(&body, "a `map` result")?;
         }
-        if fold == Fold::Map && !is_plain(&body.ty) {
+        if fold == Fold::Map && !is_plain(&body.ty) && !matches!(body.ty, Type::Message(_)) {
             return err(body.id, format!("`map` to a {} is not supported", body.ty));
         }
         // Over an empty list literal (`[].exists(e, e == 2)`) the body never runs and the result is known; the

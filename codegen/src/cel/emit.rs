@@ -720,6 +720,10 @@ impl Lowering<'_> {
                     quote!(.filter(|_| #f))
                 }
             });
+            // A `filter` (the body is the variable itself) keeps the items as they are.
+            if matches!(&body.kind, Kind::Var(x) if x == name) {
+                return quote!(#items #keep);
+            }
             let bind = pattern(&v.to_string(), &b);
             return quote!(#items #keep .map(|#bind| #b));
         }

@@ -451,16 +451,20 @@ fn message_values_held_boxed_and_not() {
     );
     assert_eq!(
         check(&listed(Some(f()), vec![category("g", None)])),
-        [" shelf.fallback_listed"]
+        [" shelf.fallback_listed", " shelf.named_others"]
     );
     // An unset fallback reads as the empty message, which the others hold (its empty name breaks the label).
     assert_eq!(
         check(&listed(None, vec![Category::default(), f()])),
-        [" shelf.label"]
+        [" shelf.label", " shelf.named_others"]
     );
     assert_eq!(
         check(&listed(None, vec![f()])),
-        [" shelf.fallback_listed", " shelf.label"]
+        [
+            " shelf.fallback_listed",
+            " shelf.label",
+            " shelf.named_others"
+        ]
     );
     assert_eq!(
         check(&listed(Some(f()), vec![category("p", None), f()])),
@@ -472,6 +476,31 @@ fn message_values_held_boxed_and_not() {
             vec![category("p", None)]
         )),
         [" shelf.not_only_parent"]
+    );
+    // A boxed child against a list item in `?:`; `in` a filtered list of messages.
+    let lead = |child: Option<Category>, others: Vec<Category>| Shelf {
+        parent: Some(category("p", child)),
+        fallback: Some(f()),
+        others,
+    };
+    assert_eq!(
+        check(&lead(None, vec![category("void", None), f()])),
+        [" shelf.lead_named"]
+    );
+    assert_eq!(
+        check(&lead(Some(category("void", None)), vec![f()])),
+        [" shelf.any_named", " shelf.lead_named"]
+    );
+    assert_eq!(
+        check(&lead(
+            Some(category("c", None)),
+            vec![category("void", None), f()]
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(&lead(Some(category("c", None)), vec![category("g", None)])),
+        [" shelf.fallback_listed", " shelf.named_others"]
     );
     assert_eq!(
         check(&shelf(
