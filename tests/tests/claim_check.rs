@@ -808,9 +808,7 @@ async fn encrypted_claim_checked_fields_are_shredded_with_their_subject_on_postg
     )
     .await;
     let script = render::create_table(&subject_keys_table(Dialect::Postgres), Dialect::Postgres);
-    for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-        stores::execute(&plain, statement).await;
-    }
+    stores::execute_script(&plain, &script).await;
     let store = plain
         .with_blob_store(blobs.clone())
         .with_keyring(&ring(&[(1, 9)]));
@@ -922,15 +920,7 @@ async fn a_derived_encrypted_claim_checked_field_is_sealed_everywhere() {
         .unwrap()
         .with_blob_store(blobs.clone())
         .with_keyring(&ring(&[(1, 6)]));
-    for statement in Memo::CREATE_TABLE_SQLITE
-        .split(";\n")
-        .filter(|s| !s.trim().is_empty())
-    {
-        sqlx::query(statement)
-            .execute(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
-    }
+    stores::execute_script(&store, Memo::CREATE_TABLE_SQLITE).await;
     let repo = Repository::<Memo>::new(store.clone());
     let canary = String::from_utf8_lossy(CANARY).into_owned();
     let big = Memo {

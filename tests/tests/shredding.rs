@@ -25,7 +25,7 @@ mod keys;
 #[path = "support/stores.rs"]
 mod stores;
 use keys::ring;
-use stores::{contains, create_tables, execute, raw_redis_values};
+use stores::{contains, create_tables, execute, execute_script, raw_redis_values};
 
 const CANARY_DIAGNOSIS: &str = "CANARY-DX shredded astrocytoma";
 const CANARY_DOMAIN: &str = "canary-shred.example";
@@ -92,9 +92,7 @@ async fn key_rows(store: &Store) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
 async fn create_subject_tables(store: &Store, dialect: Dialect) {
     create_tables(store, "pii/v1/subject.proto", None, dialect).await;
     let script = render::create_table(&subject_keys_table(dialect), dialect);
-    for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-        execute(store, statement).await;
-    }
+    execute_script(store, &script).await;
 }
 
 /// `pii.v1.HealthRecord` as a derived struct without `subject`: the entity after its schema dropped the option.

@@ -20,6 +20,14 @@ pub async fn execute(store: &Store, statement: &str) {
     }
 }
 
+/// Runs each statement of `script` (statements end with `;` and a newline, as capgen renders them and the
+/// derive's `CREATE_TABLE_*` constants hold them).
+pub async fn execute_script(store: &Store, script: &str) {
+    for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
+        execute(store, statement).await;
+    }
+}
+
 /// Creates the tables (outbox included) capgen renders in `dialect` for the entities of `proto` (a path under
 /// `tests/proto`) whose full name `message` names, or all of them.
 pub async fn create_tables(store: &Store, proto: &str, message: Option<&str>, dialect: Dialect) {
@@ -36,9 +44,7 @@ pub async fn create_tables(store: &Store, proto: &str, message: Option<&str>, di
         .map(|table| render::create_table(&table, dialect))
         .collect();
     for script in scripts {
-        for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-            execute(store, statement).await;
-        }
+        execute_script(store, &script).await;
     }
 }
 
