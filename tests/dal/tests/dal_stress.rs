@@ -1,7 +1,9 @@
 //! Bounded stress test of strong consistency: two "processes" (repositories with their own Redis connection
 //! and Postgres pool), each with 8 writers and 8 readers, 100k operations in all. Asserts zero stale reads — a
 //! read that starts after a write was acknowledged sees that version or a newer one — and zero lost
-//! acknowledged writes.
+//! acknowledged writes. Run as is, and with the entity's Redis generation bumped every millisecond meanwhile
+//! (what any process's Redis failure does), where a write-through sent before a bump and landing after it
+//! must not serve an older version in the new generation.
 
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Repository, Store};
@@ -21,9 +23,50 @@ fn key(i: usize) -> (String, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn strong_reads_are_never_stale_and_no_ack_is_lost() {
-    let redis = RedisServer::start().unwrap();
+    stress("dal_stress", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strong_reads_are_never_stale_while_generations_are_bumped() {
+    stress("dal_stress_bumped", true).await;
+}
+
+/// Starts the next generation of the record at KEYS[1], as a bump after a failure does (same history).
+const BUMP: &str = "local r = redis.call('GET', KEYS[1])
+if r then
+  local g, h = string.match(r, '^(%d+) (%S+)$')
+  redis.call('SET', KEYS[1], string.format('%d', tonumber(g) + 1) .. ' ' .. h)
+end
+return 1";
+
+/// Bumps the generation of the ledger's records every millisecond until `stop`; how many times.
+async fn bump_until(redis: &RedisServer, stop: Arc<std::sync::atomic::AtomicBool>) -> u64 {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let mut bumps = 0;
+    while !stop.load(Ordering::Acquire) {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*{ledger}:gen")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        for key in &keys {
+            let _: i64 = redis::Script::new(BUMP)
+                .key(key)
+                .invoke_async(&mut c)
+                .await
+                .unwrap();
+            bumps += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    bumps
+}
+
+async fn stress(database: &str, bump_generations: bool) {
+    let redis = Arc::new(RedisServer::start().unwrap());
     let url = PostgresServer::shared()
-        .create_database(&format!("dal_stress_{}", std::process::id()))
+        .create_database(&format!("{database}_{}", std::process::id()))
         .unwrap();
     let setup = Store::open(&url).await.unwrap();
     sqlx::query(
@@ -91,9 +134,19 @@ async fn strong_reads_are_never_stale_and_no_ack_is_lost() {
             }));
         }
     }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bumper = bump_generations.then(|| {
+        let (redis, stop) = (redis.clone(), stop.clone());
+        tokio::spawn(async move { bump_until(&redis, stop).await })
+    });
     let mut stale = 0;
     for t in tasks {
         stale += t.await.unwrap();
+    }
+    stop.store(true, Ordering::Release);
+    if let Some(bumper) = bumper {
+        let bumps = bumper.await.unwrap();
+        assert!(bumps > 100, "the generation was bumped {bumps} times");
     }
     let stats: Vec<_> = repos.iter().map(|r| r.stats()).collect();
     let unconfirmed_total: u64 = unconfirmed.iter().map(|u| u.load(Ordering::Acquire)).sum();
