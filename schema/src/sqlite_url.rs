@@ -2,8 +2,9 @@
 //! `synchronous`, the durability of a commit ([`Durability`]). Every place that opens a SQLite URL (the store,
 //! the event store, `capgen migrate`) takes it out with [`Durability::from_url`] before sqlx parses the rest.
 
-/// How durable a SQLite commit is: `sqlite:app.db?synchronous=full`, SQLite's `PRAGMA synchronous` in WAL
-/// mode.
+/// How durable a SQLite commit is: `sqlite:app.db?synchronous=normal`, SQLite's `PRAGMA synchronous` in WAL
+/// mode. A URL without the parameter means [`Durability::Full`] for the store, the event store and
+/// `capgen migrate` alike (SQLite's and sqlx's own default).
 ///
 /// ```
 /// use capacitor_schema::sqlite_url::Durability;
@@ -15,11 +16,12 @@
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// `normal`: a commit writes the WAL without waiting for the disk. A committed transaction survives the
-    /// process crashing; the last ones before a power loss or an operating system crash may be rolled back
-    /// (never half applied: the database stays consistent).
+    /// `normal`, asked for by the URL: a commit writes the WAL without waiting for the disk. A committed
+    /// transaction survives the process crashing; the last ones before a power loss or an operating system crash
+    /// may be rolled back (never half applied: the database stays consistent).
     Normal,
-    /// `full`: every commit waits for the WAL to reach the disk (`fsync`), so it also survives a power loss.
+    /// `full`, the default: every commit waits for the WAL to reach the disk (`fsync`), so it also survives a
+    /// power loss.
     Full,
 }
 

@@ -118,8 +118,7 @@ impl EventStore {
                 use std::str::FromStr;
                 let (url, durability) = Durability::from_url(url)
                     .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?;
-                // Every append waits for the disk unless the URL says `synchronous=normal`: an event store
-                // is the record itself.
+                // Every append waits for the disk unless the URL says `synchronous=normal`, as in the store.
                 let synchronous =
                     crate::store::sqlite_synchronous(durability.unwrap_or(Durability::Full));
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)

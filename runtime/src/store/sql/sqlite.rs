@@ -114,11 +114,12 @@ impl SqliteStore {
     }
 
     /// Opens (creating if missing) the database a `sqlite:` URL names; its `synchronous` parameter, if any,
-    /// sets the durability of commits ([`Durability`]), `normal` otherwise.
+    /// sets the durability of commits ([`Durability`]), `full` otherwise: an acknowledged write survives a
+    /// power loss unless the URL asks for less.
     pub(crate) async fn open(url: &str, encryption: Encryption) -> Result<Self, Error> {
         let (url, durability) =
             Durability::from_url(url).map_err(|e| Error::Config(format!("sqlite URL: {e}")))?;
-        let durability = durability.unwrap_or(Durability::Normal);
+        let durability = durability.unwrap_or(Durability::Full);
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(|e| Error::Config(format!("sqlite URL: {e}")))?
             .create_if_missing(true)
@@ -188,7 +189,11 @@ mod tests {
     #[tokio::test]
     async fn a_durable_transaction_commits_with_full_and_gives_the_connection_back_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("claim.db").display());
+        // A store that asked for `normal`: the durable transaction raises it for itself alone.
+        let url = format!(
+            "sqlite:{}?synchronous=normal",
+            dir.path().join("claim.db").display()
+        );
         let store = SqliteStore::open(&url, Encryption::default())
             .await
             .unwrap();
@@ -216,7 +221,11 @@ mod tests {
     #[tokio::test]
     async fn sync_committed_syncs_the_file_sqlite_writes_its_wal_to() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("feed.db").display());
+        // At `normal` (at `full` every commit is synced already and this is a no-op).
+        let url = format!(
+            "sqlite:{}?synchronous=normal",
+            dir.path().join("feed.db").display()
+        );
         let store = SqliteStore::open(&url, Encryption::default())
             .await
             .unwrap();
@@ -245,7 +254,10 @@ mod tests {
             let url = format!("sqlite:{}{params}", file.display());
             async move { SqliteStore::open(&url, Encryption::default()).await }
         };
-        let normal = open("").await.unwrap();
+        // No parameter: every commit waits for the disk.
+        let default = open("").await.unwrap();
+        assert_eq!(synchronous_of(&default).await, (2, 2));
+        let normal = open("?synchronous=normal").await.unwrap();
         assert_eq!(synchronous_of(&normal).await, (1, 1));
         let full = open("?synchronous=full").await.unwrap();
         assert_eq!(synchronous_of(&full).await, (2, 2));
