@@ -1,7 +1,8 @@
 //! The blob stores of claim-checked fields (`capacitor::blob`), held to the `BlobStore` contract on a directory
 //! and on a real S3-compatible server (`s3s-fs`): put then get returns the bytes, a second put of the same name
-//! is fine and refreshes the last-modified time, a missing object reads as `None` and deletes as success,
-//! `list` returns exactly the objects under a prefix, and a dead endpoint is a bounded error naming the object.
+//! is fine and refreshes the last-modified time (seen by `list` and `head`), a missing object reads and heads as
+//! `None` and deletes as success, `list` returns exactly the objects under a prefix, and a dead endpoint is a
+//! bounded error naming the object.
 
 use capacitor::blob::{BlobStore, ObjectStoreBlobs, S3Config};
 use capacitor_testkit::pseudo_random_bytes as random;
@@ -33,6 +34,7 @@ async fn contract(blobs: &dyn BlobStore, root: &str) {
 
     let missing = format!("{root}/3/missing");
     assert_eq!(blobs.get(&missing).await.unwrap(), None);
+    assert_eq!(blobs.head(&missing).await.unwrap(), None);
     blobs.delete(&missing).await.unwrap();
 
     // `list` returns exactly the objects under the prefix, with their sizes and a recent last-modified time.
@@ -59,9 +61,22 @@ async fn contract(blobs: &dyn BlobStore, root: &str) {
     let after = blobs.list(&format!("{root}/3/")).await.unwrap();
     let refreshed = after.iter().find(|m| m.key == key).unwrap().last_modified;
     assert!(refreshed > before, "{refreshed:?} after {before:?}");
+    // `head` sees the object as it is now: refreshed too (to within the second some backends' headers carry).
+    let head = blobs.head(&key).await.unwrap().unwrap();
+    assert_eq!((head.key.as_str(), head.size), (key.as_str(), 1 << 20));
+    assert!(head.last_modified > before, "{head:?} after {before:?}");
+    let apart = match head.last_modified.duration_since(refreshed) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(
+        apart < Duration::from_secs(1),
+        "head {head:?}, listed {refreshed:?}"
+    );
 
     blobs.delete(&key).await.unwrap();
     assert_eq!(blobs.get(&key).await.unwrap(), None);
+    assert_eq!(blobs.head(&key).await.unwrap(), None);
     let left: Vec<String> = blobs
         .list(&format!("{root}/3/"))
         .await

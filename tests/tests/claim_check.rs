@@ -14,7 +14,7 @@ mod claim {
     }
 }
 
-use capacitor::blob::{BlobRef, BlobStore, ObjectStoreBlobs, S3Config};
+use capacitor::blob::{BlobError, BlobMeta, BlobRef, BlobStore, ObjectStoreBlobs, S3Config};
 use capacitor::outbox::ChangeCursor;
 use capacitor::redis::{RedisOptions, RedisTier};
 use capacitor::{Error, Repository, Store};
@@ -506,6 +506,127 @@ async fn a_crash_between_blob_and_commit_leaves_only_an_orphan() {
     let collected = repo.collect_blobs(Duration::ZERO).await.unwrap();
     assert_eq!(collected.removed, 1);
     assert!(blobs.list("documents/").await.unwrap().is_empty());
+}
+
+/// A blob store on a directory that replays, once armed, a write racing the collector: when the collector lists,
+/// the writer's `put` of `key` (content that already has an old, unnamed blob) reaches the store before the
+/// listing returns, and that `put` returns (so its row commits) only when the test releases it, after the
+/// collector is done.
+struct Racing {
+    inner: Arc<dyn BlobStore>,
+    key: String,
+    armed: std::sync::atomic::AtomicBool,
+    raced: std::sync::atomic::AtomicBool,
+    listed: tokio::sync::Notify,
+    uploaded: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+impl Racing {
+    fn armed(&self) -> bool {
+        self.armed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl BlobStore for Racing {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> Boxed<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            if !(self.armed() && key == self.key) {
+                return self.inner.put(key, bytes).await;
+            }
+            self.listed.notified().await;
+            self.inner.put(key, bytes).await?;
+            self.uploaded.notify_one();
+            self.release.notified().await;
+            Ok(())
+        })
+    }
+    fn get<'a>(&'a self, key: &'a str) -> Boxed<'a, Result<Option<Vec<u8>>, BlobError>> {
+        self.inner.get(key)
+    }
+    fn head<'a>(&'a self, key: &'a str) -> Boxed<'a, Result<Option<BlobMeta>, BlobError>> {
+        self.inner.head(key)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> Boxed<'a, Result<(), BlobError>> {
+        self.inner.delete(key)
+    }
+    fn list<'a>(&'a self, prefix: &'a str) -> Boxed<'a, Result<Vec<BlobMeta>, BlobError>> {
+        Box::pin(async move {
+            let listing = self.inner.list(prefix).await?;
+            // Once, on the first listing (the collector lists each claim-checked field).
+            if self.armed() && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                self.listed.notify_one();
+                self.uploaded.notified().await;
+            }
+            Ok(listing)
+        })
+    }
+}
+
+/// A value deleted long ago leaves its blob unnamed and old; the same content written again while the collector
+/// runs (put after the listing, committed after the rows were read) keeps its blob: the collector looks at the
+/// blob again before deleting it, and the listing's last-modified time is older than that write.
+#[tokio::test]
+async fn the_collector_keeps_a_blob_written_again_after_its_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = bytes(16 * 1024, 23);
+    let key = format!("documents/3/{}", BlobRef::of(&body).hex());
+    let racing = Arc::new(Racing {
+        inner: Arc::new(ObjectStoreBlobs::filesystem(dir.path().join("blobs")).unwrap()),
+        key: key.clone(),
+        armed: Default::default(),
+        raced: Default::default(),
+        listed: Default::default(),
+        uploaded: Default::default(),
+        release: Default::default(),
+    });
+    let url = format!("sqlite:{}", dir.path().join("race.db").display());
+    let store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_blob_store(racing.clone());
+    create_tables(&store, PROTO, Some("claim.v1.Document"), Dialect::Sqlite).await;
+    let repo = Repository::<Document>::builder(store.clone()).build();
+
+    // Written and deleted two hours ago: the blob stays, named by no row, last modified then.
+    repo.put(document("old", body.clone(), None)).await.unwrap();
+    repo.delete(&"old".to_owned()).await.unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("blobs").join(&key))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+
+    racing
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let writer = {
+        let repo = repo.clone();
+        let body = body.clone();
+        tokio::spawn(async move { repo.put(document("new", body, None)).await })
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        repo.collect_blobs(Duration::from_secs(3600)),
+    )
+    .await
+    .expect("the collector and the racing write never wait on each other for long")
+    .unwrap();
+    racing.release.notify_one();
+    writer.await.unwrap().unwrap();
+
+    assert_eq!((report.young, report.removed), (1, 0), "{report:?}");
+    assert!(
+        blob_of(racing.inner.as_ref(), "documents", 3, &body)
+            .await
+            .is_some()
+    );
+    // Read from the database and the blob store (a new repository: nothing cached).
+    let fresh = Repository::<Document>::builder(store).build();
+    assert_eq!(fresh.get(&"new".to_owned()).await.unwrap().value.body, body);
 }
 
 // Encrypted claim-checked fields (`proto/claim/v1/sealed.proto`): every tier outside the process holds

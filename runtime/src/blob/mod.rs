@@ -132,7 +132,7 @@ pub struct BlobMeta {
 #[derive(Debug, thiserror::Error)]
 #[error("blob store: {operation} `{key}`: {reason}")]
 pub struct BlobError {
-    /// `put`, `get`, `delete` or `list`.
+    /// `put`, `get`, `head`, `delete` or `list`.
     pub operation: &'static str,
     /// The object name (or prefix, for `list`).
     pub key: String,
@@ -145,12 +145,15 @@ pub struct BlobError {
 /// Implementations must make `put` durable before returning (a row referencing the object commits after it),
 /// let `put` overwrite an object with the same content (content addressing makes retries write the same bytes)
 /// and refresh its `last_modified` (the garbage collector's grace period counts from it), return `Ok(None)`
-/// from `get` for a missing object, and treat deleting a missing object as success.
+/// from `get` and `head` for a missing object, and treat deleting a missing object as success.
 pub trait BlobStore: Send + Sync + 'static {
     /// Writes `bytes` as the object `key` (owned: a backend may hand them to its client without a copy).
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, Result<(), BlobError>>;
     /// The bytes of the object `key`, `None` when there is none.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, BlobError>>;
+    /// The size and last-modified time of the object `key` as they are now, `None` when there is none (the
+    /// garbage collector looks again just before it deletes, since a listing can be older than a `put`).
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<BlobMeta>, BlobError>>;
     /// Removes the object `key` (a missing one is not an error).
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>>;
     /// Every object under the folder `prefix` (a name ending in `/`): the objects whose names start with it.

@@ -185,6 +185,21 @@ impl BlobStore for ObjectStoreBlobs {
         })
     }
 
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<BlobMeta>, BlobError>> {
+        Box::pin(async move {
+            let location = path("head", key)?;
+            match self.inner.head(&location).await {
+                Ok(meta) => Ok(Some(BlobMeta {
+                    key: key.to_owned(),
+                    size: meta.size,
+                    last_modified: SystemTime::from(meta.last_modified),
+                })),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(failed("head", key, e)),
+            }
+        })
+    }
+
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>> {
         Box::pin(async move {
             let location = path("delete", key)?;

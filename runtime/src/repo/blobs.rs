@@ -15,7 +15,8 @@ pub struct BlobCollection {
     /// Blobs no row names, written less than the grace period ago: kept (a write may be about to commit the
     /// row that names it).
     pub young: usize,
-    /// Blobs no row names, older than the grace period: removed.
+    /// Blobs no row names, older than the grace period: removed (or found gone already when looked at again just
+    /// before the delete).
     pub removed: usize,
     /// Objects under the entity's prefix whose names the repository does not write: left alone.
     pub foreign: usize,
@@ -29,8 +30,10 @@ impl<E: Record> Repository<E> {
     ///
     /// Safe to run at any time, from any process: a blob is written (and its last-modified time refreshed)
     /// before every commit of a row that names it, so a blob that a write in flight is about to name is younger
-    /// than `grace` as long as the write commits within `grace` of writing it. Pick a grace period well above
-    /// your longest transaction (an hour is typical). Nothing for an entity without claim-checked fields.
+    /// than `grace` as long as the write commits within `grace` of writing it. Ages count to the moment before
+    /// the rows are read, and a blob is looked at again (`BlobStore::head`) just before it is deleted, since a
+    /// write of the same content may have refreshed it after the listing. Pick a grace period well above your
+    /// longest transaction (an hour is typical). Nothing for an entity without claim-checked fields.
     ///
     /// ```no_run
     /// # async fn run<E: capacitor::Record>(repo: capacitor::Repository<E>) -> Result<(), capacitor::Error> {

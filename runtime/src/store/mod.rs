@@ -497,7 +497,6 @@ impl Store {
         let Some(entity) = blobs.for_entity(E::SCHEMA)? else {
             return Ok(report);
         };
-        let now = std::time::SystemTime::now();
         for field in E::SCHEMA.fields.iter().filter(|f| f.claim_check.is_some()) {
             let prefix = entity.field_prefix(field);
             // Listed before the live set is read: a row committed in between is in the live set.
@@ -506,6 +505,12 @@ impl Store {
                 .list(&prefix)
                 .await
                 .map_err(|e| Error::backend(E::SCHEMA.message, crate::error::Tier::Store, e))?;
+            // A blob is judged against the moment before the live set is read. One last written at least `grace`
+            // before it can only be named by a write that committed before it (a write commits within `grace` of
+            // putting its blobs), which the live set holds.
+            let read_at = std::time::SystemTime::now();
+            let young =
+                |written: std::time::SystemTime| read_at.duration_since(written).unwrap_or_default() < grace;
             let live: std::collections::HashSet<crate::blob::BlobRef> = match &self.backend {
                 Backend::Memory(_) => return Ok(report),
                 #[cfg(feature = "sqlite")]
@@ -526,11 +531,27 @@ impl Store {
                 };
                 if live.contains(&reference) {
                     report.live += 1;
-                } else if now.duration_since(blob.last_modified).unwrap_or_default() < grace {
+                    continue;
+                }
+                if young(blob.last_modified) {
                     report.young += 1;
-                } else {
-                    entity.delete(field, &reference).await?;
-                    report.removed += 1;
+                    continue;
+                }
+                // The listing can be older than a write in flight that put the same content again after it (and
+                // commits after the live set was read): look at the blob as it is now before deleting it.
+                let now = entity
+                    .store()
+                    .head(&blob.key)
+                    .await
+                    .map_err(|e| Error::backend(E::SCHEMA.message, crate::error::Tier::Store, e))?;
+                match now {
+                    Some(meta) if young(meta.last_modified) => report.young += 1,
+                    Some(_) => {
+                        entity.delete(field, &reference).await?;
+                        report.removed += 1;
+                    }
+                    // Gone already (another collector, an erase): nothing left to remove.
+                    None => report.removed += 1,
                 }
             }
         }
