@@ -509,8 +509,9 @@ impl Store {
             // before it can only be named by a write that committed before it (a write commits within `grace` of
             // putting its blobs), which the live set holds.
             let read_at = std::time::SystemTime::now();
-            let young =
-                |written: std::time::SystemTime| read_at.duration_since(written).unwrap_or_default() < grace;
+            let young = |written: std::time::SystemTime| {
+                read_at.duration_since(written).unwrap_or_default() < grace
+            };
             let live: std::collections::HashSet<crate::blob::BlobRef> = match &self.backend {
                 Backend::Memory(_) => return Ok(report),
                 #[cfg(feature = "sqlite")]
@@ -539,11 +540,10 @@ impl Store {
                 }
                 // The listing can be older than a write in flight that put the same content again after it (and
                 // commits after the live set was read): look at the blob as it is now before deleting it.
-                let now = entity
-                    .store()
-                    .head(&blob.key)
-                    .await
-                    .map_err(|e| Error::backend(E::SCHEMA.message, crate::error::Tier::Store, e))?;
+                let now =
+                    entity.store().head(&blob.key).await.map_err(|e| {
+                        Error::backend(E::SCHEMA.message, crate::error::Tier::Store, e)
+                    })?;
                 match now {
                     Some(meta) if young(meta.last_modified) => report.young += 1,
                     Some(_) => {

@@ -246,6 +246,54 @@ mod tests {
         memory.pool.sync_committed().unwrap();
     }
 
+    /// Concurrent writes outside transactions take turns at the store's write gate instead of meeting each
+    /// other's lock (which sent them to SQLite's sleeping busy handler); at the default durability each commit
+    /// holds the lock for its `fsync`, so without the turn two worker threads collide all the time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_of_one_store_take_turns_instead_of_meeting_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("turns.db").display());
+        let store = SqliteStore::open(&url, Encryption::default())
+            .await
+            .unwrap();
+        let mut conn = store.pool.acquire().unwrap();
+        conn.fetch_all(
+            "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)",
+            SqliteArguments::default(),
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let pool = store.pool.clone();
+                tokio::spawn(async move {
+                    for i in 0..50 {
+                        let mut conn = pool.acquire().unwrap();
+                        let sql = format!("INSERT INTO t VALUES ({}, {i})", task * 1000 + i);
+                        conn.fetch_all(&sql, SqliteArguments::default())
+                            .await
+                            .unwrap();
+                        // A read between writes does not take a turn.
+                        conn.fetch_all("SELECT count(*) FROM t", SqliteArguments::default())
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut conn = store.pool.acquire().unwrap();
+        let rows = conn
+            .fetch_one("SELECT count(*) FROM t", SqliteArguments::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.try_get::<i64, _>(0usize).unwrap(), 400);
+        assert_eq!(store.pool.busy_waits(), 0, "no write met another's lock");
+    }
+
     #[tokio::test]
     async fn the_url_sets_the_durability_of_every_connection() {
         let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,15 @@
 //! anything) is run again on a blocking thread with the store's busy timeout. Transactions start with `BEGIN
 //! IMMEDIATE`, taking the write lock up front, so no statement inside one meets a lock it cannot wait for.
 //!
+//! Writers of one store take turns: a write outside a transaction (an autocommit `INSERT`, `UPDATE`, `DELETE`)
+//! first waits, asynchronously and in arrival order, for the store's write turn, then runs as above. Without
+//! it, concurrent writers of one process met each other's lock and waited in SQLite's busy handler, which
+//! sleeps (1 ms, then longer): under load a put could wait hundreds of milliseconds while others kept taking
+//! the lock, and with `synchronous = FULL` (each commit holding the lock for its `fsync`) over a second. The
+//! turn is held for one statement only, whose wait for another process's or a transaction's lock is bounded by
+//! the busy timeout, so it cannot deadlock; transactions do not take it (a task holding one may write again
+//! outside it, which must fail after the busy timeout, as before, not wait forever).
+//!
 //! Cancellation: a statement in place completes before its future can be dropped. A statement moved to a
 //! blocking thread owns its connection; if its future is dropped, the thread finishes the statement and then
 //! closes the connection, which rolls back any transaction open on it. A connection returned to the pool with a
@@ -46,6 +55,10 @@ struct Shared {
     flags: OpenFlags,
     synchronous: &'static str,
     idle: Mutex<Vec<Connection>>,
+    /// The write turn (see the [module docs](self)): one permit, handed out in arrival order.
+    writers: tokio::sync::Semaphore,
+    /// Statements that found the database locked and waited on a blocking thread.
+    busy_waits: std::sync::atomic::AtomicU64,
     /// An in-memory database lives as long as a connection to it: this one is never used, only kept.
     _keep_alive: Option<Mutex<Connection>>,
     sqlx: sqlx::SqlitePool,
@@ -99,10 +112,20 @@ impl SqlitePool {
                 flags,
                 synchronous,
                 idle: Mutex::new(idle),
+                writers: tokio::sync::Semaphore::new(1),
+                busy_waits: Default::default(),
                 _keep_alive: keep_alive,
                 sqlx,
             }),
         })
+    }
+
+    /// How many statements found the database locked and waited for it on a blocking thread.
+    #[cfg(test)]
+    pub(crate) fn busy_waits(&self) -> u64 {
+        self.shared
+            .busy_waits
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The sqlx pool on the same database (migrations, raw queries).
@@ -232,6 +255,26 @@ impl PooledConnection {
         args: SqliteArguments,
     ) -> Result<Vec<SqliteRow>, SqliteError> {
         let conn = self.conn.as_ref().ok_or(SqliteError::Interrupted)?;
+        if !commits_a_write(conn, sql) {
+            return self.fetch_all_now(sql, args).await;
+        }
+        let pool = self.pool.clone();
+        // Never closed, so never an error.
+        let _turn = pool
+            .writers
+            .acquire()
+            .await
+            .map_err(|_| SqliteError::Interrupted)?;
+        self.fetch_all_now(sql, args).await
+    }
+
+    /// [`fetch_all`](Self::fetch_all) without waiting for the write turn.
+    async fn fetch_all_now(
+        &mut self,
+        sql: &str,
+        args: SqliteArguments,
+    ) -> Result<Vec<SqliteRow>, SqliteError> {
+        let conn = self.conn.as_ref().ok_or(SqliteError::Interrupted)?;
         match run(conn, sql, &args) {
             Err(e) if is_busy(&e) => self.fetch_all_waiting(sql, args).await,
             done => done.map_err(SqliteError::Sqlite),
@@ -265,6 +308,9 @@ impl PooledConnection {
         args: SqliteArguments,
     ) -> Result<Vec<SqliteRow>, SqliteError> {
         let conn = self.conn.take().ok_or(SqliteError::Interrupted)?;
+        self.pool
+            .busy_waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let sql = sql.to_owned();
         let (conn, rows) = tokio::task::spawn_blocking(move || {
             let rows = conn
@@ -281,6 +327,16 @@ impl PooledConnection {
         self.conn = conn;
         rows.map_err(SqliteError::Sqlite)
     }
+}
+
+/// Whether `sql` on `conn` writes and commits by itself: a statement that is not read-only (SQLite's own
+/// judgement of the prepared statement) outside a transaction. `BEGIN`, `COMMIT` and reads are not; nor is a
+/// statement that does not prepare (running it reports why, or waits for the lock it needs).
+fn commits_a_write(conn: &Connection, sql: &str) -> bool {
+    conn.is_autocommit()
+        && conn
+            .prepare_cached(sql)
+            .is_ok_and(|statement| !statement.readonly())
 }
 
 /// Runs a statement and copies out its rows.
