@@ -21,6 +21,11 @@
 //! the busy timeout, so it cannot deadlock; transactions do not take it (a task holding one may write again
 //! outside it, which must fail after the busy timeout, as before, not wait forever).
 //!
+//! With `synchronous = FULL` (the store's default) a commit's `fsync` runs in place too, holding the runtime
+//! thread for it (about 150 µs on the development machine). Running committing statements on a blocking thread
+//! instead was measured (BENCHMARKS.md, concurrent writers): it cost 30% of the write throughput, so it is not
+//! done; with the write turn, at most one runtime thread per store waits in an `fsync` at a time.
+//!
 //! Cancellation: a statement in place completes before its future can be dropped. A statement moved to a
 //! blocking thread owns its connection; if its future is dropped, the thread finishes the statement and then
 //! closes the connection, which rolls back any transaction open on it. A connection returned to the pool with a
@@ -330,10 +335,14 @@ impl PooledConnection {
 }
 
 /// Whether `sql` on `conn` writes and commits by itself: a statement that is not read-only (SQLite's own
-/// judgement of the prepared statement) outside a transaction. `BEGIN`, `COMMIT` and reads are not; nor is a
-/// statement that does not prepare (running it reports why, or waits for the lock it needs).
+/// judgement of the prepared statement) outside a transaction. `BEGIN` (which SQLite calls a write when it is
+/// `IMMEDIATE`, but which commits nothing: the transaction it opens does not take the write turn), `COMMIT` and
+/// reads are not; nor is a statement that does not prepare (running it reports why, or waits for the lock).
 fn commits_a_write(conn: &Connection, sql: &str) -> bool {
     conn.is_autocommit()
+        && !sql
+            .get(..5)
+            .is_some_and(|start| start.eq_ignore_ascii_case("BEGIN"))
         && conn
             .prepare_cached(sql)
             .is_ok_and(|statement| !statement.readonly())
