@@ -26,18 +26,9 @@ use capacitor_testkit::redis::RedisServer;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 
-/// Without an outbox.
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(table = "plain_orders", repository)]
-pub struct Plain {
-    #[prost(int64, tag = "1")]
-    #[capacitor(primary_key)]
-    pub id: i64,
-    #[prost(string, tag = "2")]
-    pub customer: String,
-    #[prost(int64, tag = "3")]
-    pub total: i64,
-}
+#[path = "support/plain_order.rs"]
+mod plain_order;
+use plain_order::Plain;
 
 /// The same with an outbox.
 #[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]

@@ -7,18 +7,9 @@
 use capacitor::{Repository, Store};
 use std::time::{Duration, Instant};
 
-/// A small strong entity (no cache tier: a put is the store write).
-#[derive(Clone, PartialEq, prost::Message, capacitor::Entity)]
-#[capacitor(table = "orders", repository)]
-pub struct Order {
-    #[prost(int64, tag = "1")]
-    #[capacitor(primary_key)]
-    pub id: i64,
-    #[prost(string, tag = "2")]
-    pub customer: String,
-    #[prost(int64, tag = "3")]
-    pub total: i64,
-}
+#[path = "../benches/support/plain_order.rs"]
+mod plain_order;
+use plain_order::Plain as Order;
 
 fn main() {
     let arg = |n: usize, default: i64| {
