@@ -246,17 +246,23 @@ mod tests {
         memory.pool.sync_committed().unwrap();
     }
 
-    /// Concurrent writes outside transactions take turns at the store's write gate instead of meeting each
-    /// other's lock (which sent them to SQLite's sleeping busy handler); at the default durability each commit
-    /// holds the lock for its `fsync`, so without the turn two worker threads collide all the time.
+    /// Concurrent writes outside transactions take turns at the file's write gate instead of meeting each
+    /// other's lock (which sent them to SQLite's sleeping busy handler), also across two stores of this process
+    /// on one file (a generated `open` per entity opens one each); at the default durability each commit holds
+    /// the lock for its `fsync`, so without the turn two worker threads collide all the time.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writers_of_one_store_take_turns_instead_of_meeting_the_lock() {
+    async fn writers_of_one_file_take_turns_instead_of_meeting_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("turns.db").display());
-        let store = SqliteStore::open(&url, Encryption::default())
+        let first = SqliteStore::open(&url, Encryption::default())
             .await
             .unwrap();
-        let mut conn = store.pool.acquire().unwrap();
+        // The same file by another spelling of its path.
+        let other = format!("sqlite:{}", dir.path().join(".").join("turns.db").display());
+        let second = SqliteStore::open(&other, Encryption::default())
+            .await
+            .unwrap();
+        let mut conn = first.pool.acquire().unwrap();
         conn.fetch_all(
             "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)",
             SqliteArguments::default(),
@@ -266,7 +272,10 @@ mod tests {
         drop(conn);
         let tasks: Vec<_> = (0..8)
             .map(|task| {
-                let pool = store.pool.clone();
+                let pool = match task % 2 {
+                    0 => first.pool.clone(),
+                    _ => second.pool.clone(),
+                };
                 tokio::spawn(async move {
                     for i in 0..50 {
                         let mut conn = pool.acquire().unwrap();
@@ -285,13 +294,17 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        let mut conn = store.pool.acquire().unwrap();
+        let mut conn = first.pool.acquire().unwrap();
         let rows = conn
             .fetch_one("SELECT count(*) FROM t", SqliteArguments::default())
             .await
             .unwrap();
         assert_eq!(rows.try_get::<i64, _>(0usize).unwrap(), 400);
-        assert_eq!(store.pool.busy_waits(), 0, "no write met another's lock");
+        assert_eq!(
+            first.pool.busy_waits() + second.pool.busy_waits(),
+            0,
+            "no write met another's lock"
+        );
     }
 
     #[tokio::test]

@@ -12,8 +12,10 @@
 //! anything) is run again on a blocking thread with the store's busy timeout. Transactions start with `BEGIN
 //! IMMEDIATE`, taking the write lock up front, so no statement inside one meets a lock it cannot wait for.
 //!
-//! Writers of one store take turns: a write outside a transaction (an autocommit `INSERT`, `UPDATE`, `DELETE`)
-//! first waits, asynchronously and in arrival order, for the store's write turn, then runs as above. Without
+//! Writers of one database file take turns: a write outside a transaction (an autocommit `INSERT`, `UPDATE`,
+//! `DELETE`) first waits, asynchronously and in arrival order, for the file's write turn, then runs as above.
+//! The turn is the process's, shared by every store opened on the file (a generated `open` per entity opens a
+//! store each). Without
 //! it, concurrent writers of one process met each other's lock and waited in SQLite's busy handler, which
 //! sleeps (1 ms, then longer): under load a put could wait hundreds of milliseconds while others kept taking
 //! the lock, and with `synchronous = FULL` (each commit holding the lock for its `fsync`) over a second. The
@@ -60,8 +62,8 @@ struct Shared {
     flags: OpenFlags,
     synchronous: &'static str,
     idle: Mutex<Vec<Connection>>,
-    /// The write turn (see the [module docs](self)): one permit, handed out in arrival order.
-    writers: tokio::sync::Semaphore,
+    /// The file's write turn (see the [module docs](self)): one permit, handed out in arrival order.
+    writers: Arc<tokio::sync::Semaphore>,
     /// Statements that found the database locked and waited on a blocking thread.
     busy_waits: std::sync::atomic::AtomicU64,
     /// An in-memory database lives as long as a connection to it: this one is never used, only kept.
@@ -111,13 +113,14 @@ impl SqlitePool {
             true => (Vec::new(), Some(Mutex::new(first))),
             false => (vec![first], None),
         };
+        let writers = write_turn(&path);
         Ok(SqlitePool {
             shared: Arc::new(Shared {
                 path,
                 flags,
                 synchronous,
                 idle: Mutex::new(idle),
-                writers: tokio::sync::Semaphore::new(1),
+                writers,
                 busy_waits: Default::default(),
                 _keep_alive: keep_alive,
                 sqlx,
@@ -188,6 +191,23 @@ impl SqlitePool {
             raised: false,
         })
     }
+}
+
+/// The write turn of the database at `path`, shared by every pool of this process on it (one permit). Keyed by
+/// the canonical path, so two spellings of one file share it; a name that does not resolve (an in-memory
+/// database's) is its own key. Entries go when their last pool does.
+fn write_turn(path: &std::path::Path) -> Arc<tokio::sync::Semaphore> {
+    type Turns = std::collections::HashMap<PathBuf, std::sync::Weak<tokio::sync::Semaphore>>;
+    static TURNS: std::sync::LazyLock<Mutex<Turns>> = std::sync::LazyLock::new(Default::default);
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    turns.retain(|_, turn| turn.strong_count() > 0);
+    if let Some(turn) = turns.get(&key).and_then(std::sync::Weak::upgrade) {
+        return turn;
+    }
+    let turn = Arc::new(tokio::sync::Semaphore::new(1));
+    turns.insert(key, Arc::downgrade(&turn));
+    turn
 }
 
 /// The store's first connection, which switches the file to WAL (a lock it waits for like any writer).
