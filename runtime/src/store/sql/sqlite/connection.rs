@@ -280,8 +280,8 @@ impl PooledConnection {
         args: SqliteArguments,
     ) -> Result<Vec<SqliteRow>, SqliteError> {
         let conn = self.conn.as_ref().ok_or(SqliteError::Interrupted)?;
-        if !commits_a_write(conn, sql) {
-            return self.fetch_all_now(sql, args).await;
+        if let Some(done) = run_unless_write(conn, sql, &args) {
+            return self.settle(done, sql, args).await;
         }
         let pool = self.pool.clone();
         // Never closed, so never an error.
@@ -290,17 +290,20 @@ impl PooledConnection {
             .acquire()
             .await
             .map_err(|_| SqliteError::Interrupted)?;
-        self.fetch_all_now(sql, args).await
+        let conn = self.conn.as_ref().ok_or(SqliteError::Interrupted)?;
+        let done = run(conn, sql, &args);
+        self.settle(done, sql, args).await
     }
 
-    /// [`fetch_all`](Self::fetch_all) without waiting for the write turn.
-    async fn fetch_all_now(
+    /// The rows of a statement run in place, or, when it found the database locked, of the same statement run
+    /// again on a blocking thread.
+    async fn settle(
         &mut self,
+        done: rusqlite::Result<Vec<SqliteRow>>,
         sql: &str,
         args: SqliteArguments,
     ) -> Result<Vec<SqliteRow>, SqliteError> {
-        let conn = self.conn.as_ref().ok_or(SqliteError::Interrupted)?;
-        match run(conn, sql, &args) {
+        match done {
             Err(e) if is_busy(&e) => self.fetch_all_waiting(sql, args).await,
             done => done.map_err(SqliteError::Sqlite),
         }
@@ -354,23 +357,45 @@ impl PooledConnection {
     }
 }
 
-/// Whether `sql` on `conn` writes and commits by itself: a statement that is not read-only (SQLite's own
-/// judgement of the prepared statement) outside a transaction. `BEGIN` (which SQLite calls a write when it is
+/// Whether `sql`, prepared as `statement`, writes and commits by itself on `conn`: a statement that is not
+/// read-only (SQLite's own judgement) outside a transaction. `BEGIN` (which SQLite calls a write when it is
 /// `IMMEDIATE`, but which commits nothing: the transaction it opens does not take the write turn), `COMMIT` and
-/// reads are not; nor is a statement that does not prepare (running it reports why, or waits for the lock).
-fn commits_a_write(conn: &Connection, sql: &str) -> bool {
+/// reads are not.
+fn commits_a_write(conn: &Connection, sql: &str, statement: &rusqlite::Statement<'_>) -> bool {
     conn.is_autocommit()
         && !sql
             .get(..5)
             .is_some_and(|start| start.eq_ignore_ascii_case("BEGIN"))
-        && conn
-            .prepare_cached(sql)
-            .is_ok_and(|statement| !statement.readonly())
+        && !statement.readonly()
+}
+
+/// Runs a statement and copies out its rows, unless it [commits a write](commits_a_write): `None` then, with
+/// nothing run, for the caller to take the write turn first. One statement-cache lookup for a read.
+fn run_unless_write(
+    conn: &Connection,
+    sql: &str,
+    args: &SqliteArguments,
+) -> Option<rusqlite::Result<Vec<SqliteRow>>> {
+    let mut statement = match conn.prepare_cached(sql) {
+        Ok(statement) => statement,
+        Err(e) => return Some(Err(e)),
+    };
+    match commits_a_write(conn, sql, &statement) {
+        true => None,
+        false => Some(rows(&mut statement, args)),
+    }
 }
 
 /// Runs a statement and copies out its rows.
 fn run(conn: &Connection, sql: &str, args: &SqliteArguments) -> rusqlite::Result<Vec<SqliteRow>> {
-    let mut statement = conn.prepare_cached(sql)?;
+    rows(&mut *conn.prepare_cached(sql)?, args)
+}
+
+/// Runs a prepared statement with `args` and copies out its rows.
+fn rows(
+    statement: &mut rusqlite::Statement<'_>,
+    args: &SqliteArguments,
+) -> rusqlite::Result<Vec<SqliteRow>> {
     let width = statement.column_count();
     let mut rows = statement.query(rusqlite::params_from_iter(args.values()))?;
     let mut out = Vec::new();
