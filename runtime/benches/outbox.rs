@@ -87,7 +87,8 @@ ticket_entity!(
 
 const KEYS: i64 = 1_000;
 
-/// `outbox_put_sqlite_wide/{plain,outbox}`: the wider entity without and with the outbox, on SQLite.
+/// `outbox_put_sqlite_normal_wide/{plain,outbox}`: the wider entity without and with the outbox, on `store` (the bench
+/// passes the store opened with `synchronous=normal`).
 fn wide_puts(c: &mut Criterion, store: &Store, rt: &tokio::runtime::Runtime) {
     let plain: Repository<WidePlain> = Repository::new(store.clone());
     let boxed: Repository<WideBoxed> = Repository::new(store.clone());
